@@ -1,0 +1,244 @@
+// Package config is scratchkit's configuration model: the keys of scratchkit.yaml, the keys of
+// .ko.yaml scratchkit reads, the environment overrides, their precedence and their validation.
+//
+// Precedence, lowest to highest: built-in defaults → .ko.yaml → scratchkit.yaml →
+// targets.Configure(Config) → environment → target arguments. Every value remembers where it came
+// from, so a bad one is reported with its file and line (or the variable that set it).
+package config
+
+import "time"
+
+// Config is the whole configuration. Its yaml names are the keys of scratchkit.yaml; the same
+// struct is what a magefile passes to targets.Configure, where non-zero fields override the files.
+type Config struct {
+	// Dist is the output folder, relative to the working directory.
+	Dist string `yaml:"dist" default:"dist"`
+	// Platforms are the os/arch[/variant] to build for, e.g. linux/arm/v7.
+	// Default: linux on the host's architecture.
+	Platforms []string `yaml:"platforms"`
+	// Version is the .Version seen by ldflags templates and the image version annotation.
+	// Default: `git describe --tags --always --dirty`, or "devel" outside git.
+	Version string `yaml:"version"`
+	// Builds lists the binaries. Default: every main package of the module.
+	Builds []Build `yaml:"builds"`
+
+	Verify Verify `yaml:"verify"`
+	Image  Image  `yaml:"image"`
+	Smoke  Smoke  `yaml:"smoke"`
+	PGO    PGO    `yaml:"pgo"`
+	Sign   Sign   `yaml:"sign"`
+}
+
+// Build is one binary (and one image).
+type Build struct {
+	// Name is the binary and image name. Default: the last element of main.
+	Name string `yaml:"name"`
+	// Main is a directory (./cmd/hello) or an import path of a main package in the module graph.
+	Main string `yaml:"main"`
+	// Dir is the directory go build runs in (a nested module), relative to the working directory.
+	Dir string `yaml:"dir"`
+	// Ldflags are appended to "-s -w"; templates see .Version .Commit .Date .Env.NAME and .Git.*.
+	Ldflags []string `yaml:"ldflags"`
+	// Flags are extra go build flags (not -o, -ldflags, -buildmode, -tags: use their keys).
+	Flags []string `yaml:"flags"`
+	// Tags are build tags.
+	Tags []string `yaml:"tags"`
+	// Env are extra NAME=VALUE entries for go build, e.g. GOAMD64=v2.
+	Env []string `yaml:"env"`
+	// Linkage is static (CGO_ENABLED=0), static-pie (cgo, PIE, fully static) or cgo-static
+	// (cgo against musl or a static libc).
+	Linkage string `yaml:"linkage" default:"static" enum:"static,static-pie,cgo-static"`
+	// CC is the C compiler for cgo linkages. Default: found per platform (musl-gcc, <triple>-gcc, zig cc).
+	CC string `yaml:"cc"`
+	// Platforms overrides the top-level platforms for this build.
+	Platforms []string `yaml:"platforms"`
+	// PGO is auto (use default.pgo next to the main package), off, or a profile file.
+	PGO string `yaml:"pgo" default:"auto"`
+	// Verify overrides the top-level verify settings for this build.
+	Verify *Verify `yaml:"verify"`
+}
+
+// Verify configures the static checks of each binary.
+type Verify struct {
+	// MaxSize is the size budget of each binary, e.g. 20MB; 0 means none.
+	MaxSize Size `yaml:"max_size"`
+	// Report lists checks that are reported but do not fail the run (e.g. stripped for a debug build).
+	Report []string `yaml:"report"`
+	// Enforce lists hardening checks that fail the run instead of being informational: pie, relro, nx.
+	Enforce []string `yaml:"enforce"`
+	// Breakdown always prints where the bytes go, not only when the size budget fails.
+	Breakdown bool `yaml:"breakdown"`
+}
+
+// Image configures the images.
+type Image struct {
+	// Base is static (built in, offline), scratch, or a registry reference pinned by digest.
+	Base string `yaml:"base" default:"static"`
+	// AllowUnpinned accepts a base reference without a digest, with a warning.
+	AllowUnpinned bool `yaml:"allow_unpinned"`
+	// Repo is the registry repository images are pushed under as <repo>/<name> (KO_DOCKER_REPO).
+	Repo string `yaml:"repo"`
+	// Tags are applied after a successful push. Default: latest.
+	Tags []string `yaml:"tags"`
+	// User is the user the image runs as. Default: 65532:65532 (nonroot).
+	User string `yaml:"user" default:"65532:65532"`
+	// AllowRoot permits user 0/root.
+	AllowRoot bool `yaml:"allow_root"`
+	// Env are NAME=VALUE entries added to the image config.
+	Env []string `yaml:"env"`
+	// Args are the default arguments (cmd) after the entrypoint.
+	Args []string `yaml:"args"`
+	// Workdir is the working directory of the image.
+	Workdir string `yaml:"workdir"`
+	// Ports are exposed ports, e.g. 8080 or 8080/tcp.
+	Ports []string `yaml:"ports"`
+	// Labels are image config labels.
+	Labels map[string]string `yaml:"labels"`
+	// Annotations are manifest and index annotations.
+	Annotations map[string]string `yaml:"annotations"`
+	// Publish lists destinations: registry, daemon, kind, tarball, layout.
+	// Default: registry when a repo is set, else layout and tarball.
+	Publish []string `yaml:"publish"`
+	// Insecure allows plain HTTP to a registry that is not on localhost.
+	Insecure bool `yaml:"insecure"`
+	// Data is the data directory next to the main package copied to /var/run/ko. Default: kodata.
+	Data string `yaml:"data" default:"kodata"`
+	// Source is the org.opencontainers.image.source annotation. Default: from the git remote.
+	Source string `yaml:"source"`
+	// PerPlatform publishes each platform as its own image (multi-runner builds); see `mage index`.
+	PerPlatform bool `yaml:"per_platform"`
+	// SBOM writes an SPDX 2.3 SBOM per image: spdx (default) or none.
+	SBOM string `yaml:"sbom" default:"spdx" enum:"spdx,none"`
+}
+
+// Smoke configures the image checks and the container run.
+type Smoke struct {
+	// Runtime is auto (docker when a daemon answers, else runc as root), docker, runc, or none
+	// (static checks only).
+	Runtime string `yaml:"runtime" default:"auto" enum:"auto,docker,runc,none"`
+	// Memory is the container memory limit.
+	Memory Size `yaml:"memory" default:"256MB"`
+	// Timeout is the deadline of each probe.
+	Timeout Duration `yaml:"timeout" default:"30s"`
+	// AllowRoot permits an image that runs as root.
+	AllowRoot bool `yaml:"allow_root"`
+	// Debug allows a shell or package manager in the image (a debug variant).
+	Debug bool `yaml:"debug"`
+	// Images holds the probes of each image, by image name.
+	Images map[string]Probes `yaml:"images"`
+}
+
+// Probes are the run checks of one image.
+type Probes struct {
+	Exit *ExitProbe `yaml:"exit"`
+	HTTP *HTTPProbe `yaml:"http"`
+}
+
+// ExitProbe runs the image with Args and expects exit code 0 (and Output to match).
+type ExitProbe struct {
+	Args []string `yaml:"args"`
+	// Output is a regular expression the combined output must match.
+	Output string `yaml:"output"`
+}
+
+// HTTPProbe starts the image, GETs Path on Port and expects a 2xx, then stops it with SIGTERM.
+type HTTPProbe struct {
+	Args []string `yaml:"args"`
+	Port int      `yaml:"port"`
+	Path string   `yaml:"path" default:"/"`
+	// Timeout is how long the service has to answer.
+	Timeout Duration `yaml:"timeout" default:"20s"`
+}
+
+// PGO configures profile collection and placement.
+type PGO struct {
+	// Endpoints are pprof base URLs or full .../debug/pprof/profile URLs (SCRATCHKIT_PGO_ENDPOINTS).
+	Endpoints []Endpoint `yaml:"endpoints"`
+	// Seconds is the sample length of each profile.
+	Seconds int `yaml:"seconds" default:"30"`
+	// Files are profiles already collected.
+	Files []string `yaml:"files"`
+	// Workload profiles a local run of the built binary under load.
+	Workload *Workload `yaml:"workload"`
+	// MinSources is how many valid inputs are needed; bad ones beyond that are reported and skipped.
+	// Default: every input must be valid.
+	MinSources int `yaml:"min_sources"`
+	// Builds are the builds that get the profile. Default: every build whose main is in the module.
+	Builds []string `yaml:"builds"`
+	// Timeout bounds each fetch beyond its sample length.
+	Timeout Duration `yaml:"timeout" default:"30s"`
+	// Retries bounds retries of connection errors and 5xx.
+	Retries int `yaml:"retries" default:"2"`
+	// Headers are sent to every endpoint.
+	Headers map[string]string `yaml:"headers"`
+	// BearerTokenEnv names an environment variable holding a bearer token.
+	BearerTokenEnv string `yaml:"bearer_token_env"`
+	// CAFile is a PEM bundle trusted for https endpoints.
+	CAFile string `yaml:"ca_file"`
+	// Insecure skips TLS verification (only when asked).
+	Insecure bool `yaml:"insecure"`
+}
+
+// Endpoint is one pprof endpoint; in YAML either a URL or a mapping.
+type Endpoint struct {
+	URL            string            `yaml:"url"`
+	Headers        map[string]string `yaml:"headers"`
+	BearerTokenEnv string            `yaml:"bearer_token_env"`
+	CAFile         string            `yaml:"ca_file"`
+	Insecure       bool              `yaml:"insecure"`
+}
+
+// Workload is a local run of a service under load, profiled over its pprof endpoint.
+type Workload struct {
+	// Build names the build whose binary (host platform) is started; or use Command.
+	Build string `yaml:"build"`
+	// Command is the command line to start instead of a built binary.
+	Command []string `yaml:"command"`
+	// Args are the arguments of the built binary.
+	Args []string `yaml:"args"`
+	// Env are extra NAME=VALUE entries for the service.
+	Env []string `yaml:"env"`
+	// Pprof is the base URL of its pprof endpoint, e.g. http://127.0.0.1:6060.
+	Pprof string `yaml:"pprof"`
+	// Ready is polled until it answers 2xx before the load starts.
+	Ready string `yaml:"ready"`
+	// Load is a load command; or use URLs with Rate and Duration.
+	Load []string `yaml:"load"`
+	// URLs are driven by the built-in load generator.
+	URLs []string `yaml:"urls"`
+	// Rate is requests per second of the built-in load generator (0: as fast as possible).
+	Rate int `yaml:"rate"`
+	// Duration is how long the load runs. Default: the sample length.
+	Duration Duration `yaml:"duration"`
+}
+
+// Sign configures signing.
+type Sign struct {
+	// Key is a cosign key reference: a file, env://VAR, or a KMS URI (COSIGN_KEY). Default: cosign.key.
+	Key string `yaml:"key"`
+	// Pub is the public key used to verify. Default: cosign.pub.
+	Pub string `yaml:"pub"`
+	// Keyless signs with Fulcio and Rekor using an ambient OIDC token (needs the network).
+	Keyless bool `yaml:"keyless"`
+	// TLog uploads signatures to the Rekor transparency log (needs the network).
+	TLog bool `yaml:"tlog"`
+	// Recursive also signs each platform manifest of an index.
+	Recursive bool `yaml:"recursive"`
+	// Attest lists the attestations: sbom, provenance. Default: both.
+	Attest []string `yaml:"attest"`
+	// Checksums writes and signs dist/SHA256SUMS. Default: true.
+	Checksums *bool `yaml:"checksums"`
+	// FulcioURL, RekorURL and IdentityToken configure keyless signing.
+	FulcioURL     string `yaml:"fulcio_url" default:"https://fulcio.sigstore.dev"`
+	RekorURL      string `yaml:"rekor_url" default:"https://rekor.sigstore.dev"`
+	IdentityToken string `yaml:"identity_token"`
+}
+
+// SignChecksums reports whether SHA256SUMS is written and signed.
+func (s Sign) SignChecksums() bool { return s.Checksums == nil || *s.Checksums }
+
+// Duration is a time.Duration written as "30s" or "2m".
+type Duration time.Duration
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

@@ -1,0 +1,278 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func write(t *testing.T, dir, name, body string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func load(t *testing.T, dir string, c *Config, e map[string]string) (*Resolved, error) {
+	t.Helper()
+	return Load(Options{Dir: dir, Configure: c, LookupEnv: env(e)})
+}
+
+func mustLoad(t *testing.T, dir string, c *Config, e map[string]string) *Resolved {
+	t.Helper()
+	r, err := load(t, dir, c, e)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return r
+}
+
+func wantErr(t *testing.T, err error, parts ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error; want one mentioning %q", parts)
+	}
+	for _, p := range parts {
+		if !strings.Contains(err.Error(), p) {
+			t.Errorf("error %q does not mention %q", err, p)
+		}
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	r := mustLoad(t, t.TempDir(), nil, nil)
+	if r.Dist != "dist" || r.Image.Base != "static" || r.Image.User != "65532:65532" || r.Smoke.Runtime != "auto" {
+		t.Errorf("defaults: dist=%q base=%q user=%q runtime=%q", r.Dist, r.Image.Base, r.Image.User, r.Smoke.Runtime)
+	}
+	if got := r.Destinations(); strings.Join(got, ",") != "layout,tarball" {
+		t.Errorf("default destinations = %v, want layout,tarball (offline)", got)
+	}
+	if ps := r.PlatformsOf(Build{}); len(ps) != 1 || ps[0].OS != "linux" {
+		t.Errorf("default platforms = %v, want linux on the host arch", ps)
+	}
+	if r.Smoke.Timeout.D() != 30*time.Second || r.Smoke.Memory != 256*1000*1000 {
+		t.Errorf("smoke defaults: timeout=%v memory=%v", r.Smoke.Timeout, r.Smoke.Memory)
+	}
+	if r.Where("image.base") != "default" {
+		t.Errorf("Where(image.base) = %q, want default", r.Where("image.base"))
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, ".ko.yaml", `
+defaultBaseImage: registry.example/base@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+defaultPlatforms: [linux/amd64, linux/arm64]
+builds:
+- id: hello
+  main: ./cmd/hello
+  flags: ["-tags", "netgo"]
+  ldflags: ["-X main.v={{.Env.V}}"]
+`)
+	write(t, dir, "scratchkit.yaml", `
+dist: out
+platforms: [linux/arm64]
+image:
+  repo: 127.0.0.1:5000/file
+  tags: [v1]
+`)
+	// .ko.yaml alone sets builds and base; scratchkit.yaml wins for platforms.
+	r := mustLoad(t, dir, nil, nil)
+	if r.Image.Base[:20] != "registry.example/bas" || len(r.Builds) != 1 || r.Builds[0].Main != "./cmd/hello" {
+		t.Fatalf(".ko.yaml not read: base=%q builds=%+v", r.Image.Base, r.Builds)
+	}
+	if strings.Join(r.Builds[0].Tags, ",") != "netgo" || len(r.Builds[0].Flags) != 0 {
+		t.Errorf(".ko.yaml flags [-tags netgo] → tags=%v flags=%v", r.Builds[0].Tags, r.Builds[0].Flags)
+	}
+	if strings.Join(r.Platforms, ",") != "linux/arm64" || r.Dist != "out" {
+		t.Errorf("scratchkit.yaml must win over .ko.yaml: platforms=%v dist=%q", r.Platforms, r.Dist)
+	}
+	if w := r.Where("platforms"); w != "scratchkit.yaml:3" {
+		t.Errorf("Where(platforms) = %q, want scratchkit.yaml:3", w)
+	}
+	if w := r.Where("builds[0].main"); w != ".ko.yaml:6" {
+		t.Errorf("Where(builds[0].main) = %q, want .ko.yaml:6", w)
+	}
+
+	// Configure wins over the files.
+	r = mustLoad(t, dir, &Config{Dist: "cfg", Image: Image{Tags: []string{"v2"}}}, nil)
+	if r.Dist != "cfg" || r.Image.Tags[0] != "v2" || r.Image.Repo != "127.0.0.1:5000/file" {
+		t.Errorf("Configure: dist=%q tags=%v repo=%q", r.Dist, r.Image.Tags, r.Image.Repo)
+	}
+	if w := r.Where("dist"); w != "targets.Configure" {
+		t.Errorf("Where(dist) = %q", w)
+	}
+
+	// The environment wins over Configure; SCRATCHKIT_IMAGE_REPO over KO_DOCKER_REPO.
+	r = mustLoad(t, dir, &Config{Dist: "cfg"}, map[string]string{
+		"SCRATCHKIT_DIST":      "envdist",
+		"SCRATCHKIT_PLATFORMS": "linux/amd64, linux/arm/v7",
+		"KO_DOCKER_REPO":       "127.0.0.1:5000/ko",
+		"SOURCE_DATE_EPOCH":    "1700000000",
+	})
+	if r.Dist != "envdist" || strings.Join(r.Platforms, ",") != "linux/amd64,linux/arm/v7" || r.Image.Repo != "127.0.0.1:5000/ko" {
+		t.Errorf("env: dist=%q platforms=%v repo=%q", r.Dist, r.Platforms, r.Image.Repo)
+	}
+	r = mustLoad(t, dir, nil, map[string]string{"KO_DOCKER_REPO": "127.0.0.1:5000/ko", "SCRATCHKIT_IMAGE_REPO": "127.0.0.1:5000/sk"})
+	if r.Image.Repo != "127.0.0.1:5000/sk" {
+		t.Errorf("SCRATCHKIT_IMAGE_REPO must win over KO_DOCKER_REPO, got %q", r.Image.Repo)
+	}
+	if got := r.Destinations(); strings.Join(got, ",") != "registry" {
+		t.Errorf("with a repo, destinations = %v, want registry", got)
+	}
+}
+
+func TestKoLocal(t *testing.T) {
+	r := mustLoad(t, t.TempDir(), nil, map[string]string{"KO_DOCKER_REPO": "ko.local"})
+	if got := r.Destinations(); strings.Join(got, ",") != "daemon" {
+		t.Errorf("KO_DOCKER_REPO=ko.local → %v, want daemon", got)
+	}
+}
+
+func TestEnvTypes(t *testing.T) {
+	r := mustLoad(t, t.TempDir(), nil, map[string]string{
+		"SCRATCHKIT_VERIFY_MAX_SIZE":       "20MB",
+		"SCRATCHKIT_IMAGE_ALLOW_UNPINNED":  "true",
+		"SCRATCHKIT_PGO_ENDPOINTS":         "http://127.0.0.1:6060,http://127.0.0.1:6061/debug/pprof/profile",
+		"SCRATCHKIT_PGO_SECONDS":           "5",
+		"SCRATCHKIT_SMOKE_TIMEOUT":         "1m",
+		"SCRATCHKIT_IMAGE_LABELS":          "team=core,tier=web",
+		"SCRATCHKIT_SIGN_CHECKSUMS":        "false",
+		"SCRATCHKIT_IMAGE_BASE":            "scratch",
+		"SCRATCHKIT_VERIFY_REPORT":         "stripped",
+		"SCRATCHKIT_SMOKE_RUNTIME":         "runc",
+		"SCRATCHKIT_SIGN_RECURSIVE":        "1",
+		"SCRATCHKIT_UNRELATED_BUT_UNKNOWN": "ignored",
+	})
+	if r.Verify.MaxSize != 20_000_000 || !r.Image.AllowUnpinned || len(r.PGO.Endpoints) != 2 || r.PGO.Seconds != 5 ||
+		r.Smoke.Timeout.D() != time.Minute || r.Image.Labels["tier"] != "web" || r.Sign.SignChecksums() ||
+		r.Image.Base != "scratch" || r.Smoke.Runtime != "runc" || !r.Sign.Recursive {
+		t.Errorf("env values not applied: %+v", r.Config)
+	}
+	_, err := load(t, t.TempDir(), nil, map[string]string{"SCRATCHKIT_IMAGE_ALLOW_UNPINNED": "yes please"})
+	wantErr(t, err, "SCRATCHKIT_IMAGE_ALLOW_UNPINNED", "image.allow_unpinned", "not true or false")
+	_, err = load(t, t.TempDir(), nil, map[string]string{"SCRATCHKIT_PLATFORMS": "linux/amd46"})
+	wantErr(t, err, "environment variable SCRATCHKIT_PLATFORMS", "platforms[0]", "linux/amd64")
+}
+
+func TestEnvVarsListed(t *testing.T) {
+	names := map[string]bool{}
+	for _, v := range EnvVars() {
+		names[v.Name] = true
+	}
+	for _, want := range []string{"SCRATCHKIT_PLATFORMS", "SCRATCHKIT_DIST", "SCRATCHKIT_PGO_ENDPOINTS", "SCRATCHKIT_IMAGE_REPO", "KO_DOCKER_REPO", "COSIGN_KEY"} {
+		if !names[want] {
+			t.Errorf("EnvVars lacks %s", want)
+		}
+	}
+	if names["SCRATCHKIT_BUILDS"] {
+		t.Error("builds cannot be set from one variable, yet EnvVars lists it")
+	}
+}
+
+func TestFileErrors(t *testing.T) {
+	cases := []struct {
+		name, body string
+		want       []string
+	}{
+		{"unknown key", "dist: out\nplatfroms: [linux/amd64]\n", []string{"scratchkit.yaml:2", `unknown key "platfroms"`, `did you mean "platforms"`}},
+		{"unknown nested key", "builds:\n  - main: ./cmd/a\n    ldflag: [-X a=b]\n", []string{"scratchkit.yaml:3", "builds[0]", `"ldflag"`, `"ldflags"`}},
+		{"bad platform", "platforms:\n  - linux/amd64\n  - linux/amd46\n", []string{"scratchkit.yaml:3", "platforms[1]", "linux/amd64"}},
+		{"bad variant", "platforms: [linux/arm/v9]\n", []string{"scratchkit.yaml:1", "v7"}},
+		{"duplicate platform", "platforms: [linux/amd64, linux/amd64]\n", []string{"listed twice"}},
+		{"list wanted", "platforms: linux/amd64\n", []string{"scratchkit.yaml:1", "want a list"}},
+		{"bad linkage", "builds:\n  - main: .\n    linkage: dynamic\n", []string{"scratchkit.yaml:3", "builds[0].linkage", "static-pie"}},
+		{"missing main", "builds:\n  - name: x\n", []string{"builds[0].main", "missing"}},
+		{"cgo in env", "builds:\n  - main: .\n    env: [CGO_ENABLED=1]\n", []string{"scratchkit.yaml:3", "builds[0].env[0]", "cgo-static"}},
+		{"ldflags in flags", "builds:\n  - main: .\n    flags: [-ldflags=-X=a]\n", []string{"builds[0].flags[0]", "ldflags key"}},
+		{"bad size", "verify:\n  max_size: twenty\n", []string{"scratchkit.yaml:2", "not a size"}},
+		{"bad int", "pgo:\n  seconds: lots\n", []string{"scratchkit.yaml:2", "lots"}},
+		{"unknown check", "verify:\n  report: [stripped, smell]\n", []string{"verify.report[1]", "smell", "linkage"}},
+		{"unpinned base", "image:\n  base: alpine:latest\n", []string{"scratchkit.yaml:2", "image.base", "pinned by digest", "allow_unpinned"}},
+		{"root", "image:\n  user: root\n", []string{"scratchkit.yaml:2", "allow_root"}},
+		{"bad destination", "image:\n  publish: [registry, s3]\n  repo: 127.0.0.1:5000/x\n", []string{"image.publish[1]", "s3", "layout"}},
+		{"registry without repo", "image:\n  publish: [registry]\n", []string{"image.publish", "KO_DOCKER_REPO"}},
+		{"bad port", "image:\n  ports: [http]\n", []string{"image.ports[0]", "8080"}},
+		{"bad probe", "smoke:\n  images:\n    hello:\n      http: {path: /healthz}\n", []string{"smoke.images.hello.http.port"}},
+		{"bad regexp", "smoke:\n  images:\n    hello:\n      exit: {output: \"(\"}\n", []string{"scratchkit.yaml:4", "regular expression"}},
+		{"bad endpoint", "pgo:\n  endpoints: [10.0.0.7:6060]\n", []string{"pgo.endpoints[0]", "http://"}},
+		{"syntax", "dist: [\n", []string{"scratchkit.yaml"}},
+		{"duplicate names", "builds:\n  - {name: a, main: ./a}\n  - {name: a, main: ./b}\n", []string{"builds[1].name", "builds[0]"}},
+		{"dist dot", "dist: .\n", []string{"dist", "folder of its own"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, dir, "scratchkit.yaml", c.body)
+			_, err := load(t, dir, nil, nil)
+			wantErr(t, err, c.want...)
+		})
+	}
+}
+
+func TestAllErrorsReported(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "scratchkit.yaml", "platforms: [linux/amd46]\nimage:\n  user: \"0\"\n")
+	_, err := load(t, dir, nil, nil)
+	wantErr(t, err, "scratchkit.yaml:1", "scratchkit.yaml:3")
+}
+
+func TestKoYAMLErrorsAndWarnings(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, ".ko.yaml", "defaultBaseImage: cgr.dev/chainguard/static\nbuildz: []\n")
+	_, err := load(t, dir, nil, nil)
+	wantErr(t, err, ".ko.yaml:2", `unknown key "buildz"`, `"builds"`)
+
+	write(t, dir, ".ko.yaml", "defaultBaseImage: cgr.dev/chainguard/static\n")
+	_, err = load(t, dir, nil, nil)
+	wantErr(t, err, ".ko.yaml:1", "image.base", "pinned by digest")
+
+	write(t, dir, ".ko.yaml", "baseImageOverrides:\n  example.com/x: scratch\nbuilds:\n- main: ./x\n  linux_capabilities: [net_bind_service]\n")
+	r := mustLoad(t, dir, nil, nil)
+	if len(r.Warnings) != 2 {
+		t.Errorf("want 2 warnings for ignored ko keys, got %q", r.Warnings)
+	}
+}
+
+func TestPerBuildVerify(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "scratchkit.yaml", `
+verify:
+  max_size: 20MB
+builds:
+  - name: debug
+    main: ./cmd/debug
+    verify:
+      report: [stripped]
+  - name: app
+    main: ./cmd/app
+`)
+	r := mustLoad(t, dir, nil, nil)
+	dv, av := r.VerifyOf(r.Builds[0]), r.VerifyOf(r.Builds[1])
+	if dv.MaxSize != 20_000_000 || len(dv.Report) != 1 || len(av.Report) != 0 || av.MaxSize != 20_000_000 {
+		t.Errorf("VerifyOf: debug=%+v app=%+v", dv, av)
+	}
+	if r.Builds[1].Linkage != "static" || r.Builds[1].PGO != "auto" {
+		t.Errorf("build defaults not applied: %+v", r.Builds[1])
+	}
+}
+
+func TestSizesAndDurations(t *testing.T) {
+	for in, want := range map[string]Size{"20MB": 20e6, "1MiB": 1 << 20, "512": 512, "1.5GB": 1.5e9, "10 KiB": 10240} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if _, err := ParseSize("-1MB"); err == nil {
+		t.Error("negative size accepted")
+	}
+	if d, err := ParseDuration("45"); err != nil || d.D() != 45*time.Second {
+		t.Errorf("ParseDuration(45) = %v, %v", d, err)
+	}
+}

@@ -1,0 +1,307 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/scratchkit/scratchkit/targets/platform"
+)
+
+// Checks are the names of Verify's checks, as verify.report and verify.enforce accept them.
+var Checks = []string{"linkage", "platform", "cgo", "trimpath", "stripped", "paths", "packed", "integrity", "size", "pie", "relro", "nx"}
+
+// Hardening are the checks that are informational unless listed in verify.enforce.
+var Hardening = []string{"pie", "relro", "nx"}
+
+// Destinations are the values image.publish accepts.
+var Destinations = []string{"registry", "daemon", "kind", "tarball", "layout"}
+
+// Attestations are the values sign.attest accepts.
+var Attestations = []string{"sbom", "provenance"}
+
+var (
+	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	imageNameRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
+	portRE      = regexp.MustCompile(`^([0-9]{1,5})(/(tcp|udp|sctp))?$`)
+)
+
+func oneOf(v string, set []string) bool {
+	for _, s := range set {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// validate checks every value, collecting all errors.
+func (r *Resolved) validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) { errs = append(errs, r.Errorf(path, format, args...)) }
+
+	if d := filepath.Clean(r.Dist); d == "." || d == "/" || d == ".." {
+		bad("dist", "%q would mix outputs with sources; write a folder of its own, e.g. dist", r.Dist)
+	}
+	r.checkPlatforms("platforms", r.Platforms, bad)
+
+	names := map[string]int{}
+	for i, b := range r.Builds {
+		p := fmt.Sprintf("builds[%d]", i)
+		if strings.TrimSpace(b.Main) == "" {
+			bad(p+".main", "missing; write the main package, e.g. main: ./cmd/%s", orDefault(b.Name, "app"))
+		}
+		if b.Name != "" {
+			if !imageNameRE.MatchString(b.Name) {
+				bad(p+".name", "%q is not usable as a binary and image name; use lowercase letters, digits, '.', '_' and '-'", b.Name)
+			}
+			if j, dup := names[b.Name]; dup {
+				bad(p+".name", "%q is also the name of builds[%d]; every build needs its own name", b.Name, j)
+			}
+			names[b.Name] = i
+		}
+		if !oneOf(b.Linkage, []string{"static", "static-pie", "cgo-static"}) {
+			bad(p+".linkage", "%q is not a linkage; write static (CGO_ENABLED=0, the default), static-pie or cgo-static", b.Linkage)
+		}
+		for j, e := range b.Env {
+			k, v, ok := strings.Cut(e, "=")
+			if !ok || !envNameRE.MatchString(k) {
+				bad(fmt.Sprintf("%s.env[%d]", p, j), "%q is not NAME=VALUE", e)
+				continue
+			}
+			if k == "CGO_ENABLED" && v != "0" && b.Linkage == "static" {
+				bad(fmt.Sprintf("%s.env[%d]", p, j), "CGO_ENABLED=%s would make this static build dynamic; remove it, or set linkage: cgo-static (cgo with musl) or static-pie", v)
+			}
+			if k == "GOOS" || k == "GOARCH" || k == "GOARM" {
+				bad(fmt.Sprintf("%s.env[%d]", p, j), "%s is set per platform; list the platform under platforms instead", k)
+			}
+		}
+		for j, f := range b.Flags {
+			fp := fmt.Sprintf("%s.flags[%d]", p, j)
+			flag, _, _ := strings.Cut(strings.TrimLeft(f, "-"), "=")
+			switch flag {
+			case "o":
+				bad(fp, "-o is chosen by scratchkit (dist/<name>/<os>_<arch>/<name>); remove it")
+			case "ldflags":
+				bad(fp, "use the ldflags key instead of -ldflags in flags")
+			case "buildmode":
+				bad(fp, "use linkage: static-pie instead of -buildmode")
+			case "tags":
+				bad(fp, "use the tags key instead of -tags in flags")
+			case "pgo":
+				bad(fp, "use the pgo key (auto, off or a file) instead of -pgo in flags")
+			}
+		}
+		for j, tag := range b.Tags {
+			if strings.ContainsAny(tag, " ,") || tag == "" {
+				bad(fmt.Sprintf("%s.tags[%d]", p, j), "%q: write one build tag per list item", tag)
+			}
+		}
+		r.checkPlatforms(p+".platforms", b.Platforms, bad)
+		if b.Verify != nil {
+			r.checkVerify(p+".verify", *b.Verify, bad)
+		}
+	}
+	r.checkVerify("verify", r.Verify, bad)
+
+	im := r.Image
+	switch im.Base {
+	case "static", "scratch":
+	default:
+		ref, err := name.ParseReference(im.Base)
+		if err != nil {
+			bad("image.base", "%q is neither static, scratch nor an image reference: %v", im.Base, err)
+		} else if _, pinned := ref.(name.Digest); !pinned && !im.AllowUnpinned {
+			bad("image.base", "%q is not pinned by digest, so the same commit could ship a different base tomorrow; write %s@sha256:<digest> (crane digest %s), or set image.allow_unpinned: true to accept it with a warning", im.Base, ref.Context().Name(), im.Base)
+		}
+	}
+	if isRoot(im.User) && !im.AllowRoot {
+		bad("image.user", "%q runs the image as root; set image.allow_root: true to ask for that explicitly, or leave user unset (65532:65532, nonroot)", im.User)
+	}
+	for i, e := range im.Env {
+		if k, _, ok := strings.Cut(e, "="); !ok || !envNameRE.MatchString(k) {
+			bad(fmt.Sprintf("image.env[%d]", i), "%q is not NAME=VALUE", e)
+		}
+	}
+	for i, p := range im.Ports {
+		m := portRE.FindStringSubmatch(p)
+		if m == nil {
+			bad(fmt.Sprintf("image.ports[%d]", i), "%q is not a port; write e.g. 8080 or 8080/tcp", p)
+		} else if n, _ := strconv.Atoi(m[1]); n < 1 || n > 65535 {
+			bad(fmt.Sprintf("image.ports[%d]", i), "%d is out of range 1-65535", n)
+		}
+	}
+	for i, t := range im.Tags {
+		if _, err := name.NewTag("example.invalid/x:" + t); err != nil || strings.Contains(t, ":") {
+			bad(fmt.Sprintf("image.tags[%d]", i), "%q is not a valid tag (letters, digits, '_', '.', '-'; at most 128)", t)
+		}
+	}
+	for i, d := range im.Publish {
+		if !oneOf(d, Destinations) {
+			bad(fmt.Sprintf("image.publish[%d]", i), "%q is not a destination; write one of %s", d, strings.Join(Destinations, ", "))
+		}
+	}
+	switch im.Repo {
+	case "", "ko.local", "kind.local":
+	default:
+		if _, err := name.NewRepository(im.Repo); err != nil {
+			bad("image.repo", "%q is not a repository (registry/path, e.g. 127.0.0.1:5000/team): %v", im.Repo, err)
+		}
+	}
+	if oneOf("registry", im.Publish) && (im.Repo == "" || im.Repo == "ko.local" || im.Repo == "kind.local") {
+		bad("image.publish", "registry needs a repository; set image.repo or KO_DOCKER_REPO, e.g. 127.0.0.1:5000/team")
+	}
+
+	if s := r.Smoke; true {
+		for img, pr := range s.Images {
+			p := "smoke.images." + img
+			if pr.Exit != nil && pr.Exit.Output != "" {
+				if _, err := regexp.Compile(pr.Exit.Output); err != nil {
+					bad(p+".exit.output", "not a regular expression: %v", err)
+				}
+			}
+			if pr.HTTP != nil {
+				if pr.HTTP.Port < 1 || pr.HTTP.Port > 65535 {
+					bad(p+".http.port", "want the port the service listens on inside the container (1-65535)")
+				}
+				if !strings.HasPrefix(pr.HTTP.Path, "/") {
+					bad(p+".http.path", "%q must start with /", pr.HTTP.Path)
+				}
+			}
+			if pr.Exit == nil && pr.HTTP == nil {
+				bad(p, "no probe; write exit: {args: [--version]} or http: {port: 8080, path: /healthz}")
+			}
+		}
+	}
+
+	pg := r.PGO
+	for i, e := range pg.Endpoints {
+		u, err := url.Parse(e.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(fmt.Sprintf("pgo.endpoints[%d]", i), "%q is not an http(s) URL; write e.g. http://10.0.0.7:6060 or http://10.0.0.7:6060/debug/pprof/profile", e.URL)
+		}
+	}
+	if pg.Seconds < 1 {
+		bad("pgo.seconds", "%d: want at least 1 second of samples", pg.Seconds)
+	}
+	if pg.MinSources < 0 {
+		bad("pgo.min_sources", "%d: want 0 (every input) or more", pg.MinSources)
+	}
+	if pg.Retries < 0 {
+		bad("pgo.retries", "%d: want 0 or more", pg.Retries)
+	}
+
+	for i, a := range r.Sign.Attest {
+		if !oneOf(a, Attestations) {
+			bad(fmt.Sprintf("sign.attest[%d]", i), "%q is not an attestation; write one of %s", a, strings.Join(Attestations, ", "))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Resolved) checkPlatforms(path string, ps []string, bad func(string, string, ...any)) {
+	seen := map[string]bool{}
+	for i, s := range ps {
+		p, err := platform.Parse(s)
+		if err != nil {
+			bad(fmt.Sprintf("%s[%d]", path, i), "%v", err)
+			continue
+		}
+		if seen[p.String()] {
+			bad(fmt.Sprintf("%s[%d]", path, i), "%s is listed twice", p)
+		}
+		seen[p.String()] = true
+	}
+}
+
+func (r *Resolved) checkVerify(path string, v Verify, bad func(string, string, ...any)) {
+	for i, c := range v.Report {
+		if !oneOf(c, Checks) {
+			bad(fmt.Sprintf("%s.report[%d]", path, i), "%q is not a check; write one of %s", c, strings.Join(Checks, ", "))
+		}
+	}
+	for i, c := range v.Enforce {
+		if !oneOf(c, Checks) {
+			bad(fmt.Sprintf("%s.enforce[%d]", path, i), "%q is not a check; write one of %s", c, strings.Join(Checks, ", "))
+		}
+	}
+}
+
+func isRoot(user string) bool {
+	u, _, _ := strings.Cut(user, ":")
+	return u == "0" || u == "root"
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// PlatformsOf returns the platforms of a build: its own, else the top-level ones, else the host.
+func (r *Resolved) PlatformsOf(b Build) []platform.Platform {
+	list := b.Platforms
+	if len(list) == 0 {
+		list = r.Platforms
+	}
+	if len(list) == 0 {
+		return []platform.Platform{platform.Host()}
+	}
+	out := make([]platform.Platform, 0, len(list))
+	for _, s := range list {
+		p, _ := platform.Parse(s) // validated
+		out = append(out, p)
+	}
+	return out
+}
+
+// VerifyOf returns a build's verify settings: the top level with the build's overrides on top.
+func (r *Resolved) VerifyOf(b Build) Verify {
+	v := r.Verify
+	if b.Verify != nil {
+		o := *b.Verify
+		if o.MaxSize != 0 {
+			v.MaxSize = o.MaxSize
+		}
+		if o.Report != nil {
+			v.Report = o.Report
+		}
+		if o.Enforce != nil {
+			v.Enforce = o.Enforce
+		}
+		v.Breakdown = v.Breakdown || o.Breakdown
+	}
+	return v
+}
+
+// Destinations returns where images go: image.publish, else what the repository implies
+// (ko.local → daemon, kind.local → kind, a repository → registry), else layout and tarball.
+func (r *Resolved) Destinations() []string {
+	if len(r.Image.Publish) > 0 {
+		return r.Image.Publish
+	}
+	switch r.Image.Repo {
+	case "":
+		return []string{"layout", "tarball"}
+	case "ko.local":
+		return []string{"daemon"}
+	case "kind.local":
+		return []string{"kind"}
+	}
+	return []string{"registry"}
+}
+
+// Attest returns the attestations to make: sign.attest, or both.
+func (r *Resolved) Attest() []string {
+	if r.Sign.Attest != nil {
+		return r.Sign.Attest
+	}
+	return Attestations
+}

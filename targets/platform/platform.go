@@ -1,0 +1,176 @@
+// Package platform parses and names the os/arch[/variant] platforms scratchkit builds for, and
+// maps them to Go's environment (GOOS, GOARCH, GOARM, GOAMD64) and to OCI platform fields.
+package platform
+
+import (
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+)
+
+// Platform is an os/arch[/variant] triple as OCI and Docker write it: linux/amd64, linux/arm/v7.
+type Platform struct {
+	OS      string
+	Arch    string
+	Variant string
+}
+
+// ports are the GOOS/GOARCH pairs of `go tool dist list` (Go 1.26).
+var ports = map[string]bool{}
+
+func init() {
+	for _, p := range strings.Fields(`aix/ppc64 android/386 android/amd64 android/arm android/arm64
+	darwin/amd64 darwin/arm64 dragonfly/amd64 freebsd/386 freebsd/amd64 freebsd/arm freebsd/arm64
+	illumos/amd64 ios/amd64 ios/arm64 js/wasm linux/386 linux/amd64 linux/arm linux/arm64
+	linux/loong64 linux/mips linux/mips64 linux/mips64le linux/mipsle linux/ppc64 linux/ppc64le
+	linux/riscv64 linux/s390x netbsd/386 netbsd/amd64 netbsd/arm netbsd/arm64 openbsd/386
+	openbsd/amd64 openbsd/arm openbsd/arm64 openbsd/ppc64 openbsd/riscv64 plan9/386 plan9/amd64
+	plan9/arm solaris/amd64 wasip1/wasm windows/386 windows/amd64 windows/arm64`) {
+		ports[p] = true
+	}
+}
+
+// variants are the variants each architecture accepts.
+var variants = map[string][]string{
+	"arm":   {"v5", "v6", "v7"},
+	"arm64": {"v8"},
+	"amd64": {"v1", "v2", "v3", "v4"},
+}
+
+// Host is linux on the architecture scratchkit runs on.
+func Host() Platform {
+	p := Platform{OS: "linux", Arch: runtime.GOARCH}
+	if p.Arch == "arm" {
+		p.Variant = "v7"
+	}
+	return p
+}
+
+// Parse reads os/arch[/variant]. linux/arm without a variant means linux/arm/v7, as Docker does.
+func Parse(s string) (Platform, error) {
+	parts := strings.Split(strings.TrimSpace(s), "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return Platform{}, fmt.Errorf("%q is not os/arch[/variant]; write e.g. linux/amd64, linux/arm64 or linux/arm/v7", s)
+	}
+	p := Platform{OS: parts[0], Arch: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	if !ports[p.OS+"/"+p.Arch] {
+		return Platform{}, fmt.Errorf("%q is not a platform Go builds for; write one of %s", s, suggest(p))
+	}
+	if p.Arch == "arm" && p.Variant == "" {
+		p.Variant = "v7"
+	}
+	if p.Variant != "" {
+		ok := false
+		for _, v := range variants[p.Arch] {
+			ok = ok || v == p.Variant
+		}
+		if !ok {
+			if vs := variants[p.Arch]; len(vs) > 0 {
+				return Platform{}, fmt.Errorf("%q: %s has no variant %q; write one of %s", s, p.Arch, p.Variant, strings.Join(vs, ", "))
+			}
+			return Platform{}, fmt.Errorf("%q: %s has no variants; write %s/%s", s, p.Arch, p.OS, p.Arch)
+		}
+	}
+	return p, nil
+}
+
+// suggest lists the ports of the same OS, or the common linux ones.
+func suggest(p Platform) string {
+	var same []string
+	for k := range ports {
+		if strings.HasPrefix(k, p.OS+"/") {
+			same = append(same, k)
+		}
+	}
+	if len(same) == 0 {
+		for k := range ports {
+			if strings.HasSuffix(k, "/"+p.Arch) {
+				same = append(same, k)
+			}
+		}
+	}
+	if len(same) == 0 {
+		return "linux/amd64, linux/arm64, linux/arm/v7 (see `go tool dist list`)"
+	}
+	sort.Strings(same)
+	return strings.Join(same, ", ")
+}
+
+// String is os/arch[/variant].
+func (p Platform) String() string {
+	s := p.OS + "/" + p.Arch
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// Dir is the dist directory element: os_arch[_variant].
+func (p Platform) Dir() string { return strings.ReplaceAll(p.String(), "/", "_") }
+
+// Env is the Go environment selecting this platform.
+func (p Platform) Env() []string {
+	env := []string{"GOOS=" + p.OS, "GOARCH=" + p.Arch}
+	switch p.Arch {
+	case "arm":
+		env = append(env, "GOARM="+strings.TrimPrefix(p.Variant, "v"))
+	case "amd64":
+		if p.Variant != "" {
+			env = append(env, "GOAMD64="+p.Variant)
+		}
+	}
+	return env
+}
+
+// Linux reports whether the platform runs in a Linux container.
+func (p Platform) Linux() bool { return p.OS == "linux" }
+
+// Exe is the executable suffix: .exe on windows.
+func (p Platform) Exe() string {
+	if p.OS == "windows" {
+		return ".exe"
+	}
+	return ""
+}
+
+// Triple is the GNU target triple of the C cross compilers Debian ships for linux platforms.
+func (p Platform) Triple() string {
+	switch p.Arch {
+	case "amd64":
+		return "x86_64-linux-gnu"
+	case "arm64":
+		return "aarch64-linux-gnu"
+	case "arm":
+		return "arm-linux-gnueabihf"
+	case "386":
+		return "i686-linux-gnu"
+	case "riscv64":
+		return "riscv64-linux-gnu"
+	case "ppc64le":
+		return "powerpc64le-linux-gnu"
+	case "s390x":
+		return "s390x-linux-gnu"
+	}
+	return ""
+}
+
+// ZigTarget is the `zig cc -target` of a linux platform against musl.
+func (p Platform) ZigTarget() string {
+	switch p.Arch {
+	case "amd64":
+		return "x86_64-linux-musl"
+	case "arm64":
+		return "aarch64-linux-musl"
+	case "arm":
+		return "arm-linux-musleabihf"
+	case "386":
+		return "x86-linux-musl"
+	case "riscv64":
+		return "riscv64-linux-musl"
+	}
+	return ""
+}
