@@ -1,0 +1,111 @@
+package publish
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"text/tabwriter"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// EventKind says what an Event reports.
+type EventKind int
+
+// Kinds of progress events, in the order a push produces them.
+const (
+	// BlobSkipped: the registry already has the blob (layer or config); it is not sent.
+	BlobSkipped EventKind = iota
+	// BlobUploaded: the blob was sent and committed.
+	BlobUploaded
+	// Bytes: Complete of Total bytes of the image's blobs are done (sent or found present).
+	Bytes
+	// Pushed: the manifest (or index) is in the registry under its digest; Ref names it.
+	Pushed
+	// Tagged: a tag now points at the pushed digest; Ref names the tag.
+	Tagged
+)
+
+// Event is one step of a push, reported to RegistryOptions.Progress.
+type Event struct {
+	Image  string // artifact name
+	Kind   EventKind
+	Digest v1.Hash // the blob (BlobSkipped, BlobUploaded) or the manifest (Pushed, Tagged)
+	Size   int64   // blob size (BlobSkipped, BlobUploaded)
+	// Complete and Total are bytes (Bytes).
+	Complete, Total int64
+	Ref             string // Pushed, Tagged
+	// Uploaded, Skipped and Sent summarise the push so far (Pushed).
+	Uploaded, Skipped int
+	Sent              int64
+}
+
+// ProgressWriter returns a Progress function printing one line per blob, per tenth of the
+// bytes, and per pushed digest and tag, to w. It is safe for concurrent use.
+func ProgressWriter(w io.Writer) func(Event) {
+	var mu sync.Mutex
+	tenth := map[string]int64{}
+	return func(e Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e.Kind {
+		case BlobSkipped:
+			fmt.Fprintf(w, "%s: exists   %s (%s)\n", e.Image, short(e.Digest), HumanBytes(e.Size))
+		case BlobUploaded:
+			fmt.Fprintf(w, "%s: uploaded %s (%s)\n", e.Image, short(e.Digest), HumanBytes(e.Size))
+		case Bytes:
+			if e.Total <= 0 {
+				return
+			}
+			t := e.Complete * 10 / e.Total
+			if last, ok := tenth[e.Image]; ok && t <= last {
+				return
+			}
+			tenth[e.Image] = t
+			fmt.Fprintf(w, "%s: %s / %s\n", e.Image, HumanBytes(e.Complete), HumanBytes(e.Total))
+		case Pushed:
+			delete(tenth, e.Image)
+			fmt.Fprintf(w, "%s: pushed %s (%d blobs uploaded, %d already there, %s sent)\n",
+				e.Image, e.Ref, e.Uploaded, e.Skipped, HumanBytes(e.Sent))
+		case Tagged:
+			fmt.Fprintf(w, "%s: tagged %s\n", e.Image, e.Ref)
+		}
+	}
+}
+
+// WriteTable writes the final summary: one row per result with image, destination, digest,
+// platforms and compressed size.
+func WriteTable(w io.Writer, results []*Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "IMAGE\tDESTINATION\tDIGEST\tPLATFORMS\tSIZE")
+	for _, r := range results {
+		if r == nil {
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Destination, r.Digest, strings.Join(r.Platforms, ","), HumanBytes(r.Size))
+	}
+	return tw.Flush()
+}
+
+// HumanBytes formats n bytes with a binary unit, e.g. "1.4 MiB".
+func HumanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func short(h v1.Hash) string {
+	s := h.String()
+	if len(s) > len("sha256:")+12 {
+		return s[:len("sha256:")+12]
+	}
+	return s
+}
