@@ -1,0 +1,454 @@
+package sign
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/sigstore/cosign/v2/pkg/cosign"
+	"github.com/sigstore/cosign/v2/pkg/oci"
+	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/dsse"
+	sigpayload "github.com/sigstore/sigstore/pkg/signature/payload"
+)
+
+// VerifyImages verifies what SignImages produced for each subject, with the public key:
+//
+//   - every tag in Subject.Tags still names the signed digest (else: repointed tag);
+//   - the manifest, and unless SkipLayers every config and layer blob, match their digests
+//     (else: tampered manifest or layer);
+//   - at least one signature verifies with the key and its payload names the exact digest
+//     (else: wrong key, or a signature copied from another image), for each manifest of an
+//     index too with Recursive;
+//   - with Subject.SBOM, an spdxjson attestation verifies, names the digest, and carries that
+//     SBOM; with Subject.Provenance, a SLSA provenance v1 attestation verifies, names the digest
+//     and, when Provenance.Commit is set, that commit.
+//
+// Every subject is checked; the returned error joins one message per failed subject, each
+// saying which check failed.
+func VerifyImages(ctx context.Context, opts VerifyOptions, subjects []Subject) ([]Verified, error) {
+	if len(subjects) == 0 {
+		return nil, ErrNoImages
+	}
+	v, err := loadVerifier(ctx, opts.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	ropts := ociOptions(ctx, opts.Keychain, opts.Insecure)
+	co := &cosign.CheckOpts{
+		SigVerifier:        v,
+		IgnoreTlog:         !opts.TLog,
+		ClaimVerifier:      cosign.SimpleClaimVerifier,
+		RegistryClientOpts: ropts,
+	}
+	if opts.TLog {
+		co.RekorPubKeys, err = cosign.GetRekorPubs(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("checking transparency log entries needs Rekor's public key (from the Sigstore TUF repository, network, or SIGSTORE_REKOR_PUBLIC_KEY): %w", err)
+		}
+	}
+	var out []Verified
+	var errs []error
+	for _, sub := range subjects {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		got, err := verifySubject(ctx, &opts, co, sub)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("verify %s: %w", label(sub), err))
+			continue
+		}
+		out = append(out, got...)
+	}
+	return out, errors.Join(errs...)
+}
+
+func verifySubject(ctx context.Context, opts *VerifyOptions, co *cosign.CheckOpts, sub Subject) ([]Verified, error) {
+	d, err := parseDigest(sub.Ref, opts.Insecure)
+	if err != nil {
+		return nil, err
+	}
+	ropts := remoteOptions(ctx, opts.Keychain)
+	for _, t := range sub.Tags {
+		if err := checkTag(t, d, opts.Insecure, ropts); err != nil {
+			return nil, err
+		}
+	}
+	children, err := checkContent(d, !opts.SkipLayers, ropts)
+	if err != nil {
+		return nil, err
+	}
+	digests := []name.Digest{d}
+	if opts.Recursive {
+		digests = append(digests, children...)
+	}
+	var out []Verified
+	for _, dg := range digests {
+		sigs, _, err := cosign.VerifyImageSignatures(ctx, dg, co)
+		if err != nil {
+			return nil, diagnoseSignatures(dg, co.SigVerifier, opts.PublicKey, co.RegistryClientOpts, err)
+		}
+		tag, _ := ociremote.SignatureTag(dg, co.RegistryClientOpts...)
+		opts.logf("verified %d signature(s) of %s", len(sigs), dg)
+		out = append(out, Verified{Subject: dg.String(), Kind: KindSignature, Ref: tag.String(), Count: len(sigs)})
+	}
+	var want []string
+	if sub.SBOM != "" {
+		want = append(want, PredicateSPDX)
+	}
+	if sub.Provenance != nil {
+		want = append(want, PredicateSLSA1)
+	}
+	if len(want) == 0 {
+		return out, nil
+	}
+	aco := *co
+	aco.ClaimVerifier = cosign.IntotoSubjectClaimVerifier
+	atts, _, err := cosign.VerifyImageAttestations(ctx, d, &aco)
+	if err != nil {
+		return nil, diagnoseAttestations(d, co.SigVerifier, opts.PublicKey, co.RegistryClientOpts, err)
+	}
+	tag, _ := ociremote.AttestationTag(d, co.RegistryClientOpts...)
+	for _, pt := range want {
+		var stmts []inTotoStatement
+		for _, a := range atts {
+			st, err := statementOf(a)
+			if err == nil && st.PredicateType == pt {
+				stmts = append(stmts, st)
+			}
+		}
+		if len(stmts) == 0 {
+			return nil, fmt.Errorf("no %s attestation of %s verifies with public key %s (at %s): run Sign", pt, d, opts.PublicKey, tag)
+		}
+		if err := checkPredicate(pt, stmts, sub); err != nil {
+			return nil, err
+		}
+		opts.logf("verified %s attestation of %s", pt, d)
+		out = append(out, Verified{Subject: d.String(), Kind: KindAttestation, PredicateType: pt, Ref: tag.String(), Count: len(stmts)})
+	}
+	return out, nil
+}
+
+// checkTag fails when tag no longer names d.
+func checkTag(t string, d name.Digest, insecure bool, ropts []remote.Option) error {
+	tag, err := name.NewTag(t, nameOptions(insecure)...)
+	if err != nil {
+		return fmt.Errorf("tag %q: %w", t, err)
+	}
+	desc, err := remote.Head(tag, ropts...)
+	if err != nil {
+		var te *transport.Error
+		if errors.As(err, &te) && te.StatusCode == 404 {
+			return fmt.Errorf("tag %s no longer exists in the registry (it named %s when it was signed)", tag, d.DigestStr())
+		}
+		return fmt.Errorf("resolve tag %s: %w", tag, err)
+	}
+	if desc.Digest.String() != d.DigestStr() {
+		return fmt.Errorf("tag %s was repointed: it names %s now, but the signed image is %s", tag, desc.Digest, d.DigestStr())
+	}
+	return nil
+}
+
+// checkContent fetches the manifest at d (go-containerregistry checks it against the digest)
+// and, with layers, every config and layer blob under it. It returns the digests of the
+// manifests an index references.
+func checkContent(d name.Digest, layers bool, ropts []remote.Option) ([]name.Digest, error) {
+	desc, err := remote.Get(d, ropts...)
+	if err != nil {
+		var te *transport.Error
+		if errors.As(err, &te) && te.StatusCode == 404 {
+			return nil, fmt.Errorf("%s is not in the registry (deleted, or pushed elsewhere?)", d)
+		}
+		return nil, fmt.Errorf("fetch %s: %w (a manifest that does not match its digest has been tampered with)", d, err)
+	}
+	if !desc.MediaType.IsIndex() {
+		if layers {
+			img, err := desc.Image()
+			if err != nil {
+				return nil, fmt.Errorf("read image %s: %w", d, err)
+			}
+			return nil, checkBlobs(d, img, ropts)
+		}
+		return nil, nil
+	}
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return nil, fmt.Errorf("read index %s: %w", d, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("read index %s: %w", d, err)
+	}
+	var children []name.Digest
+	for _, m := range im.Manifests {
+		cd := d.Context().Digest(m.Digest.String())
+		children = append(children, cd)
+		if m.MediaType.IsIndex() {
+			grand, err := checkContent(cd, layers, ropts)
+			if err != nil {
+				return nil, err
+			}
+			children = append(children, grand...)
+			continue
+		}
+		if !m.MediaType.IsImage() {
+			continue
+		}
+		img, err := idx.Image(m.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("fetch manifest %s of %s: %w (a manifest that does not match its digest has been tampered with)", m.Digest, d, err)
+		}
+		if layers {
+			if err := checkBlobs(cd, img, ropts); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return children, nil
+}
+
+// checkBlobs downloads the config and every layer of img and compares them with the digests
+// its manifest records.
+func checkBlobs(d name.Digest, img v1.Image, ropts []remote.Option) error {
+	m, err := img.Manifest()
+	if err != nil {
+		return fmt.Errorf("read manifest %s: %w", d, err)
+	}
+	check := func(kind string, want v1.Hash) error {
+		l, err := remote.Layer(d.Context().Digest(want.String()), ropts...)
+		if err != nil {
+			return fmt.Errorf("fetch %s %s of %s: %w", kind, want, d, err)
+		}
+		rc, err := l.Compressed()
+		if err != nil {
+			return fmt.Errorf("fetch %s %s of %s: %w", kind, want, d, err)
+		}
+		defer rc.Close()
+		h := sha256.New()
+		_, rerr := io.Copy(h, rc)
+		got := "sha256:" + hex.EncodeToString(h.Sum(nil))
+		if got != want.String() {
+			return fmt.Errorf("tampered %s in %s: the registry serves %s with content whose digest is %s", kind, d, want, got)
+		}
+		if rerr != nil {
+			return fmt.Errorf("read %s %s of %s: %w", kind, want, d, rerr)
+		}
+		return nil
+	}
+	if err := check("config", m.Config.Digest); err != nil {
+		return err
+	}
+	for _, l := range m.Layers {
+		if err := check("layer", l.Digest); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// diagnoseSignatures explains why no signature of d verified: none pushed, wrong key, or a
+// signature whose payload names another digest.
+func diagnoseSignatures(d name.Digest, v signature.Verifier, keyRef string, ropts []ociremote.Option, cause error) error {
+	tag, err := ociremote.SignatureTag(d, ropts...)
+	if err != nil {
+		return err
+	}
+	sigs, err := ociremote.Signatures(tag, ropts...)
+	if err != nil {
+		return fmt.Errorf("fetch signatures of %s from %s: %w", d, tag, err)
+	}
+	list, err := sigs.Get()
+	if err != nil {
+		return fmt.Errorf("read signatures of %s from %s: %w", d, tag, err)
+	}
+	if len(list) == 0 {
+		return fmt.Errorf("%s is not signed: no signature at %s (run Sign)", d, tag)
+	}
+	var keyMatches bool
+	var others []string
+	for _, s := range list {
+		payload, err := s.Payload()
+		if err != nil {
+			continue
+		}
+		b64sig, err := s.Base64Signature()
+		if err != nil {
+			continue
+		}
+		raw, err := base64.StdEncoding.DecodeString(b64sig)
+		if err != nil {
+			continue
+		}
+		if v.VerifySignature(bytes.NewReader(raw), bytes.NewReader(payload)) != nil {
+			continue
+		}
+		keyMatches = true
+		var p sigpayload.SimpleContainerImage
+		if json.Unmarshal(payload, &p) == nil && p.Critical.Image.DockerManifestDigest != d.DigestStr() {
+			others = append(others, p.Critical.Image.DockerManifestDigest)
+		}
+	}
+	switch {
+	case !keyMatches:
+		return fmt.Errorf("no signature of %s verifies with public key %s: it was signed with a different key (%d signature(s) at %s)", d, keyRef, len(list), tag)
+	case len(others) > 0:
+		return fmt.Errorf("the signature at %s names %s, not %s: a signature made for another image (copied, or a repointed tag) is not accepted", tag, others[0], d.DigestStr())
+	}
+	return fmt.Errorf("signatures of %s at %s: %w", d, tag, cause)
+}
+
+// diagnoseAttestations explains why no attestation of d verified.
+func diagnoseAttestations(d name.Digest, v signature.Verifier, keyRef string, ropts []ociremote.Option, cause error) error {
+	tag, err := ociremote.AttestationTag(d, ropts...)
+	if err != nil {
+		return err
+	}
+	atts, err := ociremote.Signatures(tag, ropts...)
+	if err != nil {
+		return fmt.Errorf("fetch attestations of %s from %s: %w", d, tag, err)
+	}
+	list, err := atts.Get()
+	if err != nil {
+		return fmt.Errorf("read attestations of %s from %s: %w", d, tag, err)
+	}
+	if len(list) == 0 {
+		return fmt.Errorf("%s has no attestations: nothing at %s (run Sign)", d, tag)
+	}
+	dv := dsse.WrapVerifier(v)
+	var keyMatches bool
+	var others []string
+	for _, a := range list {
+		env, err := a.Payload()
+		if err != nil {
+			continue
+		}
+		if dv.VerifySignature(bytes.NewReader(env), nil) != nil {
+			continue
+		}
+		keyMatches = true
+		if st, err := statementOf(a); err == nil && !st.names(d) {
+			for _, s := range st.Subject {
+				others = append(others, "sha256:"+s.Digest["sha256"])
+			}
+		}
+	}
+	switch {
+	case !keyMatches:
+		return fmt.Errorf("no attestation of %s verifies with public key %s: it was signed with a different key (%d attestation(s) at %s)", d, keyRef, len(list), tag)
+	case len(others) > 0:
+		return fmt.Errorf("the attestation at %s is about %s, not %s: an attestation made for another image is not accepted", tag, others[0], d.DigestStr())
+	}
+	return fmt.Errorf("attestations of %s at %s: %w", d, tag, cause)
+}
+
+// inTotoStatement is the part of an in-toto statement verification reads.
+type inTotoStatement struct {
+	Type          string `json:"_type"`
+	PredicateType string `json:"predicateType"`
+	Subject       []struct {
+		Name   string            `json:"name"`
+		Digest map[string]string `json:"digest"`
+	} `json:"subject"`
+	Predicate json.RawMessage `json:"predicate"`
+}
+
+func (st inTotoStatement) names(d name.Digest) bool {
+	for _, s := range st.Subject {
+		if "sha256:"+s.Digest["sha256"] == d.DigestStr() {
+			return true
+		}
+	}
+	return false
+}
+
+// statementOf decodes the in-toto statement inside an attestation's DSSE envelope.
+func statementOf(a oci.Signature) (inTotoStatement, error) {
+	env, err := a.Payload()
+	if err != nil {
+		return inTotoStatement{}, err
+	}
+	var e struct {
+		PayloadType string `json:"payloadType"`
+		Payload     string `json:"payload"`
+	}
+	if err := json.Unmarshal(env, &e); err != nil {
+		return inTotoStatement{}, fmt.Errorf("attestation is not a DSSE envelope: %w", err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(e.Payload)
+	if err != nil {
+		return inTotoStatement{}, fmt.Errorf("attestation payload is not base64: %w", err)
+	}
+	var st inTotoStatement
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return inTotoStatement{}, fmt.Errorf("attestation payload is not an in-toto statement: %w", err)
+	}
+	return st, nil
+}
+
+func predicateTypeOf(a oci.Signature) (string, error) {
+	st, err := statementOf(a)
+	return st.PredicateType, err
+}
+
+// checkPredicate compares the attested predicates with what the subject records: the SBOM file
+// itself, and the source commit of the provenance. One matching attestation is enough.
+func checkPredicate(pt string, stmts []inTotoStatement, sub Subject) error {
+	switch pt {
+	case PredicateSPDX:
+		raw, err := os.ReadFile(sub.SBOM)
+		if err != nil {
+			return fmt.Errorf("read SBOM %s to compare with the attested one: %w", sub.SBOM, err)
+		}
+		var local any
+		if err := json.Unmarshal(raw, &local); err != nil {
+			return fmt.Errorf("SBOM %s is not JSON: %w", sub.SBOM, err)
+		}
+		for _, st := range stmts {
+			var attested any
+			if json.Unmarshal(st.Predicate, &attested) == nil && reflect.DeepEqual(local, attested) {
+				return nil
+			}
+		}
+		return fmt.Errorf("the attested SBOM of %s differs from %s: the SBOM changed after signing, or belongs to another build", sub.Ref, sub.SBOM)
+	case PredicateSLSA1:
+		if sub.Provenance == nil || sub.Provenance.Commit == "" {
+			return nil
+		}
+		var commits []string
+		for _, st := range stmts {
+			var p struct {
+				BuildDefinition struct {
+					ResolvedDependencies []struct {
+						Digest map[string]string `json:"digest"`
+					} `json:"resolvedDependencies"`
+				} `json:"buildDefinition"`
+			}
+			if json.Unmarshal(st.Predicate, &p) != nil {
+				continue
+			}
+			for _, dep := range p.BuildDefinition.ResolvedDependencies {
+				if c, ok := dep.Digest["gitCommit"]; ok {
+					if c == sub.Provenance.Commit {
+						return nil
+					}
+					commits = append(commits, c)
+				}
+			}
+		}
+		return fmt.Errorf("the attested provenance of %s names source commit %v, not %s", sub.Ref, commits, sub.Provenance.Commit)
+	}
+	return nil
+}
