@@ -1,0 +1,22 @@
+package pgo
+
+import (
+	"debug/buildinfo"
+	"fmt"
+)
+
+// BinaryProfile returns the profile a Go binary was built with, as its build info records it
+// (the -pgo setting: "default.pgo" or a file name under -trimpath, a path otherwise), or "" when
+// it was built without one.
+func BinaryProfile(binary string) (string, error) {
+	bi, err := buildinfo.ReadFile(binary)
+	if err != nil {
+		return "", fmt.Errorf("pgo: build info of %s: %w", binary, err)
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-pgo" {
+			return s.Value, nil
+		}
+	}
+	return "", nil
+}

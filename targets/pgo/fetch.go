@@ -1,0 +1,205 @@
+package pgo
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxProfileBytes bounds what a fetch reads: far above any real CPU profile.
+const maxProfileBytes = 512 << 20
+
+// ProfileURL turns an endpoint URL into the URL of its CPU profile: a base URL
+// (http://host:6060) or the pprof index (.../debug/pprof/) gets /debug/pprof/profile; a URL with
+// any other path is used as given. ?seconds= is added unless the URL has it. It returns the URL
+// and the profile length it asks for.
+func ProfileURL(raw string, seconds int) (string, int, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return "", 0, because(ErrConfig, "bad endpoint URL %q: %v", raw, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", 0, because(ErrConfig, "bad endpoint URL %q: want http:// or https://", raw)
+	}
+	if u.Host == "" {
+		return "", 0, because(ErrConfig, "bad endpoint URL %q: no host", raw)
+	}
+	switch p := strings.TrimSuffix(u.Path, "/"); {
+	case p == "":
+		u.Path = "/debug/pprof/profile"
+	case strings.HasSuffix(p, "/debug/pprof"):
+		u.Path = p + "/profile"
+	}
+	q := u.Query()
+	if s := q.Get("seconds"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			return "", 0, because(ErrConfig, "bad endpoint URL %q: seconds=%q is not a positive number", raw, s)
+		}
+		seconds = n
+	} else {
+		q.Set("seconds", strconv.Itoa(seconds))
+		u.RawQuery = q.Encode()
+	}
+	return u.String(), seconds, nil
+}
+
+// redact drops credentials from a URL for messages and reports.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
+}
+
+// fetcher gets one profile over HTTP with the options of an endpoint.
+type fetcher struct {
+	url      string
+	seconds  int
+	header   http.Header
+	tokenEnv string
+	client   *http.Client
+	retries  int
+	backoff  time.Duration
+	logf     func(string, ...any)
+}
+
+func newFetcher(ep Endpoint, opts *Options, seconds int) (*fetcher, error) {
+	u, secs, err := ProfileURL(ep.URL, seconds)
+	if err != nil {
+		return nil, err
+	}
+	f := &fetcher{url: u, seconds: secs, header: http.Header{}, tokenEnv: ep.BearerTokenEnv,
+		retries: opts.retries(), backoff: opts.backoff(), logf: opts.logf}
+	for k, v := range ep.Headers {
+		f.header.Set(k, v)
+	}
+	if ep.BearerTokenEnv != "" {
+		tok := strings.TrimSpace(os.Getenv(ep.BearerTokenEnv))
+		if tok == "" {
+			return nil, because(ErrConfig, "the bearer token variable %s is empty or unset", ep.BearerTokenEnv)
+		}
+		f.header.Set("Authorization", "Bearer "+tok)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if ep.CAFile != "" || ep.Insecure {
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if ep.CAFile != "" {
+			pem, err := os.ReadFile(ep.CAFile)
+			if err != nil {
+				return nil, because(ErrConfig, "CA file: %v", err)
+			}
+			pool, err := x509.SystemCertPool()
+			if err != nil || pool == nil {
+				pool = x509.NewCertPool()
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, because(ErrConfig, "CA file %s holds no PEM certificate", ep.CAFile)
+			}
+			cfg.RootCAs = pool
+		}
+		if ep.Insecure {
+			cfg.InsecureSkipVerify = true // asked for explicitly by Endpoint.Insecure
+			opts.logf("pgo: %s: TLS certificate verification is off (insecure)", redact(u))
+		}
+		tr.TLSClientConfig = cfg
+	}
+	f.client = &http.Client{Transport: tr, Timeout: time.Duration(secs)*time.Second + opts.timeout()}
+	return f, nil
+}
+
+// fetch gets the profile, retrying connection errors and 5xx answers with exponential backoff.
+func (f *fetcher) fetch(ctx context.Context) ([]byte, error) {
+	wait := f.backoff
+	for attempt := 0; ; attempt++ {
+		data, retry, err := f.once(ctx)
+		if err == nil || !retry || attempt >= f.retries || ctx.Err() != nil {
+			if err != nil && retry && attempt > 0 {
+				err = fmt.Errorf("%w (after %d attempts)", err, attempt+1)
+			}
+			return data, err
+		}
+		f.logf("pgo: %s: %v; retrying in %s", redact(f.url), err, wait)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// once does one request. retry says whether the failure is worth another attempt.
+func (f *fetcher) once(ctx context.Context) (data []byte, retry bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url, nil)
+	if err != nil {
+		return nil, false, because(ErrConfig, "%v", err)
+	}
+	req.Header = f.header.Clone()
+	resp, err := f.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, false, ctx.Err()
+		}
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return nil, true, because(ErrUnreachable, "endpoint down or unreachable: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxProfileBytes+1))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, false, ctx.Err()
+		}
+		return nil, true, because(ErrUnreachable, "reading the response: %v", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, resp.StatusCode/100 == 5, f.statusError(resp, body)
+	}
+	if len(body) > maxProfileBytes {
+		return nil, false, because(ErrNotProfile, "response larger than %d MiB, not a CPU profile", maxProfileBytes>>20)
+	}
+	return body, false, nil
+}
+
+func (f *fetcher) statusError(resp *http.Response, body []byte) error {
+	msg := strings.TrimSpace(string(body[:min(len(body), 300)]))
+	if isHTML(body) || !isPrintable(msg) {
+		msg = ""
+	}
+	if msg != "" {
+		msg = ": " + msg
+	}
+	switch resp.StatusCode {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		hint := "set pgo.bearer_token_env (Endpoint.BearerTokenEnv) or headers for this endpoint"
+		if f.tokenEnv != "" {
+			hint = "the token in " + f.tokenEnv + " was refused; is it current and allowed to read /debug/pprof?"
+		}
+		return because(ErrUnauthorized, "%s — %s%s", resp.Status, hint, msg)
+	case http.StatusNotFound:
+		return because(ErrNotFound, "%s — no pprof handler here: import net/http/pprof in the service and give its debug address, or the full .../debug/pprof/profile URL", resp.Status)
+	}
+	return because(ErrHTTPStatus, "%s%s", resp.Status, msg)
+}
+
+func isPrintable(s string) bool {
+	for _, r := range s {
+		if r == '\uFFFD' || (r < ' ' && r != '\n' && r != '\r' && r != '\t') {
+			return false
+		}
+	}
+	return true
+}
