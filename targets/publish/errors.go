@@ -50,6 +50,7 @@ func (e *RegistryError) Unwrap() error { return e.Err }
 type explainer struct {
 	registry, repo string
 	repoKey        string // the configuration key naming the repository, for the sentences
+	configured     string // its value
 	anonymous      bool   // no credentials were found for the registry
 	attempts       int
 }
@@ -80,7 +81,7 @@ func (x explainer) explain(op string, err error) error {
 		x.transportError(e, terr)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		e.Problem = ConnectionRefused
-		e.Sentence = fmt.Sprintf("nothing listens at %s (connection refused, %s): is the registry running, and is %s right?", reg, x.tries(), x.repoKey)
+		e.Sentence = fmt.Sprintf("nothing listens at %s (connection refused, %s): is the registry running, and is %s (%s) right?", reg, x.tries(), x.repoKey, x.configured)
 	case errors.As(err, &dns):
 		e.Problem = UnknownHost
 		e.Sentence = fmt.Sprintf("the registry host of %s does not resolve (%v): check %s and the network's DNS", repo, dns.Err, x.repoKey)
@@ -127,6 +128,9 @@ func (x explainer) transportError(e *RegistryError, terr *transport.Error) {
 	case terr.StatusCode == http.StatusForbidden || code == string(transport.DeniedErrorCode):
 		e.Problem = Denied
 		e.Sentence = fmt.Sprintf("registry %s denied access to %s (%s): the credentials were accepted but may not push there; check the account's permissions and %s", reg, repo, status, x.repoKey)
+	case code == string(transport.ManifestUnknownErrorCode) || code == string(transport.BlobUnknownErrorCode):
+		e.Problem = NotFound
+		e.Sentence = fmt.Sprintf("registry %s does not have %s (%s): check that it was pushed there, and %s", reg, repo, status, x.repoKey)
 	case terr.StatusCode == http.StatusNotFound || code == string(transport.NameUnknownErrorCode):
 		e.Problem = NotFound
 		e.Sentence = fmt.Sprintf("registry %s has no repository %s or is not a registry at that address (%s): check %s", reg, repo, status, x.repoKey)

@@ -30,6 +30,10 @@ type LayoutOptions struct {
 	Dir string
 	// Tags: one index.json entry <name>:<tag> per tag. Default ["latest"].
 	Tags []string
+	// PlatformRefs adds, for an index, one entry per platform image too,
+	// <name>:<tag>-<os>-<arch>[-<variant>] (e.g. hello:latest-linux-arm64), for tools that
+	// cannot choose a platform from an index: umoci 0.4 answers "tag is ambiguous".
+	PlatformRefs bool
 }
 
 // LayoutPublisher writes images and indexes, whole, into an OCI image layout. Publishing a name
@@ -120,6 +124,13 @@ func (l *LayoutPublisher) Publish(ctx context.Context, a Artifact) (*Result, err
 		}
 		kept = append(kept, d)
 		tags = append(tags, ref)
+		if l.o.PlatformRefs && a.Index != nil {
+			pds, err := platformEntries(a.Index, ref)
+			if err != nil {
+				return nil, fmt.Errorf("layout %s: %s: %w", dir, n, err)
+			}
+			kept = append(kept, pds...)
+		}
 	}
 	im.Manifests = kept
 	if im.MediaType == "" {
@@ -146,6 +157,30 @@ func (l *LayoutPublisher) Publish(ctx context.Context, a Artifact) (*Result, err
 		res.Note = fmt.Sprintf("unreferenced blobs were not all removed: %v", err)
 	}
 	return res, nil
+}
+
+// platformEntries are the index's image descriptors, each named <ref>-<os>-<arch>[-<variant>].
+func platformEntries(idx v1.ImageIndex, ref string) ([]v1.Descriptor, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var out []v1.Descriptor
+	for _, d := range im.Manifests {
+		if !isImage(d.MediaType) || d.Platform == nil || d.Platform.OS == "unknown" {
+			continue
+		}
+		name := ref + "-" + d.Platform.OS + "-" + d.Platform.Architecture
+		if d.Platform.Variant != "" {
+			name += "-" + d.Platform.Variant
+		}
+		if !validRefName(name) {
+			return nil, fmt.Errorf("%q is not a valid OCI ref.name", name)
+		}
+		d.Annotations = map[string]string{RefNameAnnotation: name}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 // refImage is the image-name part of a ref.name this publisher wrote ("hello" of

@@ -204,6 +204,7 @@ func (r *RegistryPublisher) MergeIndex(ctx context.Context, imageName string, re
 		if err != nil {
 			return nil, err
 		}
+		x.repo = ref
 		desc, err := remote.Get(d, r.remoteOptions(ctx, r.transport)...)
 		if err != nil {
 			return nil, x.explain("read", err)
@@ -331,7 +332,7 @@ func (r *RegistryPublisher) emitter() func(Event) {
 }
 
 func (r *RegistryPublisher) explainerFor(ctx context.Context, repo name.Repository) (explainer, error) {
-	x := explainer{registry: repo.RegistryStr(), repo: repo.Name(), repoKey: r.o.RepoKey, attempts: r.o.Attempts}
+	x := explainer{registry: repo.RegistryStr(), repo: repo.Name(), repoKey: r.o.RepoKey, configured: r.o.Repo, attempts: r.o.Attempts}
 	auth, err := authn.Resolve(ctx, r.o.Keychain, repo)
 	if err != nil {
 		return x, fmt.Errorf("read credentials for %s from the docker config (%s): %w", repo.RegistryStr(), dockerConfigPath(), err)

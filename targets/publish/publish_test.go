@@ -1,0 +1,195 @@
+package publish_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/scratchkit/scratchkit/targets/publish"
+	"github.com/scratchkit/scratchkit/targets/publish/internal/testimage"
+)
+
+func TestNewRegistryNamesTheKey(t *testing.T) {
+	for _, c := range []struct{ repo, says string }{
+		{"", "no repository is configured: set image.repo / KO_DOCKER_REPO"},
+		{"Registry.example/UPPER", `image.repo / KO_DOCKER_REPO "Registry.example/UPPER" is not a repository name`},
+	} {
+		_, err := publish.NewRegistry(publish.RegistryOptions{Repo: c.repo})
+		if err == nil || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("repo %q: got %v, want an error saying %q", c.repo, err, c.says)
+		}
+	}
+	r, err := publish.NewRegistry(publish.RegistryOptions{Repo: "ghcr.io/acme/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := r.Repo("Hello")
+	if err != nil || repo.String() != "ghcr.io/acme/hello" {
+		t.Errorf("image Hello goes to %v (%v), want ghcr.io/acme/hello as ko names it", repo, err)
+	}
+}
+
+func TestDefaultDestinations(t *testing.T) {
+	offline, err := publish.Default(publish.RegistryOptions{}, "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range offline {
+		names = append(names, p.Name())
+	}
+	if strings.Join(names, ",") != "layout,tarball" {
+		t.Errorf("without a repo: %v, want layout and tarball", names)
+	}
+	online, err := publish.Default(publish.RegistryOptions{Repo: "127.0.0.1:5000/x"}, "out")
+	if err != nil || len(online) != 1 || online[0].Name() != "registry" {
+		t.Errorf("with a repo: %v (%v), want the registry only", online, err)
+	}
+}
+
+// With no repository, the default destinations write dist/layout and dist/<name>.tar, offline.
+func TestDefaultOfflineWritesDist(t *testing.T) {
+	dist := t.TempDir()
+	pubs, err := publish.Default(publish.RegistryOptions{}, dist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := testimage.Image(t, runtime.GOARCH, map[string][]byte{"app": []byte("#!")}, []string{"/app"})
+	res, err := publish.PublishAll(context.Background(), pubs, []publish.Artifact{{Name: "app", Image: img}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.Digest()
+	for _, f := range []string{"layout/index.json", "layout/oci-layout", "app.tar"} {
+		if _, err := os.Stat(filepath.Join(dist, f)); err != nil {
+			t.Errorf("dist/%s: %v", f, err)
+		}
+	}
+	if len(res) != 2 || res[0].Digest != want || res[1].Digest != want {
+		t.Fatalf("results %+v, want two naming %s", res, want)
+	}
+	var table bytes.Buffer
+	if err := publish.WriteTable(&table, res); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "app    layout       "+want.String()+"  linux/"+runtime.GOARCH) {
+		t.Errorf("table lacks the layout row:\n%s", table.String())
+	}
+}
+
+func TestSelectImagePrefersTheAskedPlatform(t *testing.T) {
+	amd := testimage.Image(t, "amd64", map[string][]byte{"a": []byte("amd")}, nil)
+	arm := testimage.Image(t, "arm64", map[string][]byte{"a": []byte("arm")}, nil)
+	idx := testimage.Index(t, amd, arm)
+	for _, c := range []struct {
+		want v1.Platform
+		got  v1.Image
+		note string
+	}{
+		{v1.Platform{OS: "linux", Architecture: "arm64"}, arm, "holds linux/arm64 only, taken from"},
+		{v1.Platform{OS: "linux", Architecture: "amd64"}, amd, "holds linux/amd64 only, taken from"},
+		{v1.Platform{OS: "linux", Architecture: "riscv64"}, amd, "the index has no linux/riscv64 image"},
+	} {
+		img, _, note, err := publish.Single(publish.Artifact{Name: "x", Index: idx}, c.want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := img.Digest()
+		want, _ := c.got.Digest()
+		if got != want || !strings.Contains(note, c.note) {
+			t.Errorf("for %s: took %s (note %q), want %s (note saying %q)", c.want, got, note, want, c.note)
+		}
+	}
+}
+
+// failingLayer is a layer whose content cannot be read.
+type failingLayer struct{}
+
+func (failingLayer) Digest() (v1.Hash, error) {
+	return v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0f", 32)}, nil
+}
+func (failingLayer) DiffID() (v1.Hash, error) {
+	return v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("f0", 32)}, nil
+}
+func (failingLayer) Compressed() (io.ReadCloser, error) {
+	return io.NopCloser(iotest.ErrReader(errors.New("disk on fire"))), nil
+}
+func (failingLayer) Uncompressed() (io.ReadCloser, error) { return failingLayer{}.Compressed() }
+func (failingLayer) Size() (int64, error)                 { return 1000, nil }
+func (failingLayer) MediaType() (types.MediaType, error)  { return types.OCILayer, nil }
+
+func TestLayoutFailureKeepsIndex(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "layout")
+	p := publish.NewLayout(publish.LayoutOptions{Dir: dir})
+	if _, err := p.Publish(context.Background(), publish.Artifact{Name: "a", Image: randomImage(t, 128)}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+	// An image whose layer cannot be read fails half-way, after its config is written.
+	broken, err := mutate.AppendLayers(randomImage(t, 128), failingLayer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Publish(context.Background(), publish.Artifact{Name: "a", Image: broken}); err == nil || !strings.Contains(err.Error(), "disk on fire") {
+		t.Fatalf("publishing an unreadable image: %v", err)
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+	if !bytes.Equal(before, after) {
+		t.Errorf("a failed publish changed index.json")
+	}
+	h, _ := failingLayer{}.Digest()
+	if _, err := os.Stat(filepath.Join(dir, "blobs", "sha256", h.Hex)); err == nil {
+		t.Errorf("the failed layer left a blob file under its digest")
+	}
+	// A directory that is not a layout is not written into.
+	foreign := t.TempDir()
+	os.WriteFile(filepath.Join(foreign, "index.json"), []byte("{}"), 0o644)
+	_, err = publish.NewLayout(publish.LayoutOptions{Dir: foreign}).Publish(context.Background(), publish.Artifact{Name: "a", Image: randomImage(t, 128)})
+	if err == nil || !strings.Contains(err.Error(), "not an OCI image layout") {
+		t.Errorf("writing into a non-layout directory: %v", err)
+	}
+}
+
+func TestArtifactNeedsOneOfImageAndIndex(t *testing.T) {
+	p := publish.NewTarball(publish.TarballOptions{Dir: t.TempDir()})
+	img := randomImage(t, 16)
+	idx := testimage.Index(t, testimage.Image(t, "amd64", nil, nil))
+	for _, a := range []publish.Artifact{{Name: "x"}, {Name: "x", Image: img, Index: idx}, {Image: img}} {
+		if _, err := p.Publish(context.Background(), a); err == nil {
+			t.Errorf("artifact %+v was accepted", a)
+		}
+	}
+}
+
+func TestProgressWriter(t *testing.T) {
+	var buf bytes.Buffer
+	w := publish.ProgressWriter(&buf)
+	h := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)}
+	w(publish.Event{Image: "hello", Kind: publish.BlobUploaded, Digest: h, Size: 3 << 20})
+	w(publish.Event{Image: "hello", Kind: publish.BlobSkipped, Digest: h, Size: 10})
+	for i := int64(0); i <= 100; i++ {
+		w(publish.Event{Image: "hello", Kind: publish.Bytes, Complete: i, Total: 100})
+	}
+	w(publish.Event{Image: "hello", Kind: publish.Pushed, Ref: "r/hello@sha256:x", Uploaded: 1, Skipped: 1, Sent: 3 << 20})
+	out := buf.String()
+	for _, s := range []string{"hello: uploaded sha256:abababababab (3.0 MiB)", "hello: exists   sha256:abababababab (10 B)",
+		"hello: 100 B / 100 B", "pushed r/hello@sha256:x (1 blobs uploaded, 1 already there, 3.0 MiB sent)"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("progress lacks %q:\n%s", s, out)
+		}
+	}
+	if n := strings.Count(out, " / 100 B"); n != 11 {
+		t.Errorf("%d byte-progress lines for 101 updates, want 11 (one per tenth)", n)
+	}
+}
