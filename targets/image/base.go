@@ -1,0 +1,285 @@
+package image
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Names of the built-in bases.
+const (
+	BaseStatic  = "static"
+	BaseScratch = "scratch"
+)
+
+// resolvedBase is the base chosen for each platform of a build.
+type resolvedBase struct {
+	name       string     // "static", "scratch" or the reference as written
+	annotation string     // value of org.opencontainers.image.base.name; empty for built-in bases
+	images     []v1.Image // per platform, in the order of plan.platforms
+	digests    []v1.Hash  // digest of each platform's base manifest
+	index      v1.Hash    // digest of the base index when the registry base is one
+	ref        name.Reference
+}
+
+// resolveBase finds the base image of every platform.
+func resolveBase(ctx context.Context, p *plan) (*resolvedBase, error) {
+	switch p.spec.Base {
+	case "", BaseStatic:
+		c, err := loadStatic(ctx, p.spec.GoRoot)
+		if err != nil {
+			return nil, err
+		}
+		return builtinBase(BaseStatic, p, c.image)
+	case BaseScratch:
+		return builtinBase(BaseScratch, p, ScratchBase)
+	default:
+		return remoteBase(ctx, p)
+	}
+}
+
+func builtinBase(baseName string, p *plan, make func(v1.Platform) (v1.Image, error)) (*resolvedBase, error) {
+	rb := &resolvedBase{name: baseName}
+	for _, pl := range p.platforms {
+		img, err := make(*pl)
+		if err != nil {
+			return nil, fmt.Errorf("%s base for %s: %w", baseName, pl, err)
+		}
+		d, err := img.Digest()
+		if err != nil {
+			return nil, fmt.Errorf("%s base for %s: %w", baseName, pl, err)
+		}
+		rb.images = append(rb.images, img)
+		rb.digests = append(rb.digests, d)
+	}
+	return rb, nil
+}
+
+// remoteBase pulls a registry base with the user's keychain and picks each platform's image.
+func remoteBase(ctx context.Context, p *plan) (*resolvedBase, error) {
+	var nopts []name.Option
+	if p.spec.Insecure {
+		nopts = append(nopts, name.Insecure)
+	}
+	ref, err := name.ParseReference(p.spec.Base, nopts...)
+	if err != nil {
+		return nil, fmt.Errorf("image.base %q: not %q, %q nor a registry reference: %w", p.spec.Base, BaseStatic, BaseScratch, err)
+	}
+	kc := p.spec.Keychain
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	ropts := []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(kc),
+		remote.WithUserAgent("scratchkit"),
+	}
+	if _, pinned := ref.(name.Digest); !pinned {
+		if !p.spec.AllowUnpinned {
+			hint := fmt.Sprintf("pin it as %s@sha256:<digest> (`crane digest %s` prints it)", ref.Context().Name(), ref)
+			if d, err := remote.Head(ref, ropts...); err == nil {
+				hint = fmt.Sprintf("pin it as %s@%s, the digest it has now", ref.Context().Name(), d.Digest)
+			}
+			return nil, fmt.Errorf("image.base %s is not pinned by digest, so builds would change when the tag moves: %s, or set image.allow_unpinned: true", ref, hint)
+		}
+	}
+	desc, err := remote.Get(ref, ropts...)
+	if err != nil {
+		return nil, fmt.Errorf("pull base %s: %w", ref, err)
+	}
+	if _, pinned := ref.(name.Digest); !pinned {
+		p.warn(fmt.Sprintf("image.base %s is not pinned by digest (image.allow_unpinned: true); it is %s@%s today, and builds change when the tag moves",
+			ref, ref.Context().Name(), desc.Digest))
+	}
+	rb := &resolvedBase{name: p.spec.Base, annotation: ref.Name(), ref: ref}
+	switch {
+	case desc.MediaType.IsIndex():
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return nil, fmt.Errorf("pull base %s: %w", ref, err)
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return nil, fmt.Errorf("pull base %s: %w", ref, err)
+		}
+		rb.index = desc.Digest
+		for _, pl := range p.platforms {
+			child, ok := selectPlatform(im.Manifests, *pl)
+			if !ok {
+				return nil, fmt.Errorf("base %s has no %s image; it has %s. Build only for those platforms or choose a base that has %s",
+					ref, pl, strings.Join(indexPlatforms(im.Manifests), ", "), pl)
+			}
+			img, err := idx.Image(child.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("pull base %s for %s: %w", ref, pl, err)
+			}
+			if img, err = rebaseOCI(img); err != nil {
+				return nil, fmt.Errorf("base %s for %s: %w", ref, pl, err)
+			}
+			rb.images = append(rb.images, img)
+			rb.digests = append(rb.digests, child.Digest)
+		}
+	case desc.MediaType.IsImage():
+		img, err := desc.Image()
+		if err != nil {
+			return nil, fmt.Errorf("pull base %s: %w", ref, err)
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("pull base %s: %w", ref, err)
+		}
+		have := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+		for _, pl := range p.platforms {
+			if !platformMatches(have, *pl) {
+				return nil, fmt.Errorf("base %s has no %s image; it is a single image for %s. Build only for %s or choose a multi-platform base",
+					ref, pl, have.String(), have.String())
+			}
+		}
+		if img, err = rebaseOCI(img); err != nil {
+			return nil, fmt.Errorf("base %s: %w", ref, err)
+		}
+		for range p.platforms {
+			rb.images = append(rb.images, img)
+			rb.digests = append(rb.digests, desc.Digest)
+		}
+	default:
+		return nil, fmt.Errorf("base %s is a %s, not an image or an image index", ref, desc.MediaType)
+	}
+	return rb, nil
+}
+
+// defaultVariant is the variant an architecture has when none is written (as containerd reads it).
+var defaultVariant = map[string]string{"arm": "v7", "arm64": "v8", "amd64": "v1"}
+
+func normVariant(arch, variant string) string {
+	if variant == "" {
+		return defaultVariant[arch]
+	}
+	return variant
+}
+
+// platformMatches reports whether a base image for have serves a binary built for want.
+// Variants compare after defaulting (linux/arm64 is linux/arm64/v8); an amd64 base without a
+// level (v1) serves every amd64 level, since the base holds no code.
+func platformMatches(have, want v1.Platform) bool {
+	if have.OS != want.OS || have.Architecture != want.Architecture {
+		return false
+	}
+	hv, wv := normVariant(have.Architecture, have.Variant), normVariant(want.Architecture, want.Variant)
+	return hv == wv || (want.Architecture == "amd64" && hv == "v1")
+}
+
+// selectPlatform picks want's image from an index: an exact variant first, then a compatible one.
+func selectPlatform(manifests []v1.Descriptor, want v1.Platform) (v1.Descriptor, bool) {
+	var fallback *v1.Descriptor
+	for i, d := range manifests {
+		if d.Platform == nil || !d.MediaType.IsImage() {
+			continue
+		}
+		if d.Platform.OS == want.OS && d.Platform.Architecture == want.Architecture &&
+			normVariant(want.Architecture, d.Platform.Variant) == normVariant(want.Architecture, want.Variant) {
+			return d, true
+		}
+		if fallback == nil && platformMatches(*d.Platform, want) {
+			fallback = &manifests[i]
+		}
+	}
+	if fallback != nil {
+		return *fallback, true
+	}
+	return v1.Descriptor{}, false
+}
+
+// indexPlatforms lists the platforms of an index's images, leaving out attestation manifests.
+func indexPlatforms(manifests []v1.Descriptor) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, d := range manifests {
+		if d.Platform == nil || d.Platform.OS == "unknown" || !d.MediaType.IsImage() {
+			continue
+		}
+		s := d.Platform.String()
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		return []string{"no platform images"}
+	}
+	return out
+}
+
+// rebaseOCI rebuilds a registry base with OCI media types (manifest, config, layers) and without
+// the base's own manifest annotations, which describe the base rather than our image. Layer blobs
+// are unchanged and keep their source repository, so publishing can still mount them.
+func rebaseOCI(img v1.Image) (v1.Image, error) {
+	mt, err := img.MediaType()
+	if err != nil {
+		return nil, err
+	}
+	if mt != types.OCIManifestSchema1 && mt != types.DockerManifestSchema2 {
+		return nil, fmt.Errorf("unsupported manifest media type %s", mt)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, err
+	}
+	adds := make([]mutate.Addendum, 0, len(layers))
+	for _, l := range layers {
+		ol, err := ociLayerOf(l)
+		if err != nil {
+			return nil, err
+		}
+		adds = append(adds, mutate.Addendum{Layer: ol})
+	}
+	out, err := mutate.Append(emptyOCI(), adds...)
+	if err != nil {
+		return nil, err
+	}
+	// The base's own config keeps its history and diff IDs, which the layers above match.
+	return mutate.ConfigFile(out, cf.DeepCopy())
+}
+
+// ociMediaTypes maps Docker layer media types to their OCI equivalents.
+var ociMediaTypes = map[types.MediaType]types.MediaType{
+	types.DockerLayer:             types.OCILayer,
+	types.DockerForeignLayer:      types.OCIRestrictedLayer,
+	types.DockerUncompressedLayer: types.OCIUncompressedLayer,
+}
+
+// ociLayer is a layer whose media type reads as its OCI equivalent; the blob is the same.
+type ociLayer struct {
+	v1.Layer
+	mediaType types.MediaType
+}
+
+func (l ociLayer) MediaType() (types.MediaType, error) { return l.mediaType, nil }
+
+func ociLayerOf(l v1.Layer) (v1.Layer, error) {
+	mt, err := l.MediaType()
+	if err != nil {
+		return nil, err
+	}
+	oci, ok := ociMediaTypes[mt]
+	if !ok {
+		return l, nil
+	}
+	if ml, ok := l.(*remote.MountableLayer); ok {
+		return &remote.MountableLayer{Layer: ociLayer{Layer: ml.Layer, mediaType: oci}, Reference: ml.Reference}, nil
+	}
+	return ociLayer{Layer: l, mediaType: oci}, nil
+}

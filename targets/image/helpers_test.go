@@ -1,0 +1,163 @@
+package image
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// tinyBinaries caches one tiny real Go binary per platform for the whole test run.
+var tinyBinaries struct {
+	sync.Mutex
+	dir  string
+	bins map[string]string
+}
+
+// tinyBinary builds (once) a small static Go program for platform os/arch[/variant].
+func tinyBinary(t *testing.T, platform string) string {
+	t.Helper()
+	tinyBinaries.Lock()
+	defer tinyBinaries.Unlock()
+	if p, ok := tinyBinaries.bins[platform]; ok {
+		return p
+	}
+	if tinyBinaries.dir == "" {
+		dir, err := os.MkdirTemp("", "scratchkit-image-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tinyBinaries.dir = dir
+		tinyBinaries.bins = map[string]string{}
+		src := filepath.Join(dir, "src")
+		must(t, os.MkdirAll(src, 0o755))
+		must(t, os.WriteFile(filepath.Join(src, "go.mod"), []byte("module example.com/tiny\n\ngo 1.26\n"), 0o644))
+		must(t, os.WriteFile(filepath.Join(src, "main.go"), []byte("package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"tiny\") }\n"), 0o644))
+	}
+	parts := strings.Split(platform, "/")
+	env := append(os.Environ(), "CGO_ENABLED=0", "GOOS="+parts[0], "GOARCH="+parts[1], "GOFLAGS=", "GOWORK=off")
+	if len(parts) == 3 && parts[1] == "arm" {
+		env = append(env, "GOARM="+strings.TrimPrefix(parts[2], "v"))
+	}
+	out := filepath.Join(tinyBinaries.dir, strings.ReplaceAll(platform, "/", "-"))
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, ".")
+	cmd.Dir = filepath.Join(tinyBinaries.dir, "src")
+	cmd.Env = env
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build tiny binary for %s: %v\n%s", platform, err, b)
+	}
+	tinyBinaries.bins[platform] = out
+	return out
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if tinyBinaries.dir != "" {
+		os.RemoveAll(tinyBinaries.dir)
+	}
+	os.Exit(code)
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tarFile is one entry read back from a layer.
+type tarFile struct {
+	hdr  *tar.Header
+	data []byte
+}
+
+// layerFiles reads a layer's tar, keyed by absolute path without a trailing slash.
+func layerFiles(t *testing.T, l v1.Layer) (map[string]tarFile, []string) {
+	t.Helper()
+	rc, err := l.Uncompressed()
+	must(t, err)
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	files := map[string]tarFile{}
+	var order []string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		must(t, err)
+		data, err := io.ReadAll(tr)
+		must(t, err)
+		p := "/" + strings.TrimSuffix(h.Name, "/")
+		if _, dup := files[p]; dup {
+			t.Fatalf("layer has %s twice", p)
+		}
+		files[p] = tarFile{hdr: h, data: data}
+		order = append(order, p)
+	}
+	return files, order
+}
+
+// imageFiles merges all layers of an image (later layers win; no whiteouts are used here).
+func imageFiles(t *testing.T, img v1.Image) map[string]tarFile {
+	t.Helper()
+	layers, err := img.Layers()
+	must(t, err)
+	all := map[string]tarFile{}
+	for _, l := range layers {
+		fs, _ := layerFiles(t, l)
+		for p, f := range fs {
+			all[p] = f
+		}
+	}
+	return all
+}
+
+func configOf(t *testing.T, img v1.Image) *v1.ConfigFile {
+	t.Helper()
+	cf, err := img.ConfigFile()
+	must(t, err)
+	return cf
+}
+
+func envMap(env []string) map[string]string {
+	m := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
+}
+
+func readFile(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	must(t, err)
+	return b
+}
+
+func goroot(t *testing.T) string {
+	t.Helper()
+	r, err := GoRoot(context.Background())
+	must(t, err)
+	return r
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+var _ = bytes.Equal

@@ -1,0 +1,593 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"debug/buildinfo"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Where things go in the image, as ko lays them out.
+const (
+	AppDir      = "/ko-app"     // holds the binary; on PATH
+	DataPath    = "/var/run/ko" // the data directory (kodata); KO_DATA_PATH
+	DefaultUser = "65532:65532" // nonroot in the static base
+)
+
+// Standard OCI annotations scratchkit fills in.
+const (
+	AnnotationSource     = "org.opencontainers.image.source"
+	AnnotationRevision   = "org.opencontainers.image.revision"
+	AnnotationVersion    = "org.opencontainers.image.version"
+	AnnotationCreated    = "org.opencontainers.image.created"
+	AnnotationBaseName   = "org.opencontainers.image.base.name"
+	AnnotationBaseDigest = "org.opencontainers.image.base.digest"
+)
+
+// author is written into configs and history.
+const author = "github.com/scratchkit/scratchkit"
+
+// Spec says what image to assemble. It is plain data; the zero value of each optional field
+// means the documented default.
+type Spec struct {
+	// Name is the image's short name; the binary goes to /ko-app/<Name>.
+	Name string
+	// Base is "static" (the default when empty), "scratch", or a registry reference, which must be
+	// pinned by digest unless AllowUnpinned is set.
+	Base string
+	// AllowUnpinned accepts a registry base given by tag, with a warning.
+	AllowUnpinned bool
+	// Insecure allows plain HTTP and unverified TLS for the base registry. Loopback and private
+	// registries (127.0.0.1, localhost, 10.x, ...) use HTTP without it, as go-containerregistry does.
+	Insecure bool
+	// Keychain authenticates base pulls; nil means the user's docker keychain (authn.DefaultKeychain).
+	Keychain authn.Keychain
+	// GoRoot is the Go installation whose lib/time/zoneinfo.zip fills the static base's zone data;
+	// empty means `go env GOROOT`.
+	GoRoot string
+
+	// Binaries holds one binary per platform.
+	Binaries []Binary
+	// DataDir, when set, is copied to /var/run/ko and KO_DATA_PATH points at it (ko's kodata).
+	DataDir string
+
+	// User is user[:group] to run as. Empty means 65532:65532 (nonroot); root ("0", "root") runs
+	// only when asked for here, and is reported through Warn.
+	User string
+	// Env holds KEY=VALUE entries, set after the base's and PATH/KO_DATA_PATH.
+	Env []string
+	// Args are the arguments after the entrypoint (the config's Cmd).
+	Args []string
+	// Workdir is the absolute working directory; empty keeps the base's (/ for built-in bases).
+	Workdir string
+	// Ports are exposed ports: "8080", "8080/tcp", "53/udp".
+	Ports []string
+	// Labels go into the image config.
+	Labels map[string]string
+	// Annotations go into every manifest and the index. They override the source, revision and
+	// version annotations below; created and base.* are facts and cannot be overridden.
+	Annotations map[string]string
+
+	// Created is the creation time of the config and of every file scratchkit writes in the
+	// application layers: SOURCE_DATE_EPOCH or the commit time, decided by the caller. Zero means
+	// the Unix epoch. It is truncated to whole seconds.
+	Created time.Time
+	// Source, Revision and Version fill org.opencontainers.image.source, .revision and .version.
+	Source, Revision, Version string
+
+	// Warn receives warnings (unpinned base, running as root); nil discards them.
+	Warn func(string)
+}
+
+// Binary is one platform's binary, as Build and Verify left it.
+type Binary struct {
+	// Platform is os/arch[/variant], e.g. linux/amd64, linux/arm/v7.
+	Platform string
+	// Path is the binary file.
+	Path string
+	// SHA256 is the hex digest Verify passed. Build refuses a file with a different digest; empty
+	// skips the check and records what the file holds.
+	SHA256 string
+}
+
+// Result is what Build assembled.
+type Result struct {
+	Name string
+	// Index is the image index when there are several platforms; nil for one.
+	Index v1.ImageIndex
+	// Image is the image when there is one platform; nil for several.
+	Image v1.Image
+	// Platforms holds each platform's image, sorted by platform (the index order).
+	Platforms []PlatformImage
+	// BaseName is "static", "scratch" or the registry reference as given.
+	BaseName string
+	// BaseDigest is the digest of the base: of the base index for a multi-platform registry base,
+	// else of the single platform's base image (for built-in bases with several platforms, of an
+	// index of the built-in base images).
+	BaseDigest string
+}
+
+// PlatformImage is one platform's image of a Result.
+type PlatformImage struct {
+	Platform     string // os/arch[/variant]
+	Image        v1.Image
+	Digest       v1.Hash // manifest digest
+	BinarySHA256 string  // hex digest of the binary at /ko-app/<name>
+	BaseDigest   string  // digest of this platform's base image manifest
+	SBOM         []byte  // SPDX 2.3 JSON of the binary
+}
+
+// Artifact is what publishers take: a v1.Image or a v1.ImageIndex. It has the method set of
+// ko's build.Result, so ko's publishers accept it as is.
+type Artifact interface {
+	MediaType() (types.MediaType, error)
+	Size() (int64, error)
+	Digest() (v1.Hash, error)
+	RawManifest() ([]byte, error)
+}
+
+// Artifact returns the index for several platforms, else the image.
+func (r *Result) Artifact() Artifact {
+	if r.Index != nil {
+		return r.Index
+	}
+	return r.Image
+}
+
+// Digest is the digest of the index, or of the single image.
+func (r *Result) Digest() (v1.Hash, error) {
+	a := r.Artifact()
+	if a == nil {
+		return v1.Hash{}, fmt.Errorf("image %s: empty result", r.Name)
+	}
+	return a.Digest()
+}
+
+// plan is a validated Spec with its derived values.
+type plan struct {
+	spec      Spec
+	created   time.Time
+	user      string
+	env       [][2]string
+	ports     []string
+	platforms []*v1.Platform // parsed Binaries[i].Platform
+}
+
+func (p *plan) warn(msg string) {
+	if p.spec.Warn != nil {
+		p.spec.Warn(msg)
+	}
+}
+
+var (
+	nameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	userRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
+	envKeyRE = regexp.MustCompile(`^[^=\x00]+$`)
+)
+
+// builtinUsers and builtinGroups are the names the static base's passwd and group resolve.
+var (
+	builtinUsers  = map[string]bool{"root": true, "nobody": true, "nonroot": true}
+	builtinGroups = map[string]bool{"root": true, "nobody": true, "nonroot": true}
+)
+
+// newPlan validates spec and derives what Build needs.
+func newPlan(spec Spec) (*plan, error) {
+	p := &plan{spec: spec}
+	if !nameRE.MatchString(spec.Name) {
+		return nil, fmt.Errorf("image name %q: want a file name (letters, digits, '.', '_', '-'); the binary goes to %s/<name>", spec.Name, AppDir)
+	}
+	if len(spec.Binaries) == 0 {
+		return nil, fmt.Errorf("image %s: no binary to put in the image; build first", spec.Name)
+	}
+	seen := map[string]string{}
+	for _, b := range spec.Binaries {
+		pl, err := v1.ParsePlatform(b.Platform)
+		if err != nil || pl.OS == "" || pl.Architecture == "" {
+			return nil, fmt.Errorf("image %s: binary %s: platform %q: want os/arch[/variant], e.g. linux/arm/v7", spec.Name, b.Path, b.Platform)
+		}
+		if pl.OS != "linux" {
+			return nil, fmt.Errorf("image %s: platform %s: only linux images are assembled", spec.Name, b.Platform)
+		}
+		key := pl.String()
+		if prev, dup := seen[key]; dup {
+			return nil, fmt.Errorf("image %s: two binaries for %s (%s and %s)", spec.Name, key, prev, b.Path)
+		}
+		seen[key] = b.Path
+		if b.SHA256 != "" {
+			if _, err := hex.DecodeString(b.SHA256); err != nil || len(b.SHA256) != 64 {
+				return nil, fmt.Errorf("image %s: binary %s: sha256 %q is not 64 hex digits", spec.Name, b.Path, b.SHA256)
+			}
+		}
+		p.platforms = append(p.platforms, pl)
+	}
+	p.created = spec.Created.UTC().Truncate(time.Second)
+	if spec.Created.IsZero() {
+		p.created = time.Unix(0, 0).UTC()
+	}
+	var err error
+	if p.user, err = checkUser(spec); err != nil {
+		return nil, err
+	}
+	if p.user == "0" || strings.HasPrefix(p.user, "0:") || p.user == "root" || strings.HasPrefix(p.user, "root:") {
+		p.warn(fmt.Sprintf("image %s runs as root (image.user: %s)", spec.Name, p.user))
+	}
+	for i, kv := range spec.Env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !envKeyRE.MatchString(k) {
+			return nil, fmt.Errorf("image.env[%d] %q: want KEY=VALUE", i, kv)
+		}
+		p.env = append(p.env, [2]string{k, v})
+	}
+	for i, port := range spec.Ports {
+		norm, err := parsePort(port)
+		if err != nil {
+			return nil, fmt.Errorf("image.ports[%d] %q: %w", i, port, err)
+		}
+		p.ports = append(p.ports, norm)
+	}
+	if spec.Workdir != "" && !path.IsAbs(spec.Workdir) {
+		return nil, fmt.Errorf("image.workdir %q: want an absolute path", spec.Workdir)
+	}
+	for k := range spec.Labels {
+		if k == "" {
+			return nil, fmt.Errorf("image.labels: empty key")
+		}
+	}
+	for k := range spec.Annotations {
+		switch k {
+		case "":
+			return nil, fmt.Errorf("image.annotations: empty key")
+		case AnnotationCreated, AnnotationBaseName, AnnotationBaseDigest:
+			return nil, fmt.Errorf("image.annotations: %s is set by scratchkit from the build and the base; remove it", k)
+		}
+	}
+	return p, nil
+}
+
+// checkUser validates image.user against the base: names need a passwd that has them.
+func checkUser(spec Spec) (string, error) {
+	u := spec.User
+	if u == "" {
+		return DefaultUser, nil
+	}
+	user, group, hasGroup := strings.Cut(u, ":")
+	parts := []string{user}
+	if hasGroup {
+		parts = append(parts, group)
+	}
+	for i, part := range parts {
+		if _, err := strconv.ParseUint(part, 10, 32); err == nil {
+			continue
+		}
+		if !userRE.MatchString(part) {
+			return "", fmt.Errorf("image.user %q: want uid[:gid] or name[:group]", u)
+		}
+		switch spec.Base {
+		case BaseScratch:
+			return "", fmt.Errorf("image.user %q: the scratch base has no /etc/passwd to resolve %q; use numbers, e.g. %s", u, part, DefaultUser)
+		case "", BaseStatic:
+			known := builtinUsers
+			if i == 1 {
+				known = builtinGroups
+			}
+			if !known[part] {
+				return "", fmt.Errorf("image.user %q: the static base knows root, nobody and nonroot, not %q; use one of them or numbers", u, part)
+			}
+		}
+	}
+	return u, nil
+}
+
+// parsePort normalises "8080" to "8080/tcp" and checks the number and protocol.
+func parsePort(s string) (string, error) {
+	num, proto, ok := strings.Cut(s, "/")
+	if !ok {
+		proto = "tcp"
+	}
+	n, err := strconv.ParseUint(num, 10, 16)
+	if err != nil || n == 0 {
+		return "", fmt.Errorf("want a port number 1-65535 with an optional /tcp, /udp or /sctp")
+	}
+	switch proto = strings.ToLower(proto); proto {
+	case "tcp", "udp", "sctp":
+	default:
+		return "", fmt.Errorf("protocol %q: want tcp, udp or sctp", proto)
+	}
+	return fmt.Sprintf("%d/%s", n, proto), nil
+}
+
+// Build assembles the image (one platform) or the image index (several) described by spec.
+//
+// Base pulls are lazy: layers of a registry base are read when the result is published, with
+// ctx. Pass a context that lives as long as the result is used, not one cancelled when Build
+// returns.
+func Build(ctx context.Context, spec Spec) (*Result, error) {
+	p, err := newPlan(spec)
+	if err != nil {
+		return nil, err
+	}
+	base, err := resolveBase(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var data v1.Layer
+	if spec.DataDir != "" {
+		if data, err = dataLayer(spec.DataDir, p.created); err != nil {
+			return nil, fmt.Errorf("image %s: %w", spec.Name, err)
+		}
+	}
+
+	images := make([]PlatformImage, len(p.platforms))
+	errs := make([]error, len(p.platforms))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i := range p.platforms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if err := ctx.Err(); err != nil {
+				errs[i] = err
+				return
+			}
+			images[i], errs[i] = buildPlatform(p, i, base, data)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.Slice(images, func(a, b int) bool { return images[a].Platform < images[b].Platform })
+
+	r := &Result{Name: spec.Name, Platforms: images, BaseName: base.name}
+	if len(images) == 1 {
+		r.Image = images[0].Image
+		r.BaseDigest = images[0].BaseDigest
+		return r, nil
+	}
+	baseDigest := base.index
+	if baseDigest == (v1.Hash{}) {
+		// Built-in bases: the digest of an index of the base images, as reproducible as they are.
+		entries := make([]IndexEntry, len(base.images))
+		for i, img := range base.images {
+			entries[i] = IndexEntry{Platform: p.platforms[i].String(), Image: img}
+		}
+		idx, err := MergeIndex(nil, entries...)
+		if err != nil {
+			return nil, err
+		}
+		if baseDigest, err = idx.Digest(); err != nil {
+			return nil, err
+		}
+	}
+	r.BaseDigest = baseDigest.String()
+	entries := make([]IndexEntry, len(images))
+	for i, pi := range images {
+		entries[i] = IndexEntry{Platform: pi.Platform, Image: pi.Image}
+	}
+	if r.Index, err = MergeIndex(p.annotations(base, baseDigest), entries...); err != nil {
+		return nil, fmt.Errorf("image %s: %w", spec.Name, err)
+	}
+	if _, err := r.Index.Digest(); err != nil {
+		return nil, fmt.Errorf("image %s: %w", spec.Name, err)
+	}
+	return r, nil
+}
+
+// annotations are the manifest (or index) annotations for a base digest.
+func (p *plan) annotations(base *resolvedBase, baseDigest v1.Hash) map[string]string {
+	a := map[string]string{}
+	for k, v := range map[string]string{AnnotationSource: p.spec.Source, AnnotationRevision: p.spec.Revision, AnnotationVersion: p.spec.Version} {
+		if v != "" {
+			a[k] = v
+		}
+	}
+	for k, v := range p.spec.Annotations {
+		a[k] = v
+	}
+	a[AnnotationCreated] = p.created.Format(time.RFC3339)
+	if base.annotation != "" {
+		a[AnnotationBaseName] = base.annotation
+	}
+	a[AnnotationBaseDigest] = baseDigest.String()
+	return a
+}
+
+// buildPlatform assembles platform i's image.
+func buildPlatform(p *plan, i int, base *resolvedBase, data v1.Layer) (PlatformImage, error) {
+	bin := p.spec.Binaries[i]
+	pl := *p.platforms[i]
+	fail := func(err error) (PlatformImage, error) {
+		return PlatformImage{}, fmt.Errorf("image %s for %s: %w", p.spec.Name, pl, err)
+	}
+	content, sum, err := readBinary(bin)
+	if err != nil {
+		return fail(err)
+	}
+	if err := checkBinaryPlatform(bin.Path, content, pl); err != nil {
+		return fail(err)
+	}
+	appPath := path.Join(AppDir, p.spec.Name)
+	binLayer, err := binaryLayer(p.spec.Name, content, p.created)
+	if err != nil {
+		return fail(err)
+	}
+	hist := v1.History{Author: author, Created: v1.Time{Time: p.created}, CreatedBy: "scratchkit image " + p.spec.Name}
+	var adds []mutate.Addendum
+	if data != nil {
+		h := hist
+		h.Comment = "kodata contents, at $KO_DATA_PATH"
+		adds = append(adds, mutate.Addendum{Layer: data, History: h})
+	}
+	hist.Comment = "go build output, at " + appPath
+	adds = append(adds, mutate.Addendum{Layer: binLayer, History: hist})
+	img, err := mutate.Append(base.images[i], adds...)
+	if err != nil {
+		return fail(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return fail(err)
+	}
+	cfg := cf.DeepCopy()
+	p.configure(cfg, pl, appPath, data != nil)
+	if img, err = mutate.ConfigFile(img, cfg); err != nil {
+		return fail(err)
+	}
+	img = mutate.Annotations(img, p.annotations(base, base.digests[i])).(v1.Image)
+	digest, err := img.Digest()
+	if err != nil {
+		return fail(err)
+	}
+	sbom, err := sbomFor(content, sum, p.spec.Name, p.created)
+	if err != nil {
+		return fail(fmt.Errorf("SBOM of %s: %w", bin.Path, err))
+	}
+	return PlatformImage{
+		Platform:     pl.String(),
+		Image:        img,
+		Digest:       digest,
+		BinarySHA256: sum,
+		BaseDigest:   base.digests[i].String(),
+		SBOM:         sbom,
+	}, nil
+}
+
+// configure sets the image config as ko does (entrypoint, PATH, KO_DATA_PATH) plus the spec.
+func (p *plan) configure(cfg *v1.ConfigFile, pl v1.Platform, appPath string, hasData bool) {
+	cfg.OS, cfg.Architecture, cfg.Variant = pl.OS, pl.Architecture, pl.Variant
+	cfg.Created = v1.Time{Time: p.created}
+	cfg.Author = author
+	c := &cfg.Config
+	c.Entrypoint = []string{appPath}
+	c.Cmd = nil
+	if len(p.spec.Args) > 0 {
+		c.Cmd = append([]string(nil), p.spec.Args...)
+	}
+	c.Env = appendPath(c.Env, AppDir)
+	if hasData {
+		c.Env = setEnv(c.Env, "KO_DATA_PATH", DataPath)
+	}
+	for _, kv := range p.env {
+		c.Env = setEnv(c.Env, kv[0], kv[1])
+	}
+	c.User = p.user
+	if p.spec.Workdir != "" {
+		c.WorkingDir = p.spec.Workdir
+	}
+	if len(p.ports) > 0 {
+		if c.ExposedPorts == nil {
+			c.ExposedPorts = map[string]struct{}{}
+		}
+		for _, port := range p.ports {
+			c.ExposedPorts[port] = struct{}{}
+		}
+	}
+	if len(p.spec.Labels) > 0 {
+		if c.Labels == nil {
+			c.Labels = map[string]string{}
+		}
+		for k, v := range p.spec.Labels {
+			c.Labels[k] = v
+		}
+	}
+}
+
+// setEnv replaces key's entry in env, or appends one.
+func setEnv(env []string, key, value string) []string {
+	for i, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k == key {
+			env[i] = key + "=" + value
+			return env
+		}
+	}
+	return append(env, key+"="+value)
+}
+
+// appendPath adds dir at the end of PATH (creating PATH=dir), as ko does.
+func appendPath(env []string, dir string) []string {
+	for i, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if k != "PATH" {
+			continue
+		}
+		for _, d := range strings.Split(v, ":") {
+			if d == dir {
+				return env
+			}
+		}
+		if v == "" {
+			env[i] = "PATH=" + dir
+		} else {
+			env[i] = "PATH=" + v + ":" + dir
+		}
+		return env
+	}
+	return append(env, "PATH="+dir)
+}
+
+// readBinary reads a binary once and checks it is byte for byte the one Verify passed: the bytes
+// hashed here are the bytes that go into the layer.
+func readBinary(b Binary) ([]byte, string, error) {
+	content, err := os.ReadFile(b.Path)
+	if err != nil {
+		return nil, "", fmt.Errorf("read binary: %w", err)
+	}
+	if len(content) == 0 {
+		return nil, "", fmt.Errorf("binary %s is empty", b.Path)
+	}
+	s := sha256.Sum256(content)
+	sum := hex.EncodeToString(s[:])
+	if b.SHA256 != "" && !strings.EqualFold(b.SHA256, sum) {
+		return nil, "", fmt.Errorf("binary %s has sha256 %s, not %s that Verify passed: it changed after verification; build and verify again", b.Path, sum, strings.ToLower(b.SHA256))
+	}
+	return content, sum, nil
+}
+
+// checkBinaryPlatform refuses a Go binary built for another platform than its image's.
+func checkBinaryPlatform(file string, content []byte, pl v1.Platform) error {
+	bi, err := buildinfo.Read(bytes.NewReader(content))
+	if err != nil {
+		return fmt.Errorf("binary %s: no Go build information (%w); scratchkit images hold Go binaries", file, err)
+	}
+	set := map[string]string{}
+	for _, s := range bi.Settings {
+		set[s.Key] = s.Value
+	}
+	goos, goarch := set["GOOS"], set["GOARCH"]
+	if goos != "" && goarch != "" && (goos != pl.OS || goarch != pl.Architecture) {
+		return fmt.Errorf("binary %s is built for %s/%s, not %s", file, goos, goarch, pl)
+	}
+	if goarm := set["GOARM"]; pl.Architecture == "arm" && pl.Variant != "" && goarm != "" {
+		if level, _, _ := strings.Cut(goarm, ","); "v"+level != pl.Variant {
+			return fmt.Errorf("binary %s is built with GOARM=%s, not for %s", file, goarm, pl)
+		}
+	}
+	if level := set["GOAMD64"]; pl.Architecture == "amd64" && pl.Variant != "" && level != "" && level != pl.Variant {
+		return fmt.Errorf("binary %s is built with GOAMD64=%s, not for %s", file, level, pl)
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+package image
+
+import (
+	"fmt"
+	"sort"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// IndexEntry is one platform's image for MergeIndex.
+type IndexEntry struct {
+	// Platform is os/arch[/variant]; empty takes it from the image's config.
+	Platform string
+	// Image is the platform's image. For images that other runners already published, read it
+	// lazily with remote.Image(repo@digest): only its manifest and config are fetched, and pushing
+	// the index then finds the image in the registry and uploads nothing else.
+	Image v1.Image
+}
+
+// MergeIndex assembles an OCI image index from per-platform images, e.g. images built and
+// published on one runner per platform. Entries are ordered by platform, so the index does not
+// depend on the order runners finish in: merging the platform images of a Build with the
+// annotations of its index gives the index Build made.
+func MergeIndex(annotations map[string]string, entries ...IndexEntry) (v1.ImageIndex, error) {
+	if len(entries) == 0 {
+		return nil, fmt.Errorf("merge index: no image")
+	}
+	type add struct {
+		platform *v1.Platform
+		adds     mutate.IndexAddendum
+	}
+	var adds []add
+	seen := map[string]bool{}
+	for i, e := range entries {
+		if e.Image == nil {
+			return nil, fmt.Errorf("merge index: entry %d (%s) has no image", i, e.Platform)
+		}
+		mt, err := e.Image.MediaType()
+		if err != nil {
+			return nil, fmt.Errorf("merge index: entry %d (%s): %w", i, e.Platform, err)
+		}
+		if !mt.IsImage() {
+			return nil, fmt.Errorf("merge index: entry %d (%s) is a %s, not an image manifest", i, e.Platform, mt)
+		}
+		cf, err := e.Image.ConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("merge index: entry %d (%s): %w", i, e.Platform, err)
+		}
+		have := cf.Platform()
+		var pl *v1.Platform
+		if e.Platform == "" {
+			if have == nil || have.OS == "" || have.Architecture == "" {
+				return nil, fmt.Errorf("merge index: entry %d: no platform given and none in the image config", i)
+			}
+			pl = &v1.Platform{OS: have.OS, Architecture: have.Architecture, Variant: have.Variant}
+		} else {
+			if pl, err = v1.ParsePlatform(e.Platform); err != nil {
+				return nil, fmt.Errorf("merge index: entry %d: %w", i, err)
+			}
+			if have != nil && (have.OS != pl.OS || have.Architecture != pl.Architecture || (have.Variant != "" && have.Variant != pl.Variant)) {
+				return nil, fmt.Errorf("merge index: entry %d is said to be %s but its config says %s", i, pl, have)
+			}
+		}
+		key := pl.String()
+		if seen[key] {
+			return nil, fmt.Errorf("merge index: two images for %s", key)
+		}
+		seen[key] = true
+		adds = append(adds, add{platform: pl, adds: mutate.IndexAddendum{
+			Add:        e.Image,
+			Descriptor: v1.Descriptor{MediaType: mt, Platform: pl},
+		}})
+	}
+	sort.Slice(adds, func(a, b int) bool { return adds[a].platform.String() < adds[b].platform.String() })
+	ia := make([]mutate.IndexAddendum, len(adds))
+	for i, a := range adds {
+		ia[i] = a.adds
+	}
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	if len(annotations) > 0 {
+		idx = mutate.Annotations(idx, annotations).(v1.ImageIndex)
+	}
+	return mutate.AppendManifests(idx, ia...), nil
+}

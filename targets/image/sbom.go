@@ -1,0 +1,328 @@
+package image
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"debug/buildinfo"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+// SPDX 2.3 JSON, the fields scratchkit writes.
+type spdxDocument struct {
+	SPDXVersion       string             `json:"spdxVersion"`
+	DataLicense       string             `json:"dataLicense"`
+	SPDXID            string             `json:"SPDXID"`
+	Name              string             `json:"name"`
+	DocumentNamespace string             `json:"documentNamespace"`
+	CreationInfo      spdxCreationInfo   `json:"creationInfo"`
+	Packages          []spdxPackage      `json:"packages"`
+	Relationships     []spdxRelationship `json:"relationships"`
+}
+
+type spdxCreationInfo struct {
+	Created  string   `json:"created"`
+	Creators []string `json:"creators"`
+}
+
+type spdxPackage struct {
+	SPDXID           string            `json:"SPDXID"`
+	Name             string            `json:"name"`
+	VersionInfo      string            `json:"versionInfo,omitempty"`
+	PackageFileName  string            `json:"packageFileName,omitempty"`
+	Supplier         string            `json:"supplier,omitempty"`
+	DownloadLocation string            `json:"downloadLocation"`
+	FilesAnalyzed    bool              `json:"filesAnalyzed"`
+	Checksums        []spdxChecksum    `json:"checksums,omitempty"`
+	LicenseConcluded string            `json:"licenseConcluded"`
+	LicenseDeclared  string            `json:"licenseDeclared"`
+	CopyrightText    string            `json:"copyrightText"`
+	Comment          string            `json:"comment,omitempty"`
+	ExternalRefs     []spdxExternalRef `json:"externalRefs,omitempty"`
+	PrimaryPurpose   string            `json:"primaryPackagePurpose,omitempty"`
+}
+
+type spdxChecksum struct {
+	Algorithm     string `json:"algorithm"`
+	ChecksumValue string `json:"checksumValue"`
+}
+
+type spdxExternalRef struct {
+	Category string `json:"referenceCategory"`
+	Type     string `json:"referenceType"`
+	Locator  string `json:"referenceLocator"`
+}
+
+type spdxRelationship struct {
+	Element string `json:"spdxElementId"`
+	Type    string `json:"relationshipType"`
+	Related string `json:"relatedSpdxElement"`
+}
+
+const noAssertion = "NOASSERTION"
+
+// SBOM returns an SPDX 2.3 JSON document for a Go binary, read from its build information: the
+// binary (with its SHA-256), the main module, the Go standard library at the Go version that
+// built it, and every module linked in, with versions and go.sum hashes. name is the binary's
+// name in the image; created is the document's creation time (the image's).
+func SBOM(binaryPath, name string, created time.Time) ([]byte, error) {
+	content, err := os.ReadFile(binaryPath)
+	if err != nil {
+		return nil, fmt.Errorf("SBOM: %w", err)
+	}
+	s := sha256.Sum256(content)
+	b, err := sbomFor(content, hex.EncodeToString(s[:]), name, created)
+	if err != nil {
+		return nil, fmt.Errorf("SBOM of %s: %w", binaryPath, err)
+	}
+	return b, nil
+}
+
+// buildSettings are the build settings an SBOM repeats. -ldflags is left out: -X values may carry
+// anything, and with -trimpath it is not recorded anyway.
+var buildSettings = []string{"GOOS", "GOARCH", "GOARM", "GOAMD64", "GOARM64", "CGO_ENABLED", "-buildmode",
+	"-tags", "-trimpath", "-pgo", "vcs", "vcs.revision", "vcs.time", "vcs.modified"}
+
+func sbomFor(content []byte, sum, name string, created time.Time) ([]byte, error) {
+	bi, err := buildinfo.Read(bytes.NewReader(content))
+	if err != nil {
+		return nil, fmt.Errorf("no Go build information: %w", err)
+	}
+	if created.IsZero() {
+		created = time.Unix(0, 0)
+	}
+	created = created.UTC().Truncate(time.Second)
+	set := map[string]string{}
+	for _, s := range bi.Settings {
+		set[s.Key] = s.Value
+	}
+	var settings []string
+	for _, k := range buildSettings {
+		if v, ok := set[k]; ok {
+			settings = append(settings, k+"="+v)
+		}
+	}
+	goVersion, _, _ := strings.Cut(bi.GoVersion, " ")
+
+	ns := sha256.Sum256([]byte(name + "\x00" + sum + "\x00" + created.Format(time.RFC3339)))
+	doc := spdxDocument{
+		SPDXVersion:       "SPDX-2.3",
+		DataLicense:       "CC0-1.0",
+		SPDXID:            "SPDXRef-DOCUMENT",
+		Name:              name,
+		DocumentNamespace: "https://github.com/scratchkit/scratchkit/spdx/" + url.PathEscape(name) + "-" + hex.EncodeToString(ns[:16]),
+		CreationInfo: spdxCreationInfo{
+			Created:  created.Format("2006-01-02T15:04:05Z"),
+			Creators: []string{"Tool: scratchkit"},
+		},
+	}
+	ids := spdxIDs{}
+	binID := ids.next("SPDXRef-Binary", name)
+	mainID := ids.next("SPDXRef-Module", bi.Main.Path)
+	stdID := ids.next("SPDXRef-Stdlib", "")
+
+	platform := set["GOOS"] + "/" + set["GOARCH"]
+	doc.Packages = append(doc.Packages, spdxPackage{
+		SPDXID:           binID,
+		Name:             name,
+		VersionInfo:      versionOf(bi.Main.Version),
+		PackageFileName:  AppDir + "/" + name,
+		DownloadLocation: noAssertion,
+		Checksums:        []spdxChecksum{{Algorithm: "SHA256", ChecksumValue: sum}},
+		LicenseConcluded: noAssertion,
+		LicenseDeclared:  noAssertion,
+		CopyrightText:    noAssertion,
+		Comment: fmt.Sprintf("Go binary of package %s built with %s for %s; build settings: %s",
+			bi.Path, bi.GoVersion, platform, strings.Join(settings, " ")),
+		PrimaryPurpose: "APPLICATION",
+	}, modulePackage(mainID, &bi.Main, "SOURCE"), spdxPackage{
+		SPDXID:           stdID,
+		Name:             "stdlib",
+		VersionInfo:      goVersion,
+		DownloadLocation: "https://go.dev/dl/",
+		LicenseConcluded: noAssertion,
+		LicenseDeclared:  noAssertion,
+		CopyrightText:    noAssertion,
+		Comment:          "Go standard library and runtime, " + bi.GoVersion,
+		ExternalRefs:     purl("stdlib", strings.TrimPrefix(goVersion, "go")),
+		PrimaryPurpose:   "LIBRARY",
+	})
+	doc.Relationships = append(doc.Relationships,
+		spdxRelationship{"SPDXRef-DOCUMENT", "DESCRIBES", binID},
+		spdxRelationship{binID, "GENERATED_FROM", mainID},
+		spdxRelationship{binID, "DEPENDS_ON", stdID},
+	)
+	for _, dep := range bi.Deps {
+		id := ids.next("SPDXRef-Module", dep.Path)
+		doc.Packages = append(doc.Packages, modulePackage(id, dep, "LIBRARY"))
+		doc.Relationships = append(doc.Relationships, spdxRelationship{binID, "DEPENDS_ON", id})
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// modulePackage describes a module; a replaced module is described by its replacement.
+func modulePackage(id string, m *debug.Module, purpose string) spdxPackage {
+	eff := m
+	var notes []string
+	if m.Replace != nil {
+		eff = m.Replace
+		notes = append(notes, fmt.Sprintf("replaces %s %s", m.Path, m.Version))
+	}
+	p := spdxPackage{
+		SPDXID:           id,
+		Name:             eff.Path,
+		VersionInfo:      versionOf(eff.Version),
+		DownloadLocation: noAssertion,
+		LicenseConcluded: noAssertion,
+		LicenseDeclared:  noAssertion,
+		CopyrightText:    noAssertion,
+		PrimaryPurpose:   purpose,
+	}
+	if eff.Version != "" && eff.Version != "(devel)" {
+		p.DownloadLocation = fmt.Sprintf("https://proxy.golang.org/%s/@v/%s.zip", escapeModule(eff.Path), escapeModule(eff.Version))
+		p.ExternalRefs = purl(eff.Path, eff.Version)
+	} else {
+		p.ExternalRefs = purl(eff.Path, "")
+		if strings.HasPrefix(eff.Path, ".") || strings.HasPrefix(eff.Path, "/") {
+			notes = append(notes, "local directory")
+		}
+	}
+	if h, ok := h1SHA256(eff.Sum); ok {
+		// The go.sum hash: a SHA-256 over the module's file hashes (Go's dirhash "h1").
+		p.Checksums = []spdxChecksum{{Algorithm: "SHA256", ChecksumValue: h}}
+		notes = append(notes, "go.sum "+eff.Sum)
+	}
+	p.Comment = strings.Join(notes, "; ")
+	return p
+}
+
+// versionOf is an SPDX versionInfo: empty for unknown versions.
+func versionOf(v string) string {
+	if v == "(devel)" {
+		return ""
+	}
+	return v
+}
+
+// h1SHA256 turns a go.sum "h1:" hash into hex.
+func h1SHA256(sum string) (string, bool) {
+	b64, ok := strings.CutPrefix(sum, "h1:")
+	if !ok {
+		return "", false
+	}
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(b) != sha256.Size {
+		return "", false
+	}
+	return hex.EncodeToString(b), true
+}
+
+// purl is a package URL for a Go module (pkg:golang/<path>@<version>).
+func purl(modPath, version string) []spdxExternalRef {
+	segs := strings.Split(modPath, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	loc := "pkg:golang/" + strings.Join(segs, "/")
+	if version != "" {
+		loc += "@" + url.PathEscape(version)
+	}
+	return []spdxExternalRef{{Category: "PACKAGE-MANAGER", Type: "purl", Locator: loc}}
+}
+
+// escapeModule applies the module proxy's case encoding (!x for upper-case X).
+func escapeModule(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if 'A' <= r && r <= 'Z' {
+			b.WriteByte('!')
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+var spdxIDBad = regexp.MustCompile(`[^A-Za-z0-9.-]+`)
+
+// spdxIDs hands out unique SPDX identifiers (SPDXRef-[A-Za-z0-9.-]+).
+type spdxIDs map[string]bool
+
+// next returns prefix-<name cleaned>, numbered when already taken.
+func (s spdxIDs) next(prefix, name string) string {
+	base := prefix
+	if c := strings.Trim(spdxIDBad.ReplaceAllString(name, "-"), "-"); c != "" {
+		base += "-" + c
+	}
+	id := base
+	for i := 2; s[id]; i++ {
+		id = fmt.Sprintf("%s-%d", base, i)
+	}
+	s[id] = true
+	return id
+}
+
+// SBOMFile is an SBOM written by WriteSBOMs.
+type SBOMFile struct {
+	Platform    string // os/arch[/variant]
+	Path        string
+	ImageDigest string // the platform image the SBOM describes, for attestation
+	SHA256      string // of the file
+}
+
+// WriteSBOMs writes each platform's SBOM atomically into dir as <name>-<os>-<arch>[-<variant>].spdx.json.
+func (r *Result) WriteSBOMs(dir string) ([]SBOMFile, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("write SBOMs: %w", err)
+	}
+	var out []SBOMFile
+	for _, p := range r.Platforms {
+		file := filepath.Join(dir, r.Name+"-"+strings.ReplaceAll(p.Platform, "/", "-")+".spdx.json")
+		if err := writeFileAtomic(file, p.SBOM); err != nil {
+			return nil, fmt.Errorf("write SBOM %s: %w", file, err)
+		}
+		s := sha256.Sum256(p.SBOM)
+		out = append(out, SBOMFile{Platform: p.Platform, Path: file, ImageDigest: p.Digest.String(), SHA256: hex.EncodeToString(s[:])})
+	}
+	return out, nil
+}
+
+// writeFileAtomic writes data to a temporary file in file's directory and renames it into place.
+func writeFileAtomic(file string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), file)
+}
