@@ -1,0 +1,197 @@
+// Package artifacts is dist/artifacts.json: the one record of what a run produced, which each
+// target reads and extends. Build writes the binaries; Verify, Image, Smoke and Sign add to it.
+// Later steps trust digests recorded here, never tags.
+package artifacts
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// FileName is the record's name inside the dist folder.
+const FileName = "artifacts.json"
+
+// Artifacts is the whole record.
+type Artifacts struct {
+	// Version, Commit and Date are the values ldflags templates saw.
+	Version string `json:"version,omitempty"`
+	Commit  string `json:"commit,omitempty"`
+	Date    string `json:"date,omitempty"`
+
+	Binaries     []Binary      `json:"binaries"`
+	Images       []Image       `json:"images,omitempty"`
+	Smoke        []Smoke       `json:"smoke,omitempty"`
+	Signatures   []Signature   `json:"signatures,omitempty"`
+	Attestations []Signature   `json:"attestations,omitempty"`
+	Checksums    *Checksums    `json:"checksums,omitempty"`
+	PGO          []PGOPlacement `json:"pgo,omitempty"`
+}
+
+// Binary is one built binary.
+type Binary struct {
+	Name     string `json:"name"`
+	Platform string `json:"platform"`
+	// Path is relative to the working directory, with forward slashes.
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+	// Main is the import path of the main package; Dir its directory relative to the working directory.
+	Main    string `json:"main,omitempty"`
+	Dir     string `json:"dir,omitempty"`
+	Linkage string `json:"linkage,omitempty"`
+	// PGO is the profile the build used, if any.
+	PGO string `json:"pgo,omitempty"`
+	// Verified is set by Verify when every enforced check passed for this exact sha256.
+	Verified bool `json:"verified,omitempty"`
+}
+
+// Image is one image as it was published, by digest.
+type Image struct {
+	Name string `json:"name"`
+	// Ref is repo/name@sha256:… for registry destinations, a path otherwise.
+	Ref         string   `json:"ref"`
+	Digest      string   `json:"digest"`
+	Platforms   []string `json:"platforms"`
+	Destination string   `json:"destination"`
+	Tags        []string `json:"tags,omitempty"`
+	SBOM        string   `json:"sbom,omitempty"`
+	Base        string   `json:"base,omitempty"`
+	BaseDigest  string   `json:"base_digest,omitempty"`
+	// Size is the compressed size of the image (config and layers, summed over platforms).
+	Size int64 `json:"size,omitempty"`
+	// Manifests are the platform manifests of an index, with the binary each packs.
+	Manifests []Manifest `json:"manifests,omitempty"`
+}
+
+// Manifest is one platform of an image.
+type Manifest struct {
+	Platform string `json:"platform"`
+	Digest   string `json:"digest"`
+	// Binary is the sha256 of the binary in the image, equal to a verified Binary's.
+	Binary string `json:"binary"`
+}
+
+// Smoke is the outcome of one image's smoke test.
+type Smoke struct {
+	Image    string   `json:"image"`
+	Digest   string   `json:"digest"`
+	Platform string   `json:"platform"`
+	Runtime  string   `json:"runtime"`
+	Passed   bool     `json:"passed"`
+	Checks   []string `json:"checks,omitempty"`
+}
+
+// Signature is a signature or an attestation pushed for an image digest.
+type Signature struct {
+	Image string `json:"image"`
+	// Subject is the signed image, repo@sha256:….
+	Subject string `json:"subject"`
+	// Ref is where the signature or attestation lives, e.g. repo:sha256-<hex>.sig.
+	Ref    string `json:"ref"`
+	Digest string `json:"digest,omitempty"`
+	// PredicateType is set for attestations.
+	PredicateType string `json:"predicate_type,omitempty"`
+	// TLog is the Rekor entry when one was made.
+	TLog string `json:"tlog,omitempty"`
+}
+
+// Checksums is the signed checksum file of the release binaries.
+type Checksums struct {
+	Path      string `json:"path"`
+	Signature string `json:"signature,omitempty"`
+	SHA256    string `json:"sha256"`
+}
+
+// PGOPlacement records where a profile was placed.
+type PGOPlacement struct {
+	Build  string `json:"build"`
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+}
+
+// Path is the record's path inside a dist folder.
+func Path(dist string) string { return filepath.Join(dist, FileName) }
+
+// Load reads the record; a missing file says which target makes it.
+func Load(dist string) (*Artifacts, error) {
+	p := Path(dist)
+	data, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s does not exist: run `mage build` first", p)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	var a Artifacts
+	if err := json.Unmarshal(data, &a); err != nil {
+		return nil, fmt.Errorf("%s is not a scratchkit record (%v): delete it and run `mage build`", p, err)
+	}
+	return &a, nil
+}
+
+// Save writes the record atomically.
+func (a *Artifacts) Save(dist string) error {
+	data, err := json.MarshalIndent(a, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFile(Path(dist), append(data, '\n'), 0o644)
+}
+
+// Binary returns the recorded binary of a name and platform.
+func (a *Artifacts) Binary(name, platform string) (*Binary, bool) {
+	for i := range a.Binaries {
+		if a.Binaries[i].Name == name && a.Binaries[i].Platform == platform {
+			return &a.Binaries[i], true
+		}
+	}
+	return nil, false
+}
+
+// SetImage replaces the record of an image at a destination, or adds it.
+func (a *Artifacts) SetImage(img Image) {
+	for i := range a.Images {
+		if a.Images[i].Name == img.Name && a.Images[i].Destination == img.Destination {
+			a.Images[i] = img
+			return
+		}
+	}
+	a.Images = append(a.Images, img)
+}
+
+// WriteFile writes data to path atomically: a temporary file in the same directory, synced, then
+// renamed over path. A failure leaves the previous file, if any, untouched.
+func WriteFile(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after the rename
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,204 @@
+package gobuild
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Package is a package as `go list` reports it.
+type Package struct {
+	ImportPath string
+	Name       string
+	Dir        string
+	Module     *struct {
+		Path string
+		Dir  string
+		Main bool
+	}
+	Error *struct{ Err string }
+}
+
+// List runs `go list -e -json` for patterns in dir.
+func List(ctx context.Context, dir string, patterns ...string) ([]Package, error) {
+	args := append([]string{"list", "-e", "-json=ImportPath,Name,Dir,Module,Error"}, patterns...)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return nil, fmt.Errorf("go list %s (in %s): %s", strings.Join(patterns, " "), dir, msg)
+	}
+	var pkgs []Package
+	dec := json.NewDecoder(&stdout)
+	for {
+		var p Package
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("go list: %w", err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs, nil
+}
+
+// ModulePath returns the main module's path of dir.
+func ModulePath(ctx context.Context, dir string) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Path}}")
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s is not inside a Go module (go list -m: %s): run scratchkit where go.mod is, or set dir in the build", dir, strings.TrimSpace(stderr.String()))
+	}
+	lines := strings.Fields(stdout.String())
+	if len(lines) == 0 {
+		return "", fmt.Errorf("%s: go list -m printed no module", dir)
+	}
+	return lines[0], nil
+}
+
+// MainPackages lists the main packages of the module in dir, as ./relative directories.
+func MainPackages(ctx context.Context, dir string) ([]Package, error) {
+	pkgs, err := List(ctx, dir, "./...")
+	if err != nil {
+		return nil, err
+	}
+	var mains []Package
+	for _, p := range pkgs {
+		if p.Name == "main" && p.Error == nil {
+			mains = append(mains, p)
+		}
+	}
+	return mains, nil
+}
+
+// Spec is a build as configured, before resolution. Where names the configuration key for errors
+// (e.g. "scratchkit.yaml:7: builds[0]").
+type Spec struct {
+	Build
+	Where func(key string) string
+}
+
+// Resolve finds each build's main package with go list, checks that it is package main, and fills
+// in the name, import path and directories. Relative Dir and Main are taken from wd.
+func Resolve(ctx context.Context, wd string, specs []Spec) ([]Build, error) {
+	var out []Build
+	var errs []error
+	for i := range specs {
+		b, err := resolveOne(ctx, wd, &specs[i])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, b)
+	}
+	return out, errors.Join(errs...)
+}
+
+func resolveOne(ctx context.Context, wd string, s *Spec) (Build, error) {
+	b := s.Build
+	where := s.Where
+	if where == nil {
+		where = func(k string) string { return k }
+	}
+	b.Dir = wd
+	if s.Dir != "" {
+		if !filepath.IsAbs(s.Dir) {
+			b.Dir = filepath.Join(wd, s.Dir)
+		} else {
+			b.Dir = s.Dir
+		}
+		if fi, err := os.Stat(b.Dir); err != nil || !fi.IsDir() {
+			return b, fmt.Errorf("%s: directory %s does not exist; dir is where go build runs, relative to %s", where("dir"), s.Dir, wd)
+		}
+	}
+	main := b.Main
+	if main == "" {
+		main = "."
+	}
+	local := main == "." || main == ".." || strings.HasPrefix(main, "./") || strings.HasPrefix(main, "../") || filepath.IsAbs(main)
+	if local {
+		d := main
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(b.Dir, main)
+		}
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+			return b, fmt.Errorf("%s: %s does not exist (looked in %s)%s", where("main"), main, d, listMains(ctx, b.Dir))
+		}
+		if main != "." && main != ".." && !strings.HasPrefix(main, "./") && !strings.HasPrefix(main, "../") && !filepath.IsAbs(main) {
+			main = "./" + main
+		}
+	}
+	pkgs, err := List(ctx, b.Dir, main)
+	if err != nil {
+		return b, fmt.Errorf("%s: %w", where("main"), err)
+	}
+	if len(pkgs) != 1 {
+		return b, fmt.Errorf("%s: %s matches %d packages; name exactly one main package", where("main"), main, len(pkgs))
+	}
+	p := pkgs[0]
+	if p.Error != nil {
+		msg := p.Error.Err
+		if !local {
+			msg += "; an import path must be a main package in the module graph (go get it, or write a ./directory)"
+		}
+		return b, fmt.Errorf("%s: %s: %s%s", where("main"), main, msg, listMains(ctx, b.Dir))
+	}
+	if p.Name != "main" {
+		return b, fmt.Errorf("%s: %s is package %s, not package main: name a directory holding func main%s", where("main"), main, p.Name, listMains(ctx, b.Dir))
+	}
+	b.Main = main
+	b.ImportPath, b.PkgDir = p.ImportPath, p.Dir
+	if p.Module != nil {
+		b.Module, b.InModule = p.Module.Path, p.Module.Main
+	}
+	if b.Name == "" {
+		b.Name = DefaultName(p.ImportPath)
+	}
+	return b, nil
+}
+
+var majorRE = regexp.MustCompile(`^v[0-9]+$`)
+
+// DefaultName is the last element of an import path, skipping a major version suffix, lowercased.
+func DefaultName(importPath string) string {
+	base := path.Base(importPath)
+	if majorRE.MatchString(base) && path.Dir(importPath) != "." {
+		base = path.Base(path.Dir(importPath))
+	}
+	return strings.ToLower(base)
+}
+
+// listMains suggests the module's main packages for an error message.
+func listMains(ctx context.Context, dir string) string {
+	mains, err := MainPackages(ctx, dir)
+	if err != nil || len(mains) == 0 {
+		return ""
+	}
+	var rel []string
+	for _, m := range mains {
+		r, err := filepath.Rel(dir, m.Dir)
+		if err != nil {
+			continue
+		}
+		rel = append(rel, "./"+filepath.ToSlash(r))
+	}
+	sort.Strings(rel)
+	return "; main packages here: " + strings.Join(rel, ", ")
+}

@@ -1,0 +1,197 @@
+package stage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/scratchkit/scratchkit/targets/artifacts"
+	"github.com/scratchkit/scratchkit/targets/config"
+	"github.com/scratchkit/scratchkit/targets/gobuild"
+	"github.com/scratchkit/scratchkit/targets/internal/ui"
+)
+
+// Build cross-compiles every configured build for every platform and writes dist/artifacts.json.
+func Build(ctx context.Context) error {
+	e, err := Load()
+	if err != nil {
+		return err
+	}
+	builds, info, err := e.ResolveBuilds(ctx)
+	if err != nil {
+		return err
+	}
+	dist := e.DistDir()
+	opts := gobuild.Options{Dist: dist}
+	if Verbose() {
+		opts.Verbose = stderr
+	}
+	var mu sync.Mutex
+	opts.Done = func(r gobuild.Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Err != nil {
+			e.UI.Fail("%s %s  %s", r.Name, r.Platform, r.Duration.Round(10*time.Millisecond))
+			return
+		}
+		e.UI.OK("%s %s  %s  %s", r.Name, r.Platform, ui.Bytes(r.Size), ui.Faint(r.Duration.Round(10*time.Millisecond).String()))
+	}
+	results, buildErr := gobuild.Run(ctx, builds, opts)
+
+	rows := make([][]string, 0, len(results))
+	for _, r := range results {
+		status, size := ui.Green("ok"), ui.Bytes(r.Size)
+		if r.Err != nil {
+			status, size = ui.Red("FAILED"), "-"
+		}
+		rows = append(rows, []string{r.Name, r.Platform.String(), status, size, e.Rel(r.Path)})
+	}
+	e.UI.Heading("Build")
+	e.UI.Table([]string{"BINARY", "PLATFORM", "STATUS", "SIZE", "PATH"}, rows)
+	if buildErr != nil {
+		return fmt.Errorf("build: %w", buildErr)
+	}
+
+	rec := &artifacts.Artifacts{Version: info.Version, Commit: info.Commit, Date: info.Date}
+	for _, r := range results {
+		b := artifacts.Binary{
+			Name: r.Name, Platform: r.Platform.String(), Path: e.Rel(r.Path), SHA256: r.SHA256, Size: r.Size,
+			Main: r.Build.ImportPath, Dir: e.Rel(r.Build.PkgDir), Linkage: r.Build.Linkage,
+		}
+		if p := pgoFile(r.Build); p != "" {
+			b.PGO = e.Rel(p)
+		}
+		rec.Binaries = append(rec.Binaries, b)
+	}
+	// Keep the previous record for Verify's size comparison.
+	if prev, err := os.ReadFile(artifacts.Path(dist)); err == nil {
+		if err := artifacts.WriteFile(filepath.Join(dist, "artifacts.prev.json"), prev, 0o644); err != nil {
+			return err
+		}
+	}
+	return rec.Save(dist)
+}
+
+// pgoFile is the profile a build used: its explicit file, or default.pgo next to its main package.
+func pgoFile(b *gobuild.Build) string {
+	switch b.PGO {
+	case "off":
+		return ""
+	case "", "auto":
+		p := filepath.Join(b.PkgDir, "default.pgo")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		return ""
+	}
+	return b.PGO
+}
+
+// ResolveBuilds turns the configured builds (or, with none, every main package of the module)
+// into gobuild builds with rendered ldflags.
+func (e *Env) ResolveBuilds(ctx context.Context) ([]gobuild.Build, gobuild.Info, error) {
+	info, err := gobuild.Describe(ctx, e.Dir, os.Environ(), e.Version, os.Getenv("SOURCE_DATE_EPOCH"))
+	if err != nil {
+		return nil, info, err
+	}
+	var specs []gobuild.Spec
+	if len(e.Builds) == 0 {
+		mains, err := gobuild.MainPackages(ctx, e.Dir)
+		if err != nil {
+			return nil, info, err
+		}
+		if len(mains) == 0 {
+			return nil, info, fmt.Errorf("no main package in %s: add builds: [{main: ./cmd/<name>}] to %s", e.Dir, config.FileName)
+		}
+		byName := map[string]string{}
+		for _, m := range mains {
+			rel, err := filepath.Rel(e.Dir, m.Dir)
+			if err != nil {
+				return nil, info, err
+			}
+			main := "./" + filepath.ToSlash(rel)
+			name := gobuild.DefaultName(m.ImportPath)
+			if other, dup := byName[name]; dup {
+				return nil, info, fmt.Errorf("main packages %s and %s would both be named %q: list them under builds: in %s with a name each", other, main, name, config.FileName)
+			}
+			byName[name] = main
+			specs = append(specs, gobuild.Spec{Build: gobuild.Build{
+				Main: main, Linkage: gobuild.Static, PGO: "auto", Platforms: e.PlatformsOf(config.Build{}),
+			}})
+		}
+	} else {
+		for i, b := range e.Builds {
+			prefix := fmt.Sprintf("builds[%d]", i)
+			spec := gobuild.Spec{
+				Build: gobuild.Build{
+					Name: b.Name, Main: b.Main, Flags: b.Flags, Tags: b.Tags, Env: b.Env,
+					Linkage: b.Linkage, CC: b.CC, PGO: b.PGO, Platforms: e.PlatformsOf(b),
+				},
+				Where: func(key string) string { return e.Where(prefix+"."+key) + ": " + prefix + "." + key },
+			}
+			spec.Dir = b.Dir
+			if b.PGO != "auto" && b.PGO != "off" && b.PGO != "" {
+				spec.PGO = e.Abs(b.PGO)
+				if _, err := os.Stat(spec.PGO); err != nil {
+					return nil, info, e.Errorf(prefix+".pgo", "profile %s: %v; write auto, off or the path of a profile", b.PGO, err)
+				}
+			}
+			var errs []error
+			for j, l := range b.Ldflags {
+				out, err := gobuild.Render(l, info)
+				if err != nil {
+					errs = append(errs, e.Errorf(fmt.Sprintf("%s.ldflags[%d]", prefix, j), "%v", err))
+				}
+				spec.Ldflags = append(spec.Ldflags, out)
+			}
+			if err := errors.Join(errs...); err != nil {
+				return nil, info, err
+			}
+			specs = append(specs, spec)
+		}
+	}
+	builds, err := gobuild.Resolve(ctx, e.Dir, specs)
+	if err != nil {
+		return nil, info, err
+	}
+	names := map[string]bool{}
+	for _, b := range builds {
+		if names[b.Name] {
+			return nil, info, fmt.Errorf("two builds are named %q: give each build its own name in %s", b.Name, config.FileName)
+		}
+		names[b.Name] = true
+	}
+	return builds, info, nil
+}
+
+// BuildConfig returns the configured build of a name, or a zero one for discovered builds.
+func (e *Env) BuildConfig(name string) config.Build {
+	for _, b := range e.Builds {
+		if b.Name == name {
+			return b
+		}
+	}
+	for _, b := range e.Builds {
+		if b.Name == "" && gobuild.DefaultName(strings.TrimPrefix(b.Main, "./")) == name {
+			return b
+		}
+	}
+	return config.Build{Linkage: gobuild.Static}
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+

@@ -1,0 +1,29 @@
+// Package targets gives a magefile scratchkit's targets: import it with //mage:import.
+//
+//	//mage:import
+//	_ "github.com/scratchkit/scratchkit/targets"
+//
+// Every target reads scratchkit.yaml (and .ko.yaml) in the working directory, then what the
+// magefile passed to Configure, then the environment. Each runs at most once per mage invocation,
+// however many targets depend on it.
+//
+// This package links everything, cosign and ko's publishers included. A team that does not sign
+// can import github.com/scratchkit/scratchkit/targets/lite instead and not pay for them.
+package targets
+
+import (
+	"context"
+
+	"github.com/scratchkit/scratchkit/targets/config"
+	"github.com/scratchkit/scratchkit/targets/internal/stage"
+)
+
+// Config is the configuration a magefile can set; its fields mirror scratchkit.yaml.
+type Config = config.Config
+
+// Configure sets configuration from the magefile, over scratchkit.yaml and under the environment.
+// Mage ignores it as a target because it takes a parameter.
+func Configure(c Config) { stage.Configure(c) }
+
+// Build cross-compiles every main package into static binaries under dist/.
+func Build(ctx context.Context) error { return stage.Deps(ctx, stage.Build) }
