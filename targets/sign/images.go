@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	cremote "github.com/sigstore/cosign/v2/pkg/cosign/remote"
 	"github.com/sigstore/cosign/v2/pkg/oci"
 	"github.com/sigstore/cosign/v2/pkg/oci/mutate"
@@ -59,6 +61,21 @@ func SignImages(ctx context.Context, opts Options, subjects []Subject) ([]Signed
 	return out, nil
 }
 
+// registryHint says what to check when the registry turned the request down for lack of
+// credentials or permission.
+func registryHint(err error) string {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		switch te.StatusCode {
+		case http.StatusUnauthorized:
+			return " (check the registry credentials: docker login, or the config.json in DOCKER_CONFIG)"
+		case http.StatusForbidden:
+			return " (the registry account lacks permission for this repository)"
+		}
+	}
+	return ""
+}
+
 func label(sub Subject) string {
 	if sub.Name != "" && sub.Name != sub.Ref {
 		return fmt.Sprintf("%s (%s)", sub.Name, sub.Ref)
@@ -80,7 +97,7 @@ func fetchEntities(ctx context.Context, d name.Digest, recursive bool, ropts []o
 		if errors.As(err, &nf) {
 			return nil, fmt.Errorf("%s is not in the registry: only what Image pushed can be signed (was it pushed, and to this registry?)", d)
 		}
-		return nil, fmt.Errorf("read %s from the registry: %w", d, err)
+		return nil, fmt.Errorf("read %s from the registry: %w%s", d, err, registryHint(err))
 	}
 	if !recursive {
 		return []entity{{digest: d, se: se}}, nil
@@ -189,7 +206,7 @@ func signSubject(ctx context.Context, opts *Options, s *signer, sub Subject, d n
 			return nil, err
 		}
 		if err := ociremote.WriteSignatures(e.digest.Repository, signedEnts[i], ropts...); err != nil {
-			return nil, fmt.Errorf("the registry refused the signature push to %s (does this account have push access to %s?): %w", tag, e.digest.Repository, err)
+			return nil, fmt.Errorf("the registry refused the signature push to %s (does this account have push access to %s?): %w%s", tag, e.digest.Repository, err, registryHint(err))
 		}
 		sigs, err := signedEnts[i].Signatures()
 		if err != nil {
@@ -208,7 +225,7 @@ func signSubject(ctx context.Context, opts *Options, s *signer, sub Subject, d n
 			return nil, err
 		}
 		if err := ociremote.WriteAttestations(d.Repository, attSE, ropts...); err != nil {
-			return nil, fmt.Errorf("the registry refused the attestation push to %s (does this account have push access to %s?): %w", tag, d.Repository, err)
+			return nil, fmt.Errorf("the registry refused the attestation push to %s (does this account have push access to %s?): %w%s", tag, d.Repository, err, registryHint(err))
 		}
 		atts, err := attSE.Attestations()
 		if err != nil {
