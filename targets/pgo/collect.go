@@ -55,10 +55,10 @@ func Collect(ctx context.Context, opts Options) (*profile.Profile, []Input, erro
 
 	var good []*profile.Profile
 	var goodIdx []int
-	var bad []string
+	var bad []error
 	for i, in := range inputs {
 		if in.Err != nil {
-			bad = append(bad, "  "+in.Err.Error())
+			bad = append(bad, in.Err)
 			opts.logf("pgo: %v", in.Err)
 			continue
 		}
@@ -66,8 +66,7 @@ func Collect(ctx context.Context, opts Options) (*profile.Profile, []Input, erro
 		goodIdx = append(goodIdx, i)
 	}
 	if len(good) < need {
-		return nil, inputs, fmt.Errorf("pgo: %w: %d of %d profiles are usable, %d required:\n%s",
-			ErrTooFewSources, len(good), len(srcs), need, strings.Join(bad, "\n"))
+		return nil, inputs, &CollectError{Usable: len(good), Total: len(srcs), Need: need, Bad: bad}
 	}
 	if len(bad) > 0 {
 		opts.logf("pgo: going on with %d of %d profiles (%d required)", len(good), len(srcs), need)
@@ -87,6 +86,25 @@ func Collect(ctx context.Context, opts Options) (*profile.Profile, []Input, erro
 	}
 	return merged, inputs, nil
 }
+
+// CollectError is Collect's error when too few inputs are valid. It matches ErrTooFewSources and
+// each bad input's error with errors.Is.
+type CollectError struct {
+	Usable, Total, Need int
+	Bad                 []error // one per bad input, each naming its source
+}
+
+func (e *CollectError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "pgo: %v: %d of %d profiles are usable, %d required:", ErrTooFewSources, e.Usable, e.Total, e.Need)
+	for _, err := range e.Bad {
+		b.WriteString("\n  " + err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns ErrTooFewSources and the bad inputs' errors.
+func (e *CollectError) Unwrap() []error { return append([]error{ErrTooFewSources}, e.Bad...) }
 
 func sources(opts *Options) ([]source, error) {
 	var srcs []source
