@@ -185,6 +185,7 @@ func TestE2ESignVerifyWithCosignCLI(t *testing.T) {
 	var logs bytes.Buffer
 	opts := e.keyOpts(&logs)
 	opts.Recursive = true
+	opts.Annotations = map[string]string{"commit": testProvenance().Commit}
 	signed, err := SignImages(ctx, opts, []Subject{sub})
 	if err != nil {
 		t.Fatal(err)
@@ -251,6 +252,11 @@ func TestE2ESignVerifyWithCosignCLI(t *testing.T) {
 	}
 	for _, m := range idx.Manifests {
 		e.mustCosign(t, "verify", "--key", e.pub, "--insecure-ignore-tlog", d.Context().Digest(m.Digest.String()).String())
+	}
+	// ... with the annotations we put in the payload, which cosign can require.
+	e.mustCosign(t, "verify", "--key", e.pub, "--insecure-ignore-tlog", "-a", "commit="+testProvenance().Commit, d.String())
+	if out, err := e.runCosign("verify", "--key", e.pub, "--insecure-ignore-tlog", "-a", "commit=0000", d.String()); err == nil {
+		t.Fatalf("cosign verify accepted a wrong annotation:\n%s", out)
 	}
 	// ... and our attestations, by type.
 	e.mustCosign(t, "verify-attestation", "--key", e.pub, "--insecure-ignore-tlog", "--type", "spdxjson", d.String())

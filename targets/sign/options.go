@@ -23,13 +23,20 @@ const (
 
 // Predicate types of the attestations SignImages attaches.
 const (
-	PredicateSPDX       = "https://spdx.dev/Document"      // cosign --type spdxjson
-	PredicateSLSA1      = "https://slsa.dev/provenance/v1" // cosign --type slsaprovenance1
-	DefaultBuildType    = "https://github.com/scratchkit/scratchkit/buildtypes/go-image@v1"
-	KindSignature       = "signature"
-	KindAttestation     = "attestation"
-	passwordEnvVariable = "COSIGN_PASSWORD"
+	PredicateSPDX  = "https://spdx.dev/Document"      // cosign --type spdxjson
+	PredicateSLSA1 = "https://slsa.dev/provenance/v1" // cosign --type slsaprovenance1
 )
+
+// DefaultBuildType is the SLSA buildType of provenance that does not name its own.
+const DefaultBuildType = "https://github.com/scratchkit/scratchkit/buildtypes/go-image@v1"
+
+// Kinds of Signed and Verified entries.
+const (
+	KindSignature   = "signature"
+	KindAttestation = "attestation"
+)
+
+const passwordEnvVariable = "COSIGN_PASSWORD"
 
 // Options configures signing. The zero value is not usable: set Key, or Keyless.
 type Options struct {
