@@ -24,6 +24,8 @@ func TestNewRegistryNamesTheKey(t *testing.T) {
 	for _, c := range []struct{ repo, says string }{
 		{"", "no repository is configured: set image.repo / KO_DOCKER_REPO"},
 		{"Registry.example/UPPER", `image.repo / KO_DOCKER_REPO "Registry.example/UPPER" is not a repository name`},
+		{"ko.local", `names ko's ko.local, which is not a registry: publish to the daemon destination`},
+		{"kind.local", `names ko's kind.local, which is not a registry: publish to the kind destination`},
 	} {
 		_, err := publish.NewRegistry(publish.RegistryOptions{Repo: c.repo})
 		if err == nil || !strings.Contains(err.Error(), c.says) {
@@ -37,6 +39,14 @@ func TestNewRegistryNamesTheKey(t *testing.T) {
 	repo, err := r.Repo("Hello")
 	if err != nil || repo.String() != "ghcr.io/acme/hello" {
 		t.Errorf("image Hello goes to %v (%v), want ghcr.io/acme/hello as ko names it", repo, err)
+	}
+	// A bare registry is a repository prefix, as KO_DOCKER_REPO=localhost:5000 is for ko.
+	r, err = publish.NewRegistry(publish.RegistryOptions{Repo: "localhost:5000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if repo, err := r.Repo("hello"); err != nil || repo.String() != "localhost:5000/hello" {
+		t.Errorf("image hello under localhost:5000 goes to %v (%v)", repo, err)
 	}
 }
 

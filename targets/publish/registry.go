@@ -61,7 +61,6 @@ type RegistryOptions struct {
 // the tags, so a failed push never moves a tag.
 type RegistryPublisher struct {
 	o         RegistryOptions
-	repo      name.Repository
 	nameOpts  []name.Option
 	transport http.RoundTripper
 	mu        sync.Mutex // serialises Progress calls
@@ -80,9 +79,15 @@ func NewRegistry(o RegistryOptions) (*RegistryPublisher, error) {
 	if o.Insecure {
 		nameOpts = append(nameOpts, name.Insecure)
 	}
-	repo, err := name.NewRepository(o.Repo, nameOpts...)
+	// Checked with an image name under it: like ko, a bare registry ("localhost:5000") is a
+	// valid repository prefix.
+	probe, err := name.NewRepository(o.Repo+"/x", nameOpts...)
 	if err != nil {
-		return nil, fmt.Errorf("publish to a registry: %s %q is not a repository name (want registry[:port]/path, lower case): %w", o.RepoKey, o.Repo, err)
+		return nil, fmt.Errorf("publish to a registry: %s %q is not a repository name (want registry[:port][/path], lower case): %w", o.RepoKey, o.Repo, err)
+	}
+	switch h := probe.RegistryStr(); h {
+	case LocalDomain, "kind.local":
+		return nil, fmt.Errorf("publish to a registry: %s %q names ko's %s, which is not a registry: publish to the %s destination (package kopub) instead", o.RepoKey, o.Repo, h, map[string]string{LocalDomain: Daemon, "kind.local": Kind}[h])
 	}
 	if o.Keychain == nil {
 		o.Keychain = authn.DefaultKeychain
@@ -115,7 +120,6 @@ func NewRegistry(o RegistryOptions) (*RegistryPublisher, error) {
 	}
 	return &RegistryPublisher{
 		o:         o,
-		repo:      repo,
 		nameOpts:  nameOpts,
 		transport: &httpGuard{next: t, insecure: o.Insecure},
 	}, nil

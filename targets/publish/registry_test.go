@@ -312,7 +312,7 @@ func TestRegistryServerErrorDoesNotMoveTag(t *testing.T) {
 func TestRegistryPerPlatformThenMerge(t *testing.T) {
 	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
 	t.Setenv("DOCKER_CONFIG", reg.DockerConfig(t))
-	repo := reg.Host + "/ci"
+	repo := reg.Host // a bare registry, as KO_DOCKER_REPO=localhost:5000 is used with ko
 	amd, arm := testimage.Hello(t, "amd64", "m1"), testimage.Hello(t, "arm64", "m1")
 
 	// Two runners, one platform each, no tags.
