@@ -38,6 +38,9 @@ const (
 // "ko.local". Tarballs written without a repository load into docker as ko.local/<name>:<tag>.
 const LocalDomain = "ko.local"
 
+// KindDomain is the registry part of names of images loaded into kind nodes: ko's "kind.local".
+const KindDomain = "kind.local"
+
 // DefaultTag is the tag applied when none is configured, as ko does.
 const DefaultTag = "latest"
 
@@ -64,33 +67,34 @@ type Artifact struct {
 
 // Result is what one publication produced. Ref and Digest are what later steps use.
 type Result struct {
-	Name        string
-	Destination string // "registry", "daemon", "kind", "tarball", "layout"
+	Name        string `json:"name"`
+	Destination string `json:"destination"` // "registry", "daemon", "kind", "tarball", "layout"
 	// Ref addresses exactly what was published: <repo>/<name>@sha256:… for a registry,
 	// ko.local/<name>:<digest hex> in a daemon, <dir>@sha256:… in a layout, the file path of
 	// a tarball.
-	Ref    string
-	Digest v1.Hash // manifest (or index) digest of what was published
+	Ref    string  `json:"ref"`
+	Digest v1.Hash `json:"digest"` // manifest (or index) digest of what was published
 	// Tags are the full references of the tags applied (registry, daemon, kind) or recorded
 	// (tarball, layout).
-	Tags      []string
-	Platforms []string // e.g. ["linux/amd64", "linux/arm64"]
-	Path      string   // tarball file or layout directory; empty otherwise
+	Tags      []string `json:"tags,omitempty"`
+	Platforms []string `json:"platforms,omitempty"` // e.g. ["linux/amd64", "linux/arm64"]
+	Path      string   `json:"path,omitempty"`      // tarball file or layout directory; empty otherwise
 	// Note says what a single-platform destination did with an index, e.g. which platform
 	// it took.
-	Note string
+	Note string `json:"note,omitempty"`
 	// Uploaded and Skipped count the blobs (layers and configs) sent and those the registry
 	// already had; Bytes is the size of those sent. Registry only.
-	Uploaded, Skipped int
-	Bytes             int64
+	Uploaded int   `json:"uploaded,omitempty"`
+	Skipped  int   `json:"skipped,omitempty"`
+	Bytes    int64 `json:"bytes,omitempty"`
 	// Size is the compressed size: the sum of the distinct layers and configs of what was
 	// published (all platforms of an index).
-	Size int64
+	Size int64 `json:"size"`
 }
 
-// PublishAll publishes every artifact to every publisher, artifact by artifact, in order. It
+// All publishes every artifact to every publisher, artifact by artifact, in order. It
 // stops at the first error and returns the results so far with it.
-func PublishAll(ctx context.Context, pubs []Publisher, arts []Artifact) ([]*Result, error) {
+func All(ctx context.Context, pubs []Publisher, arts []Artifact) ([]*Result, error) {
 	var out []*Result
 	for _, a := range arts {
 		for _, p := range pubs {

@@ -76,7 +76,7 @@ func TestDefaultOfflineWritesDist(t *testing.T) {
 		t.Fatal(err)
 	}
 	img := testimage.Image(t, runtime.GOARCH, map[string][]byte{"app": []byte("#!")}, []string{"/app"})
-	res, err := publish.PublishAll(context.Background(), pubs, []publish.Artifact{{Name: "app", Image: img}})
+	res, err := publish.All(context.Background(), pubs, []publish.Artifact{{Name: "app", Image: img}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,9 +85,14 @@ func NewRegistry(o RegistryOptions) (*RegistryPublisher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("publish to a registry: %s %q is not a repository name (want registry[:port][/path], lower case): %w", o.RepoKey, o.Repo, err)
 	}
-	switch h := probe.RegistryStr(); h {
-	case LocalDomain, "kind.local":
-		return nil, fmt.Errorf("publish to a registry: %s %q names ko's %s, which is not a registry: publish to the %s destination (package kopub) instead", o.RepoKey, o.Repo, h, map[string]string{LocalDomain: Daemon, "kind.local": Kind}[h])
+	notRegistry := func(dest string) error {
+		return fmt.Errorf("publish to a registry: %s %q names ko's %s, which is not a registry: publish to the %s destination (package kopub) instead", o.RepoKey, o.Repo, probe.RegistryStr(), dest)
+	}
+	switch probe.RegistryStr() {
+	case LocalDomain:
+		return nil, notRegistry(Daemon)
+	case KindDomain:
+		return nil, notRegistry(Kind)
 	}
 	if o.Keychain == nil {
 		o.Keychain = authn.DefaultKeychain
