@@ -21,12 +21,12 @@ type Artifacts struct {
 	Commit  string `json:"commit,omitempty"`
 	Date    string `json:"date,omitempty"`
 
-	Binaries     []Binary      `json:"binaries"`
-	Images       []Image       `json:"images,omitempty"`
-	Smoke        []Smoke       `json:"smoke,omitempty"`
-	Signatures   []Signature   `json:"signatures,omitempty"`
-	Attestations []Signature   `json:"attestations,omitempty"`
-	Checksums    *Checksums    `json:"checksums,omitempty"`
+	Binaries     []Binary       `json:"binaries"`
+	Images       []Image        `json:"images,omitempty"`
+	Smoke        []Smoke        `json:"smoke,omitempty"`
+	Signatures   []Signature    `json:"signatures,omitempty"`
+	Attestations []Signature    `json:"attestations,omitempty"`
+	Checksums    *Checksums     `json:"checksums,omitempty"`
 	PGO          []PGOPlacement `json:"pgo,omitempty"`
 }
 

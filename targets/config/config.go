@@ -22,11 +22,16 @@ type Config struct {
 	// Builds lists the binaries. Default: every main package of the module.
 	Builds []Build `yaml:"builds"`
 
+	// Verify configures the static checks of each binary.
 	Verify Verify `yaml:"verify"`
-	Image  Image  `yaml:"image"`
-	Smoke  Smoke  `yaml:"smoke"`
-	PGO    PGO    `yaml:"pgo"`
-	Sign   Sign   `yaml:"sign"`
+	// Image configures the images and where they are published.
+	Image Image `yaml:"image"`
+	// Smoke configures the image checks and the container run.
+	Smoke Smoke `yaml:"smoke"`
+	// PGO configures profile collection and placement.
+	PGO PGO `yaml:"pgo"`
+	// Sign configures signing.
+	Sign Sign `yaml:"sign"`
 }
 
 // Build is one binary (and one image).
@@ -130,12 +135,15 @@ type Smoke struct {
 
 // Probes are the run checks of one image.
 type Probes struct {
+	// Exit runs the image once and expects exit code 0.
 	Exit *ExitProbe `yaml:"exit"`
+	// HTTP starts the image and expects a 2xx from a path.
 	HTTP *HTTPProbe `yaml:"http"`
 }
 
 // ExitProbe runs the image with Args and expects exit code 0 (and Output to match).
 type ExitProbe struct {
+	// Args are given to the entrypoint, e.g. --version.
 	Args []string `yaml:"args"`
 	// Output is a regular expression the combined output must match.
 	Output string `yaml:"output"`
@@ -143,9 +151,12 @@ type ExitProbe struct {
 
 // HTTPProbe starts the image, GETs Path on Port and expects a 2xx, then stops it with SIGTERM.
 type HTTPProbe struct {
+	// Args are given to the entrypoint, e.g. a listen address.
 	Args []string `yaml:"args"`
-	Port int      `yaml:"port"`
-	Path string   `yaml:"path" default:"/"`
+	// Port is the port the service listens on.
+	Port int `yaml:"port"`
+	// Path is the path to GET.
+	Path string `yaml:"path" default:"/"`
 	// Timeout is how long the service has to answer.
 	Timeout Duration `yaml:"timeout" default:"20s"`
 }
@@ -181,11 +192,16 @@ type PGO struct {
 
 // Endpoint is one pprof endpoint; in YAML either a URL or a mapping.
 type Endpoint struct {
-	URL            string            `yaml:"url"`
-	Headers        map[string]string `yaml:"headers"`
-	BearerTokenEnv string            `yaml:"bearer_token_env"`
-	CAFile         string            `yaml:"ca_file"`
-	Insecure       bool              `yaml:"insecure"`
+	// URL is a pprof base URL or a full .../debug/pprof/profile URL.
+	URL string `yaml:"url"`
+	// Headers are sent to this endpoint, over pgo.headers.
+	Headers map[string]string `yaml:"headers"`
+	// BearerTokenEnv names an environment variable holding this endpoint's bearer token.
+	BearerTokenEnv string `yaml:"bearer_token_env"`
+	// CAFile is a PEM bundle trusted for this endpoint.
+	CAFile string `yaml:"ca_file"`
+	// Insecure skips TLS verification for this endpoint (only when asked).
+	Insecure bool `yaml:"insecure"`
 }
 
 // Workload is a local run of a service under load, profiled over its pprof endpoint.
