@@ -27,3 +27,9 @@ func Configure(c Config) { stage.Configure(c) }
 
 // Build cross-compiles every main package into static binaries under dist/.
 func Build(ctx context.Context) error { return stage.Deps(ctx, stage.Build) }
+
+// Verify proves every built binary static, stripped and clean, and says why when it is not.
+func Verify(ctx context.Context) error { return stage.Deps(ctx, stage.Verify) }
+
+// VerifyFiles checks binaries from elsewhere: mage verifyFiles "bin/app bin/worker".
+func VerifyFiles(ctx context.Context, paths string) error { return stage.VerifyFiles(ctx, paths) }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/scratchkit/scratchkit/targets/binary"
 )
 
 // FileName is the record's name inside the dist folder.
@@ -46,6 +48,9 @@ type Binary struct {
 	PGO string `json:"pgo,omitempty"`
 	// Verified is set by Verify when every enforced check passed for this exact sha256.
 	Verified bool `json:"verified,omitempty"`
+	// Sizes is where the bytes go (ELF sections, Go packages), recorded by Verify so the next
+	// run can show what changed.
+	Sizes *binary.Sizes `json:"sizes,omitempty"`
 }
 
 // Image is one image as it was published, by digest.
@@ -111,6 +116,9 @@ type PGOPlacement struct {
 	Path   string `json:"path"`
 	SHA256 string `json:"sha256"`
 }
+
+// PrevFileName is the previous run's record, kept by Build for Verify's size comparison.
+const PrevFileName = "artifacts.prev.json"
 
 // Path is the record's path inside a dist folder.
 func Path(dist string) string { return filepath.Join(dist, FileName) }

@@ -71,7 +71,7 @@ func Build(ctx context.Context) error {
 	}
 	// Keep the previous record for Verify's size comparison.
 	if prev, err := os.ReadFile(artifacts.Path(dist)); err == nil {
-		if err := artifacts.WriteFile(filepath.Join(dist, "artifacts.prev.json"), prev, 0o644); err != nil {
+		if err := artifacts.WriteFile(filepath.Join(dist, artifacts.PrevFileName), prev, 0o644); err != nil {
 			return err
 		}
 	}
