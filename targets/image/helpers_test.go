@@ -2,7 +2,6 @@ package image
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"io"
 	"os"
@@ -159,5 +158,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
-var _ = bytes.Equal

@@ -15,6 +15,8 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"reflect"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -344,23 +346,31 @@ func goVersion(goroot string) string {
 	return line
 }
 
-// moduleVersion is the version of module mod linked into this program.
+// moduleVersion is the version of the CA bundle module linked into this program: from the build
+// information, or (in test binaries, which record no dependencies) from the source path the
+// compiler recorded for the bundle package, which names module@version even with -trimpath.
 func moduleVersion(mod string) string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	for _, d := range bi.Deps {
-		if d.Path != mod {
-			continue
-		}
-		if d.Replace != nil {
-			if d.Replace.Version != "" {
-				return d.Replace.Version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path != mod {
+				continue
 			}
-			return "replaced"
+			if d.Replace != nil {
+				if d.Replace.Version != "" {
+					return d.Replace.Version
+				}
+				return "replaced"
+			}
+			return d.Version
 		}
-		return d.Version
+	}
+	if fn := runtime.FuncForPC(reflect.ValueOf(bundle.Roots).Pointer()); fn != nil {
+		file, _ := fn.FileLine(fn.Entry())
+		if _, rest, ok := strings.Cut(filepath.ToSlash(file), mod+"@"); ok {
+			if v, _, ok := strings.Cut(rest, "/"); ok && v != "" {
+				return v
+			}
+		}
 	}
 	return "unknown"
 }

@@ -1,0 +1,88 @@
+package image
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/scratchkit/scratchkit/internal/testenv"
+)
+
+// buildHello builds examples/hello as a static binary for the host's linux architecture.
+func buildHello(t *testing.T) (string, string) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "hello")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, ".")
+	cmd.Dir = "../../examples/hello"
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH, "GOWORK=off", "GOFLAGS=")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build examples/hello: %v\n%s", err, b)
+	}
+	platform := "linux/" + runtime.GOARCH
+	if runtime.GOARCH == "arm" {
+		platform += "/v7"
+	}
+	return out, platform
+}
+
+// loadImage writes r's image as a docker tarball, loads it into the daemon and returns its tag.
+func loadImage(t *testing.T, docker string, r *Result) string {
+	t.Helper()
+	tag := fmt.Sprintf("scratchkit.test/image-e2e:%s-%d", strings.ToLower(t.Name()), time.Now().UnixNano())
+	ref, err := name.NewTag(tag)
+	must(t, err)
+	file := filepath.Join(t.TempDir(), "image.tar")
+	must(t, tarball.WriteToFile(file, ref, r.Image))
+	testenv.Run(t, docker, "load", "-i", file)
+	t.Cleanup(func() { _, _ = testenv.Output(docker, "rmi", "-f", tag) })
+	return tag
+}
+
+func TestE2EHelloInDocker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	docker := testenv.Docker(t)
+	bin, platform := buildHello(t)
+	s := Spec{Name: "hello", Created: testCreated, Binaries: []Binary{{Platform: platform, Path: bin, SHA256: sha(t, bin)}}}
+
+	r, err := Build(context.Background(), s)
+	must(t, err)
+	tag := loadImage(t, docker, r)
+	out := testenv.Run(t, docker, "run", "--rm", "--network", "none", tag, "--check", "all")
+	for _, want := range []string{"tz: Europe/Berlin", "roots: ", "user: nonroot uid=65532 home=/home/nonroot"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("hello --check all on the static base printed\n%s\nwant %q", out, want)
+		}
+	}
+	// The image's config is what docker sees: user, entrypoint, PATH.
+	inspect := testenv.Run(t, docker, "image", "inspect", "--format", "{{.Config.User}} {{json .Config.Entrypoint}} {{json .Config.Env}}", tag)
+	for _, want := range []string{"65532:65532", `["/ko-app/hello"]`, "/ko-app", "SSL_CERT_FILE=" + CACertsPath} {
+		if !strings.Contains(inspect, want) {
+			t.Errorf("docker inspect: %s\nwant %q", inspect, want)
+		}
+	}
+
+	// On scratch there is no zone data and no CA roots: the checks fail, as they should.
+	s.Base = BaseScratch
+	r, err = Build(context.Background(), s)
+	must(t, err)
+	tag = loadImage(t, docker, r)
+	for _, check := range []string{"tz", "roots"} {
+		out, err := testenv.Output(docker, "run", "--rm", "--network", "none", tag, "--check", check)
+		if err == nil {
+			t.Errorf("hello --check %s passed on scratch:\n%s", check, out)
+		} else {
+			t.Logf("scratch, --check %s fails as expected: %s", check, strings.TrimSpace(out))
+		}
+	}
+}
