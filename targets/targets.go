@@ -33,3 +33,6 @@ func Verify(ctx context.Context) error { return stage.Deps(ctx, stage.Verify) }
 
 // VerifyFiles checks binaries from elsewhere: mage verifyFiles "bin/app bin/worker".
 func VerifyFiles(ctx context.Context, paths string) error { return stage.VerifyFiles(ctx, paths) }
+
+// Image builds, verifies and assembles an image per build, then publishes it (default: dist/).
+func Image(ctx context.Context) error { return stage.Deps(ctx, image) }

@@ -77,6 +77,8 @@ type Manifest struct {
 	Digest   string `json:"digest"`
 	// Binary is the sha256 of the binary in the image, equal to a verified Binary's.
 	Binary string `json:"binary"`
+	// SBOM is the SPDX SBOM of this platform's binary.
+	SBOM string `json:"sbom,omitempty"`
 }
 
 // Smoke is the outcome of one image's smoke test.
@@ -163,6 +165,17 @@ func (a *Artifacts) Binary(name, platform string) (*Binary, bool) {
 func (a *Artifacts) SetImage(img Image) {
 	for i := range a.Images {
 		if a.Images[i].Name == img.Name && a.Images[i].Destination == img.Destination {
+			a.Images[i] = img
+			return
+		}
+	}
+	a.Images = append(a.Images, img)
+}
+
+// AddImage adds an image record unless one with the same destination and digest is there.
+func (a *Artifacts) AddImage(img Image) {
+	for i := range a.Images {
+		if a.Images[i].Destination == img.Destination && a.Images[i].Digest == img.Digest {
 			a.Images[i] = img
 			return
 		}

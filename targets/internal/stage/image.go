@@ -1,0 +1,248 @@
+package stage
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/scratchkit/scratchkit/targets/artifacts"
+	"github.com/scratchkit/scratchkit/targets/image"
+	"github.com/scratchkit/scratchkit/targets/publish"
+)
+
+// Extra makes the publishers of destinations the light set leaves out (daemon, kind): the full
+// targets package passes ko's; nil refuses them with a clear error.
+type Extra func(e *Env, destination string) (publish.Publisher, error)
+
+// Image assembles an image per build from the verified linux binaries and publishes it to every
+// destination, recording each result by digest in artifacts.json.
+func Image(ctx context.Context, extra Extra) error {
+	e, err := Load()
+	if err != nil {
+		return err
+	}
+	rec, err := e.Artifacts()
+	if err != nil {
+		return err
+	}
+	groups, err := linuxBinaries(rec)
+	if err != nil {
+		return err
+	}
+	pubs, err := e.publishers(extra)
+	if err != nil {
+		return err
+	}
+	created, err := time.Parse(time.RFC3339, rec.Date)
+	if err != nil {
+		created = time.Unix(0, 0)
+	}
+	source := e.Image.Source
+	if source == "" {
+		source = gitSource(ctx, e.Dir)
+	}
+	var results []*publish.Result
+	var failure error
+	for _, name := range sortedKeys(groups) {
+		bins := groups[name]
+		spec := image.Spec{
+			Name: name, Base: e.Image.Base, AllowUnpinned: e.Image.AllowUnpinned, Insecure: e.Image.Insecure,
+			User: e.Image.User, Env: e.Image.Env, Args: e.Image.Args, Workdir: e.Image.Workdir,
+			Ports: e.Image.Ports, Labels: e.Image.Labels, Annotations: e.Image.Annotations,
+			Created: created, Source: source, Revision: rec.Commit, Version: rec.Version,
+			Warn: func(s string) { e.UI.Warn("%s: %s", name, s) },
+		}
+		for _, b := range bins {
+			spec.Binaries = append(spec.Binaries, image.Binary{Platform: b.Platform, Path: e.Abs(b.Path), SHA256: b.SHA256})
+		}
+		if d := filepath.Join(e.Abs(bins[0].Dir), e.Image.Data); e.Image.Data != "" {
+			if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+				spec.DataDir = d
+			}
+		}
+		res, err := image.Build(ctx, spec)
+		if err != nil {
+			failure = fmt.Errorf("image %s: %w", name, err)
+			break
+		}
+		entry := artifacts.Image{Name: name, Base: res.BaseName, BaseDigest: res.BaseDigest}
+		for _, p := range res.Platforms {
+			entry.Platforms = append(entry.Platforms, p.Platform)
+			entry.Manifests = append(entry.Manifests, artifacts.Manifest{Platform: p.Platform, Digest: p.Digest.String(), Binary: p.BinarySHA256})
+		}
+		if e.Image.SBOM != "none" {
+			files, err := res.WriteSBOMs(filepath.Join(e.DistDir(), "sbom"))
+			if err != nil {
+				failure = err
+				break
+			}
+			for i, f := range files {
+				entry.Manifests[i].SBOM = e.Rel(f.Path)
+			}
+			if len(files) > 0 {
+				entry.SBOM = e.Rel(files[0].Path)
+			}
+		}
+		art := publish.Artifact{Name: name, Image: res.Image, Index: res.Index, Tags: e.Image.Tags}
+		for _, p := range pubs {
+			rs, err := publishOne(ctx, p, art, e.Image.PerPlatform)
+			if err != nil {
+				failure = err
+				break
+			}
+			for _, r := range rs {
+				img := entry
+				img.Ref, img.Digest, img.Destination, img.Tags, img.Size = r.Ref, r.Digest.String(), r.Destination, r.Tags, r.Size
+				img.Platforms = r.Platforms
+				img.Manifests = manifestsFor(entry.Manifests, r.Platforms)
+				if e.Image.PerPlatform && r.Destination == publish.Registry {
+					// One record per platform image, untagged: `mage index` joins them later.
+					img.Destination = PerPlatformDestination
+					rec.AddImage(img)
+				} else {
+					rec.SetImage(img)
+				}
+				results = append(results, r)
+			}
+		}
+		if failure != nil {
+			break
+		}
+	}
+	e.UI.Heading("Image")
+	if len(results) > 0 {
+		if err := publish.WriteTable(e.UI.Out, results); err != nil {
+			return err
+		}
+		for _, r := range results {
+			if r.Note != "" {
+				e.UI.Info("%s (%s): %s", r.Name, r.Destination, r.Note)
+			}
+		}
+	}
+	if err := rec.Save(e.DistDir()); err != nil {
+		return err
+	}
+	return failure
+}
+
+// publishOne publishes to one destination; in per-platform mode, a registry gets each platform
+// image by digest and no tags.
+func publishOne(ctx context.Context, p publish.Publisher, a publish.Artifact, perPlatform bool) ([]*publish.Result, error) {
+	if reg, ok := p.(*publish.RegistryPublisher); ok && perPlatform {
+		return reg.PushPlatforms(ctx, a)
+	}
+	r, err := p.Publish(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return []*publish.Result{r}, nil
+}
+
+// PerPlatformDestination records a platform image pushed alone by digest (image.per_platform).
+const PerPlatformDestination = "registry-platform"
+
+// manifestsFor keeps the manifests of the given platforms.
+func manifestsFor(all []artifacts.Manifest, platforms []string) []artifacts.Manifest {
+	var out []artifacts.Manifest
+	for _, m := range all {
+		for _, p := range platforms {
+			if m.Platform == p {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// linuxBinaries groups the verified linux binaries by name. Binaries for other systems are
+// release binaries, not images. A binary Verify did not pass stops the run.
+func linuxBinaries(rec *artifacts.Artifacts) (map[string][]artifacts.Binary, error) {
+	groups := map[string][]artifacts.Binary{}
+	var unverified []string
+	for _, b := range rec.Binaries {
+		if !strings.HasPrefix(b.Platform, "linux/") {
+			continue
+		}
+		if !b.Verified {
+			unverified = append(unverified, b.Name+" "+b.Platform)
+			continue
+		}
+		groups[b.Name] = append(groups[b.Name], b)
+	}
+	if len(unverified) > 0 {
+		sort.Strings(unverified)
+		return nil, fmt.Errorf("image: %s did not pass verify; run mage verify and fix what it reports", strings.Join(unverified, ", "))
+	}
+	if len(groups) == 0 {
+		return nil, fmt.Errorf("image: no linux binary in artifacts.json: add a linux platform to platforms")
+	}
+	return groups, nil
+}
+
+// publishers makes the configured destinations.
+func (e *Env) publishers(extra Extra) ([]publish.Publisher, error) {
+	var out []publish.Publisher
+	for _, d := range e.Destinations() {
+		switch d {
+		case publish.Registry:
+			opts := publish.RegistryOptions{Repo: e.Image.Repo, RepoKey: e.Where("image.repo") + ": image.repo", Tags: e.Image.Tags, Insecure: e.Image.Insecure}
+			if Verbose() {
+				opts.Progress = publish.ProgressWriter(e.UI.Out)
+			} else {
+				opts.Progress = summaryProgress(e)
+			}
+			r, err := publish.NewRegistry(opts)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		case publish.Tarball:
+			out = append(out, publish.NewTarball(publish.TarballOptions{Dir: e.DistDir(), Tags: e.Image.Tags}))
+		case publish.Layout:
+			out = append(out, publish.NewLayout(publish.LayoutOptions{Dir: filepath.Join(e.DistDir(), "layout"), Tags: e.Image.Tags, PlatformRefs: true}))
+		default:
+			if extra == nil {
+				return nil, fmt.Errorf("%s: image.publish: %s needs ko's publishers, which github.com/scratchkit/scratchkit/targets/lite leaves out: import github.com/scratchkit/scratchkit/targets instead", e.Where("image.publish"), d)
+			}
+			p, err := extra(e, d)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// summaryProgress prints one line per pushed image: blobs uploaded and skipped, bytes sent.
+func summaryProgress(e *Env) func(publish.Event) {
+	return func(ev publish.Event) {
+		switch ev.Kind {
+		case publish.Pushed:
+			e.UI.OK("%s pushed %s  (%d blobs uploaded, %d already there, %s sent)", ev.Image, ev.Ref, ev.Uploaded, ev.Skipped, publish.HumanBytes(ev.Sent))
+		case publish.Tagged:
+			e.UI.Info("tagged %s", ev.Ref)
+		}
+	}
+}
+
+// gitSource is the repository URL for org.opencontainers.image.source, from the origin remote.
+func gitSource(ctx context.Context, dir string) string {
+	cmd := exec.CommandContext(ctx, "git", "config", "--get", "remote.origin.url")
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	u := strings.TrimSpace(string(out))
+	if strings.HasPrefix(u, "git@") { // git@github.com:org/repo.git → https://github.com/org/repo
+		u = "https://" + strings.Replace(strings.TrimPrefix(u, "git@"), ":", "/", 1)
+	}
+	return strings.TrimSuffix(u, ".git")
+}
