@@ -53,8 +53,8 @@ type Spec struct {
 	Base string
 	// AllowUnpinned accepts a registry base given by tag, with a warning.
 	AllowUnpinned bool
-	// Insecure allows plain HTTP and unverified TLS for the base registry. Loopback and private
-	// registries (127.0.0.1, localhost, 10.x, ...) use HTTP without it, as go-containerregistry does.
+	// Insecure lets base pulls fall back to plain HTTP (name.Insecure). Loopback and private
+	// registries (127.0.0.1, localhost, 10.x, ...) may use HTTP without it, as in go-containerregistry.
 	Insecure bool
 	// Keychain authenticates base pulls; nil means the user's docker keychain (authn.DefaultKeychain).
 	Keychain authn.Keychain
@@ -225,9 +225,6 @@ func newPlan(spec Spec) (*plan, error) {
 	if p.user, err = checkUser(spec); err != nil {
 		return nil, err
 	}
-	if p.user == "0" || strings.HasPrefix(p.user, "0:") || p.user == "root" || strings.HasPrefix(p.user, "root:") {
-		p.warn(fmt.Sprintf("image %s runs as root (image.user: %s)", spec.Name, p.user))
-	}
 	for i, kv := range spec.Env {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || !envKeyRE.MatchString(k) {
@@ -257,6 +254,9 @@ func newPlan(spec Spec) (*plan, error) {
 		case AnnotationCreated, AnnotationBaseName, AnnotationBaseDigest:
 			return nil, fmt.Errorf("image.annotations: %s is set by scratchkit from the build and the base; remove it", k)
 		}
+	}
+	if uid, _, _ := strings.Cut(p.user, ":"); uid == "0" || uid == "root" {
+		p.warn(fmt.Sprintf("image %s runs as root, as image.user %q asks", spec.Name, p.user))
 	}
 	return p, nil
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -414,5 +415,14 @@ func TestWriteSBOMs(t *testing.T) {
 	must(t, err)
 	if len(entries) != 2 {
 		t.Errorf("the SBOM directory holds %d entries (temporary files left?)", len(entries))
+	}
+}
+
+func TestBuildHonoursCancellation(t *testing.T) {
+	s := spec(t, "linux/amd64")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Build(ctx, s); !errors.Is(err, context.Canceled) {
+		t.Errorf("Build with a cancelled context: %v", err)
 	}
 }

@@ -60,7 +60,8 @@ func MergeIndex(annotations map[string]string, entries ...IndexEntry) (v1.ImageI
 			if pl, err = v1.ParsePlatform(e.Platform); err != nil {
 				return nil, fmt.Errorf("merge index: entry %d: %w", i, err)
 			}
-			if have != nil && (have.OS != pl.OS || have.Architecture != pl.Architecture || (have.Variant != "" && have.Variant != pl.Variant)) {
+			if have != nil && (have.OS != pl.OS || have.Architecture != pl.Architecture ||
+				(have.Variant != "" && normVariant(have.Architecture, have.Variant) != normVariant(pl.Architecture, pl.Variant))) {
 				return nil, fmt.Errorf("merge index: entry %d is said to be %s but its config says %s", i, pl, have)
 			}
 		}

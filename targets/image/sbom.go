@@ -144,7 +144,7 @@ func sbomFor(content []byte, sum, name string, created time.Time) ([]byte, error
 		Comment: fmt.Sprintf("Go binary of package %s built with %s for %s; build settings: %s",
 			bi.Path, bi.GoVersion, platform, strings.Join(settings, " ")),
 		PrimaryPurpose: "APPLICATION",
-	}, modulePackage(mainID, &bi.Main, "SOURCE"), spdxPackage{
+	}, modulePackage(mainID, &bi.Main, "SOURCE", true), spdxPackage{
 		SPDXID:           stdID,
 		Name:             "stdlib",
 		VersionInfo:      goVersion,
@@ -163,7 +163,7 @@ func sbomFor(content []byte, sum, name string, created time.Time) ([]byte, error
 	)
 	for _, dep := range bi.Deps {
 		id := ids.next("SPDXRef-Module", dep.Path)
-		doc.Packages = append(doc.Packages, modulePackage(id, dep, "LIBRARY"))
+		doc.Packages = append(doc.Packages, modulePackage(id, dep, "LIBRARY", false))
 		doc.Relationships = append(doc.Relationships, spdxRelationship{binID, "DEPENDS_ON", id})
 	}
 	var buf bytes.Buffer
@@ -176,8 +176,9 @@ func sbomFor(content []byte, sum, name string, created time.Time) ([]byte, error
 	return buf.Bytes(), nil
 }
 
-// modulePackage describes a module; a replaced module is described by its replacement.
-func modulePackage(id string, m *debug.Module, purpose string) spdxPackage {
+// modulePackage describes a module; a replaced module is described by its replacement. Only
+// dependencies get a download location on the Go module proxy: the main module may be private.
+func modulePackage(id string, m *debug.Module, purpose string, main bool) spdxPackage {
 	eff := m
 	var notes []string
 	if m.Replace != nil {
@@ -195,7 +196,9 @@ func modulePackage(id string, m *debug.Module, purpose string) spdxPackage {
 		PrimaryPurpose:   purpose,
 	}
 	if eff.Version != "" && eff.Version != "(devel)" {
-		p.DownloadLocation = fmt.Sprintf("https://proxy.golang.org/%s/@v/%s.zip", escapeModule(eff.Path), escapeModule(eff.Version))
+		if !main {
+			p.DownloadLocation = fmt.Sprintf("https://proxy.golang.org/%s/@v/%s.zip", escapeModule(eff.Path), escapeModule(eff.Version))
+		}
 		p.ExternalRefs = purl(eff.Path, eff.Version)
 	} else {
 		p.ExternalRefs = purl(eff.Path, "")

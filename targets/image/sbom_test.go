@@ -183,6 +183,9 @@ func TestSBOM(t *testing.T) {
 		if p.VersionInfo != dep.version || len(p.Checksums) != 1 || p.Checksums[0].ChecksumValue != hex.EncodeToString(sum) || !strings.Contains(p.Comment, h1) {
 			t.Errorf("%s: %+v, want version %s and go.sum %s", dep.path, p, dep.version, h1)
 		}
+		if want := "https://proxy.golang.org/" + dep.path + "/@v/" + dep.version + ".zip"; p.DownloadLocation != want {
+			t.Errorf("%s download location %s, want %s", dep.path, p.DownloadLocation, want)
+		}
 		if p.ExternalRefs[0].Locator != "pkg:golang/"+dep.path+"@"+dep.version {
 			t.Errorf("%s purl %s", dep.path, p.ExternalRefs[0].Locator)
 		}
@@ -249,5 +252,11 @@ func TestSBOMOfBuild(t *testing.T) {
 	must(t, os.WriteFile(notGo, []byte("#!/bin/sh\necho hi\n"), 0o755))
 	if _, err := SBOM(notGo, "script", testCreated); err == nil || !strings.Contains(err.Error(), "build information") {
 		t.Errorf("SBOM of a shell script: %v", err)
+	}
+}
+
+func TestEscapeModule(t *testing.T) {
+	if got := escapeModule("github.com/BurntSushi/toml"); got != "github.com/!burnt!sushi/toml" {
+		t.Errorf("escapeModule: %s", got)
 	}
 }

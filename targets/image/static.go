@@ -109,6 +109,9 @@ func loadStatic(ctx context.Context, goroot string) (*staticContent, error) {
 // binaries built with -trimpath, such as a mage binary.
 func GoRoot(ctx context.Context) (string, error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOROOT").Output()
+	if ctx.Err() != nil {
+		return "", ctx.Err()
+	}
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok {
 			err = fmt.Errorf("%w: %s", err, bytes.TrimSpace(ee.Stderr))

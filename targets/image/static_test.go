@@ -2,9 +2,13 @@ package image
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -286,5 +290,54 @@ func TestScratchBase(t *testing.T) {
 	must(t, err)
 	if mt != types.OCIManifestSchema1 || m.Config.MediaType != types.OCIConfigJSON {
 		t.Errorf("scratch media types %s / %s", mt, m.Config.MediaType)
+	}
+}
+
+// The zone data comes from the GOROOT given (the Go that builds), not from the running program.
+func TestStaticBaseZoneDataFromGoRoot(t *testing.T) {
+	src, err := zip.OpenReader(filepath.Join(goroot(t), "lib", "time", "zoneinfo.zip"))
+	must(t, err)
+	defer src.Close()
+	fake := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(fake, "lib", "time"), 0o755))
+	must(t, os.WriteFile(filepath.Join(fake, "VERSION"), []byte("go9.9.9\ntime 2099-01-01\n"), 0o644))
+	out, err := os.Create(filepath.Join(fake, "lib", "time", "zoneinfo.zip"))
+	must(t, err)
+	zw := zip.NewWriter(out)
+	for _, f := range src.File {
+		if f.Name != "Europe/Berlin" {
+			continue
+		}
+		rc, err := f.Open()
+		must(t, err)
+		w, err := zw.Create(f.Name)
+		must(t, err)
+		_, err = io.Copy(w, rc)
+		must(t, err)
+		rc.Close()
+	}
+	must(t, zw.Close())
+	must(t, out.Close())
+
+	files, err := StaticBaseFiles(context.Background(), fake)
+	must(t, err)
+	var zones []string
+	for _, f := range files {
+		if strings.HasPrefix(f.Path, ZoneInfoPath+"/") && f.Type == TypeFile {
+			zones = append(zones, f.Path)
+		}
+	}
+	if strings.Join(zones, " ") != ZoneInfoPath+"/Europe/Berlin" {
+		t.Errorf("zones from the fake GOROOT: %v", zones)
+	}
+	img, err := StaticBase(context.Background(), fake, v1.Platform{OS: "linux", Architecture: "amd64"})
+	must(t, err)
+	if osr := string(imageFiles(t, img)["/usr/lib/os-release"].data); !strings.Contains(osr, "zone data go9.9.9") {
+		t.Errorf("os-release does not name the Go release of the zone data:\n%s", osr)
+	}
+
+	_, err = StaticBaseFiles(context.Background(), t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "GOROOT") {
+		t.Errorf("a GOROOT without zoneinfo.zip: %v", err)
 	}
 }
