@@ -15,6 +15,7 @@ import (
 	"context"
 
 	"github.com/scratchkit/scratchkit/targets/config"
+	"github.com/scratchkit/scratchkit/targets/internal/signstage"
 	"github.com/scratchkit/scratchkit/targets/internal/stage"
 )
 
@@ -36,3 +37,20 @@ func VerifyFiles(ctx context.Context, paths string) error { return stage.VerifyF
 
 // Image builds, verifies and assembles an image per build, then publishes it (default: dist/).
 func Image(ctx context.Context) error { return stage.Deps(ctx, image) }
+
+// Sign signs every pushed image digest with cosign, attests SBOM and provenance, signs SHA256SUMS.
+func Sign(ctx context.Context) error { return stage.Deps(ctx, sign) }
+
+// VerifySignatures checks the signatures and attestations of artifacts.json with the public key.
+func VerifySignatures(ctx context.Context) error { return signstage.VerifySignatures(ctx) }
+
+// Keygen writes a cosign key pair (cosign.key, cosign.pub), encrypted with COSIGN_PASSWORD.
+func Keygen(ctx context.Context) error { return signstage.Keygen(ctx) }
+
+// sign is the Sign stage after Image; unexported so mage does not list it.
+func sign(ctx context.Context) error {
+	if err := stage.Deps(ctx, image); err != nil {
+		return err
+	}
+	return signstage.Sign(ctx)
+}
