@@ -1,0 +1,329 @@
+package binary
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/fatih/color"
+)
+
+// WriteTable writes one table for all binaries — name, platform, size, then one column per
+// check — followed by the diagnosis of every failure and warning, the notes, the Go build
+// settings (PGO, tags), and the size breakdowns that were asked for or caused by a size
+// failure. colour selects ANSI colours; callers pass false when NO_COLOR is set or the output
+// is not a terminal (fatih/color's color.NoColor says exactly that for stdout).
+func WriteTable(w io.Writer, reports []Report, colour bool) error {
+	bw := bufio.NewWriter(w)
+	p := newPainter(colour)
+	checks := CheckNames()
+
+	header := append([]string{"BINARY", "PLATFORM", "SIZE"}, checks...)
+	rows := make([][]cell, 0, len(reports))
+	for _, r := range reports {
+		size := humanSize(r.Size)
+		if r.PrevSize > 0 {
+			size += " (" + signedSize(r.Size-r.PrevSize) + ")"
+		}
+		if r.Size == 0 && r.Format == "" {
+			size = "-"
+		}
+		platform := r.Platform
+		if platform == "" {
+			platform = "-"
+		}
+		row := []cell{{text: r.Name}, {text: platform}, {text: size}}
+		if res, ok := failedPseudo(r); ok {
+			row[0].status = StatusFail
+			for range checks {
+				row = append(row, cell{text: "-"})
+			}
+			row[3] = cell{text: strings.ToUpper(res.Check) + " FAILED", status: StatusFail}
+		} else {
+			for _, name := range checks {
+				res, ok := r.Result(name)
+				if !ok {
+					row = append(row, cell{text: "-"})
+					continue
+				}
+				row = append(row, cell{text: cellText(res), status: res.Status})
+			}
+			if r.Failed() {
+				row[0].status = StatusFail
+			}
+		}
+		rows = append(rows, row)
+	}
+	widths := make([]int, len(header))
+	for i, h := range header {
+		widths[i] = len(h)
+	}
+	for _, row := range rows {
+		for i, c := range row {
+			if i < len(widths) {
+				widths[i] = max(widths[i], len(c.text))
+			}
+		}
+	}
+	writeRow := func(cells []cell) {
+		for i, c := range cells {
+			if i > 0 {
+				bw.WriteString("  ")
+			}
+			bw.WriteString(p.paint(c.status, c.text))
+			if i < len(cells)-1 {
+				bw.WriteString(strings.Repeat(" ", widths[i]-len(c.text)))
+			}
+		}
+		bw.WriteString("\n")
+	}
+	hcells := make([]cell, len(header))
+	for i, h := range header {
+		hcells[i] = cell{text: h, status: "header"}
+	}
+	writeRow(hcells)
+	for _, row := range rows {
+		writeRow(row)
+	}
+
+	// Every failure's diagnosis, every warning, every note.
+	for _, r := range reports {
+		var lines []string
+		for _, res := range r.Results {
+			switch res.Status {
+			case StatusFail:
+				lines = append(lines, p.paint(StatusFail, "FAIL")+" "+res.Check+": "+res.Detail)
+			case StatusWarn:
+				lines = append(lines, p.paint(StatusWarn, "warn")+" "+res.Check+": "+res.Detail)
+			}
+		}
+		for _, n := range r.Notes {
+			lines = append(lines, "note: "+n)
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		verdict := "passed"
+		if r.Failed() {
+			verdict = p.paint(StatusFail, "FAILED")
+		}
+		fmt.Fprintf(bw, "\n%s (%s) %s\n", p.bold(r.Name), orDash(r.Platform), verdict)
+		for _, l := range lines {
+			bw.WriteString(wrap(l, 100, "  ", "      "))
+		}
+	}
+
+	// What the Go toolchain recorded: PGO and tags.
+	var build []string
+	for _, r := range reports {
+		if r.GoVersion == "" {
+			continue
+		}
+		pgo, tags, mode := "off", "none", r.BuildMode
+		if r.PGO != "" {
+			pgo = r.PGO
+		}
+		if len(r.Tags) > 0 {
+			tags = strings.Join(r.Tags, ",")
+		}
+		if mode == "" {
+			mode = "exe"
+		}
+		build = append(build, fmt.Sprintf("  %s (%s): %s, -buildmode=%s, pgo: %s, tags: %s\n", r.Name, orDash(r.Platform), r.GoVersion, mode, pgo, tags))
+	}
+	if len(build) > 0 {
+		fmt.Fprintf(bw, "\n%s\n", p.bold("Go build settings"))
+		for _, b := range build {
+			bw.WriteString(b)
+		}
+	}
+
+	for _, r := range reports {
+		if r.Breakdown != nil {
+			writeBreakdown(bw, p, r)
+		}
+	}
+
+	failed := 0
+	for _, r := range reports {
+		if r.Failed() {
+			failed++
+		}
+	}
+	switch {
+	case len(reports) == 0:
+		fmt.Fprintf(bw, "\nno binaries to verify\n")
+	case failed > 0:
+		fmt.Fprintf(bw, "\n%s\n", p.paint(StatusFail, fmt.Sprintf("%d of %d binaries failed verification", failed, len(reports))))
+	default:
+		fmt.Fprintf(bw, "\n%s\n", p.paint(StatusPass, fmt.Sprintf("%d of %d binaries passed verification", len(reports), len(reports))))
+	}
+	return bw.Flush()
+}
+
+func writeBreakdown(w io.Writer, p painter, r Report) {
+	b := r.Breakdown
+	change := ""
+	if b.PrevTotal > 0 {
+		change = fmt.Sprintf(" (%s since the previous run)", signedSize(b.Total-b.PrevTotal))
+	}
+	fmt.Fprintf(w, "\n%s %s (%s): %s%s\n", p.bold("Size breakdown"), r.Name, orDash(r.Platform), humanSize(b.Total), change)
+	list := func(title string, items []SizeItem, total int64) {
+		if len(items) == 0 {
+			return
+		}
+		width := len(title)
+		for _, it := range items {
+			width = max(width, len(it.Name)+2)
+		}
+		fmt.Fprintf(w, "  %-*s  %10s  %6s  %s\n", width, title, "size", "share", "change")
+		for _, it := range items {
+			ch := ""
+			switch {
+			case it.HasPrev:
+				ch = signedSize(it.Size - it.Prev)
+			case b.PrevTotal > 0:
+				ch = "new"
+			}
+			share := ""
+			if total > 0 {
+				share = fmt.Sprintf("%5.1f%%", 100*float64(it.Size)/float64(total))
+			}
+			fmt.Fprintf(w, "  %-*s  %10s  %6s  %s\n", width, "  "+it.Name, humanSize(it.Size), share, ch)
+		}
+	}
+	list("ELF sections", b.Sections, b.Total)
+	if len(b.Packages) > 0 {
+		list("Go packages by code size", b.Packages, b.Code)
+	}
+}
+
+type cell struct {
+	text   string
+	status Status
+}
+
+// cellText is what a result shows in the table.
+func cellText(r Result) string {
+	switch r.Status {
+	case StatusFail:
+		return "FAIL"
+	case StatusWarn:
+		return "warn"
+	case StatusSkip:
+		return "-"
+	case StatusNA:
+		return "n/a"
+	case StatusInfo:
+		return r.Value
+	}
+	switch r.Check {
+	case CheckLinkage, CheckCgo, CheckPIE, CheckRELRO, CheckNX:
+		if r.Value != "" {
+			return r.Value
+		}
+	}
+	return "ok"
+}
+
+// failedPseudo returns the inspect or config failure of a report that has no checks.
+func failedPseudo(r Report) (Result, bool) {
+	for _, res := range r.Results {
+		if (res.Check == CheckInspect || res.Check == CheckConfig) && res.Status == StatusFail {
+			return res, true
+		}
+	}
+	return Result{}, false
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// painter colours text by status, or leaves it alone.
+type painter struct {
+	fail, warn, pass, info, bolds *color.Color
+}
+
+func newPainter(on bool) painter {
+	mk := func(a ...color.Attribute) *color.Color {
+		c := color.New(a...)
+		if on {
+			c.EnableColor()
+		} else {
+			c.DisableColor()
+		}
+		return c
+	}
+	return painter{
+		fail:  mk(color.FgRed, color.Bold),
+		warn:  mk(color.FgYellow),
+		pass:  mk(color.FgGreen),
+		info:  mk(color.Faint),
+		bolds: mk(color.Bold),
+	}
+}
+
+func (p painter) paint(s Status, text string) string {
+	switch s {
+	case StatusFail:
+		return p.fail.Sprint(text)
+	case StatusWarn:
+		return p.warn.Sprint(text)
+	case StatusPass:
+		return p.pass.Sprint(text)
+	case StatusInfo, StatusSkip, StatusNA:
+		return p.info.Sprint(text)
+	case "header":
+		return p.bolds.Sprint(text)
+	}
+	return text
+}
+
+func (p painter) bold(s string) string { return p.bolds.Sprint(s) }
+
+// wrap breaks s into lines of at most width columns (longer words stay whole), the first
+// line prefixed with first, the others with rest.
+func wrap(s string, width int, first, rest string) string {
+	var b strings.Builder
+	line := first
+	n := len(first)
+	empty := true
+	for _, word := range strings.Fields(s) {
+		wl := visibleLen(word)
+		if !empty && n+1+wl > width {
+			b.WriteString(line + "\n")
+			line, n, empty = rest, len(rest), true
+		}
+		if !empty {
+			line += " "
+			n++
+		}
+		line += word
+		n += wl
+		empty = false
+	}
+	b.WriteString(line + "\n")
+	return b.String()
+}
+
+// visibleLen is the length of s without ANSI escape sequences.
+func visibleLen(s string) int {
+	n := 0
+	in := false
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == 0x1b:
+			in = true
+		case in && s[i] == 'm':
+			in = false
+		case !in:
+			n++
+		}
+	}
+	return n
+}
