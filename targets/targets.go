@@ -54,3 +54,6 @@ func sign(ctx context.Context) error {
 	}
 	return signstage.Sign(ctx)
 }
+
+// Dockerfile writes the equivalent multi-stage Dockerfile, for teams that must keep one.
+func Dockerfile(ctx context.Context) error { return stage.Dockerfile(ctx) }

@@ -32,6 +32,17 @@ type Config struct {
 	PGO PGO `yaml:"pgo"`
 	// Sign configures signing.
 	Sign Sign `yaml:"sign"`
+	// Dockerfile configures the dockerfile target.
+	Dockerfile Dockerfile `yaml:"dockerfile"`
+}
+
+// Dockerfile configures the Dockerfile the dockerfile target writes.
+type Dockerfile struct {
+	// Path is the file to write, relative to the working directory.
+	Path string `yaml:"path" default:"Dockerfile"`
+	// Builder is the Go image of the build stage, pinned by digest or by an exact version.
+	// Default: golang:<the version of the Go that runs scratchkit>-bookworm.
+	Builder string `yaml:"builder"`
 }
 
 // Build is one binary (and one image).

@@ -41,3 +41,6 @@ func image(ctx context.Context) error {
 	}
 	return stage.Image(ctx, nil)
 }
+
+// Dockerfile writes the equivalent multi-stage Dockerfile, for teams that must keep one.
+func Dockerfile(ctx context.Context) error { return stage.Dockerfile(ctx) }

@@ -1,0 +1,89 @@
+package stage
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/scratchkit/scratchkit/targets/dockerfile"
+)
+
+// Dockerfile writes the multi-stage Dockerfile equivalent of the configured build.
+func Dockerfile(ctx context.Context) error {
+	e, err := Load()
+	if err != nil {
+		return err
+	}
+	builds, _, err := e.ResolveBuilds(ctx)
+	if err != nil {
+		return err
+	}
+	o := dockerfile.Options{
+		Builder: e.Dockerfile.Builder, User: e.Image.User, Env: e.Image.Env, Args: e.Image.Args,
+		Workdir: e.Image.Workdir, Ports: e.Image.Ports, Labels: e.Image.Labels,
+	}
+	switch e.Image.Base {
+	case "static":
+		o.Base, o.Static = "scratch", true
+	default:
+		o.Base = e.Image.Base
+	}
+	if o.Builder == "" {
+		o.Builder, err = defaultBuilder(ctx)
+		if err != nil {
+			return err
+		}
+	}
+	for _, b := range builds {
+		main := b.Main
+		if b.Dir != e.Dir {
+			rel, _ := filepath.Rel(e.Dir, filepath.Join(b.Dir, b.Main))
+			main = "./" + filepath.ToSlash(rel)
+		}
+		o.Builds = append(o.Builds, dockerfile.Build{Name: b.Name, Main: main, Ldflags: b.Ldflags, Tags: b.Tags, Flags: b.Flags, Env: b.Env, Linkage: b.Linkage})
+	}
+	text, err := dockerfile.Generate(o)
+	if err != nil {
+		return err
+	}
+	path := e.Abs(e.Dockerfile.Path)
+	if err := dockerfile.Write(path, text); err != nil {
+		return err
+	}
+	var platforms []string
+	for _, p := range builds[0].Platforms {
+		platforms = append(platforms, p.String())
+	}
+	e.UI.OK("wrote %s (builder %s); build it with: docker buildx build --platform %s --target %s .", e.Rel(path), o.Builder, strings.Join(platforms, ","), o.Builds[0].Name)
+	e.UI.Info("ldflags templates are rendered when the file is written: run mage dockerfile again for a new version")
+	return nil
+}
+
+// defaultBuilder is golang:<version>-bookworm of the Go running scratchkit, pinned by digest
+// when Docker Hub answers within a few seconds, else by its exact version.
+func defaultBuilder(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOVERSION").Output()
+	if err != nil {
+		return "", fmt.Errorf("dockerfile: go env GOVERSION: %w", err)
+	}
+	v := strings.TrimPrefix(strings.TrimSpace(string(out)), "go")
+	v, _, _ = strings.Cut(v, " ")
+	tag := "golang:" + v + "-bookworm"
+	ref, err := name.ParseReference(tag)
+	if err != nil {
+		return tag, nil
+	}
+	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if desc, err := remote.Head(ref, remote.WithContext(hctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)); err == nil {
+		return tag + "@" + desc.Digest.String(), nil
+	}
+	return tag, nil
+}
