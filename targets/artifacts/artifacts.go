@@ -23,13 +23,12 @@ type Artifacts struct {
 	Commit  string `json:"commit,omitempty"`
 	Date    string `json:"date,omitempty"`
 
-	Binaries     []Binary       `json:"binaries"`
-	Images       []Image        `json:"images,omitempty"`
-	Smoke        []Smoke        `json:"smoke,omitempty"`
-	Signatures   []Signature    `json:"signatures,omitempty"`
-	Attestations []Signature    `json:"attestations,omitempty"`
-	Checksums    *Checksums     `json:"checksums,omitempty"`
-	PGO          []PGOPlacement `json:"pgo,omitempty"`
+	Binaries     []Binary    `json:"binaries"`
+	Images       []Image     `json:"images,omitempty"`
+	Smoke        []Smoke     `json:"smoke,omitempty"`
+	Signatures   []Signature `json:"signatures,omitempty"`
+	Attestations []Signature `json:"attestations,omitempty"`
+	Checksums    *Checksums  `json:"checksums,omitempty"`
 }
 
 // Binary is one built binary.
@@ -110,13 +109,6 @@ type Checksums struct {
 	Path      string `json:"path"`
 	Signature string `json:"signature,omitempty"`
 	SHA256    string `json:"sha256"`
-}
-
-// PGOPlacement records where a profile was placed.
-type PGOPlacement struct {
-	Build  string `json:"build"`
-	Path   string `json:"path"`
-	SHA256 string `json:"sha256"`
 }
 
 // PrevFileName is the previous run's record, kept by Build for Verify's size comparison.

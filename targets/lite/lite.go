@@ -44,3 +44,6 @@ func image(ctx context.Context) error {
 
 // Dockerfile writes the equivalent multi-stage Dockerfile, for teams that must keep one.
 func Dockerfile(ctx context.Context) error { return stage.Dockerfile(ctx) }
+
+// PGO collects CPU profiles, validates and merges them, and places default.pgo for each build.
+func PGO(ctx context.Context) error { return stage.Deps(ctx, stage.PGO) }

@@ -161,6 +161,9 @@ func (e *Env) ResolveBuilds(ctx context.Context) ([]gobuild.Build, gobuild.Info,
 		return nil, info, err
 	}
 	names := map[string]bool{}
+	for i := range builds {
+		e.dependencyPGO(&builds[i])
+	}
 	for _, b := range builds {
 		if names[b.Name] {
 			return nil, info, fmt.Errorf("two builds are named %q: give each build its own name in %s", b.Name, config.FileName)
