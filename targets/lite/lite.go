@@ -47,3 +47,6 @@ func Dockerfile(ctx context.Context) error { return stage.Dockerfile(ctx) }
 
 // PGO collects CPU profiles, validates and merges them, and places default.pgo for each build.
 func PGO(ctx context.Context) error { return stage.Deps(ctx, stage.PGO) }
+
+// Index joins per-platform images into one index: mage index "amd64/artifacts.json arm64/artifacts.json".
+func Index(ctx context.Context, sources string) error { return stage.Index(ctx, sources) }

@@ -1,0 +1,70 @@
+package stage
+
+import (
+	"context"
+	"strings"
+)
+
+// Summary prints everything the run produced and where it went: binaries, images by digest,
+// SBOMs, signatures, attestations and the checksum file. dist/artifacts.json holds the same.
+func Summary(ctx context.Context) error {
+	e, err := Load()
+	if err != nil {
+		return err
+	}
+	rec, err := e.Artifacts()
+	if err != nil {
+		return err
+	}
+	e.UI.Heading("Release %s (%s)", rec.Version, short(rec.Commit))
+	var rows [][]string
+	for _, b := range rec.Binaries {
+		state := "built"
+		if b.Verified {
+			state = "verified"
+		}
+		rows = append(rows, []string{"binary", b.Name + " " + b.Platform, state, b.Path})
+	}
+	sboms := map[string]bool{}
+	for _, img := range rec.Images {
+		rows = append(rows, []string{"image", img.Name + " " + strings.Join(img.Platforms, ","), img.Destination, img.Ref})
+		for _, m := range img.Manifests {
+			if m.SBOM != "" && !sboms[m.SBOM] {
+				sboms[m.SBOM] = true
+				rows = append(rows, []string{"sbom", img.Name + " " + m.Platform, "spdx 2.3", m.SBOM})
+			}
+		}
+	}
+	for _, s := range rec.Smoke {
+		state := "passed"
+		if !s.Passed {
+			state = "FAILED"
+		}
+		rows = append(rows, []string{"smoke", s.Image + " " + s.Platform, state + " (" + s.Runtime + ")", s.Digest})
+	}
+	for _, s := range rec.Signatures {
+		rows = append(rows, []string{"signature", s.Image, "cosign", s.Ref})
+	}
+	for _, s := range rec.Attestations {
+		rows = append(rows, []string{"attestation", s.Image, s.PredicateType, s.Ref})
+	}
+	if c := rec.Checksums; c != nil {
+		rows = append(rows, []string{"checksums", "release binaries and SBOMs", "sha256", c.Path})
+		if c.Signature != "" {
+			rows = append(rows, []string{"signature", "checksums", "cosign sign-blob", c.Signature})
+		}
+	}
+	e.UI.Table([]string{"WHAT", "OF", "HOW", "WHERE"}, rows)
+	e.UI.Info("machine-readable: %s", e.Rel(e.DistDir()+"/artifacts.json"))
+	return nil
+}
+
+func short(commit string) string {
+	if len(commit) > 12 {
+		return commit[:12]
+	}
+	if commit == "" {
+		return "no commit"
+	}
+	return commit
+}
