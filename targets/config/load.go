@@ -55,6 +55,7 @@ func Load(opts Options) (*Resolved, error) {
 		lookup = os.LookupEnv
 	}
 	r := &Resolved{Dir: abs, origins: map[string]string{}}
+	var fileErrs []error
 
 	// .ko.yaml, as ko finds it (KO_CONFIG_PATH may name the file or its directory).
 	koPath := filepath.Join(abs, ".ko.yaml")
@@ -88,7 +89,10 @@ func Load(opts Options) (*Resolved, error) {
 	}
 	if data, err := os.ReadFile(skPath); err == nil {
 		layer, origins, err := loadFile(r.rel(skPath), data)
-		if err != nil {
+		var ke *keyErrors
+		if errors.As(err, &ke) {
+			fileErrs = append(fileErrs, ke.errs...)
+		} else if err != nil {
 			return nil, err
 		}
 		r.Files = append(r.Files, skPath)
@@ -112,7 +116,7 @@ func Load(opts Options) (*Resolved, error) {
 	if err := applyDefaults(reflect.ValueOf(&r.Config).Elem()); err != nil {
 		return nil, fmt.Errorf("config: built-in default: %w", err)
 	}
-	if err := r.validate(); err != nil {
+	if err := errors.Join(append(fileErrs, r.validate())...); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -171,14 +175,21 @@ func loadFile(name string, data []byte) (Config, map[string]string, error) {
 	}
 	var errs []error
 	checkKeys(doc.Content[0], reflect.TypeOf(c), "", name, origins, &errs)
-	if len(errs) > 0 {
-		return c, nil, errors.Join(errs...)
-	}
 	if err := doc.Content[0].Decode(&c); err != nil {
-		return c, nil, errors.New(yamlMessage(name, err))
+		return c, nil, errors.Join(append(errs, errors.New(yamlMessage(name, err)))...)
+	}
+	if len(errs) > 0 {
+		// Unknown keys are reported together with the errors in the known ones' values.
+		return c, origins, &keyErrors{errs}
 	}
 	return c, origins, nil
 }
+
+// keyErrors are unknown or misshapen keys in a file whose other values were still read, so
+// that one run reports them together with the errors in the values.
+type keyErrors struct{ errs []error }
+
+func (k *keyErrors) Error() string { return errors.Join(k.errs...).Error() }
 
 var lineRE = regexp.MustCompile(`(?m)^\s*(?:yaml: )?line (\d+): `)
 

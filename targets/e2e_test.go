@@ -1,0 +1,281 @@
+package targets_test
+
+// End-to-end tests: the targets driven by the real mage on a copy of examples/hello whose
+// magefiles are their own module, as a user's would be, against the real docker-registry,
+// dockerd, umoci, skopeo and cosign CLI (internal/testenv finds and starts them).
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/scratchkit/scratchkit/internal/testenv"
+	"github.com/scratchkit/scratchkit/targets/artifacts"
+)
+
+var (
+	mageOnce sync.Once
+	mageBin  string
+	mageErr  error
+)
+
+// mage builds the mage CLI from this module's pinned version, once per test binary.
+func mage(t *testing.T) string {
+	t.Helper()
+	mageOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "scratchkit-mage-")
+		if err != nil {
+			mageErr = err
+			return
+		}
+		mageBin = filepath.Join(dir, "mage")
+		out, err := exec.Command("go", "build", "-o", mageBin, "github.com/magefile/mage").CombinedOutput()
+		if err != nil {
+			mageErr = err
+			t.Logf("%s", out)
+		}
+	})
+	if mageErr != nil {
+		t.Fatalf("build mage: %v", mageErr)
+	}
+	return mageBin
+}
+
+// project makes a copy of the hello example with its own magefiles module pointing at this
+// repository, and the given extra files (e.g. scratchkit.yaml). It returns the service directory.
+func project(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "hello")
+	copyFiles(t, filepath.Join(root, "examples", "hello"), dir, "go.mod", "main.go")
+	copyFiles(t, filepath.Join(root, "examples", "hello", "magefiles"), filepath.Join(dir, "magefiles"), "go.sum", "magefile.go")
+	gomod, err := os.ReadFile(filepath.Join(root, "examples", "hello", "magefiles", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gomod = []byte(strings.Replace(string(gomod), "=> ../../..", "=> "+root, 1))
+	write(t, filepath.Join(dir, "magefiles", "go.mod"), string(gomod))
+	for name, body := range files {
+		write(t, filepath.Join(dir, name), body)
+	}
+	return dir
+}
+
+func copyFiles(t *testing.T, from, to string, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		data, err := os.ReadFile(filepath.Join(from, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(t, filepath.Join(to, n), string(data))
+	}
+}
+
+func write(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// run runs mage targets for the project and returns the combined output.
+func run(t *testing.T, dir string, env []string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(mage(t), append([]string{"-w", ".."}, args...)...)
+	cmd.Dir = filepath.Join(dir, "magefiles")
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "NO_COLOR=1", "SCRATCHKIT_PLATFORMS=", "KO_DOCKER_REPO=")
+	cmd.Env = append(cmd.Env, env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func mustRun(t *testing.T, dir string, env []string, args ...string) string {
+	t.Helper()
+	out, err := run(t, dir, env, args...)
+	if err != nil {
+		t.Fatalf("mage %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func record(t *testing.T, dir string) *artifacts.Artifacts {
+	t.Helper()
+	rec, err := artifacts.Load(filepath.Join(dir, "dist"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+func sha(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(data)
+	return hex.EncodeToString(s[:])
+}
+
+// TestImageOffline is the main job on a fresh machine: no configuration, no registry, no network.
+func TestImageOffline(t *testing.T) {
+	dir := project(t, nil)
+	out := mustRun(t, dir, []string{"SOURCE_DATE_EPOCH=1700000000"}, "image")
+	for _, want := range []string{"Build", "Verify", "Image", "hello"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	rec := record(t, dir)
+	host := "linux/" + runtime.GOARCH
+	if len(rec.Binaries) != 1 || rec.Binaries[0].Name != "hello" || rec.Binaries[0].Platform != host || !rec.Binaries[0].Verified {
+		t.Fatalf("binaries: %+v", rec.Binaries)
+	}
+	bin := rec.Binaries[0]
+	if got := sha(t, filepath.Join(dir, bin.Path)); got != bin.SHA256 || bin.Path != "dist/hello/linux_"+runtime.GOARCH+"/hello" {
+		t.Errorf("recorded %s %s, file %s", bin.Path, bin.SHA256, got)
+	}
+	dests := map[string]artifacts.Image{}
+	for _, img := range rec.Images {
+		dests[img.Destination] = img
+	}
+	layout, tarball := dests["layout"], dests["tarball"]
+	if layout.Digest == "" || tarball.Digest != layout.Digest || tarball.Ref != "dist/hello.tar" && !strings.HasSuffix(tarball.Ref, "hello.tar") {
+		t.Fatalf("images: %+v", rec.Images)
+	}
+	if len(layout.Manifests) != 1 || layout.Manifests[0].Binary != bin.SHA256 {
+		t.Errorf("the image does not pack the verified binary: %+v", layout.Manifests)
+	}
+	if layout.SBOM == "" {
+		t.Error("no SBOM recorded")
+	} else if data, err := os.ReadFile(filepath.Join(dir, layout.SBOM)); err != nil || !strings.Contains(string(data), `"spdxVersion": "SPDX-2.3"`) && !strings.Contains(string(data), `"spdxVersion":"SPDX-2.3"`) {
+		t.Errorf("SBOM %s: %v", layout.SBOM, err)
+	}
+
+	// Two builds of the same commit give the same digest.
+	mustRun(t, dir, []string{"SOURCE_DATE_EPOCH=1700000000"}, "image")
+	again := record(t, dir)
+	for _, img := range again.Images {
+		if img.Digest != layout.Digest {
+			t.Errorf("second build: %s digest %s, first %s", img.Destination, img.Digest, layout.Digest)
+		}
+	}
+
+	// The layout unpacks with umoci to the verified binary.
+	if os.Geteuid() == 0 {
+		umoci := testenv.Tool(t, "umoci")
+		bundle := filepath.Join(t.TempDir(), "bundle")
+		testenv.Run(t, umoci, "unpack", "--image", filepath.Join(dir, "dist", "layout")+":hello:latest", bundle)
+		if got := sha(t, filepath.Join(bundle, "rootfs", "ko-app", "hello")); got != bin.SHA256 {
+			t.Errorf("umoci-unpacked binary %s, verified %s", got, bin.SHA256)
+		}
+	}
+
+	// The tarball loads into docker and runs as nonroot with roots and zone data.
+	docker := testenv.Docker(t)
+	testenv.Run(t, docker, "load", "-i", filepath.Join(dir, "dist", "hello.tar"))
+	got := testenv.Run(t, docker, "run", "--rm", "--network", "none", "ko.local/hello:latest", "-check", "all")
+	for _, want := range []string{"tz: Europe/Berlin", "roots: ", "uid=65532"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("docker run -check all: lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestConfigErrorNamesFileAndLine(t *testing.T) {
+	dir := project(t, map[string]string{"scratchkit.yaml": "builds:\n  - main: .\n    linkage: dynamic\nplatfroms: [linux/amd64]\n"})
+	out, err := run(t, dir, nil, "build")
+	if err == nil {
+		t.Fatalf("mage build succeeded with a bad scratchkit.yaml:\n%s", out)
+	}
+	for _, want := range []string{"scratchkit.yaml:3: builds[0].linkage", "scratchkit.yaml:4", `unknown key "platfroms"`, `did you mean "platforms"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dist")); err == nil {
+		t.Error("a failed configuration left a dist folder")
+	}
+}
+
+func TestBuildCrossPlatformsAndReleaseBinaries(t *testing.T) {
+	dir := project(t, map[string]string{"scratchkit.yaml": `
+platforms: [linux/amd64, linux/arm64, linux/arm/v7, darwin/arm64, windows/amd64]
+builds:
+  - name: hello
+    main: .
+    ldflags: ["-X main.version={{.Version}}"]
+version: v9.9.9
+`})
+	mustRun(t, dir, nil, "verify")
+	rec := record(t, dir)
+	want := map[string]string{
+		"linux/amd64": "dist/hello/linux_amd64/hello", "linux/arm64": "dist/hello/linux_arm64/hello",
+		"linux/arm/v7": "dist/hello/linux_arm_v7/hello", "darwin/arm64": "dist/hello/darwin_arm64/hello",
+		"windows/amd64": "dist/hello/windows_amd64/hello.exe",
+	}
+	if len(rec.Binaries) != len(want) {
+		t.Fatalf("binaries: %+v", rec.Binaries)
+	}
+	for _, b := range rec.Binaries {
+		if want[b.Platform] != b.Path || !b.Verified {
+			t.Errorf("%s: path %s verified %v", b.Platform, b.Path, b.Verified)
+		}
+	}
+	if rec.Version != "v9.9.9" {
+		t.Errorf("version %q", rec.Version)
+	}
+}
+
+func TestVerifyFilesCatchesDynamicBinary(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		testenv.Missing(t, "gcc is not installed")
+	}
+	dir := project(t, nil)
+	// A cgo build of the example asks for the dynamic loader.
+	dyn := filepath.Join(dir, "dyn")
+	cmd := exec.Command("go", "build", "-o", dyn, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cgo build: %v\n%s", err, out)
+	}
+	out, err := run(t, dir, nil, "verifyFiles", "dyn")
+	if err == nil {
+		t.Fatalf("verifyFiles passed a dynamic binary:\n%s", out)
+	}
+	for _, want := range []string{"ld-linux", "no such file or directory", "CGO_ENABLED=0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("diagnosis lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestCgoEnvironmentRefusedByBuild(t *testing.T) {
+	dir := project(t, nil)
+	out, err := run(t, dir, []string{"CGO_ENABLED=1"}, "build")
+	if err == nil || !strings.Contains(out, "CGO_ENABLED=1") || !strings.Contains(out, "linkage") {
+		t.Fatalf("CGO_ENABLED=1 in the environment: %v\n%s", err, out)
+	}
+}
+
+func unmarshal(t *testing.T, data string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(data), v); err != nil {
+		t.Fatalf("%v: %s", err, data)
+	}
+}
