@@ -3,28 +3,30 @@
 // It copies examples/hello to a temporary directory, builds it without a profile (-pgo=off),
 // collects a CPU profile from that binary under a local workload with the scratchkit PGO engine
 // (targets/pgo: Collect with a Workload, then Place as default.pgo), rebuilds with the profile
-// (go build's default -pgo=auto), and then drives the same load at both binaries in alternating
-// rounds, reporting server CPU time per request and throughput with the PGO/baseline ratios.
+// (go build's default -pgo=auto), and drives the same load at both binaries, reporting server
+// CPU time per request and throughput with the PGO/baseline ratios.
 //
-// Run it from the repository root, on an otherwise quiet machine:
+// Run it from the repository root:
 //
-//	go run ./bench/pgo                 # defaults: 6 rounds, 10 s per phase, 20 s profile
-//	go run ./bench/pgo -rounds 10 -duration 20s
+//	go run ./bench/pgo                 # defaults: 10 rounds, 5 s per phase, 20 s profile
+//	go run ./bench/pgo -rounds 20 -duration 10s
 //
-// Method: the server runs with GOMAXPROCS=1 pinned to CPU 0 (taskset); the load generators run
-// in their own processes pinned to CPU 1. Each round starts a fresh server per binary (order
-// alternating: base, pgo; pgo, base; ...), warms it up for -warmup, then measures two phases of
-// -duration each, reading the server's user+system CPU time from /proc/PID/stat over exactly the
-// measured window:
+// Method (paired, for shared and noisy machines): each round starts one baseline and one PGO
+// server side by side, both with GOMAXPROCS=1 and pinned to the same CPU (taskset -c 0), and the
+// load generators in their own processes pinned to another CPU (taskset -c 1). Both servers get
+// the same load at the same time, so whatever else the machine does hits both alike, and every
+// round yields one PGO/baseline ratio. After a warm-up, two phases of -duration each:
 //
-//   - fixed rate: -rate requests per second, open loop (the built-in generator, pgo.GenerateLoad):
-//     the same load for both binaries, so CPU per request compares like with like. This is the
-//     headline number: it does not depend on how much CPU the load generator gets.
-//   - saturation: a closed loop over -conns connections (wrk -t1 when installed): throughput and
-//     CPU per request at full load. Only meaningful when the generator can saturate the server;
-//     on a shared machine it mostly measures the generator.
+//   - fixed rate: -rate requests per second to each server, open loop (pgo.GenerateLoad): the
+//     same work for both, so server CPU per request (user+system from /proc/PID/stat over the
+//     window) compares like with like. This is the headline number.
+//   - saturation: a closed loop of -conns connections to each server (wrk -t1 per server when
+//     installed, else pgo.GenerateLoad). Both servers are always runnable on the one shared CPU,
+//     which the kernel splits fairly, so the cheaper binary answers more requests: the
+//     throughput ratio.
 //
-// The summary gives medians, ratios and the range over rounds.
+// The summary gives the median of the per-round ratios and their range, and the medians of the
+// absolute numbers.
 package main
 
 import (
@@ -45,36 +47,38 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/scratchkit/scratchkit/targets/pgo"
 )
 
+// flags
+var (
+	example  = flag.String("example", "examples/hello", "the example module to build (copied, never modified)")
+	rounds   = flag.Int("rounds", 10, "rounds; each runs both binaries side by side")
+	duration = flag.Duration("duration", 5*time.Second, "length of each measured phase")
+	warmup   = flag.Duration("warmup", 2*time.Second, "load before measuring, each round")
+	profSecs = flag.Int("profile", 20, "seconds of CPU profile to collect from the local workload")
+	conns    = flag.Int("conns", 8, "connections per server in the saturation phase (and workers at fixed rate)")
+	paths    = flag.String("paths", "/healthz,/time?tz=Europe/Berlin,/work?n=100", "request mix, in turn, for profiling and measuring")
+	rate     = flag.Int("rate", 5000, "requests per second to each server in the fixed-rate phase")
+	loader   = flag.String("loader", "auto", "saturation load generator: wrk, builtin, or auto (wrk when installed)")
+	keep     = flag.Bool("keep", false, "keep the temporary directory")
+
+	// Internal: run as a load generator process. Groups of URLs separated by ';', one generator each.
+	loadURLs = flag.String("load-urls", "", "internal")
+	loadRate = flag.Int("load-rate", 0, "internal")
+	loadDur  = flag.Duration("load-duration", 0, "internal")
+)
+
 func main() {
-	var (
-		example  = flag.String("example", "examples/hello", "the example module to build (copied, never modified)")
-		rounds   = flag.Int("rounds", 6, "measurement rounds per binary (alternating order)")
-		duration = flag.Duration("duration", 10*time.Second, "measured load per round")
-		warmup   = flag.Duration("warmup", 2*time.Second, "load before each measurement")
-		profSecs = flag.Int("profile", 20, "seconds of CPU profile to collect from the local workload")
-		conns    = flag.Int("conns", 8, "concurrent connections")
-		paths    = flag.String("paths", "/healthz,/time?tz=Europe/Berlin,/work?n=100", "request mix, in turn, for profiling and measuring")
-		rate     = flag.Int("rate", 15000, "requests per second of the fixed-rate phase (built-in generator)")
-		loader   = flag.String("loader", "auto", "load generator of the saturation phase: wrk, builtin, or auto (wrk when installed)")
-		keep     = flag.Bool("keep", false, "keep the temporary directory")
-		loadMode = flag.String("load-urls", "", "internal: run the built-in generator over these URLs and print its result")
-		loadRate = flag.Int("load-rate", 0, "internal: rate for -load-urls")
-		loadConn = flag.Int("load-conns", 8, "internal: connections for -load-urls")
-		loadDur  = flag.Duration("load-duration", 0, "internal: duration for -load-urls")
-	)
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("pgo-bench: ")
-	if *loadMode != "" {
-		r, err := pgo.GenerateLoad(context.Background(), pgo.LoadOptions{URLs: strings.Split(*loadMode, ","), Rate: *loadRate, Concurrency: *loadConn, Duration: *loadDur})
-		check(err)
-		fmt.Printf("%d %d %d %q\n", r.Requests, r.Errors, r.Elapsed, r.FirstError)
+	if *loadURLs != "" {
+		loadProcess()
 		return
 	}
 
@@ -87,24 +91,19 @@ func main() {
 	}
 	mod := filepath.Join(tmp, "hello")
 	check(copyDir(*example, mod))
-
+	mix := strings.Split(*paths, ",")
 	useWrk := *loader == "wrk" || (*loader == "auto" && lookPath("wrk") != "")
 	taskset := lookPath("taskset")
 	if runtime.NumCPU() < 2 {
 		taskset = ""
 	}
-	mix := strings.Split(*paths, ",")
 
 	// 1. Baseline build, no profile.
 	base := filepath.Join(tmp, "hello-base")
 	check(gobuild(mod, base, "-pgo=off"))
 
-	// 2. Profile the baseline under the same load, with the engine, and place default.pgo.
+	// 2. Profile the baseline under the same request mix with the engine; place default.pgo.
 	svc, dbg := freeAddr(), freeAddr()
-	var urls []string
-	for _, p := range mix {
-		urls = append(urls, "http://"+svc+p)
-	}
 	log.Printf("collecting a %ds CPU profile from %s under load", *profSecs, base)
 	prof, inputs, err := pgo.Collect(context.Background(), pgo.Options{
 		Seconds:    *profSecs,
@@ -114,7 +113,7 @@ func main() {
 			Env:         []string{"GOMAXPROCS=1"},
 			PprofURL:    "http://" + dbg,
 			Ready:       "http://" + svc + "/healthz",
-			URLs:        urls,
+			URLs:        urlsFor(svc, mix),
 			Concurrency: *conns,
 		},
 	})
@@ -125,7 +124,7 @@ func main() {
 	if st, err := pgo.Staleness(prof, mod); err == nil {
 		rep.Stale = &st
 	}
-	rep.Write(os.Stdout)
+	check(rep.Write(os.Stdout))
 
 	// 3. The PGO build: default.pgo next to main, go build's default -pgo=auto.
 	opt := filepath.Join(tmp, "hello-pgo")
@@ -138,172 +137,253 @@ func main() {
 		log.Printf("%s: build info -pgo=%q", filepath.Base(b), p)
 	}
 
-	// 4. Alternating rounds: each round starts a fresh server per binary and runs the fixed-rate
-	// phase, then the saturation phase, on it.
-	type sample struct{ rps, cpuPerReq float64 }
-	res := map[string][]sample{}
-	bins := map[string]string{"base": base, "pgo": opt}
-	for r := 0; r < *rounds; r++ {
-		order := []string{"base", "pgo"}
-		if r%2 == 1 {
-			order = []string{"pgo", "base"}
-		}
-		for _, name := range order {
-			ms, err := measure(bins[name], taskset, useWrk, mix, *conns, *rate, *warmup, *duration, tmp)
-			check(err)
-			for i, m := range ms {
-				phase := []string{"rate", "sat"}[i]
-				s := sample{rps: float64(m.reqs) / m.elapsed.Seconds(), cpuPerReq: float64(m.cpu.Microseconds()) / float64(m.reqs)}
-				res[name+"/"+phase] = append(res[name+"/"+phase], s)
-				log.Printf("round %d %-4s %-4s %8.0f req/s  %7.2f µs CPU/req  (%d requests, %s CPU in %s)", r+1, name, phase, s.rps, s.cpuPerReq, m.reqs, m.cpu, m.elapsed.Round(time.Millisecond))
-			}
-		}
+	// 4. Rounds, both binaries side by side.
+	var rateB, rateP, satB, satP, tputB, tputP, rRate, rSat, rTput, util []float64
+	for r := 1; r <= *rounds; r++ {
+		res, err := round(base, opt, taskset, useWrk, mix, tmp)
+		check(err)
+		b, p := res[0], res[1]
+		log.Printf("round %2d  fixed rate: base %6.2f pgo %6.2f µs CPU/req (%.3f)   saturation: base %6.0f pgo %6.0f req/s (%.3f), %6.2f / %6.2f µs CPU/req",
+			r, b.rate.cpuPerReq(), p.rate.cpuPerReq(), p.rate.cpuPerReq()/b.rate.cpuPerReq(),
+			b.sat.throughput(), p.sat.throughput(), p.sat.throughput()/b.sat.throughput(), b.sat.cpuPerReq(), p.sat.cpuPerReq())
+		rateB, rateP = append(rateB, b.rate.cpuPerReq()), append(rateP, p.rate.cpuPerReq())
+		satB, satP = append(satB, b.sat.cpuPerReq()), append(satP, p.sat.cpuPerReq())
+		tputB, tputP = append(tputB, b.sat.throughput()), append(tputP, p.sat.throughput())
+		rRate = append(rRate, p.rate.cpuPerReq()/b.rate.cpuPerReq())
+		rSat = append(rSat, p.sat.cpuPerReq()/b.sat.cpuPerReq())
+		rTput = append(rTput, p.sat.throughput()/b.sat.throughput())
+		util = append(util, (b.sat.cpu+p.sat.cpu).Seconds()/max(b.sat.elapsed, p.sat.elapsed).Seconds())
 	}
 
 	// 5. Summary.
-	col := func(name string, f func(sample) float64) []float64 {
-		var v []float64
-		for _, s := range res[name] {
-			v = append(v, f(s))
-		}
-		sort.Float64s(v)
-		return v
-	}
-	rps := func(s sample) float64 { return s.rps }
-	cpr := func(s sample) float64 { return s.cpuPerReq }
-	sizeB, sizeP := fileSize(base), fileSize(opt)
-	gen := "built-in generator (pgo.GenerateLoad, a separate process)"
+	gen := "pgo.GenerateLoad"
 	if useWrk {
 		gen = "wrk -t1"
 	}
 	pin := "not pinned (taskset missing or one CPU)"
 	if taskset != "" {
-		pin = "server on CPU 0, load generator on CPU 1 (taskset)"
+		pin = "both servers on CPU 0, load generators on CPU 1"
 	}
+	sizeB, sizeP := fileSize(base), fileSize(opt)
 	fmt.Printf(`
-PGO benchmark: %s, %s/%s, %d CPUs, %s
-  method: %d alternating rounds per binary, each on a fresh server (GOMAXPROCS=1), %s warm-up, then
-          - fixed rate: %d req/s for %s, open loop, built-in generator (same load for both binaries)
-          - saturation: closed loop, %d connections, for %s, %s
-          request mix %s in turn; %s;
-          CPU = server utime+stime from /proc/PID/stat over each measured window
-  profile: %d input(s), %d samples, %s CPU over %s (collected from the baseline binary), sha256 %.12s
-  binary size: base %d B, pgo %d B (%+.1f%%); PGO build took %s (standard library recompiled with the profile)
+PGO benchmark: examples/hello, %s, %s/%s, %d CPUs (%s)
+  method: %d rounds; each starts a baseline and a PGO server side by side (GOMAXPROCS=1, %s),
+          %s warm-up, then %s at a fixed %d req/s per server (pgo.GenerateLoad, open loop) and
+          %s of saturation (%s, %d connections per server, closed loop);
+          request mix %s in turn; CPU = server utime+stime from /proc/PID/stat over each window
+  profile: collected from the baseline under the same mix: %d samples, %s CPU in %s; sha256 %.12s
+  binaries: base %d B, PGO %d B (%+.1f%%); the PGO build took %s (it recompiles the standard library)
 
-                                 baseline        PGO   PGO/baseline (median)   range baseline / PGO
+                                      baseline       PGO    PGO/baseline: median of rounds [min–max]
+  fixed rate:  CPU per request (µs)  %8.2f  %8.2f    %.3f (%+.1f%%) [%.3f–%.3f]
+  saturation:  CPU per request (µs)  %8.2f  %8.2f    %.3f (%+.1f%%) [%.3f–%.3f]
+  saturation:  throughput (req/s)    %8.0f  %8.0f    %.3f (%+.1f%%) [%.3f–%.3f]
+  the servers used %.0f%% of their shared CPU in the saturation phase (median)%s
 `,
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(),
-		*rounds, *warmup, *rate, *duration, *conns, *duration, gen, *paths, pin,
-		rep.Used, rep.Samples, rep.CPU.Round(time.Millisecond), rep.Duration.Round(time.Millisecond), placed[0].SHA256,
-		sizeB, sizeP, 100*(float64(sizeP)/float64(sizeB)-1), pgoBuild.Round(time.Second))
-	line := func(label, phase string, f func(sample) float64, format string) {
-		b, p := col("base/"+phase, f), col("pgo/"+phase, f)
-		fmt.Printf("  %-26s %10s %10s   %.3f (%+.1f%%)        %s–%s / %s–%s\n", label,
-			fmt.Sprintf(format, median(b)), fmt.Sprintf(format, median(p)), median(p)/median(b), 100*(median(p)/median(b)-1),
-			fmt.Sprintf(format, b[0]), fmt.Sprintf(format, b[len(b)-1]), fmt.Sprintf(format, p[0]), fmt.Sprintf(format, p[len(p)-1]))
-	}
-	line("fixed rate: CPU/request µs", "rate", cpr, "%.2f")
-	line("saturation: CPU/request µs", "sat", cpr, "%.2f")
-	line("saturation: throughput /s", "sat", rps, "%.0f")
+		*rounds, pin, *warmup, *duration, *rate, *duration, gen, *conns, *paths,
+		rep.Samples, rep.CPU.Round(time.Millisecond), rep.Duration.Round(time.Millisecond), placed[0].SHA256,
+		sizeB, sizeP, 100*(float64(sizeP)/float64(sizeB)-1), pgoBuild.Round(time.Second),
+		median(rateB), median(rateP), median(rRate), 100*(median(rRate)-1), minOf(rRate), maxOf(rRate),
+		median(satB), median(satP), median(rSat), 100*(median(rSat)-1), minOf(rSat), maxOf(rSat),
+		median(tputB), median(tputP), median(rTput), 100*(median(rTput)-1), minOf(rTput), maxOf(rTput),
+		100*median(util), saturationNote(median(util), median(rSat)),
+	)
 }
 
-// window is one measured phase.
+// saturationNote says how to read the saturation throughput.
+func saturationNote(util, cpuRatio float64) string {
+	if util >= 0.9 {
+		return ": saturated, the throughput ratio is the kernel's fair split of one CPU"
+	}
+	return fmt.Sprintf(": NOT saturated, the load generators were the bottleneck and the throughput\n"+
+		"  ratio says nothing about the binaries; the throughput a saturated CPU would give follows\n"+
+		"  from CPU per request: PGO/baseline %.3f (%+.1f%%)", 1/cpuRatio, 100*(1/cpuRatio-1))
+}
+
+// window is one measured phase on one server.
 type window struct {
 	reqs    int64
 	elapsed time.Duration
 	cpu     time.Duration
 }
 
-// measure starts bin, warms it up, and measures requests and server CPU in the fixed-rate phase
-// and the saturation phase.
-func measure(bin, taskset string, useWrk bool, mix []string, conns, rate int, warmup, duration time.Duration, tmp string) ([]window, error) {
-	svc := freeAddr()
-	argv := []string{bin, "-addr", svc}
+func (w window) cpuPerReq() float64 {
+	return float64(w.cpu.Nanoseconds()) / 1e3 / float64(max(w.reqs, 1))
+}
+
+func (w window) throughput() float64 { return float64(w.reqs) / w.elapsed.Seconds() }
+
+// result is one server's two phases in a round.
+type result struct{ rate, sat window }
+
+// server is a running binary.
+type server struct {
+	addr string
+	cmd  *exec.Cmd
+	out  bytes.Buffer
+}
+
+func startServer(bin, taskset string) (*server, error) {
+	s := &server{addr: freeAddr()}
+	argv := []string{bin, "-addr", s.addr}
 	if taskset != "" {
 		argv = append([]string{taskset, "-c", "0"}, argv...)
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	s.cmd = exec.Command(argv[0], argv[1:]...)
+	s.cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
+	if err := s.cmd.Start(); err != nil {
 		return nil, err
 	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
-	if err := waitHealthy("http://" + svc + "/healthz"); err != nil {
-		return nil, fmt.Errorf("%v\n%s", err, out.String())
+	if err := waitHealthy("http://" + s.addr + "/healthz"); err != nil {
+		s.stop()
+		return nil, fmt.Errorf("%v\n%s", err, s.out.String())
 	}
-	pid := cmd.Process.Pid // taskset execs the server in place: same pid
-	var urls []string
-	for _, p := range mix {
-		urls = append(urls, "http://"+svc+p)
-	}
-	builtin := func(rate int) func(time.Duration) (int64, time.Duration, error) {
-		return func(d time.Duration) (int64, time.Duration, error) { return runBuiltin(taskset, urls, rate, conns, d) }
-	}
-	saturate := builtin(0)
-	if useWrk {
-		saturate = func(d time.Duration) (int64, time.Duration, error) { return runWrk(taskset, svc, mix, conns, d, tmp) }
-	}
-	if _, _, err := saturate(warmup); err != nil {
-		return nil, err
-	}
-	var ws []window
-	for _, load := range []func(time.Duration) (int64, time.Duration, error){builtin(rate), saturate} {
-		before, err := procCPU(pid)
-		if err != nil {
-			return nil, err
-		}
-		reqs, elapsed, err := load(duration)
-		if err != nil {
-			return nil, err
-		}
-		after, err := procCPU(pid)
-		if err != nil {
-			return nil, err
-		}
-		ws = append(ws, window{reqs, elapsed, after - before})
-	}
-	return ws, nil
+	return s, nil
 }
 
-// runBuiltin runs this program as the built-in load generator in its own process, pinned to CPU 1.
-func runBuiltin(taskset string, urls []string, rate, conns int, d time.Duration) (int64, time.Duration, error) {
+func (s *server) stop() {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.cmd.Wait()
+}
+
+// cpu is the server's user+system CPU time so far (taskset execs it in place: same pid).
+func (s *server) cpu() (time.Duration, error) { return procCPU(s.cmd.Process.Pid) }
+
+// round runs both binaries side by side through warm-up, fixed rate and saturation.
+func round(base, opt, taskset string, useWrk bool, mix []string, tmp string) ([2]result, error) {
+	var res [2]result
+	var srvs [2]*server
+	for i, bin := range []string{base, opt} {
+		s, err := startServer(bin, taskset)
+		if err != nil {
+			return res, err
+		}
+		defer s.stop()
+		srvs[i] = s
+	}
+	urls := [][]string{urlsFor(srvs[0].addr, mix), urlsFor(srvs[1].addr, mix)}
+	saturate := func(d time.Duration) ([2]window, error) {
+		if !useWrk {
+			return runBuiltin(taskset, urls, 0, d)
+		}
+		var ws [2]window
+		var errs [2]error
+		var wg sync.WaitGroup
+		for i, s := range srvs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ws[i].reqs, ws[i].elapsed, errs[i] = runWrk(taskset, s.addr, mix, d, tmp)
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				return ws, err
+			}
+		}
+		return ws, nil
+	}
+	if _, err := saturate(*warmup); err != nil {
+		return res, err
+	}
+	for phase, load := range []func(time.Duration) ([2]window, error){
+		func(d time.Duration) ([2]window, error) { return runBuiltin(taskset, urls, *rate, d) },
+		saturate,
+	} {
+		var before [2]time.Duration
+		for i, s := range srvs {
+			c, err := s.cpu()
+			if err != nil {
+				return res, err
+			}
+			before[i] = c
+		}
+		ws, err := load(*duration)
+		if err != nil {
+			return res, err
+		}
+		for i, s := range srvs {
+			after, err := s.cpu()
+			if err != nil {
+				return res, err
+			}
+			ws[i].cpu = after - before[i]
+			if phase == 0 {
+				res[i].rate = ws[i]
+			} else {
+				res[i].sat = ws[i]
+			}
+		}
+	}
+	return res, nil
+}
+
+// loadProcess is this program run as a load generator: one pgo.GenerateLoad per URL group, all
+// at once, printing "requests errors elapsed first-error" per group.
+func loadProcess() {
+	groups := strings.Split(*loadURLs, ";")
+	out := make([]pgo.LoadResult, len(groups))
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := pgo.GenerateLoad(context.Background(), pgo.LoadOptions{URLs: strings.Split(g, ","), Rate: *loadRate, Concurrency: *conns, Duration: *loadDur})
+			check(err)
+			out[i] = r
+		}()
+	}
+	wg.Wait()
+	for _, r := range out {
+		fmt.Printf("%d %d %d %q\n", r.Requests, r.Errors, r.Elapsed, r.FirstError)
+	}
+}
+
+// runBuiltin runs the built-in generator for both servers in one process pinned to CPU 1.
+func runBuiltin(taskset string, urls [][]string, rate int, d time.Duration) ([2]window, error) {
+	var ws [2]window
 	self, err := os.Executable()
 	if err != nil {
-		return 0, 0, err
+		return ws, err
 	}
-	argv := []string{self, "-load-urls", strings.Join(urls, ","), "-load-rate", strconv.Itoa(rate), "-load-conns", strconv.Itoa(conns), "-load-duration", d.String()}
+	argv := []string{self, "-load-urls", strings.Join(urls[0], ",") + ";" + strings.Join(urls[1], ","),
+		"-load-rate", strconv.Itoa(rate), "-conns", strconv.Itoa(*conns), "-load-duration", d.String()}
 	if taskset != "" {
 		argv = append([]string{taskset, "-c", "1"}, argv...)
 	}
 	out, err := exec.Command(argv[0], argv[1:]...).Output()
 	if err != nil {
-		return 0, 0, fmt.Errorf("load generator: %v", err)
+		return ws, fmt.Errorf("load generator: %v", err)
 	}
-	var reqs, errs int64
-	var elapsed time.Duration
-	var first string
-	if _, err := fmt.Sscanf(string(out), "%d %d %d %q", &reqs, &errs, &elapsed, &first); err != nil {
-		return 0, 0, fmt.Errorf("load generator output %q: %v", out, err)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2 {
+		return ws, fmt.Errorf("load generator output %q", out)
 	}
-	if errs > 0 {
-		return 0, 0, fmt.Errorf("load generator: %d failed requests (first: %s)", errs, first)
+	for i, line := range lines {
+		var errs int64
+		var first string
+		if _, err := fmt.Sscanf(line, "%d %d %d %q", &ws[i].reqs, &errs, &ws[i].elapsed, &first); err != nil {
+			return ws, fmt.Errorf("load generator output %q: %v", line, err)
+		}
+		if errs > 0 {
+			return ws, fmt.Errorf("load generator: %d failed requests (first: %s)", errs, first)
+		}
 	}
-	return reqs, elapsed, nil
+	return ws, nil
 }
 
 var (
 	wrkTotal = regexp.MustCompile(`(\d+) requests in ([0-9.]+)(us|ms|s|m)`)
-	wrkBad   = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)`)
+	wrkBad   = regexp.MustCompile(`Non-2xx or 3xx responses: \d+|Socket errors: connect [1-9]|read [1-9]|write [1-9]`)
+	wrkSlow  = regexp.MustCompile(`timeout [1-9]\d*`)
 )
 
-// runWrk drives the mix with wrk and returns completed requests and the elapsed time it reports.
-func runWrk(taskset, svc string, mix []string, conns int, d time.Duration, tmp string) (int64, time.Duration, error) {
-	script := filepath.Join(tmp, "mix.lua")
+// runWrk drives the mix at one server with wrk and returns completed requests and elapsed time.
+func runWrk(taskset, addr string, mix []string, d time.Duration, tmp string) (int64, time.Duration, error) {
+	script := filepath.Join(tmp, "mix-"+strings.ReplaceAll(addr, ":", "-")+".lua")
 	var quoted []string
 	for _, p := range mix {
 		quoted = append(quoted, strconv.Quote(p))
@@ -312,7 +392,7 @@ func runWrk(taskset, svc string, mix []string, conns int, d time.Duration, tmp s
 	if err := os.WriteFile(script, []byte(lua), 0o644); err != nil {
 		return 0, 0, err
 	}
-	argv := []string{"wrk", "-t1", "-c" + strconv.Itoa(conns), "-d" + strconv.Itoa(int(d.Seconds())) + "s", "-s", script, "http://" + svc}
+	argv := []string{"wrk", "-t1", "-c" + strconv.Itoa(*conns), "-d" + strconv.Itoa(max(1, int(d.Seconds()))) + "s", "--timeout", "10s", "-s", script, "http://" + addr}
 	if taskset != "" {
 		argv = append([]string{taskset, "-c", "1"}, argv...)
 	}
@@ -320,8 +400,11 @@ func runWrk(taskset, svc string, mix []string, conns int, d time.Duration, tmp s
 	if err != nil {
 		return 0, 0, fmt.Errorf("wrk: %v\n%s", err, out)
 	}
-	if m := wrkBad.FindSubmatch(out); m != nil {
+	if wrkBad.Match(out) {
 		return 0, 0, fmt.Errorf("wrk saw errors:\n%s", out)
+	}
+	if m := wrkSlow.Find(out); m != nil {
+		log.Printf("wrk against %s: %s (requests slower than 10 s; the machine is overloaded)", addr, m)
 	}
 	m := wrkTotal.FindSubmatch(out)
 	if m == nil {
@@ -333,22 +416,29 @@ func runWrk(taskset, svc string, mix []string, conns int, d time.Duration, tmp s
 	return n, time.Duration(v * float64(unit)), nil
 }
 
+func urlsFor(addr string, mix []string) []string {
+	var urls []string
+	for _, p := range mix {
+		urls = append(urls, "http://"+addr+p)
+	}
+	return urls
+}
+
 // procCPU is the user+system CPU time of a process so far (Linux).
 func procCPU(pid int) (time.Duration, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
 	}
-	// Fields after the command name, which is in parentheses and may hold spaces.
-	rest := string(data[bytes.LastIndexByte(data, ')')+2:])
-	f := strings.Fields(rest)
-	// rest starts at field 3 (state); utime and stime are fields 14 and 15.
+	// After the command name (in parentheses, may hold spaces) come fields 3 (state) onwards;
+	// utime and stime are fields 14 and 15, in clock ticks.
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(utime+stime) * time.Second / time.Duration(clockTicks()), nil
 }
 
-func clockTicks() int64 {
+var ticks = sync.OnceValue(func() int64 {
 	out, err := exec.Command("getconf", "CLK_TCK").Output()
 	if err == nil {
 		if n, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64); err == nil && n > 0 {
@@ -356,7 +446,9 @@ func clockTicks() int64 {
 		}
 	}
 	return 100
-}
+})
+
+func clockTicks() int64 { return ticks() }
 
 func waitHealthy(u string) error {
 	deadline := time.Now().Add(15 * time.Second)
@@ -420,15 +512,25 @@ func fileSize(p string) int64 {
 	return fi.Size()
 }
 
+func sorted(v []float64) []float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s
+}
+
 func median(v []float64) float64 {
-	if len(v) == 0 {
+	s := sorted(v)
+	if len(s) == 0 {
 		return 0
 	}
-	if len(v)%2 == 1 {
-		return v[len(v)/2]
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
 	}
-	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
+
+func minOf(v []float64) float64 { return sorted(v)[0] }
+func maxOf(v []float64) float64 { return sorted(v)[len(v)-1] }
 
 func cpuModel() string {
 	f, err := os.Open("/proc/cpuinfo")
