@@ -1,0 +1,714 @@
+package run
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/scratchkit/scratchkit/targets/binary"
+)
+
+// Where Go looks for CA roots on Linux (crypto/x509 root_linux.go) and zone data (time
+// zoneinfo_unix.go), and the environment variables that override them.
+var (
+	goCertFiles = []string{
+		"/etc/ssl/certs/ca-certificates.crt",
+		"/etc/pki/tls/certs/ca-bundle.crt",
+		"/etc/ssl/ca-bundle.pem",
+		"/etc/pki/tls/cacert.pem",
+		"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+		"/etc/ssl/cert.pem",
+	}
+	goCertDirs       = []string{"/etc/ssl/certs", "/etc/pki/tls/certs"}
+	goZoneDirs       = []string{"/usr/share/zoneinfo/", "/usr/share/lib/zoneinfo/", "/usr/lib/locale/TZ/", "/etc/zoneinfo/"}
+	shellNames       = []string{"sh", "bash", "ash", "dash", "zsh", "ksh", "busybox", "toybox"}
+	pkgManagerNames  = []string{"apt", "apt-get", "dpkg", "apk", "yum", "dnf", "microdnf", "rpm", "zypper", "pacman"}
+	standardBinDirs  = []string{"/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"}
+	defaultPATH      = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" // docker's and runc's
+	annotationBase   = "org.opencontainers.image.base.name"
+	annotationDigest = "org.opencontainers.image.base.digest"
+)
+
+// imageInfo is what the checks and the run need to know about one platform image.
+type imageInfo struct {
+	platform string
+	config   *v1.ConfigFile
+	fs       *imageFS
+	argv     []string // entrypoint + cmd as configured
+	program  string   // argv[0] resolved to an absolute path in the image ("" when it cannot be)
+	env      map[string]string
+	annots   map[string]string // manifest annotations
+
+	user    execUser
+	userErr error
+
+	bin    *binary.Info // nil when the entrypoint could not be read or inspected
+	binErr error
+}
+
+// configEnv parses KEY=VALUE entries; later ones win, as in a process environment.
+func configEnv(env []string) map[string]string {
+	m := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
+}
+
+// platformOf is os/arch[/variant] of an image config.
+func platformOf(cf *v1.ConfigFile) string {
+	s := cf.OS + "/" + cf.Architecture
+	if cf.Variant != "" {
+		s += "/" + cf.Variant
+	}
+	return s
+}
+
+// analyze reads what the checks need from img: config, manifest annotations, the flattened
+// filesystem (headers, plus /etc/passwd, /etc/group, CA files and the entrypoint's bytes) and the
+// entrypoint's ELF and Go build information.
+func analyze(ctx context.Context, img v1.Image) (*imageInfo, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("read the image config: %w", err)
+	}
+	info := &imageInfo{platform: platformOf(cf), config: cf, env: configEnv(cf.Config.Env)}
+	if m, err := img.Manifest(); err == nil {
+		info.annots = m.Annotations
+	}
+	info.argv = append(append([]string{}, cf.Config.Entrypoint...), cf.Config.Cmd...)
+
+	plan := capturePlan{files: map[string]bool{"/etc/passwd": true, "/etc/group": true}}
+	for _, f := range goCertFiles {
+		plan.files[f] = true
+	}
+	plan.dirs = append(plan.dirs, goCertDirs...)
+	if f := info.env["SSL_CERT_FILE"]; f != "" {
+		plan.files[path.Clean(f)] = true
+	}
+	if d := info.env["SSL_CERT_DIR"]; d != "" {
+		for _, dir := range strings.Split(d, ":") {
+			if dir != "" {
+				plan.dirs = append(plan.dirs, path.Clean(dir))
+			}
+		}
+	}
+	var candidates []string
+	if len(info.argv) > 0 {
+		candidates = programCandidates(info.argv[0], info.env, cf.Config.WorkingDir)
+		for _, c := range candidates {
+			plan.files[c] = true
+		}
+	}
+	if info.fs, err = readImageFS(ctx, img, plan); err != nil {
+		return nil, err
+	}
+	for _, c := range candidates {
+		if _, e := info.fs.resolve(c); e != nil && e.hdr.Typeflag == tar.TypeReg {
+			info.program = c
+			break
+		}
+	}
+	if info.program == "" && len(candidates) > 0 && strings.Contains(info.argv[0], "/") {
+		info.program = candidates[0]
+	}
+
+	passwd, _ := info.fs.readFile("/etc/passwd")
+	if !info.fs.exists("/etc/passwd") {
+		passwd = nil
+	} else if passwd == nil {
+		passwd = []byte{}
+	}
+	group, _ := info.fs.readFile("/etc/group")
+	if !info.fs.exists("/etc/group") {
+		group = nil
+	} else if group == nil {
+		group = []byte{}
+	}
+	info.user, info.userErr = resolveUser(cf.Config.User, passwd, group)
+
+	if info.program != "" {
+		if data, err := info.fs.readFile(info.program); err != nil {
+			info.binErr = err
+		} else {
+			info.bin, info.binErr = binary.InspectReader(ctx, bytes.NewReader(data), int64(len(data)))
+		}
+	}
+	return info, nil
+}
+
+// programCandidates are the absolute paths argv0 may name: itself when it has a slash, else its
+// name in each PATH directory (the runtime's exec looks it up in the container's PATH).
+func programCandidates(argv0 string, env map[string]string, workdir string) []string {
+	if strings.Contains(argv0, "/") {
+		if !path.IsAbs(argv0) {
+			if workdir == "" {
+				workdir = "/"
+			}
+			argv0 = path.Join(workdir, argv0)
+		}
+		return []string{path.Clean(argv0)}
+	}
+	p, ok := env["PATH"]
+	if !ok {
+		p = defaultPATH
+	}
+	var out []string
+	for _, dir := range strings.Split(p, ":") {
+		if dir == "" || !path.IsAbs(dir) {
+			continue
+		}
+		out = append(out, path.Join(dir, argv0))
+	}
+	return out
+}
+
+// Check runs the static checks on one platform's image and returns a Finding per check. The
+// platform is the image config's; opts.BinarySHA256 and opts.Probes are looked at for it. The
+// error is for an image that cannot be read at all.
+func Check(ctx context.Context, img v1.Image, opts Options) ([]Finding, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	info, err := analyze(ctx, img)
+	if err != nil {
+		return nil, fmt.Errorf("smoke check: %w", err)
+	}
+	return info.findings(opts), nil
+}
+
+// findings runs every check, in a fixed order.
+func (i *imageInfo) findings(opts Options) []Finding {
+	var out []Finding
+	add := func(check string, st Status, format string, args ...any) {
+		out = append(out, Finding{Check: check, Status: st, Detail: fmt.Sprintf(format, args...)})
+	}
+	if len(i.argv) == 0 {
+		add(CheckConfig, StatusFail, "the image config has neither Entrypoint nor Cmd: a container has nothing to run (docker: \"no command specified\"). Fix: build the image with scratchkit's Image target, which sets the entrypoint to /ko-app/<name>.")
+	} else {
+		add(CheckConfig, StatusPass, "runs %s", quoteArgs(i.argv))
+	}
+	out = append(out, i.checkEntrypoint()...)
+	out = append(out, i.checkBinary(opts))
+	out = append(out, i.checkUser(opts))
+	out = append(out, i.checkCARoots(), i.checkZoneInfo(), i.checkPasswd(), i.checkPorts(opts), i.checkBase(opts), i.checkShell(opts))
+	return out
+}
+
+func quoteArgs(argv []string) string {
+	q := make([]string, len(argv))
+	for k, a := range argv {
+		q[k] = strconv.Quote(a)
+	}
+	return "[" + strings.Join(q, " ") + "]"
+}
+
+// checkEntrypoint gives the entrypoint, linkage and platform findings.
+func (i *imageInfo) checkEntrypoint() []Finding {
+	skip := func(why string) []Finding {
+		return []Finding{
+			{Check: CheckLinkage, Status: StatusSkip, Detail: why},
+			{Check: CheckPlatform, Status: StatusSkip, Detail: why},
+		}
+	}
+	if len(i.argv) == 0 {
+		return append([]Finding{{Check: CheckEntrypoint, Status: StatusFail, Detail: "no entrypoint configured"}}, skip("no entrypoint")...)
+	}
+	argv0 := i.argv[0]
+	if i.program == "" {
+		p, ok := i.env["PATH"]
+		if !ok {
+			p = defaultPATH + " (the runtime's default)"
+		}
+		f := Finding{Check: CheckEntrypoint, Status: StatusFail, Detail: fmt.Sprintf(
+			"%q is not in any directory of PATH=%s: the container fails at start with \"exec: %q: executable file not found in $PATH\". "+
+				"Fix: set the entrypoint to the binary's absolute path (/ko-app/<name> for images scratchkit builds).", argv0, p, argv0)}
+		return append([]Finding{f}, skip("entrypoint not found")...)
+	}
+	rp, e := i.fs.resolve(i.program)
+	if e == nil {
+		why := "does not exist in the image"
+		if i.fs.dirs[rp] {
+			why = "is a directory"
+		}
+		f := Finding{Check: CheckEntrypoint, Status: StatusFail, Detail: fmt.Sprintf(
+			"%s %s: the container fails at start with \"exec: %q: stat %s: no such file or directory\". Fix: put the binary there (image layer) or point the entrypoint at it.",
+			i.program, why, i.program, i.program)}
+		return append([]Finding{f}, skip("entrypoint missing")...)
+	}
+	where := i.program
+	if rp != i.program {
+		where = fmt.Sprintf("%s (-> %s)", i.program, rp)
+	}
+	h := e.hdr
+	if h.Typeflag != tar.TypeReg {
+		f := Finding{Check: CheckEntrypoint, Status: StatusFail, Detail: fmt.Sprintf("%s is a %s, not a regular file: the kernel cannot execute it (\"permission denied\").", where, typeName(h.Typeflag))}
+		return append([]Finding{f}, skip("entrypoint is not a file")...)
+	}
+	var out []Finding
+	ep := Finding{Check: CheckEntrypoint, Status: StatusPass}
+	u := i.user
+	if i.userErr == nil {
+		var blocked []string
+		for d := path.Dir(rp); ; d = path.Dir(d) {
+			if de := i.fs.entries[d]; de != nil && de.hdr.Typeflag == tar.TypeDir && !u.root() && !u.may(1, de.hdr.Mode, de.hdr.Uid, de.hdr.Gid) {
+				blocked = append(blocked, fmt.Sprintf("%s (mode %04o, owner %d:%d)", d, de.hdr.Mode&0o7777, de.hdr.Uid, de.hdr.Gid))
+			}
+			if d == "/" {
+				break
+			}
+		}
+		switch {
+		case !u.may(1, h.Mode, h.Uid, h.Gid):
+			ep.Status = StatusFail
+			ep.Detail = fmt.Sprintf("%s (mode %04o, owner %d:%d) is not executable by the image's user %s: the container fails at start with \"exec %s: permission denied\". "+
+				"Fix: make the binary mode 0755 in its layer (scratchkit's Image target does).", where, h.Mode&0o7777, h.Uid, h.Gid, u, i.program)
+		case len(blocked) > 0:
+			ep.Status = StatusFail
+			ep.Detail = fmt.Sprintf("the image's user %s may not enter %s, so it cannot reach %s: the container fails at start with \"permission denied\". Fix: make the directories mode 0755.",
+				u, strings.Join(blocked, ", "), i.program)
+		default:
+			ep.Detail = fmt.Sprintf("%s: regular file, %d bytes, mode %04o, executable by %s", where, h.Size, h.Mode&0o7777, u)
+		}
+	} else {
+		ep.Detail = fmt.Sprintf("%s: regular file, %d bytes, mode %04o (user unresolved, see the user check)", where, h.Size, h.Mode&0o7777)
+	}
+	out = append(out, ep)
+
+	if i.bin == nil {
+		why := "cannot read the entrypoint"
+		if i.binErr != nil {
+			why = i.binErr.Error()
+		}
+		out = append(out,
+			Finding{Check: CheckLinkage, Status: StatusFail, Detail: fmt.Sprintf("%s is not a binary the kernel can start in this image: %s", i.program, why)},
+			Finding{Check: CheckPlatform, Status: StatusSkip, Detail: "not an executable"})
+		return out
+	}
+	exp := binary.Expect{Name: path.Base(i.program), ImagePath: i.program}
+	if _, err := binary.ParsePlatform(i.platform); err == nil {
+		exp.Platform = i.platform
+	}
+	rep := binary.Check(i.bin, exp)
+	for _, c := range []struct{ ours, theirs string }{{CheckLinkage, binary.CheckLinkage}, {CheckPlatform, binary.CheckPlatform}} {
+		r, ok := rep.Result(c.theirs)
+		if !ok {
+			out = append(out, Finding{Check: c.ours, Status: StatusSkip, Detail: "not checked"})
+			continue
+		}
+		out = append(out, Finding{Check: c.ours, Status: fromBinaryStatus(r.Status), Detail: r.Detail})
+	}
+	return out
+}
+
+func fromBinaryStatus(s binary.Status) Status {
+	switch s {
+	case binary.StatusPass:
+		return StatusPass
+	case binary.StatusFail:
+		return StatusFail
+	case binary.StatusWarn:
+		return StatusWarn
+	}
+	return StatusSkip
+}
+
+// expectedSHA256 finds the verified digest for the platform: by exact name, else by os/arch when
+// one entry matches.
+func expectedSHA256(m map[string]string, platform string) (string, bool) {
+	if s, ok := m[platform]; ok {
+		return strings.TrimPrefix(s, "sha256:"), true
+	}
+	parts := strings.SplitN(platform, "/", 3)
+	osArch := strings.Join(parts[:min(2, len(parts))], "/")
+	var found []string
+	for k, s := range m {
+		kp := strings.SplitN(k, "/", 3)
+		if len(kp) >= 2 && kp[0]+"/"+kp[1] == osArch {
+			found = append(found, s)
+		}
+	}
+	if len(found) == 1 {
+		return strings.TrimPrefix(found[0], "sha256:"), true
+	}
+	return "", false
+}
+
+func (i *imageInfo) checkBinary(opts Options) Finding {
+	want, ok := expectedSHA256(opts.BinarySHA256, i.platform)
+	if !ok {
+		return Finding{Check: CheckBinary, Status: StatusSkip, Detail: "no verified digest given for " + i.platform}
+	}
+	if i.program == "" {
+		return Finding{Check: CheckBinary, Status: StatusFail, Detail: "no entrypoint to compare with the verified binary sha256:" + want}
+	}
+	data, err := i.fs.readFile(i.program)
+	if err != nil {
+		return Finding{Check: CheckBinary, Status: StatusFail, Detail: fmt.Sprintf("cannot read the entrypoint to compare with the verified binary: %v", err)}
+	}
+	sum := sha256.Sum256(data)
+	got := hex.EncodeToString(sum[:])
+	if got != want {
+		return Finding{Check: CheckBinary, Status: StatusFail, Detail: fmt.Sprintf(
+			"%s in the image has sha256:%s, but the binary Verify passed has sha256:%s: the image does not ship what was verified. "+
+				"Fix: rebuild the image from the verified dist binary (run Verify then Image again) and find what rewrote it in between.", i.program, got, want)}
+	}
+	return Finding{Check: CheckBinary, Status: StatusPass, Detail: fmt.Sprintf("%s is the verified binary (sha256:%s)", i.program, got)}
+}
+
+func (i *imageInfo) checkUser(opts Options) Finding {
+	spec := i.config.Config.User
+	if i.userErr != nil {
+		return Finding{Check: CheckUser, Status: StatusFail, Detail: fmt.Sprintf(
+			"%v: the container fails at start with that message. "+
+				"Fix: use numbers (e.g. 65532:65532), or a base whose /etc/passwd has the name (the static base has root, nobody and nonroot).", i.userErr)}
+	}
+	u := i.user
+	if u.root() {
+		how := "the config sets no user, so it runs as root"
+		if spec != "" {
+			how = fmt.Sprintf("user %q is root", spec)
+		}
+		if opts.AllowRoot {
+			return Finding{Check: CheckUser, Status: StatusWarn, Detail: how + " (allowed by smoke.allow_root)"}
+		}
+		return Finding{Check: CheckUser, Status: StatusFail, Detail: how + ": a compromised process owns the container's files and every capability the runtime grants, and " +
+			"Kubernetes' runAsNonRoot rejects the pod (\"container has runAsNonRoot and image will run as root\"). " +
+			"Fix: run as nonroot, image.user: 65532:65532 (the default), or set smoke.allow_root: true if root is really needed."}
+	}
+	d := fmt.Sprintf("runs as %s", u)
+	if !u.listed {
+		if u.hasPasswd {
+			d += "; the uid is not in /etc/passwd (fine unless the program looks itself up)"
+		} else {
+			d += "; the image has no /etc/passwd"
+		}
+	}
+	return Finding{Check: CheckUser, Status: StatusPass, Detail: d}
+}
+
+// rootsSource describes where Go would find CA roots in the image, and how many.
+type rootsSource struct {
+	where []string
+	certs int
+	bad   []string // what is configured but missing or empty
+}
+
+// caRoots follows crypto/x509's loadSystemRoots over the image: the first readable file of
+// SSL_CERT_FILE or the default list, then every file in SSL_CERT_DIR's or the default
+// directories.
+func (i *imageInfo) caRoots() rootsSource {
+	var rs rootsSource
+	u := i.user
+	readable := func(p string) ([]byte, bool) {
+		_, e := i.fs.resolve(p)
+		if e == nil || e.hdr.Typeflag != tar.TypeReg {
+			return nil, false
+		}
+		if i.userErr == nil && !u.may(4, e.hdr.Mode, e.hdr.Uid, e.hdr.Gid) {
+			rs.bad = append(rs.bad, fmt.Sprintf("%s is not readable by %s (mode %04o)", p, u, e.hdr.Mode&0o7777))
+			return nil, false
+		}
+		data, err := i.fs.readFile(p)
+		return data, err == nil
+	}
+	files := goCertFiles
+	if f, ok := i.env["SSL_CERT_FILE"]; ok && f != "" {
+		files = []string{path.Clean(f)}
+		if !i.fs.exists(f) {
+			rs.bad = append(rs.bad, fmt.Sprintf("SSL_CERT_FILE=%s does not exist in the image", f))
+		}
+	}
+	for _, f := range files {
+		if data, ok := readable(f); ok {
+			n := countCerts(data)
+			rs.certs += n
+			rs.where = append(rs.where, fmt.Sprintf("%s (%d)", f, n))
+			if n == 0 {
+				rs.bad = append(rs.bad, f+" holds no PEM certificate")
+			}
+			break
+		}
+	}
+	dirs := goCertDirs
+	if d, ok := i.env["SSL_CERT_DIR"]; ok && d != "" {
+		dirs = nil
+		for _, dir := range strings.Split(d, ":") {
+			if dir != "" {
+				dirs = append(dirs, path.Clean(dir))
+				if !i.fs.isDir(dir) {
+					rs.bad = append(rs.bad, fmt.Sprintf("SSL_CERT_DIR entry %s is not a directory in the image", dir))
+				}
+			}
+		}
+	}
+	for _, dir := range dirs {
+		n := 0
+		for _, p := range i.fs.list(dir) {
+			// Go skips symlinks to files in the same directory (hash links to a bundle there).
+			if e := i.fs.entries[p]; e != nil && e.hdr.Typeflag == tar.TypeSymlink {
+				if t := e.hdr.Linkname; !strings.Contains(t, "/") || path.Dir(path.Join(dir, t)) == dir {
+					continue
+				}
+			}
+			if data, ok := readable(p); ok {
+				n += countCerts(data)
+			}
+		}
+		if n > 0 {
+			rs.certs += n
+			rs.where = append(rs.where, fmt.Sprintf("%s/ (%d)", dir, n))
+		}
+	}
+	return rs
+}
+
+// countCerts counts the certificates of a PEM bundle that parse.
+func countCerts(data []byte) int {
+	n := 0
+	for len(data) > 0 {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" || len(b.Headers) != 0 {
+			continue
+		}
+		if _, err := x509.ParseCertificate(b.Bytes); err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// featuresNote says where the feature facts come from.
+func (i *imageInfo) featuresKnown() (binary.Features, bool) {
+	if i.bin == nil {
+		return binary.Features{}, false
+	}
+	return i.bin.Features, i.bin.Features.Known
+}
+
+func (i *imageInfo) checkCARoots() Finding {
+	rs := i.caRoots()
+	f, known := i.featuresKnown()
+	have := fmt.Sprintf("%d roots in %s", rs.certs, strings.Join(rs.where, ", "))
+	if rs.certs > 0 {
+		d := have
+		if known && !f.UsesTLS {
+			d += " (the binary does not link crypto/tls or crypto/x509)"
+		}
+		if len(rs.bad) > 0 {
+			d += "; but " + strings.Join(rs.bad, "; ")
+			return Finding{Check: CheckCARoots, Status: StatusWarn, Detail: d}
+		}
+		return Finding{Check: CheckCARoots, Status: StatusPass, Detail: d}
+	}
+	missing := "the image has no CA roots where Go looks (" + strings.Join(goCertFiles, ", ") + ", " + strings.Join(goCertDirs, "/, ") + "/; SSL_CERT_FILE and SSL_CERT_DIR are not set)"
+	if len(rs.bad) > 0 {
+		missing = "the image has no usable CA roots: " + strings.Join(rs.bad, "; ")
+	}
+	fix := "Fix: build on the static base (image.base: static), which has Mozilla's roots at /etc/ssl/certs/ca-certificates.crt and sets SSL_CERT_FILE; " +
+		"or embed roots in the binary with import _ \"golang.org/x/crypto/x509roots/fallback\"; or add a CA bundle to the image and set SSL_CERT_FILE to it."
+	switch {
+	case !known:
+		return Finding{Check: CheckCARoots, Status: StatusWarn, Detail: "cannot tell from the binary whether it makes TLS connections (no Go function table); " + missing +
+			". If it does, they fail with \"x509: certificate signed by unknown authority\". " + fix}
+	case !f.UsesTLS:
+		return Finding{Check: CheckCARoots, Status: StatusPass, Detail: "the binary does not link crypto/tls or crypto/x509: no CA roots needed"}
+	case f.EmbedsRoots:
+		return Finding{Check: CheckCARoots, Status: StatusPass, Detail: "the image has no CA roots, but the binary embeds golang.org/x/crypto/x509roots/fallback, which Go uses when the system has none"}
+	}
+	return Finding{Check: CheckCARoots, Status: StatusFail, Detail: "the binary links crypto/tls and crypto/x509 and does not embed roots, but " + missing +
+		": every outgoing TLS connection will fail with \"x509: certificate signed by unknown authority\". " + fix}
+}
+
+func (i *imageInfo) checkZoneInfo() Finding {
+	f, known := i.featuresKnown()
+	var have string
+	if z, ok := i.env["ZONEINFO"]; ok && z != "" {
+		if i.fs.exists(z) {
+			have = "ZONEINFO=" + z
+		}
+	}
+	if have == "" {
+		for _, d := range goZoneDirs {
+			if n := i.fs.countUnder(d); n > 0 && i.fs.isDir(d) {
+				have = fmt.Sprintf("%s (%d files)", strings.TrimSuffix(d, "/"), n)
+				break
+			}
+		}
+	}
+	if have != "" {
+		return Finding{Check: CheckZoneInfo, Status: StatusPass, Detail: "zone data in " + have}
+	}
+	missing := "the image has no zone data (/usr/share/zoneinfo and Go's other zone directories are absent, ZONEINFO is not set)"
+	if z, ok := i.env["ZONEINFO"]; ok && z != "" {
+		missing = fmt.Sprintf("ZONEINFO=%s does not exist in the image and there is no /usr/share/zoneinfo", z)
+	}
+	fix := "Fix: build on the static base (image.base: static), which has Go's zone data in /usr/share/zoneinfo; " +
+		"or embed it in the binary with import _ \"time/tzdata\" (or -tags timetzdata, about 450KB); or add a zoneinfo.zip to the image and set ZONEINFO to it."
+	switch {
+	case !known:
+		return Finding{Check: CheckZoneInfo, Status: StatusWarn, Detail: "cannot tell from the binary whether it loads time zones (no Go function table); " + missing + ". " + fix}
+	case !f.UsesLoadLocation:
+		return Finding{Check: CheckZoneInfo, Status: StatusPass, Detail: "the binary does not call time.LoadLocation: no zone data needed"}
+	case f.EmbedsTZData:
+		return Finding{Check: CheckZoneInfo, Status: StatusPass, Detail: "the image has no zone data, but the binary embeds time/tzdata"}
+	}
+	return Finding{Check: CheckZoneInfo, Status: StatusFail, Detail: "the binary calls time.LoadLocation and does not embed time/tzdata, but " + missing +
+		": every zone but UTC and Local fails with \"unknown time zone Europe/Berlin\" (or whichever is asked for). " + fix}
+}
+
+func (i *imageInfo) checkPasswd() Finding {
+	f, known := i.featuresKnown()
+	has := i.fs.exists("/etc/passwd")
+	switch {
+	case known && !f.UsesOSUser:
+		d := "the binary does not link os/user"
+		if !has {
+			d += "; the image has no /etc/passwd, which it does not need"
+		}
+		return Finding{Check: CheckPasswd, Status: StatusPass, Detail: d}
+	case !has && !known:
+		return Finding{Check: CheckPasswd, Status: StatusWarn, Detail: "the image has no /etc/passwd, and the binary's use of os/user cannot be told (no Go function table): " +
+			"if it looks users up, user.Current fails with \"user: Current requires cgo or $USER, $HOME set in environment\". Fix: build on the static base, which has /etc/passwd with nonroot."}
+	case !has:
+		return Finding{Check: CheckPasswd, Status: StatusFail, Detail: "the binary links os/user, but the image has no /etc/passwd: user.Current and user.Lookup fail " +
+			"(\"user: Current requires cgo or $USER, $HOME set in environment\", \"user: unknown userid 65532\"). " +
+			"Fix: build on the static base (image.base: static), which has /etc/passwd and /etc/group with root, nobody and nonroot, or add them to the image."}
+	}
+	if i.userErr == nil && !i.user.listed {
+		return Finding{Check: CheckPasswd, Status: StatusWarn, Detail: fmt.Sprintf("the binary links os/user and the image has /etc/passwd, but uid %d is not in it: user.Current fails with \"user: unknown userid %d\" unless $USER and $HOME are set. Fix: add the user to /etc/passwd or run as one that is listed (nonroot, 65532).", i.user.uid, i.user.uid)}
+	}
+	return Finding{Check: CheckPasswd, Status: StatusPass, Detail: "/etc/passwd is there for os/user"}
+}
+
+// privilegedPorts lists the ports below 1024 the image exposes and the http probe uses.
+func (i *imageInfo) checkPorts(opts Options) Finding {
+	type low struct {
+		port  int
+		probe bool
+	}
+	var lows []low
+	if h := opts.Probes.HTTP; h != nil && h.Port < 1024 {
+		lows = append(lows, low{h.Port, true})
+	}
+	var exposed []string
+	for p := range i.config.Config.ExposedPorts {
+		exposed = append(exposed, p)
+	}
+	sort.Strings(exposed)
+	for _, p := range exposed {
+		num, _, _ := strings.Cut(p, "/")
+		n, err := strconv.Atoi(num)
+		if err == nil && n < 1024 && (opts.Probes.HTTP == nil || n != opts.Probes.HTTP.Port) {
+			lows = append(lows, low{n, false})
+		}
+	}
+	if len(lows) == 0 {
+		return Finding{Check: CheckPorts, Status: StatusPass, Detail: "no port below 1024"}
+	}
+	if i.userErr != nil || i.user.root() {
+		return Finding{Check: CheckPorts, Status: StatusPass, Detail: fmt.Sprintf("port %d is below 1024, and the image runs as root", lows[0].port)}
+	}
+	st, what := StatusWarn, "exposes"
+	for _, l := range lows {
+		if l.probe {
+			st, what = StatusFail, "listens on"
+		}
+	}
+	return Finding{Check: CheckPorts, Status: st, Detail: fmt.Sprintf(
+		"the service %s port %d as the non-root user %s: ports below 1024 need root or CAP_NET_BIND_SERVICE, so it fails with \"listen tcp :%d: bind: permission denied\" "+
+			"on Kubernetes and with host networking (Docker 20.10+ hides this by lowering net.ipv4.ip_unprivileged_port_start in its own network namespaces). "+
+			"Fix: listen on a port of 1024 or above (e.g. 8080) and map it where the service is exposed (Service targetPort, docker -p 80:8080).",
+		what, lows[0].port, i.user, lows[0].port)}
+}
+
+func (i *imageInfo) checkBase(opts Options) Finding {
+	if opts.BasePinned {
+		return Finding{Check: CheckBase, Status: StatusPass, Detail: "base pinned (as the caller checked)"}
+	}
+	ref, how := opts.BaseRef, "configured"
+	if ref == "" {
+		if name, ok := i.annots[annotationBase]; ok {
+			ref, how = name, "recorded in the image's "+annotationBase+" annotation"
+		} else if d, ok := i.annots[annotationDigest]; ok {
+			return Finding{Check: CheckBase, Status: StatusPass, Detail: "built on a built-in base (static or scratch), which is part of scratchkit and hermetic: base " + d}
+		} else {
+			return Finding{Check: CheckBase, Status: StatusWarn, Detail: "the image records no base (no " + annotationBase + " or " + annotationDigest + " annotation), so whether it is pinned cannot be told"}
+		}
+	}
+	switch {
+	case ref == "static" || ref == "scratch":
+		return Finding{Check: CheckBase, Status: StatusPass, Detail: fmt.Sprintf("built-in %s base: part of scratchkit, hermetic and versioned with it", ref)}
+	case strings.Contains(ref, "@sha256:"):
+		return Finding{Check: CheckBase, Status: StatusPass, Detail: "base " + ref + " is pinned by digest"}
+	}
+	repo := ref
+	if r, err := name.ParseReference(ref); err == nil {
+		repo = r.Context().Name()
+	}
+	return Finding{Check: CheckBase, Status: StatusFail, Detail: fmt.Sprintf(
+		"the base %s (%s) is not pinned by digest: the next build may get a different base when the tag moves, and what was tested is not what ships. "+
+			"Fix: write it as %s@sha256:<digest> (`crane digest %s` prints it).", ref, how, repo, ref)}
+}
+
+func (i *imageInfo) checkShell(opts Options) Finding {
+	dirs := append([]string{}, standardBinDirs...)
+	if p, ok := i.env["PATH"]; ok {
+		for _, d := range strings.Split(p, ":") {
+			if path.IsAbs(d) {
+				dirs = append(dirs, path.Clean(d))
+			}
+		}
+	}
+	seen := map[string]bool{}
+	var shells, pkgs []string
+	for _, d := range dirs {
+		for _, names := range []struct {
+			list []string
+			out  *[]string
+		}{{shellNames, &shells}, {pkgManagerNames, &pkgs}} {
+			for _, n := range names.list {
+				p := path.Join(d, n)
+				if seen[p] {
+					continue
+				}
+				seen[p] = true
+				if _, e := i.fs.resolve(p); e != nil && e.hdr.Typeflag == tar.TypeReg {
+					*names.out = append(*names.out, p)
+				}
+			}
+		}
+	}
+	found := append(append([]string{}, shells...), pkgs...)
+	if len(found) == 0 {
+		d := "no shell or package manager"
+		if opts.Debug {
+			d += " (a debug variant was asked for, but this image has none)"
+		}
+		return Finding{Check: CheckShell, Status: StatusPass, Detail: d}
+	}
+	if opts.Debug {
+		return Finding{Check: CheckShell, Status: StatusPass, Detail: "debug variant: carries " + strings.Join(found, ", ")}
+	}
+	return Finding{Check: CheckShell, Status: StatusFail, Detail: fmt.Sprintf(
+		"the image carries %s: a shell or package manager is what an attacker needs after getting in, and it grows the image and its CVE list. "+
+			"Fix: build on the static or scratch base (or a distroless base without :debug), or set smoke.debug: true for a debug variant that is meant to have them.", strings.Join(found, ", "))}
+}

@@ -1,0 +1,189 @@
+package run
+
+import (
+	"archive/tar"
+	"context"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/scratchkit/scratchkit/targets/image"
+)
+
+// The example on the static base passes every static check, its entrypoint is the verified
+// binary, and the features that decide the CA and zone checks are read from the binary.
+func TestCheckExampleOnStatic(t *testing.T) {
+	bin := helloBinary(t)
+	img := imageOf(t, "hello", bin, "static", "", "-addr", ":8080")
+	m := findings(t, img, Options{
+		BinarySHA256: map[string]string{hostPlatformString(): sha256File(t, bin)},
+		Probes:       Probes{HTTP: &HTTPProbe{Port: 8080, Path: "/healthz"}},
+	})
+	for _, c := range []string{CheckConfig, CheckEntrypoint, CheckLinkage, CheckPlatform, CheckBinary, CheckUser, CheckCARoots,
+		CheckZoneInfo, CheckPasswd, CheckPorts, CheckBase, CheckShell} {
+		wantFinding(t, m, c, StatusPass)
+	}
+	wantFinding(t, m, CheckEntrypoint, StatusPass, "/ko-app/hello", "executable by nonroot (65532:65532)")
+	wantFinding(t, m, CheckCARoots, StatusPass, "/etc/ssl/certs/ca-certificates.crt")
+	wantFinding(t, m, CheckZoneInfo, StatusPass, "/usr/share/zoneinfo")
+}
+
+// On scratch the example lacks what its code needs: CA roots (it links crypto/tls), zone data
+// (it calls time.LoadLocation) and /etc/passwd (it links os/user). Each failure names the
+// symptom and the fix.
+func TestCheckExampleOnScratch(t *testing.T) {
+	img := imageOf(t, "hello", helloBinary(t), "scratch", "")
+	m := findings(t, img, Options{})
+	wantFinding(t, m, CheckCARoots, StatusFail, "x509: certificate signed by unknown authority", "static base", "x509roots/fallback", "SSL_CERT_FILE")
+	wantFinding(t, m, CheckZoneInfo, StatusFail, "unknown time zone", "time/tzdata", "ZONEINFO")
+	wantFinding(t, m, CheckPasswd, StatusFail, "/etc/passwd", "os/user")
+	wantFinding(t, m, CheckUser, StatusPass, "65532:65532", "no /etc/passwd")
+	wantFinding(t, m, CheckLinkage, StatusPass)
+	wantFinding(t, m, CheckBinary, StatusSkip)
+}
+
+// A binary that embeds roots and zone data needs neither in the image.
+func TestCheckEmbeddedRootsAndZones(t *testing.T) {
+	bin := buildOnce(t, "hello-embedded", "../../examples/hello", "GOOS=linux", "GOARCH="+hostArch(), "GOFLAGS=-buildvcs=false -tags=timetzdata")
+	img := imageOf(t, "hello", bin, "scratch", "")
+	m := findings(t, img, Options{})
+	wantFinding(t, m, CheckZoneInfo, StatusPass, "embeds time/tzdata")
+	wantFinding(t, m, CheckCARoots, StatusFail) // roots are not embedded by a tag
+}
+
+func hostArch() string { _, a, _ := hostPlatform(); return a }
+
+// A dynamically linked cgo binary on scratch fails the linkage check with the symptom.
+func TestCheckDynamicOnScratch(t *testing.T) {
+	img := imageOf(t, "dyn", dynBinary(t), "scratch", "")
+	m := findings(t, img, Options{})
+	wantFinding(t, m, CheckLinkage, StatusFail, "dynamically linked", "no such file or directory", "CGO_ENABLED")
+}
+
+// Root is refused unless allowed; a name the image cannot resolve is refused.
+func TestCheckUser(t *testing.T) {
+	bin := helloBinary(t)
+	root := imageOf(t, "hello", bin, "static", "0")
+	wantFinding(t, findings(t, root, Options{}), CheckUser, StatusFail, "root", "allow_root")
+	wantFinding(t, findings(t, root, Options{AllowRoot: true}), CheckUser, StatusWarn, "allowed")
+
+	named := imageOf(t, "hello", bin, "static", "nonroot:nonroot")
+	wantFinding(t, findings(t, named, Options{}), CheckUser, StatusPass, "nonroot (65532:65532)")
+
+	ghost := handImage(t, v1.Config{Entrypoint: []string{"/ko-app/hello"}, User: "app"}, layer(t, binFile(t, bin, "hello", 0o755)))
+	m := findings(t, ghost, Options{})
+	wantFinding(t, m, CheckUser, StatusFail, "unable to find user app", "no /etc/passwd")
+
+	noUser := handImage(t, v1.Config{Entrypoint: []string{"/ko-app/hello"}}, layer(t, binFile(t, bin, "hello", 0o755)))
+	wantFinding(t, findings(t, noUser, Options{}), CheckUser, StatusFail, "sets no user, so it runs as root")
+}
+
+// The entrypoint must be the verified binary, exist, be a file, and be executable by the user.
+func TestCheckEntrypoint(t *testing.T) {
+	bin := helloBinary(t)
+	img := imageOf(t, "hello", bin, "static", "")
+	other := strings.Repeat("0", 64)
+	wantFinding(t, findings(t, img, Options{BinarySHA256: map[string]string{hostPlatformString(): other}}), CheckBinary, StatusFail,
+		"sha256:"+other, "sha256:"+sha256File(t, bin), "does not ship what was verified")
+
+	cfg := v1.Config{Entrypoint: []string{"/ko-app/hello"}, User: "65532:65532"}
+	private := handImage(t, cfg, layer(t, file{name: "ko-app", typ: tar.TypeDir}, binFile(t, bin, "hello", 0o700)))
+	wantFinding(t, findings(t, private, Options{}), CheckEntrypoint, StatusFail, "mode 0700", "permission denied")
+
+	locked := handImage(t, cfg, layer(t, file{name: "ko-app", typ: tar.TypeDir, mode: 0o700}, binFile(t, bin, "hello", 0o755)))
+	wantFinding(t, findings(t, locked, Options{}), CheckEntrypoint, StatusFail, "may not enter /ko-app")
+
+	missing := handImage(t, v1.Config{Entrypoint: []string{"/ko-app/gone"}, User: "65532"}, layer(t, binFile(t, bin, "hello", 0o755)))
+	m := findings(t, missing, Options{})
+	wantFinding(t, m, CheckEntrypoint, StatusFail, "does not exist", "no such file or directory")
+	wantFinding(t, m, CheckLinkage, StatusSkip)
+
+	// Through a symlink and PATH lookup, as the runtime resolves it.
+	viaPath := handImage(t, v1.Config{Entrypoint: []string{"hello"}, User: "65532", Env: []string{"PATH=/usr/bin:/ko-app"}},
+		layer(t, binFile(t, bin, "hello-1.0", 0o755), file{name: "usr/bin/hello", typ: tar.TypeSymlink, link: "../../ko-app/hello-1.0"}))
+	wantFinding(t, findings(t, viaPath, Options{}), CheckEntrypoint, StatusPass, "/usr/bin/hello (-> /ko-app/hello-1.0)")
+
+	noCmd := handImage(t, v1.Config{User: "65532"}, layer(t, binFile(t, bin, "hello", 0o755)))
+	wantFinding(t, findings(t, noCmd, Options{}), CheckConfig, StatusFail, "neither Entrypoint nor Cmd")
+}
+
+// Whiteouts in upper layers are honoured: a CA bundle deleted above is not there.
+func TestCheckHonoursWhiteouts(t *testing.T) {
+	bin := helloBinary(t)
+	static, err := image.StaticBase(context.Background(), "", v1.Platform{OS: "linux", Architecture: hostArch()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bl, err := static.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := v1.Config{Entrypoint: []string{"/ko-app/hello"}, User: "65532:65532"}
+	app := layer(t, binFile(t, bin, "hello", 0o755))
+	with := handImage(t, cfg, append(bl, app)...)
+	wantFinding(t, findings(t, with, Options{}), CheckCARoots, StatusPass, "ca-certificates.crt")
+
+	del := layer(t, file{name: "etc/ssl/certs/.wh.ca-certificates.crt"}, file{name: "usr/share/.wh..wh..opq"})
+	without := handImage(t, cfg, append(bl, app, del)...)
+	m := findings(t, without, Options{})
+	wantFinding(t, m, CheckCARoots, StatusFail, "x509: certificate signed by unknown authority")
+	wantFinding(t, m, CheckZoneInfo, StatusFail, "unknown time zone")
+	wantFinding(t, m, CheckPasswd, StatusPass) // /etc/passwd is still there
+}
+
+// SSL_CERT_FILE pointing nowhere is reported as such; pointing at a bundle elsewhere is fine.
+func TestCheckSSLCertFile(t *testing.T) {
+	bin := helloBinary(t)
+	static, err := image.StaticBase(context.Background(), "", v1.Platform{OS: "linux", Architecture: hostArch()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bl, _ := static.Layers()
+	app := layer(t, binFile(t, bin, "hello", 0o755))
+	moved := layer(t, file{name: "etc/ssl/certs/.wh.ca-certificates.crt"})
+	bad := handImage(t, v1.Config{Entrypoint: []string{"/ko-app/hello"}, User: "65532", Env: []string{"SSL_CERT_FILE=/certs/roots.pem"}}, append(bl, app, moved)...)
+	wantFinding(t, findings(t, bad, Options{}), CheckCARoots, StatusFail, "SSL_CERT_FILE=/certs/roots.pem does not exist")
+}
+
+// A shell or package manager fails unless a debug variant was asked for.
+func TestCheckShell(t *testing.T) {
+	bin := helloBinary(t)
+	cfg := v1.Config{Entrypoint: []string{"/ko-app/hello"}, User: "65532"}
+	img := handImage(t, cfg, layer(t, binFile(t, bin, "hello", 0o755),
+		file{name: "bin/busybox", mode: 0o755, data: []byte("\x7fELF")}, file{name: "bin/sh", typ: tar.TypeSymlink, link: "busybox"},
+		file{name: "sbin/apk", mode: 0o755, data: []byte("\x7fELF")}))
+	wantFinding(t, findings(t, img, Options{}), CheckShell, StatusFail, "/bin/sh", "/bin/busybox", "/sbin/apk", "smoke.debug")
+	wantFinding(t, findings(t, img, Options{Debug: true}), CheckShell, StatusPass, "debug variant")
+}
+
+// A non-root service on a port below 1024 fails statically.
+func TestCheckPrivilegedPort(t *testing.T) {
+	img := imageOf(t, "hello", helloBinary(t), "static", "", "-addr", ":80")
+	m := findings(t, img, Options{Probes: Probes{HTTP: &HTTPProbe{Port: 80, Path: "/healthz"}}})
+	wantFinding(t, m, CheckPorts, StatusFail, "port 80", "bind: permission denied", "8080")
+	rootImg := imageOf(t, "hello", helloBinary(t), "static", "0", "-addr", ":80")
+	wantFinding(t, findings(t, rootImg, Options{AllowRoot: true, Probes: Probes{HTTP: &HTTPProbe{Port: 80}}}), CheckPorts, StatusPass)
+}
+
+// The base must be pinned by digest.
+func TestCheckBase(t *testing.T) {
+	img := imageOf(t, "hello", helloBinary(t), "static", "")
+	wantFinding(t, findings(t, img, Options{}), CheckBase, StatusPass, "built-in")
+	wantFinding(t, findings(t, img, Options{BaseRef: "127.0.0.1:5000/base:latest"}), CheckBase, StatusFail, "not pinned", "127.0.0.1:5000/base@sha256:")
+	wantFinding(t, findings(t, img, Options{BaseRef: "127.0.0.1:5000/base@sha256:" + strings.Repeat("a", 64)}), CheckBase, StatusPass, "pinned by digest")
+}
+
+func TestCheckOptionsValidated(t *testing.T) {
+	img := imageOf(t, "hello", helloBinary(t), "static", "")
+	for _, o := range []Options{
+		{Runtime: "podman"},
+		{Probes: Probes{Exit: &ExitProbe{Output: "("}}},
+		{Probes: Probes{HTTP: &HTTPProbe{Port: 0}}},
+		{BinarySHA256: map[string]string{"linux/amd64": "abc"}},
+	} {
+		if _, err := Check(context.Background(), img, o); err == nil {
+			t.Errorf("Check with %+v: no error", o)
+		}
+	}
+}

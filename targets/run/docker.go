@@ -1,0 +1,199 @@
+package run
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// dockerEngine runs containers through the docker CLI, which negotiates the API version with
+// whatever daemon it talks to (Debian's dockerd 20.10 speaks 1.41).
+type dockerEngine struct {
+	cli  string
+	opts Options
+}
+
+func (d *dockerEngine) name() string { return RuntimeDocker }
+
+// docker runs the CLI and returns its combined output.
+func (d *dockerEngine) docker(ctx context.Context, stdin io.Reader, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, d.cli, args...)
+	cmd.Stdin = stdin
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	err := cmd.Run()
+	out := strings.TrimSpace(buf.String())
+	if err != nil {
+		if out == "" {
+			out = err.Error()
+		}
+		return out, fmt.Errorf("docker %s: %s", args[0], out)
+	}
+	return out, nil
+}
+
+// load streams the image into the daemon as a `docker load` tarball under a tag of its own.
+func (d *dockerEngine) load(ctx context.Context, imgName string, img v1.Image, info *imageInfo) (loaded, error) {
+	dg, err := img.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("docker load: %w", err)
+	}
+	tag, err := name.NewTag(fmt.Sprintf("scratchkit-smoke/%s:%s-%s", cleanName(imgName), dg.Hex[:12], randHex()))
+	if err != nil {
+		return nil, fmt.Errorf("docker load: tag for %s: %w", imgName, err)
+	}
+	pr, pw := io.Pipe()
+	werr := make(chan error, 1)
+	go func() {
+		err := tarball.Write(tag, img, pw)
+		pw.CloseWithError(err)
+		werr <- err
+	}()
+	_, lerr := d.docker(ctx, pr, "load", "--quiet")
+	pr.CloseWithError(errors.New("docker load ended")) // unblocks the writer when load failed early
+	if err := <-werr; err != nil && lerr == nil {
+		lerr = fmt.Errorf("write the image for docker load: %w", err)
+	}
+	if lerr != nil {
+		return nil, lerr
+	}
+	d.opts.logf("smoke %s %s: loaded into docker as %s", imgName, info.platform, tag)
+	return &dockerLoaded{engine: d, tag: tag.String(), info: info}, nil
+}
+
+type dockerLoaded struct {
+	engine *dockerEngine
+	tag    string
+	info   *imageInfo
+}
+
+func (l *dockerLoaded) remove(ctx context.Context) error {
+	if out, err := l.engine.docker(ctx, nil, "rmi", l.tag); err != nil && !strings.Contains(out, "No such image") {
+		return err
+	}
+	return nil
+}
+
+// start creates and starts a container the way production runs it: the image's user, read-only
+// root, memory limit (no swap beyond it), no new privileges, no capabilities for a non-root user,
+// no network but loopback (or the host's, for http probes that ask for it), and ports below 1024
+// privileged as on Kubernetes.
+func (l *dockerLoaded) start(ctx context.Context, spec runSpec) (container, error) {
+	o := l.engine.opts
+	mem := strconv.FormatInt(o.Memory, 10)
+	args := []string{"create", "--name", spec.id, "--label", "org.scratchkit.smoke=1",
+		"--read-only", "--memory", mem, "--memory-swap", mem,
+		"--security-opt", "no-new-privileges", "--log-driver", "json-file"}
+	if l.info.userErr != nil || !l.info.user.root() {
+		args = append(args, "--cap-drop", "ALL")
+	}
+	if spec.hostNetwork {
+		args = append(args, "--network", "host")
+	} else {
+		args = append(args, "--network", "none", "--sysctl", "net.ipv4.ip_unprivileged_port_start=1024")
+	}
+	args = append(args, l.tag)
+	args = append(args, spec.args...)
+	if _, err := l.engine.docker(ctx, nil, args...); err != nil {
+		return nil, err
+	}
+	c := &dockerContainer{engine: l.engine, id: spec.id, exited: make(chan struct{}), code: -1}
+	waitCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c.cancelWait = cancel
+	if out, err := l.engine.docker(ctx, nil, "start", spec.id); err != nil {
+		// The runtime refused to start it (entrypoint missing, user unknown): the container
+		// exists, stopped, with an exit code; its "output" is the runtime's message.
+		c.startOut = strings.TrimPrefix(out, "Error response from daemon: ")
+	}
+	go c.wait(waitCtx)
+	return c, nil
+}
+
+type dockerContainer struct {
+	engine     *dockerEngine
+	id         string
+	startOut   string
+	exited     chan struct{}
+	cancelWait context.CancelFunc
+
+	mu   sync.Mutex
+	code int
+}
+
+// wait runs `docker wait`, which prints the exit code once the container stops.
+func (c *dockerContainer) wait(ctx context.Context) {
+	defer close(c.exited)
+	out, err := c.engine.docker(ctx, nil, "wait", c.id)
+	if err != nil {
+		return
+	}
+	fields := strings.Fields(out)
+	if len(fields) == 0 {
+		return
+	}
+	if n, err := strconv.Atoi(fields[len(fields)-1]); err == nil {
+		c.mu.Lock()
+		c.code = n
+		c.mu.Unlock()
+	}
+}
+
+func (c *dockerContainer) done() <-chan struct{} { return c.exited }
+
+func (c *dockerContainer) exitCode() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.code
+}
+
+func (c *dockerContainer) pid(ctx context.Context) (int, error) {
+	out, err := c.engine.docker(ctx, nil, "inspect", "--format", "{{.State.Pid}}", c.id)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil {
+		return 0, fmt.Errorf("docker inspect %s: pid %q", c.id, out)
+	}
+	return n, nil
+}
+
+func (c *dockerContainer) signal(ctx context.Context, sig string) error {
+	_, err := c.engine.docker(ctx, nil, "kill", "--signal", sig, c.id)
+	return err
+}
+
+func (c *dockerContainer) output(ctx context.Context) string {
+	cmd := exec.CommandContext(ctx, c.engine.cli, "logs", c.id)
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf // one pipe: the CLI's order is kept
+	_ = cmd.Run()
+	out := buf.String()
+	if c.startOut != "" {
+		out = c.startOut + "\n" + out
+	}
+	return out
+}
+
+func (c *dockerContainer) oomKilled(ctx context.Context) bool {
+	out, err := c.engine.docker(ctx, nil, "inspect", "--format", "{{.State.OOMKilled}}", c.id)
+	return err == nil && strings.TrimSpace(out) == "true"
+}
+
+func (c *dockerContainer) remove(ctx context.Context) error {
+	defer c.cancelWait()
+	if out, err := c.engine.docker(ctx, nil, "rm", "--force", c.id); err != nil && !strings.Contains(out, "No such container") {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,152 @@
+package run
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Runtimes Options.Runtime can name.
+const (
+	RuntimeAuto   = "auto"   // docker when a daemon answers, else runc when running as root
+	RuntimeDocker = "docker" // the docker CLI and its daemon
+	RuntimeRunc   = "runc"   // runc on an unpacked bundle (needs root)
+	RuntimeNone   = "none"   // static checks only
+)
+
+// Defaults of the zero Options.
+const (
+	DefaultMemory      = 256 * 1000 * 1000 // bytes, as the smoke.memory default "256MB"
+	DefaultTimeout     = 30 * time.Second
+	DefaultStopTimeout = 10 * time.Second // as `docker stop`
+	DefaultStartWait   = 3 * time.Second
+)
+
+// Options says how to check and run one image. It is plain data; zero values mean the documented
+// defaults.
+type Options struct {
+	// Runtime is auto (the default), docker, runc or none.
+	Runtime string
+	// AllowRoot accepts an image whose user is root.
+	AllowRoot bool
+	// Debug accepts a shell or package manager in the image (a debug variant).
+	Debug bool
+	// Memory is the container's memory limit in bytes; 0 means DefaultMemory.
+	Memory int64
+	// Timeout is the deadline of each probe (an exit probe's whole run, an http probe's default
+	// time to answer); 0 means DefaultTimeout.
+	Timeout time.Duration
+	// StopTimeout is how long a service has to exit after SIGTERM before it is killed and the
+	// probe fails; 0 means DefaultStopTimeout.
+	StopTimeout time.Duration
+
+	// BinarySHA256 maps a platform (os/arch[/variant]) to the hex sha256 of the binary Verify
+	// passed for it; the entrypoint must be that file. A platform without an entry skips the
+	// comparison.
+	BinarySHA256 map[string]string
+	// BaseRef is the base the image was built on as configured: "static", "scratch" or a registry
+	// reference, which must be pinned by digest. Empty: read from the image's
+	// org.opencontainers.image.base.name annotation.
+	BaseRef string
+	// BasePinned accepts the base as pinned whatever BaseRef says (the caller checked it).
+	BasePinned bool
+
+	// Probes say what to run in the container.
+	Probes Probes
+
+	// HostNetwork runs http probes in the host's network namespace (docker --network host) and
+	// probes 127.0.0.1:<port> there, instead of joining the container's own network namespace.
+	// It is chosen automatically when not running as root. The port must be free on the host.
+	HostNetwork bool
+	// Docker and Runc are the CLIs to use; empty means "docker" and "runc" on PATH.
+	Docker, Runc string
+	// TempDir holds runc bundles while they run; empty means os.TempDir().
+	TempDir string
+
+	// Log receives progress lines; nil discards them.
+	Log func(format string, args ...any)
+}
+
+// Probes are the run checks of one image. With neither set, the image is started with its own
+// arguments and must not exit with a failure within DefaultStartWait (a "start" probe).
+type Probes struct {
+	Exit *ExitProbe
+	HTTP *HTTPProbe
+}
+
+// ExitProbe runs the image with Args after the entrypoint (replacing the image's own arguments,
+// as `docker run IMAGE ARGS...` does) and expects exit code 0 within the deadline.
+type ExitProbe struct {
+	Args []string
+	// Output is a regular expression the combined stdout and stderr must match; empty: any.
+	Output string
+}
+
+// HTTPProbe starts the image, GETs Path on Port until it answers 2xx, then stops it with SIGTERM
+// and expects it to exit.
+type HTTPProbe struct {
+	// Args replace the image's own arguments; nil keeps them (e.g. -addr :8080 from the image).
+	Args []string
+	// Port is the TCP port the service listens on inside the container.
+	Port int
+	// Path is the path to GET; empty means "/".
+	Path string
+	// Timeout is how long the service has to answer 2xx; 0 means Options.Timeout.
+	Timeout time.Duration
+}
+
+// withDefaults fills in the defaults and validates what can be wrong in o.
+func (o Options) withDefaults() (Options, error) {
+	if o.Runtime == "" {
+		o.Runtime = RuntimeAuto
+	}
+	switch o.Runtime {
+	case RuntimeAuto, RuntimeDocker, RuntimeRunc, RuntimeNone:
+	default:
+		return o, fmt.Errorf("smoke runtime %q: want auto, docker, runc or none", o.Runtime)
+	}
+	if o.Memory == 0 {
+		o.Memory = DefaultMemory
+	}
+	if o.Memory < 6<<20 {
+		return o, fmt.Errorf("smoke memory %d bytes: want at least 6MiB (docker's minimum)", o.Memory)
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.StopTimeout <= 0 {
+		o.StopTimeout = DefaultStopTimeout
+	}
+	if o.Docker == "" {
+		o.Docker = "docker"
+	}
+	if o.Runc == "" {
+		o.Runc = "runc"
+	}
+	if e := o.Probes.Exit; e != nil && e.Output != "" {
+		if _, err := regexp.Compile(e.Output); err != nil {
+			return o, fmt.Errorf("smoke exit probe: output %q is not a regular expression: %w", e.Output, err)
+		}
+	}
+	if h := o.Probes.HTTP; h != nil {
+		if h.Port < 1 || h.Port > 65535 {
+			return o, fmt.Errorf("smoke http probe: port %d: want the port the service listens on inside the container (1-65535)", h.Port)
+		}
+		if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
+			return o, fmt.Errorf("smoke http probe: path %q must start with /", h.Path)
+		}
+	}
+	for p, sum := range o.BinarySHA256 {
+		if s := strings.TrimPrefix(sum, "sha256:"); len(s) != 64 || strings.Trim(s, "0123456789abcdef") != "" {
+			return o, fmt.Errorf("smoke: binary sha256 for %s %q: want 64 lower-case hex digits", p, sum)
+		}
+	}
+	return o, nil
+}
+
+func (o Options) logf(format string, args ...any) {
+	if o.Log != nil {
+		o.Log(format, args...)
+	}
+}

@@ -1,0 +1,205 @@
+package run
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Status is the outcome of one static check.
+type Status string
+
+// Statuses of a Finding.
+const (
+	StatusPass Status = "pass"
+	StatusFail Status = "fail"
+	StatusWarn Status = "warn" // worth knowing; does not fail the image
+	StatusSkip Status = "skip" // nothing to check (no digest given, feature not used, ...)
+)
+
+// Names of the static checks, as in Finding.Check. They are stable.
+const (
+	CheckConfig     = "config"     // the image config can be read and names a program
+	CheckEntrypoint = "entrypoint" // exists, regular file, executable by the image's user
+	CheckLinkage    = "linkage"    // static (binary.Check)
+	CheckPlatform   = "platform"   // the binary is built for the image's platform (binary.Check)
+	CheckBinary     = "binary"     // sha256 equals the verified dist binary
+	CheckUser       = "user"       // not root unless allowed; names resolve in /etc/passwd, /etc/group
+	CheckCARoots    = "ca-roots"   // a TLS client finds CA roots
+	CheckZoneInfo   = "zoneinfo"   // a time.LoadLocation caller finds zone data
+	CheckPasswd     = "passwd"     // an os/user caller finds /etc/passwd
+	CheckPorts      = "ports"      // a non-root service does not need a port below 1024
+	CheckBase       = "base"       // the base is pinned by digest
+	CheckShell      = "shell"      // no shell or package manager unless a debug variant
+)
+
+// Finding is the outcome of one static check.
+type Finding struct {
+	Check  string `json:"check"`
+	Status Status `json:"status"`
+	// Detail says what was found; for a failure also the symptom it would cause and the fix.
+	Detail string `json:"detail"`
+}
+
+// ProbeResult is the outcome of one probe run in a container.
+type ProbeResult struct {
+	Probe    string `json:"probe"` // exit, http or start
+	Passed   bool   `json:"passed"`
+	ExitCode int    `json:"exit_code"` // -1 when the container did not exit (still running, or never started)
+	// Detail says what happened: the exit code, the HTTP status, what was expected.
+	Detail string `json:"detail"`
+	// Output is the container's combined stdout and stderr (its tail when long).
+	Output string `json:"output,omitempty"`
+	// Diagnosis explains a known pitfall the output shows, with the fix; empty when none matched.
+	Diagnosis string `json:"diagnosis,omitempty"`
+}
+
+// PlatformReport is what Smoke found for one platform of an image.
+type PlatformReport struct {
+	Platform string    `json:"platform"`
+	Digest   string    `json:"digest,omitempty"` // the platform image's manifest digest
+	Findings []Finding `json:"findings"`
+	// Ran is true when the image was run in a container; Runtime says with what.
+	Ran     bool   `json:"ran"`
+	Runtime string `json:"runtime,omitempty"`
+	// Note says why the image was not run (foreign platform, runtime none), if it was not.
+	Note   string        `json:"note,omitempty"`
+	Probes []ProbeResult `json:"probes,omitempty"`
+	// Error is a failure to check or run this platform at all (unreadable image, runtime error).
+	Error string `json:"error,omitempty"`
+}
+
+// Failed reports whether a check failed, a probe failed, or the platform could not be checked.
+func (p PlatformReport) Failed() bool {
+	if p.Error != "" {
+		return true
+	}
+	for _, f := range p.Findings {
+		if f.Status == StatusFail {
+			return true
+		}
+	}
+	for _, pr := range p.Probes {
+		if !pr.Passed {
+			return true
+		}
+	}
+	return false
+}
+
+// Finding returns the finding of the named check.
+func (p PlatformReport) Finding(check string) (Finding, bool) {
+	for _, f := range p.Findings {
+		if f.Check == check {
+			return f, true
+		}
+	}
+	return Finding{}, false
+}
+
+// Probe returns the result of the named probe.
+func (p PlatformReport) Probe(name string) (ProbeResult, bool) {
+	for _, r := range p.Probes {
+		if r.Probe == name {
+			return r, true
+		}
+	}
+	return ProbeResult{}, false
+}
+
+// Report is what Smoke found for one image.
+type Report struct {
+	Name      string           `json:"name"`
+	Digest    string           `json:"digest,omitempty"` // of the image or index as given
+	Platforms []PlatformReport `json:"platforms"`
+}
+
+// Failed reports whether any platform failed.
+func (r Report) Failed() bool {
+	for _, p := range r.Platforms {
+		if p.Failed() {
+			return true
+		}
+	}
+	return false
+}
+
+// Platform returns the report of one platform (os/arch[/variant]).
+func (r Report) Platform(platform string) (PlatformReport, bool) {
+	for _, p := range r.Platforms {
+		if p.Platform == platform {
+			return p, true
+		}
+	}
+	return PlatformReport{}, false
+}
+
+// maxReportLines is how much of a failed probe's output WriteReport shows.
+const maxReportLines = 20
+
+// WriteReport prints reports as indented plain text: per image and platform, every check and
+// probe, and for failures the detail, the output's tail and the diagnosis.
+func WriteReport(w io.Writer, reports []Report) error {
+	var b strings.Builder
+	for _, r := range reports {
+		verdict := "ok"
+		if r.Failed() {
+			verdict = "FAILED"
+		}
+		fmt.Fprintf(&b, "smoke %s: %s\n", r.Name, verdict)
+		for _, p := range r.Platforms {
+			how := "statically checked only"
+			if p.Ran {
+				how = "ran with " + p.Runtime
+			}
+			if p.Note != "" {
+				how += " (" + p.Note + ")"
+			}
+			fmt.Fprintf(&b, "  %s: %s\n", p.Platform, how)
+			if p.Error != "" {
+				fmt.Fprintf(&b, "    ERROR %s\n", indent(p.Error, "          "))
+			}
+			for _, f := range p.Findings {
+				fmt.Fprintf(&b, "    %-4s  %-10s  %s\n", f.Status, f.Check, indent(f.Detail, "                      "))
+			}
+			for _, pr := range p.Probes {
+				st := "pass"
+				if !pr.Passed {
+					st = "FAIL"
+				}
+				fmt.Fprintf(&b, "    %-4s  probe %-4s  %s\n", st, pr.Probe, indent(pr.Detail, "                      "))
+				if pr.Passed {
+					continue
+				}
+				if out := tailLines(pr.Output, maxReportLines); out != "" {
+					fmt.Fprintf(&b, "          output:\n")
+					for _, l := range strings.Split(out, "\n") {
+						fmt.Fprintf(&b, "            | %s\n", l)
+					}
+				}
+				if pr.Diagnosis != "" {
+					fmt.Fprintf(&b, "          diagnosis: %s\n", indent(pr.Diagnosis, "                     "))
+				}
+			}
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func indent(s, prefix string) string {
+	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+prefix)
+}
+
+// tailLines returns the last n lines of s.
+func tailLines(s string, n int) string {
+	s = strings.TrimRight(s, "\n")
+	if s == "" {
+		return ""
+	}
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = append([]string{fmt.Sprintf("... (%d earlier lines)", len(lines)-n)}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,352 @@
+package run
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// runcEngine runs containers with runc on a bundle unpacked from the image. It needs root.
+type runcEngine struct {
+	cli  string
+	opts Options
+}
+
+func (r *runcEngine) name() string { return RuntimeRunc }
+
+// load unpacks the image's filesystem once; every container of this image shares it, read-only.
+func (r *runcEngine) load(ctx context.Context, imgName string, img v1.Image, info *imageInfo) (loaded, error) {
+	dir, err := os.MkdirTemp(r.opts.TempDir, "scratchkit-smoke-"+cleanName(imgName)+"-")
+	if err != nil {
+		return nil, fmt.Errorf("runc bundle: %w", err)
+	}
+	rootfs := filepath.Join(dir, "rootfs")
+	if err := os.Mkdir(rootfs, 0o755); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("runc bundle: %w", err)
+	}
+	if err := unpack(ctx, img, rootfs); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("runc bundle %s: %w", dir, err)
+	}
+	r.opts.logf("smoke %s %s: unpacked into %s", imgName, info.platform, rootfs)
+	return &runcLoaded{engine: r, dir: dir, rootfs: rootfs, info: info}, nil
+}
+
+type runcLoaded struct {
+	engine *runcEngine
+	dir    string
+	rootfs string
+	info   *imageInfo
+}
+
+func (l *runcLoaded) remove(context.Context) error {
+	if err := os.RemoveAll(l.dir); err != nil {
+		return fmt.Errorf("remove runc bundle: %w", err)
+	}
+	return nil
+}
+
+// dockerDefaultCaps are the capabilities docker gives a root container; a root image (when
+// allowed) gets the same under runc, so both runtimes behave alike.
+var dockerDefaultCaps = []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+	"CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"}
+
+// ociSpec is the part of the OCI runtime spec (config.json) scratchkit writes.
+type ociSpec struct {
+	OCIVersion string      `json:"ociVersion"`
+	Process    ociProcess  `json:"process"`
+	Root       ociRoot     `json:"root"`
+	Hostname   string      `json:"hostname"`
+	Mounts     []ociMount  `json:"mounts"`
+	Linux      ociLinuxCfg `json:"linux"`
+}
+
+type ociProcess struct {
+	Terminal        bool        `json:"terminal"`
+	User            ociUser     `json:"user"`
+	Args            []string    `json:"args"`
+	Env             []string    `json:"env"`
+	Cwd             string      `json:"cwd"`
+	Capabilities    ociCaps     `json:"capabilities"`
+	Rlimits         []ociRlimit `json:"rlimits"`
+	NoNewPrivileges bool        `json:"noNewPrivileges"`
+}
+
+type ociUser struct {
+	UID            int   `json:"uid"`
+	GID            int   `json:"gid"`
+	AdditionalGids []int `json:"additionalGids,omitempty"`
+}
+
+type ociCaps struct {
+	Bounding    []string `json:"bounding"`
+	Effective   []string `json:"effective"`
+	Permitted   []string `json:"permitted"`
+	Inheritable []string `json:"inheritable"`
+	Ambient     []string `json:"ambient"`
+}
+
+type ociRlimit struct {
+	Type string `json:"type"`
+	Hard uint64 `json:"hard"`
+	Soft uint64 `json:"soft"`
+}
+
+type ociRoot struct {
+	Path     string `json:"path"`
+	Readonly bool   `json:"readonly"`
+}
+
+type ociMount struct {
+	Destination string   `json:"destination"`
+	Type        string   `json:"type"`
+	Source      string   `json:"source"`
+	Options     []string `json:"options,omitempty"`
+}
+
+type ociLinuxCfg struct {
+	Resources     ociResources   `json:"resources"`
+	Namespaces    []ociNamespace `json:"namespaces"`
+	MaskedPaths   []string       `json:"maskedPaths"`
+	ReadonlyPaths []string       `json:"readonlyPaths"`
+}
+
+type ociResources struct {
+	Devices []ociDevice `json:"devices"`
+	Memory  *ociMemory  `json:"memory,omitempty"`
+}
+
+type ociDevice struct {
+	Allow  bool   `json:"allow"`
+	Access string `json:"access"`
+}
+
+type ociMemory struct {
+	Limit int64 `json:"limit"`
+}
+
+type ociNamespace struct {
+	Type string `json:"type"`
+}
+
+// spec is the config.json of one container: runc's defaults (`runc spec`) made production-like.
+func (l *runcLoaded) spec(s runSpec) (ociSpec, error) {
+	info := l.info
+	if info.userErr != nil {
+		return ociSpec{}, info.userErr
+	}
+	cfg := info.config.Config
+	args := append([]string{}, cfg.Entrypoint...)
+	if s.args != nil {
+		args = append(args, s.args...)
+	} else {
+		args = append(args, cfg.Cmd...)
+	}
+	if len(args) == 0 {
+		return ociSpec{}, errors.New("the image config has neither Entrypoint nor Cmd: nothing to run")
+	}
+	u := info.user
+	env := append([]string{}, cfg.Env...)
+	has := configEnv(cfg.Env)
+	if _, ok := has["PATH"]; !ok {
+		env = append(env, "PATH="+defaultPATH)
+	}
+	if _, ok := has["HOME"]; !ok {
+		env = append(env, "HOME="+u.home)
+	}
+	env = append(env, "HOSTNAME=scratchkit-smoke")
+	cwd := cfg.WorkingDir
+	if cwd == "" {
+		cwd = "/"
+	}
+	caps := ociCaps{Bounding: []string{}, Effective: []string{}, Permitted: []string{}, Inheritable: []string{}, Ambient: []string{}}
+	if u.root() {
+		caps.Bounding, caps.Effective, caps.Permitted = dockerDefaultCaps, dockerDefaultCaps, dockerDefaultCaps
+	}
+	ns := []ociNamespace{{"pid"}, {"ipc"}, {"uts"}, {"mount"}}
+	if !s.hostNetwork {
+		ns = append(ns, ociNamespace{"network"}) // a new one: runc brings up lo, nothing else
+	}
+	return ociSpec{
+		OCIVersion: "1.0.2",
+		Process: ociProcess{
+			User:            ociUser{UID: u.uid, GID: u.gid, AdditionalGids: u.groups},
+			Args:            args,
+			Env:             env,
+			Cwd:             cwd,
+			Capabilities:    caps,
+			Rlimits:         []ociRlimit{{Type: "RLIMIT_NOFILE", Hard: 1048576, Soft: 1048576}},
+			NoNewPrivileges: true,
+		},
+		Root:     ociRoot{Path: l.rootfs, Readonly: true},
+		Hostname: "scratchkit-smoke",
+		Mounts: []ociMount{
+			{Destination: "/proc", Type: "proc", Source: "proc"},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
+			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
+		},
+		Linux: ociLinuxCfg{
+			Resources: ociResources{
+				Devices: []ociDevice{{Allow: false, Access: "rwm"}},
+				Memory:  &ociMemory{Limit: l.engine.opts.Memory},
+			},
+			Namespaces: ns,
+			MaskedPaths: []string{"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+				"/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"},
+			ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
+		},
+	}, nil
+}
+
+// start writes the container's bundle and runs `runc run` in the foreground, which stays the
+// container's parent: it forwards its exit code, and the container's output goes straight into
+// a buffer.
+func (l *runcLoaded) start(ctx context.Context, s runSpec) (container, error) {
+	spec, err := l.spec(s)
+	if err != nil {
+		return nil, err
+	}
+	bundle := filepath.Join(l.dir, s.id)
+	if err := os.Mkdir(bundle, 0o700); err != nil {
+		return nil, fmt.Errorf("runc bundle: %w", err)
+	}
+	data, err := json.MarshalIndent(spec, "", "\t")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o600); err != nil {
+		return nil, fmt.Errorf("runc bundle: %w", err)
+	}
+	c := &runcContainer{cli: l.engine.cli, id: s.id, bundle: bundle, exited: make(chan struct{}), code: -1}
+	c.cmd = exec.Command(l.engine.cli, "run", "--bundle", bundle, s.id)
+	c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.out
+	if err := c.cmd.Start(); err != nil {
+		os.RemoveAll(bundle)
+		return nil, fmt.Errorf("runc run: %w", err)
+	}
+	go func() {
+		defer close(c.exited)
+		err := c.cmd.Wait()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				code = 128 + int(ws.Signal())
+			}
+		} else if err != nil {
+			code = -1
+		}
+		c.mu.Lock()
+		c.code = code
+		c.mu.Unlock()
+	}()
+	return c, nil
+}
+
+type runcContainer struct {
+	cli    string
+	id     string
+	bundle string
+	cmd    *exec.Cmd
+	out    syncBuffer
+	exited chan struct{}
+
+	mu   sync.Mutex
+	code int
+}
+
+func (c *runcContainer) runc(ctx context.Context, args ...string) (string, error) {
+	out, err := exec.CommandContext(ctx, c.cli, args...).CombinedOutput()
+	s := strings.TrimSpace(string(out))
+	if err != nil {
+		if s == "" {
+			s = err.Error()
+		}
+		return s, fmt.Errorf("runc %s %s: %s", args[0], c.id, s)
+	}
+	return s, nil
+}
+
+func (c *runcContainer) done() <-chan struct{} { return c.exited }
+
+func (c *runcContainer) exitCode() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.code
+}
+
+// pid waits until runc reports the container running and returns its first process.
+func (c *runcContainer) pid(ctx context.Context) (int, error) {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, err := c.runc(ctx, "state", c.id)
+		if err == nil {
+			var st struct {
+				Pid    int    `json:"pid"`
+				Status string `json:"status"`
+			}
+			if json.Unmarshal([]byte(out), &st) == nil && st.Pid > 0 && st.Status == "running" {
+				return st.Pid, nil
+			}
+		}
+		select {
+		case <-c.exited:
+			return 0, errors.New("the container exited")
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("runc did not report %s running within 15s: %v", c.id, err)
+		}
+	}
+}
+
+func (c *runcContainer) signal(ctx context.Context, sig string) error {
+	_, err := c.runc(ctx, "kill", c.id, sig)
+	return err
+}
+
+func (c *runcContainer) output(context.Context) string { return c.out.String() }
+
+func (c *runcContainer) oomKilled(context.Context) bool { return false }
+
+// remove kills the container if it still runs, waits for `runc run` to return, deletes the
+// container's state and its bundle directory.
+func (c *runcContainer) remove(ctx context.Context) error {
+	select {
+	case <-c.exited:
+	default:
+		_ = c.signal(ctx, "KILL")
+		select {
+		case <-c.exited:
+		case <-time.After(10 * time.Second):
+			_ = c.cmd.Process.Kill()
+			<-c.exited
+		}
+	}
+	var errs []error
+	if out, err := c.runc(ctx, "delete", "--force", c.id); err != nil && !strings.Contains(out, "does not exist") && !strings.Contains(out, "not found") {
+		errs = append(errs, err)
+	}
+	if err := os.RemoveAll(c.bundle); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

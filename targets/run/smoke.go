@@ -1,0 +1,468 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Artifact is an image or an image index: a v1.Image, a v1.ImageIndex, or what image.Build's
+// Result.Artifact returns.
+type Artifact interface {
+	MediaType() (types.MediaType, error)
+	Digest() (v1.Hash, error)
+}
+
+// cleanupTimeout bounds the removal of containers, images and bundles.
+const cleanupTimeout = time.Minute
+
+// platformImage is one platform of an artifact.
+type platformImage struct {
+	platform string
+	img      v1.Image
+	digest   string
+}
+
+// platforms lists an artifact's platform images: the image itself, or the index's image
+// manifests (attestation manifests, whose platform is unknown/unknown, left out).
+func platforms(a Artifact) ([]platformImage, error) {
+	switch x := a.(type) {
+	case v1.ImageIndex:
+		im, err := x.IndexManifest()
+		if err != nil {
+			return nil, fmt.Errorf("read the index: %w", err)
+		}
+		var out []platformImage
+		for _, d := range im.Manifests {
+			if !d.MediaType.IsImage() || (d.Platform != nil && d.Platform.OS == "unknown") {
+				continue
+			}
+			img, err := x.Image(d.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("read %s from the index: %w", d.Digest, err)
+			}
+			cf, err := img.ConfigFile()
+			if err != nil {
+				return nil, fmt.Errorf("read the config of %s: %w", d.Digest, err)
+			}
+			out = append(out, platformImage{platform: platformOf(cf), img: img, digest: d.Digest.String()})
+		}
+		if len(out) == 0 {
+			return nil, errors.New("the index holds no image manifest")
+		}
+		return out, nil
+	case v1.Image:
+		cf, err := x.ConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("read the image config: %w", err)
+		}
+		d, err := x.Digest()
+		if err != nil {
+			return nil, err
+		}
+		return []platformImage{{platform: platformOf(cf), img: x, digest: d.String()}}, nil
+	}
+	return nil, fmt.Errorf("%T is neither a v1.Image nor a v1.ImageIndex", a)
+}
+
+// Smoke checks every platform of an image or index statically (Check), then runs the platforms
+// this machine can run (its own, and those a qemu binfmt_misc handler runs) in a container and
+// probes them (opts.Probes). Foreign platforms are reported as statically checked only.
+//
+// The error is for what stops the whole smoke test: invalid options, an unreadable artifact, no
+// container runtime (the report then still holds the static findings), or ctx's end. A failed
+// check or probe is not an error: see Report.Failed.
+func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*Report, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	plats, err := platforms(artifact)
+	if err != nil {
+		return nil, fmt.Errorf("smoke %s: %w", name, err)
+	}
+	rep := &Report{Name: name}
+	if d, err := artifact.Digest(); err == nil {
+		rep.Digest = d.String()
+	}
+	infos := make([]*imageInfo, len(plats))
+	var toRun []int
+	for k, p := range plats {
+		pr := PlatformReport{Platform: p.platform, Digest: p.digest}
+		info, err := analyze(ctx, p.img)
+		if err != nil {
+			if ctx.Err() != nil {
+				return rep, ctx.Err()
+			}
+			pr.Error = fmt.Sprintf("cannot read the image: %v", err)
+			rep.Platforms = append(rep.Platforms, pr)
+			continue
+		}
+		infos[k] = info
+		pr.Findings = info.findings(opts)
+		ok, why := runnable(p.platform)
+		switch {
+		case opts.Runtime == RuntimeNone:
+			pr.Note = "not run: smoke.runtime is none"
+		case !ok:
+			pr.Note = why
+		default:
+			pr.Note = why // "" or how a foreign platform runs
+			toRun = append(toRun, k)
+		}
+		rep.Platforms = append(rep.Platforms, pr)
+	}
+	if len(toRun) == 0 {
+		return rep, nil
+	}
+	eng, err := selectEngine(ctx, opts)
+	if err != nil {
+		for _, k := range toRun {
+			rep.Platforms[k].Note = "not run: no container runtime"
+		}
+		return rep, err
+	}
+	for _, k := range toRun {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		pr := &rep.Platforms[k]
+		pr.Runtime = eng.name()
+		probes, err := runPlatform(ctx, eng, name, plats[k].img, infos[k], opts)
+		pr.Probes = probes
+		pr.Ran = len(probes) > 0
+		if err != nil {
+			if ctx.Err() != nil {
+				return rep, ctx.Err()
+			}
+			pr.Error = err.Error()
+		}
+	}
+	return rep, nil
+}
+
+// runPlatform loads one platform image into the engine, runs its probes and cleans up.
+func runPlatform(ctx context.Context, eng engine, name string, img v1.Image, info *imageInfo, opts Options) (results []ProbeResult, err error) {
+	ld, err := eng.load(ctx, name, img, info)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", eng.name(), err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		if rerr := ld.remove(cctx); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("clean up: %w", rerr))
+		}
+	}()
+	p := prober{eng: eng, ld: ld, info: info, opts: opts, name: name}
+	if opts.Probes.Exit == nil && opts.Probes.HTTP == nil {
+		return []ProbeResult{p.start(ctx)}, nil
+	}
+	if opts.Probes.Exit != nil {
+		results = append(results, p.exit(ctx, *opts.Probes.Exit))
+	}
+	if opts.Probes.HTTP != nil {
+		results = append(results, p.http(ctx, *opts.Probes.HTTP))
+	}
+	return results, nil
+}
+
+type prober struct {
+	eng  engine
+	ld   loaded
+	info *imageInfo
+	opts Options
+	name string
+}
+
+// launch starts a container; the returned cleanup removes it.
+func (p *prober) launch(ctx context.Context, probe string, spec runSpec) (container, func(), error) {
+	spec.id = newID(p.name)
+	p.opts.logf("smoke %s %s: %s probe: %s run %s", p.name, p.info.platform, probe, p.eng.name(), quoteArgs(p.argv(spec.args)))
+	c, err := p.ld.start(ctx, spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		if err := c.remove(cctx); err != nil {
+			p.opts.logf("smoke %s: remove container %s: %v", p.name, spec.id, err)
+		}
+	}, nil
+}
+
+// argv is what the container runs for probe args (nil: the image's).
+func (p *prober) argv(args []string) []string {
+	cfg := p.info.config.Config
+	out := append([]string{}, cfg.Entrypoint...)
+	if args != nil {
+		return append(out, args...)
+	}
+	return append(out, cfg.Cmd...)
+}
+
+// failed builds the result of a probe that failed, with output and diagnosis.
+func (p *prober) failed(ctx context.Context, probe string, c container, detail string) ProbeResult {
+	r := ProbeResult{Probe: probe, ExitCode: -1, Detail: detail}
+	if c != nil {
+		select {
+		case <-c.done():
+			r.ExitCode = c.exitCode()
+		default:
+		}
+		r.Output = c.output(ctx)
+		if c.oomKilled(ctx) {
+			r.Output += "\n[scratchkit: the container was OOMKilled by its memory limit]"
+		}
+	}
+	r.Diagnosis = Diagnose(r.Output)
+	if r.Diagnosis == "" {
+		r.Diagnosis = diagnoseExit(r.ExitCode)
+	}
+	return r
+}
+
+// diagnoseExit explains exit codes that say something by themselves.
+func diagnoseExit(code int) string {
+	switch code {
+	case 137:
+		return "killed with SIGKILL: by the memory limit (smoke.memory) or for not exiting in time"
+	case 139:
+		return "killed by SIGSEGV: the program crashed on a bad memory access (often cgo code, or a binary built for a newer CPU level than this machine's)"
+	case 132:
+		return "killed by SIGILL: an instruction this CPU does not have (GOAMD64/GOARM level too high for the machine)"
+	}
+	return ""
+}
+
+// startError is the result of a container that could not even be created.
+func (p *prober) startError(probe string, err error) ProbeResult {
+	return ProbeResult{Probe: probe, ExitCode: -1, Detail: fmt.Sprintf("the container could not be started: %v", err),
+		Output: err.Error(), Diagnosis: Diagnose(err.Error())}
+}
+
+// stop sends SIGTERM and waits for the exit; it kills the container when the grace period ends.
+// It reports whether the container exited on SIGTERM in time.
+func (p *prober) stop(ctx context.Context, c container) (bool, error) {
+	select {
+	case <-c.done():
+		return true, nil
+	default:
+	}
+	if err := c.signal(ctx, "TERM"); err != nil {
+		select {
+		case <-c.done(): // exited meanwhile
+			return true, nil
+		default:
+		}
+		return false, err
+	}
+	select {
+	case <-c.done():
+		return true, nil
+	case <-time.After(p.opts.StopTimeout):
+	case <-ctx.Done():
+	}
+	_ = c.signal(context.WithoutCancel(ctx), "KILL")
+	select {
+	case <-c.done():
+	case <-time.After(10 * time.Second):
+	}
+	return false, nil
+}
+
+// exit runs the exit probe: the image with args, to exit 0 within the deadline, output matching.
+func (p *prober) exit(ctx context.Context, e ExitProbe) ProbeResult {
+	const probe = "exit"
+	c, cleanup, err := p.launch(ctx, probe, runSpec{args: e.Args})
+	if err != nil {
+		return p.startError(probe, err)
+	}
+	defer cleanup()
+	started := time.Now()
+	select {
+	case <-c.done():
+	case <-time.After(p.opts.Timeout):
+		p.stop(ctx, c)
+		return p.failed(ctx, probe, c, fmt.Sprintf("%s did not exit within %s (smoke.timeout); it was stopped", quoteArgs(p.argv(e.Args)), p.opts.Timeout))
+	case <-ctx.Done():
+		return p.failed(ctx, probe, c, "cancelled: "+ctx.Err().Error())
+	}
+	code := c.exitCode()
+	out := c.output(ctx)
+	took := time.Since(started).Round(10 * time.Millisecond)
+	if code != 0 {
+		return p.failed(ctx, probe, c, fmt.Sprintf("%s exited with code %d (want 0)", quoteArgs(p.argv(e.Args)), code))
+	}
+	if e.Output != "" {
+		re := regexp.MustCompile(e.Output) // validated by withDefaults
+		if !re.MatchString(out) {
+			r := p.failed(ctx, probe, c, fmt.Sprintf("%s exited 0, but its output does not match %q", quoteArgs(p.argv(e.Args)), e.Output))
+			r.ExitCode = code
+			return r
+		}
+	}
+	return ProbeResult{Probe: probe, Passed: true, ExitCode: 0, Output: out,
+		Detail: fmt.Sprintf("%s exited 0 in %s: %s", quoteArgs(p.argv(e.Args)), took, strconv.Quote(firstNonEmptyLine(out)))}
+}
+
+func firstNonEmptyLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			if len(l) > 120 {
+				l = l[:120] + "..."
+			}
+			return l
+		}
+	}
+	return ""
+}
+
+// start is the probe of an image without probes: started with its own arguments, it must not
+// fail within DefaultStartWait; a service still running then is stopped with SIGTERM.
+func (p *prober) start(ctx context.Context) ProbeResult {
+	const probe = "start"
+	c, cleanup, err := p.launch(ctx, probe, runSpec{})
+	if err != nil {
+		return p.startError(probe, err)
+	}
+	defer cleanup()
+	select {
+	case <-c.done():
+		if code := c.exitCode(); code != 0 {
+			return p.failed(ctx, probe, c, fmt.Sprintf("%s exited with code %d at start", quoteArgs(p.argv(nil)), code))
+		}
+		return ProbeResult{Probe: probe, Passed: true, ExitCode: 0, Output: c.output(ctx),
+			Detail: fmt.Sprintf("%s ran and exited 0 (no probes configured: add smoke probes to check more)", quoteArgs(p.argv(nil)))}
+	case <-time.After(DefaultStartWait):
+	case <-ctx.Done():
+		return p.failed(ctx, probe, c, "cancelled: "+ctx.Err().Error())
+	}
+	ok, err := p.stop(ctx, c)
+	if err != nil || !ok {
+		return p.failed(ctx, probe, c, fmt.Sprintf("still running after %s (fine), but it did not exit within %s of SIGTERM%s", DefaultStartWait, p.opts.StopTimeout, errSuffix(err)))
+	}
+	return ProbeResult{Probe: probe, Passed: true, ExitCode: c.exitCode(), Output: c.output(ctx),
+		Detail: fmt.Sprintf("started and kept running for %s, then exited with code %d on SIGTERM (no probes configured: add smoke probes to check more)", DefaultStartWait, c.exitCode())}
+}
+
+func errSuffix(err error) string {
+	if err == nil {
+		return ""
+	}
+	return " (" + err.Error() + ")"
+}
+
+// http runs the http probe: start the service, GET the path until 2xx, stop it with SIGTERM.
+func (p *prober) http(ctx context.Context, h HTTPProbe) ProbeResult {
+	const probe = "http"
+	if h.Path == "" {
+		h.Path = "/"
+	}
+	if h.Timeout <= 0 {
+		h.Timeout = p.opts.Timeout
+	}
+	hostNet := p.opts.HostNetwork || !canJoinNetns()
+	c, cleanup, err := p.launch(ctx, probe, runSpec{args: h.Args, hostNetwork: hostNet})
+	if err != nil {
+		return p.startError(probe, err)
+	}
+	defer cleanup()
+	url := fmt.Sprintf("http://127.0.0.1:%d%s", h.Port, h.Path)
+	where := "the container's own loopback"
+	if hostNet {
+		where = "the host network"
+	}
+
+	deadline := time.Now().Add(h.Timeout)
+	var client *http.Client
+	var last string
+	status := 0
+	for status == 0 {
+		select {
+		case <-c.done():
+			return p.failed(ctx, probe, c, fmt.Sprintf("the service exited with code %d before answering GET %s (on %s)", c.exitCode(), url, where))
+		case <-ctx.Done():
+			return p.failed(ctx, probe, c, "cancelled: "+ctx.Err().Error())
+		default:
+		}
+		if time.Now().After(deadline) {
+			p.stop(ctx, c)
+			return p.failed(ctx, probe, c, fmt.Sprintf("GET %s (on %s) got no 2xx answer within %s: %s", url, where, h.Timeout, last))
+		}
+		if client == nil {
+			if client, err = p.client(ctx, c, hostNet); err != nil {
+				last = err.Error()
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+		}
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		req, _ := http.NewRequestWithContext(actx, http.MethodGet, url, nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+			if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+				status = resp.StatusCode
+			} else {
+				last = "last answer " + resp.Status
+			}
+		} else {
+			last = "last attempt: " + err.Error()
+		}
+		cancel()
+		if status == 0 {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	ok, err := p.stop(ctx, c)
+	if err != nil || !ok {
+		return p.failed(ctx, probe, c, fmt.Sprintf("GET %s answered %d, but the service did not exit within %s of SIGTERM%s: it would be killed on every rollout",
+			url, status, p.opts.StopTimeout, errSuffix(err)))
+	}
+	code := c.exitCode()
+	clean := "exited 0"
+	if code != 0 {
+		clean = fmt.Sprintf("exited with code %d", code)
+	}
+	return ProbeResult{Probe: probe, Passed: true, ExitCode: code, Output: c.output(ctx),
+		Detail: fmt.Sprintf("GET %s answered %d (on %s); on SIGTERM the service %s", url, status, where, clean)}
+}
+
+// client returns an HTTP client that reaches the service: through the host's loopback, or by
+// dialling from inside the container's network namespace.
+func (p *prober) client(ctx context.Context, c container, hostNet bool) (*http.Client, error) {
+	tr := &http.Transport{DisableKeepAlives: true, Proxy: nil}
+	if !hostNet {
+		pid, err := c.pid(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("find the container's process: %w", err)
+		}
+		if pid <= 0 {
+			return nil, errors.New("the container has no process yet")
+		}
+		// The pid must be this machine's: with a remote docker daemon it is not.
+		if p.info.program != "" {
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d/root%s", pid, p.info.program)); err != nil {
+				return nil, fmt.Errorf("container process %d is not visible on this machine (a remote docker daemon?): set HostNetwork to probe over the host network (%v)", pid, err)
+			}
+		}
+		tr.DialContext = func(ctx context.Context, _, addr string) (net.Conn, error) {
+			return dialInNetns(ctx, pid, addr)
+		}
+	}
+	return &http.Client{Transport: tr}, nil
+}
