@@ -217,7 +217,10 @@ func Verify(ctx context.Context, path string, exp Expect) Report {
 // every failure, not just the first. An invalid exp gives a failed "config" result.
 func Check(info *Info, exp Expect) Report {
 	if exp.Name == "" {
-		exp.Name = filepath.Base(info.Path)
+		exp.Name = "binary"
+		if info.Path != "" {
+			exp.Name = filepath.Base(info.Path)
+		}
 	}
 	if exp.ImagePath == "" {
 		exp.ImagePath = "/" + exp.Name

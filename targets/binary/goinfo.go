@@ -139,7 +139,7 @@ var pclntabMagics = []uint32{0xfffffff1 /* 1.20 */, 0xfffffff0 /* 1.18 */, 0xfff
 
 // readFuncTable finds the Go function table, reads it with debug/gosym, and fills
 // info.Packages and info.Features. Failing to find or read it is a note.
-func readFuncTable(r io.ReaderAt, size int64, f *elf.File, info *Info) {
+func readFuncTable(r io.ReaderAt, f *elf.File, info *Info) {
 	var textAddr uint64
 	if t := f.Section(".text"); t != nil {
 		textAddr = t.Addr
@@ -160,7 +160,7 @@ func readFuncTable(r io.ReaderAt, size int64, f *elf.File, info *Info) {
 	} else {
 		// External linking may fold the table into .data.rel.ro or .rodata, and a file without
 		// section headers has only segments: look for the table's header in the loaded bytes.
-		tab, where = searchFuncTable(r, size, f, textAddr)
+		tab, where = searchFuncTable(r, f, textAddr)
 		if tab == nil {
 			info.Notes = append(info.Notes, "no Go function table (pclntab) found: features and package sizes unknown")
 			return
@@ -291,43 +291,41 @@ func isPclntabMagic(m uint32) bool {
 // maxPclntab bounds how much is read when the table's end is unknown.
 const maxPclntab = 1 << 30
 
-// searchFuncTable looks for a pclntab header in the file's PT_LOAD segments and parses the
-// first candidate that reads as a table.
-func searchFuncTable(r io.ReaderAt, size int64, f *elf.File, textAddr uint64) (*gosym.Table, string) {
+// searchFuncTable looks for a pclntab header in the file's non-executable PT_LOAD segments
+// and parses the first candidate that reads as a table. A segment is read into memory only
+// when a candidate header in it passes the header check.
+func searchFuncTable(r io.ReaderAt, f *elf.File, textAddr uint64) (*gosym.Table, string) {
 	var pats [][]byte
 	for _, m := range pclntabMagics {
 		p := make([]byte, 6)
 		f.ByteOrder.PutUint32(p, m)
 		pats = append(pats, p)
 	}
-	tries := 0
+	const maxCandidates = 16
 	for _, p := range f.Progs {
 		if p.Type != elf.PT_LOAD || p.Filesz < 16 || p.Flags&elf.PF_X != 0 {
 			continue
 		}
-		var found *gosym.Table
-		var where string
-		findInRange(r, int64(p.Off), int64(p.Filesz), pats, func(off int64) bool {
-			if tries++; tries > 64 {
-				return false
+		segOff, segLen := int64(p.Off), int64(min(p.Filesz, maxPclntab))
+		var cands []int64
+		findInRange(r, segOff, segLen, pats, func(off int64) bool {
+			hdr := make([]byte, min(segOff+segLen-off, 128))
+			if m, _ := r.ReadAt(hdr, off); m == len(hdr) && checkPclntabHeader(hdr, int(segOff+segLen-off)) == nil {
+				cands = append(cands, off)
 			}
-			n := min(int64(p.Off+p.Filesz)-off, maxPclntab)
-			data := make([]byte, min(n, 128))
-			if m, _ := r.ReadAt(data, off); m < len(data) || checkPclntabHeader(data, int(n)) != nil {
-				return true
-			}
-			data = make([]byte, n)
-			if m, _ := r.ReadAt(data, off); int64(m) < n {
-				return true
-			}
-			if tab, err := parseFuncTable(data, textAddr); err == nil {
-				found, where = tab, fmt.Sprintf("pclntab magic at offset %d", off)
-				return false
-			}
-			return true
+			return len(cands) < maxCandidates
 		})
-		if found != nil {
-			return found, where
+		if len(cands) == 0 {
+			continue
+		}
+		seg := make([]byte, segLen)
+		if m, _ := r.ReadAt(seg, segOff); int64(m) < segLen {
+			continue
+		}
+		for _, off := range cands {
+			if tab, err := parseFuncTable(seg[off-segOff:], textAddr); err == nil {
+				return tab, fmt.Sprintf("pclntab magic at offset %d", off)
+			}
 		}
 	}
 	return nil, ""
@@ -337,7 +335,7 @@ func searchFuncTable(r io.ReaderAt, size int64, f *elf.File, textAddr uint64) (*
 // [off, off+n), reading in chunks, until fn returns false.
 func findInRange(r io.ReaderAt, off, n int64, pats [][]byte, fn func(int64) bool) {
 	const overlap = 8
-	buf := make([]byte, chunkSize+overlap)
+	buf := make([]byte, min(chunkSize+overlap, n))
 	for pos := int64(0); pos < n; {
 		want := min(int64(len(buf)), n-pos)
 		m, _ := r.ReadAt(buf[:want], off+pos)

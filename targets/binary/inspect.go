@@ -159,7 +159,7 @@ func inspect(ctx context.Context, r io.ReaderAt, size int64, o options) (*Info, 
 		if elfErr == nil && packErr == nil {
 			inspectGo(r, info)
 			if info.Go != nil {
-				readFuncTable(r, size, f, info)
+				readFuncTable(r, f, info)
 			}
 		}
 	default:
@@ -187,7 +187,11 @@ func inspect(ctx context.Context, r io.ReaderAt, size int64, o options) (*Info, 
 	if info.Packed != nil && stream.upxIdent {
 		info.Packed.Evidence = append(info.Packed.Evidence, fmt.Sprintf("UPX's identification string %q", upxIdent+" ... $"))
 	}
-	if info.Go == nil && format == FormatELF {
+	switch {
+	case info.Go != nil || format != FormatELF:
+	case info.Packed != nil:
+		info.Notes = append(info.Notes, "packed: whatever Go build info the program has is compressed inside; Go checks skipped")
+	default:
 		info.Notes = append(info.Notes, "not a Go binary (no Go build info): Go checks skipped")
 	}
 	slices.SortFunc(info.Packages, func(a, b PackageSize) int {

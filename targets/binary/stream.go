@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -65,7 +66,7 @@ func streamScan(ctx context.Context, r io.ReaderAt, size int64, paths []string) 
 	}
 
 	h := sha256.New()
-	buf := make([]byte, keep+chunkSize)
+	buf := make([]byte, keep+int(min(int64(chunkSize), size)))
 	carried := 0 // bytes at the front of buf kept from the previous window
 	var off int64
 	for off < size {
@@ -124,9 +125,17 @@ func scanWindow(window []byte, limit int, winOff int64, nd needle, res *streamRe
 		}
 		l := &res.leaks[nd.leak]
 		l.Count++
-		if len(l.Examples) < maxLeakExamples {
-			l.Examples = append(l.Examples, printableRun(window[start:min(len(window), start+snippetLen)]))
+		ex := printableRun(window[start:min(len(window), start+snippetLen)])
+		switch {
+		case len(l.Examples) < maxLeakExamples:
+			l.Examples = append(l.Examples, ex)
 			l.Offsets = append(l.Offsets, winOff+int64(start))
+		case len(ex) > len(nd.pat):
+			// Prefer occurrences that show what follows the path ("/home/ci/app/main.go")
+			// over the bare path.
+			if i := slices.Index(l.Examples, string(nd.pat)); i >= 0 {
+				l.Examples[i], l.Offsets[i] = ex, winOff+int64(start)
+			}
 		}
 	}
 }
