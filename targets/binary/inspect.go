@@ -184,9 +184,6 @@ func inspect(ctx context.Context, r io.ReaderAt, size int64, o options) (*Info, 
 			info.Leaks = append(info.Leaks, l)
 		}
 	}
-	if info.Packed != nil && stream.upxIdent {
-		info.Packed.Evidence = append(info.Packed.Evidence, fmt.Sprintf("UPX's identification string %q", upxIdent+" ... $"))
-	}
 	switch {
 	case info.Go != nil || format != FormatELF:
 	case info.Packed != nil:

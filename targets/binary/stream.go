@@ -23,10 +23,6 @@ const snippetLen = 120
 // maxLeakExamples bounds how many occurrences of one path are described (all are counted).
 const maxLeakExamples = 3
 
-// upxIdent is the start of the identification string UPX's packer appends to its loader
-// (src/packer.cpp, getIdentstr). It is evidence, never proof: this very package contains it.
-const upxIdent = "$Info: This file is packed with the UPX executable packer"
-
 // Leak is one build-machine path found in the file's bytes.
 type Leak struct {
 	Path     string   // the path looked for, as given
@@ -37,29 +33,26 @@ type Leak struct {
 
 // streamResult is what one pass over the file's bytes yields.
 type streamResult struct {
-	sha256   string
-	leaks    []Leak
-	upxIdent bool
+	sha256 string
+	leaks  []Leak
 }
 
 // needle is one byte pattern the stream pass looks for.
 type needle struct {
-	pat      []byte
-	leak     int  // index into leaks, or -1
-	boundary bool // a match counts only when the next byte ends the path component
+	pat  []byte
+	leak int // index into leaks
 }
 
 // streamScan reads r once, front to back, computing the sha256 of all size bytes and finding
 // every leak path (matched as a whole path: followed by '/' or a byte that cannot continue a
-// file name) and UPX's identification string.
+// file name).
 func streamScan(ctx context.Context, r io.ReaderAt, size int64, paths []string) (streamResult, error) {
 	var res streamResult
 	var needles []needle
 	for _, p := range paths {
 		res.leaks = append(res.leaks, Leak{Path: p})
-		needles = append(needles, needle{pat: []byte(p), leak: len(res.leaks) - 1, boundary: true})
+		needles = append(needles, needle{pat: []byte(p), leak: len(res.leaks) - 1})
 	}
-	needles = append(needles, needle{pat: []byte(upxIdent), leak: -1})
 	keep := snippetLen
 	for _, n := range needles {
 		keep = max(keep, len(n.pat)+snippetLen)
@@ -116,11 +109,7 @@ func scanWindow(window []byte, limit int, winOff int64, nd needle, res *streamRe
 		}
 		pos = start + 1
 		end := start + len(nd.pat)
-		if nd.boundary && end < len(window) && !endsPath(window[end]) {
-			continue
-		}
-		if nd.leak < 0 {
-			res.upxIdent = true
+		if end < len(window) && !endsPath(window[end]) {
 			continue
 		}
 		l := &res.leaks[nd.leak]

@@ -14,7 +14,7 @@ import (
 // file ends with UPX's 32-byte pack header (starting "UPX!", with version, format and a
 // checksum byte) followed by the 4-byte offset of the compressed data. Either structure is
 // proof; the "$Info: This file is packed with the UPX executable packer" string in the
-// appended loader is recorded as further evidence only, since any program (this one
+// appended loader is looked for only then, as further evidence, since any program (this one
 // included) may contain it.
 type Packed struct {
 	Packer       string   `json:"packer"`                  // "UPX"
@@ -26,6 +26,15 @@ type Packed struct {
 }
 
 const upxMagic = "UPX!"
+
+// upxIdent is the start of the identification string UPX's packer puts in the loader it
+// appends near the end of the file (src/packer.cpp, getIdentstr). It is evidence, never proof:
+// this very package contains it.
+const upxIdent = "$Info: This file is packed with the UPX executable packer"
+
+// upxLoaderSearch is how far from the end the loader, and so the identification string, is
+// looked for: UPX's loaders are a few kilobytes.
+const upxLoaderSearch = 256 << 10
 
 // upxFormatName names the UPX format ids of the Linux ELF packers (src/conf.h).
 func upxFormatName(f int) string {
@@ -104,6 +113,11 @@ func detectUPX(r io.ReaderAt, size int64, h *elfHeader, info *Info) error {
 	}
 	if len(p.Evidence) == 0 {
 		return nil
+	}
+	n := min(size, upxLoaderSearch)
+	loader := make([]byte, n)
+	if m, _ := r.ReadAt(loader, size-n); int64(m) == n && bytes.Contains(loader, []byte(upxIdent)) {
+		p.Evidence = append(p.Evidence, fmt.Sprintf("UPX's identification string %q in the loader", upxIdent+" ... $"))
 	}
 	p.FormatName = upxFormatName(p.Format)
 	if info.ELF != nil && !info.ELF.SectionHeaders {
