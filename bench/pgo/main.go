@@ -66,6 +66,7 @@ var (
 	rate     = flag.Int("rate", 5000, "requests per second to each server in the fixed-rate phase")
 	loader   = flag.String("loader", "auto", "saturation load generator: wrk, builtin, or auto (wrk when installed)")
 	keep     = flag.Bool("keep", false, "keep the temporary directory")
+	control  = flag.Bool("control", false, "A/A control: run the baseline in both slots (the ratios should be 1)")
 
 	// Internal: run as a load generator process. Groups of URLs separated by ';', one generator each.
 	loadURLs = flag.String("load-urls", "", "internal")
@@ -138,18 +139,26 @@ func main() {
 	}
 
 	// 4. Rounds, both binaries side by side.
+	if *control {
+		log.Printf("control run: the baseline binary in both slots")
+		opt = base
+	}
+	var urateB, urateP, rURate []float64
 	var rateB, rateP, satB, satP, tputB, tputP, rRate, rSat, rTput, util []float64
 	for r := 1; r <= *rounds; r++ {
 		res, err := round(base, opt, taskset, useWrk, mix, tmp)
 		check(err)
 		b, p := res[0], res[1]
-		log.Printf("round %2d  fixed rate: base %6.2f pgo %6.2f µs CPU/req (%.3f)   saturation: base %6.0f pgo %6.0f req/s (%.3f), %6.2f / %6.2f µs CPU/req",
+		log.Printf("round %2d  fixed rate: base %6.2f pgo %6.2f µs CPU/req (%.3f), user %5.2f / %5.2f (%.3f)   saturation: base %6.0f pgo %6.0f req/s (%.3f), %6.2f / %6.2f µs CPU/req",
 			r, b.rate.cpuPerReq(), p.rate.cpuPerReq(), p.rate.cpuPerReq()/b.rate.cpuPerReq(),
+			b.rate.userPerReq(), p.rate.userPerReq(), p.rate.userPerReq()/b.rate.userPerReq(),
 			b.sat.throughput(), p.sat.throughput(), p.sat.throughput()/b.sat.throughput(), b.sat.cpuPerReq(), p.sat.cpuPerReq())
 		rateB, rateP = append(rateB, b.rate.cpuPerReq()), append(rateP, p.rate.cpuPerReq())
 		satB, satP = append(satB, b.sat.cpuPerReq()), append(satP, p.sat.cpuPerReq())
 		tputB, tputP = append(tputB, b.sat.throughput()), append(tputP, p.sat.throughput())
 		rRate = append(rRate, p.rate.cpuPerReq()/b.rate.cpuPerReq())
+		urateB, urateP = append(urateB, b.rate.userPerReq()), append(urateP, p.rate.userPerReq())
+		rURate = append(rURate, p.rate.userPerReq()/b.rate.userPerReq())
 		rSat = append(rSat, p.sat.cpuPerReq()/b.sat.cpuPerReq())
 		rTput = append(rTput, p.sat.throughput()/b.sat.throughput())
 		util = append(util, (b.sat.cpu+p.sat.cpu).Seconds()/max(b.sat.elapsed, p.sat.elapsed).Seconds())
@@ -166,7 +175,7 @@ func main() {
 	}
 	sizeB, sizeP := fileSize(base), fileSize(opt)
 	fmt.Printf(`
-PGO benchmark: examples/hello, %s, %s/%s, %d CPUs (%s)
+PGO benchmark%s: examples/hello, %s, %s/%s, %d CPUs (%s)
   method: %d rounds; each starts a baseline and a PGO server side by side (GOMAXPROCS=1, %s),
           %s warm-up, then %s at a fixed %d req/s per server (pgo.GenerateLoad, open loop) and
           %s of saturation (%s, %d connections per server, closed loop);
@@ -176,15 +185,17 @@ PGO benchmark: examples/hello, %s, %s/%s, %d CPUs (%s)
 
                                       baseline       PGO    PGO/baseline: median of rounds [min–max]
   fixed rate:  CPU per request (µs)  %8.2f  %8.2f    %.3f (%+.1f%%) [%.3f–%.3f]
+    of which user CPU (µs)           %8.2f  %8.2f    %.3f (%+.1f%%) [%.3f–%.3f]
   saturation:  CPU per request (µs)  %8.2f  %8.2f    %.3f (%+.1f%%) [%.3f–%.3f]
   saturation:  throughput (req/s)    %8.0f  %8.0f    %.3f (%+.1f%%) [%.3f–%.3f]
   the servers used %.0f%% of their shared CPU in the saturation phase (median)%s
 `,
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(),
+		map[bool]string{true: " (A/A CONTROL: baseline vs baseline)"}[*control], runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(),
 		*rounds, pin, *warmup, *duration, *rate, *duration, gen, *conns, *paths,
 		rep.Samples, rep.CPU.Round(time.Millisecond), rep.Duration.Round(time.Millisecond), placed[0].SHA256,
 		sizeB, sizeP, 100*(float64(sizeP)/float64(sizeB)-1), pgoBuild.Round(time.Second),
 		median(rateB), median(rateP), median(rRate), 100*(median(rRate)-1), minOf(rRate), maxOf(rRate),
+		median(urateB), median(urateP), median(rURate), 100*(median(rURate)-1), minOf(rURate), maxOf(rURate),
 		median(satB), median(satP), median(rSat), 100*(median(rSat)-1), minOf(rSat), maxOf(rSat),
 		median(tputB), median(tputP), median(rTput), 100*(median(rTput)-1), minOf(rTput), maxOf(rTput),
 		100*median(util), saturationNote(median(util), median(rSat)),
@@ -205,11 +216,16 @@ func saturationNote(util, cpuRatio float64) string {
 type window struct {
 	reqs    int64
 	elapsed time.Duration
-	cpu     time.Duration
+	cpu     time.Duration // user+system
+	user    time.Duration
 }
 
 func (w window) cpuPerReq() float64 {
 	return float64(w.cpu.Nanoseconds()) / 1e3 / float64(max(w.reqs, 1))
+}
+
+func (w window) userPerReq() float64 {
+	return float64(w.user.Nanoseconds()) / 1e3 / float64(max(w.reqs, 1))
 }
 
 func (w window) throughput() float64 { return float64(w.reqs) / w.elapsed.Seconds() }
@@ -249,7 +265,7 @@ func (s *server) stop() {
 }
 
 // cpu is the server's user+system CPU time so far (taskset execs it in place: same pid).
-func (s *server) cpu() (time.Duration, error) { return procCPU(s.cmd.Process.Pid) }
+func (s *server) cpu() (user, sys time.Duration, err error) { return procCPU(s.cmd.Process.Pid) }
 
 // round runs both binaries side by side through warm-up, fixed rate and saturation.
 func round(base, opt, taskset string, useWrk bool, mix []string, tmp string) ([2]result, error) {
@@ -293,24 +309,25 @@ func round(base, opt, taskset string, useWrk bool, mix []string, tmp string) ([2
 		func(d time.Duration) ([2]window, error) { return runBuiltin(taskset, urls, *rate, d) },
 		saturate,
 	} {
-		var before [2]time.Duration
+		var beforeU, beforeS [2]time.Duration
 		for i, s := range srvs {
-			c, err := s.cpu()
+			u, sys, err := s.cpu()
 			if err != nil {
 				return res, err
 			}
-			before[i] = c
+			beforeU[i], beforeS[i] = u, sys
 		}
 		ws, err := load(*duration)
 		if err != nil {
 			return res, err
 		}
 		for i, s := range srvs {
-			after, err := s.cpu()
+			u, sys, err := s.cpu()
 			if err != nil {
 				return res, err
 			}
-			ws[i].cpu = after - before[i]
+			ws[i].user = u - beforeU[i]
+			ws[i].cpu = ws[i].user + sys - beforeS[i]
 			if phase == 0 {
 				res[i].rate = ws[i]
 			} else {
@@ -424,18 +441,19 @@ func urlsFor(addr string, mix []string) []string {
 	return urls
 }
 
-// procCPU is the user+system CPU time of a process so far (Linux).
-func procCPU(pid int) (time.Duration, error) {
+// procCPU is the user and system CPU time of a process so far (Linux).
+func procCPU(pid int) (user, sys time.Duration, err error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// After the command name (in parentheses, may hold spaces) come fields 3 (state) onwards;
 	// utime and stime are fields 14 and 15, in clock ticks.
 	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * time.Second / time.Duration(clockTicks()), nil
+	tick := time.Second / time.Duration(clockTicks())
+	return time.Duration(utime) * tick, time.Duration(stime) * tick, nil
 }
 
 var ticks = sync.OnceValue(func() int64 {
