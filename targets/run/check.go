@@ -404,15 +404,41 @@ func (i *imageInfo) checkUser(opts Options) Finding {
 // rootsSource describes where Go would find CA roots in the image, and how many.
 type rootsSource struct {
 	where []string
-	certs int
-	bad   []string // what is configured but missing or empty
+	certs int               // distinct certificates
+	seen  map[[32]byte]bool // by sha256 of the DER
+	bad   []string          // what is configured but missing or empty
+}
+
+// add counts the certificates of a PEM bundle that parse and were not seen before; it returns how
+// many certificates the bundle holds.
+func (rs *rootsSource) add(data []byte) int {
+	n := 0
+	for len(data) > 0 {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" || len(b.Headers) != 0 {
+			continue
+		}
+		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
+			continue
+		}
+		n++
+		if sum := sha256.Sum256(b.Bytes); !rs.seen[sum] {
+			rs.seen[sum] = true
+			rs.certs++
+		}
+	}
+	return n
 }
 
 // caRoots follows crypto/x509's loadSystemRoots over the image: the first readable file of
 // SSL_CERT_FILE or the default list, then every file in SSL_CERT_DIR's or the default
 // directories.
 func (i *imageInfo) caRoots() rootsSource {
-	var rs rootsSource
+	rs := rootsSource{seen: map[[32]byte]bool{}}
 	u := i.user
 	readable := func(p string) ([]byte, bool) {
 		_, e := i.fs.resolve(p)
@@ -435,9 +461,8 @@ func (i *imageInfo) caRoots() rootsSource {
 	}
 	for _, f := range files {
 		if data, ok := readable(f); ok {
-			n := countCerts(data)
-			rs.certs += n
-			rs.where = append(rs.where, fmt.Sprintf("%s (%d)", f, n))
+			n := rs.add(data)
+			rs.where = append(rs.where, f)
 			if n == 0 {
 				rs.bad = append(rs.bad, f+" holds no PEM certificate")
 			}
@@ -457,7 +482,7 @@ func (i *imageInfo) caRoots() rootsSource {
 		}
 	}
 	for _, dir := range dirs {
-		n := 0
+		before, n := rs.certs, 0
 		for _, p := range i.fs.list(dir) {
 			// Go skips symlinks to files in the same directory (hash links to a bundle there).
 			if e := i.fs.entries[p]; e != nil && e.hdr.Typeflag == tar.TypeSymlink {
@@ -466,34 +491,14 @@ func (i *imageInfo) caRoots() rootsSource {
 				}
 			}
 			if data, ok := readable(p); ok {
-				n += countCerts(data)
+				n += rs.add(data)
 			}
 		}
-		if n > 0 {
-			rs.certs += n
-			rs.where = append(rs.where, fmt.Sprintf("%s/ (%d)", dir, n))
+		if n > 0 && rs.certs > before {
+			rs.where = append(rs.where, dir+"/")
 		}
 	}
 	return rs
-}
-
-// countCerts counts the certificates of a PEM bundle that parse.
-func countCerts(data []byte) int {
-	n := 0
-	for len(data) > 0 {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" || len(b.Headers) != 0 {
-			continue
-		}
-		if _, err := x509.ParseCertificate(b.Bytes); err == nil {
-			n++
-		}
-	}
-	return n
 }
 
 // featuresNote says where the feature facts come from.
@@ -507,7 +512,7 @@ func (i *imageInfo) featuresKnown() (binary.Features, bool) {
 func (i *imageInfo) checkCARoots() Finding {
 	rs := i.caRoots()
 	f, known := i.featuresKnown()
-	have := fmt.Sprintf("%d roots in %s", rs.certs, strings.Join(rs.where, ", "))
+	have := fmt.Sprintf("%d CA roots in %s", rs.certs, strings.Join(rs.where, " and "))
 	if rs.certs > 0 {
 		d := have
 		if known && !f.UsesTLS {

@@ -101,9 +101,10 @@ var pitfalls = []pitfall{
 		},
 	},
 	{
-		re: regexp.MustCompile(`OOMKilled|out of memory|fatal error: runtime: cannot allocate memory`),
+		re: regexp.MustCompile(`OOM killer|OOMKilled|fatal error: runtime: out of memory|fatal error: runtime: cannot allocate memory`),
 		explain: func([]string) string {
-			return "the process ran out of memory under the container's limit (smoke.memory). Fix: find what allocates at start-up, or raise the limit, and set GOMEMLIMIT a little below it."
+			return "the process ran out of memory under the container's limit (smoke.memory) and was killed. Fix: find what allocates at start-up, or raise the limit; " +
+				"set GOMEMLIMIT a little below the limit so the Go runtime collects before the kernel kills."
 		},
 	},
 }

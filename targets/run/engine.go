@@ -177,7 +177,7 @@ func runnable(platform string) (bool, string) {
 	}
 	hos, harch, _ := hostPlatform()
 	if parts[0] != hos {
-		return false, fmt.Sprintf("a %s image does not run on Linux: statically checked only", parts[0])
+		return false, fmt.Sprintf("a %s image does not run in a Linux container", parts[0])
 	}
 	if parts[1] == harch {
 		return true, ""
@@ -185,7 +185,7 @@ func runnable(platform string) (bool, string) {
 	if h := qemuHandler(parts[1]); h != "" {
 		return true, "foreign platform, run through the qemu binfmt_misc handler " + h
 	}
-	return false, fmt.Sprintf("foreign platform on this %s/%s machine, and no qemu binfmt_misc handler for %s is registered: statically checked only", hos, harch, parts[1])
+	return false, fmt.Sprintf("foreign platform on this %s/%s machine, and no qemu binfmt_misc handler for %s is registered", hos, harch, parts[1])
 }
 
 // qemuArch maps GOARCH to the names of qemu's binfmt_misc handlers.

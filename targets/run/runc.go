@@ -174,6 +174,8 @@ func (l *runcLoaded) spec(s runSpec) (ociSpec, error) {
 	if u.root() {
 		caps.Bounding, caps.Effective, caps.Permitted = dockerDefaultCaps, dockerDefaultCaps, dockerDefaultCaps
 	}
+	// Open files: what this process may have, as docker's containers inherit dockerd's limit.
+	nofile := nofileLimit()
 	ns := []ociNamespace{{"pid"}, {"ipc"}, {"uts"}, {"mount"}}
 	if !s.hostNetwork {
 		ns = append(ns, ociNamespace{"network"}) // a new one: runc brings up lo, nothing else
@@ -186,7 +188,7 @@ func (l *runcLoaded) spec(s runSpec) (ociSpec, error) {
 			Env:             env,
 			Cwd:             cwd,
 			Capabilities:    caps,
-			Rlimits:         []ociRlimit{{Type: "RLIMIT_NOFILE", Hard: 1048576, Soft: 1048576}},
+			Rlimits:         []ociRlimit{{Type: "RLIMIT_NOFILE", Hard: nofile, Soft: nofile}},
 			NoNewPrivileges: true,
 		},
 		Root:     ociRoot{Path: l.rootfs, Readonly: true},

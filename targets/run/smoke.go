@@ -184,11 +184,15 @@ type prober struct {
 	info *imageInfo
 	opts Options
 	name string
+	// killed is set when the prober sent SIGKILL itself (deadline, stop timeout), so that an
+	// exit by SIGKILL it did not send is known to be the OOM killer's.
+	killed bool
 }
 
 // launch starts a container; the returned cleanup removes it.
 func (p *prober) launch(ctx context.Context, probe string, spec runSpec) (container, func(), error) {
 	spec.id = newID(p.name)
+	p.killed = false
 	p.opts.logf("smoke %s %s: %s probe: %s run %s", p.name, p.info.platform, probe, p.eng.name(), quoteArgs(p.argv(spec.args)))
 	c, err := p.ld.start(ctx, spec)
 	if err != nil {
@@ -223,8 +227,8 @@ func (p *prober) failed(ctx context.Context, probe string, c container, detail s
 		default:
 		}
 		r.Output = c.output(ctx)
-		if c.oomKilled(ctx) {
-			r.Output += "\n[scratchkit: the container was OOMKilled by its memory limit]"
+		if r.ExitCode == 137 && (c.oomKilled(ctx) || !p.killed) {
+			r.Output = strings.TrimLeft(r.Output+"\n", "\n") + fmt.Sprintf("[scratchkit: killed by SIGKILL, which scratchkit did not send: the OOM killer at the %s memory limit]", humanBytes(p.opts.Memory))
 		}
 	}
 	r.Diagnosis = Diagnose(r.Output)
@@ -234,11 +238,20 @@ func (p *prober) failed(ctx context.Context, probe string, c container, detail s
 	return r
 }
 
+// humanBytes formats a byte count in MB or MiB, whichever is exact.
+func humanBytes(n int64) string {
+	switch {
+	case n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n%1000000 == 0:
+		return fmt.Sprintf("%dMB", n/1000000)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
 // diagnoseExit explains exit codes that say something by themselves.
 func diagnoseExit(code int) string {
 	switch code {
-	case 137:
-		return "killed with SIGKILL: by the memory limit (smoke.memory) or for not exiting in time"
 	case 139:
 		return "killed by SIGSEGV: the program crashed on a bad memory access (often cgo code, or a binary built for a newer CPU level than this machine's)"
 	case 132:
@@ -275,6 +288,7 @@ func (p *prober) stop(ctx context.Context, c container) (bool, error) {
 	case <-time.After(p.opts.StopTimeout):
 	case <-ctx.Done():
 	}
+	p.killed = true
 	_ = c.signal(context.WithoutCancel(ctx), "KILL")
 	select {
 	case <-c.done():
@@ -295,7 +309,7 @@ func (p *prober) exit(ctx context.Context, e ExitProbe) ProbeResult {
 	select {
 	case <-c.done():
 	case <-time.After(p.opts.Timeout):
-		p.stop(ctx, c)
+		_, _ = p.stop(ctx, c)
 		return p.failed(ctx, probe, c, fmt.Sprintf("%s did not exit within %s (smoke.timeout); it was stopped", quoteArgs(p.argv(e.Args)), p.opts.Timeout))
 	case <-ctx.Done():
 		return p.failed(ctx, probe, c, "cancelled: "+ctx.Err().Error())
@@ -399,7 +413,7 @@ func (p *prober) http(ctx context.Context, h HTTPProbe) ProbeResult {
 		default:
 		}
 		if time.Now().After(deadline) {
-			p.stop(ctx, c)
+			_, _ = p.stop(ctx, c)
 			return p.failed(ctx, probe, c, fmt.Sprintf("GET %s (on %s) got no 2xx answer within %s: %s", url, where, h.Timeout, last))
 		}
 		if client == nil {

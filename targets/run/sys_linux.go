@@ -56,3 +56,12 @@ func dialInNetns(ctx context.Context, pid int, addr string) (net.Conn, error) {
 func setxattr(path, name string, value []byte) error {
 	return syscall.Setxattr(path, name, value, 0)
 }
+
+// nofileLimit is this process's hard limit of open files (Go raises the soft limit to it).
+func nofileLimit() uint64 {
+	var r syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil || r.Max == 0 {
+		return 1024
+	}
+	return r.Max
+}

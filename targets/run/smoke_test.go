@@ -1,0 +1,351 @@
+package run
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scratchkit/scratchkit/internal/testenv"
+	"github.com/scratchkit/scratchkit/targets/image"
+)
+
+// eachRuntime runs f once with real docker and once with real runc, each as a subtest, and
+// checks afterwards that nothing was left behind: no container, no image, no bundle.
+func eachRuntime(t *testing.T, f func(t *testing.T, opts Options)) {
+	t.Helper()
+	t.Run("docker", func(t *testing.T) {
+		docker := testenv.Docker(t)
+		f(t, Options{Runtime: RuntimeDocker, Docker: docker, Log: t.Logf})
+		out := testenv.Run(t, docker, "ps", "--all", "--quiet", "--filter", "label=org.scratchkit.smoke=1")
+		if strings.TrimSpace(out) != "" {
+			t.Errorf("containers left behind: %s", out)
+			exec.Command(docker, append([]string{"rm", "-f"}, strings.Fields(out)...)...).Run()
+		}
+		out = testenv.Run(t, docker, "images", "--quiet", "scratchkit-smoke/*")
+		if strings.TrimSpace(out) != "" {
+			t.Errorf("images left behind: %s", out)
+		}
+	})
+	t.Run("runc", func(t *testing.T) {
+		testenv.Root(t)
+		runc := testenv.Tool(t, "runc")
+		tmp := t.TempDir()
+		f(t, Options{Runtime: RuntimeRunc, Runc: runc, TempDir: tmp, Log: t.Logf})
+		if out := testenv.Run(t, runc, "list", "--quiet"); strings.Contains(out, "scratchkit-smoke-") {
+			t.Errorf("runc containers left behind: %s", out)
+		}
+		if ents, _ := os.ReadDir(tmp); len(ents) > 0 {
+			t.Errorf("bundles left behind in %s: %v", tmp, ents)
+		}
+	})
+}
+
+func smoke(t *testing.T, name string, a Artifact, opts Options) *Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rep, err := Smoke(ctx, name, a, opts)
+	if err != nil {
+		t.Fatalf("Smoke: %v", err)
+	}
+	var buf bytes.Buffer
+	if err := WriteReport(&buf, []Report{*rep}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("report:\n%s", buf.String())
+	return rep
+}
+
+// onlyPlatform returns the report's single platform, which must have run.
+func ranPlatform(t *testing.T, rep *Report, runtimeName string) PlatformReport {
+	t.Helper()
+	if len(rep.Platforms) != 1 {
+		t.Fatalf("%d platforms, want 1", len(rep.Platforms))
+	}
+	p := rep.Platforms[0]
+	if !p.Ran || p.Runtime != runtimeName || p.Error != "" {
+		t.Fatalf("platform %s: ran=%v runtime=%q error=%q", p.Platform, p.Ran, p.Runtime, p.Error)
+	}
+	return p
+}
+
+func wantProbe(t *testing.T, p PlatformReport, probe string, passed bool, diagnosis ...string) ProbeResult {
+	t.Helper()
+	r, ok := p.Probe(probe)
+	if !ok {
+		t.Fatalf("no %s probe result", probe)
+	}
+	if r.Passed != passed {
+		t.Errorf("%s probe: passed=%v, want %v: %s\noutput: %s", probe, r.Passed, passed, r.Detail, r.Output)
+	}
+	for _, d := range diagnosis {
+		if !strings.Contains(r.Diagnosis, d) {
+			t.Errorf("%s probe: diagnosis does not say %q: %q (output %q)", probe, d, r.Diagnosis, r.Output)
+		}
+	}
+	return r
+}
+
+// The example on the static base passes every check, its exit probe and its http probe — the
+// service is reached on its own loopback and stops cleanly on SIGTERM — with docker and runc.
+func TestSmokeExample(t *testing.T) {
+	bin := helloBinary(t)
+	img := imageOf(t, "hello", bin, "static", "", "-addr", ":8080")
+	eachRuntime(t, func(t *testing.T, opts Options) {
+		opts.BinarySHA256 = map[string]string{hostPlatformString(): sha256File(t, bin)}
+		opts.Probes = Probes{
+			Exit: &ExitProbe{Args: []string{"-version"}, Output: "^hello "},
+			HTTP: &HTTPProbe{Port: 8080, Path: "/healthz", Timeout: 20 * time.Second},
+		}
+		rep := smoke(t, "hello", img, opts)
+		if rep.Failed() {
+			t.Fatal("the example failed its smoke test")
+		}
+		p := ranPlatform(t, rep, opts.Runtime)
+		if len(p.Findings) == 0 {
+			t.Error("no static findings")
+		}
+		e := wantProbe(t, p, "exit", true)
+		if !strings.HasPrefix(e.Output, "hello ") || e.ExitCode != 0 {
+			t.Errorf("exit probe: code %d output %q", e.ExitCode, e.Output)
+		}
+		h := wantProbe(t, p, "http", true)
+		if h.ExitCode != 0 || !strings.Contains(h.Output, "stopped") || !strings.Contains(h.Detail, "answered 200") {
+			t.Errorf("http probe: code %d detail %q output %q: want 200 and a clean stop", h.ExitCode, h.Detail, h.Output)
+		}
+	})
+}
+
+// Without root or when asked, the http probe uses the host network: the service must then take
+// its port from the probe's arguments.
+func TestSmokeHostNetwork(t *testing.T) {
+	docker := testenv.Docker(t)
+	img := imageOf(t, "hello", helloBinary(t), "static", "")
+	port := testenv.FreePort(t)
+	rep := smoke(t, "hello", img, Options{Runtime: RuntimeDocker, Docker: docker, HostNetwork: true,
+		Probes: Probes{HTTP: &HTTPProbe{Args: []string{"-addr", fmt.Sprintf("127.0.0.1:%d", port)}, Port: port, Path: "/healthz"}}})
+	p := ranPlatform(t, rep, RuntimeDocker)
+	h := wantProbe(t, p, "http", true)
+	if !strings.Contains(h.Detail, "host network") {
+		t.Errorf("http probe did not use the host network: %s", h.Detail)
+	}
+}
+
+// The example on scratch fails statically for CA roots, zone data and /etc/passwd, and at run
+// with the symptoms those cause, each diagnosed.
+func TestSmokeScratchPitfalls(t *testing.T) {
+	img := imageOf(t, "hello", helloBinary(t), "scratch", "")
+	cases := []struct {
+		check, finding, output string
+		diagnosis              []string
+	}{
+		{"roots", CheckCARoots, "x509: the system root pool is empty", []string{"no CA roots", "x509roots/fallback"}},
+		{"tz", CheckZoneInfo, "unknown time zone Europe/Berlin", []string{"time.LoadLocation(\"Europe/Berlin\")", "time/tzdata"}},
+		{"user", CheckPasswd, "user: Current requires cgo", []string{"/etc/passwd"}},
+	}
+	eachRuntime(t, func(t *testing.T, opts Options) {
+		for _, c := range cases {
+			t.Run(c.check, func(t *testing.T) {
+				opts.Probes = Probes{Exit: &ExitProbe{Args: []string{"-check", c.check}}}
+				rep := smoke(t, "hello", img, opts)
+				if !rep.Failed() {
+					t.Fatal("report did not fail")
+				}
+				p := ranPlatform(t, rep, opts.Runtime)
+				if f, _ := p.Finding(c.finding); f.Status != StatusFail {
+					t.Errorf("static %s: %s, want fail", c.finding, f.Status)
+				}
+				r := wantProbe(t, p, "exit", false, c.diagnosis...)
+				if r.ExitCode != 1 || !strings.Contains(r.Output, c.output) {
+					t.Errorf("exit code %d, output %q: want 1 and %q", r.ExitCode, r.Output, c.output)
+				}
+			})
+		}
+	})
+}
+
+// A dynamically linked cgo binary on scratch: the linkage check fails, and the run fails with
+// "no such file or directory" for a file that is there, diagnosed as the missing loader.
+func TestSmokeDynamicBinary(t *testing.T) {
+	img := imageOf(t, "dyn", dynBinary(t), "scratch", "")
+	eachRuntime(t, func(t *testing.T, opts Options) {
+		rep := smoke(t, "dyn", img, opts) // no probes: the start probe
+		p := ranPlatform(t, rep, opts.Runtime)
+		if f, _ := p.Finding(CheckLinkage); f.Status != StatusFail {
+			t.Errorf("static linkage: %s, want fail", f.Status)
+		}
+		r := wantProbe(t, p, "start", false, "dynamic loader", "CGO_ENABLED=0")
+		if !strings.Contains(r.Output, "exec /ko-app/dyn: no such file or directory") || r.ExitCode == 0 {
+			t.Errorf("exit code %d output %q", r.ExitCode, r.Output)
+		}
+	})
+}
+
+// A binary that writes next to itself fails under the read-only root production uses. No static
+// check can see this; the run does, and says what to do.
+func TestSmokeReadOnlyRoot(t *testing.T) {
+	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "")
+	eachRuntime(t, func(t *testing.T, opts Options) {
+		opts.Probes = Probes{Exit: &ExitProbe{Args: []string{"-write", "/state.db"}}}
+		rep := smoke(t, "pitfall", img, opts)
+		p := ranPlatform(t, rep, opts.Runtime)
+		for _, f := range p.Findings {
+			if f.Status == StatusFail {
+				t.Errorf("static %s failed: %s", f.Check, f.Detail)
+			}
+		}
+		r := wantProbe(t, p, "exit", false, "/state.db", "read-only", "volume")
+		if r.ExitCode != 1 || !strings.Contains(r.Output, "open /state.db: read-only file system") {
+			t.Errorf("exit code %d output %q", r.ExitCode, r.Output)
+		}
+	})
+}
+
+// A non-root service on port 80 fails statically and at run with bind: permission denied, as on
+// Kubernetes; the same image as root (allowed) binds it.
+func TestSmokePrivilegedPort(t *testing.T) {
+	bin := helloBinary(t)
+	nonroot := imageOf(t, "hello", bin, "static", "", "-addr", ":80")
+	root := imageOf(t, "hello", bin, "static", "0", "-addr", ":80")
+	probe := Probes{HTTP: &HTTPProbe{Port: 80, Path: "/healthz", Timeout: 10 * time.Second}}
+	eachRuntime(t, func(t *testing.T, opts Options) {
+		opts.Probes = probe
+		rep := smoke(t, "hello", nonroot, opts)
+		p := ranPlatform(t, rep, opts.Runtime)
+		if f, _ := p.Finding(CheckPorts); f.Status != StatusFail {
+			t.Errorf("static ports: %s, want fail", f.Status)
+		}
+		r := wantProbe(t, p, "http", false, "port 80", "8080")
+		if r.ExitCode != 1 || !strings.Contains(r.Output, "bind: permission denied") {
+			t.Errorf("exit code %d output %q", r.ExitCode, r.Output)
+		}
+
+		rep = smoke(t, "hello", root, opts)
+		p = ranPlatform(t, rep, opts.Runtime)
+		if f, _ := p.Finding(CheckUser); f.Status != StatusFail {
+			t.Errorf("static user for root without allow_root: %s, want fail", f.Status)
+		}
+		wantProbe(t, p, "http", true)
+
+		opts.AllowRoot = true
+		if rep = smoke(t, "hello", root, opts); rep.Failed() {
+			t.Error("root image with allow_root failed")
+		}
+	})
+}
+
+// The memory limit applies: a program that needs more is killed, and the result says so.
+func TestSmokeMemoryLimit(t *testing.T) {
+	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "")
+	eachRuntime(t, func(t *testing.T, opts Options) {
+		opts.Memory = 64 << 20
+		opts.Probes = Probes{Exit: &ExitProbe{Args: []string{"-alloc-mb", "200"}}}
+		p := ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime)
+		r := wantProbe(t, p, "exit", false, "memory")
+		if r.ExitCode != 137 {
+			t.Errorf("exit code %d, want 137 (SIGKILL by the OOM killer)", r.ExitCode)
+		}
+		opts.Probes.Exit.Args = []string{"-alloc-mb", "20"}
+		p = ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime)
+		wantProbe(t, p, "exit", true)
+	})
+}
+
+// A service that ignores SIGTERM fails the http probe: it would be killed on every rollout.
+func TestSmokeStopTimeout(t *testing.T) {
+	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "")
+	eachRuntime(t, func(t *testing.T, opts Options) {
+		opts.StopTimeout = time.Second
+		opts.Probes = Probes{HTTP: &HTTPProbe{Args: []string{"-serve", ":8080", "-ignore-term"}, Port: 8080}}
+		p := ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime)
+		r := wantProbe(t, p, "http", false)
+		if !strings.Contains(r.Detail, "did not exit within 1s of SIGTERM") {
+			t.Errorf("detail %q", r.Detail)
+		}
+	})
+}
+
+// A multi-platform index: the host's platform runs, a foreign one is checked statically only
+// (unless a qemu binfmt_misc handler is registered for it).
+func TestSmokeMultiPlatform(t *testing.T) {
+	foreign := "arm64"
+	if runtime.GOARCH == "arm64" {
+		foreign = "amd64"
+	}
+	host := helloBinary(t)
+	other := buildOnce(t, "hello-"+foreign, "../../examples/hello", "GOOS=linux", "GOARCH="+foreign)
+	res := buildImage(t, image.Spec{Name: "hello", Args: []string{"-addr", ":8080"}, Binaries: []image.Binary{
+		{Platform: hostPlatformString(), Path: host}, {Platform: "linux/" + foreign, Path: other},
+	}})
+	if res.Index == nil {
+		t.Fatal("no index for two platforms")
+	}
+	testenv.Root(t)
+	opts := Options{Runtime: RuntimeRunc, Runc: testenv.Tool(t, "runc"), TempDir: t.TempDir(),
+		Probes: Probes{HTTP: &HTTPProbe{Port: 8080, Path: "/healthz"}}}
+	rep := smoke(t, "hello", res.Index, opts)
+	if len(rep.Platforms) != 2 {
+		t.Fatalf("%d platforms, want 2", len(rep.Platforms))
+	}
+	h, ok := rep.Platform(hostPlatformString())
+	if !ok || !h.Ran || h.Failed() {
+		t.Errorf("host platform: %+v", h)
+	}
+	f, ok := rep.Platform("linux/" + foreign)
+	if !ok {
+		t.Fatal("no report for the foreign platform")
+	}
+	if f.Failed() || len(f.Findings) == 0 {
+		t.Errorf("foreign platform: failed=%v findings=%d", f.Failed(), len(f.Findings))
+	}
+	if pf, _ := f.Finding(CheckPlatform); pf.Status != StatusPass {
+		t.Errorf("foreign platform check: %s %s", pf.Status, pf.Detail)
+	}
+	if qemuHandler(foreign) == "" {
+		if f.Ran || !strings.Contains(f.Note, "foreign platform") {
+			t.Errorf("foreign platform: ran=%v note=%q, want statically checked only", f.Ran, f.Note)
+		}
+		var buf bytes.Buffer
+		WriteReport(&buf, []Report{*rep})
+		if want := "linux/" + foreign + ": statically checked only (foreign platform"; !strings.Contains(buf.String(), want) {
+			t.Errorf("report does not say %q:\n%s", want, buf.String())
+		}
+	} else if !f.Ran {
+		t.Errorf("foreign platform with a qemu handler did not run: %q", f.Note)
+	}
+}
+
+// Without a runtime the error says what to install, and the static findings are still there;
+// runtime none checks statically and runs nothing.
+func TestSmokeNoRuntime(t *testing.T) {
+	img := imageOf(t, "hello", helloBinary(t), "static", "")
+	rep, err := Smoke(context.Background(), "hello", img, Options{Docker: "/nonexistent/docker", Runc: "/nonexistent/runc"})
+	if err == nil {
+		t.Fatal("no error without docker and runc")
+	}
+	for _, want := range []string{"docker.io", "runc", "smoke.runtime: none"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q: %v", want, err)
+		}
+	}
+	if rep == nil || len(rep.Platforms) != 1 || len(rep.Platforms[0].Findings) == 0 || rep.Platforms[0].Ran {
+		t.Errorf("report without runtime: %+v", rep)
+	}
+	if _, err := Smoke(context.Background(), "hello", img, Options{Runtime: RuntimeDocker, Docker: "/nonexistent/docker"}); err == nil || !strings.Contains(err.Error(), "docker.io") {
+		t.Errorf("runtime docker without docker: %v", err)
+	}
+
+	rep, err = Smoke(context.Background(), "hello", img, Options{Runtime: RuntimeNone, Docker: "/nonexistent/docker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := rep.Platforms[0]; p.Ran || !strings.Contains(p.Note, "none") || rep.Failed() {
+		t.Errorf("runtime none: %+v", p)
+	}
+}
