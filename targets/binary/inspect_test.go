@@ -370,10 +370,16 @@ func TestStreamScan(t *testing.T) {
 	for i := range data {
 		data[i] = byte(i*7 + i/13)
 	}
-	home := "/home/ci/work"
-	// Straddling the first chunk boundary, a longer name that is not the path, and one at the very end.
+	home := t.TempDir()
+	if err := os.Mkdir(filepath.Join(home, "src"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Straddling the first chunk boundary, a longer name that is not the path, a path under it
+	// that names nothing on this machine (a string that merely contains it, as "/root" occurs in
+	// "…/root/sign-self-issued"), and one at the very end.
 	copy(data[chunkSize-5:], home+"/src/main.go\x00")
-	copy(data[chunkSize+1000:], "/home/ci/workshop/x\x00")
+	copy(data[chunkSize+1000:], home+"shop/x\x00")
+	copy(data[chunkSize+2000:], home+"/sign-self-issued\x00")
 	copy(data[len(data)-len(home):], home)
 	res, err := streamScan(context.Background(), bytesReader(data), int64(len(data)), []string{home})
 	if err != nil {

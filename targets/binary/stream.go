@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -41,6 +42,8 @@ type streamResult struct {
 type needle struct {
 	pat  []byte
 	leak int // index into leaks
+	// exists caches whether pat/<segment> exists on this machine, by segment.
+	exists map[string]bool
 }
 
 // streamScan reads r once, front to back, computing the sha256 of all size bytes and finding
@@ -51,7 +54,7 @@ func streamScan(ctx context.Context, r io.ReaderAt, size int64, paths []string) 
 	var needles []needle
 	for _, p := range paths {
 		res.leaks = append(res.leaks, Leak{Path: p})
-		needles = append(needles, needle{pat: []byte(p), leak: len(res.leaks) - 1})
+		needles = append(needles, needle{pat: []byte(p), leak: len(res.leaks) - 1, exists: map[string]bool{}})
 	}
 	keep := snippetLen
 	for _, n := range needles {
@@ -112,6 +115,14 @@ func scanWindow(window []byte, limit int, winOff int64, nd needle, res *streamRe
 		if end < len(window) && !endsPath(window[end]) {
 			continue
 		}
+		if end < len(window) && window[end] == '/' && !nd.under(window[end+1:]) {
+			continue
+		}
+		if (end >= len(window) || window[end] != '/') && bytes.Count(nd.pat, []byte("/")) < 2 {
+			// A bare one-segment path ("/root", "/app") is a common string constant; it only
+			// counts as a leak when it continues into something that exists there.
+			continue
+		}
 		l := &res.leaks[nd.leak]
 		l.Count++
 		ex := printableRun(window[start:min(len(window), start+snippetLen)])
@@ -127,6 +138,31 @@ func scanWindow(window []byte, limit int, winOff int64, nd needle, res *streamRe
 			}
 		}
 	}
+}
+
+// under reports whether the bytes after "<path>/" name something that exists in path on this
+// machine. A build-machine path leaks as the start of a real file's path (/home/ci/go/pkg/mod/…,
+// /root/src/app/main.go); a short path such as HOME=/root also occurs by chance inside unrelated
+// strings ("…/root/sign-self-issued" in an API client), which names nothing here and is no leak.
+func (nd needle) under(rest []byte) bool {
+	n := 0
+	for n < len(rest) && !endsPath(rest[n]) {
+		n++
+	}
+	if n == 0 {
+		return true // "<path>/" followed by no name: the directory itself
+	}
+	seg := string(rest[:n])
+	if seg == "." || seg == ".." {
+		return false
+	}
+	ok, seen := nd.exists[seg]
+	if !seen {
+		_, err := os.Lstat(filepath.Join(string(nd.pat), seg))
+		ok = err == nil
+		nd.exists[seg] = ok
+	}
+	return ok
 }
 
 // endsPath reports whether b, following a directory name, ends it: '/' continues into the
