@@ -1,0 +1,387 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/scratchkit/scratchkit/targets/artifacts"
+	"github.com/scratchkit/scratchkit/targets/image"
+)
+
+// koVersion is the ko CLI compared against: the line scratchkit's publishers come from.
+const koVersion = "v0.18.1"
+
+// koTool returns the ko CLI at koVersion, installing it with go install when it is absent.
+func (b *bench) koTool(ctx context.Context) (string, error) {
+	dir := b.opts.tools
+	if dir == "" {
+		dir = os.Getenv("SCRATCHKIT_TOOLS")
+	}
+	if dir == "" {
+		dir = filepath.Join(b.root, ".ci", "bin")
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	ko := filepath.Join(dir, "ko")
+	if out, err := exec.CommandContext(ctx, ko, "version").Output(); err == nil && strings.TrimSpace(string(out)) == koVersion {
+		return ko, nil
+	}
+	fmt.Fprintf(os.Stderr, "compare: installing ko %s into %s\n", koVersion, dir)
+	cmd := exec.CommandContext(ctx, "go", "install", "github.com/google/ko@"+koVersion)
+	cmd.Dir = b.tmp
+	cmd.Env = append(os.Environ(), "GOBIN="+dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("install ko %s into %s: %w\n%s", koVersion, dir, err, out)
+	}
+	return ko, nil
+}
+
+// pushBase builds scratchkit's static base for each platform in-process, joins the images in
+// an index and pushes it to the registry, returning its digest.
+func pushBase(ctx context.Context, registry string, platforms []string) (v1.Hash, error) {
+	goroot, err := image.GoRoot(ctx)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	var entries []image.IndexEntry
+	for _, p := range platforms {
+		pl, err := v1.ParsePlatform(p)
+		if err != nil {
+			return v1.Hash{}, err
+		}
+		img, err := image.StaticBase(ctx, goroot, *pl)
+		if err != nil {
+			return v1.Hash{}, fmt.Errorf("static base %s: %w", p, err)
+		}
+		entries = append(entries, image.IndexEntry{Platform: p, Image: img})
+	}
+	idx, err := image.MergeIndex(nil, entries...)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	ref, err := name.ParseReference(registry + "/base:static")
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	if err := remote.WriteIndex(ref, idx, remote.WithContext(ctx)); err != nil {
+		return v1.Hash{}, fmt.Errorf("push the base to %s: %w", ref, err)
+	}
+	return idx.Digest()
+}
+
+// imageSize is what a pushed image costs per platform: compressed layers plus config.
+type imageSize struct {
+	bytes  int64
+	layers int
+}
+
+// sizes reads the manifest(s) of a pushed reference.
+func sizes(ctx context.Context, ref string) (map[string]imageSize, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, err
+	}
+	desc, err := remote.Get(r, remote.WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", ref, err)
+	}
+	out := map[string]imageSize{}
+	one := func(img v1.Image, platform string) error {
+		m, err := img.Manifest()
+		if err != nil {
+			return err
+		}
+		s := imageSize{bytes: m.Config.Size, layers: len(m.Layers)}
+		for _, l := range m.Layers {
+			s.bytes += l.Size
+		}
+		out[platform] = s
+		return nil
+	}
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return nil, err
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range im.Manifests {
+			if m.Platform == nil {
+				continue // e.g. an attestation manifest
+			}
+			img, err := idx.Image(m.Digest)
+			if err != nil {
+				return nil, err
+			}
+			if err := one(img, m.Platform.String()); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	return out, one(img, cf.Platform().String())
+}
+
+// imageTool is one tool pushing the example through its own counting proxy.
+type imageTool struct {
+	name  string
+	proxy *proxy
+	last  string // the reference pushed last
+	run   func(ctx context.Context, platforms, gocache string) (string, error)
+}
+
+// variant makes the row variant of the tool: platforms, an optional fresh cache per run.
+func (t *imageTool) variant(b *bench, platforms string, cold bool, prep func() error) *variant {
+	return &variant{name: t.name, prep: prep, run: func(ctx context.Context) (sample, error) {
+		cache := ""
+		if cold {
+			c, err := b.freshCache(strings.ReplaceAll(t.name, " ", "-"))
+			if err != nil {
+				return sample{}, err
+			}
+			defer os.RemoveAll(c)
+			cache = c
+		}
+		t.proxy.reset()
+		var s sample
+		start := time.Now()
+		ref, err := t.run(ctx, platforms, cache)
+		s.d = time.Now().Sub(start)
+		s.bytes = t.proxy.uploaded()
+		t.last = ref
+		return s, err
+	}}
+}
+
+// compareImage times `mage image` against `ko build` to the same registry on the same base.
+func compareImage(ctx context.Context, b *bench) error {
+	fmt.Printf("\n## image: mage image vs ko build %s\n", koVersion)
+	ko, err := b.koTool(ctx)
+	if err != nil {
+		return err
+	}
+	registry, err := b.startRegistry(ctx)
+	if err != nil {
+		return err
+	}
+	host := "linux/" + runtime.GOARCH
+	both := []string{"linux/amd64", "linux/arm64"}
+	if runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
+		both = []string{host, "linux/amd64"}
+	}
+	baseDigest, err := pushBase(ctx, registry, both)
+	if err != nil {
+		return err
+	}
+	p, err := b.newProject("image")
+	if err != nil {
+		return err
+	}
+	// ko gets the ldflags scratchkit passes, from a .ko.yaml outside the project (KO_CONFIG_PATH),
+	// so scratchkit does not read it.
+	out, err := output(p.mage(ctx, []string{"SCRATCHKIT_PLATFORMS=" + host}, "-v", "build"))
+	if err != nil {
+		return err
+	}
+	g, err := parseGoBuild(out)
+	if err != nil {
+		return err
+	}
+	koConfig := filepath.Join(b.tmp, "image", "ko-config", ".ko.yaml")
+	if err := os.MkdirAll(filepath.Dir(koConfig), 0o755); err != nil {
+		return err
+	}
+	koYAML := fmt.Sprintf("builds:\n  - id: hello\n    main: .\n    ldflags: [%q]\n", g.ldflags())
+	if err := os.WriteFile(koConfig, []byte(koYAML), 0o644); err != nil {
+		return err
+	}
+	if err := p.compile(ctx); err != nil {
+		return err
+	}
+
+	newTool := func(name string) (*imageTool, error) {
+		px, err := b.startProxy(registry)
+		if err != nil {
+			return nil, err
+		}
+		return &imageTool{name: name, proxy: px}, nil
+	}
+	skEnv := func(t *imageTool, repo, platforms, cache string) []string {
+		env := []string{
+			"SCRATCHKIT_IMAGE_REPO=" + t.proxy.host + "/" + repo,
+			"SCRATCHKIT_IMAGE_BASE=" + t.proxy.host + "/base@" + baseDigest.String(),
+			"SCRATCHKIT_PLATFORMS=" + platforms,
+		}
+		if cache != "" {
+			env = append(env, "GOCACHE="+cache)
+		}
+		return env
+	}
+	pushed := func() (string, error) {
+		rec, err := artifacts.Load(filepath.Join(p.dir, "dist"))
+		if err != nil {
+			return "", err
+		}
+		for _, img := range rec.Images {
+			if img.Destination == "registry" {
+				return img.Ref, nil
+			}
+		}
+		return "", fmt.Errorf("dist/artifacts.json records no registry image")
+	}
+	mageTool, err := newTool("mage image")
+	if err != nil {
+		return err
+	}
+	mageTool.run = func(ctx context.Context, platforms, cache string) (string, error) {
+		if _, err := run(p.mage(ctx, skEnv(mageTool, "sk-mage", platforms, cache), "image")); err != nil {
+			return "", err
+		}
+		return pushed()
+	}
+	directTool, err := newTool("compiled magefile image")
+	if err != nil {
+		return err
+	}
+	directTool.run = func(ctx context.Context, platforms, cache string) (string, error) {
+		if _, err := run(p.direct(ctx, skEnv(directTool, "sk-compiled", platforms, cache), "image")); err != nil {
+			return "", err
+		}
+		return pushed()
+	}
+	koTool, err := newTool("ko build")
+	if err != nil {
+		return err
+	}
+	refs := filepath.Join(b.tmp, "image", "ko-refs")
+	koTool.run = func(ctx context.Context, platforms, cache string) (string, error) {
+		env := []string{
+			"KO_DOCKER_REPO=" + koTool.proxy.host + "/ko/hello",
+			"KO_DEFAULTBASEIMAGE=" + koTool.proxy.host + "/base@" + baseDigest.String(),
+			"KO_CONFIG_PATH=" + koConfig,
+		}
+		if cache != "" {
+			env = append(env, "GOCACHE="+cache)
+		}
+		cmd := b.command(ctx, p.dir, env, ko, "build", "--bare", "--sbom="+b.opts.koSBOM, "--platform="+platforms, "--image-refs="+refs, ".")
+		if _, err := run(cmd); err != nil {
+			return "", err
+		}
+		data, err := os.ReadFile(refs)
+		if err != nil {
+			return "", err
+		}
+		// An index comes first, then its platform images.
+		first, _, _ := strings.Cut(strings.TrimSpace(string(data)), "\n")
+		return first, nil
+	}
+	fmt.Printf("\nregistry: docker-registry on %s, one counting proxy per tool; base: scratchkit's static base for %s pushed as %s/base@%s, given to both\n",
+		registry, strings.Join(both, ", "), registry, baseDigest)
+	fmt.Printf("ko: %s build --bare --sbom=%s --platform=... ., KO_CONFIG_PATH .ko.yaml: builds: [{main: ., ldflags: [%q]}] (ko adds -trimpath, CGO_ENABLED=0)\n", ko, b.opts.koSBOM, g.ldflags())
+	fmt.Printf("scratchkit: image.sbom spdx (default: SPDX written to dist/sbom, not pushed); mage image runs build, verify and image\n")
+
+	type result struct {
+		row   string
+		res   map[string][]sample
+		sizes map[string]map[string]imageSize
+	}
+	var results []result
+	measure := func(row string, n int, warm bool, platforms string, cold bool, change bool) error {
+		var vs []*variant
+		for _, t := range []*imageTool{mageTool, directTool, koTool} {
+			var prep func() error
+			if change {
+				prep = p.stamp
+			}
+			vs = append(vs, t.variant(b, platforms, cold, prep))
+		}
+		if cold {
+			fmt.Fprintf(os.Stderr, "compare: image: %s, one run per tool with an empty GOCACHE (minutes)\n", row)
+		}
+		res, err := b.alternate(ctx, "image "+row, n, warm, vs...)
+		if err != nil {
+			return err
+		}
+		r := result{row: row, res: res, sizes: map[string]map[string]imageSize{}}
+		for _, t := range []*imageTool{mageTool, directTool, koTool} {
+			s, err := sizes(ctx, t.last)
+			if err != nil {
+				return err
+			}
+			r.sizes[t.name] = s
+		}
+		results = append(results, r)
+		return nil
+	}
+	n := b.opts.n
+	if b.opts.cold {
+		if err := measure("cold cache", 1, false, host, true, false); err != nil {
+			return err
+		}
+	}
+	if err := measure("warm no-op", n, true, host, false, false); err != nil {
+		return err
+	}
+	if err := measure("one-file change", n, false, host, false, true); err != nil {
+		return err
+	}
+	if err := measure("two platforms, no-op", n, true, strings.Join(both, ","), false, false); err != nil {
+		return err
+	}
+	if err := measure("two platforms, one-file change", n, false, strings.Join(both, ","), false, true); err != nil {
+		return err
+	}
+
+	var times, bytes []row
+	for _, r := range results {
+		ko := r.res[koTool.name]
+		times = append(times,
+			row{name: r.row + ": `mage image`", sk: durations(r.res[mageTool.name]), other: durations(ko)},
+			row{name: r.row + ": Image stage alone (compiled magefile)", sk: durations(r.res[directTool.name]), other: durations(ko)})
+		bytes = append(bytes, row{name: r.row, sk: uploads(r.res[mageTool.name]), other: uploads(ko), unit: byteSize})
+	}
+	printTable(fmt.Sprintf("image: wall time, medians (ratio = scratchkit / ko build; ko --sbom=%s, scratchkit SBOM on)", b.opts.koSBOM), "scratchkit", "ko build", times)
+	printTable("image: bytes uploaded to the registry per run (blob upload and manifest bodies), medians", "mage image", "ko build", bytes)
+
+	// Sizes of the last images pushed in the two-platform rows (the single-platform rows give the
+	// same per-platform images).
+	last := results[len(results)-1]
+	var sizeRows []row
+	var platforms []string
+	for pl := range last.sizes[mageTool.name] {
+		platforms = append(platforms, pl)
+	}
+	sort.Strings(platforms)
+	for _, pl := range platforms {
+		sk, other := last.sizes[mageTool.name][pl], last.sizes[koTool.name][pl]
+		sizeRows = append(sizeRows,
+			row{name: pl + ": compressed layers + config", sk: []float64{float64(sk.bytes)}, other: []float64{float64(other.bytes)}, unit: byteSize},
+			row{name: pl + ": layers", sk: []float64{float64(sk.layers)}, other: []float64{float64(other.layers)}, unit: count})
+	}
+	printTable("image: size of the pushed images (from the manifests)", "mage image", "ko build", sizeRows)
+	fmt.Printf("\nlast pushed: scratchkit %s\n             ko         %s\n", mageTool.last, koTool.last)
+	return nil
+}

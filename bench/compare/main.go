@@ -1,0 +1,116 @@
+// Command compare measures scratchkit against the tools it replaces, both side by side in one
+// run, and prints markdown tables of medians and the ratio scratchkit/other.
+//
+// Run it from the repository root:
+//
+//	go run ./bench/compare all       # build, image and deps
+//	go run ./bench/compare build     # mage build vs the bare go build it wraps
+//	go run ./bench/compare image     # mage image vs ko build (pinned v0.18.1) to the same registry
+//	go run ./bench/compare deps      # importing targets vs targets/lite into a magefile
+//	go run ./bench/compare -n 7 -cold=false image
+//
+// Method: every comparison works on a fresh copy of examples/hello in a temporary directory, its
+// magefiles module pointing at a snapshot of the checkout's HEAD (git archive; -src worktree
+// measures the checkout as it is instead), so edits during a long run change nothing measured.
+// The example itself is never written. Each row
+// warms up both tools once, untimed, then runs N iterations; each iteration runs every variant
+// once, in an order rotated by the iteration, so whatever else the machine does hits all of them
+// alike. Times are wall-clock times of the whole command as a user types it; the tables give the
+// medians. Rows marked cold run once per tool, each with its own empty GOCACHE.
+//
+// Everything lives under one temporary directory (mage's binary cache included, through
+// MAGEFILE_CACHE), which is removed on exit, as are the registries and proxies it starts, also
+// on error or interrupt. Nothing here runs under go test.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// options are the command-line flags.
+type options struct {
+	n       int    // iterations per warm row
+	depsN   int    // iterations of the warm deps rows
+	cold    bool   // run the cold rows
+	keep    bool   // keep the temporary directory
+	src     string // head or worktree
+	tools   string // where ko is installed
+	koSBOM  string // ko's --sbom
+	verbose bool   // print every iteration
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.n, "n", 5, "iterations per warm row (each runs every variant once)")
+	flag.IntVar(&o.depsN, "deps-n", 10, "iterations of the warm rows of deps")
+	flag.BoolVar(&o.cold, "cold", true, "run the cold-cache rows (a fresh GOCACHE per tool: minutes each)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory")
+	flag.StringVar(&o.src, "src", "head", "scratchkit source to measure: head (a snapshot of the commit, immune to edits during the run) or worktree (the checkout as it is)")
+	flag.StringVar(&o.tools, "tools", "", "directory holding ko (installed there at v0.18.1 if absent); default $SCRATCHKIT_TOOLS, else .ci/bin")
+	flag.StringVar(&o.koSBOM, "ko-sbom", "none", "ko's --sbom: none, or spdx (ko's default, which also pushes the SBOM)")
+	flag.BoolVar(&o.verbose, "v", false, "print every iteration")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./bench/compare [flags] build|image|deps|all\n\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	what := "all"
+	if flag.NArg() > 1 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	if flag.NArg() == 1 {
+		what = flag.Arg(0)
+	}
+	comparisons := map[string]func(context.Context, *bench) error{
+		"build": compareBuild,
+		"image": compareImage,
+		"deps":  compareDeps,
+	}
+	var run []string
+	switch what {
+	case "all":
+		run = []string{"build", "image", "deps"}
+	case "build", "image", "deps":
+		run = []string{what}
+	default:
+		fmt.Fprintf(os.Stderr, "compare: unknown comparison %q: want build, image, deps or all\n", what)
+		os.Exit(2)
+	}
+	if o.src != "head" && o.src != "worktree" {
+		fmt.Fprintln(os.Stderr, "compare: -src must be head or worktree")
+		os.Exit(2)
+	}
+	if o.n < 1 || o.depsN < 1 {
+		fmt.Fprintln(os.Stderr, "compare: -n and -deps-n must be at least 1")
+		os.Exit(2)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := func() (err error) {
+		b, err := newBench(ctx, o)
+		if err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, b.Close()) }()
+		b.header()
+		for _, name := range run {
+			if err := comparisons[name](ctx, b); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		}
+		return nil
+	}()
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "compare: %s\n", strings.TrimSpace(err.Error()))
+		os.Exit(1)
+	}
+}
