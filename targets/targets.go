@@ -14,6 +14,8 @@ package targets
 import (
 	"context"
 
+	"github.com/magefile/mage/mg"
+
 	"github.com/scratchkit/scratchkit/targets/config"
 	"github.com/scratchkit/scratchkit/targets/internal/signstage"
 	"github.com/scratchkit/scratchkit/targets/internal/stage"
@@ -63,3 +65,14 @@ func PGO(ctx context.Context) error { return stage.Deps(ctx, stage.PGO) }
 
 // Index joins per-platform images into one index: mage index "amd64/artifacts.json arm64/artifacts.json".
 func Index(ctx context.Context, sources string) error { return stage.Index(ctx, sources) }
+
+// ImageTo publishes the images to one more registry repository: mage imageTo ghcr.io/acme.
+func ImageTo(ctx context.Context, repo string) error { return stage.Deps(ctx, mg.F(imageTo, repo)) }
+
+// imageTo is ImageTo after Verify; unexported so mage does not list it.
+func imageTo(ctx context.Context, repo string) error {
+	if err := stage.Deps(ctx, stage.Verify); err != nil {
+		return err
+	}
+	return stage.ImageTo(ctx, koPublishers, repo)
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/scratchkit/scratchkit/targets/binary"
 )
@@ -153,15 +154,24 @@ func (a *Artifacts) Binary(name, platform string) (*Binary, bool) {
 	return nil, false
 }
 
-// SetImage replaces the record of an image at a destination, or adds it.
+// SetImage replaces the record of an image at a destination (for registries: in the same
+// repository), or adds it.
 func (a *Artifacts) SetImage(img Image) {
 	for i := range a.Images {
-		if a.Images[i].Name == img.Name && a.Images[i].Destination == img.Destination {
+		if a.Images[i].Name == img.Name && a.Images[i].Destination == img.Destination && where(a.Images[i].Ref) == where(img.Ref) {
 			a.Images[i] = img
 			return
 		}
 	}
 	a.Images = append(a.Images, img)
+}
+
+// where is a reference without its digest or tag: the repository (or file) an image went to.
+func where(ref string) string {
+	if i := strings.Index(ref, "@"); i >= 0 {
+		return ref[:i]
+	}
+	return ref
 }
 
 // AddImage adds an image record unless one with the same destination and digest is there.

@@ -21,10 +21,24 @@ type Extra func(e *Env, destination string) (publish.Publisher, error)
 
 // Image assembles an image per build from the verified linux binaries and publishes it to every
 // destination, recording each result by digest in artifacts.json.
-func Image(ctx context.Context, extra Extra) error {
+func Image(ctx context.Context, extra Extra) error { return publishImages(ctx, extra, "") }
+
+// ImageTo is Image published to one registry repository given as a target argument, which wins
+// over image.repo and image.publish: a composite target calls it once per registry.
+func ImageTo(ctx context.Context, extra Extra, repo string) error {
+	if repo == "" {
+		return fmt.Errorf("imageTo: no repository given: run e.g. mage imageTo ghcr.io/acme")
+	}
+	return publishImages(ctx, extra, repo)
+}
+
+func publishImages(ctx context.Context, extra Extra, repo string) error {
 	e, err := Load()
 	if err != nil {
 		return err
+	}
+	if repo != "" {
+		e.Image.Repo, e.Image.Publish = repo, []string{publish.Registry}
 	}
 	rec, err := e.Artifacts()
 	if err != nil {
