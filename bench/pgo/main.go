@@ -18,8 +18,8 @@
 // round yields one PGO/baseline ratio. After a warm-up, two phases of -duration each:
 //
 //   - fixed rate: -rate requests per second to each server, open loop (pgo.GenerateLoad): the
-//     same work for both, so server CPU per request (user+system from /proc/PID/stat over the
-//     window) compares like with like. This is the headline number.
+//     same work for both, so server CPU per request (the run time of all its threads, user and
+//     system, from /proc/PID/task/*/schedstat over the window) compares like with like.
 //   - saturation: a closed loop of -conns connections to each server (wrk -t1 per server when
 //     installed, else pgo.GenerateLoad). Both servers are always runnable on the one shared CPU,
 //     which the kernel splits fairly, so the cheaper binary answers more requests: the
@@ -143,22 +143,19 @@ func main() {
 		log.Printf("control run: the baseline binary in both slots")
 		opt = base
 	}
-	var urateB, urateP, rURate []float64
 	var rateB, rateP, satB, satP, tputB, tputP, rRate, rSat, rTput, util []float64
 	for r := 1; r <= *rounds; r++ {
 		res, err := round(base, opt, taskset, useWrk, mix, tmp)
 		check(err)
 		b, p := res[0], res[1]
-		log.Printf("round %2d  fixed rate: base %6.2f pgo %6.2f µs CPU/req (%.3f), user %5.2f / %5.2f (%.3f)   saturation: base %6.0f pgo %6.0f req/s (%.3f), %6.2f / %6.2f µs CPU/req",
+		log.Printf("round %2d  fixed rate: base %6.2f pgo %6.2f µs CPU/req (%.3f)   saturation: base %6.0f pgo %6.0f req/s (%.3f), %6.2f / %6.2f µs CPU/req (%.3f)",
 			r, b.rate.cpuPerReq(), p.rate.cpuPerReq(), p.rate.cpuPerReq()/b.rate.cpuPerReq(),
-			b.rate.userPerReq(), p.rate.userPerReq(), p.rate.userPerReq()/b.rate.userPerReq(),
-			b.sat.throughput(), p.sat.throughput(), p.sat.throughput()/b.sat.throughput(), b.sat.cpuPerReq(), p.sat.cpuPerReq())
+			b.sat.throughput(), p.sat.throughput(), p.sat.throughput()/b.sat.throughput(), b.sat.cpuPerReq(), p.sat.cpuPerReq(), p.sat.cpuPerReq()/b.sat.cpuPerReq())
 		rateB, rateP = append(rateB, b.rate.cpuPerReq()), append(rateP, p.rate.cpuPerReq())
 		satB, satP = append(satB, b.sat.cpuPerReq()), append(satP, p.sat.cpuPerReq())
 		tputB, tputP = append(tputB, b.sat.throughput()), append(tputP, p.sat.throughput())
 		rRate = append(rRate, p.rate.cpuPerReq()/b.rate.cpuPerReq())
-		urateB, urateP = append(urateB, b.rate.userPerReq()), append(urateP, p.rate.userPerReq())
-		rURate = append(rURate, p.rate.userPerReq()/b.rate.userPerReq())
+
 		rSat = append(rSat, p.sat.cpuPerReq()/b.sat.cpuPerReq())
 		rTput = append(rTput, p.sat.throughput()/b.sat.throughput())
 		util = append(util, (b.sat.cpu+p.sat.cpu).Seconds()/max(b.sat.elapsed, p.sat.elapsed).Seconds())
@@ -179,13 +176,12 @@ PGO benchmark%s: examples/hello, %s, %s/%s, %d CPUs (%s)
   method: %d rounds; each starts a baseline and a PGO server side by side (GOMAXPROCS=1, %s),
           %s warm-up, then %s at a fixed %d req/s per server (pgo.GenerateLoad, open loop) and
           %s of saturation (%s, %d connections per server, closed loop);
-          request mix %s in turn; CPU = server utime+stime from /proc/PID/stat over each window
+          request mix %s in turn; CPU = the servers' threads' run time from /proc/PID/task/*/schedstat
   profile: collected from the baseline under the same mix: %d samples, %s CPU in %s; sha256 %.12s
   binaries: base %d B, PGO %d B (%+.1f%%); the PGO build took %s (it recompiles the standard library)
 
                                       baseline       PGO    PGO/baseline: median of rounds [min–max]
   fixed rate:  CPU per request (µs)  %8.2f  %8.2f    %.3f (%+.1f%%) [%.3f–%.3f]
-    of which user CPU (µs)           %8.2f  %8.2f    %.3f (%+.1f%%) [%.3f–%.3f]
   saturation:  CPU per request (µs)  %8.2f  %8.2f    %.3f (%+.1f%%) [%.3f–%.3f]
   saturation:  throughput (req/s)    %8.0f  %8.0f    %.3f (%+.1f%%) [%.3f–%.3f]
   the servers used %.0f%% of their shared CPU in the saturation phase (median)%s
@@ -195,7 +191,6 @@ PGO benchmark%s: examples/hello, %s, %s/%s, %d CPUs (%s)
 		rep.Samples, rep.CPU.Round(time.Millisecond), rep.Duration.Round(time.Millisecond), placed[0].SHA256,
 		sizeB, sizeP, 100*(float64(sizeP)/float64(sizeB)-1), pgoBuild.Round(time.Second),
 		median(rateB), median(rateP), median(rRate), 100*(median(rRate)-1), minOf(rRate), maxOf(rRate),
-		median(urateB), median(urateP), median(rURate), 100*(median(rURate)-1), minOf(rURate), maxOf(rURate),
 		median(satB), median(satP), median(rSat), 100*(median(rSat)-1), minOf(rSat), maxOf(rSat),
 		median(tputB), median(tputP), median(rTput), 100*(median(rTput)-1), minOf(rTput), maxOf(rTput),
 		100*median(util), saturationNote(median(util), median(rSat)),
@@ -216,16 +211,11 @@ func saturationNote(util, cpuRatio float64) string {
 type window struct {
 	reqs    int64
 	elapsed time.Duration
-	cpu     time.Duration // user+system
-	user    time.Duration
+	cpu     time.Duration // user+system, from the scheduler
 }
 
 func (w window) cpuPerReq() float64 {
 	return float64(w.cpu.Nanoseconds()) / 1e3 / float64(max(w.reqs, 1))
-}
-
-func (w window) userPerReq() float64 {
-	return float64(w.user.Nanoseconds()) / 1e3 / float64(max(w.reqs, 1))
 }
 
 func (w window) throughput() float64 { return float64(w.reqs) / w.elapsed.Seconds() }
@@ -265,7 +255,7 @@ func (s *server) stop() {
 }
 
 // cpu is the server's user+system CPU time so far (taskset execs it in place: same pid).
-func (s *server) cpu() (user, sys time.Duration, err error) { return procCPU(s.cmd.Process.Pid) }
+func (s *server) cpu() (time.Duration, error) { return procCPU(s.cmd.Process.Pid) }
 
 // round runs both binaries side by side through warm-up, fixed rate and saturation.
 func round(base, opt, taskset string, useWrk bool, mix []string, tmp string) ([2]result, error) {
@@ -309,25 +299,24 @@ func round(base, opt, taskset string, useWrk bool, mix []string, tmp string) ([2
 		func(d time.Duration) ([2]window, error) { return runBuiltin(taskset, urls, *rate, d) },
 		saturate,
 	} {
-		var beforeU, beforeS [2]time.Duration
+		var before [2]time.Duration
 		for i, s := range srvs {
-			u, sys, err := s.cpu()
+			c, err := s.cpu()
 			if err != nil {
 				return res, err
 			}
-			beforeU[i], beforeS[i] = u, sys
+			before[i] = c
 		}
 		ws, err := load(*duration)
 		if err != nil {
 			return res, err
 		}
 		for i, s := range srvs {
-			u, sys, err := s.cpu()
+			after, err := s.cpu()
 			if err != nil {
 				return res, err
 			}
-			ws[i].user = u - beforeU[i]
-			ws[i].cpu = ws[i].user + sys - beforeS[i]
+			ws[i].cpu = after - before[i]
 			if phase == 0 {
 				res[i].rate = ws[i]
 			} else {
@@ -441,32 +430,32 @@ func urlsFor(addr string, mix []string) []string {
 	return urls
 }
 
-// procCPU is the user and system CPU time of a process so far (Linux).
-func procCPU(pid int) (user, sys time.Duration, err error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, err
+// procCPU is the CPU time (user and system) a process's threads have run so far, summed from
+// the scheduler's nanosecond counters in /proc/PID/task/*/schedstat (Linux). /proc/PID/stat's
+// utime and stime count in clock ticks (10 ms), too coarse for short windows.
+func procCPU(pid int) (time.Duration, error) {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(tasks) == 0 {
+		return 0, fmt.Errorf("no schedstat for pid %d: %v", pid, err)
 	}
-	// After the command name (in parentheses, may hold spaces) come fields 3 (state) onwards;
-	// utime and stime are fields 14 and 15, in clock ticks.
-	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	tick := time.Second / time.Duration(clockTicks())
-	return time.Duration(utime) * tick, time.Duration(stime) * tick, nil
-}
-
-var ticks = sync.OnceValue(func() int64 {
-	out, err := exec.Command("getconf", "CLK_TCK").Output()
-	if err == nil {
-		if n, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64); err == nil && n > 0 {
-			return n
+	var sum int64
+	for _, t := range tasks {
+		data, err := os.ReadFile(t)
+		if err != nil {
+			continue // a thread that just exited
 		}
+		f := strings.Fields(string(data))
+		if len(f) == 0 {
+			continue
+		}
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %v", t, err)
+		}
+		sum += ns
 	}
-	return 100
-})
-
-func clockTicks() int64 { return ticks() }
+	return time.Duration(sum), nil
+}
 
 func waitHealthy(u string) error {
 	deadline := time.Now().Add(15 * time.Second)
