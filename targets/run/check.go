@@ -126,19 +126,18 @@ func analyze(ctx context.Context, img v1.Image) (*imageInfo, error) {
 		info.program = candidates[0]
 	}
 
-	passwd, _ := info.fs.readFile("/etc/passwd")
-	if !info.fs.exists("/etc/passwd") {
-		passwd = nil
-	} else if passwd == nil {
-		passwd = []byte{}
+	// nil: the file is absent; empty: there but unreadable or empty.
+	optional := func(p string) []byte {
+		if !info.fs.exists(p) {
+			return nil
+		}
+		data, err := info.fs.readFile(p)
+		if err != nil || data == nil {
+			return []byte{}
+		}
+		return data
 	}
-	group, _ := info.fs.readFile("/etc/group")
-	if !info.fs.exists("/etc/group") {
-		group = nil
-	} else if group == nil {
-		group = []byte{}
-	}
-	info.user, info.userErr = resolveUser(cf.Config.User, passwd, group)
+	info.user, info.userErr = resolveUser(cf.Config.User, optional("/etc/passwd"), optional("/etc/group"))
 
 	if info.program != "" {
 		if data, err := info.fs.readFile(info.program); err != nil {
@@ -501,7 +500,7 @@ func (i *imageInfo) caRoots() rootsSource {
 	return rs
 }
 
-// featuresNote says where the feature facts come from.
+// featuresKnown returns what the binary links, and whether that was read from its function table.
 func (i *imageInfo) featuresKnown() (binary.Features, bool) {
 	if i.bin == nil {
 		return binary.Features{}, false

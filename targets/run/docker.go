@@ -105,6 +105,10 @@ func (l *dockerLoaded) start(ctx context.Context, spec runSpec) (container, erro
 	args = append(args, l.tag)
 	args = append(args, spec.args...)
 	if _, err := l.engine.docker(ctx, nil, args...); err != nil {
+		// The daemon may have created it before the CLI failed or was cancelled.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		_, _ = l.engine.docker(cctx, nil, "rm", "--force", spec.id)
 		return nil, err
 	}
 	c := &dockerContainer{engine: l.engine, id: spec.id, exited: make(chan struct{}), code: -1}

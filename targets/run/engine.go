@@ -199,13 +199,15 @@ const binfmtDir = "/proc/sys/fs/binfmt_misc"
 
 // qemuHandler returns the name of an enabled qemu handler for arch that works inside a container
 // (flag F: the interpreter is opened when registered, so it need not be in the image).
-func qemuHandler(arch string) string {
+func qemuHandler(arch string) string { return qemuHandlerIn(binfmtDir, arch) }
+
+func qemuHandlerIn(dir, arch string) string {
 	q, ok := qemuArch[arch]
 	if !ok {
 		return ""
 	}
 	name := "qemu-" + q
-	data, err := os.ReadFile(binfmtDir + "/" + name)
+	data, err := os.ReadFile(dir + "/" + name)
 	if err != nil {
 		return ""
 	}

@@ -125,16 +125,17 @@ func TestSmokeExample(t *testing.T) {
 // Without root or when asked, the http probe uses the host network: the service must then take
 // its port from the probe's arguments.
 func TestSmokeHostNetwork(t *testing.T) {
-	docker := testenv.Docker(t)
 	img := imageOf(t, "hello", helloBinary(t), "static", "")
-	port := testenv.FreePort(t)
-	rep := smoke(t, "hello", img, Options{Runtime: RuntimeDocker, Docker: docker, HostNetwork: true,
-		Probes: Probes{HTTP: &HTTPProbe{Args: []string{"-addr", fmt.Sprintf("127.0.0.1:%d", port)}, Port: port, Path: "/healthz"}}})
-	p := ranPlatform(t, rep, RuntimeDocker)
-	h := wantProbe(t, p, "http", true)
-	if !strings.Contains(h.Detail, "host network") {
-		t.Errorf("http probe did not use the host network: %s", h.Detail)
-	}
+	eachRuntime(t, func(t *testing.T, opts Options) {
+		port := testenv.FreePort(t)
+		opts.HostNetwork = true
+		opts.Probes = Probes{HTTP: &HTTPProbe{Args: []string{"-addr", fmt.Sprintf("127.0.0.1:%d", port)}, Port: port, Path: "/healthz"}}
+		p := ranPlatform(t, smoke(t, "hello", img, opts), opts.Runtime)
+		h := wantProbe(t, p, "http", true)
+		if !strings.Contains(h.Detail, "host network") {
+			t.Errorf("http probe did not use the host network: %s", h.Detail)
+		}
+	})
 }
 
 // The example on scratch fails statically for CA roots, zone data and /etc/passwd, and at run
@@ -150,6 +151,15 @@ func TestSmokeScratchPitfalls(t *testing.T) {
 		{"user", CheckPasswd, "user: Current requires cgo", []string{"/etc/passwd"}},
 	}
 	eachRuntime(t, func(t *testing.T, opts Options) {
+		// The service itself runs on scratch: its health check needs none of what is missing.
+		opts.Probes = Probes{HTTP: &HTTPProbe{Args: []string{"-addr", ":8080"}, Port: 8080, Path: "/healthz"}}
+		p := ranPlatform(t, smoke(t, "hello", img, opts), opts.Runtime)
+		wantProbe(t, p, "http", true)
+		for _, c := range []string{CheckCARoots, CheckZoneInfo, CheckPasswd} {
+			if f, _ := p.Finding(c); f.Status != StatusFail {
+				t.Errorf("static %s on scratch: %s, want fail", c, f.Status)
+			}
+		}
 		for _, c := range cases {
 			t.Run(c.check, func(t *testing.T) {
 				opts.Probes = Probes{Exit: &ExitProbe{Args: []string{"-check", c.check}}}
