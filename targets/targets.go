@@ -76,3 +76,6 @@ func imageTo(ctx context.Context, repo string) error {
 	}
 	return stage.ImageTo(ctx, koPublishers, repo)
 }
+
+// SignRecorded signs what artifacts.json records without running Image first (e.g. after index).
+func SignRecorded(ctx context.Context) error { return signstage.Sign(ctx) }
