@@ -139,7 +139,7 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 		}
 		pr := &rep.Platforms[k]
 		pr.Runtime = eng.name()
-		probes, err := runPlatform(ctx, eng, name, plats[k].img, infos[k], opts)
+		probes, err := runPlatform(ctx, eng, name, plats[k].img, infos[k], opts, pr)
 		pr.Probes = probes
 		pr.Ran = len(probes) > 0
 		if err != nil {
@@ -152,8 +152,9 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 	return rep, nil
 }
 
-// runPlatform loads one platform image into the engine, runs its probes and cleans up.
-func runPlatform(ctx context.Context, eng engine, name string, img v1.Image, info *imageInfo, opts Options) (results []ProbeResult, err error) {
+// runPlatform loads one platform image into the engine, runs its probes and cleans up. A failure
+// to clean up does not fail the image: it goes into pr's note and the log.
+func runPlatform(ctx context.Context, eng engine, name string, img v1.Image, info *imageInfo, opts Options, pr *PlatformReport) (results []ProbeResult, err error) {
 	ld, err := eng.load(ctx, name, img, info)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", eng.name(), err)
@@ -162,7 +163,8 @@ func runPlatform(ctx context.Context, eng engine, name string, img v1.Image, inf
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
 		if rerr := ld.remove(cctx); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("clean up: %w", rerr))
+			opts.logf("smoke %s %s: clean up: %v", name, info.platform, rerr)
+			pr.Note = strings.TrimPrefix(pr.Note+"; ", "; ") + "clean up failed: " + rerr.Error()
 		}
 	}()
 	p := prober{eng: eng, ld: ld, info: info, opts: opts, name: name}
