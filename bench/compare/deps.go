@@ -52,9 +52,9 @@ func (b *bench) magefileModule(name, pkg string) (*magefileModule, error) {
 }
 
 // packages counts the packages the magefile compiles: all of them, and those outside the
-// standard library.
+// standard library. Like mage's own go build, it names the file rather than the package.
 func (b *bench) packages(ctx context.Context, m *magefileModule) (all, nonStd int, err error) {
-	cmd := b.command(ctx, m.dir, nil, "go", "list", "-tags", "mage", "-deps", "-f", "{{.Standard}}", ".")
+	cmd := b.command(ctx, m.dir, nil, "go", "list", "-tags", "mage", "-deps", "-f", "{{.Standard}}", "magefile.go")
 	out, err := cmd.Output()
 	if err != nil {
 		return 0, 0, fmt.Errorf("go list -deps in %s: %w", m.dir, err)
