@@ -79,3 +79,25 @@ func imageTo(ctx context.Context, repo string) error {
 
 // SignRecorded signs what artifacts.json records without running Image first (e.g. after index).
 func SignRecorded(ctx context.Context) error { return signstage.Sign(ctx) }
+
+// Smoke checks each image's filesystem and runs it in a real container with its probes.
+func Smoke(ctx context.Context) error { return stage.Deps(ctx, smoke) }
+
+// smoke is the Smoke stage after Image; unexported so mage does not list it.
+func smoke(ctx context.Context) error {
+	if err := stage.Deps(ctx, image); err != nil {
+		return err
+	}
+	return stage.Smoke(ctx)
+}
+
+// Release runs Build, Verify, Image, Smoke and Sign, each once, and prints what went where.
+func Release(ctx context.Context) error {
+	if err := stage.Deps(ctx, smoke); err != nil {
+		return err
+	}
+	if err := stage.Deps(ctx, sign); err != nil {
+		return err
+	}
+	return stage.Summary(ctx)
+}

@@ -63,3 +63,22 @@ func imageTo(ctx context.Context, repo string) error {
 	}
 	return stage.ImageTo(ctx, nil, repo)
 }
+
+// Smoke checks each image's filesystem and runs it in a real container with its probes.
+func Smoke(ctx context.Context) error { return stage.Deps(ctx, smoke) }
+
+// smoke is the Smoke stage after Image; unexported so mage does not list it.
+func smoke(ctx context.Context) error {
+	if err := stage.Deps(ctx, image); err != nil {
+		return err
+	}
+	return stage.Smoke(ctx)
+}
+
+// Release runs Build, Verify, Image and Smoke, each once, and prints what went where (no signing).
+func Release(ctx context.Context) error {
+	if err := stage.Deps(ctx, smoke); err != nil {
+		return err
+	}
+	return stage.Summary(ctx)
+}

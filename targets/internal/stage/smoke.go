@@ -1,0 +1,224 @@
+package stage
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/scratchkit/scratchkit/targets/artifacts"
+	"github.com/scratchkit/scratchkit/targets/config"
+	"github.com/scratchkit/scratchkit/targets/publish"
+	"github.com/scratchkit/scratchkit/targets/run"
+)
+
+// Smoke checks every image Image recorded on its own filesystem and runs it in a real container
+// (docker, else runc) with its probes, the way production would run it.
+func Smoke(ctx context.Context) error {
+	e, err := Load()
+	if err != nil {
+		return err
+	}
+	rec, err := e.Artifacts()
+	if err != nil {
+		return err
+	}
+	if len(rec.Images) == 0 {
+		return fmt.Errorf("smoke: artifacts.json records no image: run mage image")
+	}
+	var reports []run.Report
+	rec.Smoke = nil
+	failed := 0
+	for _, img := range smokeCandidates(rec.Images) {
+		art, cleanup, err := e.openImage(ctx, img)
+		if err != nil {
+			return fmt.Errorf("smoke %s: %w", img.Name, err)
+		}
+		opts := e.smokeOptions(img)
+		rep, err := run.Smoke(ctx, img.Name, art, opts)
+		cleanup()
+		if err != nil {
+			if rep == nil {
+				return fmt.Errorf("smoke %s: %w", img.Name, err)
+			}
+			reports = append(reports, *rep)
+			run.WriteReport(e.UI.Out, reports)
+			return fmt.Errorf("smoke %s: %w", img.Name, err)
+		}
+		if e.Image.AllowUnpinned {
+			allowUnpinned(rep)
+		}
+		reports = append(reports, *rep)
+		if rep.Failed() {
+			failed++
+		}
+		for _, p := range rep.Platforms {
+			s := artifacts.Smoke{Image: img.Name, Digest: p.Digest, Platform: p.Platform, Runtime: p.Runtime, Passed: !p.Failed()}
+			for _, f := range p.Findings {
+				if f.Status == run.StatusFail {
+					s.Checks = append(s.Checks, f.Check)
+				}
+			}
+			for _, pr := range p.Probes {
+				if !pr.Passed {
+					s.Checks = append(s.Checks, "probe "+pr.Probe)
+				}
+			}
+			if !p.Ran {
+				s.Runtime = "static checks only: " + p.Note
+			}
+			rec.Smoke = append(rec.Smoke, s)
+		}
+	}
+	e.UI.Heading("Smoke")
+	if err := run.WriteReport(e.UI.Out, reports); err != nil {
+		return err
+	}
+	if err := rec.Save(e.DistDir()); err != nil {
+		return err
+	}
+	if failed > 0 {
+		return fmt.Errorf("smoke: %s of %d would fail in production; the diagnosis is above", plural(failed, "image", "images"), len(reports))
+	}
+	return nil
+}
+
+// smokeCandidates picks one record per digest, preferring where the image is read exactly as it
+// shipped: a registry, then the layout, the tarball, the daemon.
+func smokeCandidates(images []artifacts.Image) []artifacts.Image {
+	rank := map[string]int{publish.Registry: 0, PerPlatformDestination: 0, publish.Layout: 1, publish.Tarball: 2, publish.Daemon: 3, publish.Kind: 4}
+	best := map[string]int{}
+	var out []artifacts.Image
+	for _, img := range images {
+		if i, ok := best[img.Digest]; ok {
+			if rank[img.Destination] < rank[out[i].Destination] {
+				out[i] = img
+			}
+			continue
+		}
+		best[img.Digest] = len(out)
+		out = append(out, img)
+	}
+	return out
+}
+
+// openImage reads a recorded image back from where it was published, by digest.
+func (e *Env) openImage(ctx context.Context, img artifacts.Image) (run.Artifact, func(), error) {
+	none := func() {}
+	h, err := v1.NewHash(img.Digest)
+	if err != nil {
+		return nil, none, fmt.Errorf("recorded digest %q: %w", img.Digest, err)
+	}
+	switch img.Destination {
+	case publish.Registry, PerPlatformDestination:
+		var opts []name.Option
+		if e.Image.Insecure || publish.IsLocalHost(strings.SplitN(img.Ref, "/", 2)[0]) {
+			opts = append(opts, name.Insecure)
+		}
+		ref, err := name.NewDigest(img.Ref, opts...)
+		if err != nil {
+			return nil, none, err
+		}
+		desc, err := remote.Get(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+		if err != nil {
+			return nil, none, fmt.Errorf("read %s back from the registry: %w", img.Ref, err)
+		}
+		if desc.MediaType.IsIndex() {
+			a, err := desc.ImageIndex()
+			return a, none, err
+		}
+		a, err := desc.Image()
+		return a, none, err
+	case publish.Layout:
+		p, err := layout.FromPath(filepath.Join(e.DistDir(), "layout"))
+		if err != nil {
+			return nil, none, fmt.Errorf("read the layout: %w", err)
+		}
+		if idx, err := p.ImageIndex(); err == nil {
+			if m, err := idx.IndexManifest(); err == nil {
+				for _, d := range m.Manifests {
+					if d.Digest == h && d.MediaType.IsIndex() {
+						a, err := idx.ImageIndex(h)
+						return a, none, err
+					}
+				}
+			}
+			a, err := idx.Image(h)
+			return a, none, err
+		}
+		return nil, none, fmt.Errorf("the layout at %s has no %s", p, h)
+	case publish.Tarball:
+		a, err := tarball.ImageFromPath(e.Abs(img.Ref), nil)
+		if err != nil {
+			a, err = tarball.ImageFromPath(filepath.Join(e.DistDir(), img.Name+".tar"), nil)
+		}
+		return a, none, err
+	case publish.Daemon:
+		// docker save, then read the tarball: no docker client library in this package.
+		dir, err := os.MkdirTemp("", "scratchkit-smoke-")
+		if err != nil {
+			return nil, none, err
+		}
+		cleanup := func() { os.RemoveAll(dir) }
+		tar := filepath.Join(dir, "image.tar")
+		if out, err := exec.CommandContext(ctx, "docker", "save", "-o", tar, img.Ref).CombinedOutput(); err != nil {
+			cleanup()
+			return nil, none, fmt.Errorf("docker save %s: %v: %s", img.Ref, err, out)
+		}
+		a, err := tarball.ImageFromPath(tar, nil)
+		return a, cleanup, err
+	}
+	return nil, none, fmt.Errorf("images published to %s cannot be read back for a smoke test", img.Destination)
+}
+
+// smokeOptions maps the smoke: configuration and the image's record onto the engine's options.
+func (e *Env) smokeOptions(img artifacts.Image) run.Options {
+	s := e.Smoke
+	o := run.Options{
+		Runtime: s.Runtime, AllowRoot: s.AllowRoot || e.Image.AllowRoot, Debug: s.Debug,
+		Memory: int64(s.Memory), Timeout: s.Timeout.D(), BaseRef: img.Base,
+		BinarySHA256: map[string]string{},
+		Log:          func(f string, a ...any) { e.UI.Info(f, a...) },
+	}
+	for _, m := range img.Manifests {
+		o.BinarySHA256[m.Platform] = m.Binary
+	}
+	if p, ok := s.Images[img.Name]; ok {
+		o.Probes = probes(p)
+	}
+	return o
+}
+
+func probes(p config.Probes) run.Probes {
+	var out run.Probes
+	if p.Exit != nil {
+		out.Exit = &run.ExitProbe{Args: p.Exit.Args, Output: p.Exit.Output}
+	}
+	if p.HTTP != nil {
+		out.HTTP = &run.HTTPProbe{Args: p.HTTP.Args, Port: p.HTTP.Port, Path: p.HTTP.Path, Timeout: p.HTTP.Timeout.D()}
+	}
+	return out
+}
+
+// allowUnpinned turns an unpinned base from a failure into a warning when the configuration
+// explicitly accepts one (image.allow_unpinned: true).
+func allowUnpinned(rep *run.Report) {
+	for i := range rep.Platforms {
+		for j := range rep.Platforms[i].Findings {
+			f := &rep.Platforms[i].Findings[j]
+			if f.Check == run.CheckBase && f.Status == run.StatusFail {
+				f.Status = run.StatusWarn
+				f.Detail = "(image.allow_unpinned: true) " + f.Detail
+			}
+		}
+	}
+}
