@@ -279,3 +279,136 @@ func unmarshal(t *testing.T, data string, v any) {
 		t.Fatalf("%v: %s", err, data)
 	}
 }
+
+// TestReleaseToAuthRegistry is the whole pipeline against a real registry with htpasswd auth:
+// two platforms pushed, read back by skopeo, smoke-tested, signed, and verified by the cosign CLI.
+func TestReleaseToAuthRegistry(t *testing.T) {
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{User: "ci", Password: "s3cret-pw"})
+	dockerConfig := reg.DockerConfig(t)
+	testenv.Docker(t)
+	cosign := testenv.Tool(t, "cosign")
+	skopeo := testenv.Tool(t, "skopeo")
+	dir := project(t, map[string]string{"scratchkit.yaml": `
+platforms: [linux/amd64, linux/arm64]
+builds:
+  - name: hello
+    main: .
+    ldflags: ["-X main.version={{.Version}}"]
+version: v1.0.0
+image:
+  tags: [v1.0.0, latest]
+  args: ["-addr", ":8080"]
+smoke:
+  images:
+    hello:
+      exit: {args: ["-version"], output: "^hello v1.0.0"}
+      http: {port: 8080, path: /healthz}
+sign:
+  recursive: true
+`})
+	repo := reg.Host + "/team"
+	env := []string{"DOCKER_CONFIG=" + dockerConfig, "KO_DOCKER_REPO=" + repo, "COSIGN_PASSWORD=key-pw", "SOURCE_DATE_EPOCH=1700000000"}
+	mustRun(t, dir, env, "keygen")
+	out := mustRun(t, dir, env, "release")
+	for _, want := range []string{"Smoke", "Sign", "Release v1.0.0", "signature", "attestation"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("release output lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "key-pw") || strings.Contains(out, "s3cret-pw") {
+		t.Error("a password appears in the output")
+	}
+	rec := record(t, dir)
+	var img artifacts.Image
+	for _, i := range rec.Images {
+		if i.Destination == "registry" {
+			img = i
+		}
+	}
+	if img.Ref != repo+"/hello@"+img.Digest || len(img.Platforms) != 2 {
+		t.Fatalf("registry image: %+v", img)
+	}
+	// skopeo reads the index by digest: two platforms.
+	raw := testenv.Run(t, skopeo, "inspect", "--raw", "--tls-verify=false", "--authfile", filepath.Join(dockerConfig, "config.json"), "docker://"+img.Ref)
+	var index struct {
+		Manifests []struct {
+			Platform struct{ Architecture string }
+		}
+	}
+	unmarshal(t, raw, &index)
+	if len(index.Manifests) != 2 {
+		t.Errorf("index has %d manifests: %s", len(index.Manifests), raw)
+	}
+	// The tags point at the pushed digest.
+	tagged := testenv.Run(t, skopeo, "inspect", "--tls-verify=false", "--authfile", filepath.Join(dockerConfig, "config.json"), "--format", "{{.Digest}}", "docker://"+repo+"/hello:v1.0.0")
+	if strings.TrimSpace(tagged) != img.Digest {
+		t.Errorf("tag v1.0.0 → %s, pushed %s", tagged, img.Digest)
+	}
+	// Smoke ran the host platform and passed.
+	ran := false
+	for _, s := range rec.Smoke {
+		if s.Platform == "linux/"+runtime.GOARCH && s.Passed && !strings.HasPrefix(s.Runtime, "static") {
+			ran = true
+		}
+	}
+	if !ran {
+		t.Errorf("no passing smoke run of the host platform: %+v", rec.Smoke)
+	}
+	// Signatures: index and both platform manifests, SBOM and provenance attestations, checksums.
+	if len(rec.Signatures) != 3 || len(rec.Attestations) < 2 || rec.Checksums == nil {
+		t.Fatalf("signatures %d, attestations %d, checksums %+v", len(rec.Signatures), len(rec.Attestations), rec.Checksums)
+	}
+	cosignEnv := append(os.Environ(), "DOCKER_CONFIG="+dockerConfig)
+	cosignRun := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(cosign, args...)
+		cmd.Dir, cmd.Env = dir, cosignEnv
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("cosign %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	cosignRun("verify", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", img.Ref)
+	cosignRun("verify-attestation", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", "--type", "spdxjson", img.Ref)
+	cosignRun("verify-attestation", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", "--type", "slsaprovenance1", img.Ref)
+	cosignRun("verify-blob", "--key", "cosign.pub", "--insecure-ignore-tlog", "--signature", "dist/SHA256SUMS.sig", "dist/SHA256SUMS")
+	mustRun(t, dir, env, "verifySignatures")
+
+	// Wrong registry credentials: a clear sentence, and the tag is not moved.
+	bad := testenv.Registry{Host: reg.Host, User: "ci", Password: "wrong"}
+	badEnv := append(append([]string(nil), env...), "DOCKER_CONFIG="+bad.DockerConfig(t), "SCRATCHKIT_VERSION=v2.0.0")
+	out, err := run(t, dir, badEnv, "image")
+	if err == nil || !strings.Contains(out, reg.Host) || !strings.Contains(strings.ToLower(out), "credentials") {
+		t.Errorf("bad credentials: %v\n%s", err, out)
+	}
+	tagged = testenv.Run(t, skopeo, "inspect", "--tls-verify=false", "--authfile", filepath.Join(dockerConfig, "config.json"), "--format", "{{.Digest}}", "docker://"+repo+"/hello:latest")
+	if strings.TrimSpace(tagged) != img.Digest {
+		t.Errorf("a failed push moved :latest to %s", tagged)
+	}
+}
+
+// TestSmokeCatchesScratchPitfalls images the example on scratch: the static checks find no CA
+// roots and no zone data, and the run of -check tz fails with the diagnosis.
+func TestSmokeCatchesScratchPitfalls(t *testing.T) {
+	testenv.Docker(t)
+	dir := project(t, map[string]string{"scratchkit.yaml": `
+image:
+  base: scratch
+smoke:
+  images:
+    hello:
+      exit: {args: ["-check", "tz"]}
+`})
+	out, err := run(t, dir, nil, "smoke")
+	if err == nil {
+		t.Fatalf("smoke passed an image on scratch that needs roots and zone data:\n%s", out)
+	}
+	for _, want := range []string{"ca-roots", "x509: certificate signed by unknown authority", "zoneinfo", "unknown time zone"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("smoke output lacks %q:\n%s", want, out)
+		}
+	}
+	rec := record(t, dir)
+	if len(rec.Smoke) == 0 || rec.Smoke[0].Passed {
+		t.Errorf("smoke record: %+v", rec.Smoke)
+	}
+}
