@@ -412,3 +412,55 @@ smoke:
 		t.Errorf("smoke record: %+v", rec.Smoke)
 	}
 }
+
+// TestPipelineExample runs examples/pipeline: a team's magefile that runs its own tests, then
+// pushes to two registries, smoke-tests and signs, through scratchkit's public API only.
+func TestPipelineExample(t *testing.T) {
+	testenv.Docker(t)
+	cosign := testenv.Tool(t, "cosign")
+	primary := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	mirror := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	dir := project(t, nil)
+	root, _ := filepath.Abs("..")
+	pipeline := filepath.Join(t.TempDir(), "pipeline", "magefiles")
+	copyFiles(t, filepath.Join(root, "examples", "pipeline", "magefiles"), pipeline, "magefile.go", "go.sum")
+	gomod, err := os.ReadFile(filepath.Join(root, "examples", "pipeline", "magefiles", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(pipeline, "go.mod"), strings.Replace(string(gomod), "=> ../../..", "=> "+root, 1))
+	env := append(os.Environ(), "GOFLAGS=-mod=mod", "NO_COLOR=1", "COSIGN_PASSWORD=pw", "KO_DOCKER_REPO=", "SCRATCHKIT_PLATFORMS=",
+		"PRIMARY_REPO="+primary.Host+"/team", "MIRROR_REPO="+mirror.Host+"/mirror")
+	mageIn := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(mage(t), append([]string{"-w", dir}, args...)...)
+		cmd.Dir, cmd.Env = pipeline, env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("mage %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	mageIn("sk:keygen")
+	mageIn("ship")
+	rec := record(t, dir)
+	var refs []string
+	for _, img := range rec.Images {
+		if img.Destination == "registry" {
+			refs = append(refs, img.Ref)
+		}
+	}
+	if len(refs) != 2 || strings.Split(refs[0], "@")[1] != strings.Split(refs[1], "@")[1] {
+		t.Fatalf("want the same digest in two registries, got %v", refs)
+	}
+	for _, ref := range refs {
+		cmd := exec.Command(cosign, "verify", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", ref)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("cosign verify %s: %v\n%s", ref, err, out)
+		}
+	}
+	if len(rec.Smoke) == 0 || !rec.Smoke[0].Passed {
+		t.Errorf("smoke: %+v", rec.Smoke)
+	}
+}

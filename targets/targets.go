@@ -77,7 +77,7 @@ func imageTo(ctx context.Context, repo string) error {
 	return stage.ImageTo(ctx, koPublishers, repo)
 }
 
-// SignRecorded signs what artifacts.json records without running Image first (e.g. after index).
+// SignRecorded signs the image digests artifacts.json records, without running Image first.
 func SignRecorded(ctx context.Context) error { return signstage.Sign(ctx) }
 
 // Smoke checks each image's filesystem and runs it in a real container with its probes.
