@@ -464,3 +464,51 @@ func TestPipelineExample(t *testing.T) {
 		t.Errorf("smoke: %+v", rec.Smoke)
 	}
 }
+
+// TestPerPlatformThenIndex builds each platform as its own runner would (image.per_platform), then
+// joins the platform images into one tagged index with mage index, and signs it without rebuilding.
+func TestPerPlatformThenIndex(t *testing.T) {
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	skopeo := testenv.Tool(t, "skopeo")
+	dir := project(t, nil)
+	repo := reg.Host + "/team"
+	var records []string
+	for _, p := range []string{"linux/amd64", "linux/arm64"} {
+		dist := "dist-" + strings.ReplaceAll(p, "/", "-")
+		mustRun(t, dir, []string{"KO_DOCKER_REPO=" + repo, "SCRATCHKIT_IMAGE_PER_PLATFORM=true", "SCRATCHKIT_PLATFORMS=" + p, "SCRATCHKIT_DIST=" + dist}, "image")
+		records = append(records, dist+"/artifacts.json")
+		rec, err := artifacts.Load(filepath.Join(dir, dist))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.Images) != 1 || rec.Images[0].Destination != "registry-platform" || len(rec.Images[0].Tags) != 0 {
+			t.Fatalf("%s: %+v", p, rec.Images)
+		}
+	}
+	// No tag exists before the index is made.
+	if out, err := testenv.Output(skopeo, "inspect", "--tls-verify=false", "docker://"+repo+"/hello:latest"); err == nil {
+		t.Fatalf("a per-platform push created a tag:\n%s", out)
+	}
+	mustRun(t, dir, []string{"KO_DOCKER_REPO=" + repo}, "index", strings.Join(records, " "))
+	rec := record(t, dir)
+	if len(rec.Images) != 1 || len(rec.Images[0].Platforms) != 2 {
+		t.Fatalf("index record: %+v", rec.Images)
+	}
+	raw := testenv.Run(t, skopeo, "inspect", "--raw", "--tls-verify=false", "docker://"+repo+"/hello:latest")
+	var index struct {
+		MediaType string
+		Manifests []struct{ Platform struct{ Architecture string } }
+	}
+	unmarshal(t, raw, &index)
+	if len(index.Manifests) != 2 || index.Manifests[0].Platform.Architecture != "amd64" || index.Manifests[1].Platform.Architecture != "arm64" {
+		t.Errorf("index: %s", raw)
+	}
+	// Signing what the record holds does not build or push anything again.
+	out := mustRun(t, dir, []string{"KO_DOCKER_REPO=" + repo, "COSIGN_PASSWORD=pw"}, "keygen", "signRecorded")
+	if strings.Contains(out, "Build") {
+		t.Errorf("signRecorded rebuilt:\n%s", out)
+	}
+	if rec := record(t, dir); len(rec.Signatures) != 1 || rec.Signatures[0].Subject != rec.Images[0].Ref {
+		t.Errorf("signatures: %+v", rec.Signatures)
+	}
+}

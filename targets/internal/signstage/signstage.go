@@ -191,17 +191,32 @@ func provenance(e *stage.Env, rec *artifacts.Artifacts, img artifacts.Image) (*s
 func checksums(ctx context.Context, e *stage.Env, rec *artifacts.Artifacts, opts sign.Options) error {
 	dist := e.DistDir()
 	var files []string
-	for _, b := range rec.Binaries {
-		files = append(files, e.Abs(b.Path))
-	}
 	seen := map[string]bool{}
+	add := func(p string) {
+		abs := e.Abs(p)
+		// Only what this run has in dist: after mage index, the platform SBOMs stay on their runners.
+		if rel, err := filepath.Rel(dist, abs); err != nil || strings.HasPrefix(rel, "..") || seen[abs] {
+			return
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return
+		}
+		seen[abs] = true
+		files = append(files, abs)
+	}
+	for _, b := range rec.Binaries {
+		add(b.Path)
+	}
 	for _, img := range rec.Images {
 		for _, m := range img.Manifests {
-			if m.SBOM != "" && !seen[m.SBOM] {
-				seen[m.SBOM] = true
-				files = append(files, e.Abs(m.SBOM))
+			if m.SBOM != "" {
+				add(m.SBOM)
 			}
 		}
+	}
+	if len(files) == 0 {
+		e.UI.Info("no binary or SBOM in %s: no SHA256SUMS to sign", e.Rel(dist))
+		return nil
 	}
 	sums := filepath.Join(dist, "SHA256SUMS")
 	if err := sign.WriteChecksums(dist, files, sums); err != nil {
