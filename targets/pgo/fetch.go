@@ -62,6 +62,15 @@ func redact(raw string) string {
 	return u.Redacted()
 }
 
+// newTransport is a fresh transport with net/http's defaults (proxy from the environment,
+// timeouts, HTTP/2).
+func newTransport() *http.Transport {
+	if t, ok := http.DefaultTransport.(*http.Transport); ok {
+		return t.Clone()
+	}
+	return &http.Transport{Proxy: http.ProxyFromEnvironment}
+}
+
 // fetcher gets one profile over HTTP with the options of an endpoint.
 type fetcher struct {
 	url      string
@@ -91,7 +100,7 @@ func newFetcher(ep Endpoint, opts *Options, seconds int) (*fetcher, error) {
 		}
 		f.header.Set("Authorization", "Bearer "+tok)
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr := newTransport()
 	if ep.CAFile != "" || ep.Insecure {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 		if ep.CAFile != "" {

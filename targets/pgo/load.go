@@ -68,7 +68,7 @@ func GenerateLoad(ctx context.Context, opts LoadOptions) (LoadResult, error) {
 		ctx, cancel = context.WithTimeout(ctx, opts.Duration)
 		defer cancel()
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr := newTransport()
 	tr.MaxIdleConnsPerHost = workers
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: timeout}

@@ -92,6 +92,7 @@ func TestValidate(t *testing.T) {
 		{"not go", synth([][]string{{"Foo::bar()@foo.cc:3:4", "main@main.cc:1:2"}}, []int64{20e6}, synthOpts{noRuntime: true}), "", ErrNotGo, "not a Go profile"},
 		{"old go", synth(good, []int64{20e6}, synthOpts{noStartLines: true}), "", ErrNotGo, "start lines"},
 		{"unsymbolized", synth(good, []int64{20e6}, synthOpts{noSymbols: true}), "", ErrNotSymbolized, "not symbolized"},
+		{"installed module", synth([][]string{{"main.work@example.com/hello@v1.2.0/main.go:10:12"}}, []int64{20e6}, synthOpts{}), helloModule, nil, ""},
 		{"other module", synth(good, []int64{20e6}, synthOpts{}), "example.com/other", ErrNotMainModule, "no samples in module example.com/other"},
 		{"no module code", synth([][]string{{"net/http.serve@net/http/server.go:100:120"}}, []int64{20e6}, synthOpts{}), helloModule, ErrNotMainModule, "right service"},
 	} {

@@ -176,7 +176,8 @@ func inModule(f *profile.Function, module string) bool {
 	}
 	pkg, _ := splitFuncName(f.Name)
 	if pkg == "main" {
-		return strings.HasPrefix(f.Filename, module+"/") || filepath.IsAbs(f.Filename)
+		// -trimpath writes module/dir/file.go, or module@version/... for `go install m@v`.
+		return strings.HasPrefix(f.Filename, module+"/") || strings.HasPrefix(f.Filename, module+"@") || filepath.IsAbs(f.Filename)
 	}
 	prefix := moduleSymbolPrefix(module)
 	return pkg == prefix || strings.HasPrefix(pkg, module+"/")
