@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/scratchkit/scratchkit/internal/atomicfile"
 	"github.com/scratchkit/scratchkit/targets/binary"
 )
 
@@ -141,7 +142,7 @@ func (a *Artifacts) Save(dist string) error {
 	if err != nil {
 		return err
 	}
-	return WriteFile(Path(dist), append(data, '\n'), 0o644)
+	return atomicfile.WriteFile(Path(dist), append(data, '\n'), 0o644)
 }
 
 // Binary returns the recorded binary of a name and platform.
@@ -183,38 +184,4 @@ func (a *Artifacts) AddImage(img Image) {
 		}
 	}
 	a.Images = append(a.Images, img)
-}
-
-// WriteFile writes data to path atomically: a temporary file in the same directory, synced, then
-// renamed over path. A failure leaves the previous file, if any, untouched.
-func WriteFile(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

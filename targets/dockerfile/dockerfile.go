@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/scratchkit/scratchkit/internal/atomicfile"
 )
 
 // Marker is the first line after the syntax directive of every Dockerfile this package writes;
@@ -235,24 +237,7 @@ func Write(path, content string) error {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("dockerfile: %w", err)
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".Dockerfile.tmp-*")
-	if err != nil {
-		return fmt.Errorf("dockerfile: %w", err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.WriteString(content); err != nil {
-		f.Close()
-		return fmt.Errorf("dockerfile: %w", err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return atomicfile.WriteFile(path, []byte(content), 0o644)
 }
 
 func firstLines(b []byte, n int) []byte {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/scratchkit/scratchkit/internal/atomicfile"
 )
 
 var updateDocs = flag.Bool("update", false, "rewrite the generated section of docs/bases.md")
@@ -119,6 +121,6 @@ func TestBasesDoc(t *testing.T) {
 	out := append([]byte(nil), doc[:start+len(beginMark)]...)
 	out = append(out, want...)
 	out = append(out, doc[end:]...)
-	must(t, writeFileAtomic(basesDoc, out))
+	must(t, atomicfile.WriteFile(basesDoc, out, 0o644))
 	t.Logf("rewrote the generated section of %s", basesDoc)
 }

@@ -15,6 +15,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/scratchkit/scratchkit/internal/atomicfile"
 )
 
 // SPDX 2.3 JSON, the fields scratchkit writes.
@@ -297,35 +299,11 @@ func (r *Result) WriteSBOMs(dir string) ([]SBOMFile, error) {
 	var out []SBOMFile
 	for _, p := range r.Platforms {
 		file := filepath.Join(dir, r.Name+"-"+strings.ReplaceAll(p.Platform, "/", "-")+".spdx.json")
-		if err := writeFileAtomic(file, p.SBOM); err != nil {
+		if err := atomicfile.WriteFile(file, p.SBOM, 0o644); err != nil {
 			return nil, fmt.Errorf("write SBOM %s: %w", file, err)
 		}
 		s := sha256.Sum256(p.SBOM)
 		out = append(out, SBOMFile{Platform: p.Platform, Path: file, ImageDigest: p.Digest.String(), SHA256: hex.EncodeToString(s[:])})
 	}
 	return out, nil
-}
-
-// writeFileAtomic writes data to a temporary file in file's directory and renames it into place.
-func writeFileAtomic(file string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), file)
 }

@@ -5,13 +5,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/scratchkit/scratchkit/internal/atomicfile"
 )
 
 // TarballOptions configures NewTarball.
@@ -97,41 +98,14 @@ func (t *TarballPublisher) Publish(ctx context.Context, a Artifact) (*Result, er
 
 // writeAtomically writes file through a temporary file in its directory and renames it into
 // place only when write and sync succeeded.
-func writeAtomically(ctx context.Context, file string, write func(io.Writer) error) (err error) {
-	dir := filepath.Dir(file)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(file)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+func writeAtomically(ctx context.Context, file string, write func(io.Writer) error) error {
+	return atomicfile.Write(file, 0o644, func(w io.Writer) error {
+		bw := bufio.NewWriterSize(ctxWriter{ctx, w}, 1<<20)
+		if err := write(bw); err != nil {
+			return err
 		}
-	}()
-	bw := bufio.NewWriterSize(ctxWriter{ctx, tmp}, 1<<20)
-	if err := write(bw); err != nil {
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	if err := os.Rename(tmp.Name(), file); err != nil {
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	return nil
+		return bw.Flush()
+	})
 }
 
 // ctxWriter stops a long write when the context is cancelled.

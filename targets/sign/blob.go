@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	sigopts "github.com/sigstore/sigstore/pkg/signature/options"
+
+	"github.com/scratchkit/scratchkit/internal/atomicfile"
 )
 
 // BlobSignature describes the files SignBlob wrote.
@@ -59,11 +60,11 @@ func SignBlob(ctx context.Context, opts Options, path, sigPath string) (BlobSign
 			return BlobSignature{}, err
 		}
 		out.Bundle = strings.TrimSuffix(sigPath, ".sig") + ".bundle"
-		if err := writeFileAtomic(out.Bundle, b, 0o644); err != nil {
+		if err := atomicfile.WriteFile(out.Bundle, b, 0o644); err != nil {
 			return BlobSignature{}, fmt.Errorf("write bundle of %s: %w", path, err)
 		}
 	}
-	if err := writeFileAtomic(sigPath, []byte(b64(raw)), 0o644); err != nil {
+	if err := atomicfile.WriteFile(sigPath, []byte(b64(raw)), 0o644); err != nil {
 		return BlobSignature{}, fmt.Errorf("write signature of %s: %w", path, err)
 	}
 	opts.logf("signed %s -> %s", path, sigPath)
@@ -138,7 +139,7 @@ func WriteChecksums(dir string, files []string, out string) error {
 	for _, l := range lines {
 		fmt.Fprintf(&buf, "%s  %s\n", l.sum, l.rel)
 	}
-	if err := writeFileAtomic(out, buf.Bytes(), 0o644); err != nil {
+	if err := atomicfile.WriteFile(out, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", out, err)
 	}
 	return nil
@@ -162,28 +163,4 @@ func fileSHA256(path string) (string, error) {
 		return "", fmt.Errorf("read %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// writeFileAtomic writes data to a temporary file in path's directory and renames it into place.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	if path == "" {
-		return errors.New("empty output path")
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

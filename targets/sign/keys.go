@@ -14,6 +14,8 @@ import (
 	sigs "github.com/sigstore/cosign/v2/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/scratchkit/scratchkit/internal/atomicfile"
 )
 
 // Key file names written by GenerateKeyPair, the same as `cosign generate-key-pair`.
@@ -51,46 +53,14 @@ func GenerateKeyPair(dir string, password func() ([]byte, error)) (privPath, pub
 	if err != nil {
 		return "", "", fmt.Errorf("generate key pair: %w", err)
 	}
-	if err := writeNew(privPath, keys.PrivateBytes, 0o600); err != nil {
+	if err := atomicfile.WriteNew(privPath, keys.PrivateBytes, 0o600); err != nil {
 		return "", "", fmt.Errorf("generate key pair: %w", err)
 	}
-	if err := writeNew(pubPath, keys.PublicBytes, 0o644); err != nil {
+	if err := atomicfile.WriteNew(pubPath, keys.PublicBytes, 0o644); err != nil {
 		_ = os.Remove(privPath) // ours: created a moment ago; never leave half a pair
 		return "", "", fmt.Errorf("generate key pair: %w", err)
 	}
 	return privPath, pubPath, nil
-}
-
-// writeNew writes data to a temporary file next to path and links it into place, so the file
-// appears complete or not at all, and an existing file is never replaced.
-func writeNew(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("%s already exists; refusing to overwrite it", path)
-		}
-		return err
-	}
-	return nil
 }
 
 // loadSigner resolves opts.Key through cosign and turns its errors into ones that say what to do.

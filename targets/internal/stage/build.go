@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scratchkit/scratchkit/internal/atomicfile"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/config"
 	"github.com/scratchkit/scratchkit/targets/gobuild"
@@ -71,7 +72,7 @@ func Build(ctx context.Context) error {
 	}
 	// Keep the previous record for Verify's size comparison.
 	if prev, err := os.ReadFile(artifacts.Path(dist)); err == nil {
-		if err := artifacts.WriteFile(filepath.Join(dist, artifacts.PrevFileName), prev, 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dist, artifacts.PrevFileName), prev, 0o644); err != nil {
 			return err
 		}
 	}
