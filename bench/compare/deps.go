@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,27 @@ func Noop() {}
 // checkout) whose magefile imports pkg ("" for none).
 type magefileModule struct {
 	name, dir, bin string
+}
+
+// copyTree copies the files of a directory tree (a Go build cache) to dst.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		return copyFile(path, target)
+	})
 }
 
 func (b *bench) magefileModule(name, pkg string) (*magefileModule, error) {
@@ -109,26 +131,46 @@ func compareDeps(ctx context.Context, b *bench) error {
 		}
 	}
 	if b.opts.cold {
-		cold := map[string]float64{}
-		for _, m := range []*magefileModule{lite, full} {
-			cache, err := b.freshCache("deps-" + m.name)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(os.Stderr, "compare: deps: compiling the %s magefile with an empty GOCACHE (minutes)\n", m.name)
-			d, err := run(compile(m, cache)(ctx))
-			if err != nil {
-				return err
-			}
-			if b.opts.verbose {
-				fmt.Fprintf(os.Stderr, "  deps cold compile %-8s %7.3f s\n", m.name, d.Seconds())
-			}
-			cold[m.name] = d.Seconds()
-			if err := os.RemoveAll(cache); err != nil {
-				return err
-			}
+		// Each run gets its own cache: empty, or a copy of one holding only the standard library
+		// (what a CI job that already built the service would have, less the service's own
+		// packages), to separate what the import costs from compiling std.
+		fmt.Fprintf(os.Stderr, "compare: deps: compiling the standard library into a seed cache\n")
+		seed, err := b.freshCache("deps-std")
+		if err != nil {
+			return err
 		}
-		rows = append(rows, row{name: "cold compile of the magefile binary (`mage -compile`, empty GOCACHE)", sk: []float64{cold["targets"]}, other: []float64{cold["lite"]}})
+		defer os.RemoveAll(seed)
+		if _, err := run(b.command(ctx, full.dir, []string{"GOCACHE=" + seed}, "go", "build", "std")); err != nil {
+			return err
+		}
+		coldVariant := func(m *magefileModule, withStd bool) *variant {
+			return &variant{name: m.name, run: func(ctx context.Context) (sample, error) {
+				cache, err := b.freshCache("deps-" + m.name)
+				if err != nil {
+					return sample{}, err
+				}
+				defer os.RemoveAll(cache)
+				if withStd {
+					if err := copyTree(seed, cache); err != nil {
+						return sample{}, err
+					}
+				}
+				d, err := run(compile(m, cache)(ctx))
+				return sample{d: d}, err
+			}}
+		}
+		for _, withStd := range []bool{false, true} {
+			label, what := "empty GOCACHE", "deps cold"
+			if withStd {
+				label, what = "GOCACHE holding only std", "deps cold, std cached"
+			}
+			fmt.Fprintf(os.Stderr, "compare: deps: compiling each magefile %d time(s) with a %s (minutes)\n", b.opts.coldN, label)
+			res, err := b.alternate(ctx, what, b.opts.coldN, false, coldVariant(lite, withStd), coldVariant(full, withStd))
+			if err != nil {
+				return err
+			}
+			rows = append(rows, row{name: "cold compile of the magefile binary (`mage -compile`, " + label + ")", sk: durations(res[full.name]), other: durations(res[lite.name])})
+		}
 	}
 	// Warm: compile with the normal cache, untimed, so the binaries exist.
 	for _, m := range []*magefileModule{full, lite, bare} {

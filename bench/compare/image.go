@@ -338,7 +338,7 @@ func compareImage(ctx context.Context, b *bench) error {
 	}
 	n := b.opts.n
 	if b.opts.cold {
-		if err := measure("cold cache", 1, false, host, true, false); err != nil {
+		if err := measure("cold cache", b.opts.coldN, false, host, true, false); err != nil {
 			return err
 		}
 	}

@@ -39,6 +39,7 @@ type options struct {
 	n       int    // iterations per warm row
 	depsN   int    // iterations of the warm deps rows
 	cold    bool   // run the cold rows
+	coldN   int    // iterations of the cold rows
 	keep    bool   // keep the temporary directory
 	src     string // head or worktree
 	tools   string // where ko is installed
@@ -51,6 +52,7 @@ func main() {
 	flag.IntVar(&o.n, "n", 5, "iterations per warm row (each runs every variant once)")
 	flag.IntVar(&o.depsN, "deps-n", 10, "iterations of the warm rows of deps")
 	flag.BoolVar(&o.cold, "cold", true, "run the cold-cache rows (a fresh GOCACHE per tool: minutes each)")
+	flag.IntVar(&o.coldN, "cold-n", 1, "iterations of the cold rows (each a fresh GOCACHE per tool)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory")
 	flag.StringVar(&o.src, "src", "head", "scratchkit source to measure: head (a snapshot of the commit, immune to edits during the run) or worktree (the checkout as it is)")
 	flag.StringVar(&o.tools, "tools", "", "directory holding ko (installed there at v0.18.1 if absent); default $SCRATCHKIT_TOOLS, else .ci/bin")
@@ -88,8 +90,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "compare: -src must be head or worktree")
 		os.Exit(2)
 	}
-	if o.n < 1 || o.depsN < 1 {
-		fmt.Fprintln(os.Stderr, "compare: -n and -deps-n must be at least 1")
+	if o.n < 1 || o.depsN < 1 || o.coldN < 1 {
+		fmt.Fprintln(os.Stderr, "compare: -n, -deps-n and -cold-n must be at least 1")
 		os.Exit(2)
 	}
 
