@@ -1,10 +1,6 @@
 //go:build mage
 
-// The hello service's build: scratchkit's targets, imported as they are.
-//
-//	mage build    # static binaries under dist/
-//	mage image    # verified, imaged: OCI layout + docker-loadable tarball under dist/
-//	mage -l       # every target
+// The hello service's build: scratchkit's targets, imported as they are (run from here: go tool mage -w .. image).
 package main
 
 import (
