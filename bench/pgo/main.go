@@ -1,6 +1,6 @@
 // Command pgo-bench measures what profile-guided optimisation buys the example service.
 //
-// It copies examples/hello to a temporary directory, builds it without a profile (-pgo=off),
+// It copies the sources of examples/hello (not its committed default.pgo) to a temporary directory, builds it without a profile (-pgo=off),
 // collects a CPU profile from that binary under a local workload with the scratchkit PGO engine
 // (targets/pgo: Collect with a Workload, then Place as default.pgo), rebuilds with the profile
 // (go build's default -pgo=auto), and drives the same load at both binaries, reporting server
@@ -504,7 +504,13 @@ func copyDir(src, dst string) error {
 		}
 		rel, _ := filepath.Rel(src, p)
 		if d.IsDir() {
+			if rel != "." && (d.Name() == "dist" || strings.HasPrefix(d.Name(), ".")) {
+				return filepath.SkipDir
+			}
 			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if rel == pgo.DefaultFile || !d.Type().IsRegular() {
+			return nil // the profile is collected fresh; sources only
 		}
 		data, err := os.ReadFile(p)
 		if err != nil {

@@ -204,7 +204,8 @@ func writeProfile(t testing.TB, dir, name string, p *profile.Profile) string {
 	return path
 }
 
-// copyExample copies the example module into a new temporary directory.
+// copyExample copies the example module's sources (not dist/, not its committed default.pgo)
+// into a new temporary directory.
 func copyExample(t testing.TB) string {
 	t.Helper()
 	src := exampleDir(t)
@@ -216,7 +217,13 @@ func copyExample(t testing.TB) string {
 		rel, _ := filepath.Rel(src, p)
 		target := filepath.Join(dst, rel)
 		if d.IsDir() {
+			if rel != "." && (d.Name() == "dist" || strings.HasPrefix(d.Name(), ".")) {
+				return filepath.SkipDir
+			}
 			return os.MkdirAll(target, 0o755)
+		}
+		if rel == DefaultFile || !d.Type().IsRegular() {
+			return nil
 		}
 		data, err := os.ReadFile(p)
 		if err != nil {

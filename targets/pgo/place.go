@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/google/pprof/profile"
+	"github.com/scratchkit/scratchkit/internal/atomicfile"
 )
 
 // DefaultFile is the name `go build -pgo=auto` (the default) looks for in the main package's
@@ -84,20 +85,20 @@ func Place(p *profile.Profile, targets []Target, opts PlaceOptions) ([]Placement
 			if t.MainDir == "" {
 				return out, fmt.Errorf("pgo: place %s: %w: no main package directory", t.Build, ErrConfig)
 			}
+			if fi, err := os.Stat(t.MainDir); err != nil || !fi.IsDir() {
+				return out, fmt.Errorf("pgo: place %s: %w: main package directory %s does not exist", t.Build, ErrConfig, t.MainDir)
+			}
 			pl.Path = filepath.Join(t.MainDir, DefaultFile)
 		} else {
 			if opts.Dir == "" {
 				return out, fmt.Errorf("pgo: place %s: %w: its main package is outside the module and no directory for its profile is set", t.Build, ErrConfig)
 			}
-			abs, err := filepath.Abs(filepath.Join(opts.Dir, fileName(t.Build)+".pgo"))
+			abs, err := filepath.Abs(DependencyProfile(opts.Dir, t.Build))
 			if err != nil {
 				return out, fmt.Errorf("pgo: place %s: %w", t.Build, err)
 			}
 			pl.Path = abs
 			pl.PGOFlag = "-pgo=" + abs
-			if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
-				return out, fmt.Errorf("pgo: place %s: %w", t.Build, err)
-			}
 		}
 		changed, err := writeIfChanged(pl.Path, data)
 		if err != nil {
@@ -107,6 +108,13 @@ func Place(p *profile.Profile, targets []Target, opts PlaceOptions) ([]Placement
 		out = append(out, pl)
 	}
 	return out, nil
+}
+
+// DependencyProfile is the file Place writes under dir for a build whose main package lives in a
+// dependency: dir/BUILD.pgo, with characters other than letters, digits, '-', '_' and '.' in the
+// build name replaced by '_'. Builds use it with -pgo=FILE.
+func DependencyProfile(dir, build string) string {
+	return filepath.Join(dir, fileName(build)+".pgo")
 }
 
 // fileName makes a build name safe as a file name.
@@ -128,27 +136,7 @@ func writeIfChanged(path string, data []byte) (bool, error) {
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
 		return false, nil
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return false, err
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return false, err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return false, err
-	}
-	if err := tmp.Close(); err != nil {
-		return false, err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return false, err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
 		return false, err
 	}
 	return true, nil

@@ -113,7 +113,7 @@ func TestPlace(t *testing.T) {
 			t.Errorf("%s does not read back as a valid profile: %v", pl.Path, err)
 		}
 	}
-	if pls[0].PGOFlag != "" || pls[2].PGOFlag != "-pgo="+wantPaths[2] {
+	if pls[0].PGOFlag != "" || pls[2].PGOFlag != "-pgo="+wantPaths[2] || DependencyProfile(dist, "tool/x") != wantPaths[2] {
 		t.Errorf("flags: %q, %q", pls[0].PGOFlag, pls[2].PGOFlag)
 	}
 	entries, _ := os.ReadDir(a)
