@@ -524,3 +524,13 @@ func TestPerPlatformThenIndex(t *testing.T) {
 		t.Errorf("signatures: %+v", rec.Signatures)
 	}
 }
+
+// TestSmokeProbesForUnknownImage: probes written for an image name that does not exist are an
+// error naming the key, not probes silently never run.
+func TestSmokeProbesForUnknownImage(t *testing.T) {
+	dir := project(t, map[string]string{"scratchkit.yaml": "smoke:\n  runtime: none\n  images:\n    helo:\n      exit: {args: [-version]}\n"})
+	out, err := run(t, dir, nil, "smoke")
+	if err == nil || !strings.Contains(out, "scratchkit.yaml:4: smoke.images.helo") || !strings.Contains(out, "hello") {
+		t.Fatalf("unknown image in smoke.images: %v\n%s", err, out)
+	}
+}

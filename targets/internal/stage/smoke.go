@@ -35,6 +35,15 @@ func Smoke(ctx context.Context) error {
 	if len(rec.Images) == 0 {
 		return fmt.Errorf("smoke: artifacts.json records no image: run mage image")
 	}
+	names := map[string]bool{}
+	for _, img := range rec.Images {
+		names[img.Name] = true
+	}
+	for _, n := range sortedKeys(e.Smoke.Images) {
+		if !names[n] {
+			return e.Errorf("smoke.images."+n, "no image is named %q, so its probes would never run; images: %s", n, strings.Join(sortedKeys(names), ", "))
+		}
+	}
 	var reports []run.Report
 	rec.Smoke = nil
 	failed := 0
