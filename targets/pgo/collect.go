@@ -59,7 +59,6 @@ func Collect(ctx context.Context, opts Options) (*profile.Profile, []Input, erro
 	for i, in := range inputs {
 		if in.Err != nil {
 			bad = append(bad, in.Err)
-			opts.logf("pgo: %v", in.Err)
 			continue
 		}
 		good = append(good, profiles[i])
@@ -69,7 +68,7 @@ func Collect(ctx context.Context, opts Options) (*profile.Profile, []Input, erro
 		return nil, inputs, &CollectError{Usable: len(good), Total: len(srcs), Need: need, Bad: bad}
 	}
 	if len(bad) > 0 {
-		opts.logf("pgo: going on with %d of %d profiles (%d required)", len(good), len(srcs), need)
+		opts.logf("pgo: going on with %d of %d profiles (%d required); left out:\n%s", len(good), len(srcs), need, indent(bad))
 	}
 
 	weights := scaleEqual(good)
@@ -95,12 +94,15 @@ type CollectError struct {
 }
 
 func (e *CollectError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "pgo: %v: %d of %d profiles are usable, %d required:", ErrTooFewSources, e.Usable, e.Total, e.Need)
-	for _, err := range e.Bad {
-		b.WriteString("\n  " + err.Error())
+	return fmt.Sprintf("pgo: %v: %d of %d profiles are usable, %d required:\n%s", ErrTooFewSources, e.Usable, e.Total, e.Need, indent(e.Bad))
+}
+
+func indent(errs []error) string {
+	var lines []string
+	for _, err := range errs {
+		lines = append(lines, "  "+err.Error())
 	}
-	return b.String()
+	return strings.Join(lines, "\n")
 }
 
 // Unwrap returns ErrTooFewSources and the bad inputs' errors.

@@ -39,7 +39,7 @@ type Endpoint struct {
 type Workload struct {
 	Command []string // the service, e.g. the built binary and its flags
 	Dir     string   // working directory; empty: the current one
-	Env     []string // KEY=VALUE added to the environment
+	Env     []string // KEY=VALUE added to the environment of the service and the load command
 
 	PprofURL     string        // where it serves pprof; same forms as Endpoint.URL
 	Ready        string        // URL polled until it answers 2xx; empty: PprofURL's /debug/pprof/
