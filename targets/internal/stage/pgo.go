@@ -116,9 +116,10 @@ func PGO(ctx context.Context) error {
 	return nil
 }
 
-// depProfile is where a build whose main package is in a dependency gets its profile.
+// depProfile is where a build whose main package is in a dependency gets its profile: the
+// file pgo.Place writes for it.
 func depProfile(e *Env, name string) string {
-	return filepath.Join(e.DistDir(), "pgo", name+".pgo")
+	return pgo.DependencyProfile(filepath.Join(e.DistDir(), "pgo"), name)
 }
 
 // hostBinary is the recorded binary of a build for the host platform.
