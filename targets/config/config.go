@@ -237,6 +237,12 @@ type Workload struct {
 	Rate int `yaml:"rate"`
 	// Duration is how long the load runs. Default: the sample length.
 	Duration Duration `yaml:"duration"`
+	// Concurrency is how many requests the built-in load generator keeps in flight.
+	Concurrency int `yaml:"concurrency" default:"4"`
+	// Warmup is how long the load runs before profiling starts.
+	Warmup Duration `yaml:"warmup" default:"1s"`
+	// ReadyTimeout is how long the service may take to answer ready.
+	ReadyTimeout Duration `yaml:"ready_timeout" default:"30s"`
 }
 
 // Sign configures signing.

@@ -77,6 +77,7 @@ func PGO(ctx context.Context) error {
 		opts.Workload = &pgo.Workload{
 			Command: cmd, Dir: e.Dir, Env: w.Env, PprofURL: w.Pprof, Ready: w.Ready,
 			Load: w.Load, URLs: w.URLs, Rate: w.Rate, Duration: w.Duration.D(),
+			Concurrency: w.Concurrency, Warmup: w.Warmup.D(), ReadyTimeout: w.ReadyTimeout.D(),
 		}
 	}
 	var targets []pgo.Target
