@@ -384,7 +384,7 @@ func compareImage(ctx context.Context, b *bench) error {
 	for _, pl := range platforms {
 		sk, other := last.sizes[mageTool.name][pl], last.sizes[koTool.name][pl]
 		sizeRows = append(sizeRows,
-			row{name: pl + ": compressed layers + config", sk: []float64{float64(sk.bytes)}, other: []float64{float64(other.bytes)}, unit: byteSize},
+			row{name: pl + ": compressed layers + config", sk: []float64{float64(sk.bytes)}, other: []float64{float64(other.bytes)}, unit: exactBytes},
 			row{name: pl + ": layers", sk: []float64{float64(sk.layers)}, other: []float64{float64(other.layers)}, unit: count})
 	}
 	printTable("image: size of the pushed images (from the manifests)", "mage image", "ko build", sizeRows)

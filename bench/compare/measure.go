@@ -76,6 +76,7 @@ type unit int
 const (
 	seconds unit = iota
 	byteSize
+	exactBytes // byteSize, plus the exact number
 	count
 )
 
@@ -131,6 +132,8 @@ func format(v float64, u unit) string {
 	switch u {
 	case byteSize:
 		return formatBytes(v)
+	case exactBytes:
+		return fmt.Sprintf("%s (%.0f B)", formatBytes(v), v)
 	case count:
 		return fmt.Sprintf("%.0f", v)
 	}
