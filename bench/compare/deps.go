@@ -164,7 +164,7 @@ func compareDeps(ctx context.Context, b *bench) error {
 			if withStd {
 				label, what = "GOCACHE holding only std", "deps cold, std cached"
 			}
-			fmt.Fprintf(os.Stderr, "compare: deps: compiling each magefile %d time(s) with a %s (minutes)\n", b.opts.coldN, label)
+			fmt.Fprintf(os.Stderr, "compare: deps: compiling each magefile %d time(s), each with its own cache (%s; minutes)\n", b.opts.coldN, label)
 			res, err := b.alternate(ctx, what, b.opts.coldN, false, coldVariant(lite, withStd), coldVariant(full, withStd))
 			if err != nil {
 				return err

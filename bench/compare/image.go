@@ -320,7 +320,7 @@ func compareImage(ctx context.Context, b *bench) error {
 			vs = append(vs, t.variant(b, platforms, cold, prep))
 		}
 		if cold {
-			fmt.Fprintf(os.Stderr, "compare: image: %s, one run per tool with an empty GOCACHE (minutes)\n", row)
+			fmt.Fprintf(os.Stderr, "compare: image: %s, %d run(s) per tool, each with an empty GOCACHE (minutes)\n", row, n)
 		}
 		res, err := b.alternate(ctx, "image "+row, n, warm, vs...)
 		if err != nil {
