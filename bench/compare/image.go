@@ -358,16 +358,16 @@ func compareImage(ctx context.Context, b *bench) error {
 
 	var times, bytes []row
 	for _, r := range results {
-		ko := r.res[koTool.name]
+		koRuns := r.res[koTool.name]
 		times = append(times,
-			row{name: r.row + ": `mage image`", sk: durations(r.res[mageTool.name]), other: durations(ko)},
-			row{name: r.row + ": Image stage alone (compiled magefile)", sk: durations(r.res[directTool.name]), other: durations(ko)})
+			row{name: r.row + ": `mage image`", sk: durations(r.res[mageTool.name]), other: durations(koRuns)},
+			row{name: r.row + ": Image stage alone (compiled magefile)", sk: durations(r.res[directTool.name]), other: durations(koRuns)})
 		if r.cold {
 			// Later cold runs push what the first one did; only the first push says something.
-			bytes = append(bytes, row{name: r.row + " (first push)", sk: uploads(r.res[mageTool.name][:1]), other: uploads(ko[:1]), unit: byteSize})
+			bytes = append(bytes, row{name: r.row + " (first push)", sk: uploads(r.res[mageTool.name][:1]), other: uploads(koRuns[:1]), unit: byteSize})
 			continue
 		}
-		bytes = append(bytes, row{name: r.row, sk: uploads(r.res[mageTool.name]), other: uploads(ko), unit: byteSize})
+		bytes = append(bytes, row{name: r.row, sk: uploads(r.res[mageTool.name]), other: uploads(koRuns), unit: byteSize})
 	}
 	printTable(fmt.Sprintf("image: wall time, medians (ratio = scratchkit / ko build; ko --sbom=%s, scratchkit SBOM on)", b.opts.koSBOM), "scratchkit", "ko build", times)
 	printTable("image: bytes uploaded to the registry per run (blob upload and manifest bodies), medians", "mage image", "ko build", bytes)
