@@ -32,6 +32,8 @@ const (
 // Build is one binary to build, already resolved (see Resolve).
 type Build struct {
 	Name string
+	// Index is the build's position in the configuration's builds list (for messages).
+	Index int
 	// Main is the package to build as go build sees it from Dir (import path or ./dir).
 	Main string
 	// ImportPath and PkgDir are the main package's import path and absolute directory.

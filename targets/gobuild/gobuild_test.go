@@ -405,3 +405,45 @@ func TestDefaultName(t *testing.T) {
 		}
 	}
 }
+
+func TestDescribeGit(t *testing.T) {
+	dir := t.TempDir()
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-c", "user.email=t@example.com", "-c", "user.name=t"}, args...)...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	git("init", "-q")
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git("add", "f")
+	git("commit", "-qm", "one", "--date=2024-01-02T03:04:05Z")
+	git("tag", "v1.2.3")
+	info, err := Describe(context.Background(), dir, nil, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Version != "v1.2.3" || info.Git.Tag != "v1.2.3" || !info.Git.IsClean || len(info.Commit) != 40 || !strings.HasPrefix(info.Commit, info.ShortCommit) {
+		t.Errorf("tagged: %+v", info)
+	}
+	// The commit time, not the wall clock, unless SOURCE_DATE_EPOCH says otherwise.
+	if info.Git.CommitDate == "" || info.Date != info.Git.CommitDate {
+		t.Errorf("date %q, commit date %q", info.Date, info.Git.CommitDate)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("2"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	info, _ = Describe(context.Background(), dir, nil, "", "")
+	if info.Version != "v1.2.3-dirty" || !info.Git.IsDirty || info.Git.TreeState != "dirty" || info.Git.Tag != "v1.2.3" {
+		t.Errorf("dirty: %+v", info.Git)
+	}
+	git("commit", "-qam", "two")
+	info, _ = Describe(context.Background(), dir, nil, "", "")
+	if info.Git.Tag != "" || !strings.HasPrefix(info.Version, "v1.2.3-1-g") {
+		t.Errorf("after the tag: version %q tag %q", info.Version, info.Git.Tag)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/build"
 	"io"
 	"os"
 	"os/exec"
@@ -14,6 +15,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"golang.org/x/mod/modfile"
 )
 
 // Package is a package as `go list` reports it.
@@ -145,20 +148,25 @@ func resolveOne(ctx context.Context, wd string, s *Spec) (Build, error) {
 			main = "./" + main
 		}
 	}
-	pkgs, err := List(ctx, b.Dir, main)
-	if err != nil {
-		return b, fmt.Errorf("%s: %w", where("main"), err)
-	}
-	if len(pkgs) != 1 {
-		return b, fmt.Errorf("%s: %s matches %d packages; name exactly one main package", where("main"), main, len(pkgs))
-	}
-	p := pkgs[0]
-	if p.Error != nil {
-		msg := p.Error.Err
-		if !local {
-			msg += "; an import path must be a main package in the module graph (go get it, or write a ./directory)"
+	var p Package
+	if local {
+		lp, err := localPackage(filepath.Join(b.Dir, main))
+		if err != nil {
+			return b, fmt.Errorf("%s: %s: %v%s", where("main"), main, err, listMains(ctx, b.Dir))
 		}
-		return b, fmt.Errorf("%s: %s: %s%s", where("main"), main, msg, listMains(ctx, b.Dir))
+		p = lp
+	} else {
+		pkgs, err := List(ctx, b.Dir, main)
+		if err != nil {
+			return b, fmt.Errorf("%s: %w", where("main"), err)
+		}
+		if len(pkgs) != 1 {
+			return b, fmt.Errorf("%s: %s matches %d packages; name exactly one main package", where("main"), main, len(pkgs))
+		}
+		p = pkgs[0]
+		if p.Error != nil {
+			return b, fmt.Errorf("%s: %s: %s; an import path must be a main package in the module graph (go get it, or write a ./directory)%s", where("main"), main, p.Error.Err, listMains(ctx, b.Dir))
+		}
 	}
 	if p.Name != "main" {
 		return b, fmt.Errorf("%s: %s is package %s, not package main: name a directory holding func main%s", where("main"), main, p.Name, listMains(ctx, b.Dir))
@@ -172,6 +180,44 @@ func resolveOne(ctx context.Context, wd string, s *Spec) (Build, error) {
 		b.Name = DefaultName(p.ImportPath)
 	}
 	return b, nil
+}
+
+// localPackage reads a package directory of this machine the way go build will (build
+// constraints for linux included), without running go list: the name from the package clauses,
+// the import path from the enclosing go.mod. go build itself reports anything subtler.
+func localPackage(dir string) (Package, error) {
+	bp, err := build.Default.ImportDir(dir, 0)
+	if err != nil {
+		var noGo *build.NoGoError
+		if errors.As(err, &noGo) {
+			return Package{}, fmt.Errorf("no Go files to build in %s", dir)
+		}
+		return Package{}, err
+	}
+	p := Package{Name: bp.Name, Dir: dir}
+	for root := dir; ; root = filepath.Dir(root) {
+		data, err := os.ReadFile(filepath.Join(root, "go.mod"))
+		if err == nil {
+			mod := modfile.ModulePath(data)
+			if mod == "" {
+				return p, fmt.Errorf("%s has no module line", filepath.Join(root, "go.mod"))
+			}
+			rel, err := filepath.Rel(root, dir)
+			if err != nil {
+				return p, err
+			}
+			p.ImportPath = path.Join(mod, filepath.ToSlash(rel))
+			p.Module = &struct {
+				Path string
+				Dir  string
+				Main bool
+			}{Path: mod, Dir: root, Main: true}
+			return p, nil
+		}
+		if filepath.Dir(root) == root {
+			return p, fmt.Errorf("%s is not inside a Go module (no go.mod above it)", dir)
+		}
+	}
 }
 
 var majorRE = regexp.MustCompile(`^v[0-9]+$`)

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 )
@@ -56,22 +57,36 @@ func Describe(ctx context.Context, dir string, env []string, version, sourceDate
 		}
 		return strings.TrimSpace(string(out))
 	}
-	if full := git("rev-parse", "HEAD"); full != "" {
-		info.Git.FullCommit = full
-		info.Git.ShortCommit = git("rev-parse", "--short", "HEAD")
-		info.Git.Branch = git("rev-parse", "--abbrev-ref", "HEAD")
-		info.Git.Tag = git("describe", "--tags", "--exact-match")
-		info.Git.IsDirty = git("status", "--porcelain", "--untracked-files=no") != ""
-		info.Git.IsClean = !info.Git.IsDirty
-		info.Git.TreeState = "clean"
-		if info.Git.IsDirty {
-			info.Git.TreeState = "dirty"
-		}
-		if ts, err := strconv.ParseInt(git("log", "-1", "--format=%ct"), 10, 64); err == nil {
+	// Three git commands, run at once: Describe is on every build's path.
+	var head, describe, branch string
+	var wg sync.WaitGroup
+	for _, c := range []struct {
+		out  *string
+		args []string
+	}{
+		{&head, []string{"log", "-1", "--format=%H %h %ct"}},
+		{&describe, []string{"describe", "--tags", "--always", "--dirty"}},
+		{&branch, []string{"rev-parse", "--abbrev-ref", "HEAD"}},
+	} {
+		wg.Add(1)
+		go func() { defer wg.Done(); *c.out = git(c.args...) }()
+	}
+	wg.Wait()
+	if f := strings.Fields(head); len(f) == 3 {
+		info.Git.FullCommit, info.Git.ShortCommit, info.Git.Branch = f[0], f[1], branch
+		if ts, err := strconv.ParseInt(f[2], 10, 64); err == nil {
 			info.Git.CommitTimestamp = ts
 			info.Git.CommitDate = time.Unix(ts, 0).UTC().Format(time.RFC3339)
 		}
-		info.Version = git("describe", "--tags", "--always", "--dirty")
+		// describe --dirty looks at tracked files only, as `git status --untracked-files=no`.
+		clean, dirty := strings.CutSuffix(describe, "-dirty")
+		info.Git.IsDirty, info.Git.IsClean = dirty, !dirty
+		info.Git.TreeState = map[bool]string{true: "dirty", false: "clean"}[dirty]
+		// --always prints a tag itself when HEAD is tagged, else tag-N-g<hash> or the hash.
+		if clean != "" && !strings.HasPrefix(info.Git.FullCommit, clean) && !describedRE.MatchString(clean) {
+			info.Git.Tag = clean
+		}
+		info.Version = describe
 	}
 	info.Commit, info.ShortCommit = info.Git.FullCommit, info.Git.ShortCommit
 	if version != "" {
@@ -91,6 +106,9 @@ func Describe(ctx context.Context, dir string, env []string, version, sourceDate
 	info.Date = time.Unix(info.Timestamp, 0).UTC().Format(time.RFC3339)
 	return info, nil
 }
+
+// describedRE matches git describe's <tag>-<commits>-g<hash> form.
+var describedRE = regexp.MustCompile(`-[0-9]+-g[0-9a-f]+$`)
 
 var envKeyRE = regexp.MustCompile(`map has no entry for key "([^"]+)"`)
 

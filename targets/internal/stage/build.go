@@ -97,29 +97,57 @@ func pgoFile(b *gobuild.Build) string {
 // ResolveBuilds turns the configured builds (or, with none, every main package of the module)
 // into gobuild builds with rendered ldflags.
 func (e *Env) ResolveBuilds(ctx context.Context) ([]gobuild.Build, gobuild.Info, error) {
-	info, err := gobuild.Describe(ctx, e.Dir, os.Environ(), e.Version, os.Getenv("SOURCE_DATE_EPOCH"))
+	// git describes the checkout while go finds the packages.
+	var info gobuild.Info
+	var infoErr error
+	described := make(chan struct{})
+	go func() {
+		defer close(described)
+		info, infoErr = gobuild.Describe(ctx, e.Dir, os.Environ(), e.Version, os.Getenv("SOURCE_DATE_EPOCH"))
+	}()
+	builds, err := e.resolveBuilds(ctx)
+	<-described
+	if err == nil {
+		err = infoErr
+	}
 	if err != nil {
 		return nil, info, err
 	}
+	var errs []error
+	for i := range builds {
+		prefix := fmt.Sprintf("builds[%d]", builds[i].Index)
+		for j, l := range builds[i].Ldflags {
+			out, err := gobuild.Render(l, info)
+			if err != nil {
+				errs = append(errs, e.Errorf(fmt.Sprintf("%s.ldflags[%d]", prefix, j), "%v", err))
+			}
+			builds[i].Ldflags[j] = out
+		}
+	}
+	return builds, info, errors.Join(errs...)
+}
+
+// resolveBuilds finds the configured builds' main packages, with their ldflags unrendered.
+func (e *Env) resolveBuilds(ctx context.Context) ([]gobuild.Build, error) {
 	var specs []gobuild.Spec
 	if len(e.Builds) == 0 {
 		mains, err := gobuild.MainPackages(ctx, e.Dir)
 		if err != nil {
-			return nil, info, err
+			return nil, err
 		}
 		if len(mains) == 0 {
-			return nil, info, fmt.Errorf("no main package in %s: add builds: [{main: ./cmd/<name>}] to %s", e.Dir, config.FileName)
+			return nil, fmt.Errorf("no main package in %s: add builds: [{main: ./cmd/<name>}] to %s", e.Dir, config.FileName)
 		}
 		byName := map[string]string{}
 		for _, m := range mains {
 			rel, err := filepath.Rel(e.Dir, m.Dir)
 			if err != nil {
-				return nil, info, err
+				return nil, err
 			}
 			main := "./" + filepath.ToSlash(rel)
 			name := gobuild.DefaultName(m.ImportPath)
 			if other, dup := byName[name]; dup {
-				return nil, info, fmt.Errorf("main packages %s and %s would both be named %q: list them under builds: in %s with a name each", other, main, name, config.FileName)
+				return nil, fmt.Errorf("main packages %s and %s would both be named %q: list them under builds: in %s with a name each", other, main, name, config.FileName)
 			}
 			byName[name] = main
 			specs = append(specs, gobuild.Spec{Build: gobuild.Build{
@@ -140,26 +168,17 @@ func (e *Env) ResolveBuilds(ctx context.Context) ([]gobuild.Build, gobuild.Info,
 			if b.PGO != "auto" && b.PGO != "off" && b.PGO != "" {
 				spec.PGO = e.Abs(b.PGO)
 				if _, err := os.Stat(spec.PGO); err != nil {
-					return nil, info, e.Errorf(prefix+".pgo", "profile %s: %v; write auto, off or the path of a profile", b.PGO, err)
+					return nil, e.Errorf(prefix+".pgo", "profile %s: %v; write auto, off or the path of a profile", b.PGO, err)
 				}
 			}
-			var errs []error
-			for j, l := range b.Ldflags {
-				out, err := gobuild.Render(l, info)
-				if err != nil {
-					errs = append(errs, e.Errorf(fmt.Sprintf("%s.ldflags[%d]", prefix, j), "%v", err))
-				}
-				spec.Ldflags = append(spec.Ldflags, out)
-			}
-			if err := errors.Join(errs...); err != nil {
-				return nil, info, err
-			}
+			spec.Ldflags = append([]string(nil), b.Ldflags...)
+			spec.Index = i
 			specs = append(specs, spec)
 		}
 	}
 	builds, err := gobuild.Resolve(ctx, e.Dir, specs)
 	if err != nil {
-		return nil, info, err
+		return nil, err
 	}
 	names := map[string]bool{}
 	for i := range builds {
@@ -167,11 +186,11 @@ func (e *Env) ResolveBuilds(ctx context.Context) ([]gobuild.Build, gobuild.Info,
 	}
 	for _, b := range builds {
 		if names[b.Name] {
-			return nil, info, fmt.Errorf("two builds are named %q: give each build its own name in %s", b.Name, config.FileName)
+			return nil, fmt.Errorf("two builds are named %q: give each build its own name in %s", b.Name, config.FileName)
 		}
 		names[b.Name] = true
 	}
-	return builds, info, nil
+	return builds, nil
 }
 
 // BuildConfig returns the configured build of a name, or a zero one for discovered builds.
