@@ -313,7 +313,12 @@ func (r *RegistryPublisher) push(ctx context.Context, a Artifact, tags []string)
 		return res, fmt.Errorf("image %s: pushed %s but could not tag it: %w", imageName, ref, err)
 	}
 	for _, t := range tagRefs {
-		if err := pusher.Put(ctx, t, a.taggable()); err != nil {
+		// A tag that already names this digest is left as it is (no manifest rewrite).
+		var err error
+		if d, herr := remote.Head(t, opts...); herr != nil || d.Digest != f.digest {
+			err = pusher.Put(ctx, t, a.taggable())
+		}
+		if err != nil {
 			return res, fmt.Errorf("image %s: pushed %s, tagged %s, but not %s: %w", imageName, ref, tagList(res.Tags), t.TagStr(), x.explain("tag", err))
 		}
 		res.Tags = append(res.Tags, r.o.Repo+"/"+imageName+":"+t.TagStr())
