@@ -60,71 +60,14 @@ func publishImages(ctx context.Context, extra Extra, repo string) error {
 	if source == "" {
 		source = gitSource(ctx, e.Dir)
 	}
+	meta := annotations{created: created, source: source, revision: rec.Commit, version: rec.Version}
 	var results []*publish.Result
 	var failure error
 	for _, name := range sortedKeys(groups) {
-		bins := groups[name]
-		spec := image.Spec{
-			Name: name, Base: e.Image.Base, AllowUnpinned: e.Image.AllowUnpinned, Insecure: e.Image.Insecure,
-			User: e.Image.User, Env: e.Image.Env, Args: e.Image.Args, Workdir: e.Image.Workdir,
-			Ports: e.Image.Ports, Labels: e.Image.Labels, Annotations: e.Image.Annotations,
-			Created: created, Source: source, Revision: rec.Commit, Version: rec.Version,
-			Warn: func(s string) { e.UI.Warn("%s: %s", name, s) },
-		}
-		for _, b := range bins {
-			spec.Binaries = append(spec.Binaries, image.Binary{Platform: b.Platform, Path: e.Abs(b.Path), SHA256: b.SHA256})
-		}
-		if d := filepath.Join(e.Abs(bins[0].Dir), e.Image.Data); e.Image.Data != "" {
-			if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-				spec.DataDir = d
-			}
-		}
-		res, err := image.Build(ctx, spec)
+		rs, err := e.imageOne(ctx, rec, name, groups[name], pubs, meta)
+		results = append(results, rs...)
 		if err != nil {
-			failure = fmt.Errorf("image %s: %w", name, err)
-			break
-		}
-		entry := artifacts.Image{Name: name, Base: res.BaseName, BaseDigest: res.BaseDigest}
-		for _, p := range res.Platforms {
-			entry.Platforms = append(entry.Platforms, p.Platform)
-			entry.Manifests = append(entry.Manifests, artifacts.Manifest{Platform: p.Platform, Digest: p.Digest.String(), Binary: p.BinarySHA256})
-		}
-		if e.Image.SBOM != "none" {
-			files, err := res.WriteSBOMs(filepath.Join(e.DistDir(), "sbom"))
-			if err != nil {
-				failure = err
-				break
-			}
-			for i, f := range files {
-				entry.Manifests[i].SBOM = e.Rel(f.Path)
-			}
-			if len(files) > 0 {
-				entry.SBOM = e.Rel(files[0].Path)
-			}
-		}
-		art := publish.Artifact{Name: name, Image: res.Image, Index: res.Index, Tags: e.Image.Tags}
-		for _, p := range pubs {
-			rs, err := publishOne(ctx, p, art, e.Image.PerPlatform)
-			if err != nil {
-				failure = err
-				break
-			}
-			for _, r := range rs {
-				img := entry
-				img.Ref, img.Digest, img.Destination, img.Tags, img.Size = r.Ref, r.Digest.String(), r.Destination, r.Tags, r.Size
-				img.Platforms = r.Platforms
-				img.Manifests = manifestsFor(entry.Manifests, r.Platforms)
-				if e.Image.PerPlatform && r.Destination == publish.Registry {
-					// One record per platform image, untagged: `mage index` joins them later.
-					img.Destination = PerPlatformDestination
-					rec.AddImage(img)
-				} else {
-					rec.SetImage(img)
-				}
-				results = append(results, r)
-			}
-		}
-		if failure != nil {
+			failure = err
 			break
 		}
 	}
@@ -143,6 +86,76 @@ func publishImages(ctx context.Context, extra Extra, repo string) error {
 		return err
 	}
 	return failure
+}
+
+// annotations are what every image of a run says about its source and time.
+type annotations struct {
+	created                   time.Time
+	source, revision, version string
+}
+
+// imageOne assembles one image from its binaries, writes its SBOMs, publishes it to every
+// destination and records each result in rec.
+func (e *Env) imageOne(ctx context.Context, rec *artifacts.Artifacts, name string, bins []artifacts.Binary, pubs []publish.Publisher, meta annotations) ([]*publish.Result, error) {
+	spec := image.Spec{
+		Name: name, Base: e.Image.Base, AllowUnpinned: e.Image.AllowUnpinned, Insecure: e.Image.Insecure,
+		User: e.Image.User, Env: e.Image.Env, Args: e.Image.Args, Workdir: e.Image.Workdir,
+		Ports: e.Image.Ports, Labels: e.Image.Labels, Annotations: e.Image.Annotations,
+		Created: meta.created, Source: meta.source, Revision: meta.revision, Version: meta.version,
+		Warn: func(s string) { e.UI.Warn("%s: %s", name, s) },
+	}
+	for _, b := range bins {
+		spec.Binaries = append(spec.Binaries, image.Binary{Platform: b.Platform, Path: e.Abs(b.Path), SHA256: b.SHA256})
+	}
+	if d := filepath.Join(e.Abs(bins[0].Dir), e.Image.Data); e.Image.Data != "" {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			spec.DataDir = d
+		}
+	}
+	res, err := image.Build(ctx, spec)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", name, err)
+	}
+	entry := artifacts.Image{Name: name, Base: res.BaseName, BaseDigest: res.BaseDigest}
+	for _, p := range res.Platforms {
+		entry.Platforms = append(entry.Platforms, p.Platform)
+		entry.Manifests = append(entry.Manifests, artifacts.Manifest{Platform: p.Platform, Digest: p.Digest.String(), Binary: p.BinarySHA256})
+	}
+	if e.Image.SBOM != "none" {
+		files, err := res.WriteSBOMs(filepath.Join(e.DistDir(), "sbom"))
+		if err != nil {
+			return nil, err
+		}
+		for i, f := range files {
+			entry.Manifests[i].SBOM = e.Rel(f.Path)
+		}
+		if len(files) > 0 {
+			entry.SBOM = e.Rel(files[0].Path)
+		}
+	}
+	art := publish.Artifact{Name: name, Image: res.Image, Index: res.Index, Tags: e.Image.Tags}
+	var results []*publish.Result
+	for _, p := range pubs {
+		rs, err := publishOne(ctx, p, art, e.Image.PerPlatform)
+		if err != nil {
+			return results, err
+		}
+		for _, r := range rs {
+			img := entry
+			img.Ref, img.Digest, img.Destination, img.Tags, img.Size = r.Ref, r.Digest.String(), r.Destination, r.Tags, r.Size
+			img.Platforms = r.Platforms
+			img.Manifests = manifestsFor(entry.Manifests, r.Platforms)
+			if e.Image.PerPlatform && r.Destination == publish.Registry {
+				// One record per platform image, untagged: `mage index` joins them later.
+				img.Destination = PerPlatformDestination
+				rec.AddImage(img)
+			} else {
+				rec.SetImage(img)
+			}
+			results = append(results, r)
+		}
+	}
+	return results, nil
 }
 
 // publishOne publishes to one destination; in per-platform mode, a registry gets each platform
