@@ -107,6 +107,11 @@ type Registry struct {
 // RegistryOptions configures StartRegistry.
 type RegistryOptions struct {
 	User, Password string // non-empty: require htpasswd basic auth
+	// Storage serves an existing storage root (e.g. another Registry's Dir) instead of a new one.
+	Storage string
+	// ReadOnly puts the registry in maintenance read-only mode: pulls work, pushes are refused,
+	// like a pull-only account.
+	ReadOnly bool
 }
 
 // StartRegistry starts `docker-registry serve` on a free loopback port for the duration of t.
@@ -116,6 +121,13 @@ func StartRegistry(t testing.TB, opts RegistryOptions) *Registry {
 	dir := t.TempDir()
 	port := freePort(t)
 	r := &Registry{Host: fmt.Sprintf("127.0.0.1:%d", port), User: opts.User, Password: opts.Password, Dir: filepath.Join(dir, "data")}
+	if opts.Storage != "" {
+		r.Dir = opts.Storage
+	}
+	mode := "  delete:\n    enabled: true\n"
+	if opts.ReadOnly {
+		mode = "  maintenance:\n    readonly:\n      enabled: true\n"
+	}
 	cfg := fmt.Sprintf(`version: 0.1
 log:
   level: error
@@ -124,11 +136,9 @@ log:
 storage:
   filesystem:
     rootdirectory: %s
-  delete:
-    enabled: true
-http:
+%shttp:
   addr: %s
-`, r.Dir, r.Host)
+`, r.Dir, mode, r.Host)
 	if opts.User != "" {
 		hash, err := bcrypt.GenerateFromPassword([]byte(opts.Password), bcrypt.MinCost)
 		if err != nil {

@@ -6,13 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -497,53 +494,6 @@ func TestE2EVerifyFailuresSayWhich(t *testing.T) {
 	})
 }
 
-// startReadOnlyRegistry serves the storage of r through a second docker-registry in read-only
-// maintenance mode: pulls work, pushes are refused, like a pull-only account.
-func startReadOnlyRegistry(t *testing.T, r *testenv.Registry) string {
-	t.Helper()
-	bin := testenv.Tool(t, "docker-registry")
-	host := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	cfg := fmt.Sprintf(`version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: %s
-  maintenance:
-    readonly:
-      enabled: true
-http:
-  addr: %s
-`, r.Dir, host)
-	p := filepath.Join(t.TempDir(), "config.yml")
-	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var logBuf bytes.Buffer
-	cmd := exec.Command(bin, "serve", p)
-	cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get("http://" + host + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return host
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("read-only docker-registry did not come up: %v\n%s", err, logBuf.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestE2ESignBadInput(t *testing.T) {
 	e := setupE2E(t)
 	ctx := context.Background()
@@ -601,7 +551,7 @@ func TestE2ESignBadInput(t *testing.T) {
 	})
 
 	t.Run("registry refuses the push", func(t *testing.T) {
-		ro := startReadOnlyRegistry(t, e.reg)
+		ro := testenv.StartRegistry(t, testenv.RegistryOptions{Storage: e.reg.Dir, ReadOnly: true}).Host
 		rod, err := name.NewDigest(ro + "/bad@" + d.DigestStr())
 		if err != nil {
 			t.Fatal(err)
