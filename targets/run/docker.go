@@ -48,7 +48,7 @@ func (d *dockerEngine) load(ctx context.Context, imgName string, img v1.Image, i
 	if err != nil {
 		return nil, fmt.Errorf("docker load: %w", err)
 	}
-	tag, err := name.NewTag(fmt.Sprintf("scratchkit-smoke/%s:%s-%s", cleanName(imgName), dg.Hex[:12], randHex()))
+	tag, err := name.NewTag(fmt.Sprintf("scratchkit-smoke/%s:%s-%s-%s", cleanName(imgName), dg.Hex[:12], owner(), randHex()))
 	if err != nil {
 		return nil, fmt.Errorf("docker load: tag for %s: %w", imgName, err)
 	}
@@ -91,7 +91,7 @@ func (l *dockerLoaded) remove(ctx context.Context) error {
 func (l *dockerLoaded) start(ctx context.Context, spec runSpec) (container, error) {
 	o := l.engine.opts
 	mem := strconv.FormatInt(o.Memory, 10)
-	args := []string{"create", "--name", spec.id, "--label", "org.scratchkit.smoke=1",
+	args := []string{"create", "--name", spec.id, "--label", "org.scratchkit.smoke=1", "--label", "org.scratchkit.smoke.owner=" + owner(),
 		"--read-only", "--memory", mem, "--memory-swap", mem,
 		"--security-opt", "no-new-privileges", "--log-driver", "json-file"}
 	if l.info.userErr != nil || !l.info.user.root() {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -59,9 +60,13 @@ type container interface {
 	remove(ctx context.Context) error
 }
 
+// owner names this process in container names, image tags and labels, so that concurrent smoke
+// tests (and their cleanup) tell their containers from other processes' ones.
+func owner() string { return strconv.Itoa(os.Getpid()) }
+
 // newID returns a container name unique enough for concurrent runs.
 func newID(name string) string {
-	return "scratchkit-smoke-" + cleanName(name) + "-" + randHex()
+	return "scratchkit-smoke-" + owner() + "-" + cleanName(name) + "-" + randHex()
 }
 
 // cleanName makes name usable in container names and image repositories.

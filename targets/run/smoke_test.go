@@ -22,12 +22,14 @@ func eachRuntime(t *testing.T, f func(t *testing.T, opts Options)) {
 	t.Run("docker", func(t *testing.T) {
 		docker := testenv.Docker(t)
 		f(t, Options{Runtime: RuntimeDocker, Docker: docker, Log: t.Logf})
-		out := testenv.Run(t, docker, "ps", "--all", "--quiet", "--filter", "label=org.scratchkit.smoke=1")
+		// Only this test process's containers and images: other packages' tests may be running
+		// smoke tests against the same daemon at the same time.
+		out := testenv.Run(t, docker, "ps", "--all", "--quiet", "--filter", "label=org.scratchkit.smoke.owner="+owner())
 		if strings.TrimSpace(out) != "" {
 			t.Errorf("containers left behind: %s", out)
 			exec.Command(docker, append([]string{"rm", "-f"}, strings.Fields(out)...)...).Run()
 		}
-		out = testenv.Run(t, docker, "images", "--quiet", "scratchkit-smoke/*")
+		out = testenv.Run(t, docker, "images", "--quiet", "--filter", "reference=scratchkit-smoke/*:*-"+owner()+"-*")
 		if strings.TrimSpace(out) != "" {
 			t.Errorf("images left behind: %s", out)
 		}
@@ -37,7 +39,7 @@ func eachRuntime(t *testing.T, f func(t *testing.T, opts Options)) {
 		runc := testenv.Tool(t, "runc")
 		tmp := t.TempDir()
 		f(t, Options{Runtime: RuntimeRunc, Runc: runc, TempDir: tmp, Log: t.Logf})
-		if out := testenv.Run(t, runc, "list", "--quiet"); strings.Contains(out, "scratchkit-smoke-") {
+		if out := testenv.Run(t, runc, "list", "--quiet"); strings.Contains(out, "scratchkit-smoke-"+owner()+"-") {
 			t.Errorf("runc containers left behind: %s", out)
 		}
 		if ents, _ := os.ReadDir(tmp); len(ents) > 0 {
