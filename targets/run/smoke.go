@@ -229,7 +229,11 @@ func (p *prober) failed(ctx context.Context, probe string, c container, detail s
 		default:
 		}
 		r.Output = c.output(ctx)
-		if r.ExitCode == 137 && (c.oomKilled(ctx) || !p.killed) {
+		switch {
+		case strings.Contains(r.Output, "No such container"):
+			// Removed from outside (docker rm -f, a cleanup job) while it ran: not a memory kill.
+			r.Output = strings.TrimLeft(r.Output+"\n", "\n") + "[scratchkit: the container was removed by someone else while it ran]"
+		case r.ExitCode == 137 && (c.oomKilled(ctx) || !p.killed):
 			r.Output = strings.TrimLeft(r.Output+"\n", "\n") + fmt.Sprintf("[scratchkit: killed by SIGKILL, which scratchkit did not send: the OOM killer at the %s memory limit]", humanBytes(p.opts.Memory))
 		}
 	}
