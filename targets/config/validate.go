@@ -6,19 +6,15 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/platform"
 )
-
-// Checks are the names of Verify's checks, as verify.report and verify.enforce accept them.
-var Checks = []string{"linkage", "platform", "cgo", "trimpath", "stripped", "paths", "packed", "integrity", "size", "pie", "relro", "nx"}
-
-// Hardening are the checks that are informational unless listed in verify.enforce.
-var Hardening = []string{"pie", "relro", "nx"}
 
 // Destinations are the values image.publish accepts.
 var Destinations = []string{"registry", "daemon", "kind", "tarball", "layout"}
@@ -31,15 +27,6 @@ var (
 	imageNameRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
 	portRE      = regexp.MustCompile(`^([0-9]{1,5})(/(tcp|udp|sctp))?$`)
 )
-
-func oneOf(v string, set []string) bool {
-	for _, s := range set {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
 
 // validate checks every value, collecting all errors.
 func (r *Resolved) validate() error {
@@ -66,7 +53,7 @@ func (r *Resolved) validate() error {
 			}
 			names[b.Name] = i
 		}
-		if !oneOf(b.Linkage, []string{"static", "static-pie", "cgo-static"}) {
+		if !slices.Contains([]string{"static", "static-pie", "cgo-static"}, b.Linkage) {
 			bad(p+".linkage", "%q is not a linkage; write static (CGO_ENABLED=0, the default), static-pie or cgo-static", b.Linkage)
 		}
 		for j, e := range b.Env {
@@ -143,7 +130,7 @@ func (r *Resolved) validate() error {
 		}
 	}
 	for i, d := range im.Publish {
-		if !oneOf(d, Destinations) {
+		if !slices.Contains(Destinations, d) {
 			bad(fmt.Sprintf("image.publish[%d]", i), "%q is not a destination; write one of %s", d, strings.Join(Destinations, ", "))
 		}
 	}
@@ -154,7 +141,7 @@ func (r *Resolved) validate() error {
 			bad("image.repo", "%q is not a repository (registry/path, e.g. 127.0.0.1:5000/team): %v", im.Repo, err)
 		}
 	}
-	if oneOf("registry", im.Publish) && (im.Repo == "" || im.Repo == "ko.local" || im.Repo == "kind.local") {
+	if slices.Contains(im.Publish, "registry") && (im.Repo == "" || im.Repo == "ko.local" || im.Repo == "kind.local") {
 		bad("image.publish", "registry needs a repository; set image.repo or KO_DOCKER_REPO, e.g. 127.0.0.1:5000/team")
 	}
 
@@ -198,7 +185,7 @@ func (r *Resolved) validate() error {
 	}
 
 	for i, a := range r.Sign.Attest {
-		if !oneOf(a, Attestations) {
+		if !slices.Contains(Attestations, a) {
 			bad(fmt.Sprintf("sign.attest[%d]", i), "%q is not an attestation; write one of %s", a, strings.Join(Attestations, ", "))
 		}
 	}
@@ -222,13 +209,13 @@ func (r *Resolved) checkPlatforms(path string, ps []string, bad func(string, str
 
 func (r *Resolved) checkVerify(path string, v Verify, bad func(string, string, ...any)) {
 	for i, c := range v.Report {
-		if !oneOf(c, Checks) {
-			bad(fmt.Sprintf("%s.report[%d]", path, i), "%q is not a check; write one of %s", c, strings.Join(Checks, ", "))
+		if !slices.Contains(binary.CheckNames(), c) {
+			bad(fmt.Sprintf("%s.report[%d]", path, i), "%q is not a check; write one of %s", c, strings.Join(binary.CheckNames(), ", "))
 		}
 	}
 	for i, c := range v.Enforce {
-		if !oneOf(c, Checks) {
-			bad(fmt.Sprintf("%s.enforce[%d]", path, i), "%q is not a check; write one of %s", c, strings.Join(Checks, ", "))
+		if !slices.Contains(binary.CheckNames(), c) {
+			bad(fmt.Sprintf("%s.enforce[%d]", path, i), "%q is not a check; write one of %s", c, strings.Join(binary.CheckNames(), ", "))
 		}
 	}
 }

@@ -8,9 +8,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -145,7 +146,7 @@ func Generate(o Options) (string, error) {
 			quoted = append(quoted, k+"="+strconv.Quote(v))
 		}
 		w("ENV %s", strings.Join(quoted, " "))
-		for _, k := range sortedKeys(o.Labels) {
+		for _, k := range slices.Sorted(maps.Keys(o.Labels)) {
 			w("LABEL %s=%s", strconv.Quote(k), strconv.Quote(o.Labels[k]))
 		}
 		if o.Workdir != "" {
@@ -217,15 +218,6 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // Write writes the Dockerfile at path atomically, refusing to replace a file scratchkit did not write.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -155,7 +156,7 @@ func provenance(e *stage.Env, rec *artifacts.Artifacts, img artifacts.Image) (*s
 		p.SourceRef = os.Getenv("GITHUB_REF")
 	}
 	for _, b := range rec.Binaries {
-		if b.Name != img.Name || !contains(img.Platforms, b.Platform) {
+		if b.Name != img.Name || !slices.Contains(img.Platforms, b.Platform) {
 			continue
 		}
 		p.Parameters["linkage"] = b.Linkage
@@ -264,15 +265,6 @@ func imageOf(subjects []sign.Subject, ref string) string {
 		}
 	}
 	return ""
-}
-
-func contains(list []string, s string) bool {
-	for _, l := range list {
-		if l == s {
-			return true
-		}
-	}
-	return false
 }
 
 // VerifySignatures checks the signatures and attestations of every registry image in
