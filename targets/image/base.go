@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/scratchkit/scratchkit/internal/regtransport"
 )
 
 // Names of the built-in bases.
@@ -65,11 +66,7 @@ func builtinBase(baseName string, p *plan, make func(v1.Platform) (v1.Image, err
 
 // remoteBase pulls a registry base with the user's keychain and picks each platform's image.
 func remoteBase(ctx context.Context, p *plan) (*resolvedBase, error) {
-	var nopts []name.Option
-	if p.spec.Insecure {
-		nopts = append(nopts, name.Insecure)
-	}
-	ref, err := name.ParseReference(p.spec.Base, nopts...)
+	ref, err := name.ParseReference(p.spec.Base, regtransport.NameOptions(p.spec.Insecure)...)
 	if err != nil {
 		return nil, fmt.Errorf("image.base %q: not %q, %q nor a registry reference: %w", p.spec.Base, BaseStatic, BaseScratch, err)
 	}
@@ -81,6 +78,7 @@ func remoteBase(ctx context.Context, p *plan) (*resolvedBase, error) {
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(kc),
 		remote.WithUserAgent("scratchkit"),
+		remote.WithTransport(regtransport.New(nil, p.spec.Insecure)),
 	}
 	if _, pinned := ref.(name.Digest); !pinned {
 		if !p.spec.AllowUnpinned {

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/scratchkit/scratchkit/internal/regtransport"
 )
 
 // Problem classifies a registry failure.
@@ -69,7 +70,8 @@ func (x explainer) explain(op string, err error) error {
 	e := &RegistryError{Registry: x.registry, Repo: x.repo, Err: err}
 	reg, repo := x.registry, x.repo
 	var terr *transport.Error
-	var phe *PlainHTTPError
+	var phe *regtransport.PlainHTTPError
+	var cre *regtransport.CredentialsError
 	var dns *net.DNSError
 	var uae x509.UnknownAuthorityError
 	var hne x509.HostnameError
@@ -97,6 +99,9 @@ func (x explainer) explain(op string, err error) error {
 	case errors.As(err, &phe):
 		e.Problem = PlainHTTPRefused
 		e.Sentence = fmt.Sprintf("registry %s could only be reached over plain HTTP, which scratchkit uses only for registries on this machine: set image.insecure if %s may travel unencrypted, or give the registry TLS", reg, repo)
+	case errors.As(err, &cre):
+		e.Problem = PlainHTTPRefused
+		e.Sentence = fmt.Sprintf("registry %s asks for credentials over plain HTTP, and scratchkit never sends them unencrypted to another machine: give the registry TLS (image.insecure also accepts a self-signed certificate)", reg)
 	default:
 		e.Problem = OtherRegistryError
 		e.Sentence = fmt.Sprintf("%s %s at registry %s failed: %v", op, repo, reg, err)

@@ -2,7 +2,6 @@ package publish
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/scratchkit/scratchkit/internal/regtransport"
 )
 
 // DefaultRepoKey names where the repository comes from in error messages.
@@ -75,10 +75,7 @@ func NewRegistry(o RegistryOptions) (*RegistryPublisher, error) {
 	if o.Repo == "" {
 		return nil, fmt.Errorf("publish to a registry: no repository is configured: set %s (e.g. ghcr.io/acme or 127.0.0.1:5000/dev)", o.RepoKey)
 	}
-	var nameOpts []name.Option
-	if o.Insecure {
-		nameOpts = append(nameOpts, name.Insecure)
-	}
+	nameOpts := regtransport.NameOptions(o.Insecure)
 	// Checked with an image name under it: like ko, a bare registry ("localhost:5000") is a
 	// valid repository prefix.
 	probe, err := name.NewRepository(o.Repo+"/x", nameOpts...)
@@ -109,24 +106,10 @@ func NewRegistry(o RegistryOptions) (*RegistryPublisher, error) {
 	if o.UserAgent == "" {
 		o.UserAgent = "scratchkit"
 	}
-	t := o.Transport
-	if t == nil {
-		t = remote.DefaultTransport
-	}
-	if o.Insecure {
-		if ht, ok := t.(*http.Transport); ok {
-			ht = ht.Clone()
-			if ht.TLSClientConfig == nil {
-				ht.TLSClientConfig = &tls.Config{}
-			}
-			ht.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // asked for with image.insecure
-			t = ht
-		}
-	}
 	return &RegistryPublisher{
 		o:         o,
 		nameOpts:  nameOpts,
-		transport: &httpGuard{next: t, insecure: o.Insecure},
+		transport: regtransport.New(o.Transport, o.Insecure),
 	}, nil
 }
 

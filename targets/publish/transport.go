@@ -1,54 +1,12 @@
 package publish
 
 import (
-	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
-
-// PlainHTTPError is returned when a push would speak plain HTTP to a registry that is neither on
-// this machine (localhost, 127.0.0.1, [::1]) nor marked insecure. go-containerregistry falls back
-// to HTTP for private (RFC 1918) addresses too; scratchkit does not, unless asked.
-type PlainHTTPError struct{ Host string }
-
-func (e *PlainHTTPError) Error() string {
-	return fmt.Sprintf("refusing plain HTTP to %s: only registries on this machine may skip TLS unless image.insecure is set", e.Host)
-}
-
-// httpGuard refuses plain-HTTP requests to hosts that are not loopback.
-type httpGuard struct {
-	next     http.RoundTripper
-	insecure bool
-}
-
-func (g *httpGuard) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme == "http" && !g.insecure && !IsLocalHost(req.URL.Host) {
-		if req.Body != nil {
-			req.Body.Close()
-		}
-		return nil, &PlainHTTPError{Host: req.URL.Host}
-	}
-	return g.next.RoundTrip(req)
-}
-
-// IsLocalHost reports whether host (with or without port) names this machine: localhost,
-// *.localhost, or a loopback address.
-func IsLocalHost(host string) bool {
-	h := host
-	if hh, _, err := net.SplitHostPort(host); err == nil {
-		h = hh
-	}
-	h = strings.Trim(h, "[]")
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
 
 // blobCounter watches the registry protocol go by to count the blobs a push sends and those the
 // registry already had: a HEAD on a blob answered 200 is a blob that is not sent again, a

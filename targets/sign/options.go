@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/scratchkit/scratchkit/internal/regtransport"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 )
 
@@ -176,13 +177,10 @@ func (o *VerifyOptions) logf(format string, args ...any) {
 }
 
 func nameOptions(insecure bool) []name.Option {
-	if insecure {
-		return []name.Option{name.Insecure, name.StrictValidation}
-	}
-	return []name.Option{name.StrictValidation}
+	return append(regtransport.NameOptions(insecure), name.StrictValidation)
 }
 
-func remoteOptions(ctx context.Context, kc authn.Keychain) []remote.Option {
+func remoteOptions(ctx context.Context, kc authn.Keychain, insecure bool) []remote.Option {
 	if kc == nil {
 		kc = authn.DefaultKeychain
 	}
@@ -190,12 +188,13 @@ func remoteOptions(ctx context.Context, kc authn.Keychain) []remote.Option {
 		remote.WithAuthFromKeychain(kc),
 		remote.WithContext(ctx),
 		remote.WithUserAgent("scratchkit-sign"),
+		remote.WithTransport(regtransport.New(nil, insecure)),
 	}
 }
 
 func ociOptions(ctx context.Context, kc authn.Keychain, insecure bool) []ociremote.Option {
 	return []ociremote.Option{
-		ociremote.WithRemoteOptions(remoteOptions(ctx, kc)...),
+		ociremote.WithRemoteOptions(remoteOptions(ctx, kc, insecure)...),
 		ociremote.WithNameOptions(nameOptions(insecure)...),
 	}
 }

@@ -81,7 +81,7 @@ func verifySubject(ctx context.Context, opts *VerifyOptions, co *cosign.CheckOpt
 	if err != nil {
 		return nil, err
 	}
-	ropts := remoteOptions(ctx, opts.Keychain)
+	ropts := remoteOptions(ctx, opts.Keychain, opts.Insecure)
 	for _, t := range sub.Tags {
 		if err := checkTag(t, d, opts.Insecure, ropts); err != nil {
 			return nil, err
