@@ -318,6 +318,9 @@ smoke:
 sign:
   recursive: true
 `})
+	// A CI checkout: the clone URL carries the job's token, which must reach no manifest.
+	const token = "glcbt-64_SECRETTOKEN"
+	gitInit(t, dir, "https://gitlab-ci-token:"+token+"@gitlab.example.com/group/project.git")
 	repo := reg.Host + "/team"
 	env := []string{"DOCKER_CONFIG=" + dockerConfig, "KO_DOCKER_REPO=" + repo, "COSIGN_PASSWORD=key-pw", "SOURCE_DATE_EPOCH=1700000000"}
 	mustRun(t, dir, env, "keygen")
@@ -350,6 +353,13 @@ sign:
 	unmarshal(t, raw, &index)
 	if len(index.Manifests) != 2 {
 		t.Errorf("index has %d manifests: %s", len(index.Manifests), raw)
+	}
+	if !strings.Contains(raw, `"org.opencontainers.image.source":"https://gitlab.example.com/group/project"`) {
+		t.Errorf("the index does not name the source without credentials: %s", raw)
+	}
+	noSecretStored(t, reg.Dir, token)
+	if data, _ := os.ReadFile(filepath.Join(dir, "dist", "artifacts.json")); strings.Contains(string(data), token) {
+		t.Error("artifacts.json holds the clone URL's token")
 	}
 	// The tags point at the pushed digest.
 	tagged := testenv.Run(t, skopeo, "inspect", "--tls-verify=false", "--authfile", filepath.Join(dockerConfig, "config.json"), "--format", "{{.Digest}}", "docker://"+repo+"/hello:v1.0.0")
@@ -532,5 +542,48 @@ func TestSmokeProbesForUnknownImage(t *testing.T) {
 	out, err := run(t, dir, nil, "smoke")
 	if err == nil || !strings.Contains(out, "scratchkit.yaml:4: smoke.images.helo") || !strings.Contains(out, "hello") {
 		t.Fatalf("unknown image in smoke.images: %v\n%s", err, out)
+	}
+}
+
+// gitInit makes dir a git checkout with one commit and the given origin URL.
+func gitInit(t *testing.T, dir, origin string) {
+	t.Helper()
+	for _, args := range [][]string{
+		{"init", "-q"}, {"remote", "add", "origin", origin}, {"add", "-A"},
+		{"-c", "user.name=ci", "-c", "user.email=ci@example.com", "commit", "-q", "-m", "init"},
+	} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+// noSecretStored fails t if any blob in a docker-registry's storage holds secret, as is or in
+// the base64 payload of a DSSE envelope (attestations).
+func noSecretStored(t *testing.T, storage, secret string) {
+	t.Helper()
+	blobs := 0
+	err := filepath.WalkDir(storage, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() != "data" {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		blobs++
+		if strings.Contains(string(data), secret) {
+			t.Errorf("registry blob %s holds the secret", p)
+		}
+		var env struct{ Payload []byte }
+		if json.Unmarshal(data, &env) == nil && strings.Contains(string(env.Payload), secret) {
+			t.Errorf("registry blob %s (a DSSE envelope) holds the secret in its payload", p)
+		}
+		return nil
+	})
+	if err != nil || blobs == 0 {
+		t.Fatalf("read registry storage %s: %v (%d blobs)", storage, err, blobs)
 	}
 }

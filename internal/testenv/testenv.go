@@ -13,13 +13,17 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/scratchkit/scratchkit/internal/redact"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -214,3 +218,118 @@ func freePort(t testing.TB) int {
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort(t testing.TB) int { return freePort(t) }
+
+// PrivateAddr adds an RFC 1918 address (10.255.x.y) to the loopback interface for the duration
+// of t and returns it: a server listening there is reached like a registry on a private network,
+// to which go-containerregistry would fall back to plain HTTP. It needs root and iproute2.
+func PrivateAddr(t testing.TB) string {
+	t.Helper()
+	Root(t)
+	ipCmd, err := exec.LookPath("ip")
+	if err != nil {
+		Missing(t, "ip (iproute2) is not installed")
+	}
+	for range 20 {
+		n := time.Now().UnixNano()
+		addr := fmt.Sprintf("10.255.%d.%d", (n>>8)%250+1, n%250+1)
+		if out, err := exec.Command(ipCmd, "addr", "add", addr+"/32", "dev", "lo").CombinedOutput(); err != nil {
+			if strings.Contains(string(out), "exists") {
+				continue
+			}
+			t.Fatalf("ip addr add %s/32 dev lo: %v: %s", addr, err, out)
+		}
+		t.Cleanup(func() { _ = exec.Command(ipCmd, "addr", "del", addr+"/32", "dev", "lo").Run() })
+		return addr
+	}
+	t.Fatal("no free 10.255.x.y address for lo")
+	return ""
+}
+
+// Wiretap is a plain-HTTP reverse proxy on a private address in front of a real registry: it
+// counts the requests that crossed it with credentials in the clear.
+type Wiretap struct {
+	Host string // 10.255.x.y:PORT
+
+	mu          sync.Mutex
+	requests    int
+	credentials int
+}
+
+// StartWiretap puts a Wiretap on a private address in front of r.
+func StartWiretap(t testing.TB, r *Registry) *Wiretap {
+	t.Helper()
+	addr := PrivateAddr(t)
+	l, err := net.Listen("tcp", addr+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &Wiretap{Host: l.Addr().String()}
+	target := &url.URL{Scheme: "http", Host: r.Host}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
+		w.mu.Lock()
+		w.requests++
+		if req.Header.Get("Authorization") != "" {
+			w.credentials++
+		}
+		w.mu.Unlock()
+		proxy.ServeHTTP(rw, req)
+	})}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return w
+}
+
+// Seen returns how many requests crossed the wiretap, and how many of them carried credentials.
+func (w *Wiretap) Seen() (requests, withCredentials int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.requests, w.credentials
+}
+
+// DockerConfigFor writes a docker config.json giving r's credentials for host (e.g. a Wiretap in
+// front of r) and returns its directory, for use as DOCKER_CONFIG.
+func (r *Registry) DockerConfigFor(t testing.TB, host string) string {
+	t.Helper()
+	dir := t.TempDir()
+	auth := fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, host, basic(r.User, r.Password))
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(auth), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// SecretSpy sets every variable of redact.Secrets for the duration of t and puts wrappers for
+// the named commands first on PATH: each wrapper notes whether its environment still holds one
+// of them, then runs the real command. The returned func lists the calls that saw a secret.
+// Commands that are not installed are left out.
+func SecretSpy(t testing.TB, commands ...string) (leaks func() []string) {
+	t.Helper()
+	dir := t.TempDir()
+	log := filepath.Join(dir, "leaks.log")
+	for _, c := range commands {
+		real, err := exec.LookPath(c)
+		if err != nil {
+			continue
+		}
+		script := "#!/bin/sh\n"
+		for _, s := range redact.Secrets {
+			script += fmt.Sprintf("if env | grep -q '^%s='; then echo \"%s $* (%s)\" >> %q; fi\n", s, c, s, log)
+		}
+		script += fmt.Sprintf("exec %q \"$@\"\n", real)
+		if err := os.WriteFile(filepath.Join(dir, c), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	for _, s := range redact.Secrets {
+		t.Setenv(s, "spy-secret-"+strings.ToLower(s))
+	}
+	return func() []string {
+		data, err := os.ReadFile(log)
+		if err != nil {
+			return nil
+		}
+		return strings.Split(strings.TrimSpace(string(data)), "\n")
+	}
+}

@@ -5,10 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/scratchkit/scratchkit/internal/redact"
 )
 
 // BuildPaths returns the directories a build on this machine may leak into a binary, for
@@ -20,7 +21,7 @@ func BuildPaths(ctx context.Context, goCmd, dir string, env []string) ([]string,
 		goCmd = "go"
 	}
 	if env == nil {
-		env = os.Environ()
+		env = redact.Environ()
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/scratchkit/scratchkit/internal/redact"
 )
 
 // Where things go in the image, as ko lays them out.
@@ -400,7 +401,7 @@ func Build(ctx context.Context, spec Spec) (*Result, error) {
 // annotations are the manifest (or index) annotations for a base digest.
 func (p *plan) annotations(base *resolvedBase, baseDigest v1.Hash) map[string]string {
 	a := map[string]string{}
-	for k, v := range map[string]string{AnnotationSource: p.spec.Source, AnnotationRevision: p.spec.Revision, AnnotationVersion: p.spec.Version} {
+	for k, v := range map[string]string{AnnotationSource: redact.URL(p.spec.Source), AnnotationRevision: p.spec.Revision, AnnotationVersion: p.spec.Version} {
 		if v != "" {
 			a[k] = v
 		}

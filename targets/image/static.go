@@ -26,6 +26,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/scratchkit/scratchkit/internal/redact"
 	"golang.org/x/crypto/x509roots/fallback/bundle"
 )
 
@@ -108,7 +109,7 @@ func loadStatic(ctx context.Context, goroot string) (*staticContent, error) {
 // lib/time/zoneinfo.zip fills the static base. runtime.GOROOT is not used: it is empty in
 // binaries built with -trimpath, such as a mage binary.
 func GoRoot(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOROOT").Output()
+	out, err := goCmd(ctx, "env", "GOROOT").Output()
 	if ctx.Err() != nil {
 		return "", ctx.Err()
 	}
@@ -376,4 +377,11 @@ func moduleVersion(mod string) string {
 		}
 	}
 	return "unknown"
+}
+
+// goCmd is the go command, without the signing secrets in its environment.
+func goCmd(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Env = redact.Environ()
+	return cmd
 }

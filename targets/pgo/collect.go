@@ -112,9 +112,9 @@ func sources(opts *Options) ([]source, error) {
 	var srcs []source
 	for _, ep := range opts.Endpoints {
 		f, err := newFetcher(ep, opts, opts.seconds())
-		name := redact(strings.TrimSpace(ep.URL))
+		name := shown(strings.TrimSpace(ep.URL))
 		if f != nil {
-			name = redact(f.url)
+			name = shown(f.url)
 		}
 		s := source{in: Input{Source: name, Kind: "endpoint"}}
 		if err != nil {

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/scratchkit/scratchkit/internal/regtransport"
 )
 
 // maxProfileBytes bounds what a fetch reads: far above any real CPU profile.
@@ -53,8 +55,8 @@ func ProfileURL(raw string, seconds int) (string, int, error) {
 	return u.String(), seconds, nil
 }
 
-// redact drops credentials from a URL for messages and reports.
-func redact(raw string) string {
+// shown drops credentials from a URL for messages and reports.
+func shown(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {
 		return raw
@@ -100,6 +102,9 @@ func newFetcher(ep Endpoint, opts *Options, seconds int) (*fetcher, error) {
 		}
 		f.header.Set("Authorization", "Bearer "+tok)
 	}
+	if pu, err := url.Parse(u); err == nil && pu.Scheme == "http" && !regtransport.IsLocalHost(pu.Host) && (f.header.Get("Authorization") != "" || pu.User != nil) {
+		return nil, because(ErrConfig, "%s is plain HTTP to another machine and the endpoint has credentials (a bearer token, an Authorization header or a user in the URL), which would cross the network unencrypted: use https", shown(u))
+	}
 	tr := newTransport()
 	if ep.CAFile != "" || ep.Insecure {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
@@ -119,11 +124,12 @@ func newFetcher(ep Endpoint, opts *Options, seconds int) (*fetcher, error) {
 		}
 		if ep.Insecure {
 			cfg.InsecureSkipVerify = true // asked for explicitly by Endpoint.Insecure
-			opts.logf("pgo: %s: TLS certificate verification is off (insecure)", redact(u))
+			opts.logf("pgo: %s: TLS certificate verification is off (insecure)", shown(u))
 		}
 		tr.TLSClientConfig = cfg
 	}
-	f.client = &http.Client{Transport: tr, Timeout: time.Duration(secs)*time.Second + opts.timeout()}
+	// The guard also holds for redirects: a profile endpoint may use plain HTTP, credentials not.
+	f.client = &http.Client{Transport: regtransport.Guard(tr, true), Timeout: time.Duration(secs)*time.Second + opts.timeout()}
 	return f, nil
 }
 
@@ -138,7 +144,7 @@ func (f *fetcher) fetch(ctx context.Context) ([]byte, error) {
 			}
 			return data, err
 		}
-		f.logf("pgo: %s: %v; retrying in %s", redact(f.url), err, wait)
+		f.logf("pgo: %s: %v; retrying in %s", shown(f.url), err, wait)
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()

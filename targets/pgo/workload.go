@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/scratchkit/scratchkit/internal/redact"
 )
 
 // process is a started command whose output is kept (the tail) for error messages.
@@ -24,7 +25,7 @@ type process struct {
 func startProcess(argv []string, dir string, env []string) (*process, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = redact.Environ(env...)
 	out := &tail{max: 4 << 10}
 	cmd.Stdout, cmd.Stderr = out, out
 	ownGroup(cmd)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/scratchkit/scratchkit/internal/redact"
 )
 
 // engine is a container runtime: docker or runc.
@@ -133,7 +134,9 @@ func dockerAnswers(ctx context.Context, cli string, timeout time.Duration) error
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, p, "version", "--format", "{{.Server.APIVersion}}").CombinedOutput()
+	cmd := exec.CommandContext(ctx, p, "version", "--format", "{{.Server.APIVersion}}")
+	cmd.Env = redact.Environ()
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("no docker daemon answered within %s", timeout)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/scratchkit/scratchkit/internal/redact"
 )
 
 // runcEngine runs containers with runc on a bundle unpacked from the image. It needs root.
@@ -236,6 +237,7 @@ func (l *runcLoaded) start(ctx context.Context, s runSpec) (container, error) {
 	}
 	c := &runcContainer{cli: l.engine.cli, id: s.id, bundle: bundle, exited: make(chan struct{}), code: -1}
 	c.cmd = exec.Command(l.engine.cli, "run", "--bundle", bundle, s.id)
+	c.cmd.Env = redact.Environ()
 	c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.out
 	if err := c.cmd.Start(); err != nil {
 		os.RemoveAll(bundle)
@@ -274,7 +276,9 @@ type runcContainer struct {
 }
 
 func (c *runcContainer) runc(ctx context.Context, args ...string) (string, error) {
-	out, err := exec.CommandContext(ctx, c.cli, args...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, c.cli, args...)
+	cmd.Env = redact.Environ()
+	out, err := cmd.CombinedOutput()
 	s := strings.TrimSpace(string(out))
 	if err != nil {
 		if s == "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	slsacommon "github.com/in-toto/in-toto-golang/in_toto/slsa_provenance/common"
 	slsa1 "github.com/in-toto/in-toto-golang/in_toto/slsa_provenance/v1"
+	"github.com/scratchkit/scratchkit/internal/redact"
 	"github.com/sigstore/cosign/v2/pkg/cosign/attestation"
 	"github.com/sigstore/cosign/v2/pkg/types"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -66,10 +67,11 @@ func provenancePredicate(p *Provenance) (slsa1.ProvenancePredicate, error) {
 	}
 	source := map[string]any{}
 	var deps []slsa1.ResourceDescriptor
-	if p.SourceRepo != "" || p.Commit != "" {
-		src := slsa1.ResourceDescriptor{URI: p.SourceRepo}
-		if p.SourceRepo != "" {
-			source["uri"] = p.SourceRepo
+	repo := redact.URL(p.SourceRepo) // never a clone URL's token in an attestation
+	if repo != "" || p.Commit != "" {
+		src := slsa1.ResourceDescriptor{URI: repo}
+		if repo != "" {
+			source["uri"] = repo
 		}
 		if p.SourceRef != "" {
 			source["ref"] = p.SourceRef

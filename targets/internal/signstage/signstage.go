@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/scratchkit/scratchkit/internal/redact"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/internal/stage"
 	"github.com/scratchkit/scratchkit/targets/publish"
@@ -34,7 +35,7 @@ func Sign(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	subjects, err := subjects(e, rec, true)
+	subjects, err := subjects(ctx, e, rec, true)
 	if err != nil {
 		return err
 	}
@@ -101,7 +102,7 @@ func publicKey(e *stage.Env) string {
 }
 
 // subjects are the registry images of the record, with their SBOM and provenance.
-func subjects(e *stage.Env, rec *artifacts.Artifacts, attest bool) ([]sign.Subject, error) {
+func subjects(ctx context.Context, e *stage.Env, rec *artifacts.Artifacts, attest bool) ([]sign.Subject, error) {
 	var out []sign.Subject
 	wantSBOM, wantProv := false, false
 	for _, a := range e.Attest() {
@@ -117,7 +118,7 @@ func subjects(e *stage.Env, rec *artifacts.Artifacts, attest bool) ([]sign.Subje
 			s.SBOM = e.Abs(img.SBOM)
 		}
 		if attest && wantProv {
-			p, err := provenance(e, rec, img)
+			p, err := provenance(ctx, e, rec, img)
 			if err != nil {
 				return nil, err
 			}
@@ -132,7 +133,7 @@ func subjects(e *stage.Env, rec *artifacts.Artifacts, attest bool) ([]sign.Subje
 }
 
 // provenance describes how an image's binaries were built, from artifacts.json and build info.
-func provenance(e *stage.Env, rec *artifacts.Artifacts, img artifacts.Image) (*sign.Provenance, error) {
+func provenance(ctx context.Context, e *stage.Env, rec *artifacts.Artifacts, img artifacts.Image) (*sign.Provenance, error) {
 	p := &sign.Provenance{
 		BuilderID: "https://github.com/scratchkit/scratchkit",
 		Commit:    rec.Commit,
@@ -144,10 +145,10 @@ func provenance(e *stage.Env, rec *artifacts.Artifacts, img artifacts.Image) (*s
 			"date":      rec.Date,
 		},
 	}
-	if src := e.Image.Source; src != "" {
+	if src := e.Source(ctx); src != "" {
 		p.SourceRepo = "git+" + src
 	}
-	if ci := os.Getenv("GITHUB_SERVER_URL"); ci != "" && os.Getenv("GITHUB_RUN_ID") != "" {
+	if ci := redact.URL(os.Getenv("GITHUB_SERVER_URL")); ci != "" && os.Getenv("GITHUB_RUN_ID") != "" {
 		p.BuilderID = ci + "/" + os.Getenv("GITHUB_REPOSITORY") + "/actions/runs/" + os.Getenv("GITHUB_RUN_ID")
 		p.InvocationID = p.BuilderID
 		if p.SourceRepo == "" {
@@ -282,7 +283,7 @@ func VerifySignatures(ctx context.Context) error {
 	if pub == "" {
 		return fmt.Errorf("verifySignatures: no public key: set sign.pub, or put cosign.pub (from mage keygen) in %s", e.Dir)
 	}
-	subjects, err := subjects(e, rec, true)
+	subjects, err := subjects(ctx, e, rec, true)
 	if err != nil {
 		return err
 	}

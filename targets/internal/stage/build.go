@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
+	"github.com/scratchkit/scratchkit/internal/redact"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/config"
 	"github.com/scratchkit/scratchkit/targets/gobuild"
@@ -104,7 +105,7 @@ func (e *Env) ResolveBuilds(ctx context.Context) ([]gobuild.Build, gobuild.Info,
 	described := make(chan struct{})
 	go func() {
 		defer close(described)
-		info, infoErr = gobuild.Describe(ctx, e.Dir, os.Environ(), e.Version, os.Getenv("SOURCE_DATE_EPOCH"))
+		info, infoErr = gobuild.Describe(ctx, e.Dir, redact.Environ(), e.Version, os.Getenv("SOURCE_DATE_EPOCH"))
 	}()
 	builds, err := e.resolveBuilds(ctx)
 	<-described

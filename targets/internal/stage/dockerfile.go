@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/scratchkit/scratchkit/internal/redact"
+	"github.com/scratchkit/scratchkit/internal/regtransport"
 	"github.com/scratchkit/scratchkit/targets/dockerfile"
 )
 
@@ -69,7 +71,9 @@ func Dockerfile(ctx context.Context) error {
 // defaultBuilder is golang:<version>-bookworm of the Go running scratchkit, pinned by digest
 // when Docker Hub answers within a few seconds, else by its exact version.
 func defaultBuilder(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOVERSION").Output()
+	cmd := exec.CommandContext(ctx, "go", "env", "GOVERSION")
+	cmd.Env = redact.Environ()
+	out, err := cmd.Output()
 	if err != nil {
 		return "", fmt.Errorf("dockerfile: go env GOVERSION: %w", err)
 	}
@@ -82,7 +86,7 @@ func defaultBuilder(ctx context.Context) (string, error) {
 	}
 	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if desc, err := remote.Head(ref, remote.WithContext(hctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)); err == nil {
+	if desc, err := remote.Head(ref, remote.WithContext(hctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithTransport(regtransport.New(nil, false))); err == nil {
 		return tag + "@" + desc.Digest.String(), nil
 	}
 	return tag, nil

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scratchkit/scratchkit/internal/redact"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/image"
 	"github.com/scratchkit/scratchkit/targets/publish"
@@ -56,11 +57,7 @@ func publishImages(ctx context.Context, extra Extra, repo string) error {
 	if err != nil {
 		created = time.Unix(0, 0)
 	}
-	source := e.Image.Source
-	if source == "" {
-		source = gitSource(ctx, e.Dir)
-	}
-	meta := annotations{created: created, source: source, revision: rec.Commit, version: rec.Version}
+	meta := annotations{created: created, source: e.Source(ctx), revision: rec.Commit, version: rec.Version}
 	var results []*publish.Result
 	var failure error
 	for _, name := range sortedKeys(groups) {
@@ -259,17 +256,20 @@ func summaryProgress(e *Env) func(publish.Event) {
 	}
 }
 
-// gitSource is the repository URL for org.opencontainers.image.source, from the origin remote.
-func gitSource(ctx context.Context, dir string) string {
-	cmd := exec.CommandContext(ctx, "git", "config", "--get", "remote.origin.url")
-	cmd.Dir = dir
-	out, err := cmd.Output()
-	if err != nil {
-		return ""
+// Source is the repository URL recorded as org.opencontainers.image.source and in provenance:
+// image.source, else the origin remote, always without credentials (a CI clone URL carries a
+// token in its userinfo), query or ".git".
+func (e *Env) Source(ctx context.Context) string {
+	u := e.Image.Source
+	if u == "" {
+		cmd := exec.CommandContext(ctx, "git", "config", "--get", "remote.origin.url")
+		cmd.Dir = e.Dir
+		cmd.Env = redact.Environ()
+		out, err := cmd.Output()
+		if err != nil {
+			return ""
+		}
+		u = string(out)
 	}
-	u := strings.TrimSpace(string(out))
-	if strings.HasPrefix(u, "git@") { // git@github.com:org/repo.git → https://github.com/org/repo
-		u = "https://" + strings.Replace(strings.TrimPrefix(u, "git@"), ":", "/", 1)
-	}
-	return strings.TrimSuffix(u, ".git")
+	return strings.TrimSuffix(redact.URL(u), ".git")
 }

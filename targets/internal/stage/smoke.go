@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/scratchkit/scratchkit/internal/redact"
+	"github.com/scratchkit/scratchkit/internal/regtransport"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/config"
 	"github.com/scratchkit/scratchkit/targets/publish"
@@ -129,15 +131,12 @@ func (e *Env) openImage(ctx context.Context, img artifacts.Image) (run.Artifact,
 	}
 	switch img.Destination {
 	case publish.Registry, PerPlatformDestination:
-		var opts []name.Option
-		if e.Image.Insecure || publish.IsLocalHost(strings.SplitN(img.Ref, "/", 2)[0]) {
-			opts = append(opts, name.Insecure)
-		}
-		ref, err := name.NewDigest(img.Ref, opts...)
+		ref, err := name.NewDigest(img.Ref, regtransport.NameOptions(e.Image.Insecure)...)
 		if err != nil {
 			return nil, none, err
 		}
-		desc, err := remote.Get(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+		desc, err := remote.Get(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain),
+			remote.WithTransport(regtransport.New(nil, e.Image.Insecure)))
 		if err != nil {
 			return nil, none, fmt.Errorf("read %s back from the registry: %w", img.Ref, err)
 		}
@@ -179,7 +178,9 @@ func (e *Env) openImage(ctx context.Context, img artifacts.Image) (run.Artifact,
 		}
 		cleanup := func() { os.RemoveAll(dir) }
 		tar := filepath.Join(dir, "image.tar")
-		if out, err := exec.CommandContext(ctx, "docker", "save", "-o", tar, img.Ref).CombinedOutput(); err != nil {
+		cmd := exec.CommandContext(ctx, "docker", "save", "-o", tar, img.Ref)
+		cmd.Env = redact.Environ()
+		if out, err := cmd.CombinedOutput(); err != nil {
 			cleanup()
 			return nil, none, fmt.Errorf("docker save %s: %v: %s", img.Ref, err, out)
 		}

@@ -1,0 +1,74 @@
+// Package redact keeps secrets out of what scratchkit records and out of the processes it
+// starts: URLs lose their credentials, child environments lose the signing secrets.
+package redact
+
+import (
+	"net/url"
+	"os"
+	"strings"
+)
+
+// URL returns a repository or service URL fit to record in a manifest, an attestation or
+// artifacts.json: without userinfo (a CI clone URL such as
+// https://gitlab-ci-token:<token>@gitlab.example.com/group/project.git carries a token there),
+// query or fragment. An scp-like git remote (git@host:org/repo) becomes https://host/org/repo.
+// A ".git" suffix is kept; the caller decides. What does not parse as a URL is dropped, since
+// it cannot be checked for credentials.
+func URL(raw string) string {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return ""
+	}
+	if !strings.Contains(s, "://") {
+		// scp-like syntax: [user[:password]@]host:path
+		head := s
+		if i := strings.Index(head, "/"); i >= 0 {
+			head = head[:i]
+		}
+		if i := strings.LastIndex(head, "@"); i >= 0 {
+			s = s[i+1:]
+		}
+		host, path, ok := strings.Cut(s, ":")
+		if !ok || host == "" || strings.Contains(host, "/") {
+			return ""
+		}
+		s = "https://" + host + "/" + strings.TrimPrefix(path, "/")
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	return u.String()
+}
+
+// Secrets are the environment variables only signing reads: the cosign key's password and the
+// OIDC tokens for keyless signing. No child process scratchkit starts needs them.
+var Secrets = []string{"COSIGN_PASSWORD", "SIGSTORE_ID_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"}
+
+// Environ is os.Environ() without Secrets, followed by extra: the environment for a child
+// process (go, git, docker, runc, a PGO workload).
+func Environ(extra ...string) []string {
+	return Env(os.Environ(), extra...)
+}
+
+// Env is env without Secrets, followed by extra.
+func Env(env []string, extra ...string) []string {
+	out := make([]string, 0, len(env)+len(extra))
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if !isSecret(k) {
+			out = append(out, kv)
+		}
+	}
+	return append(out, extra...)
+}
+
+func isSecret(name string) bool {
+	for _, s := range Secrets {
+		if name == s {
+			return true
+		}
+	}
+	return false
+}
