@@ -86,8 +86,8 @@ alias bomb, naming the line of the alias.
 				envs = append(envs, "`"+e+"`")
 			}
 			doc := comments[s.t.Name()+"."+f.Name]
-			if enum := f.Tag.Get("enum"); enum != "" {
-				doc += " One of: " + strings.ReplaceAll(enum, ",", ", ") + "."
+			if vals := config.Allowed(s.t, name); vals != nil {
+				doc += " One of: " + strings.Join(vals, ", ") + "."
 			}
 			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", key, typeName(f.Type), def, strings.Join(envs, ", "), escape(doc))
 		}
