@@ -11,6 +11,7 @@ import (
 	"go/token"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/scratchkit/scratchkit/targets/config"
@@ -41,6 +42,10 @@ key. In targets.Configure, the Go field names mirror these keys; a non-zero fiel
 
 Sizes are written 20MB, 512KiB or a number of bytes; durations 30s, 2m or a number of seconds.
 Lists in environment variables are comma-separated; maps are KEY=VALUE,KEY=VALUE.
+
+YAML anchors and aliases work as YAML says, within a limit: the values a file's aliases repeat,
+counted over the whole file, may number at most ` + strconv.Itoa(config.MaxAliasNodes) + `; past that the file is refused as an
+alias bomb, naming the line of the alias.
 
 `)
 	sections := []struct {
@@ -81,8 +86,8 @@ Lists in environment variables are comma-separated; maps are KEY=VALUE,KEY=VALUE
 				envs = append(envs, "`"+e+"`")
 			}
 			doc := comments[s.t.Name()+"."+f.Name]
-			if enum := f.Tag.Get("enum"); enum != "" {
-				doc += " One of: " + strings.ReplaceAll(enum, ",", ", ") + "."
+			if vals := config.Allowed(s.t, name); vals != nil {
+				doc += " One of: " + strings.Join(vals, ", ") + "."
 			}
 			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", key, typeName(f.Type), def, strings.Join(envs, ", "), escape(doc))
 		}

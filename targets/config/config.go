@@ -63,7 +63,7 @@ type Build struct {
 	Env []string `yaml:"env"`
 	// Linkage is static (CGO_ENABLED=0), static-pie (cgo, PIE, fully static) or cgo-static
 	// (cgo against musl or a static libc).
-	Linkage string `yaml:"linkage" default:"static" enum:"static,static-pie,cgo-static"`
+	Linkage string `yaml:"linkage" default:"static"`
 	// CC is the C compiler for cgo linkages. Default: found per platform (musl-gcc, <triple>-gcc, zig cc).
 	CC string `yaml:"cc"`
 	// Platforms overrides the top-level platforms for this build.
@@ -80,7 +80,7 @@ type Verify struct {
 	MaxSize Size `yaml:"max_size"`
 	// Report lists checks that are reported but do not fail the run (e.g. stripped for a debug build).
 	Report []string `yaml:"report"`
-	// Enforce lists hardening checks that fail the run instead of being informational: pie, relro, nx.
+	// Enforce lists hardening checks that fail the run instead of being informational.
 	Enforce []string `yaml:"enforce"`
 	// Breakdown always prints where the bytes go, not only when the size budget fails.
 	Breakdown bool `yaml:"breakdown"`
@@ -112,8 +112,7 @@ type Image struct {
 	Labels map[string]string `yaml:"labels"`
 	// Annotations are manifest and index annotations.
 	Annotations map[string]string `yaml:"annotations"`
-	// Publish lists destinations: registry, daemon, kind, tarball, layout.
-	// Default: registry when a repo is set, else layout and tarball.
+	// Publish lists the destinations. Default: registry when a repo is set, else layout and tarball.
 	Publish []string `yaml:"publish"`
 	// Insecure allows plain HTTP to a registry that is not on localhost.
 	Insecure bool `yaml:"insecure"`
@@ -124,14 +123,14 @@ type Image struct {
 	// PerPlatform publishes each platform as its own image (multi-runner builds); see `mage index`.
 	PerPlatform bool `yaml:"per_platform"`
 	// SBOM writes an SPDX 2.3 SBOM per image: spdx (default) or none.
-	SBOM string `yaml:"sbom" default:"spdx" enum:"spdx,none"`
+	SBOM string `yaml:"sbom" default:"spdx"`
 }
 
 // Smoke configures the image checks and the container run.
 type Smoke struct {
 	// Runtime is auto (docker when a daemon answers, else runc as root), docker, runc, or none
 	// (static checks only).
-	Runtime string `yaml:"runtime" default:"auto" enum:"auto,docker,runc,none"`
+	Runtime string `yaml:"runtime" default:"auto"`
 	// Memory is the container memory limit.
 	Memory Size `yaml:"memory" default:"256MB"`
 	// Timeout is the deadline of each probe.
@@ -257,7 +256,7 @@ type Sign struct {
 	TLog bool `yaml:"tlog"`
 	// Recursive also signs each platform manifest of an index.
 	Recursive bool `yaml:"recursive"`
-	// Attest lists the attestations: sbom, provenance. Default: both.
+	// Attest lists the attestations. Default: both.
 	Attest []string `yaml:"attest"`
 	// Checksums writes and signs dist/SHA256SUMS. Default: true.
 	Checksums *bool `yaml:"checksums"`

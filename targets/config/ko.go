@@ -43,8 +43,10 @@ func loadKo(name string, data []byte) (Config, map[string]string, []string, erro
 		return c, map[string]string{}, nil, nil
 	}
 	koOrigins := map[string]string{}
-	var errs []error
-	checkKeys(doc.Content[0], reflect.TypeOf(koFile{}), "", name, koOrigins, &errs)
+	errs, err := checkKeys(doc.Content[0], reflect.TypeOf(koFile{}), name, koOrigins)
+	if err != nil {
+		return c, nil, nil, err
+	}
 	if len(errs) > 0 {
 		return c, nil, nil, errors.Join(errs...)
 	}

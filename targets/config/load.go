@@ -173,8 +173,10 @@ func loadFile(name string, data []byte) (Config, map[string]string, error) {
 	if len(doc.Content) == 0 {
 		return c, origins, nil // an empty file is an empty configuration
 	}
-	var errs []error
-	checkKeys(doc.Content[0], reflect.TypeOf(c), "", name, origins, &errs)
+	errs, err := checkKeys(doc.Content[0], reflect.TypeOf(c), name, origins)
+	if err != nil {
+		return c, nil, err
+	}
 	if err := doc.Content[0].Decode(&c); err != nil {
 		return c, nil, errors.Join(append(errs, errors.New(yamlMessage(name, err)))...)
 	}
@@ -221,17 +223,60 @@ func leaf(t reflect.Type) bool {
 	return t.Kind() != reflect.Struct || t == endpointType
 }
 
-// checkKeys walks a YAML node against a Go type, reporting unknown keys and wrong shapes with
-// their lines and recording the line of every key path it sees.
-func checkKeys(n *yaml.Node, t reflect.Type, path, file string, origins map[string]string, errs *[]error) {
-	at := fmt.Sprintf("%s:%d", file, n.Line)
+// MaxAliasNodes bounds what YAML aliases may repeat: the values a configuration file's aliases
+// expand to, counted over the whole file. Every alias is walked again wherever it is used, so a
+// few lines of nested aliases can otherwise expand to billions of values (an alias bomb).
+const MaxAliasNodes = 100_000
+
+// keyChecker walks a YAML document against a Go type, reporting unknown keys and wrong shapes
+// with their lines and recording the line of every key path it sees. Aliases are walked where
+// they are used, within MaxAliasNodes.
+type keyChecker struct {
+	file    string
+	origins map[string]string
+	errs    []error
+
+	expanded int        // values visited again through aliases
+	alias    *yaml.Node // the outermost alias being walked, nil outside aliases
+	aliasAt  string     // its key path
+	bomb     error      // set when expanded passed MaxAliasNodes: the walk stops
+}
+
+// checkKeys walks doc against t. A non-nil error is fatal (an alias bomb); key errors are in
+// c.errs.
+func checkKeys(doc *yaml.Node, t reflect.Type, file string, origins map[string]string) (errs []error, fatal error) {
+	c := &keyChecker{file: file, origins: origins}
+	c.check(doc, t, "")
+	return c.errs, c.bomb
+}
+
+func (c *keyChecker) check(n *yaml.Node, t reflect.Type, path string) {
+	if c.bomb != nil {
+		return
+	}
+	if c.alias != nil {
+		if c.expanded++; c.expanded > MaxAliasNodes {
+			what := c.aliasAt
+			if what == "" {
+				what = "the top level"
+			}
+			c.bomb = fmt.Errorf("%s:%d: %s: the alias *%s expands, with the aliases in it, to more than %d values (scratchkit's limit on what a file's aliases repeat in all, config.MaxAliasNodes): "+
+				"an alias bomb, or aliases nested deeper than a configuration needs; write the values out, or alias fewer of them", c.file, c.alias.Line, what, c.alias.Value, MaxAliasNodes)
+			return
+		}
+	}
+	at := fmt.Sprintf("%s:%d", c.file, n.Line)
 	if path != "" {
-		origins[path] = at
+		c.origins[path] = at
 	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if n.Kind == yaml.AliasNode {
+		if c.alias == nil {
+			c.alias, c.aliasAt = n, path
+			defer func() { c.alias, c.aliasAt = nil, "" }()
+		}
 		n = n.Alias
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
@@ -246,42 +291,42 @@ func checkKeys(n *yaml.Node, t reflect.Type, path, file string, origins map[stri
 		return
 	case t.Kind() == reflect.Struct && t != sizeType && t != durationType:
 		if n.Kind != yaml.MappingNode {
-			*errs = append(*errs, fmt.Errorf("%s: %s: want a mapping of keys (%s), not %s", at, what, strings.Join(keysOf(t), ", "), shape(n)))
+			c.errs = append(c.errs, fmt.Errorf("%s: %s: want a mapping of keys (%s), not %s", at, what, strings.Join(keysOf(t), ", "), shape(n)))
 			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			f, ok := fieldByTag(t, k.Value)
 			if !ok {
-				*errs = append(*errs, fmt.Errorf("%s:%d: %s: unknown key %q%s", file, k.Line, what, k.Value, didYouMean(k.Value, keysOf(t))))
+				c.errs = append(c.errs, fmt.Errorf("%s:%d: %s: unknown key %q%s", c.file, k.Line, what, k.Value, didYouMean(k.Value, keysOf(t))))
 				continue
 			}
 			kp := join(path, k.Value)
-			checkKeys(v, f.Type, kp, file, origins, errs)
-			origins[kp] = fmt.Sprintf("%s:%d", file, k.Line)
+			c.check(v, f.Type, kp)
+			c.origins[kp] = fmt.Sprintf("%s:%d", c.file, k.Line)
 		}
 	case t.Kind() == reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			*errs = append(*errs, fmt.Errorf("%s: %s: want a list, not %s; write e.g. %s: [a, b]", at, what, shape(n), lastKey(path)))
+			c.errs = append(c.errs, fmt.Errorf("%s: %s: want a list, not %s; write e.g. %s: [a, b]", at, what, shape(n), lastKey(path)))
 			return
 		}
 		for i, item := range n.Content {
-			checkKeys(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), file, origins, errs)
+			c.check(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
 		}
 	case t.Kind() == reflect.Map:
 		if n.Kind != yaml.MappingNode {
-			*errs = append(*errs, fmt.Errorf("%s: %s: want a mapping, not %s", at, what, shape(n)))
+			c.errs = append(c.errs, fmt.Errorf("%s: %s: want a mapping, not %s", at, what, shape(n)))
 			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			kp := join(path, k.Value)
-			checkKeys(v, t.Elem(), kp, file, origins, errs)
-			origins[kp] = fmt.Sprintf("%s:%d", file, k.Line)
+			c.check(v, t.Elem(), kp)
+			c.origins[kp] = fmt.Sprintf("%s:%d", c.file, k.Line)
 		}
 	default:
 		if n.Kind != yaml.ScalarNode {
-			*errs = append(*errs, fmt.Errorf("%s: %s: want a single value, not %s", at, what, shape(n)))
+			c.errs = append(c.errs, fmt.Errorf("%s: %s: want a single value, not %s", at, what, shape(n)))
 		}
 	}
 }

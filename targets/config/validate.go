@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -21,6 +22,100 @@ var Destinations = []string{"registry", "daemon", "kind", "tarball", "layout"}
 
 // Attestations are the values sign.attest accepts.
 var Attestations = []string{"sbom", "provenance"}
+
+// Runtimes are the values smoke.runtime accepts.
+var Runtimes = []string{"auto", "docker", "runc", "none"}
+
+// SBOMFormats are the values image.sbom accepts.
+var SBOMFormats = []string{"spdx", "none"}
+
+// closedSet is a key whose values are a closed set: a field of a configuration type, wherever
+// the type occurs (verify's keys at the top level and in every build). A list's items are checked
+// one by one.
+type closedSet struct {
+	in     reflect.Type
+	key    string // the field's yaml key
+	noun   string // what one value is, for messages
+	values []string
+}
+
+// closedSets are all the keys whose values are a closed set. Lists another package owns are
+// taken from it.
+var closedSets = []closedSet{
+	{reflect.TypeFor[Build](), "linkage", "a linkage", []string{string(binary.LinkageStatic), string(binary.LinkageStaticPIE), string(binary.LinkageCgoStatic)}},
+	{reflect.TypeFor[Verify](), "report", "a check", binary.CheckNames()},
+	{reflect.TypeFor[Verify](), "enforce", "a hardening check", slices.DeleteFunc(binary.CheckNames(), func(n string) bool { return !binary.IsHardening(n) })},
+	{reflect.TypeFor[Image](), "sbom", "an SBOM format", SBOMFormats},
+	{reflect.TypeFor[Image](), "publish", "a destination", Destinations},
+	{reflect.TypeFor[Smoke](), "runtime", "a container runtime", Runtimes},
+	{reflect.TypeFor[Sign](), "attest", "an attestation", Attestations},
+}
+
+// Allowed returns the values key, a field of the configuration type t, accepts when they are a
+// closed set, else nil. For a list, they are the values of its items.
+func Allowed(t reflect.Type, key string) []string {
+	if s := closedSetOf(t, key); s != nil {
+		return slices.Clone(s.values)
+	}
+	return nil
+}
+
+func closedSetOf(t reflect.Type, key string) *closedSet {
+	for i := range closedSets {
+		if closedSets[i].in == t && closedSets[i].key == key {
+			return &closedSets[i]
+		}
+	}
+	return nil
+}
+
+// checkClosedSets walks the configuration value v at path and reports every value of a
+// closed-set key that is not in its set.
+func checkClosedSets(v reflect.Value, path string, bad func(string, string, ...any)) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			checkClosedSets(v.Elem(), path, bad)
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			checkClosedSets(v.Index(i), fmt.Sprintf("%s[%d]", path, i), bad)
+		}
+	case reflect.Map:
+		keys := v.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
+		for _, k := range keys {
+			checkClosedSets(v.MapIndex(k), join(path, k.String()), bad)
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			name := yamlName(t.Field(i))
+			if name == "" || name == "-" {
+				continue
+			}
+			p := join(path, name)
+			set := closedSetOf(t, name)
+			if set == nil {
+				checkClosedSets(v.Field(i), p, bad)
+				continue
+			}
+			check := func(p, val string) {
+				if !slices.Contains(set.values, val) {
+					bad(p, "%q is not %s; write one of %s", val, set.noun, strings.Join(set.values, ", "))
+				}
+			}
+			switch f := v.Field(i); f.Kind() {
+			case reflect.String:
+				check(p, f.String())
+			case reflect.Slice:
+				for j := range f.Len() {
+					check(fmt.Sprintf("%s[%d]", p, j), f.Index(j).String())
+				}
+			}
+		}
+	}
+}
 
 var (
 	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -52,9 +147,6 @@ func (r *Resolved) validate() error {
 				bad(p+".name", "%q is also the name of builds[%d]; every build needs its own name", b.Name, j)
 			}
 			names[b.Name] = i
-		}
-		if !slices.Contains([]string{"static", "static-pie", "cgo-static"}, b.Linkage) {
-			bad(p+".linkage", "%q is not a linkage; write static (CGO_ENABLED=0, the default), static-pie or cgo-static", b.Linkage)
 		}
 		for j, e := range b.Env {
 			k, v, ok := strings.Cut(e, "=")
@@ -91,11 +183,8 @@ func (r *Resolved) validate() error {
 			}
 		}
 		r.checkPlatforms(p+".platforms", b.Platforms, bad)
-		if b.Verify != nil {
-			r.checkVerify(p+".verify", *b.Verify, bad)
-		}
 	}
-	r.checkVerify("verify", r.Verify, bad)
+	checkClosedSets(reflect.ValueOf(r.Config), "", bad)
 
 	im := r.Image
 	switch im.Base {
@@ -127,11 +216,6 @@ func (r *Resolved) validate() error {
 	for i, t := range im.Tags {
 		if _, err := name.NewTag("example.invalid/x:" + t); err != nil || strings.Contains(t, ":") {
 			bad(fmt.Sprintf("image.tags[%d]", i), "%q is not a valid tag (letters, digits, '_', '.', '-'; at most 128)", t)
-		}
-	}
-	for i, d := range im.Publish {
-		if !slices.Contains(Destinations, d) {
-			bad(fmt.Sprintf("image.publish[%d]", i), "%q is not a destination; write one of %s", d, strings.Join(Destinations, ", "))
 		}
 	}
 	switch im.Repo {
@@ -184,11 +268,6 @@ func (r *Resolved) validate() error {
 		bad("pgo.retries", "%d: want 0 or more", pg.Retries)
 	}
 
-	for i, a := range r.Sign.Attest {
-		if !slices.Contains(Attestations, a) {
-			bad(fmt.Sprintf("sign.attest[%d]", i), "%q is not an attestation; write one of %s", a, strings.Join(Attestations, ", "))
-		}
-	}
 	return errors.Join(errs...)
 }
 
@@ -204,19 +283,6 @@ func (r *Resolved) checkPlatforms(path string, ps []string, bad func(string, str
 			bad(fmt.Sprintf("%s[%d]", path, i), "%s is listed twice", p)
 		}
 		seen[p.String()] = true
-	}
-}
-
-func (r *Resolved) checkVerify(path string, v Verify, bad func(string, string, ...any)) {
-	for i, c := range v.Report {
-		if !slices.Contains(binary.CheckNames(), c) {
-			bad(fmt.Sprintf("%s.report[%d]", path, i), "%q is not a check; write one of %s", c, strings.Join(binary.CheckNames(), ", "))
-		}
-	}
-	for i, c := range v.Enforce {
-		if !slices.Contains(binary.CheckNames(), c) {
-			bad(fmt.Sprintf("%s.enforce[%d]", path, i), "%q is not a check; write one of %s", c, strings.Join(binary.CheckNames(), ", "))
-		}
 	}
 }
 

@@ -134,7 +134,9 @@ func remoteBase(ctx context.Context, p *plan) (*resolvedBase, error) {
 		if err != nil {
 			return nil, fmt.Errorf("pull base %s: %w", ref, err)
 		}
-		have := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+		have := configPlatform(cf, func(missing string, as v1.Platform) {
+			p.warn(fmt.Sprintf("base %s: its config names no %s (an image made by crane append on scratch?); taking it as %s, as ko does", ref, missing, as))
+		})
 		for _, pl := range p.platforms {
 			if !platformMatches(have, *pl) {
 				return nil, fmt.Errorf("base %s has no %s image; it is a single image for %s. Build only for %s or choose a multi-platform base",
@@ -152,6 +154,26 @@ func remoteBase(ctx context.Context, p *plan) (*resolvedBase, error) {
 		return nil, fmt.Errorf("base %s is a %s, not an image or an image index", ref, desc.MediaType)
 	}
 	return rb, nil
+}
+
+// configPlatform is the platform an image config names. A config without os or architecture
+// (crane append on scratch writes one) is taken as linux/amd64, as ko takes it, and reported
+// through missing, so that no message names an empty platform.
+func configPlatform(cf *v1.ConfigFile, missing func(what string, as v1.Platform)) v1.Platform {
+	have := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+	var lacks []string
+	if have.OS == "" {
+		have.OS = "linux"
+		lacks = append(lacks, "os")
+	}
+	if have.Architecture == "" {
+		have.Architecture, have.Variant = "amd64", ""
+		lacks = append(lacks, "architecture")
+	}
+	if len(lacks) > 0 {
+		missing(strings.Join(lacks, "/"), have)
+	}
+	return have
 }
 
 // defaultVariant is the variant an architecture has when none is written (as containerd reads it).
@@ -201,7 +223,7 @@ func indexPlatforms(manifests []v1.Descriptor) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, d := range manifests {
-		if d.Platform == nil || d.Platform.OS == "unknown" || !d.MediaType.IsImage() {
+		if d.Platform == nil || d.Platform.OS == "" || d.Platform.Architecture == "" || d.Platform.OS == "unknown" || !d.MediaType.IsImage() {
 			continue
 		}
 		s := d.Platform.String()

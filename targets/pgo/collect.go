@@ -3,7 +3,6 @@ package pgo
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -130,10 +129,7 @@ func sources(opts *Options) ([]source, error) {
 	}
 	for _, path := range opts.Files {
 		srcs = append(srcs, source{in: Input{Source: path, Kind: "file"}, get: func(context.Context) ([]byte, *LoadResult, error) {
-			data, err := os.ReadFile(path)
-			if os.IsNotExist(err) {
-				err = because(ErrNotFound, "no such file")
-			}
+			data, err := readProfileFile(path)
 			return data, nil, err
 		}})
 	}

@@ -21,6 +21,9 @@ var (
 	ErrHTML = errors.New("an HTML page, not a profile")
 	// ErrNotProfile: the data does not parse as a pprof profile.
 	ErrNotProfile = errors.New("not a profile")
+	// ErrTooLarge: the response or file, or what its gzip expands to, is larger than
+	// MaxProfileBytes.
+	ErrTooLarge = errors.New("profile too large")
 	// ErrNotCPU: a profile of another kind (heap, goroutine, mutex, ...).
 	ErrNotCPU = errors.New("not a CPU profile")
 	// ErrNoSamples: a CPU profile without any CPU time in it.

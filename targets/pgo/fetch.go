@@ -1,6 +1,7 @@
 package pgo
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -16,9 +17,6 @@ import (
 
 	"github.com/scratchkit/scratchkit/internal/regtransport"
 )
-
-// maxProfileBytes bounds what a fetch reads: far above any real CPU profile.
-const maxProfileBytes = 512 << 20
 
 // ProfileURL turns an endpoint URL into the URL of its CPU profile: a base URL
 // (http://host:6060) or the pprof index (.../debug/pprof/) gets /debug/pprof/profile; a URL with
@@ -173,20 +171,28 @@ func (f *fetcher) once(ctx context.Context) (data []byte, retry bool, err error)
 		return nil, true, because(ErrUnreachable, "endpoint down or unreachable: %v", err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxProfileBytes+1))
-	if err != nil {
+	if resp.StatusCode/100 != 2 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10)) // for the message only
+		return nil, resp.StatusCode/100 == 5, f.statusError(resp, body)
+	}
+	too := because(ErrTooLarge, "the response is larger than %s (pgo.MaxProfileBytes), far larger than a CPU profile: is this a pprof endpoint?", mib(MaxProfileBytes))
+	if resp.ContentLength > MaxProfileBytes {
+		return nil, false, too
+	}
+	var buf bytes.Buffer
+	if resp.ContentLength > 0 {
+		buf.Grow(int(resp.ContentLength) + 1)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, MaxProfileBytes+1)); err != nil {
 		if ctx.Err() != nil {
 			return nil, false, ctx.Err()
 		}
 		return nil, true, because(ErrUnreachable, "reading the response: %v", err)
 	}
-	if resp.StatusCode/100 != 2 {
-		return nil, resp.StatusCode/100 == 5, f.statusError(resp, body)
+	if buf.Len() > MaxProfileBytes {
+		return nil, false, too
 	}
-	if len(body) > maxProfileBytes {
-		return nil, false, because(ErrNotProfile, "response larger than %d MiB, not a CPU profile", maxProfileBytes>>20)
-	}
-	return body, false, nil
+	return buf.Bytes(), false, nil
 }
 
 func (f *fetcher) statusError(resp *http.Response, body []byte) error {

@@ -2,19 +2,31 @@ package pgo
 
 import (
 	"bytes"
+	"compress/gzip"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/pprof/profile"
 )
 
+// MaxProfileBytes bounds a profile before it is parsed: what an endpoint sends or a file holds,
+// and what its gzip expands to. A CPU profile of a large service is a few MB; pprof's parser holds
+// the whole profile and more in memory, so a bound far above real profiles still stops a
+// decompression bomb or an endless response.
+const MaxProfileBytes = 64 << 20
+
 // Parse decodes profile data (gzipped or plain protobuf, as /debug/pprof and profile.Write
-// produce) and says what it is when it is not a profile: an empty body, an HTML page, or data of
-// another format. It does not validate the profile; see Validate.
+// produce) and says what it is when it is not a profile: an empty body, an HTML page, data of
+// another format, or data past MaxProfileBytes once decompressed. It does not validate the
+// profile; see Validate.
 func Parse(data []byte) (*profile.Profile, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, because(ErrNotProfile, "empty, not a profile")
@@ -22,20 +34,61 @@ func Parse(data []byte) (*profile.Profile, error) {
 	if isHTML(data) {
 		return nil, because(ErrHTML, "an HTML page, not a profile (the /debug/pprof/ index, a login or error page?)")
 	}
-	p, err := profile.ParseData(data)
+	if len(data) > MaxProfileBytes {
+		return nil, because(ErrTooLarge, "%d bytes, larger than %s (pgo.MaxProfileBytes): not a CPU profile", len(data), mib(MaxProfileBytes))
+	}
+	raw, err := gunzip(data)
+	if err != nil {
+		return nil, err
+	}
+	p, err := profile.ParseData(raw)
 	if err != nil {
 		return nil, because(ErrNotProfile, "not a pprof profile (%v)", err)
 	}
 	return p, nil
 }
 
+// gunzip decompresses gzipped data, bounded by MaxProfileBytes, and returns other data as it is.
+// It measures before it allocates: a first pass counts the decompressed bytes into nothing, a
+// second fills a slice of exactly that size, so a bomb costs its compressed size and no more.
+// pprof's own parser gunzips without a bound, so the result may not be gzip again.
+func gunzip(data []byte) ([]byte, error) {
+	if !isGzip(data) {
+		return data, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, because(ErrNotProfile, "not a pprof profile (gzip: %v)", err)
+	}
+	n, err := io.Copy(io.Discard, io.LimitReader(zr, MaxProfileBytes+1))
+	if err != nil {
+		return nil, because(ErrNotProfile, "not a pprof profile (gzip: %v)", err)
+	}
+	if n > MaxProfileBytes {
+		return nil, because(ErrTooLarge, "%d bytes of gzip that expand to more than %s uncompressed (pgo.MaxProfileBytes): a decompression bomb, not a CPU profile", len(data), mib(MaxProfileBytes))
+	}
+	if err := zr.Reset(bytes.NewReader(data)); err != nil {
+		return nil, because(ErrNotProfile, "not a pprof profile (gzip: %v)", err)
+	}
+	raw := make([]byte, n)
+	if _, err := io.ReadFull(zr, raw); err != nil {
+		return nil, because(ErrNotProfile, "not a pprof profile (gzip: %v)", err)
+	}
+	if isGzip(raw) {
+		return nil, because(ErrNotProfile, "gzip inside gzip, not a pprof profile (pprof writes one layer of gzip)")
+	}
+	return raw, nil
+}
+
+func isGzip(data []byte) bool { return len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b }
+
+// mib writes a byte count in MiB.
+func mib(n int64) string { return strconv.FormatInt(n>>20, 10) + "MiB" }
+
 // ReadFile reads and parses a profile file. Errors name the file.
 func ReadFile(path string) (*profile.Profile, error) {
-	data, err := os.ReadFile(path)
+	data, err := readProfileFile(path)
 	if err != nil {
-		if os.IsNotExist(err) {
-			return nil, fmt.Errorf("%s: %w", path, because(ErrNotFound, "no such file"))
-		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	p, err := Parse(data)
@@ -43,6 +96,34 @@ func ReadFile(path string) (*profile.Profile, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return p, nil
+}
+
+// readProfileFile reads a file of at most MaxProfileBytes, whatever it is (a device or a pipe
+// that never ends too).
+func readProfileFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, because(ErrNotFound, "no such file")
+		}
+		return nil, err
+	}
+	defer f.Close()
+	too := because(ErrTooLarge, "larger than %s (pgo.MaxProfileBytes): not a CPU profile", mib(MaxProfileBytes))
+	var buf bytes.Buffer
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		if fi.Size() > MaxProfileBytes {
+			return nil, too
+		}
+		buf.Grow(int(fi.Size()) + 1)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(f, MaxProfileBytes+1)); err != nil {
+		return nil, err
+	}
+	if buf.Len() > MaxProfileBytes {
+		return nil, too
+	}
+	return buf.Bytes(), nil
 }
 
 func isHTML(data []byte) bool {

@@ -2,6 +2,7 @@ package run
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,10 +11,198 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 )
+
+// Limits on reading an image's filesystem, for the static checks and for unpacking a runc bundle
+// alike. An image past either is refused with an error; it is never checked or run in part.
+const (
+	// MaxImageBytes bounds the uncompressed size of an image's layers together: file contents,
+	// tar headers, and entries that upper layers delete or hide, since all of them are
+	// decompressed and read. A gzip layer can expand a thousandfold, so what a registry serves
+	// bounds nothing by itself.
+	MaxImageBytes int64 = 4 << 30
+	// MaxImageEntries bounds the entries of the flattened filesystem, each of which the checks
+	// keep in memory.
+	MaxImageEntries = 1 << 20
+)
+
+// imageLimits are the limits in force: MaxImageBytes and MaxImageEntries, lowered by tests.
+var imageLimits = struct {
+	bytes   int64
+	entries int
+}{MaxImageBytes, MaxImageEntries}
+
+// flatStream is an image's flattened filesystem (mutate.Extract) as a tar stream that ends in an
+// error, never a clean EOF, when the image could not be read whole. mutate.Extract stops at the
+// first layer it cannot read (an entry above the root such as "../x", a truncated or corrupt
+// layer) but still writes the tar footer before passing the error on, so a reader that stops at
+// the footer sees a clean end of a partial filesystem: next drains the pipe after the footer and
+// returns what is there. Errors name the image and the layer. The whole stream is bounded by
+// imageLimits.
+type flatStream struct {
+	img     v1.Image
+	rc      io.ReadCloser
+	tr      *tar.Reader
+	layers  *layerBudget
+	entries int
+}
+
+func openFlat(img v1.Image) *flatStream {
+	b := &layerBudget{left: imageLimits.bytes}
+	rc := mutate.Extract(budgetImage{Image: img, budget: b})
+	return &flatStream{img: img, rc: rc, tr: tar.NewReader(rc), layers: b}
+}
+
+// next returns the next entry's header, or io.EOF after the last entry of a whole image.
+func (s *flatStream) next() (*tar.Header, error) {
+	hdr, err := s.tr.Next()
+	if errors.Is(err, io.EOF) {
+		// After the footer there is nothing, or extract's error.
+		if _, err := io.Copy(io.Discard, s.rc); err != nil {
+			return nil, s.wrap(err)
+		}
+		return nil, io.EOF
+	}
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	if s.entries++; s.entries > imageLimits.entries {
+		return nil, s.wrap(&limitError{fmt.Sprintf("the image has more than %d entries, scratchkit's limit (run.MaxImageEntries)", imageLimits.entries)})
+	}
+	return hdr, nil
+}
+
+// Read reads the current entry's contents; its errors name the image and layer too.
+func (s *flatStream) Read(p []byte) (int, error) {
+	n, err := s.tr.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = s.wrap(err)
+	}
+	return n, err
+}
+
+// close stops the extracting goroutine when the stream is left early.
+func (s *flatStream) close() { s.rc.Close() }
+
+// wrap names the image, and the layer extract was reading, in err, and says what to do.
+func (s *flatStream) wrap(err error) error {
+	name := "the image"
+	if d, derr := s.img.Digest(); derr == nil {
+		name = "image " + d.String()
+	}
+	if l := s.layers.current(); l != nil {
+		name += ": " + l.String()
+	}
+	var le *limitError
+	if errors.As(err, &le) {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return fmt.Errorf("%s: %w (the image cannot be read whole, so it is neither checked nor run in part: rebuild that layer, or the base it comes from)", name, err)
+}
+
+// limitError is an image past imageLimits.
+type limitError struct{ what string }
+
+func (e *limitError) Error() string {
+	return e.what + ": a decompression bomb or a hostile image, or one far from minimal; it is refused. " +
+		"Fix: smoke-test an image on the static, scratch or a distroless base (the limits are in docs/smoke.md)"
+}
+
+// budgetImage is an image whose layers read from one budget of uncompressed bytes.
+type budgetImage struct {
+	v1.Image
+	budget *layerBudget
+}
+
+func (b budgetImage) Layers() ([]v1.Layer, error) {
+	ls, err := b.Image.Layers()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]v1.Layer, len(ls))
+	for k, l := range ls {
+		out[k] = budgetLayer{Layer: l, budget: b.budget, index: k, count: len(ls)}
+	}
+	return out, nil
+}
+
+// layerBudget is shared by the extracting goroutine, which spends it, and the reader, which
+// names the layer being read when something fails.
+type layerBudget struct {
+	mu   sync.Mutex
+	left int64
+	cur  *budgetLayer
+}
+
+func (b *layerBudget) current() *budgetLayer {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cur
+}
+
+type budgetLayer struct {
+	v1.Layer
+	budget       *layerBudget
+	index, count int
+}
+
+// String names the layer as a person finds it in the manifest: by position, bottom first, and
+// digest.
+func (l budgetLayer) String() string {
+	s := fmt.Sprintf("layer %d of %d", l.index+1, l.count)
+	if d, err := l.Layer.Digest(); err == nil {
+		s += " (" + d.String() + ")"
+	}
+	return s
+}
+
+func (l budgetLayer) Uncompressed() (io.ReadCloser, error) {
+	l.budget.mu.Lock()
+	l.budget.cur = &l
+	l.budget.mu.Unlock()
+	rc, err := l.Layer.Uncompressed()
+	if err != nil {
+		return nil, err
+	}
+	return &budgetReader{rc: rc, budget: l.budget}, nil
+}
+
+// budgetReader fails once the layers together have given more than the budget.
+type budgetReader struct {
+	rc     io.ReadCloser
+	budget *layerBudget
+}
+
+func (r *budgetReader) Read(p []byte) (int, error) {
+	r.budget.mu.Lock()
+	left := r.budget.left
+	r.budget.mu.Unlock()
+	if left < 0 {
+		return 0, r.tooBig()
+	}
+	if int64(len(p)) > left+1 {
+		p = p[:left+1] // one byte more than the budget tells a layer that ends at it from one past it
+	}
+	n, err := r.rc.Read(p)
+	r.budget.mu.Lock()
+	r.budget.left -= int64(n)
+	left = r.budget.left
+	r.budget.mu.Unlock()
+	if left < 0 {
+		return n, r.tooBig()
+	}
+	return n, err
+}
+
+func (r *budgetReader) tooBig() error {
+	return &limitError{fmt.Sprintf("the image's layers together expand to more than %s uncompressed, scratchkit's limit (run.MaxImageBytes)", humanBytes(imageLimits.bytes))}
+}
+
+func (r *budgetReader) Close() error { return r.rc.Close() }
 
 // imageFS is the flattened filesystem of an image (all layers, whiteouts honoured) as tar headers
 // by absolute path, plus the contents of the few files the checks read.
@@ -87,15 +276,14 @@ func readImageFS(ctx context.Context, img v1.Image, plan capturePlan) (*imageFS,
 }
 
 func (f *imageFS) stream(ctx context.Context, img v1.Image, want func(string) (bool, bool), record bool) error {
-	rc := mutate.Extract(img)
-	defer rc.Close() // stops the extracting goroutine when returning early
-	tr := tar.NewReader(rc)
+	fl := openFlat(img)
+	defer fl.close()
 	var total int64
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		hdr, err := tr.Next()
+		hdr, err := fl.next()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
@@ -121,14 +309,19 @@ func (f *imageFS) stream(ctx context.Context, img v1.Image, want func(string) (b
 		if !ok || (bounded && total+hdr.Size > maxCaptureTotal) {
 			continue
 		}
-		data := make([]byte, hdr.Size)
-		if _, err := io.ReadFull(tr, data); err != nil {
+		// Grown as the bytes arrive, not allocated at the size the header claims.
+		buf := bytes.NewBuffer(make([]byte, 0, min(hdr.Size, 1<<20)))
+		n, err := buf.ReadFrom(fl)
+		if err == nil && n != hdr.Size {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
 			return fmt.Errorf("read %s from the image: %w", p, err)
 		}
 		if bounded {
 			total += hdr.Size
 		}
-		e.data = data
+		e.data = buf.Bytes()
 	}
 }
 

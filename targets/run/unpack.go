@@ -13,24 +13,23 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 )
 
 // unpack writes img's flattened filesystem (whiteouts honoured) into root, an existing empty
 // directory: files with their modes, owners and extended attributes (file capabilities),
 // directories, symlinks, hard links and fifos. Device nodes are skipped: the runtime gives the
 // container its own /dev. No entry may write outside root, whatever symlinks the image holds.
-// It needs root to set owners.
+// It needs root to set owners. An image that cannot be read whole, or is past imageLimits, is an
+// error, and root then holds part of it: the caller removes it.
 func unpack(ctx context.Context, img v1.Image, root string) error {
-	rc := mutate.Extract(img)
-	defer rc.Close()
-	tr := tar.NewReader(rc)
+	fl := openFlat(img)
+	defer fl.close()
 	var links, dirs []*tar.Header
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		hdr, err := tr.Next()
+		hdr, err := fl.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -49,7 +48,7 @@ func unpack(ctx context.Context, img v1.Image, root string) error {
 		case tar.TypeDir:
 			dirs = append(dirs, hdr)
 		}
-		if err := unpackEntry(root, rel, hdr, tr); err != nil {
+		if err := unpackEntry(root, rel, hdr, fl); err != nil {
 			return fmt.Errorf("unpack %s: %w", rel, err)
 		}
 	}
