@@ -52,6 +52,15 @@ func (d *dockerEngine) load(ctx context.Context, imgName string, img v1.Image, i
 	if err != nil {
 		return nil, fmt.Errorf("docker load: tag for %s: %w", imgName, err)
 	}
+	if err := d.loadImage(ctx, tag, img); err != nil {
+		return nil, err
+	}
+	d.opts.logf("smoke %s %s: loaded into docker as %s", imgName, info.platform, tag)
+	return &dockerLoaded{engine: d, tag: tag.String(), info: info}, nil
+}
+
+// loadImage streams img into the daemon as a `docker load` tarball tagged tag.
+func (d *dockerEngine) loadImage(ctx context.Context, tag name.Tag, img v1.Image) error {
 	pr, pw := io.Pipe()
 	werr := make(chan error, 1)
 	go func() {
@@ -64,11 +73,7 @@ func (d *dockerEngine) load(ctx context.Context, imgName string, img v1.Image, i
 	if err := <-werr; err != nil && lerr == nil {
 		lerr = fmt.Errorf("write the image for docker load: %w", err)
 	}
-	if lerr != nil {
-		return nil, lerr
-	}
-	d.opts.logf("smoke %s %s: loaded into docker as %s", imgName, info.platform, tag)
-	return &dockerLoaded{engine: d, tag: tag.String(), info: info}, nil
+	return lerr
 }
 
 type dockerLoaded struct {

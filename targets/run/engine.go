@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	goruntime "runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +20,8 @@ import (
 // engine is a container runtime: docker or runc.
 type engine interface {
 	name() string
+	// sweep removes what smoke runs whose process died left in this runtime (see sweep.go).
+	sweep(ctx context.Context) error
 	// load makes img runnable (docker load, or an unpacked runc root filesystem).
 	load(ctx context.Context, name string, img v1.Image, info *imageInfo) (loaded, error)
 }
@@ -59,10 +60,6 @@ type container interface {
 	// remove deletes the container (killing it when it runs).
 	remove(ctx context.Context) error
 }
-
-// owner names this process in container names, image tags and labels, so that concurrent smoke
-// tests (and their cleanup) tell their containers from other processes' ones.
-func owner() string { return strconv.Itoa(os.Getpid()) }
 
 // newID returns a container name unique enough for concurrent runs.
 func newID(name string) string {

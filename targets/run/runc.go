@@ -26,7 +26,7 @@ func (r *runcEngine) name() string { return RuntimeRunc }
 
 // load unpacks the image's filesystem once; every container of this image shares it, read-only.
 func (r *runcEngine) load(ctx context.Context, imgName string, img v1.Image, info *imageInfo) (loaded, error) {
-	dir, err := os.MkdirTemp(r.opts.TempDir, "scratchkit-smoke-"+cleanName(imgName)+"-")
+	dir, err := os.MkdirTemp(r.opts.TempDir, "scratchkit-smoke-"+owner()+"-"+cleanName(imgName)+"-")
 	if err != nil {
 		return nil, fmt.Errorf("runc bundle: %w", err)
 	}
@@ -274,13 +274,18 @@ type runcContainer struct {
 }
 
 func (c *runcContainer) runc(ctx context.Context, args ...string) (string, error) {
-	out, err := exec.CommandContext(ctx, c.cli, args...).CombinedOutput()
+	return runcCmd(ctx, c.cli, args...)
+}
+
+// runcCmd runs the runc CLI and returns its combined output.
+func runcCmd(ctx context.Context, cli string, args ...string) (string, error) {
+	out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput()
 	s := strings.TrimSpace(string(out))
 	if err != nil {
 		if s == "" {
 			s = err.Error()
 		}
-		return s, fmt.Errorf("runc %s %s: %s", args[0], c.id, s)
+		return s, fmt.Errorf("runc %s: %s", strings.Join(args, " "), s)
 	}
 	return s, nil
 }

@@ -133,6 +133,12 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 		}
 		return rep, err
 	}
+	if err := eng.sweep(ctx); err != nil {
+		if ctx.Err() != nil {
+			return rep, ctx.Err()
+		}
+		opts.logf("smoke: could not remove what smoke runs that died left in %s: %v", eng.name(), err)
+	}
 	for _, k := range toRun {
 		if err := ctx.Err(); err != nil {
 			return rep, err
