@@ -115,6 +115,8 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 		switch {
 		case opts.Runtime == RuntimeNone:
 			pr.Note = "not run: smoke.runtime is none"
+		case !userPassed(pr):
+			pr.Note = "not run: the user check failed, and scratchkit does not start a container that would run as root without smoke.allow_root, or as a user it cannot resolve"
 		case !ok:
 			pr.Note = why
 		default:
@@ -156,6 +158,13 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 		}
 	}
 	return rep, nil
+}
+
+// userPassed reports whether the platform's user check passed (or only warned): an image that
+// would run as root without smoke.allow_root, or as a user that does not resolve, is not run.
+func userPassed(pr PlatformReport) bool {
+	f, ok := pr.Finding(CheckUser)
+	return ok && f.Status != StatusFail
 }
 
 // runPlatform loads one platform image into the engine, runs its probes and cleans up. A failure
