@@ -89,16 +89,29 @@ func (l *dockerLoaded) remove(ctx context.Context) error {
 	return nil
 }
 
+// Bounds of what a container's output costs: the json-file log docker keeps (two files of at
+// most dockerLogSize), and what scratchkit reads back of it (maxOutput, as for runc).
+const dockerLogSize = "1m"
+
+// limitArgs are the `docker create` flags every smoke container gets: labelled with its owner
+// (sweep.go), a read-only root, a memory limit with no swap beyond it, a pids limit, no new
+// privileges, and a bounded log.
+func limitArgs(memory int64, pids int) []string {
+	mem := strconv.FormatInt(memory, 10)
+	return []string{"--label", "org.scratchkit.smoke=1", "--label", ownerLabel + "=" + owner(),
+		"--read-only", "--memory", mem, "--memory-swap", mem, "--pids-limit", strconv.Itoa(pids),
+		"--security-opt", "no-new-privileges",
+		"--log-driver", "json-file", "--log-opt", "max-size=" + dockerLogSize, "--log-opt", "max-file=2"}
+}
+
 // start creates and starts a container the way production runs it: the image's user, read-only
-// root, memory limit (no swap beyond it), no new privileges, no capabilities for a non-root user,
-// no network but loopback (or the host's, for http probes that ask for it), and ports below 1024
-// privileged as on Kubernetes.
+// root, memory and pids limits (no swap beyond the memory), no new privileges, no capabilities for
+// a non-root user, no network but loopback (or the host's, for an http probe under smoke.network:
+// host), and ports below 1024 privileged as on Kubernetes. Docker's default seccomp profile
+// applies.
 func (l *dockerLoaded) start(ctx context.Context, spec runSpec) (container, error) {
 	o := l.engine.opts
-	mem := strconv.FormatInt(o.Memory, 10)
-	args := []string{"create", "--name", spec.id, "--label", "org.scratchkit.smoke=1", "--label", "org.scratchkit.smoke.owner=" + owner(),
-		"--read-only", "--memory", mem, "--memory-swap", mem,
-		"--security-opt", "no-new-privileges", "--log-driver", "json-file"}
+	args := append([]string{"--name", spec.id}, limitArgs(o.Memory, o.Pids)...)
 	if l.info.userErr != nil || !l.info.user.root() {
 		args = append(args, "--cap-drop", "ALL")
 	}
@@ -109,17 +122,23 @@ func (l *dockerLoaded) start(ctx context.Context, spec runSpec) (container, erro
 	}
 	args = append(args, l.tag)
 	args = append(args, spec.args...)
-	if _, err := l.engine.docker(ctx, nil, args...); err != nil {
+	return l.engine.run(ctx, spec.id, args)
+}
+
+// run creates a container (args: what follows `docker create`), starts it and watches it with
+// `docker wait`.
+func (d *dockerEngine) run(ctx context.Context, id string, args []string) (*dockerContainer, error) {
+	if _, err := d.docker(ctx, nil, append([]string{"create"}, args...)...); err != nil {
 		// The daemon may have created it before the CLI failed or was cancelled.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
-		_, _ = l.engine.docker(cctx, nil, "rm", "--force", spec.id)
+		_, _ = d.docker(cctx, nil, "rm", "--force", id)
 		return nil, err
 	}
-	c := &dockerContainer{engine: l.engine, id: spec.id, exited: make(chan struct{}), code: -1}
+	c := &dockerContainer{engine: d, id: id, exited: make(chan struct{}), code: -1}
 	waitCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancelWait = cancel
-	if out, err := l.engine.docker(ctx, nil, "start", spec.id); err != nil {
+	if out, err := d.docker(ctx, nil, "start", id); err != nil {
 		// The runtime refused to start it (entrypoint missing, user unknown): the container
 		// exists, stopped, with an exit code; its "output" is the runtime's message.
 		c.startOut = strings.TrimPrefix(out, "Error response from daemon: ")
@@ -182,9 +201,11 @@ func (c *dockerContainer) signal(ctx context.Context, sig string) error {
 	return err
 }
 
+// output is the container's log as docker keeps it (dockerLogSize, twice), of which scratchkit
+// keeps the last maxOutput bytes, as for runc.
 func (c *dockerContainer) output(ctx context.Context) string {
 	cmd := exec.CommandContext(ctx, c.engine.cli, "logs", c.id)
-	var buf bytes.Buffer
+	var buf syncBuffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf // one pipe: the CLI's order is kept
 	_ = cmd.Run()
 	out := buf.String()

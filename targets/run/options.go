@@ -18,6 +18,8 @@ const (
 // Defaults of the zero Options.
 const (
 	DefaultMemory      = 256 * 1000 * 1000 // bytes, as the smoke.memory default "256MB"
+	DefaultPids        = 256               // processes and threads, as the smoke.pids default
+	MinPids            = 16                // the Go runtime alone starts several threads
 	DefaultTimeout     = 30 * time.Second
 	DefaultStopTimeout = 10 * time.Second // as `docker stop`
 	DefaultStartWait   = 3 * time.Second
@@ -59,6 +61,8 @@ type Options struct {
 	// probes 127.0.0.1:<port> there, instead of joining the container's own network namespace.
 	// It is chosen automatically when not running as root. The port must be free on the host.
 	HostNetwork bool
+	// Pids bounds the processes and threads of a container; 0 means DefaultPids.
+	Pids int
 	// Docker and Runc are the CLIs to use; empty means "docker" and "runc" on PATH.
 	Docker, Runc string
 	// TempDir holds runc bundles while they run; empty means os.TempDir().
@@ -111,6 +115,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Memory < 6<<20 {
 		return o, fmt.Errorf("smoke memory %d bytes: want at least 6MiB (docker's minimum)", o.Memory)
+	}
+	if o.Pids == 0 {
+		o.Pids = DefaultPids
+	}
+	if o.Pids < MinPids {
+		return o, fmt.Errorf("smoke pids %d: want at least %d (the Go runtime alone starts several threads)", o.Pids, MinPids)
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout

@@ -120,11 +120,17 @@ type ociLinuxCfg struct {
 	Namespaces    []ociNamespace `json:"namespaces"`
 	MaskedPaths   []string       `json:"maskedPaths"`
 	ReadonlyPaths []string       `json:"readonlyPaths"`
+	Seccomp       *ociSeccomp    `json:"seccomp,omitempty"`
 }
 
 type ociResources struct {
 	Devices []ociDevice `json:"devices"`
 	Memory  *ociMemory  `json:"memory,omitempty"`
+	Pids    *ociPids    `json:"pids,omitempty"`
+}
+
+type ociPids struct {
+	Limit int64 `json:"limit"`
 }
 
 type ociDevice struct {
@@ -140,7 +146,8 @@ type ociNamespace struct {
 	Type string `json:"type"`
 }
 
-// spec is the config.json of one container: runc's defaults (`runc spec`) made production-like.
+// spec is the config.json of one container: runc's defaults (`runc spec`) made production-like,
+// with docker's limits: a seccomp filter like docker's default profile and a pids limit.
 func (l *runcLoaded) spec(s runSpec) (ociSpec, error) {
 	info := l.info
 	if info.userErr != nil {
@@ -206,7 +213,9 @@ func (l *runcLoaded) spec(s runSpec) (ociSpec, error) {
 			Resources: ociResources{
 				Devices: []ociDevice{{Allow: false, Access: "rwm"}},
 				Memory:  &ociMemory{Limit: l.engine.opts.Memory},
+				Pids:    &ociPids{Limit: int64(l.engine.opts.Pids)},
 			},
+			Seccomp:    seccompProfile(caps.Bounding),
 			Namespaces: ns,
 			MaskedPaths: []string{"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
 				"/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"},
