@@ -3,6 +3,7 @@ package run
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,10 +11,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/scratchkit/scratchkit/targets/run/internal/httpprobe"
 )
 
 // dockerEngine runs containers through the docker CLI, which negotiates the API version with
@@ -21,6 +25,10 @@ import (
 type dockerEngine struct {
 	cli  string
 	opts Options
+
+	proberOnce sync.Once
+	proberTag  string
+	proberErr  error
 }
 
 func (d *dockerEngine) name() string { return RuntimeDocker }
@@ -145,6 +153,101 @@ func (d *dockerEngine) run(ctx context.Context, id string, args []string) (*dock
 	}
 	go c.wait(waitCtx)
 	return c, nil
+}
+
+// get reaches the service from the prober's container, which joins the service container's
+// network namespace: no host network, and no root needed.
+func (l *dockerLoaded) get(ctx context.Context, c container, url string, deadline time.Time) getResult {
+	svc := c.(*dockerContainer)
+	tag, err := l.engine.prober(ctx)
+	if err != nil {
+		return getResult{err: err}
+	}
+	id := newID("prober")
+	timeout := max(time.Until(deadline), time.Second).Round(time.Millisecond)
+	args := append([]string{"--name", id}, limitArgs(proberMemory, proberPids)...)
+	args = append(args, "--network", "container:"+svc.id, "--cap-drop", "ALL", "--user", proberUser,
+		tag, "-url", url, "-timeout", timeout.String())
+	pc, err := l.engine.run(ctx, id, args)
+	if err != nil {
+		return serviceGone(c, fmt.Errorf("start the prober: %w", err))
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		if err := pc.remove(cctx); err != nil {
+			l.engine.opts.logf("smoke: remove prober container %s: %v", id, err)
+		}
+	}()
+	if pc.startOut != "" {
+		return serviceGone(c, fmt.Errorf("start the prober: %s", pc.startOut))
+	}
+	select {
+	case <-pc.done():
+	case <-c.done():
+		return getResult{exited: true}
+	case <-ctx.Done():
+		return getResult{err: ctx.Err()}
+	case <-time.After(timeout + time.Minute):
+		return getResult{err: fmt.Errorf("the prober container %s did not finish within %s of its deadline", id, time.Minute)}
+	}
+	out := pc.output(ctx)
+	var r httpprobe.Result
+	line := out
+	if i := strings.LastIndexByte(strings.TrimRight(out, "\n"), '\n'); i >= 0 {
+		line = out[i+1:]
+	}
+	if code := pc.exitCode(); (code != 0 && code != 1) || json.Unmarshal([]byte(strings.TrimSpace(line)), &r) != nil {
+		return serviceGone(c, fmt.Errorf("the prober container exited with code %d: %s", code, firstNonEmptyLine(out)))
+	}
+	return getResult{status: r.Status, last: r.Last}
+}
+
+// serviceGone turns a prober failure into "the service exited" when that is what caused it (a
+// container that exited has no network namespace to join).
+func serviceGone(c container, err error) getResult {
+	select {
+	case <-c.done():
+		return getResult{exited: true}
+	case <-time.After(2 * time.Second):
+		return getResult{err: err}
+	}
+}
+
+// prober returns the tag of the prober's image in the daemon, building and loading it when the
+// daemon does not have it. The image is kept (a few MB): later runs find it by tag and content.
+func (d *dockerEngine) prober(ctx context.Context) (string, error) {
+	d.proberOnce.Do(func() {
+		d.proberTag, d.proberErr = d.loadProber(ctx)
+	})
+	return d.proberTag, d.proberErr
+}
+
+func (d *dockerEngine) loadProber(ctx context.Context) (string, error) {
+	bin, err := proberBinary(ctx, d.opts)
+	if err != nil {
+		return "", err
+	}
+	img, err := proberImage(bin)
+	if err != nil {
+		return "", err
+	}
+	id, err := img.ConfigName()
+	if err != nil {
+		return "", fmt.Errorf("prober image: %w", err)
+	}
+	tag, err := name.NewTag("scratchkit-prober:" + id.Hex[:20])
+	if err != nil {
+		return "", err
+	}
+	if out, err := d.docker(ctx, nil, "image", "inspect", "--format", "{{.Id}}", tag.String()); err == nil && out == id.String() {
+		return tag.String(), nil
+	}
+	if err := d.loadImage(ctx, tag, img); err != nil {
+		return "", fmt.Errorf("load the prober image: %w", err)
+	}
+	d.opts.logf("smoke: loaded the http prober into docker as %s", tag)
+	return tag.String(), nil
 }
 
 type dockerContainer struct {

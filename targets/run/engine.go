@@ -29,6 +29,9 @@ type engine interface {
 // loaded is an image an engine can start containers from.
 type loaded interface {
 	start(ctx context.Context, spec runSpec) (container, error)
+	// get GETs url from inside c's own network namespace until the service answers 2xx, exits,
+	// or deadline passes.
+	get(ctx context.Context, c container, url string, deadline time.Time) getResult
 	// remove deletes what load made. It runs with a context that is not the caller's, so that
 	// cleanup happens after a cancellation too.
 	remove(ctx context.Context) error
@@ -38,8 +41,8 @@ type loaded interface {
 type runSpec struct {
 	id   string
 	args []string // replace the image's Cmd; nil keeps it
-	// network: false is no network at all but loopback (a new network namespace); true with
-	// hostNetwork shares the host's network namespace.
+	// hostNetwork shares the host's network namespace; without it the container gets a new one
+	// with only a loopback interface.
 	hostNetwork bool
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -268,6 +269,23 @@ func (l *runcLoaded) start(ctx context.Context, s runSpec) (container, error) {
 		c.mu.Unlock()
 	}()
 	return c, nil
+}
+
+// get reaches the service from this process, through a socket opened inside the container's
+// network namespace (root, which runc needs anyway, may join it).
+func (l *runcLoaded) get(ctx context.Context, c container, url string, deadline time.Time) getResult {
+	pid, err := c.pid(ctx)
+	if err != nil {
+		select {
+		case <-c.done():
+			return getResult{exited: true}
+		default:
+		}
+		return getResult{err: fmt.Errorf("find the container's process: %w", err)}
+	}
+	return getLoop(ctx, c, url, deadline, func(ctx context.Context, _, addr string) (net.Conn, error) {
+		return dialInNetns(ctx, pid, addr)
+	})
 }
 
 type runcContainer struct {

@@ -124,18 +124,26 @@ func TestSmokeExample(t *testing.T) {
 	})
 }
 
-// Without root or when asked, the http probe uses the host network: the service must then take
-// its port from the probe's arguments.
+// Only when asked (smoke.network: host), the http probe uses the host network, and the report
+// says so: the service must then take its port from the probe's arguments.
 func TestSmokeHostNetwork(t *testing.T) {
 	img := imageOf(t, "hello", helloBinary(t), "static", "")
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		port := testenv.FreePort(t)
-		opts.HostNetwork = true
+		opts.Network = NetworkHost
 		opts.Probes = Probes{HTTP: &HTTPProbe{Args: []string{"-addr", fmt.Sprintf("127.0.0.1:%d", port)}, Port: port, Path: "/healthz"}}
-		p := ranPlatform(t, smoke(t, "hello", img, opts), opts.Runtime)
+		rep := smoke(t, "hello", img, opts)
+		p := ranPlatform(t, rep, opts.Runtime)
 		h := wantProbe(t, p, "http", true)
-		if !strings.Contains(h.Detail, "host network") {
-			t.Errorf("http probe did not use the host network: %s", h.Detail)
+		if !strings.Contains(h.Detail, "host network") || p.Network != NetworkHost {
+			t.Errorf("http probe did not say it used the host network: network %q, detail %s", p.Network, h.Detail)
+		}
+		var buf bytes.Buffer
+		if err := WriteReport(&buf, []Report{*rep}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(buf.String(), "host network (smoke.network: host)") {
+			t.Errorf("the report does not say the host network was used:\n%s", buf.String())
 		}
 	})
 }

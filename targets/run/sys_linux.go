@@ -19,10 +19,6 @@ const oNoFollow = syscall.O_NOFOLLOW
 
 func mkfifo(path string, mode uint32) error { return syscall.Mkfifo(path, mode) }
 
-// canJoinNetns reports whether this process may enter other network namespaces (setns(2)
-// needs CAP_SYS_ADMIN: in practice, root).
-func canJoinNetns() bool { return os.Geteuid() == 0 }
-
 // dialInNetns connects to addr from inside the network namespace of process pid: a goroutine
 // locks itself to a thread, moves that thread into the namespace, and creates the socket
 // there. The socket stays in that namespace for its life; the thread is never unlocked, so the Go
