@@ -135,7 +135,14 @@ type Smoke struct {
 	Memory Size `yaml:"memory" default:"256MB"`
 	// Timeout is the deadline of each probe.
 	Timeout Duration `yaml:"timeout" default:"30s"`
-	// AllowRoot permits an image that runs as root.
+	// Network is none (each container has only its own loopback; the http probe reaches the
+	// service there, under docker from a small prober container that joins the service's network
+	// namespace) or host (the http probe's container shares the host's network and is probed on
+	// 127.0.0.1 at the probe's port, which must be free on the host; the report says so).
+	Network string `yaml:"network" default:"none" enum:"none,host"`
+	// Pids is how many processes and threads a container may have, as docker --pids-limit.
+	Pids int `yaml:"pids" default:"256"`
+	// AllowRoot permits an image that runs as root; without it such an image is not run at all.
 	AllowRoot bool `yaml:"allow_root"`
 	// Debug allows a shell or package manager in the image (a debug variant).
 	Debug bool `yaml:"debug"`

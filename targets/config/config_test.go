@@ -3,9 +3,13 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scratchkit/scratchkit/targets/run"
 )
 
 func write(t *testing.T, dir, name, body string) {
@@ -56,8 +60,8 @@ func TestDefaults(t *testing.T) {
 	if ps := r.PlatformsOf(Build{}); len(ps) != 1 || ps[0].OS != "linux" {
 		t.Errorf("default platforms = %v, want linux on the host arch", ps)
 	}
-	if r.Smoke.Timeout.D() != 30*time.Second || r.Smoke.Memory != 256*1000*1000 {
-		t.Errorf("smoke defaults: timeout=%v memory=%v", r.Smoke.Timeout, r.Smoke.Memory)
+	if r.Smoke.Timeout.D() != 30*time.Second || r.Smoke.Memory != 256*1000*1000 || r.Smoke.Network != run.NetworkNone || r.Smoke.Pids != run.DefaultPids {
+		t.Errorf("smoke defaults: timeout=%v memory=%v network=%q pids=%d", r.Smoke.Timeout, r.Smoke.Memory, r.Smoke.Network, r.Smoke.Pids)
 	}
 	if r.Where("image.base") != "default" {
 		t.Errorf("Where(image.base) = %q, want default", r.Where("image.base"))
@@ -201,6 +205,8 @@ func TestFileErrors(t *testing.T) {
 		{"bad port", "image:\n  ports: [http]\n", []string{"image.ports[0]", "8080"}},
 		{"bad probe", "smoke:\n  images:\n    hello:\n      http: {path: /healthz}\n", []string{"smoke.images.hello.http.port"}},
 		{"bad regexp", "smoke:\n  images:\n    hello:\n      exit: {output: \"(\"}\n", []string{"scratchkit.yaml:4", "regular expression"}},
+		{"bad network", "smoke:\n  runtime: docker\n  network: bridge\n", []string{"scratchkit.yaml:3", "smoke.network", `"bridge"`, "none", "host"}},
+		{"too few pids", "smoke:\n  pids: 4\n", []string{"scratchkit.yaml:2", "smoke.pids", "at least 16"}},
 		{"bad endpoint", "pgo:\n  endpoints: [10.0.0.7:6060]\n", []string{"pgo.endpoints[0]", "http://"}},
 		{"syntax", "dist: [\n", []string{"scratchkit.yaml"}},
 		{"duplicate names", "builds:\n  - {name: a, main: ./a}\n  - {name: a, main: ./b}\n", []string{"builds[1].name", "builds[0]"}},
@@ -274,5 +280,23 @@ func TestSizesAndDurations(t *testing.T) {
 	}
 	if d, err := ParseDuration("45"); err != nil || d.D() != 45*time.Second {
 		t.Errorf("ParseDuration(45) = %v, %v", d, err)
+	}
+}
+
+// The smoke vocabulary config validates is the engine's: config does not import run, so that the
+// mage surface stays light, and this test keeps the two in step.
+func TestSmokeVocabularyMatchesRun(t *testing.T) {
+	if strings.Join(SmokeNetworks, ",") != run.NetworkNone+","+run.NetworkHost {
+		t.Errorf("SmokeNetworks %v, run has %s and %s", SmokeNetworks, run.NetworkNone, run.NetworkHost)
+	}
+	if MinSmokePids != run.MinPids {
+		t.Errorf("MinSmokePids %d, run.MinPids %d", MinSmokePids, run.MinPids)
+	}
+	def := reflect.TypeOf(Smoke{})
+	if f, _ := def.FieldByName("Pids"); f.Tag.Get("default") != strconv.Itoa(run.DefaultPids) {
+		t.Errorf("smoke.pids default %q, run.DefaultPids %d", f.Tag.Get("default"), run.DefaultPids)
+	}
+	if f, _ := def.FieldByName("Network"); f.Tag.Get("enum") != strings.Join(SmokeNetworks, ",") || f.Tag.Get("default") != run.NetworkNone {
+		t.Errorf("smoke.network tags %q", f.Tag)
 	}
 }

@@ -117,6 +117,13 @@ func checkClosedSets(v reflect.Value, path string, bad func(string, string, ...a
 	}
 }
 
+// SmokeNetworks are the values smoke.network accepts (run.NetworkNone and run.NetworkHost; the
+// config package does not import the engine).
+var SmokeNetworks = []string{"none", "host"}
+
+// MinSmokePids is the least smoke.pids accepts (run.MinPids).
+const MinSmokePids = 16
+
 var (
 	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	imageNameRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
@@ -230,6 +237,12 @@ func (r *Resolved) validate() error {
 	}
 
 	if s := r.Smoke; true {
+		if !slices.Contains(SmokeNetworks, s.Network) {
+			bad("smoke.network", "%q is not a network; write none (the default: the container's own loopback only) or host (the http probe shares the host's network)", s.Network)
+		}
+		if s.Pids < MinSmokePids {
+			bad("smoke.pids", "%d: want at least %d (the Go runtime alone starts several threads); the default is 256", s.Pids, MinSmokePids)
+		}
 		for img, pr := range s.Images {
 			p := "smoke.images." + img
 			if pr.Exit != nil && pr.Exit.Output != "" {

@@ -101,6 +101,14 @@ var pitfalls = []pitfall{
 		},
 	},
 	{
+		re: regexp.MustCompile(`failed to create new OS thread|pthread_create failed: Resource temporarily unavailable|fork/exec \S+: resource temporarily unavailable`),
+		explain: func([]string) string {
+			return "the process hit the container's limit of processes and threads (smoke.pids, 256 by default): the kernel refused a new thread with EAGAIN, and the Go runtime cannot go on without one. " +
+				"Fix: find what parks threads (goroutines blocked in system calls or cgo calls, runtime.LockOSThread), or raise smoke.pids if the service really needs that many; " +
+				"production's limit (Kubernetes podPidsLimit, docker --pids-limit) has the same effect."
+		},
+	},
+	{
 		re: regexp.MustCompile(`OOM killer|OOMKilled|fatal error: runtime: out of memory|fatal error: runtime: cannot allocate memory`),
 		explain: func([]string) string {
 			return "the process ran out of memory under the container's limit (smoke.memory) and was killed. Fix: find what allocates at start-up, or raise the limit; " +

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	goruntime "runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +21,8 @@ import (
 // engine is a container runtime: docker or runc.
 type engine interface {
 	name() string
+	// sweep removes what smoke runs whose process died left in this runtime (see sweep.go).
+	sweep(ctx context.Context) error
 	// load makes img runnable (docker load, or an unpacked runc root filesystem).
 	load(ctx context.Context, name string, img v1.Image, info *imageInfo) (loaded, error)
 }
@@ -29,6 +30,9 @@ type engine interface {
 // loaded is an image an engine can start containers from.
 type loaded interface {
 	start(ctx context.Context, spec runSpec) (container, error)
+	// get GETs url from inside c's own network namespace until the service answers 2xx, exits,
+	// or deadline passes.
+	get(ctx context.Context, c container, url string, deadline time.Time) getResult
 	// remove deletes what load made. It runs with a context that is not the caller's, so that
 	// cleanup happens after a cancellation too.
 	remove(ctx context.Context) error
@@ -38,8 +42,8 @@ type loaded interface {
 type runSpec struct {
 	id   string
 	args []string // replace the image's Cmd; nil keeps it
-	// network: false is no network at all but loopback (a new network namespace); true with
-	// hostNetwork shares the host's network namespace.
+	// hostNetwork shares the host's network namespace; without it the container gets a new one
+	// with only a loopback interface.
 	hostNetwork bool
 }
 
@@ -60,10 +64,6 @@ type container interface {
 	// remove deletes the container (killing it when it runs).
 	remove(ctx context.Context) error
 }
-
-// owner names this process in container names, image tags and labels, so that concurrent smoke
-// tests (and their cleanup) tell their containers from other processes' ones.
-func owner() string { return strconv.Itoa(os.Getpid()) }
 
 // newID returns a container name unique enough for concurrent runs.
 func newID(name string) string {

@@ -15,9 +15,21 @@ const (
 	RuntimeNone   = "none"   // static checks only
 )
 
+// Networks Options.Network can name.
+const (
+	// NetworkNone gives every container its own network namespace with only a loopback
+	// interface; an http probe reaches the service there (the default).
+	NetworkNone = "none"
+	// NetworkHost runs the http probe's container in the host's network namespace and probes
+	// 127.0.0.1:<port> of the host, where the port must be free. Only when asked for.
+	NetworkHost = "host"
+)
+
 // Defaults of the zero Options.
 const (
 	DefaultMemory      = 256 * 1000 * 1000 // bytes, as the smoke.memory default "256MB"
+	DefaultPids        = 256               // processes and threads, as the smoke.pids default
+	MinPids            = 16                // the Go runtime alone starts several threads
 	DefaultTimeout     = 30 * time.Second
 	DefaultStopTimeout = 10 * time.Second // as `docker stop`
 	DefaultStartWait   = 3 * time.Second
@@ -55,14 +67,18 @@ type Options struct {
 	// Probes say what to run in the container.
 	Probes Probes
 
-	// HostNetwork runs http probes in the host's network namespace (docker --network host) and
-	// probes 127.0.0.1:<port> there, instead of joining the container's own network namespace.
-	// It is chosen automatically when not running as root. The port must be free on the host.
-	HostNetwork bool
+	// Network is none (the default) or host: see NetworkNone and NetworkHost. Only http probes
+	// ever get the host's network; exit and start probes always run with none.
+	Network string
+	// Pids bounds the processes and threads of a container; 0 means DefaultPids.
+	Pids int
 	// Docker and Runc are the CLIs to use; empty means "docker" and "runc" on PATH.
 	Docker, Runc string
 	// TempDir holds runc bundles while they run; empty means os.TempDir().
 	TempDir string
+	// CacheDir holds what smoke builds once and keeps (the http prober); empty means
+	// os.UserCacheDir()/scratchkit.
+	CacheDir string
 
 	// Log receives progress lines; nil discards them.
 	Log func(format string, args ...any)
@@ -111,6 +127,18 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Memory < 6<<20 {
 		return o, fmt.Errorf("smoke memory %d bytes: want at least 6MiB (docker's minimum)", o.Memory)
+	}
+	if o.Network == "" {
+		o.Network = NetworkNone
+	}
+	if o.Network != NetworkNone && o.Network != NetworkHost {
+		return o, fmt.Errorf("smoke network %q: want none (the container's own loopback) or host", o.Network)
+	}
+	if o.Pids == 0 {
+		o.Pids = DefaultPids
+	}
+	if o.Pids < MinPids {
+		return o, fmt.Errorf("smoke pids %d: want at least %d (the Go runtime alone starts several threads)", o.Pids, MinPids)
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout

@@ -62,6 +62,8 @@ type PlatformReport struct {
 	// Ran is true when the image was run in a container; Runtime says with what.
 	Ran     bool   `json:"ran"`
 	Runtime string `json:"runtime,omitempty"`
+	// Network is "host" when the http probe ran in the host's network (smoke.network: host).
+	Network string `json:"network,omitempty"`
 	// Note says why the image was not run (foreign platform, runtime none), if it was not.
 	Note   string        `json:"note,omitempty"`
 	Probes []ProbeResult `json:"probes,omitempty"`
@@ -151,6 +153,9 @@ func WriteReport(w io.Writer, reports []Report) error {
 			how := "statically checked only"
 			if p.Ran {
 				how = "ran with " + p.Runtime
+			}
+			if p.Network == NetworkHost {
+				how += ", http probe on the host network (smoke.network: host)"
 			}
 			if p.Note != "" {
 				how += " (" + p.Note + ")"

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,7 +28,7 @@ func (r *runcEngine) name() string { return RuntimeRunc }
 
 // load unpacks the image's filesystem once; every container of this image shares it, read-only.
 func (r *runcEngine) load(ctx context.Context, imgName string, img v1.Image, info *imageInfo) (loaded, error) {
-	dir, err := os.MkdirTemp(r.opts.TempDir, "scratchkit-smoke-"+cleanName(imgName)+"-")
+	dir, err := os.MkdirTemp(r.opts.TempDir, "scratchkit-smoke-"+owner()+"-"+cleanName(imgName)+"-")
 	if err != nil {
 		return nil, fmt.Errorf("runc bundle: %w", err)
 	}
@@ -121,11 +122,17 @@ type ociLinuxCfg struct {
 	Namespaces    []ociNamespace `json:"namespaces"`
 	MaskedPaths   []string       `json:"maskedPaths"`
 	ReadonlyPaths []string       `json:"readonlyPaths"`
+	Seccomp       *ociSeccomp    `json:"seccomp,omitempty"`
 }
 
 type ociResources struct {
 	Devices []ociDevice `json:"devices"`
 	Memory  *ociMemory  `json:"memory,omitempty"`
+	Pids    *ociPids    `json:"pids,omitempty"`
+}
+
+type ociPids struct {
+	Limit int64 `json:"limit"`
 }
 
 type ociDevice struct {
@@ -141,7 +148,8 @@ type ociNamespace struct {
 	Type string `json:"type"`
 }
 
-// spec is the config.json of one container: runc's defaults (`runc spec`) made production-like.
+// spec is the config.json of one container: runc's defaults (`runc spec`) made production-like,
+// with docker's limits: a seccomp filter like docker's default profile and a pids limit.
 func (l *runcLoaded) spec(s runSpec) (ociSpec, error) {
 	info := l.info
 	if info.userErr != nil {
@@ -207,7 +215,9 @@ func (l *runcLoaded) spec(s runSpec) (ociSpec, error) {
 			Resources: ociResources{
 				Devices: []ociDevice{{Allow: false, Access: "rwm"}},
 				Memory:  &ociMemory{Limit: l.engine.opts.Memory},
+				Pids:    &ociPids{Limit: int64(l.engine.opts.Pids)},
 			},
+			Seccomp:    seccompProfile(caps.Bounding),
 			Namespaces: ns,
 			MaskedPaths: []string{"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
 				"/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"},
@@ -263,6 +273,23 @@ func (l *runcLoaded) start(ctx context.Context, s runSpec) (container, error) {
 	return c, nil
 }
 
+// get reaches the service from this process, through a socket opened inside the container's
+// network namespace (root, which runc needs anyway, may join it).
+func (l *runcLoaded) get(ctx context.Context, c container, url string, deadline time.Time) getResult {
+	pid, err := c.pid(ctx)
+	if err != nil {
+		select {
+		case <-c.done():
+			return getResult{exited: true}
+		default:
+		}
+		return getResult{err: fmt.Errorf("find the container's process: %w", err)}
+	}
+	return getLoop(ctx, c, url, deadline, func(ctx context.Context, _, addr string) (net.Conn, error) {
+		return dialInNetns(ctx, pid, addr)
+	})
+}
+
 type runcContainer struct {
 	cli    string
 	id     string
@@ -276,7 +303,12 @@ type runcContainer struct {
 }
 
 func (c *runcContainer) runc(ctx context.Context, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, c.cli, args...)
+	return runcCmd(ctx, c.cli, args...)
+}
+
+// runcCmd runs the runc CLI and returns its combined output.
+func runcCmd(ctx context.Context, cli string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, cli, args...)
 	cmd.Env = redact.Environ()
 	out, err := cmd.CombinedOutput()
 	s := strings.TrimSpace(string(out))
@@ -284,7 +316,7 @@ func (c *runcContainer) runc(ctx context.Context, args ...string) (string, error
 		if s == "" {
 			s = err.Error()
 		}
-		return s, fmt.Errorf("runc %s %s: %s", args[0], c.id, s)
+		return s, fmt.Errorf("runc %s: %s", strings.Join(args, " "), s)
 	}
 	return s, nil
 }

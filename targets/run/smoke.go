@@ -4,10 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,6 +11,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/scratchkit/scratchkit/targets/run/internal/httpprobe"
 )
 
 // Artifact is an image or an image index: a v1.Image, a v1.ImageIndex, or what image.Build's
@@ -115,6 +112,8 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 		switch {
 		case opts.Runtime == RuntimeNone:
 			pr.Note = "not run: smoke.runtime is none"
+		case !userPassed(pr):
+			pr.Note = "not run: the user check failed, and scratchkit does not start a container that would run as root without smoke.allow_root, or as a user it cannot resolve"
 		case !ok:
 			pr.Note = why
 		default:
@@ -133,6 +132,12 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 		}
 		return rep, err
 	}
+	if err := eng.sweep(ctx); err != nil {
+		if ctx.Err() != nil {
+			return rep, ctx.Err()
+		}
+		opts.logf("smoke: could not remove what smoke runs that died left in %s: %v", eng.name(), err)
+	}
 	for _, k := range toRun {
 		if err := ctx.Err(); err != nil {
 			return rep, err
@@ -142,6 +147,9 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 		probes, err := runPlatform(ctx, eng, name, plats[k].img, infos[k], opts, pr)
 		pr.Probes = probes
 		pr.Ran = len(probes) > 0
+		if _, http := pr.Probe("http"); http && opts.Network == NetworkHost {
+			pr.Network = NetworkHost
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return rep, ctx.Err()
@@ -150,6 +158,13 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 		}
 	}
 	return rep, nil
+}
+
+// userPassed reports whether the platform's user check passed (or only warned): an image that
+// would run as root without smoke.allow_root, or as a user that does not resolve, is not run.
+func userPassed(pr PlatformReport) bool {
+	f, ok := pr.Finding(CheckUser)
+	return ok && f.Status != StatusFail
 }
 
 // runPlatform loads one platform image into the engine, runs its probes and cleans up. A failure
@@ -385,6 +400,40 @@ func errSuffix(err error) string {
 	return " (" + err.Error() + ")"
 }
 
+// getResult is how an http probe's GETs ended.
+type getResult struct {
+	status int    // the 2xx status the service answered; 0 when none came
+	last   string // why the last GET failed, when status is 0
+	exited bool   // the service exited before answering
+	err    error  // the probe could not be carried out (prober broken, cancelled)
+}
+
+// getLoop GETs url from this process until the service answers 2xx, exits, or deadline passes;
+// dial, when not nil, opens the connections (inside the container's network namespace).
+func getLoop(ctx context.Context, c container, url string, deadline time.Time, dial httpprobe.Dial) getResult {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	r := httpprobe.Until(ctx, url, deadline, dial)
+	select {
+	case <-c.done():
+		if r.Status == 0 {
+			return getResult{exited: true}
+		}
+	default:
+	}
+	if r.Status == 0 && ctx.Err() != nil {
+		return getResult{err: ctx.Err()}
+	}
+	return getResult{status: r.Status, last: r.Last}
+}
+
 // http runs the http probe: start the service, GET the path until 2xx, stop it with SIGTERM.
 func (p *prober) http(ctx context.Context, h HTTPProbe) ProbeResult {
 	const probe = "http"
@@ -394,7 +443,7 @@ func (p *prober) http(ctx context.Context, h HTTPProbe) ProbeResult {
 	if h.Timeout <= 0 {
 		h.Timeout = p.opts.Timeout
 	}
-	hostNet := p.opts.HostNetwork || !canJoinNetns()
+	hostNet := p.opts.Network == NetworkHost
 	c, cleanup, err := p.launch(ctx, probe, runSpec{args: h.Args, hostNetwork: hostNet})
 	if err != nil {
 		return p.startError(probe, err)
@@ -402,52 +451,34 @@ func (p *prober) http(ctx context.Context, h HTTPProbe) ProbeResult {
 	defer cleanup()
 	url := fmt.Sprintf("http://127.0.0.1:%d%s", h.Port, h.Path)
 	where := "the container's own loopback"
+	if p.eng.name() == RuntimeDocker {
+		where += ", from scratchkit's prober container"
+	}
 	if hostNet {
-		where = "the host network"
+		where = "the host network, as smoke.network: host asks"
 	}
 
 	deadline := time.Now().Add(h.Timeout)
-	var client *http.Client
-	var last string
-	status := 0
-	for status == 0 {
-		select {
-		case <-c.done():
-			return p.failed(ctx, probe, c, fmt.Sprintf("the service exited with code %d before answering GET %s (on %s)", c.exitCode(), url, where))
-		case <-ctx.Done():
-			return p.failed(ctx, probe, c, "cancelled: "+ctx.Err().Error())
-		default:
-		}
-		if time.Now().After(deadline) {
-			_, _ = p.stop(ctx, c)
-			return p.failed(ctx, probe, c, fmt.Sprintf("GET %s (on %s) got no 2xx answer within %s: %s", url, where, h.Timeout, last))
-		}
-		if client == nil {
-			if client, err = p.client(ctx, c, hostNet); err != nil {
-				last = err.Error()
-				time.Sleep(50 * time.Millisecond)
-				continue
-			}
-		}
-		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		req, _ := http.NewRequestWithContext(actx, http.MethodGet, url, nil)
-		resp, err := client.Do(req)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-			resp.Body.Close()
-			if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-				status = resp.StatusCode
-			} else {
-				last = "last answer " + resp.Status
-			}
-		} else {
-			last = "last attempt: " + err.Error()
-		}
-		cancel()
-		if status == 0 {
-			time.Sleep(100 * time.Millisecond)
-		}
+	var res getResult
+	if hostNet {
+		res = getLoop(ctx, c, url, deadline, nil)
+	} else {
+		res = p.ld.get(ctx, c, url, deadline)
 	}
+	switch {
+	case res.exited:
+		<-c.done()
+		return p.failed(ctx, probe, c, fmt.Sprintf("the service exited with code %d before answering GET %s (on %s)", c.exitCode(), url, where))
+	case ctx.Err() != nil:
+		return p.failed(ctx, probe, c, "cancelled: "+ctx.Err().Error())
+	case res.err != nil:
+		_, _ = p.stop(ctx, c)
+		return p.failed(ctx, probe, c, fmt.Sprintf("GET %s (on %s) could not be tried: %v", url, where, res.err))
+	case res.status == 0:
+		_, _ = p.stop(ctx, c)
+		return p.failed(ctx, probe, c, fmt.Sprintf("GET %s (on %s) got no 2xx answer within %s: %s", url, where, h.Timeout, res.last))
+	}
+	status := res.status
 	ok, err := p.stop(ctx, c)
 	if err != nil || !ok {
 		return p.failed(ctx, probe, c, fmt.Sprintf("GET %s answered %d, but the service did not exit within %s of SIGTERM%s: it would be killed on every rollout",
@@ -460,29 +491,4 @@ func (p *prober) http(ctx context.Context, h HTTPProbe) ProbeResult {
 	}
 	return ProbeResult{Probe: probe, Passed: true, ExitCode: code, Output: c.output(ctx),
 		Detail: fmt.Sprintf("GET %s answered %d (on %s); on SIGTERM the service %s", url, status, where, clean)}
-}
-
-// client returns an HTTP client that reaches the service: through the host's loopback, or by
-// dialling from inside the container's network namespace.
-func (p *prober) client(ctx context.Context, c container, hostNet bool) (*http.Client, error) {
-	tr := &http.Transport{DisableKeepAlives: true, Proxy: nil}
-	if !hostNet {
-		pid, err := c.pid(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("find the container's process: %w", err)
-		}
-		if pid <= 0 {
-			return nil, errors.New("the container has no process yet")
-		}
-		// The pid must be this machine's: with a remote docker daemon it is not.
-		if p.info.program != "" {
-			if _, err := os.Stat(fmt.Sprintf("/proc/%d/root%s", pid, p.info.program)); err != nil {
-				return nil, fmt.Errorf("container process %d is not visible on this machine (a remote docker daemon?): set HostNetwork to probe over the host network (%v)", pid, err)
-			}
-		}
-		tr.DialContext = func(ctx context.Context, _, addr string) (net.Conn, error) {
-			return dialInNetns(ctx, pid, addr)
-		}
-	}
-	return &http.Client{Transport: tr}, nil
 }

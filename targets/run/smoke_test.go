@@ -124,18 +124,26 @@ func TestSmokeExample(t *testing.T) {
 	})
 }
 
-// Without root or when asked, the http probe uses the host network: the service must then take
-// its port from the probe's arguments.
+// Only when asked (smoke.network: host), the http probe uses the host network, and the report
+// says so: the service must then take its port from the probe's arguments.
 func TestSmokeHostNetwork(t *testing.T) {
 	img := imageOf(t, "hello", helloBinary(t), "static", "")
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		port := testenv.FreePort(t)
-		opts.HostNetwork = true
+		opts.Network = NetworkHost
 		opts.Probes = Probes{HTTP: &HTTPProbe{Args: []string{"-addr", fmt.Sprintf("127.0.0.1:%d", port)}, Port: port, Path: "/healthz"}}
-		p := ranPlatform(t, smoke(t, "hello", img, opts), opts.Runtime)
+		rep := smoke(t, "hello", img, opts)
+		p := ranPlatform(t, rep, opts.Runtime)
 		h := wantProbe(t, p, "http", true)
-		if !strings.Contains(h.Detail, "host network") {
-			t.Errorf("http probe did not use the host network: %s", h.Detail)
+		if !strings.Contains(h.Detail, "host network") || p.Network != NetworkHost {
+			t.Errorf("http probe did not say it used the host network: network %q, detail %s", p.Network, h.Detail)
+		}
+		var buf bytes.Buffer
+		if err := WriteReport(&buf, []Report{*rep}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(buf.String(), "host network (smoke.network: host)") {
+			t.Errorf("the report does not say the host network was used:\n%s", buf.String())
 		}
 	})
 }
@@ -220,7 +228,7 @@ func TestSmokeReadOnlyRoot(t *testing.T) {
 }
 
 // A non-root service on port 80 fails statically and at run with bind: permission denied, as on
-// Kubernetes; the same image as root (allowed) binds it.
+// Kubernetes; the same image as root is not run without allow_root, and with it binds the port.
 func TestSmokePrivilegedPort(t *testing.T) {
 	bin := helloBinary(t)
 	nonroot := imageOf(t, "hello", bin, "static", "", "-addr", ":80")
@@ -239,16 +247,16 @@ func TestSmokePrivilegedPort(t *testing.T) {
 		}
 
 		rep = smoke(t, "hello", root, opts)
-		p = ranPlatform(t, rep, opts.Runtime)
-		if f, _ := p.Finding(CheckUser); f.Status != StatusFail {
-			t.Errorf("static user for root without allow_root: %s, want fail", f.Status)
+		if p := rep.Platforms[0]; p.Ran || len(p.Probes) > 0 || !rep.Failed() {
+			t.Errorf("root image without allow_root: ran=%v probes=%d failed=%v, want not run and failed", p.Ran, len(p.Probes), rep.Failed())
 		}
-		wantProbe(t, p, "http", true)
 
 		opts.AllowRoot = true
-		if rep = smoke(t, "hello", root, opts); rep.Failed() {
+		rep = smoke(t, "hello", root, opts)
+		if rep.Failed() {
 			t.Error("root image with allow_root failed")
 		}
+		wantProbe(t, ranPlatform(t, rep, opts.Runtime), "http", true)
 	})
 }
 

@@ -1,11 +1,14 @@
 package run
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -15,10 +18,6 @@ import (
 const oNoFollow = syscall.O_NOFOLLOW
 
 func mkfifo(path string, mode uint32) error { return syscall.Mkfifo(path, mode) }
-
-// canJoinNetns reports whether this process may enter other network namespaces (setns(2)
-// needs CAP_SYS_ADMIN: in practice, root).
-func canJoinNetns() bool { return os.Geteuid() == 0 }
 
 // dialInNetns connects to addr from inside the network namespace of process pid: a goroutine
 // locks itself to a thread, moves that thread into the namespace, and creates the socket
@@ -64,4 +63,47 @@ func nofileLimit() uint64 {
 		return 1024
 	}
 	return r.Max
+}
+
+// bootAndPidNamespace returns this boot's id and this process's pid namespace
+// ("pid:[4026531836]").
+func bootAndPidNamespace() (boot, pidns string, err error) {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return "", "", err
+	}
+	ns, err := os.Readlink("/proc/self/ns/pid")
+	if err != nil {
+		return "", "", err
+	}
+	return strings.TrimSpace(string(b)), ns, nil
+}
+
+// processExists reports whether pid names a process of this pid namespace, whoever owns it
+// (kill(2) with signal 0 says ESRCH only when there is none; hidepid does not hide it).
+func processExists(pid int) bool {
+	return unix.Kill(pid, 0) != unix.ESRCH
+}
+
+// processStart returns when process pid started, in clock ticks since boot: field 22 of
+// /proc/<pid>/stat, counted after the command name, which may itself hold spaces and parentheses.
+func processStart(pid int) (uint64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(data[i+1:]))
+	// f[0] is field 3 (state); the start time is field 22.
+	if len(f) < 20 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields, want at least 22", pid, len(f)+2)
+	}
+	n, err := strconv.ParseUint(f[19], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: start time %q: %w", pid, f[19], err)
+	}
+	return n, nil
 }

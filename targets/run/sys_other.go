@@ -8,8 +8,6 @@ import (
 	"net"
 )
 
-func canJoinNetns() bool { return false }
-
 func dialInNetns(context.Context, int, string) (net.Conn, error) {
 	return nil, errors.New("joining a container's network namespace needs Linux")
 }
@@ -23,3 +21,13 @@ const oNoFollow = 0
 func mkfifo(string, uint32) error { return errors.New("fifos are only made on Linux") }
 
 func nofileLimit() uint64 { return 1024 }
+
+func bootAndPidNamespace() (string, string, error) {
+	return "", "", errors.New("pid namespaces are a Linux thing")
+}
+
+func processExists(int) bool { return true }
+
+func processStart(int) (uint64, error) {
+	return 0, errors.New("process start times are read from Linux's /proc")
+}

@@ -1,14 +1,20 @@
 // Command pitfall misbehaves in the ways scratchkit's smoke tests must catch: it writes to the
-// image's filesystem, allocates more memory than a container allows, or ignores SIGTERM.
+// image's filesystem, allocates more memory than a container allows, ignores SIGTERM, starts more
+// threads than a container allows, floods its output, or makes a system call containers refuse.
 package main
 
 import (
+	"bufio"
 	"flag"
 	"fmt"
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
+	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -16,6 +22,9 @@ func main() {
 	allocMB := flag.Int("alloc-mb", 0, "allocate and touch this many MiB, then exit")
 	serve := flag.String("serve", "", "serve HTTP on this address")
 	ignoreTerm := flag.Bool("ignore-term", false, "ignore SIGTERM")
+	threads := flag.Int("threads", 0, "start this many OS threads, then exit")
+	spewMB := flag.Int("spew-mb", 0, "write this many MiB to stdout, then fail")
+	keyctl := flag.Bool("keyctl", false, "join a new kernel session keyring (keyctl(2), which docker's seccomp profile refuses)")
 	flag.Parse()
 
 	if *ignoreTerm {
@@ -38,6 +47,35 @@ func main() {
 			keep = append(keep, b)
 		}
 		fmt.Println("allocated", len(keep), "MiB")
+	case *threads > 0:
+		started := make(chan bool)
+		for i := 0; i < *threads; i++ {
+			go func() {
+				runtime.LockOSThread() // a parked locked goroutine keeps its thread
+				started <- true
+				select {}
+			}()
+		}
+		for i := 0; i < *threads; i++ {
+			<-started
+		}
+		fmt.Println("started", *threads, "threads")
+	case *spewMB > 0:
+		w := bufio.NewWriter(os.Stdout)
+		line := strings.Repeat("x", 1023) + "\n"
+		for i := 0; i < *spewMB*1024; i++ {
+			w.WriteString(line)
+		}
+		fmt.Fprintf(w, "pitfall: wrote %d MiB\n", *spewMB)
+		w.Flush()
+		os.Exit(1)
+	case *keyctl:
+		id, err := unix.KeyctlJoinSessionKeyring("scratchkit-pitfall")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "pitfall: keyctl:", err)
+			os.Exit(1)
+		}
+		fmt.Println("joined session keyring", id)
 	case *serve != "":
 		http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 		fmt.Println("serving on", *serve)

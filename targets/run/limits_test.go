@@ -1,0 +1,183 @@
+package run
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/scratchkit/scratchkit/internal/testenv"
+)
+
+// An image that would run as root without allow_root, or as a user that does not resolve, fails
+// its user check and is not run: no image is loaded and no container created.
+func TestSmokeRefusesRootImage(t *testing.T) {
+	bin := helloBinary(t)
+	root := imageOf(t, "hello", bin, "static", "0", "-addr", ":8080")
+	ghost := handImage(t, v1.Config{Entrypoint: []string{"/ko-app/hello"}, User: "app"}, layer(t, binFile(t, bin, "hello", 0o755)))
+	eachRuntime(t, func(t *testing.T, opts Options) {
+		since := time.Now().Add(-time.Second)
+		var mu sync.Mutex
+		var ran []string
+		logf := opts.Log
+		opts.Log = func(f string, a ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			if l := fmt.Sprintf(f, a...); strings.Contains(l, " probe: ") || strings.Contains(l, "loaded into docker") || strings.Contains(l, "unpacked into") {
+				ran = append(ran, l)
+			}
+			logf(f, a...)
+		}
+		opts.Probes = Probes{HTTP: &HTTPProbe{Port: 8080, Path: "/healthz"}}
+		for name, img := range map[string]v1.Image{"root": root, "unresolved user": ghost} {
+			rep := smoke(t, "hello", img, opts)
+			p := rep.Platforms[0]
+			if !rep.Failed() || p.Ran || len(p.Probes) > 0 || !strings.Contains(p.Note, "not run: the user check failed") {
+				t.Errorf("%s: failed=%v ran=%v probes=%d note=%q: want a failure, not run", name, rep.Failed(), p.Ran, len(p.Probes), p.Note)
+			}
+			if f, _ := p.Finding(CheckUser); f.Status != StatusFail {
+				t.Errorf("%s: user check %s", name, f.Status)
+			}
+		}
+		if len(ran) > 0 {
+			t.Errorf("images refused by the user check were loaded or run: %q", ran)
+		}
+		if opts.Runtime == RuntimeDocker {
+			out := testenv.Run(t, opts.Docker, "events", "--since", strconv.FormatInt(since.Unix(), 10), "--until", strconv.FormatInt(time.Now().Unix()+1, 10),
+				"--filter", "type=container", "--filter", "event=create", "--filter", "label="+ownerLabel+"="+owner(), "--format", "{{.Actor.ID}}")
+			if strings.TrimSpace(out) != "" {
+				t.Errorf("docker created containers: %s", out)
+			}
+		}
+	})
+}
+
+// Under both runtimes a system call docker's default seccomp profile refuses fails: keyctl(2),
+// whose kernel keyrings are not namespaced. runc applies no filter unless told to.
+func TestSmokeSeccomp(t *testing.T) {
+	bin := pitfallBinary(t)
+	if out, err := exec.Command(bin, "-keyctl").CombinedOutput(); err != nil {
+		testenv.Missing(t, "keyctl fails on this host already, so the test shows nothing: %v: %s", err, out)
+	}
+	img := imageOf(t, "pitfall", bin, "static", "")
+	eachRuntime(t, func(t *testing.T, opts Options) {
+		opts.Probes = Probes{Exit: &ExitProbe{Args: []string{"-keyctl"}}}
+		p := ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime)
+		r := wantProbe(t, p, "exit", false)
+		if !strings.Contains(r.Output, "keyctl: operation not permitted") {
+			t.Errorf("output %q: want keyctl refused with EPERM", r.Output)
+		}
+	})
+}
+
+// A container may not start more than smoke.pids processes and threads (256 by default); the
+// failure is diagnosed.
+func TestSmokePidsLimit(t *testing.T) {
+	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "")
+	eachRuntime(t, func(t *testing.T, opts Options) {
+		opts.Probes = Probes{Exit: &ExitProbe{Args: []string{"-threads", "300"}}}
+		p := ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime)
+		r := wantProbe(t, p, "exit", false, "smoke.pids")
+		if !strings.Contains(r.Output, "failed to create new OS thread") {
+			t.Errorf("output %q: want the Go runtime's thread failure", r.Output)
+		}
+		opts.Probes = Probes{Exit: &ExitProbe{Args: []string{"-threads", "30"}}}
+		p = ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime)
+		wantProbe(t, p, "exit", true)
+	})
+}
+
+// A container that floods its output costs scratchkit at most maxOutput of it, with the tail
+// kept: the end is where the reason is.
+func TestSmokeOutputBounded(t *testing.T) {
+	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "")
+	eachRuntime(t, func(t *testing.T, opts Options) {
+		opts.Probes = Probes{Exit: &ExitProbe{Args: []string{"-spew-mb", "8"}}}
+		p := ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime)
+		r := wantProbe(t, p, "exit", false)
+		if len(r.Output) > maxOutput+100 || !strings.HasPrefix(r.Output, "[... earlier output dropped]") || !strings.Contains(r.Output, "pitfall: wrote 8 MiB") {
+			t.Errorf("output of %d bytes, starting %.40q, ending %q: want at most %d, the tail kept", len(r.Output), r.Output, r.Output[max(0, len(r.Output)-40):], maxOutput)
+		}
+	})
+}
+
+// docker keeps at most two log files of dockerLogSize for a smoke container, however much it
+// writes.
+func TestDockerLogBounded(t *testing.T) {
+	docker := testenv.Docker(t)
+	testenv.Root(t) // to read the log file under /var/lib/docker
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	opts, err := Options{Runtime: RuntimeDocker, Docker: docker, Log: t.Logf}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "")
+	info, err := analyze(ctx, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := &dockerEngine{cli: docker, opts: opts}
+	ld, err := eng.load(ctx, "pitfall", img, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ld.remove(context.Background())
+	c, err := ld.start(ctx, runSpec{id: newID("logcap"), args: []string{"-spew-mb", "8"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.remove(context.Background())
+	select {
+	case <-c.done():
+	case <-ctx.Done():
+		t.Fatal("the container did not exit")
+	}
+	logPath := strings.TrimSpace(testenv.Run(t, docker, "inspect", "--format", "{{.LogPath}}", c.(*dockerContainer).id))
+	var total int64
+	for _, p := range []string{logPath, logPath + ".1", logPath + ".2"} {
+		if fi, err := os.Stat(p); err == nil {
+			total += fi.Size()
+		}
+	}
+	if total == 0 || total > 2<<20+64<<10 {
+		t.Errorf("docker kept %d bytes of log for 8 MiB of output: want some, at most 2 MiB", total)
+	}
+}
+
+// The runc profile refuses what docker's default profile refuses and allows what programs need.
+func TestSeccompProfile(t *testing.T) {
+	p := seccompProfile(nil)
+	if p.DefaultAction != "SCMP_ACT_ERRNO" || p.DefaultErrnoRet == nil || *p.DefaultErrnoRet != 1 || len(p.Architectures) == 0 {
+		t.Errorf("profile %+v: want EPERM by default for this host's architectures", p)
+	}
+	allowed := map[string]bool{}
+	for _, r := range p.Syscalls {
+		if r.Action == "SCMP_ACT_ALLOW" && len(r.Args) == 0 {
+			for _, n := range r.Names {
+				allowed[n] = true
+			}
+		}
+	}
+	for _, n := range []string{"read", "write", "futex", "epoll_pwait", "accept4", "getrandom", "rt_sigreturn", "execve", "openat"} {
+		if !allowed[n] {
+			t.Errorf("%s is not allowed", n)
+		}
+	}
+	for _, n := range []string{"keyctl", "add_key", "mount", "umount2", "unshare", "setns", "bpf", "perf_event_open", "kexec_load", "init_module",
+		"reboot", "swapon", "clock_settime", "io_uring_setup", "userfaultfd", "open_by_handle_at", "chroot", "clone", "clone3", "personality"} {
+		if allowed[n] {
+			t.Errorf("%s is allowed without conditions", n)
+		}
+	}
+	if root := seccompProfile(dockerDefaultCaps); !strings.Contains(fmt.Sprint(root.Syscalls[0].Names), "chroot") {
+		t.Error("a root container with CAP_SYS_CHROOT may not chroot, unlike under docker")
+	}
+}
