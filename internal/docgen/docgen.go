@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/scratchkit/scratchkit/targets/config"
+	"github.com/scratchkit/scratchkit/targets/config/load"
 )
 
 // ConfigReference renders the reference of every scratchkit.yaml key. configDir is the directory
@@ -25,7 +26,7 @@ func ConfigReference(configDir string) (string, error) {
 		return "", err
 	}
 	env := map[string][]string{}
-	for _, v := range config.EnvVars() {
+	for _, v := range load.EnvVars() {
 		env[v.Key] = append(env[v.Key], v.Name)
 	}
 	var b bytes.Buffer
@@ -44,7 +45,7 @@ Sizes are written 20MB, 512KiB or a number of bytes; durations 30s, 2m or a numb
 Lists in environment variables are comma-separated; maps are KEY=VALUE,KEY=VALUE.
 
 YAML anchors and aliases work as YAML says, within a limit: the values a file's aliases repeat,
-counted over the whole file, may number at most ` + strconv.Itoa(config.MaxAliasNodes) + `; past that the file is refused as an
+counted over the whole file, may number at most ` + strconv.Itoa(load.MaxAliasNodes) + `; past that the file is refused as an
 alias bomb, naming the line of the alias.
 
 `)
@@ -86,7 +87,7 @@ alias bomb, naming the line of the alias.
 				envs = append(envs, "`"+e+"`")
 			}
 			doc := comments[s.t.Name()+"."+f.Name]
-			if vals := config.Allowed(s.t, name); vals != nil {
+			if vals := load.Allowed(s.t, name); vals != nil {
 				doc += " One of: " + strings.Join(vals, ", ") + "."
 			}
 			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", key, typeName(f.Type), def, strings.Join(envs, ", "), escape(doc))
@@ -95,7 +96,7 @@ alias bomb, naming the line of the alias.
 	}
 	b.WriteString("## Other environment variables\n\n")
 	b.WriteString("| variable | meaning |\n|---|---|\n")
-	for _, v := range config.EnvVars() {
+	for _, v := range load.EnvVars() {
 		if v.Note != "" {
 			fmt.Fprintf(&b, "| `%s` | sets `%s`: %s |\n", v.Name, v.Key, v.Note)
 		}

@@ -1,10 +1,8 @@
-// Package redact keeps secrets out of what scratchkit records and out of the processes it
-// starts: URLs lose their credentials, child environments lose the signing secrets.
+// Package redact keeps secrets out of what scratchkit records: URLs lose their credentials.
 package redact
 
 import (
 	"net/url"
-	"os"
 	"strings"
 )
 
@@ -40,35 +38,4 @@ func URL(raw string) string {
 	}
 	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
 	return u.String()
-}
-
-// Secrets are the environment variables only signing reads: the cosign key's password and the
-// OIDC tokens for keyless signing. No child process scratchkit starts needs them.
-var Secrets = []string{"COSIGN_PASSWORD", "SIGSTORE_ID_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"}
-
-// Environ is os.Environ() without Secrets, followed by extra: the environment for a child
-// process (go, git, docker, runc, a PGO workload).
-func Environ(extra ...string) []string {
-	return Env(os.Environ(), extra...)
-}
-
-// Env is env without Secrets, followed by extra.
-func Env(env []string, extra ...string) []string {
-	out := make([]string, 0, len(env)+len(extra))
-	for _, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		if !isSecret(k) {
-			out = append(out, kv)
-		}
-	}
-	return append(out, extra...)
-}
-
-func isSecret(name string) bool {
-	for _, s := range Secrets {
-		if name == s {
-			return true
-		}
-	}
-	return false
 }

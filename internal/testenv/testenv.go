@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scratchkit/scratchkit/internal/redact"
+	"github.com/scratchkit/scratchkit/internal/secrets"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -299,7 +299,7 @@ func (r *Registry) DockerConfigFor(t testing.TB, host string) string {
 	return dir
 }
 
-// SecretSpy sets every variable of redact.Secrets for the duration of t and puts wrappers for
+// SecretSpy sets every variable of secrets.Names for the duration of t and puts wrappers for
 // the named commands first on PATH: each wrapper notes whether its environment still holds one
 // of them, then runs the real command. The returned func lists the calls that saw a secret.
 // Commands that are not installed are left out.
@@ -313,7 +313,7 @@ func SecretSpy(t testing.TB, commands ...string) (leaks func() []string) {
 			continue
 		}
 		script := "#!/bin/sh\n"
-		for _, s := range redact.Secrets {
+		for _, s := range secrets.Names {
 			script += fmt.Sprintf("if env | grep -q '^%s='; then echo \"%s $* (%s)\" >> %q; fi\n", s, c, s, log)
 		}
 		script += fmt.Sprintf("exec %q \"$@\"\n", real)
@@ -322,7 +322,7 @@ func SecretSpy(t testing.TB, commands ...string) (leaks func() []string) {
 		}
 	}
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	for _, s := range redact.Secrets {
+	for _, s := range secrets.Names {
 		t.Setenv(s, "spy-secret-"+strings.ToLower(s))
 	}
 	return func() []string {

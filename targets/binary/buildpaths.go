@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/scratchkit/scratchkit/internal/redact"
+	"github.com/scratchkit/scratchkit/internal/secrets"
 )
 
 // BuildPaths returns the directories a build on this machine may leak into a binary, for
@@ -21,7 +21,7 @@ func BuildPaths(ctx context.Context, goCmd, dir string, env []string) ([]string,
 		goCmd = "go"
 	}
 	if env == nil {
-		env = redact.Environ()
+		env = secrets.Environ()
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {

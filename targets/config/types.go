@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Size is a number of bytes written as 20MB, 512KiB or 1048576. KB/MB/GB are decimal, KiB/MiB/GiB binary.
@@ -52,14 +50,17 @@ func (s Size) String() string {
 	return strconv.FormatInt(int64(s), 10) + "B"
 }
 
-// UnmarshalYAML reads a Size from a scalar.
-func (s *Size) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return lineError(n, fmt.Errorf("want a size such as 20MB"))
+// UnmarshalYAML reads a Size from a YAML scalar. (It uses yaml's function-style unmarshaler
+// interface, so this package needs no YAML library; the loader checks the value with its line
+// before decoding.)
+func (s *Size) UnmarshalYAML(unmarshal func(any) error) error {
+	var text string
+	if err := unmarshal(&text); err != nil {
+		return err
 	}
-	v, err := ParseSize(n.Value)
+	v, err := ParseSize(text)
 	if err != nil {
-		return lineError(n, err)
+		return err
 	}
 	*s = v
 	return nil
@@ -81,30 +82,27 @@ func ParseDuration(s string) (Duration, error) {
 // String writes the duration the way Go does.
 func (d Duration) String() string { return time.Duration(d).String() }
 
-// UnmarshalYAML reads a Duration from a scalar.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return lineError(n, fmt.Errorf("want a duration such as 30s"))
+// UnmarshalYAML reads a Duration from a YAML scalar.
+func (d *Duration) UnmarshalYAML(unmarshal func(any) error) error {
+	var text string
+	if err := unmarshal(&text); err != nil {
+		return err
 	}
-	v, err := ParseDuration(n.Value)
+	v, err := ParseDuration(text)
 	if err != nil {
-		return lineError(n, err)
+		return err
 	}
 	*d = v
 	return nil
 }
 
 // UnmarshalYAML reads an Endpoint from a URL or from a mapping.
-func (e *Endpoint) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind == yaml.ScalarNode {
-		e.URL = n.Value
+func (e *Endpoint) UnmarshalYAML(unmarshal func(any) error) error {
+	var url string
+	if unmarshal(&url) == nil {
+		e.URL = url
 		return nil
 	}
 	type plain Endpoint
-	return n.Decode((*plain)(e))
-}
-
-// lineError reports a value error the way yaml.v3 reports its own, with the node's line.
-func lineError(n *yaml.Node, err error) error {
-	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
+	return unmarshal((*plain)(e))
 }

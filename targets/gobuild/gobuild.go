@@ -19,7 +19,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/scratchkit/scratchkit/internal/redact"
+	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
@@ -62,7 +62,7 @@ type Build struct {
 type Options struct {
 	// Dist is the absolute output folder.
 	Dist string
-	// Env is the environment go build starts from. Default: os.Environ() without the signing secrets (redact.Secrets).
+	// Env is the environment go build starts from. Default: os.Environ() without the signing secrets (secrets.Names).
 	Env []string
 	// Jobs bounds the go builds that run at once. Default: runtime.NumCPU().
 	Jobs int
@@ -93,7 +93,7 @@ type Result struct {
 // failures; a failed platform leaves no file behind, and the others finish.
 func Run(ctx context.Context, builds []Build, opts Options) ([]Result, error) {
 	if opts.Env == nil {
-		opts.Env = redact.Environ()
+		opts.Env = secrets.Environ()
 	}
 	if opts.Jobs <= 0 {
 		opts.Jobs = runtime.NumCPU()
@@ -300,7 +300,7 @@ func buildOne(ctx context.Context, b *Build, p platform.Platform, opts Options) 
 	}
 	cmd := exec.CommandContext(ctx, opts.Go, args...)
 	cmd.Dir = b.Dir
-	cmd.Env = redact.Env(opts.Env, extra...) // go build never sees the signing secrets
+	cmd.Env = secrets.Env(opts.Env, extra...) // go build never sees the signing secrets
 	var output bytes.Buffer
 	cmd.Stdout = &output
 	cmd.Stderr = &output

@@ -16,7 +16,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/scratchkit/scratchkit/internal/redact"
+	"github.com/scratchkit/scratchkit/internal/secrets"
 	"golang.org/x/mod/modfile"
 )
 
@@ -37,7 +37,7 @@ type Package struct {
 func List(ctx context.Context, dir string, patterns ...string) ([]Package, error) {
 	args := append([]string{"list", "-e", "-json=ImportPath,Name,Dir,Module,Error"}, patterns...)
 	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir, cmd.Env = dir, redact.Environ()
+	cmd.Dir, cmd.Env = dir, secrets.Environ()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -64,7 +64,7 @@ func List(ctx context.Context, dir string, patterns ...string) ([]Package, error
 // ModulePath returns the main module's path of dir.
 func ModulePath(ctx context.Context, dir string) (string, error) {
 	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Path}}")
-	cmd.Dir, cmd.Env = dir, redact.Environ()
+	cmd.Dir, cmd.Env = dir, secrets.Environ()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -13,7 +13,7 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/scratchkit/scratchkit/internal/redact"
+	"github.com/scratchkit/scratchkit/internal/secrets"
 )
 
 // Info is what ldflags templates see: {{.Version}} {{.Commit}} {{.Date}} {{.Env.NAME}}, and ko's
@@ -45,14 +45,14 @@ func (i Info) Time() time.Time { return time.Unix(i.Timestamp, 0).UTC() }
 // sourceDateEpoch (SOURCE_DATE_EPOCH), when set, fixes .Date.
 func Describe(ctx context.Context, dir string, env []string, version, sourceDateEpoch string) (Info, error) {
 	info := Info{Env: map[string]string{}}
-	for _, e := range redact.Env(env) { // a template never reads a signing secret into a binary
+	for _, e := range secrets.Env(env) { // a template never reads a signing secret into a binary
 		if k, v, ok := strings.Cut(e, "="); ok {
 			info.Env[k] = v
 		}
 	}
 	git := func(args ...string) string {
 		cmd := exec.CommandContext(ctx, "git", args...)
-		cmd.Dir, cmd.Env = dir, redact.Environ()
+		cmd.Dir, cmd.Env = dir, secrets.Environ()
 		out, err := cmd.Output()
 		if err != nil {
 			return ""

@@ -26,7 +26,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/scratchkit/scratchkit/internal/redact"
+	"github.com/scratchkit/scratchkit/internal/secrets"
 	"golang.org/x/crypto/x509roots/fallback/bundle"
 )
 
@@ -382,6 +382,6 @@ func moduleVersion(mod string) string {
 // goCmd is the go command, without the signing secrets in its environment.
 func goCmd(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Env = redact.Environ()
+	cmd.Env = secrets.Environ()
 	return cmd
 }

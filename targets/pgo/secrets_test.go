@@ -8,14 +8,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scratchkit/scratchkit/internal/redact"
+	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/internal/testenv"
 )
 
 // The PGO workload (the service and its load command) never sees the signing secrets.
 func TestWorkloadNeverSeesSigningSecrets(t *testing.T) {
 	bin := hello(t)
-	for _, s := range redact.Secrets {
+	for _, s := range secrets.Names {
 		t.Setenv(s, "workload-must-not-see-this")
 	}
 	envFile := filepath.Join(t.TempDir(), "env")

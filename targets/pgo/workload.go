@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/scratchkit/scratchkit/internal/redact"
+	"github.com/scratchkit/scratchkit/internal/secrets"
 )
 
 // process is a started command whose output is kept (the tail) for error messages.
@@ -25,7 +25,7 @@ type process struct {
 func startProcess(argv []string, dir string, env []string) (*process, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
-	cmd.Env = redact.Environ(env...)
+	cmd.Env = secrets.Environ(env...)
 	out := &tail{max: 4 << 10}
 	cmd.Stdout, cmd.Stderr = out, out
 	ownGroup(cmd)

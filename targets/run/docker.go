@@ -16,8 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/scratchkit/scratchkit/internal/redact"
 
+	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/targets/run/internal/httpprobe"
 )
 
@@ -37,7 +37,7 @@ func (d *dockerEngine) name() string { return RuntimeDocker }
 // docker runs the CLI and returns its combined output.
 func (d *dockerEngine) docker(ctx context.Context, stdin io.Reader, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, d.cli, args...)
-	cmd.Env = redact.Environ()
+	cmd.Env = secrets.Environ()
 	cmd.Stdin = stdin
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
@@ -310,7 +310,7 @@ func (c *dockerContainer) signal(ctx context.Context, sig string) error {
 // keeps the last maxOutput bytes, as for runc.
 func (c *dockerContainer) output(ctx context.Context) string {
 	cmd := exec.CommandContext(ctx, c.engine.cli, "logs", c.id)
-	cmd.Env = redact.Environ()
+	cmd.Env = secrets.Environ()
 	var buf syncBuffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf // one pipe: the CLI's order is kept
 	_ = cmd.Run()

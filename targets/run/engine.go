@@ -15,7 +15,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/scratchkit/scratchkit/internal/redact"
+	"github.com/scratchkit/scratchkit/internal/secrets"
 )
 
 // engine is a container runtime: docker or runc.
@@ -135,7 +135,7 @@ func dockerAnswers(ctx context.Context, cli string, timeout time.Duration) error
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, p, "version", "--format", "{{.Server.APIVersion}}")
-	cmd.Env = redact.Environ()
+	cmd.Env = secrets.Environ()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		if ctx.Err() != nil {

@@ -22,7 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
-	"github.com/scratchkit/scratchkit/internal/redact"
+	"github.com/scratchkit/scratchkit/internal/secrets"
 )
 
 // The prober is a tiny static program (internal/prober, on internal/httpprobe) that performs the
@@ -123,7 +123,7 @@ func proberBinary(ctx context.Context, opts Options) (string, error) {
 	out := filepath.Join(tmp, "prober.bin")
 	cmd := exec.CommandContext(ctx, "go", "build", "-ldflags=-s -w", "-buildvcs=false", "-o", out, proberMain)
 	cmd.Dir = tmp
-	cmd.Env = redact.Environ(proberEnv()...)
+	cmd.Env = secrets.Environ(proberEnv()...)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build the prober with %s: %v: %s", gover, err, bytes.TrimSpace(msg))
 	}
@@ -161,7 +161,7 @@ func goVersion(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "env", "GOVERSION")
-	cmd.Env = redact.Environ("GOTOOLCHAIN=local", "GOWORK=off")
+	cmd.Env = secrets.Environ("GOTOOLCHAIN=local", "GOWORK=off")
 	cmd.Dir = os.TempDir() // outside any module, whose go line could ask for another toolchain
 	out, err := cmd.Output()
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/scratchkit/scratchkit/internal/redact"
+	"github.com/scratchkit/scratchkit/internal/secrets"
 )
 
 // runcEngine runs containers with runc on a bundle unpacked from the image. It needs root.
@@ -247,7 +247,7 @@ func (l *runcLoaded) start(ctx context.Context, s runSpec) (container, error) {
 	}
 	c := &runcContainer{cli: l.engine.cli, id: s.id, bundle: bundle, exited: make(chan struct{}), code: -1}
 	c.cmd = exec.Command(l.engine.cli, "run", "--bundle", bundle, s.id)
-	c.cmd.Env = redact.Environ()
+	c.cmd.Env = secrets.Environ()
 	c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.out
 	if err := c.cmd.Start(); err != nil {
 		os.RemoveAll(bundle)
@@ -309,7 +309,7 @@ func (c *runcContainer) runc(ctx context.Context, args ...string) (string, error
 // runcCmd runs the runc CLI and returns its combined output.
 func runcCmd(ctx context.Context, cli string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, cli, args...)
-	cmd.Env = redact.Environ()
+	cmd.Env = secrets.Environ()
 	out, err := cmd.CombinedOutput()
 	s := strings.TrimSpace(string(out))
 	if err != nil {

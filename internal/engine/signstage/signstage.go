@@ -1,5 +1,6 @@
-// Package signstage implements the Sign, VerifySignatures and Keygen targets. It is apart from
-// package stage because it links cosign, which only the full targets package pays for.
+// Package signstage runs the engine's signing stages: Sign, SignRecorded, VerifySignatures,
+// Keygen and Release. It is apart from package engine because it links cosign, which only the
+// full engine pays for.
 package signstage
 
 import (
@@ -15,19 +16,42 @@ import (
 
 	"github.com/scratchkit/scratchkit/internal/redact"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
-	"github.com/scratchkit/scratchkit/targets/internal/stage"
+	"github.com/scratchkit/scratchkit/internal/engine"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/sign"
 )
 
+// StageSign names the signing stage.
+const StageSign = "sign"
+
 // Sign signs every image digest Image pushed to a registry, attests its SBOM and provenance, and
-// signs dist/SHA256SUMS of the release binaries; everything is recorded in artifacts.json.
-func Sign(ctx context.Context) error {
-	e, err := stage.Load()
-	if err != nil {
+// signs dist/SHA256SUMS of the release binaries, after Image; everything is recorded in
+// artifacts.json.
+func Sign(ctx context.Context, e *engine.Run) error {
+	if err := e.Image(ctx); err != nil {
 		return err
 	}
-	rec, err := e.Artifacts()
+	return SignRecorded(ctx, e)
+}
+
+// SignRecorded is Sign of the image digests artifacts.json records, without running Image first.
+func SignRecorded(ctx context.Context, e *engine.Run) error {
+	return e.Stage(ctx, StageSign, func(ctx context.Context) error { return signImages(ctx, e) })
+}
+
+// Release runs Build, Verify, Image, Smoke and Sign, each once, and prints what went where.
+func Release(ctx context.Context, e *engine.Run) error {
+	if err := e.Smoke(ctx); err != nil {
+		return err
+	}
+	if err := Sign(ctx, e); err != nil {
+		return err
+	}
+	return e.Summary(ctx)
+}
+
+func signImages(ctx context.Context, e *engine.Run) error {
+	rec, err := e.Record()
 	if err != nil {
 		return err
 	}
@@ -49,10 +73,10 @@ func Sign(ctx context.Context) error {
 			rec.Signatures = append(rec.Signatures, entry)
 		}
 	}
-	if signErr == nil && e.Sign.SignChecksums() {
+	if signErr == nil && e.Config.Sign.SignChecksums() {
 		signErr = checksums(ctx, e, rec, opts)
 	}
-	if err := rec.Save(e.DistDir()); err != nil {
+	if err := e.Save(); err != nil {
 		return err
 	}
 	report(e, rec)
@@ -63,11 +87,11 @@ func Sign(ctx context.Context) error {
 }
 
 // options maps the sign: configuration onto the engine's options.
-func options(e *stage.Env) (sign.Options, error) {
+func options(e *engine.Run) (sign.Options, error) {
 	o := sign.Options{
-		Key: e.Sign.Key, Password: sign.PasswordFromEnv(), Keyless: e.Sign.Keyless, TLog: e.Sign.TLog,
-		Recursive: e.Sign.Recursive, FulcioURL: e.Sign.FulcioURL, RekorURL: e.Sign.RekorURL,
-		IdentityToken: e.Sign.IdentityToken, Insecure: e.Image.Insecure,
+		Key: e.Config.Sign.Key, Password: sign.PasswordFromEnv(), Keyless: e.Config.Sign.Keyless, TLog: e.Config.Sign.TLog,
+		Recursive: e.Config.Sign.Recursive, FulcioURL: e.Config.Sign.FulcioURL, RekorURL: e.Config.Sign.RekorURL,
+		IdentityToken: e.Config.Sign.IdentityToken, Insecure: e.Config.Image.Insecure,
 		Log: func(f string, a ...any) { e.UI.Info(f, a...) },
 	}
 	if !o.Keyless {
@@ -79,7 +103,7 @@ func options(e *stage.Env) (sign.Options, error) {
 		}
 		if !strings.Contains(o.Key, "://") {
 			if _, err := os.Stat(o.Key); err != nil {
-				return o, fmt.Errorf("%s: sign.key: %s: %v; create a key pair with `mage keygen` (cosign's format, COSIGN_PASSWORD encrypts it), set sign.key or COSIGN_KEY, or set sign.keyless: true in CI", e.Where("sign.key"), o.Key, errors.Unwrap(err))
+				return o, fmt.Errorf("%s: sign.key: %s: %v; create a key pair with `mage keygen` (cosign's format, COSIGN_PASSWORD encrypts it), set sign.key or COSIGN_KEY, or set sign.keyless: true in CI", e.Config.Where("sign.key"), o.Key, errors.Unwrap(err))
 			}
 		}
 		if pub := publicKey(e); pub != "" {
@@ -90,9 +114,9 @@ func options(e *stage.Env) (sign.Options, error) {
 }
 
 // publicKey is sign.pub when set, else cosign.pub when it exists.
-func publicKey(e *stage.Env) string {
-	if e.Sign.Pub != "" {
-		return e.Abs(e.Sign.Pub)
+func publicKey(e *engine.Run) string {
+	if e.Config.Sign.Pub != "" {
+		return e.Abs(e.Config.Sign.Pub)
 	}
 	p := filepath.Join(e.Dir, sign.PublicKeyFile)
 	if _, err := os.Stat(p); err == nil {
@@ -102,15 +126,15 @@ func publicKey(e *stage.Env) string {
 }
 
 // subjects are the registry images of the record, with their SBOM and provenance.
-func subjects(ctx context.Context, e *stage.Env, rec *artifacts.Artifacts, attest bool) ([]sign.Subject, error) {
+func subjects(ctx context.Context, e *engine.Run, rec *artifacts.Artifacts, attest bool) ([]sign.Subject, error) {
 	var out []sign.Subject
 	wantSBOM, wantProv := false, false
-	for _, a := range e.Attest() {
+	for _, a := range e.Config.Attest() {
 		wantSBOM = wantSBOM || a == "sbom"
 		wantProv = wantProv || a == "provenance"
 	}
 	for _, img := range rec.Images {
-		if img.Destination != publish.Registry && img.Destination != stage.PerPlatformDestination {
+		if img.Destination != publish.Registry && img.Destination != engine.PerPlatformDestination {
 			continue
 		}
 		s := sign.Subject{Name: img.Name, Ref: img.Ref, Tags: img.Tags}
@@ -133,7 +157,7 @@ func subjects(ctx context.Context, e *stage.Env, rec *artifacts.Artifacts, attes
 }
 
 // provenance describes how an image's binaries were built, from artifacts.json and build info.
-func provenance(ctx context.Context, e *stage.Env, rec *artifacts.Artifacts, img artifacts.Image) (*sign.Provenance, error) {
+func provenance(ctx context.Context, e *engine.Run, rec *artifacts.Artifacts, img artifacts.Image) (*sign.Provenance, error) {
 	p := &sign.Provenance{
 		BuilderID: "https://github.com/scratchkit/scratchkit",
 		Commit:    rec.Commit,
@@ -190,7 +214,7 @@ func provenance(ctx context.Context, e *stage.Env, rec *artifacts.Artifacts, img
 }
 
 // checksums writes dist/SHA256SUMS of every binary and SBOM and signs it like cosign sign-blob.
-func checksums(ctx context.Context, e *stage.Env, rec *artifacts.Artifacts, opts sign.Options) error {
+func checksums(ctx context.Context, e *engine.Run, rec *artifacts.Artifacts, opts sign.Options) error {
 	dist := e.DistDir()
 	var files []string
 	seen := map[string]bool{}
@@ -232,7 +256,7 @@ func checksums(ctx context.Context, e *stage.Env, rec *artifacts.Artifacts, opts
 	return nil
 }
 
-func report(e *stage.Env, rec *artifacts.Artifacts) {
+func report(e *engine.Run, rec *artifacts.Artifacts) {
 	e.UI.Heading("Sign")
 	var rows [][]string
 	for _, s := range rec.Signatures {
@@ -270,12 +294,8 @@ func imageOf(subjects []sign.Subject, ref string) string {
 
 // VerifySignatures checks the signatures and attestations of every registry image in
 // artifacts.json, and the signature of dist/SHA256SUMS, with the public key.
-func VerifySignatures(ctx context.Context) error {
-	e, err := stage.Load()
-	if err != nil {
-		return err
-	}
-	rec, err := e.Artifacts()
+func VerifySignatures(ctx context.Context, e *engine.Run) error {
+	rec, err := e.Record()
 	if err != nil {
 		return err
 	}
@@ -287,7 +307,7 @@ func VerifySignatures(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	verified, verr := sign.VerifyImages(ctx, sign.VerifyOptions{PublicKey: pub, Recursive: e.Sign.Recursive, TLog: e.Sign.TLog, Insecure: e.Image.Insecure}, subjects)
+	verified, verr := sign.VerifyImages(ctx, sign.VerifyOptions{PublicKey: pub, Recursive: e.Config.Sign.Recursive, TLog: e.Config.Sign.TLog, Insecure: e.Config.Image.Insecure}, subjects)
 	e.UI.Heading("Verify signatures")
 	for _, v := range verified {
 		e.UI.OK("%s %s %s (%s)", v.Subject, v.Kind, predicateName(v.PredicateType), v.Ref)
@@ -311,11 +331,7 @@ func VerifySignatures(ctx context.Context) error {
 
 // Keygen writes cosign.key (0600, encrypted with COSIGN_PASSWORD) and cosign.pub in the working
 // directory, refusing to overwrite either.
-func Keygen(ctx context.Context) error {
-	e, err := stage.Load()
-	if err != nil {
-		return err
-	}
+func Keygen(ctx context.Context, e *engine.Run) error {
 	priv, pub, err := sign.GenerateKeyPair(e.Dir, sign.PasswordFromEnv())
 	if err != nil {
 		return fmt.Errorf("keygen: %w", err)

@@ -1,4 +1,4 @@
-package stage
+package engine
 
 import (
 	"context"
@@ -14,16 +14,17 @@ import (
 	"github.com/scratchkit/scratchkit/targets/binary"
 )
 
-// Verify checks every binary Build recorded and marks the ones that pass in artifacts.json.
-func Verify(ctx context.Context) error {
-	if err := Deps(ctx, Build); err != nil {
+// Verify checks every binary Build recorded and marks the ones that pass in artifacts.json,
+// after Build.
+func (e *Run) Verify(ctx context.Context) error {
+	if err := e.Build(ctx); err != nil {
 		return err
 	}
-	e, err := Load()
-	if err != nil {
-		return err
-	}
-	rec, err := e.Artifacts()
+	return e.Stage(ctx, StageVerify, e.verify)
+}
+
+func (e *Run) verify(ctx context.Context) error {
+	rec, err := e.Record()
 	if err != nil {
 		return err
 	}
@@ -36,7 +37,7 @@ func Verify(ctx context.Context) error {
 	failed := 0
 	for i := range rec.Binaries {
 		b := &rec.Binaries[i]
-		v := e.VerifyOf(e.BuildConfig(b.Name))
+		v := e.Config.VerifyOf(e.BuildConfig(b.Name))
 		exp := binary.Expect{
 			Name: b.Name, Platform: b.Platform, Linkage: binary.Linkage(b.Linkage), SHA256: b.SHA256,
 			MaxSize: int64(v.MaxSize), LeakPaths: leaks, Report: v.Report, Enforce: v.Enforce,
@@ -65,7 +66,7 @@ func Verify(ctx context.Context) error {
 	if err := binary.WriteTable(e.UI.Out, reports, !color.NoColor); err != nil {
 		return err
 	}
-	if err := rec.Save(e.DistDir()); err != nil {
+	if err := e.Save(); err != nil {
 		return err
 	}
 	if failed > 0 {
@@ -98,11 +99,11 @@ func previousSizes(dist string) map[string]*binary.Sizes {
 // VerifyFiles checks binaries that did not come from Build, with the top-level verify settings:
 // linkage, stripping, leaked paths, packing, size and hardening. paths is a space- or
 // comma-separated list.
-func VerifyFiles(ctx context.Context, paths string) error {
-	e, err := Load()
-	if err != nil {
-		return err
-	}
+func (e *Run) VerifyFiles(ctx context.Context, paths string) error {
+	return e.Stage(ctx, "verifyFiles "+paths, func(ctx context.Context) error { return e.verifyFiles(ctx, paths) })
+}
+
+func (e *Run) verifyFiles(ctx context.Context, paths string) error {
 	list := strings.FieldsFunc(paths, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' })
 	if len(list) == 0 {
 		return fmt.Errorf("verifyFiles: no paths given; run e.g. mage verifyFiles \"bin/app bin/worker\"")
@@ -111,7 +112,7 @@ func VerifyFiles(ctx context.Context, paths string) error {
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
-	v := e.Verify
+	v := e.Config.Verify
 	var reports []binary.Report
 	failed := 0
 	for _, p := range list {

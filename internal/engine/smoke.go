@@ -1,4 +1,4 @@
-package stage
+package engine
 
 import (
 	"context"
@@ -15,8 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
-	"github.com/scratchkit/scratchkit/internal/redact"
 	"github.com/scratchkit/scratchkit/internal/regtransport"
+	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/config"
 	"github.com/scratchkit/scratchkit/targets/publish"
@@ -25,12 +25,16 @@ import (
 
 // Smoke checks every image Image recorded on its own filesystem and runs it in a real container
 // (docker, else runc) with its probes, the way production would run it.
-func Smoke(ctx context.Context) error {
-	e, err := Load()
-	if err != nil {
+// It runs after Image.
+func (e *Run) Smoke(ctx context.Context) error {
+	if err := e.Image(ctx); err != nil {
 		return err
 	}
-	rec, err := e.Artifacts()
+	return e.Stage(ctx, StageSmoke, e.smoke)
+}
+
+func (e *Run) smoke(ctx context.Context) error {
+	rec, err := e.Record()
 	if err != nil {
 		return err
 	}
@@ -41,9 +45,9 @@ func Smoke(ctx context.Context) error {
 	for _, img := range rec.Images {
 		names[img.Name] = true
 	}
-	for _, n := range sortedKeys(e.Smoke.Images) {
+	for _, n := range sortedKeys(e.Config.Smoke.Images) {
 		if !names[n] {
-			return e.Errorf("smoke.images."+n, "no image is named %q, so its probes would never run; images: %s", n, strings.Join(sortedKeys(names), ", "))
+			return e.Config.Errorf("smoke.images."+n, "no image is named %q, so its probes would never run; images: %s", n, strings.Join(sortedKeys(names), ", "))
 		}
 	}
 	var reports []run.Report
@@ -65,7 +69,7 @@ func Smoke(ctx context.Context) error {
 			run.WriteReport(e.UI.Out, reports)
 			return fmt.Errorf("smoke %s: %w", img.Name, err)
 		}
-		if e.Image.AllowUnpinned {
+		if e.Config.Image.AllowUnpinned {
 			allowUnpinned(rep)
 		}
 		reports = append(reports, *rep)
@@ -94,7 +98,7 @@ func Smoke(ctx context.Context) error {
 	if err := run.WriteReport(e.UI.Out, reports); err != nil {
 		return err
 	}
-	if err := rec.Save(e.DistDir()); err != nil {
+	if err := e.Save(); err != nil {
 		return err
 	}
 	if failed > 0 {
@@ -123,7 +127,7 @@ func smokeCandidates(images []artifacts.Image) []artifacts.Image {
 }
 
 // openImage reads a recorded image back from where it was published, by digest.
-func (e *Env) openImage(ctx context.Context, img artifacts.Image) (run.Artifact, func(), error) {
+func (e *Run) openImage(ctx context.Context, img artifacts.Image) (run.Artifact, func(), error) {
 	none := func() {}
 	h, err := v1.NewHash(img.Digest)
 	if err != nil {
@@ -131,12 +135,12 @@ func (e *Env) openImage(ctx context.Context, img artifacts.Image) (run.Artifact,
 	}
 	switch img.Destination {
 	case publish.Registry, PerPlatformDestination:
-		ref, err := name.NewDigest(img.Ref, regtransport.NameOptions(e.Image.Insecure)...)
+		ref, err := name.NewDigest(img.Ref, regtransport.NameOptions(e.Config.Image.Insecure)...)
 		if err != nil {
 			return nil, none, err
 		}
 		desc, err := remote.Get(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain),
-			remote.WithTransport(regtransport.New(nil, e.Image.Insecure)))
+			remote.WithTransport(regtransport.New(nil, e.Config.Image.Insecure)))
 		if err != nil {
 			return nil, none, fmt.Errorf("read %s back from the registry: %w", img.Ref, err)
 		}
@@ -179,7 +183,7 @@ func (e *Env) openImage(ctx context.Context, img artifacts.Image) (run.Artifact,
 		cleanup := func() { os.RemoveAll(dir) }
 		tar := filepath.Join(dir, "image.tar")
 		cmd := exec.CommandContext(ctx, "docker", "save", "-o", tar, img.Ref)
-		cmd.Env = redact.Environ()
+		cmd.Env = secrets.Environ()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			cleanup()
 			return nil, none, fmt.Errorf("docker save %s: %v: %s", img.Ref, err, out)
@@ -191,10 +195,10 @@ func (e *Env) openImage(ctx context.Context, img artifacts.Image) (run.Artifact,
 }
 
 // smokeOptions maps the smoke: configuration and the image's record onto the engine's options.
-func (e *Env) smokeOptions(img artifacts.Image) run.Options {
-	s := e.Smoke
+func (e *Run) smokeOptions(img artifacts.Image) run.Options {
+	s := e.Config.Smoke
 	o := run.Options{
-		Runtime: s.Runtime, AllowRoot: s.AllowRoot || e.Image.AllowRoot, Debug: s.Debug,
+		Runtime: s.Runtime, AllowRoot: s.AllowRoot || e.Config.Image.AllowRoot, Debug: s.Debug,
 		Memory: int64(s.Memory), Timeout: s.Timeout.D(), BaseRef: img.Base,
 		Network: s.Network, Pids: s.Pids,
 		BinarySHA256: map[string]string{},

@@ -1,4 +1,4 @@
-package stage
+package engine
 
 import (
 	"context"
@@ -16,12 +16,12 @@ import (
 // Index joins platform images pushed separately (image.per_platform: true, one runner per
 // platform) into one index per image, pushed and tagged under image.repo. sources lists the
 // runners' artifacts.json files and/or repo/name@sha256:… references, separated by spaces or commas.
-func Index(ctx context.Context, sources string) error {
-	e, err := Load()
-	if err != nil {
-		return err
-	}
-	if e.Image.Repo == "" {
+func (e *Run) Index(ctx context.Context, sources string) error {
+	return e.Stage(ctx, "index "+sources, func(ctx context.Context) error { return e.index(ctx, sources) })
+}
+
+func (e *Run) index(ctx context.Context, sources string) error {
+	if e.Config.Image.Repo == "" {
 		return fmt.Errorf("index: no repository: set image.repo or KO_DOCKER_REPO to where the platform images were pushed")
 	}
 	list := strings.FieldsFunc(sources, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' })
@@ -56,13 +56,16 @@ func Index(ctx context.Context, sources string) error {
 			return fmt.Errorf("index: %s records no platform image: build it with image.per_platform: true and a registry repository", s)
 		}
 	}
-	reg, err := publish.NewRegistry(publish.RegistryOptions{Repo: e.Image.Repo, RepoKey: e.Where("image.repo") + ": image.repo", Tags: e.Image.Tags, Insecure: e.Image.Insecure, Progress: summaryProgress(e)})
+	reg, err := publish.NewRegistry(publish.RegistryOptions{Repo: e.Config.Image.Repo, RepoKey: e.Config.Where("image.repo") + ": image.repo", Tags: e.Config.Image.Tags, Insecure: e.Config.Image.Insecure, Progress: summaryProgress(e)})
 	if err != nil {
 		return err
 	}
-	rec, err := e.Artifacts()
+	rec, err := e.Record()
 	if err != nil {
-		rec = &artifacts.Artifacts{}
+		rec = &artifacts.Artifacts{} // this runner built nothing: the record holds the index alone
+		e.mu.Lock()
+		e.rec = rec
+		e.mu.Unlock()
 	}
 	var results []*publish.Result
 	names := make([]string, 0, len(refs))
@@ -71,7 +74,7 @@ func Index(ctx context.Context, sources string) error {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		r, err := reg.MergeIndex(ctx, n, refs[n], e.Image.Tags)
+		r, err := reg.MergeIndex(ctx, n, refs[n], e.Config.Image.Tags)
 		if err != nil {
 			return err
 		}
@@ -82,5 +85,5 @@ func Index(ctx context.Context, sources string) error {
 	if err := publish.WriteTable(e.UI.Out, results); err != nil {
 		return err
 	}
-	return rec.Save(e.DistDir())
+	return e.Save()
 }

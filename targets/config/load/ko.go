@@ -1,4 +1,4 @@
-package config
+package load
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/scratchkit/scratchkit/targets/config"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -32,8 +33,8 @@ type koBuild struct {
 }
 
 // loadKo maps .ko.yaml onto a Config layer.
-func loadKo(name string, data []byte) (Config, map[string]string, []string, error) {
-	var c Config
+func loadKo(name string, data []byte) (config.Config, map[string]string, []string, error) {
+	var c config.Config
 	var warns []string
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -71,7 +72,7 @@ func loadKo(name string, data []byte) (Config, map[string]string, []string, erro
 	}
 	for i, kb := range k.Builds {
 		kp := fmt.Sprintf("builds[%d]", i)
-		b := Build{Main: kb.Main, Dir: kb.Dir}
+		b := config.Build{Main: kb.Main, Dir: kb.Dir}
 		b.Env = append(append([]string(nil), k.DefaultEnv...), kb.Env...)
 		b.Ldflags = append(append([]string(nil), k.DefaultLdflags...), kb.Ldflags...)
 		flags, tags := koFlags(append(append([]string(nil), k.DefaultFlags...), kb.Flags...))

@@ -1,4 +1,4 @@
-package stage
+package engine
 
 import (
 	"context"
@@ -12,30 +12,30 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/scratchkit/scratchkit/internal/redact"
 	"github.com/scratchkit/scratchkit/internal/regtransport"
+	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/targets/dockerfile"
 )
 
 // Dockerfile writes the multi-stage Dockerfile equivalent of the configured build.
-func Dockerfile(ctx context.Context) error {
-	e, err := Load()
-	if err != nil {
-		return err
-	}
+func (e *Run) Dockerfile(ctx context.Context) error {
+	return e.Stage(ctx, StageDockerfile, e.dockerfile)
+}
+
+func (e *Run) dockerfile(ctx context.Context) error {
 	builds, _, err := e.ResolveBuilds(ctx)
 	if err != nil {
 		return err
 	}
 	o := dockerfile.Options{
-		Builder: e.Dockerfile.Builder, User: e.Image.User, Env: e.Image.Env, Args: e.Image.Args,
-		Workdir: e.Image.Workdir, Ports: e.Image.Ports, Labels: e.Image.Labels,
+		Builder: e.Config.Dockerfile.Builder, User: e.Config.Image.User, Env: e.Config.Image.Env, Args: e.Config.Image.Args,
+		Workdir: e.Config.Image.Workdir, Ports: e.Config.Image.Ports, Labels: e.Config.Image.Labels,
 	}
-	switch e.Image.Base {
+	switch e.Config.Image.Base {
 	case "static":
 		o.Base, o.Static = "scratch", true
 	default:
-		o.Base = e.Image.Base
+		o.Base = e.Config.Image.Base
 	}
 	if o.Builder == "" {
 		o.Builder, err = defaultBuilder(ctx)
@@ -55,7 +55,7 @@ func Dockerfile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	path := e.Abs(e.Dockerfile.Path)
+	path := e.Abs(e.Config.Dockerfile.Path)
 	if err := dockerfile.Write(path, text); err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func Dockerfile(ctx context.Context) error {
 // when Docker Hub answers within a few seconds, else by its exact version.
 func defaultBuilder(ctx context.Context) (string, error) {
 	cmd := exec.CommandContext(ctx, "go", "env", "GOVERSION")
-	cmd.Env = redact.Environ()
+	cmd.Env = secrets.Environ()
 	out, err := cmd.Output()
 	if err != nil {
 		return "", fmt.Errorf("dockerfile: go env GOVERSION: %w", err)

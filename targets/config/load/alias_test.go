@@ -1,4 +1,4 @@
-package config
+package load
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scratchkit/scratchkit/targets/config"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -62,7 +63,7 @@ func TestAliasBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &keyChecker{file: "scratchkit.yaml", origins: map[string]string{}}
-	c.check(doc.Content[0], reflect.TypeOf(Config{}), "")
+	c.check(doc.Content[0], reflect.TypeOf(config.Config{}), "")
 	if c.bomb == nil || c.expanded != MaxAliasNodes+1 {
 		t.Errorf("expanded %d values through aliases (limit %d), error %v", c.expanded, MaxAliasNodes, c.bomb)
 	}

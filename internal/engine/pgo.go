@@ -1,4 +1,4 @@
-package stage
+package engine
 
 import (
 	"context"
@@ -13,17 +13,15 @@ import (
 
 // PGO collects CPU profiles (live endpoints, files, or a local workload), validates and merges
 // them, and places default.pgo next to each main package; a failed run changes nothing.
-func PGO(ctx context.Context) error {
-	e, err := Load()
-	if err != nil {
-		return err
-	}
-	c := e.PGO
+func (e *Run) PGO(ctx context.Context) error { return e.Stage(ctx, StagePGO, e.pgo) }
+
+func (e *Run) pgo(ctx context.Context) error {
+	c := e.Config.PGO
 	if len(c.Endpoints) == 0 && len(c.Files) == 0 && c.Workload == nil {
 		return fmt.Errorf("pgo: nothing to profile: set pgo.endpoints (or SCRATCHKIT_PGO_ENDPOINTS) to your services' pprof addresses, pgo.files to collected profiles, or pgo.workload to profile a local run")
 	}
 	if c.Workload != nil && c.Workload.Build != "" {
-		if err := Deps(ctx, Build); err != nil {
+		if err := e.Build(ctx); err != nil {
 			return err
 		}
 	}
@@ -69,10 +67,10 @@ func PGO(ctx context.Context) error {
 			cmd = append([]string{bin}, w.Args...)
 		}
 		if len(cmd) == 0 {
-			return e.Errorf("pgo.workload", "no service to start: set build (the name of a build) or command")
+			return e.Config.Errorf("pgo.workload", "no service to start: set build (the name of a build) or command")
 		}
 		if w.Pprof == "" {
-			return e.Errorf("pgo.workload.pprof", "missing: the URL the service serves net/http/pprof on, e.g. http://127.0.0.1:6060")
+			return e.Config.Errorf("pgo.workload.pprof", "missing: the URL the service serves net/http/pprof on, e.g. http://127.0.0.1:6060")
 		}
 		opts.Workload = &pgo.Workload{
 			Command: cmd, Dir: e.Dir, Env: w.Env, PprofURL: w.Pprof, Ready: w.Ready,
@@ -96,7 +94,7 @@ func PGO(ctx context.Context) error {
 		delete(want, b.Name)
 	}
 	for n := range want {
-		return e.Errorf("pgo.builds", "%q is not a build; builds are named in builds[].name (or after their main package)", n)
+		return e.Config.Errorf("pgo.builds", "%q is not a build; builds are named in builds[].name (or after their main package)", n)
 	}
 	res, err := pgo.Refresh(ctx, opts, targets, pgo.PlaceOptions{Dir: filepath.Join(e.DistDir(), "pgo"), MainModule: module}, e.Dir)
 	e.UI.Heading("PGO")
@@ -119,20 +117,20 @@ func PGO(ctx context.Context) error {
 
 // depProfile is where a build whose main package is in a dependency gets its profile: the
 // file pgo.Place writes for it.
-func depProfile(e *Env, name string) string {
+func depProfile(e *Run, name string) string {
 	return pgo.DependencyProfile(filepath.Join(e.DistDir(), "pgo"), name)
 }
 
 // hostBinary is the recorded binary of a build for the host platform.
-func hostBinary(e *Env, name string) (string, error) {
-	rec, err := e.Artifacts()
+func hostBinary(e *Run, name string) (string, error) {
+	rec, err := e.Record()
 	if err != nil {
 		return "", err
 	}
 	host := platform.Host().String()
 	b, ok := rec.Binary(name, host)
 	if !ok {
-		return "", e.Errorf("pgo.workload.build", "no %s binary for %s in artifacts.json: add %s to platforms so the workload can run here", name, host, host)
+		return "", e.Config.Errorf("pgo.workload.build", "no %s binary for %s in artifacts.json: add %s to platforms so the workload can run here", name, host, host)
 	}
 	return e.Abs(b.Path), nil
 }
@@ -146,7 +144,7 @@ func orElse(a, b string) string {
 
 // dependencyPGO gives builds whose main package lives in a dependency the profile PGO placed for
 // them, since -pgo=auto only looks next to the main package.
-func (e *Env) dependencyPGO(b *gobuild.Build) {
+func (e *Run) dependencyPGO(b *gobuild.Build) {
 	if b.InModule || (b.PGO != "" && b.PGO != "auto") {
 		return
 	}

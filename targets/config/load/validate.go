@@ -1,4 +1,4 @@
-package config
+package load
 
 import (
 	"errors"
@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/scratchkit/scratchkit/targets/binary"
+	"github.com/scratchkit/scratchkit/targets/config"
 	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
@@ -42,13 +43,13 @@ type closedSet struct {
 // closedSets are all the keys whose values are a closed set. Lists another package owns are
 // taken from it.
 var closedSets = []closedSet{
-	{reflect.TypeFor[Build](), "linkage", "a linkage", []string{string(binary.LinkageStatic), string(binary.LinkageStaticPIE), string(binary.LinkageCgoStatic)}},
-	{reflect.TypeFor[Verify](), "report", "a check", binary.CheckNames()},
-	{reflect.TypeFor[Verify](), "enforce", "a hardening check", slices.DeleteFunc(binary.CheckNames(), func(n string) bool { return !binary.IsHardening(n) })},
-	{reflect.TypeFor[Image](), "sbom", "an SBOM format", SBOMFormats},
-	{reflect.TypeFor[Image](), "publish", "a destination", Destinations},
-	{reflect.TypeFor[Smoke](), "runtime", "a container runtime", Runtimes},
-	{reflect.TypeFor[Sign](), "attest", "an attestation", Attestations},
+	{reflect.TypeFor[config.Build](), "linkage", "a linkage", []string{string(binary.LinkageStatic), string(binary.LinkageStaticPIE), string(binary.LinkageCgoStatic)}},
+	{reflect.TypeFor[config.Verify](), "report", "a check", binary.CheckNames()},
+	{reflect.TypeFor[config.Verify](), "enforce", "a hardening check", slices.DeleteFunc(binary.CheckNames(), func(n string) bool { return !binary.IsHardening(n) })},
+	{reflect.TypeFor[config.Image](), "sbom", "an SBOM format", SBOMFormats},
+	{reflect.TypeFor[config.Image](), "publish", "a destination", Destinations},
+	{reflect.TypeFor[config.Smoke](), "runtime", "a container runtime", Runtimes},
+	{reflect.TypeFor[config.Sign](), "attest", "an attestation", Attestations},
 }
 
 // Allowed returns the values key, a field of the configuration type t, accepts when they are a
@@ -312,7 +313,7 @@ func orDefault(s, d string) string {
 }
 
 // PlatformsOf returns the platforms of a build: its own, else the top-level ones, else the host.
-func (r *Resolved) PlatformsOf(b Build) []platform.Platform {
+func (r *Resolved) PlatformsOf(b config.Build) []platform.Platform {
 	list := b.Platforms
 	if len(list) == 0 {
 		list = r.Platforms
@@ -329,7 +330,7 @@ func (r *Resolved) PlatformsOf(b Build) []platform.Platform {
 }
 
 // VerifyOf returns a build's verify settings: the top level with the build's overrides on top.
-func (r *Resolved) VerifyOf(b Build) Verify {
+func (r *Resolved) VerifyOf(b config.Build) config.Verify {
 	v := r.Verify
 	if b.Verify != nil {
 		o := *b.Verify

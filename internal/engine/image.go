@@ -1,4 +1,4 @@
-package stage
+package engine
 
 import (
 	"context"
@@ -11,37 +11,37 @@ import (
 	"time"
 
 	"github.com/scratchkit/scratchkit/internal/redact"
+	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/image"
 	"github.com/scratchkit/scratchkit/targets/publish"
 )
 
-// Extra makes the publishers of destinations the light set leaves out (daemon, kind): the full
-// targets package passes ko's; nil refuses them with a clear error.
-type Extra func(e *Env, destination string) (publish.Publisher, error)
-
 // Image assembles an image per build from the verified linux binaries and publishes it to every
-// destination, recording each result by digest in artifacts.json.
-func Image(ctx context.Context, extra Extra) error { return publishImages(ctx, extra, "") }
+// destination, recording each result by digest in artifacts.json; after Verify.
+func (e *Run) Image(ctx context.Context) error {
+	if err := e.Verify(ctx); err != nil {
+		return err
+	}
+	return e.Stage(ctx, StageImage, func(ctx context.Context) error { return e.publishImages(ctx, "") })
+}
 
 // ImageTo is Image published to one registry repository given as a target argument, which wins
 // over image.repo and image.publish: a composite target calls it once per registry.
-func ImageTo(ctx context.Context, extra Extra, repo string) error {
+func (e *Run) ImageTo(ctx context.Context, repo string) error {
 	if repo == "" {
 		return fmt.Errorf("imageTo: no repository given: run e.g. mage imageTo ghcr.io/acme")
 	}
-	return publishImages(ctx, extra, repo)
-}
-
-func publishImages(ctx context.Context, extra Extra, repo string) error {
-	e, err := Load()
-	if err != nil {
+	if err := e.Verify(ctx); err != nil {
 		return err
 	}
-	if repo != "" {
-		e.Image.Repo, e.Image.Publish = repo, []string{publish.Registry}
-	}
-	rec, err := e.Artifacts()
+	return e.Stage(ctx, "imageTo "+repo, func(ctx context.Context) error { return e.publishImages(ctx, repo) })
+}
+
+// publishImages publishes to the configured destinations, or to the registry repository repo
+// alone when it is set.
+func (e *Run) publishImages(ctx context.Context, repo string) error {
+	rec, err := e.Record()
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func publishImages(ctx context.Context, extra Extra, repo string) error {
 	if err != nil {
 		return err
 	}
-	pubs, err := e.publishers(extra)
+	pubs, err := e.publishers(repo)
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func publishImages(ctx context.Context, extra Extra, repo string) error {
 			}
 		}
 	}
-	if err := rec.Save(e.DistDir()); err != nil {
+	if err := e.Save(); err != nil {
 		return err
 	}
 	return failure
@@ -93,18 +93,18 @@ type annotations struct {
 
 // imageOne assembles one image from its binaries, writes its SBOMs, publishes it to every
 // destination and records each result in rec.
-func (e *Env) imageOne(ctx context.Context, rec *artifacts.Artifacts, name string, bins []artifacts.Binary, pubs []publish.Publisher, meta annotations) ([]*publish.Result, error) {
+func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name string, bins []artifacts.Binary, pubs []publish.Publisher, meta annotations) ([]*publish.Result, error) {
 	spec := image.Spec{
-		Name: name, Base: e.Image.Base, AllowUnpinned: e.Image.AllowUnpinned, Insecure: e.Image.Insecure,
-		User: e.Image.User, Env: e.Image.Env, Args: e.Image.Args, Workdir: e.Image.Workdir,
-		Ports: e.Image.Ports, Labels: e.Image.Labels, Annotations: e.Image.Annotations,
+		Name: name, Base: e.Config.Image.Base, AllowUnpinned: e.Config.Image.AllowUnpinned, Insecure: e.Config.Image.Insecure,
+		User: e.Config.Image.User, Env: e.Config.Image.Env, Args: e.Config.Image.Args, Workdir: e.Config.Image.Workdir,
+		Ports: e.Config.Image.Ports, Labels: e.Config.Image.Labels, Annotations: e.Config.Image.Annotations,
 		Created: meta.created, Source: meta.source, Revision: meta.revision, Version: meta.version,
 		Warn: func(s string) { e.UI.Warn("%s: %s", name, s) },
 	}
 	for _, b := range bins {
 		spec.Binaries = append(spec.Binaries, image.Binary{Platform: b.Platform, Path: e.Abs(b.Path), SHA256: b.SHA256})
 	}
-	if d := filepath.Join(e.Abs(bins[0].Dir), e.Image.Data); e.Image.Data != "" {
+	if d := filepath.Join(e.Abs(bins[0].Dir), e.Config.Image.Data); e.Config.Image.Data != "" {
 		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
 			spec.DataDir = d
 		}
@@ -118,7 +118,7 @@ func (e *Env) imageOne(ctx context.Context, rec *artifacts.Artifacts, name strin
 		entry.Platforms = append(entry.Platforms, p.Platform)
 		entry.Manifests = append(entry.Manifests, artifacts.Manifest{Platform: p.Platform, Digest: p.Digest.String(), Binary: p.BinarySHA256})
 	}
-	if e.Image.SBOM != "none" {
+	if e.Config.Image.SBOM != "none" {
 		files, err := res.WriteSBOMs(filepath.Join(e.DistDir(), "sbom"))
 		if err != nil {
 			return nil, err
@@ -130,10 +130,10 @@ func (e *Env) imageOne(ctx context.Context, rec *artifacts.Artifacts, name strin
 			entry.SBOM = e.Rel(files[0].Path)
 		}
 	}
-	art := publish.Artifact{Name: name, Image: res.Image, Index: res.Index, Tags: e.Image.Tags}
+	art := publish.Artifact{Name: name, Image: res.Image, Index: res.Index, Tags: e.Config.Image.Tags}
 	var results []*publish.Result
 	for _, p := range pubs {
-		rs, err := publishOne(ctx, p, art, e.Image.PerPlatform)
+		rs, err := publishOne(ctx, p, art, e.Config.Image.PerPlatform)
 		if err != nil {
 			return results, err
 		}
@@ -142,7 +142,7 @@ func (e *Env) imageOne(ctx context.Context, rec *artifacts.Artifacts, name strin
 			img.Ref, img.Digest, img.Destination, img.Tags, img.Size = r.Ref, r.Digest.String(), r.Destination, r.Tags, r.Size
 			img.Platforms = r.Platforms
 			img.Manifests = manifestsFor(entry.Manifests, r.Platforms)
-			if e.Image.PerPlatform && r.Destination == publish.Registry {
+			if e.Config.Image.PerPlatform && r.Destination == publish.Registry {
 				// One record per platform image, untagged: `mage index` joins them later.
 				img.Destination = PerPlatformDestination
 				rec.AddImage(img)
@@ -209,14 +209,20 @@ func linuxBinaries(rec *artifacts.Artifacts) (map[string][]artifacts.Binary, err
 	return groups, nil
 }
 
-// publishers makes the configured destinations.
-func (e *Env) publishers(extra Extra) ([]publish.Publisher, error) {
+// publishers makes the configured destinations, or the registry repository repo alone.
+func (e *Run) publishers(repo string) ([]publish.Publisher, error) {
+	dests, repoKey := e.Config.Destinations(), e.Config.Where("image.repo")+": image.repo"
+	if repo != "" {
+		dests, repoKey = []string{publish.Registry}, "the repository given to imageTo"
+	} else {
+		repo = e.Config.Image.Repo
+	}
 	var out []publish.Publisher
-	for _, d := range e.Destinations() {
+	for _, d := range dests {
 		switch d {
 		case publish.Registry:
-			opts := publish.RegistryOptions{Repo: e.Image.Repo, RepoKey: e.Where("image.repo") + ": image.repo", Tags: e.Image.Tags, Insecure: e.Image.Insecure}
-			if Verbose() {
+			opts := publish.RegistryOptions{Repo: repo, RepoKey: repoKey, Tags: e.Config.Image.Tags, Insecure: e.Config.Image.Insecure}
+			if e.Verbose {
 				opts.Progress = publish.ProgressWriter(e.UI.Out)
 			} else {
 				opts.Progress = summaryProgress(e)
@@ -227,14 +233,14 @@ func (e *Env) publishers(extra Extra) ([]publish.Publisher, error) {
 			}
 			out = append(out, r)
 		case publish.Tarball:
-			out = append(out, publish.NewTarball(publish.TarballOptions{Dir: e.DistDir(), Tags: e.Image.Tags}))
+			out = append(out, publish.NewTarball(publish.TarballOptions{Dir: e.DistDir(), Tags: e.Config.Image.Tags}))
 		case publish.Layout:
-			out = append(out, publish.NewLayout(publish.LayoutOptions{Dir: filepath.Join(e.DistDir(), "layout"), Tags: e.Image.Tags, PlatformRefs: true}))
+			out = append(out, publish.NewLayout(publish.LayoutOptions{Dir: filepath.Join(e.DistDir(), "layout"), Tags: e.Config.Image.Tags, PlatformRefs: true}))
 		default:
-			if extra == nil {
-				return nil, fmt.Errorf("%s: image.publish: %s needs ko's publishers, which github.com/scratchkit/scratchkit/targets/lite leaves out: import github.com/scratchkit/scratchkit/targets instead", e.Where("image.publish"), d)
+			if e.extra == nil {
+				return nil, fmt.Errorf("%s: image.publish: %s: %w", e.Config.Where("image.publish"), d, ErrNeedsFull)
 			}
-			p, err := extra(e, d)
+			p, err := e.extra(e, d)
 			if err != nil {
 				return nil, err
 			}
@@ -245,7 +251,7 @@ func (e *Env) publishers(extra Extra) ([]publish.Publisher, error) {
 }
 
 // summaryProgress prints one line per pushed image: blobs uploaded and skipped, bytes sent.
-func summaryProgress(e *Env) func(publish.Event) {
+func summaryProgress(e *Run) func(publish.Event) {
 	return func(ev publish.Event) {
 		switch ev.Kind {
 		case publish.Pushed:
@@ -259,17 +265,23 @@ func summaryProgress(e *Env) func(publish.Event) {
 // Source is the repository URL recorded as org.opencontainers.image.source and in provenance:
 // image.source, else the origin remote, always without credentials (a CI clone URL carries a
 // token in its userinfo), query or ".git".
-func (e *Env) Source(ctx context.Context) string {
-	u := e.Image.Source
+// It is learned once per Run.
+func (e *Run) Source(ctx context.Context) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.source != nil {
+		return *e.source
+	}
+	u := e.Config.Image.Source
 	if u == "" {
 		cmd := exec.CommandContext(ctx, "git", "config", "--get", "remote.origin.url")
 		cmd.Dir = e.Dir
-		cmd.Env = redact.Environ()
-		out, err := cmd.Output()
-		if err != nil {
-			return ""
+		cmd.Env = secrets.Environ()
+		if out, err := cmd.Output(); err == nil {
+			u = string(out)
 		}
-		u = string(out)
 	}
-	return strings.TrimSuffix(redact.URL(u), ".git")
+	s := strings.TrimSuffix(redact.URL(u), ".git")
+	e.source = &s
+	return s
 }

@@ -1,4 +1,4 @@
-package config
+package load
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/scratchkit/scratchkit/targets/config"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -19,7 +20,7 @@ const FileName = "scratchkit.yaml"
 
 // Resolved is a loaded and validated configuration, with where each value came from.
 type Resolved struct {
-	Config
+	config.Config
 	// Dir is the absolute working directory the configuration was loaded for.
 	Dir string
 	// Files are the configuration files that were read.
@@ -35,7 +36,7 @@ type Options struct {
 	// Dir is the working directory holding scratchkit.yaml and .ko.yaml. Default: ".".
 	Dir string
 	// Configure is what the magefile passed to targets.Configure.
-	Configure *Config
+	Configure *config.Config
 	// LookupEnv reads the environment. Default: os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 }
@@ -163,8 +164,8 @@ func join(path, key string) string {
 }
 
 // loadFile parses scratchkit.yaml strictly: unknown keys and wrong shapes are errors with lines.
-func loadFile(name string, data []byte) (Config, map[string]string, error) {
-	var c Config
+func loadFile(name string, data []byte) (config.Config, map[string]string, error) {
+	var c config.Config
 	origins := map[string]string{}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -178,7 +179,12 @@ func loadFile(name string, data []byte) (Config, map[string]string, error) {
 		return c, nil, err
 	}
 	if err := doc.Content[0].Decode(&c); err != nil {
-		return c, nil, errors.Join(append(errs, errors.New(yamlMessage(name, err)))...)
+		if len(errs) > 0 {
+			// The checker has already said what is wrong, with lines; the decoder's
+			// message (e.g. a bad size, without a line) would only repeat it.
+			return c, nil, errors.Join(errs...)
+		}
+		return c, nil, errors.New(yamlMessage(name, err))
 	}
 	if len(errs) > 0 {
 		// Unknown keys are reported together with the errors in the known ones' values.
@@ -213,9 +219,9 @@ func yamlMessage(name string, err error) string {
 }
 
 var (
-	sizeType     = reflect.TypeOf(Size(0))
-	durationType = reflect.TypeOf(Duration(0))
-	endpointType = reflect.TypeOf(Endpoint{})
+	sizeType     = reflect.TypeOf(config.Size(0))
+	durationType = reflect.TypeOf(config.Duration(0))
+	endpointType = reflect.TypeOf(config.Endpoint{})
 )
 
 // leaf reports whether a type is set as a whole rather than merged field by field.
@@ -327,6 +333,19 @@ func (c *keyChecker) check(n *yaml.Node, t reflect.Type, path string) {
 	default:
 		if n.Kind != yaml.ScalarNode {
 			c.errs = append(c.errs, fmt.Errorf("%s: %s: want a single value, not %s", at, what, shape(n)))
+			return
+		}
+		// Sizes and durations are read by the model's own unmarshalers, which know no lines:
+		// their values are checked here, where the line is known.
+		var err error
+		switch t {
+		case sizeType:
+			_, err = config.ParseSize(n.Value)
+		case durationType:
+			_, err = config.ParseDuration(n.Value)
+		}
+		if err != nil {
+			c.errs = append(c.errs, fmt.Errorf("%s: %s: %v", at, what, err))
 		}
 	}
 }
@@ -486,13 +505,13 @@ func applyDefaults(v reflect.Value) error {
 func setString(f reflect.Value, s string) error {
 	switch {
 	case f.Type() == sizeType:
-		n, err := ParseSize(s)
+		n, err := config.ParseSize(s)
 		if err != nil {
 			return err
 		}
 		f.SetInt(int64(n))
 	case f.Type() == durationType:
-		d, err := ParseDuration(s)
+		d, err := config.ParseDuration(s)
 		if err != nil {
 			return err
 		}
@@ -520,9 +539,9 @@ func setString(f reflect.Value, s string) error {
 	case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
 		f.Set(reflect.ValueOf(splitList(s)))
 	case f.Kind() == reflect.Slice && f.Type().Elem() == endpointType:
-		var eps []Endpoint
+		var eps []config.Endpoint
 		for _, u := range splitList(s) {
-			eps = append(eps, Endpoint{URL: u})
+			eps = append(eps, config.Endpoint{URL: u})
 		}
 		f.Set(reflect.ValueOf(eps))
 	case f.Kind() == reflect.Map && f.Type().Elem().Kind() == reflect.String:
@@ -554,7 +573,7 @@ func splitList(s string) []string {
 // EnvVars lists every SCRATCHKIT_* variable and the key it sets, in key order.
 func EnvVars() []EnvVar {
 	var out []EnvVar
-	walkEnv(reflect.TypeOf(Config{}), "", func(key string, _ []int) {
+	walkEnv(reflect.TypeOf(config.Config{}), "", func(key string, _ []int) {
 		out = append(out, EnvVar{Name: envName(key), Key: key})
 	}, nil)
 	out = append(out,
@@ -593,8 +612,8 @@ func walkEnv(t reflect.Type, path string, visit func(key string, index []int), i
 }
 
 // fromEnv reads KO_DOCKER_REPO, COSIGN_KEY and SCRATCHKIT_* into a layer.
-func fromEnv(lookup func(string) (string, bool)) (Config, map[string]string, error) {
-	var c Config
+func fromEnv(lookup func(string) (string, bool)) (config.Config, map[string]string, error) {
+	var c config.Config
 	origins := map[string]string{}
 	v := reflect.ValueOf(&c).Elem()
 	set := func(name, key string, index []int) error {
@@ -624,7 +643,7 @@ func fromEnv(lookup func(string) (string, bool)) (Config, map[string]string, err
 }
 
 func fieldIndex(names ...string) []int {
-	t := reflect.TypeOf(Config{})
+	t := reflect.TypeOf(config.Config{})
 	var idx []int
 	for _, n := range names {
 		f, _ := t.FieldByName(n)

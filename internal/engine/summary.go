@@ -1,4 +1,4 @@
-package stage
+package engine
 
 import (
 	"context"
@@ -7,12 +7,12 @@ import (
 
 // Summary prints everything the run produced and where it went: binaries, images by digest,
 // SBOMs, signatures, attestations and the checksum file. dist/artifacts.json holds the same.
-func Summary(ctx context.Context) error {
-	e, err := Load()
-	if err != nil {
-		return err
-	}
-	rec, err := e.Artifacts()
+func (e *Run) Summary(ctx context.Context) error {
+	return e.Stage(ctx, StageSummary, e.summary)
+}
+
+func (e *Run) summary(context.Context) error {
+	rec, err := e.Record()
 	if err != nil {
 		return err
 	}

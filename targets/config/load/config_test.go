@@ -1,4 +1,4 @@
-package config
+package load
 
 import (
 	"os"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scratchkit/scratchkit/targets/config"
 	"github.com/scratchkit/scratchkit/targets/run"
 )
 
@@ -23,12 +24,12 @@ func env(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
-func load(t *testing.T, dir string, c *Config, e map[string]string) (*Resolved, error) {
+func load(t *testing.T, dir string, c *config.Config, e map[string]string) (*Resolved, error) {
 	t.Helper()
 	return Load(Options{Dir: dir, Configure: c, LookupEnv: env(e)})
 }
 
-func mustLoad(t *testing.T, dir string, c *Config, e map[string]string) *Resolved {
+func mustLoad(t *testing.T, dir string, c *config.Config, e map[string]string) *Resolved {
 	t.Helper()
 	r, err := load(t, dir, c, e)
 	if err != nil {
@@ -57,7 +58,7 @@ func TestDefaults(t *testing.T) {
 	if got := r.Destinations(); strings.Join(got, ",") != "layout,tarball" {
 		t.Errorf("default destinations = %v, want layout,tarball (offline)", got)
 	}
-	if ps := r.PlatformsOf(Build{}); len(ps) != 1 || ps[0].OS != "linux" {
+	if ps := r.PlatformsOf(config.Build{}); len(ps) != 1 || ps[0].OS != "linux" {
 		t.Errorf("default platforms = %v, want linux on the host arch", ps)
 	}
 	if r.Smoke.Timeout.D() != 30*time.Second || r.Smoke.Memory != 256*1000*1000 || r.Smoke.Network != run.NetworkNone || r.Smoke.Pids != run.DefaultPids {
@@ -105,7 +106,7 @@ image:
 	}
 
 	// Configure wins over the files.
-	r = mustLoad(t, dir, &Config{Dist: "cfg", Image: Image{Tags: []string{"v2"}}}, nil)
+	r = mustLoad(t, dir, &config.Config{Dist: "cfg", Image: config.Image{Tags: []string{"v2"}}}, nil)
 	if r.Dist != "cfg" || r.Image.Tags[0] != "v2" || r.Image.Repo != "127.0.0.1:5000/file" {
 		t.Errorf("Configure: dist=%q tags=%v repo=%q", r.Dist, r.Image.Tags, r.Image.Repo)
 	}
@@ -114,7 +115,7 @@ image:
 	}
 
 	// The environment wins over Configure; SCRATCHKIT_IMAGE_REPO over KO_DOCKER_REPO.
-	r = mustLoad(t, dir, &Config{Dist: "cfg"}, map[string]string{
+	r = mustLoad(t, dir, &config.Config{Dist: "cfg"}, map[string]string{
 		"SCRATCHKIT_DIST":      "envdist",
 		"SCRATCHKIT_PLATFORMS": "linux/amd64, linux/arm/v7",
 		"KO_DOCKER_REPO":       "127.0.0.1:5000/ko",
@@ -270,15 +271,15 @@ builds:
 }
 
 func TestSizesAndDurations(t *testing.T) {
-	for in, want := range map[string]Size{"20MB": 20e6, "1MiB": 1 << 20, "512": 512, "1.5GB": 1.5e9, "10 KiB": 10240} {
-		if got, err := ParseSize(in); err != nil || got != want {
+	for in, want := range map[string]config.Size{"20MB": 20e6, "1MiB": 1 << 20, "512": 512, "1.5GB": 1.5e9, "10 KiB": 10240} {
+		if got, err := config.ParseSize(in); err != nil || got != want {
 			t.Errorf("ParseSize(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	if _, err := ParseSize("-1MB"); err == nil {
+	if _, err := config.ParseSize("-1MB"); err == nil {
 		t.Error("negative size accepted")
 	}
-	if d, err := ParseDuration("45"); err != nil || d.D() != 45*time.Second {
+	if d, err := config.ParseDuration("45"); err != nil || d.D() != 45*time.Second {
 		t.Errorf("ParseDuration(45) = %v, %v", d, err)
 	}
 }
@@ -292,7 +293,7 @@ func TestSmokeVocabularyMatchesRun(t *testing.T) {
 	if MinSmokePids != run.MinPids {
 		t.Errorf("MinSmokePids %d, run.MinPids %d", MinSmokePids, run.MinPids)
 	}
-	def := reflect.TypeOf(Smoke{})
+	def := reflect.TypeOf(config.Smoke{})
 	if f, _ := def.FieldByName("Pids"); f.Tag.Get("default") != strconv.Itoa(run.DefaultPids) {
 		t.Errorf("smoke.pids default %q, run.DefaultPids %d", f.Tag.Get("default"), run.DefaultPids)
 	}

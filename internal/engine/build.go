@@ -1,4 +1,4 @@
-package stage
+package engine
 
 import (
 	"context"
@@ -13,26 +13,25 @@ import (
 	"time"
 
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
-	"github.com/scratchkit/scratchkit/internal/redact"
+	"github.com/scratchkit/scratchkit/internal/secrets"
+	"github.com/scratchkit/scratchkit/internal/ui"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/config"
+	"github.com/scratchkit/scratchkit/targets/config/load"
 	"github.com/scratchkit/scratchkit/targets/gobuild"
-	"github.com/scratchkit/scratchkit/targets/internal/ui"
 )
 
 // Build cross-compiles every configured build for every platform and writes dist/artifacts.json.
-func Build(ctx context.Context) error {
-	e, err := Load()
-	if err != nil {
-		return err
-	}
+func (e *Run) Build(ctx context.Context) error { return e.Stage(ctx, StageBuild, e.build) }
+
+func (e *Run) build(ctx context.Context) error {
 	builds, info, err := e.ResolveBuilds(ctx)
 	if err != nil {
 		return err
 	}
 	dist := e.DistDir()
 	opts := gobuild.Options{Dist: dist}
-	if Verbose() {
+	if e.Verbose {
 		opts.Verbose = stderr
 	}
 	var mu sync.Mutex
@@ -78,7 +77,7 @@ func Build(ctx context.Context) error {
 			return err
 		}
 	}
-	return rec.Save(dist)
+	return e.SetRecord(rec)
 }
 
 // pgoFile is the profile a build used: its explicit file, or default.pgo next to its main package.
@@ -97,15 +96,32 @@ func pgoFile(b *gobuild.Build) string {
 }
 
 // ResolveBuilds turns the configured builds (or, with none, every main package of the module)
-// into gobuild builds with rendered ldflags.
-func (e *Env) ResolveBuilds(ctx context.Context) ([]gobuild.Build, gobuild.Info, error) {
+// into gobuild builds with rendered ldflags. It asks go and git once per Run.
+func (e *Run) ResolveBuilds(ctx context.Context) ([]gobuild.Build, gobuild.Info, error) {
+	e.mu.Lock()
+	cached := e.builds
+	e.mu.Unlock()
+	if cached != nil {
+		return cached.builds, cached.info, nil
+	}
+	builds, info, err := e.resolveAndRender(ctx)
+	if err != nil {
+		return nil, info, err
+	}
+	e.mu.Lock()
+	e.builds = &resolvedBuilds{builds: builds, info: info}
+	e.mu.Unlock()
+	return builds, info, nil
+}
+
+func (e *Run) resolveAndRender(ctx context.Context) ([]gobuild.Build, gobuild.Info, error) {
 	// git describes the checkout while go finds the packages.
 	var info gobuild.Info
 	var infoErr error
 	described := make(chan struct{})
 	go func() {
 		defer close(described)
-		info, infoErr = gobuild.Describe(ctx, e.Dir, redact.Environ(), e.Version, os.Getenv("SOURCE_DATE_EPOCH"))
+		info, infoErr = gobuild.Describe(ctx, e.Dir, secrets.Environ(), e.Config.Version, os.Getenv("SOURCE_DATE_EPOCH"))
 	}()
 	builds, err := e.resolveBuilds(ctx)
 	<-described
@@ -121,7 +137,7 @@ func (e *Env) ResolveBuilds(ctx context.Context) ([]gobuild.Build, gobuild.Info,
 		for j, l := range builds[i].Ldflags {
 			out, err := gobuild.Render(l, info)
 			if err != nil {
-				errs = append(errs, e.Errorf(fmt.Sprintf("%s.ldflags[%d]", prefix, j), "%v", err))
+				errs = append(errs, e.Config.Errorf(fmt.Sprintf("%s.ldflags[%d]", prefix, j), "%v", err))
 			}
 			builds[i].Ldflags[j] = out
 		}
@@ -130,15 +146,15 @@ func (e *Env) ResolveBuilds(ctx context.Context) ([]gobuild.Build, gobuild.Info,
 }
 
 // resolveBuilds finds the configured builds' main packages, with their ldflags unrendered.
-func (e *Env) resolveBuilds(ctx context.Context) ([]gobuild.Build, error) {
+func (e *Run) resolveBuilds(ctx context.Context) ([]gobuild.Build, error) {
 	var specs []gobuild.Spec
-	if len(e.Builds) == 0 {
+	if len(e.Config.Builds) == 0 {
 		mains, err := gobuild.MainPackages(ctx, e.Dir)
 		if err != nil {
 			return nil, err
 		}
 		if len(mains) == 0 {
-			return nil, fmt.Errorf("no main package in %s: add builds: [{main: ./cmd/<name>}] to %s", e.Dir, config.FileName)
+			return nil, fmt.Errorf("no main package in %s: add builds: [{main: ./cmd/<name>}] to %s", e.Dir, load.FileName)
 		}
 		byName := map[string]string{}
 		for _, m := range mains {
@@ -149,28 +165,28 @@ func (e *Env) resolveBuilds(ctx context.Context) ([]gobuild.Build, error) {
 			main := "./" + filepath.ToSlash(rel)
 			name := gobuild.DefaultName(m.ImportPath)
 			if other, dup := byName[name]; dup {
-				return nil, fmt.Errorf("main packages %s and %s would both be named %q: list them under builds: in %s with a name each", other, main, name, config.FileName)
+				return nil, fmt.Errorf("main packages %s and %s would both be named %q: list them under builds: in %s with a name each", other, main, name, load.FileName)
 			}
 			byName[name] = main
 			specs = append(specs, gobuild.Spec{Build: gobuild.Build{
-				Main: main, Linkage: gobuild.Static, PGO: "auto", Platforms: e.PlatformsOf(config.Build{}),
+				Main: main, Linkage: gobuild.Static, PGO: "auto", Platforms: e.Config.PlatformsOf(config.Build{}),
 			}})
 		}
 	} else {
-		for i, b := range e.Builds {
+		for i, b := range e.Config.Builds {
 			prefix := fmt.Sprintf("builds[%d]", i)
 			spec := gobuild.Spec{
 				Build: gobuild.Build{
 					Name: b.Name, Main: b.Main, Flags: b.Flags, Tags: b.Tags, Env: b.Env,
-					Linkage: b.Linkage, CC: b.CC, PGO: b.PGO, Platforms: e.PlatformsOf(b),
+					Linkage: b.Linkage, CC: b.CC, PGO: b.PGO, Platforms: e.Config.PlatformsOf(b),
 				},
-				Where: func(key string) string { return e.Where(prefix+"."+key) + ": " + prefix + "." + key },
+				Where: func(key string) string { return e.Config.Where(prefix+"."+key) + ": " + prefix + "." + key },
 			}
 			spec.Dir = b.Dir
 			if b.PGO != "auto" && b.PGO != "off" && b.PGO != "" {
 				spec.PGO = e.Abs(b.PGO)
 				if _, err := os.Stat(spec.PGO); err != nil {
-					return nil, e.Errorf(prefix+".pgo", "profile %s: %v; write auto, off or the path of a profile", b.PGO, err)
+					return nil, e.Config.Errorf(prefix+".pgo", "profile %s: %v; write auto, off or the path of a profile", b.PGO, err)
 				}
 			}
 			spec.Ldflags = append([]string(nil), b.Ldflags...)
@@ -188,7 +204,7 @@ func (e *Env) resolveBuilds(ctx context.Context) ([]gobuild.Build, error) {
 	}
 	for _, b := range builds {
 		if names[b.Name] {
-			return nil, fmt.Errorf("two builds are named %q: give each build its own name in %s", b.Name, config.FileName)
+			return nil, fmt.Errorf("two builds are named %q: give each build its own name in %s", b.Name, load.FileName)
 		}
 		names[b.Name] = true
 	}
@@ -196,13 +212,13 @@ func (e *Env) resolveBuilds(ctx context.Context) ([]gobuild.Build, error) {
 }
 
 // BuildConfig returns the configured build of a name, or a zero one for discovered builds.
-func (e *Env) BuildConfig(name string) config.Build {
-	for _, b := range e.Builds {
+func (e *Run) BuildConfig(name string) config.Build {
+	for _, b := range e.Config.Builds {
 		if b.Name == name {
 			return b
 		}
 	}
-	for _, b := range e.Builds {
+	for _, b := range e.Config.Builds {
 		if b.Name == "" && gobuild.DefaultName(strings.TrimPrefix(b.Main, "./")) == name {
 			return b
 		}

@@ -1,0 +1,221 @@
+// Package engine runs scratchkit's stages: Build, Verify, Image, Smoke, PGO and the rest. One
+// Run is one invocation: the configuration loaded and validated once, one printer, the
+// artifacts record held in memory and saved after each stage, facts learned once. Each stage
+// runs at most once per Run, however many others depend on it.
+//
+// The engine is what cmd/scratchkit runs; the mage targets (package targets) exec that command.
+// Its stages render for a person; the packages under targets/ are the plain Go APIs they use.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/scratchkit/scratchkit/internal/ui"
+	"github.com/scratchkit/scratchkit/targets/artifacts"
+	"github.com/scratchkit/scratchkit/targets/config"
+	"github.com/scratchkit/scratchkit/targets/config/load"
+	"github.com/scratchkit/scratchkit/targets/gobuild"
+	"github.com/scratchkit/scratchkit/targets/publish"
+)
+
+// Stage names, as cmd/scratchkit and the status it reports name them. A stage that takes an
+// argument (imageTo, index, verifyFiles) is named "<stage> <argument>".
+const (
+	StageBuild      = "build"
+	StageVerify     = "verify"
+	StageImage      = "image"
+	StageSmoke      = "smoke"
+	StagePGO        = "pgo"
+	StageDockerfile = "dockerfile"
+	StageSummary    = "summary"
+)
+
+// Options configures New.
+type Options struct {
+	// Dir is the project directory (scratchkit.yaml, .ko.yaml, go.mod). Default: ".".
+	Dir string
+	// Configure is what a magefile passed to targets.Configure.
+	Configure *config.Config
+	// Verbose prints each command line and every registry request's progress.
+	Verbose bool
+	// Out is where the run prints. Default: os.Stdout.
+	Out io.Writer
+	// Extra makes the publishers of destinations the core engine leaves out (daemon, kind);
+	// nil refuses them with ErrNeedsFull.
+	Extra Extra
+	// Skip names stages that already ran in this invocation (another process of the same mage
+	// run): they count as done.
+	Skip []string
+}
+
+// Extra makes a publisher for a destination the core set leaves out (daemon, kind).
+type Extra func(e *Run, destination string) (publish.Publisher, error)
+
+// ErrNeedsFull is returned before any stage runs when the run needs a part the running engine
+// was built without (signing, or ko's daemon and kind publishers).
+var ErrNeedsFull = errors.New("this run needs the full scratchkit engine (signing, and ko's daemon and kind publishers)")
+
+// Run is one invocation's state.
+type Run struct {
+	// Config is the configuration, loaded and validated once.
+	Config *load.Resolved
+	// Dir is the absolute project directory.
+	Dir     string
+	UI      *ui.Printer
+	Verbose bool
+	extra   Extra
+
+	mu   sync.Mutex
+	done map[string]error // stages finished in this Run (nil error: passed) or skipped
+	ran  []string         // stages this process ran and passed, in order
+
+	rec    *artifacts.Artifacts // the record in memory; nil until first read
+	source *string              // the repository URL, once learned
+	builds *resolvedBuilds      // the resolved builds, once learned
+}
+
+type resolvedBuilds struct {
+	builds []gobuild.Build
+	info   gobuild.Info
+}
+
+// New loads and validates the configuration for opts.Dir and prints its warnings once.
+func New(opts Options) (*Run, error) {
+	dir := opts.Dir
+	if dir == "" {
+		dir = "."
+	}
+	r, err := load.Load(load.Options{Dir: dir, Configure: opts.Configure})
+	if err != nil {
+		return nil, err
+	}
+	out := opts.Out
+	if out == nil {
+		out = os.Stdout
+	}
+	e := &Run{Config: r, Dir: r.Dir, UI: &ui.Printer{Out: out}, Verbose: opts.Verbose, extra: opts.Extra, done: map[string]error{}}
+	for _, s := range opts.Skip {
+		e.done[s] = nil
+	}
+	for _, w := range r.Warnings {
+		e.UI.Warn("%s", w)
+	}
+	return e, nil
+}
+
+// NeedsFull reports whether the configured destinations need publishers this engine lacks.
+func (e *Run) NeedsFull() bool {
+	if e.extra != nil {
+		return false
+	}
+	for _, d := range e.Config.Destinations() {
+		if d == publish.Daemon || d == publish.Kind {
+			return true
+		}
+	}
+	return false
+}
+
+// Stage runs fn as the stage called name, at most once per Run: a second call returns the
+// first one's result. A failed stage's error is returned to every later caller.
+func (e *Run) Stage(ctx context.Context, name string, fn func(context.Context) error) error {
+	e.mu.Lock()
+	err, seen := e.done[name]
+	e.mu.Unlock()
+	if seen {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err = fn(ctx)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.done[name] = err
+	if err == nil {
+		e.ran = append(e.ran, name)
+	}
+	return err
+}
+
+// Ran returns the stages this Run ran and passed, in order (not those it was told to skip).
+func (e *Run) Ran() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.ran)
+}
+
+// DistDir is the absolute dist folder.
+func (e *Run) DistDir() string {
+	if filepath.IsAbs(e.Config.Dist) {
+		return e.Config.Dist
+	}
+	return filepath.Join(e.Dir, e.Config.Dist)
+}
+
+// Rel names a path relative to the working directory, with forward slashes.
+func (e *Run) Rel(p string) string {
+	if r, err := filepath.Rel(e.Dir, p); err == nil {
+		return filepath.ToSlash(r)
+	}
+	return filepath.ToSlash(p)
+}
+
+// Abs resolves a path recorded relative to the working directory.
+func (e *Run) Abs(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(e.Dir, filepath.FromSlash(p))
+}
+
+// Record returns the artifacts record: the one in memory, or dist/artifacts.json read once.
+func (e *Run) Record() (*artifacts.Artifacts, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.rec != nil {
+		return e.rec, nil
+	}
+	rec, err := artifacts.Load(e.DistDir())
+	if err != nil {
+		return nil, err
+	}
+	e.rec = rec
+	return rec, nil
+}
+
+// SetRecord replaces the record in memory (Build starts a new one) and saves it.
+func (e *Run) SetRecord(rec *artifacts.Artifacts) error {
+	e.mu.Lock()
+	e.rec = rec
+	e.mu.Unlock()
+	return e.Save()
+}
+
+// Save writes the record in memory to dist/artifacts.json.
+func (e *Run) Save() error {
+	e.mu.Lock()
+	rec := e.rec
+	e.mu.Unlock()
+	if rec == nil {
+		return nil
+	}
+	return rec.Save(e.DistDir())
+}
+
+// stderr is where verbose command lines go.
+var stderr = os.Stderr
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
