@@ -2,10 +2,10 @@ package launch
 
 import (
 	"context"
-	"hash/fnv"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"os/exec"

@@ -2,10 +2,10 @@ package launch
 
 import (
 	"bufio"
-	"hash/fnv"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"os"

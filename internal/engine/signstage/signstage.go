@@ -14,9 +14,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/scratchkit/scratchkit/internal/engine"
 	"github.com/scratchkit/scratchkit/internal/redact"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
-	"github.com/scratchkit/scratchkit/internal/engine"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/sign"
 )
