@@ -101,7 +101,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	verbose := fs.Bool("v", os.Getenv("MAGEFILE_VERBOSE") == "1", "print each command line and every registry request")
 	dir := fs.String("C", ".", "the project `directory` (where go.mod and scratchkit.yaml are)")
-	skip := fs.String("skip", "", "stages that already ran in this mage invocation (set by the mage targets)")
+	var skip []string
+	fs.Func("skip", "a `stage` that already ran in this mage invocation (set by the mage targets; repeatable)", func(s string) error {
+		skip = append(skip, s)
+		return nil
+	})
 	fs.Usage = func() { usage(fs, stderr) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -147,7 +151,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		ctx, stop := interrupts(stderr)
 		defer stop()
-		e, err := engine.New(engine.Options{Dir: *dir, Configure: configured, Verbose: *verbose, Out: stdout, Extra: extra, Skip: splitList(*skip)})
+		e, err := engine.New(engine.Options{Dir: *dir, Configure: configured, Verbose: *verbose, Out: stdout, Extra: extra, Skip: skip})
 		if err != nil {
 			status.Error = err.Error()
 			return launch.ExitFailure
@@ -242,16 +246,6 @@ func find(name string) (command, bool) {
 		}
 	}
 	return command{}, false
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 func usage(fs *flag.FlagSet, w io.Writer) {

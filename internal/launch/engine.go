@@ -157,11 +157,13 @@ func (c *Cache) build(ctx context.Context, src Source, v Variant, bin string) er
 		return fmt.Errorf("scratchkit engine cache: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	args := []string{"build", "-trimpath", "-o", filepath.Join(tmp, "scratchkit")}
+	// The engine is a local tool: built with the go command's defaults (no -trimpath, cgo as
+	// configured), it shares the Go build cache with the team's own builds and tests.
+	args := []string{"build", "-o", filepath.Join(tmp, "scratchkit")}
 	if v == Core {
 		args = append(args, "-tags="+CoreTag)
 	}
-	env := secrets.Environ("CGO_ENABLED=0", "GOFLAGS=", "GOWORK=off")
+	env := secrets.Environ("GOFLAGS=", "GOWORK=off")
 	var cmd *exec.Cmd
 	if src.Dir != "" {
 		cmd = exec.CommandContext(ctx, c.Go, append(args, "./cmd/scratchkit")...)
@@ -170,7 +172,7 @@ func (c *Cache) build(ctx context.Context, src Source, v Variant, bin string) er
 		// go install pkg@version builds with scratchkit's own go.mod, whatever the magefile's
 		// module requires, and needs no source in the magefile's module.
 		args[0] = "install"
-		args = append(args[:2:2], args[4:]...) // no -o: GOBIN
+		args = append(args[:1:1], args[3:]...) // no -o: GOBIN
 		cmd = exec.CommandContext(ctx, c.Go, append(args, src.Module+"/cmd/scratchkit@"+src.Version)...)
 		cmd.Dir = tmp
 		env = append(env, "GOBIN="+tmp)

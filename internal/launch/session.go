@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -114,8 +113,8 @@ func (s *Session) exec(ctx context.Context, bin, name, arg string) (Status, erro
 	statusFile := filepath.Join(dir, "status.json")
 
 	var args []string
-	if len(s.ran) > 0 {
-		args = append(args, "-skip", strings.Join(s.ran, ","))
+	for _, r := range s.ran {
+		args = append(args, "-skip", r)
 	}
 	args = append(args, name)
 	if arg != "" {
