@@ -395,13 +395,22 @@ sign:
 	cosignRun("verify-blob", "--key", "cosign.pub", "--insecure-ignore-tlog", "--signature", "dist/SHA256SUMS.sig", "dist/SHA256SUMS")
 	mustRun(t, dir, env, "verifySignatures")
 
-	// Wrong registry credentials: a clear sentence, and the tag is not moved.
+	// Wrong registry credentials: a clear sentence, the tag is not moved, and the SBOM that Sign
+	// would attest is not replaced by the unpushed image's (the binary changes: a new version).
+	sbomBefore, err := os.ReadFile(filepath.Join(dir, img.SBOM))
+	if err != nil {
+		t.Fatal(err)
+	}
 	bad := testenv.Registry{Host: reg.Host, User: "ci", Password: "wrong"}
 	badEnv := append(append([]string(nil), env...), "DOCKER_CONFIG="+bad.DockerConfig(t), "SCRATCHKIT_VERSION=v2.0.0")
-	out, err := run(t, dir, badEnv, "image")
+	out, err = run(t, dir, badEnv, "image")
 	if err == nil || !strings.Contains(out, reg.Host) || !strings.Contains(strings.ToLower(out), "credentials") {
 		t.Errorf("bad credentials: %v\n%s", err, out)
 	}
+	if sbomAfter, _ := os.ReadFile(filepath.Join(dir, img.SBOM)); string(sbomAfter) != string(sbomBefore) {
+		t.Errorf("a failed push rewrote %s: it no longer describes the pushed %s", img.SBOM, img.Digest)
+	}
+
 	tagged = testenv.Run(t, skopeo, "inspect", "--tls-verify=false", "--authfile", filepath.Join(dockerConfig, "config.json"), "--format", "{{.Digest}}", "docker://"+repo+"/hello:latest")
 	if strings.TrimSpace(tagged) != img.Digest {
 		t.Errorf("a failed push moved :latest to %s", tagged)

@@ -118,10 +118,22 @@ func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name strin
 		entry.Platforms = append(entry.Platforms, p.Platform)
 		entry.Manifests = append(entry.Manifests, artifacts.Manifest{Platform: p.Platform, Digest: p.Digest.String(), Binary: p.BinarySHA256})
 	}
+	art := publish.Artifact{Name: name, Image: res.Image, Index: res.Index, Tags: e.Config.Image.Tags}
+	var results []*publish.Result
+	for _, p := range pubs {
+		rs, err := publishOne(ctx, p, art, e.Config.Image.PerPlatform)
+		results = append(results, rs...)
+		if err != nil {
+			// Nothing of this image is recorded and its SBOMs are not written: artifacts.json
+			// and dist/sbom keep describing what the registries still hold.
+			return results, err
+		}
+	}
+	// Every destination has the image: now its SBOMs and records replace the previous ones.
 	if e.Config.Image.SBOM != "none" {
 		files, err := res.WriteSBOMs(filepath.Join(e.DistDir(), "sbom"))
 		if err != nil {
-			return nil, err
+			return results, err
 		}
 		for i, f := range files {
 			entry.Manifests[i].SBOM = e.Rel(f.Path)
@@ -130,26 +142,17 @@ func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name strin
 			entry.SBOM = e.Rel(files[0].Path)
 		}
 	}
-	art := publish.Artifact{Name: name, Image: res.Image, Index: res.Index, Tags: e.Config.Image.Tags}
-	var results []*publish.Result
-	for _, p := range pubs {
-		rs, err := publishOne(ctx, p, art, e.Config.Image.PerPlatform)
-		if err != nil {
-			return results, err
-		}
-		for _, r := range rs {
-			img := entry
-			img.Ref, img.Digest, img.Destination, img.Tags, img.Size = r.Ref, r.Digest.String(), r.Destination, r.Tags, r.Size
-			img.Platforms = r.Platforms
-			img.Manifests = manifestsFor(entry.Manifests, r.Platforms)
-			if e.Config.Image.PerPlatform && r.Destination == publish.Registry {
-				// One record per platform image, untagged: `mage index` joins them later.
-				img.Destination = PerPlatformDestination
-				rec.AddImage(img)
-			} else {
-				rec.SetImage(img)
-			}
-			results = append(results, r)
+	for _, r := range results {
+		img := entry
+		img.Ref, img.Digest, img.Destination, img.Tags, img.Size = r.Ref, r.Digest.String(), r.Destination, r.Tags, r.Size
+		img.Platforms = r.Platforms
+		img.Manifests = manifestsFor(entry.Manifests, r.Platforms)
+		if e.Config.Image.PerPlatform && r.Destination == publish.Registry {
+			// One record per platform image, untagged: `mage index` joins them later.
+			img.Destination = PerPlatformDestination
+			rec.AddImage(img)
+		} else {
+			rec.SetImage(img)
 		}
 	}
 	return results, nil
