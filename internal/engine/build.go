@@ -64,7 +64,13 @@ func (e *Run) build(ctx context.Context) error {
 	for _, r := range results {
 		b := artifacts.Binary{
 			Name: r.Name, Platform: r.Platform.String(), Path: e.Rel(r.Path), SHA256: r.SHA256, Size: r.Size,
-			Main: r.Build.ImportPath, Dir: e.Rel(r.Build.PkgDir), Linkage: r.Build.Linkage,
+			Main: r.Build.ImportPath, Linkage: r.Build.Linkage,
+		}
+		if r.Build.InModule {
+			b.Dir = e.Rel(r.Build.PkgDir)
+		} else {
+			// Not this machine's module cache path: the module version says where it is.
+			b.Module = r.Build.Module + "@" + r.Build.ModuleVersion
 		}
 		if p := pgoFile(r.Build); p != "" {
 			b.PGO = e.Rel(p)
@@ -178,7 +184,7 @@ func (e *Run) resolveBuilds(ctx context.Context) ([]gobuild.Build, error) {
 			spec := gobuild.Spec{
 				Build: gobuild.Build{
 					Name: b.Name, Main: b.Main, Flags: b.Flags, Tags: b.Tags, Env: b.Env,
-					Linkage: b.Linkage, CC: b.CC, PGO: b.PGO, Platforms: e.Config.PlatformsOf(b),
+					Linkage: b.Linkage, CC: b.CC, PGO: b.PGO, Install: b.Install, Platforms: e.Config.PlatformsOf(b),
 				},
 				Where: func(key string) string { return e.Config.Where(prefix+"."+key) + ": " + prefix + "." + key },
 			}
@@ -213,17 +219,26 @@ func (e *Run) resolveBuilds(ctx context.Context) ([]gobuild.Build, error) {
 
 // BuildConfig returns the configured build of a name, or a zero one for discovered builds.
 func (e *Run) BuildConfig(name string) config.Build {
-	for _, b := range e.Config.Builds {
-		if b.Name == name {
-			return b
-		}
-	}
-	for _, b := range e.Config.Builds {
-		if b.Name == "" && gobuild.DefaultName(strings.TrimPrefix(b.Main, "./")) == name {
-			return b
-		}
+	if i := e.buildIndex(name); i >= 0 {
+		return e.Config.Builds[i]
 	}
 	return config.Build{Linkage: gobuild.Static}
+}
+
+// buildIndex is the position in builds: of the build called name (named, or after its main
+// package), or -1.
+func (e *Run) buildIndex(name string) int {
+	for i, b := range e.Config.Builds {
+		if b.Name == name {
+			return i
+		}
+	}
+	for i, b := range e.Config.Builds {
+		if b.Name == "" && gobuild.DefaultName(strings.TrimPrefix(b.Main, "./")) == name {
+			return i
+		}
+	}
+	return -1
 }
 
 // sortedKeys returns a map's keys in order.

@@ -101,14 +101,17 @@ func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name strin
 		Created: meta.created, Source: meta.source, Revision: meta.revision, Version: meta.version,
 		Warn: func(s string) { e.UI.Warn("%s: %s", name, s) },
 	}
+	if _, v, ok := strings.Cut(bins[0].Module, "@"); ok {
+		spec.Version = v // a dependency's main package is that module's version, not the project's
+	}
 	for _, b := range bins {
 		spec.Binaries = append(spec.Binaries, image.Binary{Platform: b.Platform, Path: e.Abs(b.Path), SHA256: b.SHA256})
 	}
-	if d := filepath.Join(e.Abs(bins[0].Dir), e.Config.Image.Data); e.Config.Image.Data != "" {
-		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-			spec.DataDir = d
-		}
+	data, err := e.dataDir(ctx, name, bins[0])
+	if err != nil {
+		return nil, err
 	}
+	spec.DataDir = data
 	res, err := image.Build(ctx, spec)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", name, err)
@@ -287,4 +290,38 @@ func (e *Run) Source(ctx context.Context) string {
 	s := strings.TrimSuffix(redact.URL(u), ".git")
 	e.source = &s
 	return s
+}
+
+// dataDir is the directory of an image's data layer (/var/run/ko), or "" for none: the build's
+// data, else image.data, each relative to the project and required to exist; else, as ko does,
+// the kodata directory next to the main package when there is one.
+func (e *Run) dataDir(ctx context.Context, name string, bin artifacts.Binary) (string, error) {
+	key, dir := "image.data", e.Config.Image.Data
+	if i := e.buildIndex(name); i >= 0 && e.Config.Builds[i].Data != "" {
+		key, dir = fmt.Sprintf("builds[%d].data", i), e.Config.Builds[i].Data
+	}
+	if dir != "" {
+		p := e.Abs(dir)
+		if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+			return "", e.Config.Errorf(key, "%s (%s) is not a directory: a configured data directory must exist (paths are relative to %s)", dir, p, e.Dir)
+		}
+		return p, nil
+	}
+	mainDir := e.Abs(bin.Dir)
+	if bin.Dir == "" { // a dependency's main package, in the module cache
+		builds, _, err := e.ResolveBuilds(ctx)
+		if err != nil {
+			return "", err
+		}
+		for _, b := range builds {
+			if b.Name == name {
+				mainDir = b.PkgDir
+			}
+		}
+	}
+	p := filepath.Join(mainDir, "kodata")
+	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+		return p, nil
+	}
+	return "", nil
 }

@@ -41,9 +41,12 @@ type Binary struct {
 	Path   string `json:"path"`
 	SHA256 string `json:"sha256"`
 	Size   int64  `json:"size"`
-	// Main is the import path of the main package; Dir its directory relative to the working directory.
+	// Main is the import path of the main package; Dir its directory relative to the working
+	// directory when it is in the project's module, Module its module (path@version) when it
+	// is a dependency's.
 	Main    string `json:"main,omitempty"`
 	Dir     string `json:"dir,omitempty"`
+	Module  string `json:"module,omitempty"`
 	Linkage string `json:"linkage,omitempty"`
 	// PGO is the profile the build used, if any.
 	PGO string `json:"pgo,omitempty"`

@@ -70,6 +70,14 @@ type Build struct {
 	Platforms []string `yaml:"platforms"`
 	// PGO is auto (use default.pgo next to the main package), off, or a profile file.
 	PGO string `yaml:"pgo" default:"auto"`
+	// Install builds a main package of another module (main: example.com/x/cmd/server) the way
+	// `go install example.com/x/cmd/server@<version>` does: with that module's own go.mod, so
+	// its build info, and the version it reports, say the module's version. Without it, the
+	// package builds inside this project's module: your go.mod decides every dependency's
+	// version (so a replace or an upgrade applies), and the binary's module version is (devel).
+	Install bool `yaml:"install"`
+	// Data is this build's image data directory (see image.data), relative to the project.
+	Data string `yaml:"data"`
 	// Verify overrides the top-level verify settings for this build.
 	Verify *Verify `yaml:"verify"`
 }
@@ -116,8 +124,10 @@ type Image struct {
 	Publish []string `yaml:"publish"`
 	// Insecure allows plain HTTP to a registry that is not on localhost.
 	Insecure bool `yaml:"insecure"`
-	// Data is the data directory next to the main package copied to /var/run/ko. Default: kodata.
-	Data string `yaml:"data" default:"kodata"`
+	// Data is a directory copied into every image at /var/run/ko (KO_DATA_PATH), relative to the
+	// project (an absolute path is taken as it is); it must exist. Default: as ko does, the
+	// kodata directory next to each main package, when there is one.
+	Data string `yaml:"data"`
 	// Source is the org.opencontainers.image.source annotation. Default: from the git remote.
 	Source string `yaml:"source"`
 	// PerPlatform publishes each platform as its own image (multi-runner builds); see `mage index`.

@@ -10,10 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -40,9 +42,16 @@ type Build struct {
 	// ImportPath and PkgDir are the main package's import path and absolute directory.
 	ImportPath string
 	PkgDir     string
-	// Module is the main module's path; InModule says whether the package belongs to it.
-	Module   string
-	InModule bool
+	// Module is the path of the main package's module; InModule says whether that is the main
+	// module (the project). ModuleVersion is the version of a dependency's module.
+	Module        string
+	InModule      bool
+	ModuleVersion string
+	// Install builds a dependency's main package the way `go install <main>@<version>` does:
+	// with that module's own go.mod as the main module, so the binary's build info (and its
+	// own version reporting) says the module's version. Without it, the package is built inside
+	// the project's module, whose go.mod decides every dependency's version.
+	Install bool
 	// Dir is the absolute directory go build runs in.
 	Dir string
 	// Ldflags are the user's ldflags, templates already rendered.
@@ -137,13 +146,50 @@ func Run(ctx context.Context, builds []Build, opts Options) ([]Result, error) {
 		}()
 	}
 	wg.Wait()
+	return results, joinFailures(results)
+}
+
+// BuildError is go build failing the same way for one or more platforms of a build: the
+// compiler's output is said once, with every platform it applies to.
+type BuildError struct {
+	Name      string
+	Platforms []platform.Platform
+	Output    string // what the go command printed
+	Hint      string // what to do, when the output has a known cause
+}
+
+func (e *BuildError) Error() string {
+	ps := make([]string, len(e.Platforms))
+	for i, p := range e.Platforms {
+		ps[i] = p.String()
+	}
+	return fmt.Sprintf("build %s for %s failed:\n%s%s", e.Name, strings.Join(ps, ", "), indent(e.Output), e.Hint)
+}
+
+// joinFailures joins the results' errors, merging the build errors that differ only in platform.
+func joinFailures(results []Result) error {
 	var errs []error
 	for _, r := range results {
-		if r.Err != nil {
-			errs = append(errs, r.Err)
+		var be *BuildError
+		if !errors.As(r.Err, &be) {
+			if r.Err != nil {
+				errs = append(errs, r.Err)
+			}
+			continue
+		}
+		merged := false
+		for _, e := range errs {
+			if prev, ok := e.(*BuildError); ok && prev.Name == be.Name && prev.Output == be.Output && prev.Hint == be.Hint {
+				prev.Platforms = append(prev.Platforms, be.Platforms...)
+				merged = true
+				break
+			}
+		}
+		if !merged {
+			errs = append(errs, &BuildError{Name: be.Name, Platforms: slices.Clone(be.Platforms), Output: be.Output, Hint: be.Hint})
 		}
 	}
-	return results, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // OutputPath is where a build's binary for a platform lands: dist/<name>/<os>_<arch>[_<v>]/<name>[.exe].
@@ -294,6 +340,19 @@ func buildOne(ctx context.Context, b *Build, p platform.Platform, opts Options) 
 	if err != nil {
 		return fail(err)
 	}
+	var gopath string
+	if b.Install {
+		// go install <main>@<version> into a GOPATH of its own, sharing the module cache.
+		gopath, err = os.MkdirTemp(filepath.Dir(out), ".install-")
+		if err != nil {
+			return fail(fmt.Errorf("build %s for %s: %w", b.Name, p, err))
+		}
+		defer os.RemoveAll(gopath)
+		args, extra, err = installArgs(ctx, opts, b, args, extra, gopath)
+		if err != nil {
+			return fail(fmt.Errorf("build %s for %s: %w", b.Name, p, err))
+		}
+	}
 	r.Command = commandLine(opts.Go, args, extra)
 	if opts.Verbose != nil {
 		fmt.Fprintf(opts.Verbose, "(cd %s && %s)\n", b.Dir, r.Command)
@@ -309,7 +368,12 @@ func buildOne(ctx context.Context, b *Build, p platform.Platform, opts Options) 
 		if msg == "" {
 			msg = err.Error()
 		}
-		return fail(fmt.Errorf("build %s for %s failed:\n%s%s", b.Name, p, indent(msg), hint(b, p, msg)))
+		return fail(&BuildError{Name: b.Name, Platforms: []platform.Platform{p}, Output: msg, Hint: hint(b, p, msg)})
+	}
+	if b.Install {
+		if err := takeInstalled(gopath, tmp); err != nil {
+			return fail(fmt.Errorf("build %s for %s: %w", b.Name, p, err))
+		}
 	}
 	sum, size, err := hashFile(tmp)
 	if err != nil {
@@ -426,4 +490,43 @@ func hashFile(path string) (string, int64, error) {
 		return "", 0, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// installArgs turns go build arguments into those of go install <main>@<version> with GOPATH
+// set to gopath (go install writes cross-compiled binaries only below GOPATH/bin, never GOBIN),
+// the user's module cache kept, and no GOFLAGS or workspace of the project's.
+func installArgs(ctx context.Context, opts Options, b *Build, args, env []string, gopath string) ([]string, []string, error) {
+	if b.InModule || b.ModuleVersion == "" {
+		return nil, nil, fmt.Errorf("install builds a dependency's main package at its module version, and %s has none", b.ImportPath)
+	}
+	modcache, ok := lookup(opts.Env, "GOMODCACHE")
+	if !ok || modcache == "" {
+		cmd := exec.CommandContext(ctx, opts.Go, "env", "GOMODCACHE")
+		cmd.Dir, cmd.Env = b.Dir, secrets.Env(opts.Env)
+		out, err := cmd.Output()
+		if err != nil {
+			return nil, nil, fmt.Errorf("go env GOMODCACHE: %w", err)
+		}
+		modcache = strings.TrimSpace(string(out))
+	}
+	// args: build -o OUT -trimpath ... MAIN → install -trimpath ... MAIN@VERSION
+	in := append([]string{"install"}, args[3:len(args)-1]...)
+	in = append(in, b.ImportPath+"@"+b.ModuleVersion)
+	env = append(env, "GOPATH="+gopath, "GOMODCACHE="+modcache, "GOBIN=", "GOFLAGS=", "GOWORK=off")
+	return in, env, nil
+}
+
+// takeInstalled moves the one binary go install wrote below gopath/bin to dst.
+func takeInstalled(gopath, dst string) error {
+	var found []string
+	err := filepath.WalkDir(filepath.Join(gopath, "bin"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			found = append(found, p)
+		}
+		return err
+	})
+	if err != nil || len(found) != 1 {
+		return fmt.Errorf("go install left %d binaries in %s (%v), want one", len(found), filepath.Join(gopath, "bin"), err)
+	}
+	return os.Rename(found[0], dst)
 }

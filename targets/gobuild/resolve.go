@@ -13,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -26,16 +27,19 @@ type Package struct {
 	Name       string
 	Dir        string
 	Module     *struct {
-		Path string
-		Dir  string
-		Main bool
+		Path    string
+		Version string
+		Dir     string
+		Main    bool
 	}
 	Error *struct{ Err string }
+	// DepsErrors are errors loading the packages it imports (a missing go.sum entry, say).
+	DepsErrors []*struct{ Err string }
 }
 
 // List runs `go list -e -json` for patterns in dir.
 func List(ctx context.Context, dir string, patterns ...string) ([]Package, error) {
-	args := append([]string{"list", "-e", "-json=ImportPath,Name,Dir,Module,Error"}, patterns...)
+	args := append([]string{"list", "-e", "-json=ImportPath,Name,Dir,Module,Error,DepsErrors"}, patterns...)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir, cmd.Env = dir, secrets.Environ()
 	var stdout, stderr bytes.Buffer
@@ -166,7 +170,10 @@ func resolveOne(ctx context.Context, wd string, s *Spec) (Build, error) {
 		}
 		p = pkgs[0]
 		if p.Error != nil {
-			return b, fmt.Errorf("%s: %s: %s; an import path must be a main package in the module graph (go get it, or write a ./directory)%s", where("main"), main, p.Error.Err, listMains(ctx, b.Dir))
+			return b, fmt.Errorf("%s: %s: %s; an import path must be a main package in the module graph (go get -tool %s@<version> in %s, or write a ./directory)%s", where("main"), main, p.Error.Err, main, b.Dir, listMains(ctx, b.Dir))
+		}
+		if err := missingSums(p, b.Dir); err != nil {
+			return b, fmt.Errorf("%s: %w", where("main"), err)
 		}
 	}
 	if p.Name != "main" {
@@ -176,6 +183,12 @@ func resolveOne(ctx context.Context, wd string, s *Spec) (Build, error) {
 	b.ImportPath, b.PkgDir = p.ImportPath, p.Dir
 	if p.Module != nil {
 		b.Module, b.InModule = p.Module.Path, p.Module.Main
+		if !p.Module.Main {
+			b.ModuleVersion = p.Module.Version
+		}
+	}
+	if b.Install && b.InModule {
+		return b, fmt.Errorf("%s: install builds a main package of another module as `go install <main>@<version>` does, but %s is in this module: remove install", where("install"), b.Main)
 	}
 	if b.Name == "" {
 		b.Name = DefaultName(p.ImportPath)
@@ -209,9 +222,10 @@ func localPackage(dir string) (Package, error) {
 			}
 			p.ImportPath = path.Join(mod, filepath.ToSlash(rel))
 			p.Module = &struct {
-				Path string
-				Dir  string
-				Main bool
+				Path    string
+				Version string
+				Dir     string
+				Main    bool
 			}{Path: mod, Dir: root, Main: true}
 			return p, nil
 		}
@@ -249,3 +263,28 @@ func listMains(ctx context.Context, dir string) string {
 	sort.Strings(rel)
 	return "; main packages here: " + strings.Join(rel, ", ")
 }
+
+// missingSums turns go's "missing go.sum entry" for the packages a dependency's main package
+// imports into one sentence with the one command that fixes them all.
+func missingSums(p Package, dir string) error {
+	var mods []string
+	for _, e := range p.DepsErrors {
+		if e == nil || !strings.Contains(e.Err, "missing go.sum entry") {
+			continue
+		}
+		if m := sumModuleRE.FindStringSubmatch(e.Err); m != nil && !slices.Contains(mods, m[1]) {
+			mods = append(mods, m[1])
+		}
+	}
+	if len(mods) == 0 {
+		return nil
+	}
+	at := p.ImportPath
+	if p.Module != nil && p.Module.Version != "" {
+		at += "@" + p.Module.Version
+	}
+	return fmt.Errorf("%s imports packages (%s) whose modules go.sum has no checksums for: run `go get -tool %s` in %s (a tool directive keeps the requirement through go mod tidy), then build again", at, strings.Join(mods, ", "), at, dir)
+}
+
+// sumModuleRE finds the package in go's "missing go.sum entry for module providing package P".
+var sumModuleRE = regexp.MustCompile(`providing package (\S+)`)
