@@ -1,6 +1,10 @@
 package redact
 
 import (
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -35,5 +39,30 @@ func TestEnv(t *testing.T) {
 	want := []string{"PATH=/bin", "HOME=/root", "GOOS=linux"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("Env = %q, want %q", got, want)
+	}
+}
+
+func TestErrorCutsRequestURLs(t *testing.T) {
+	const token = "jGdsUIxM1_SECRET"
+	upload := &url.Error{Op: "Patch", URL: "http://127.0.0.1:5000/v2/x/app/blobs/uploads/28841bd9-b9e8?_state=" + token, Err: io.EOF}
+	token2 := &url.Error{Op: "Get", URL: "https://alice:SECRET@auth.example/token?scope=x&account=alice", Err: io.ErrUnexpectedEOF}
+	err := fmt.Errorf("push: %w", errors.Join(upload, fmt.Errorf("token: %w", token2)))
+	cut := Error(err)
+	msg := cut.Error()
+	for _, secret := range []string{token, "28841bd9", "SECRET", "alice", "?"} {
+		if strings.Contains(msg, secret) {
+			t.Errorf("%q left in %s", secret, msg)
+		}
+	}
+	for _, kept := range []string{`Patch "http://127.0.0.1:5000/v2/x/app/blobs/uploads/": EOF`, `Get "https://auth.example/token"`} {
+		if !strings.Contains(msg, kept) {
+			t.Errorf("%q missing from %s", kept, msg)
+		}
+	}
+	if !errors.Is(cut, io.EOF) || !errors.Is(cut, io.ErrUnexpectedEOF) {
+		t.Error("the chain lost its errors")
+	}
+	if strings.Contains(upload.Error(), token) || strings.Contains(token2.Error(), "SECRET") {
+		t.Errorf("the *url.Errors in the chain still hold secrets: %v; %v", upload, token2)
 	}
 }

@@ -10,9 +10,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/scratchkit/scratchkit/internal/redact"
 	"github.com/scratchkit/scratchkit/internal/regtransport"
 )
 
@@ -30,7 +34,8 @@ const (
 	UnknownHost        Problem = "unknown-host"       // the host name does not resolve
 	TLSProblem         Problem = "tls"                // TLS failed: plain-HTTP registry or untrusted certificate
 	PlainHTTPRefused   Problem = "plain-http"         // plain HTTP to a non-local registry without insecure
-	Timeout            Problem = "timeout"            // the registry did not answer in time
+	Timeout            Problem = "timeout"            // the registry did not answer, or a request did not complete, in time
+	ConnectionDropped  Problem = "connection-dropped" // the connection closed or reset in the middle of a request
 	OtherRegistryError Problem = "other"              // anything else the registry said
 )
 
@@ -54,18 +59,26 @@ type explainer struct {
 	configured     string // its value
 	anonymous      bool   // no credentials were found for the registry
 	attempts       int
+	blobs          map[v1.Hash]int64 // the blobs being pushed, to name the one an upload was sending
 }
 
 func (x explainer) explain(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("%s %s: cancelled: %w", op, x.repo, err)
-	}
 	var re *RegistryError
 	if errors.As(err, &re) {
 		return err
+	}
+	// The one place registry errors are made fit to print: an upload URL's query holds the
+	// upload's state token (_state=…), which never reaches a message.
+	err = redact.Error(err)
+	var rte *regtransport.Error
+	if errors.As(err, &rte) {
+		return x.requestError(rte, err)
+	}
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%s %s: cancelled: %w", op, x.repo, err)
 	}
 	e := &RegistryError{Registry: x.registry, Repo: x.repo, Err: err}
 	reg, repo := x.registry, x.repo
@@ -107,6 +120,56 @@ func (x explainer) explain(op string, err error) error {
 		e.Sentence = fmt.Sprintf("%s %s at registry %s failed: %v", op, repo, reg, err)
 	}
 	return e
+}
+
+// requestError explains a request that timed out or lost its connection, naming the
+// registry, the request and, for an upload, the blob and how much of it was sent.
+func (x explainer) requestError(rte *regtransport.Error, err error) error {
+	e := &RegistryError{Registry: x.registry, Repo: x.repo, Err: err, Problem: Timeout}
+	reg := x.registry
+	switch rte.Kind {
+	case regtransport.NoAnswer:
+		e.Sentence = fmt.Sprintf("registry %s did not answer the %s within %s: check the registry's health and logs; if it is only slow, raise image.response_timeout", reg, rte.Op, regtransport.Human(rte.Limit))
+	case regtransport.Unfinished:
+		e.Sentence = fmt.Sprintf("registry %s did not complete the %s within %s", reg, rte.Op, regtransport.Human(rte.Limit))
+		if p := rte.Progress(); p != "" {
+			e.Sentence += " (" + p + ")"
+		}
+		e.Sentence += ": on a slow link, raise image.request_timeout; otherwise check the registry's health and logs"
+	default:
+		e.Problem = ConnectionDropped
+		how := x.tries()
+		if p := rte.Progress(); p != "" {
+			how = p + ", " + how
+		}
+		what := "during the " + rte.Op
+		if blob := x.uploadedBlob(rte); blob != "" {
+			what = "while uploading " + blob
+		}
+		e.Sentence = fmt.Sprintf("the connection to registry %s dropped %s (%s): check the network and the registry's logs, then publish again", reg, what, how)
+	}
+	return e
+}
+
+// uploadedBlob names the blob an upload request was sending: "blob sha256:…", "a blob of N
+// bytes" when its size does not tell, "" when the request was not an upload.
+func (x explainer) uploadedBlob(rte *regtransport.Error) string {
+	if d, ok := strings.CutPrefix(rte.Op, regtransport.BlobUpload+" of "); ok {
+		return "blob " + d
+	}
+	if rte.Op != regtransport.BlobUpload || rte.Size <= 0 {
+		return ""
+	}
+	var match []v1.Hash
+	for h, size := range x.blobs {
+		if size == rte.Size {
+			match = append(match, h)
+		}
+	}
+	if len(match) == 1 {
+		return "blob " + match[0].String()
+	}
+	return fmt.Sprintf("a blob of %d bytes", rte.Size)
 }
 
 func (x explainer) transportError(e *RegistryError, terr *transport.Error) {

@@ -51,6 +51,14 @@ type RegistryOptions struct {
 	RetryWait time.Duration
 	// Jobs is the number of concurrent uploads. Default 4.
 	Jobs int
+	// ResponseTimeout is how long the registry has to answer a request once it is sent (for
+	// an upload, once its last byte is sent). Default regtransport.DefaultResponseTimeout, 60s.
+	// A request that times out is not tried again.
+	ResponseTimeout time.Duration
+	// RequestTimeout bounds each request from its start to the end of its answer, uploads and
+	// downloads included, progressing or not. Default regtransport.DefaultRequestTimeout, 30m:
+	// a 1 GB layer still fits at 5 Mbit/s.
+	RequestTimeout time.Duration
 	// Transport is the HTTP transport. Default remote.DefaultTransport.
 	Transport http.RoundTripper
 	// UserAgent is sent to the registry. Default "scratchkit".
@@ -109,7 +117,7 @@ func NewRegistry(o RegistryOptions) (*RegistryPublisher, error) {
 	return &RegistryPublisher{
 		o:         o,
 		nameOpts:  nameOpts,
-		transport: regtransport.New(o.Transport, o.Insecure),
+		transport: regtransport.New(o.Transport, o.Insecure, regtransport.WithTimeouts(regtransport.Timeouts{Response: o.ResponseTimeout, Request: o.RequestTimeout})),
 	}, nil
 }
 
@@ -260,6 +268,7 @@ func (r *RegistryPublisher) push(ctx context.Context, a Artifact, tags []string)
 	if err != nil {
 		return nil, err
 	}
+	x.blobs = f.blobs
 	emit := r.emitter()
 	digest := repo.Digest(f.digest.String())
 	counter := newBlobCounter(r.transport, imageName, f.blobs, emit)
@@ -353,9 +362,15 @@ func (r *RegistryPublisher) remoteOptions(ctx context.Context, t http.RoundTripp
 }
 
 // transient reports whether err is worth another attempt: what go-containerregistry retries by
-// default, plus refused connections (a registry that is restarting).
+// default, plus refused and dropped connections (a registry that is restarting), but not a
+// request that timed out.
 func transient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	// A request that reached a timeout is not tried again: each attempt would wait as long.
+	var re *regtransport.Error
+	if errors.As(err, &re) && re.Timeout() {
 		return false
 	}
 	var tmp interface{ Temporary() bool }
