@@ -116,6 +116,14 @@ type Image struct {
 	Publish []string `yaml:"publish"`
 	// Insecure allows plain HTTP to a registry that is not on localhost.
 	Insecure bool `yaml:"insecure"`
+	// ResponseTimeout is how long a registry has to answer each request once it is sent (for an
+	// upload, once its last byte is sent); pushes, base pulls, smoke read-backs and signing alike.
+	// A request that times out is not retried.
+	ResponseTimeout Duration `yaml:"response_timeout" default:"60s"`
+	// RequestTimeout bounds each registry request as a whole, its upload or download included,
+	// even one still making progress: 30m fits a 1 GB layer at 5 Mbit/s; raise it for larger
+	// layers over slower links.
+	RequestTimeout Duration `yaml:"request_timeout" default:"30m"`
 	// Data is the data directory next to the main package copied to /var/run/ko. Default: kodata.
 	Data string `yaml:"data" default:"kodata"`
 	// Source is the org.opencontainers.image.source annotation. Default: from the git remote.

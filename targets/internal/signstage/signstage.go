@@ -68,6 +68,7 @@ func options(e *stage.Env) (sign.Options, error) {
 		Key: e.Sign.Key, Password: sign.PasswordFromEnv(), Keyless: e.Sign.Keyless, TLog: e.Sign.TLog,
 		Recursive: e.Sign.Recursive, FulcioURL: e.Sign.FulcioURL, RekorURL: e.Sign.RekorURL,
 		IdentityToken: e.Sign.IdentityToken, Insecure: e.Image.Insecure,
+		ResponseTimeout: e.Image.ResponseTimeout.D(), RequestTimeout: e.Image.RequestTimeout.D(),
 		Log: func(f string, a ...any) { e.UI.Info(f, a...) },
 	}
 	if !o.Keyless {
@@ -287,7 +288,8 @@ func VerifySignatures(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	verified, verr := sign.VerifyImages(ctx, sign.VerifyOptions{PublicKey: pub, Recursive: e.Sign.Recursive, TLog: e.Sign.TLog, Insecure: e.Image.Insecure}, subjects)
+	verified, verr := sign.VerifyImages(ctx, sign.VerifyOptions{PublicKey: pub, Recursive: e.Sign.Recursive, TLog: e.Sign.TLog, Insecure: e.Image.Insecure,
+		ResponseTimeout: e.Image.ResponseTimeout.D(), RequestTimeout: e.Image.RequestTimeout.D()}, subjects)
 	e.UI.Heading("Verify signatures")
 	for _, v := range verified {
 		e.UI.OK("%s %s %s (%s)", v.Subject, v.Kind, predicateName(v.PredicateType), v.Ref)

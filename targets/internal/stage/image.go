@@ -96,6 +96,7 @@ type annotations struct {
 func (e *Env) imageOne(ctx context.Context, rec *artifacts.Artifacts, name string, bins []artifacts.Binary, pubs []publish.Publisher, meta annotations) ([]*publish.Result, error) {
 	spec := image.Spec{
 		Name: name, Base: e.Image.Base, AllowUnpinned: e.Image.AllowUnpinned, Insecure: e.Image.Insecure,
+		ResponseTimeout: e.Image.ResponseTimeout.D(), RequestTimeout: e.Image.RequestTimeout.D(),
 		User: e.Image.User, Env: e.Image.Env, Args: e.Image.Args, Workdir: e.Image.Workdir,
 		Ports: e.Image.Ports, Labels: e.Image.Labels, Annotations: e.Image.Annotations,
 		Created: meta.created, Source: meta.source, Revision: meta.revision, Version: meta.version,
@@ -215,7 +216,8 @@ func (e *Env) publishers(extra Extra) ([]publish.Publisher, error) {
 	for _, d := range e.Destinations() {
 		switch d {
 		case publish.Registry:
-			opts := publish.RegistryOptions{Repo: e.Image.Repo, RepoKey: e.Where("image.repo") + ": image.repo", Tags: e.Image.Tags, Insecure: e.Image.Insecure}
+			opts := publish.RegistryOptions{Repo: e.Image.Repo, RepoKey: e.Where("image.repo") + ": image.repo", Tags: e.Image.Tags, Insecure: e.Image.Insecure,
+				ResponseTimeout: e.Image.ResponseTimeout.D(), RequestTimeout: e.Image.RequestTimeout.D()}
 			if Verbose() {
 				opts.Progress = publish.ProgressWriter(e.UI.Out)
 			} else {

@@ -56,7 +56,8 @@ func Index(ctx context.Context, sources string) error {
 			return fmt.Errorf("index: %s records no platform image: build it with image.per_platform: true and a registry repository", s)
 		}
 	}
-	reg, err := publish.NewRegistry(publish.RegistryOptions{Repo: e.Image.Repo, RepoKey: e.Where("image.repo") + ": image.repo", Tags: e.Image.Tags, Insecure: e.Image.Insecure, Progress: summaryProgress(e)})
+	reg, err := publish.NewRegistry(publish.RegistryOptions{Repo: e.Image.Repo, RepoKey: e.Where("image.repo") + ": image.repo", Tags: e.Image.Tags, Insecure: e.Image.Insecure, Progress: summaryProgress(e),
+		ResponseTimeout: e.Image.ResponseTimeout.D(), RequestTimeout: e.Image.RequestTimeout.D()})
 	if err != nil {
 		return err
 	}
