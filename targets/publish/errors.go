@@ -52,6 +52,69 @@ type RegistryError struct {
 func (e *RegistryError) Error() string { return e.Sentence }
 func (e *RegistryError) Unwrap() error { return e.Err }
 
+// TagError is an image that was pushed but whose tags could not all be moved to it; the tags
+// moved were put back where possible (see RegistryPublisher.Publish). It says where every tag
+// points now.
+type TagError struct {
+	Image  string  // what was pushed: <repo>/<name>@sha256:…
+	New    v1.Hash // its digest
+	Failed string  // the tag that could not be pushed, or read
+	// Reading: where Failed points could not be read, so no tag was moved (it could not have
+	// been put back).
+	Reading bool
+	Tags    []TagState // every tag, in the order given; empty with Reading
+	Err     error      // why Failed failed, explained (a *RegistryError)
+}
+
+// TagState is where one tag pointed before a failed tagging and where it points after.
+type TagState struct {
+	Tag         string
+	Before, Now *v1.Hash // nil: no such tag
+	Moved       bool     // it was moved to the new image during the attempt
+	Restore     error    // why putting it back failed
+	Unread      error    // why reading it afterwards failed (Now is unknown)
+}
+
+func (e *TagError) Error() string {
+	if e.Reading {
+		return fmt.Sprintf("pushed %s, but could not read where tag %s points, so no tag was moved (it could not have been put back): %v", e.Image, e.Failed, e.Err)
+	}
+	var states, stuck []string
+	for _, s := range e.Tags {
+		states = append(states, s.describe(e.New))
+		if s.Before == nil && s.Now != nil && *s.Now == e.New {
+			stuck = append(stuck, s.Tag)
+		}
+	}
+	msg := fmt.Sprintf("pushed %s, but tag %s failed: %v. The tags now: %s", e.Image, e.Failed, e.Err, strings.Join(states, "; "))
+	if len(stuck) > 0 {
+		msg += fmt.Sprintf(". The registry API cannot remove a tag alone (deleting by digest would delete the image): publish again to move every tag, or delete %s in the registry's own interface", strings.Join(stuck, ", "))
+	}
+	return msg
+}
+
+func (e *TagError) Unwrap() error { return e.Err }
+
+func (s TagState) describe(pushed v1.Hash) string {
+	switch {
+	case s.Unread != nil:
+		return fmt.Sprintf("%s: unknown (%v)", s.Tag, s.Unread)
+	case s.Now == nil && s.Before == nil:
+		return s.Tag + ": not created"
+	case s.Now == nil:
+		return fmt.Sprintf("%s: gone (was at %s)", s.Tag, s.Before)
+	case s.Before == nil && *s.Now == pushed:
+		return fmt.Sprintf("%s: new, now at %s", s.Tag, s.Now)
+	case s.Before != nil && *s.Now == *s.Before && s.Moved:
+		return fmt.Sprintf("%s: back at %s", s.Tag, s.Now)
+	case s.Before != nil && *s.Now == *s.Before:
+		return fmt.Sprintf("%s: still at %s", s.Tag, s.Now)
+	case s.Restore != nil:
+		return fmt.Sprintf("%s: now at %s, was at %s; putting it back failed: %v", s.Tag, s.Now, s.Before, s.Restore)
+	}
+	return fmt.Sprintf("%s: now at %s", s.Tag, s.Now)
+}
+
 // explainer turns registry errors into RegistryErrors.
 type explainer struct {
 	registry, repo string

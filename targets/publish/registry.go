@@ -66,7 +66,9 @@ type RegistryOptions struct {
 }
 
 // RegistryPublisher pushes images to a registry: blobs first, then the manifest by digest, then
-// the tags, so a failed push never moves a tag.
+// the tags, so a failed push never moves a tag. The tags move together: when one cannot be
+// pushed, those already moved are put back, and the *TagError says where each points (see
+// tagAll for what a registry does not allow).
 type RegistryPublisher struct {
 	o         RegistryOptions
 	nameOpts  []name.Option
@@ -300,30 +302,15 @@ func (r *RegistryPublisher) push(ctx context.Context, a Artifact, tags []string)
 	if len(tagRefs) == 0 {
 		return res, nil
 	}
-	pusher, err := remote.NewPusher(opts...)
+	tagged, err := r.tagAll(ctx, x, opts, repo, a.taggable(), f.digest, tagRefs)
 	if err != nil {
-		return res, fmt.Errorf("image %s: pushed %s but could not tag it: %w", imageName, ref, err)
+		return res, fmt.Errorf("image %s: %w", imageName, err)
 	}
-	for _, t := range tagRefs {
-		// A tag that already names this digest is left as it is (no manifest rewrite).
-		var err error
-		if d, herr := remote.Head(t, opts...); herr != nil || d.Digest != f.digest {
-			err = pusher.Put(ctx, t, a.taggable())
-		}
-		if err != nil {
-			return res, fmt.Errorf("image %s: pushed %s, tagged %s, but not %s: %w", imageName, ref, tagList(res.Tags), t.TagStr(), x.explain("tag", err))
-		}
+	for _, t := range tagged {
 		res.Tags = append(res.Tags, r.o.Repo+"/"+imageName+":"+t.TagStr())
 		emit(Event{Image: imageName, Kind: Tagged, Digest: f.digest, Ref: res.Tags[len(res.Tags)-1]})
 	}
 	return res, nil
-}
-
-func tagList(tags []string) string {
-	if len(tags) == 0 {
-		return "nothing"
-	}
-	return strings.Join(tags, ", ")
 }
 
 func (r *RegistryPublisher) emitter() func(Event) {
