@@ -188,10 +188,14 @@ func (b *bounded) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := b.next.RoundTrip(out)
 	r.mu.Lock()
 	r.answered = true
-	if r.answer != nil {
-		r.answer.Stop()
-	}
+	late := r.answer != nil && !r.answer.Stop()
 	r.mu.Unlock()
+	if late && err == nil {
+		// The answer came as the clock ran out: the request's context is already cancelled,
+		// so its body could not be read. It timed out.
+		resp.Body.Close()
+		err = context.Cause(ctx)
+	}
 	if err != nil {
 		err = r.explain(ctx, err)
 		r.finish()
