@@ -121,14 +121,28 @@ func (e *cutError) Error() string { return e.msg }
 func (e *cutError) Unwrap() error { return e.err }
 
 // requestURL is raw without userinfo, query and fragment, its path cut after /blobs/uploads/.
+// Punctuation ending a sentence (a colon after the URL) stays outside it.
 func requestURL(raw string) string {
-	u, err := url.Parse(raw)
+	trimmed := strings.TrimRight(raw, ".,;:)]")
+	tail := raw[len(trimmed):]
+	u, err := url.Parse(trimmed)
 	if err != nil || u.Host == "" {
-		return "(URL withheld)"
+		// Not a URL Go parses: cut what could be secret by hand.
+		s := trimmed
+		if i := strings.IndexAny(s, "?#"); i >= 0 {
+			s = s[:i]
+		}
+		if scheme, rest, ok := strings.Cut(s, "://"); ok {
+			if at := strings.LastIndex(rest, "@"); at >= 0 && !strings.Contains(rest[:at], "/") {
+				rest = rest[at+1:]
+			}
+			s = scheme + "://" + rest
+		}
+		return s + tail
 	}
 	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
 	if i := strings.Index(u.Path, "/blobs/uploads/"); i >= 0 {
 		u.Path, u.RawPath = u.Path[:i+len("/blobs/uploads/")], ""
 	}
-	return u.String()
+	return u.String() + tail
 }

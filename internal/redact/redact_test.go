@@ -66,3 +66,16 @@ func TestErrorCutsRequestURLs(t *testing.T) {
 		t.Errorf("the *url.Errors in the chain still hold secrets: %v; %v", upload, token2)
 	}
 }
+
+func TestErrorKeepsPlainURLs(t *testing.T) {
+	for in, want := range map[string]string{
+		"needs http://127.0.0.1:44883: upload failed":        "needs http://127.0.0.1:44883: upload failed",
+		"see https://rekor.example/api/v1/log.":              "see https://rekor.example/api/v1/log.",
+		"at http://u:pw@[bad:host/x?t=1: refused":            "at http://[bad:host/x: refused",
+		`Put "https://r.example/v2/a/manifests/v1?x=1": EOF`: `Put "https://r.example/v2/a/manifests/v1": EOF`,
+	} {
+		if got := Error(errors.New(in)).Error(); got != want {
+			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
+	}
+}
