@@ -156,7 +156,7 @@ type bounded struct {
 
 func (b *bounded) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancelCause(req.Context())
-	r := &request{host: req.URL.Host, op: Operation(req), cancel: cancel, size: 0}
+	r := &request{host: req.URL.Host, op: Operation(req), cancel: cancel}
 	r.overall = time.AfterFunc(b.t.Request, func() { cancel(r.failure(Unfinished, b.t.Request)) })
 	startAnswerClock := func() {
 		r.mu.Lock()
@@ -191,10 +191,10 @@ func (b *bounded) RoundTrip(req *http.Request) (*http.Response, error) {
 	late := r.answer != nil && !r.answer.Stop()
 	r.mu.Unlock()
 	if late && err == nil {
-		// The answer came as the clock ran out: the request's context is already cancelled,
+		// The answer came as the clock ran out: the request's context is being cancelled,
 		// so its body could not be read. It timed out.
 		resp.Body.Close()
-		err = context.Cause(ctx)
+		err = r.failure(NoAnswer, b.t.Response)
 	}
 	if err != nil {
 		err = r.explain(ctx, err)
@@ -233,18 +233,21 @@ func (r *request) finish() {
 // dropped; other errors (refused connections, TLS, a cancelled context) pass unchanged.
 func (r *request) explain(ctx context.Context, err error) error {
 	var e *Error
-	if errors.As(context.Cause(ctx), &e) {
-		// The transport returns the cause itself, or an error of its own.
-		c := *e
-		c.Sent, c.Err = r.sent.Load(), context.DeadlineExceeded
-		return &c
-	}
-	if errors.As(err, &e) || ctx.Err() != nil || !droppedConnection(err) {
+	switch {
+	case errors.As(context.Cause(ctx), &e):
+		// A bound was reached: the transport returns the cause itself, or an error of its own.
+	case errors.As(err, &e) && e.Err == nil:
+		// r.failure's, for an answer that came too late.
+	case errors.As(err, &e) || ctx.Err() != nil || !droppedConnection(err):
 		return err
+	default:
+		d := r.failure(Dropped, 0)
+		d.Sent, d.Err = r.sent.Load(), err
+		return d
 	}
-	c := r.failure(Dropped, 0)
-	c.Sent, c.Err = r.sent.Load(), err
-	return c
+	c := *e
+	c.Sent, c.Err = r.sent.Load(), context.DeadlineExceeded
+	return &c
 }
 
 // droppedConnection reports whether err says the connection closed or reset under a request.
