@@ -155,8 +155,16 @@ type bounded struct {
 }
 
 func (b *bounded) RoundTrip(req *http.Request) (*http.Response, error) {
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	var size int64 // 0: no body; -1: unknown length
+	if hasBody {
+		size = req.ContentLength
+		if size == 0 {
+			size = -1
+		}
+	}
 	ctx, cancel := context.WithCancelCause(req.Context())
-	r := &request{host: req.URL.Host, op: Operation(req), cancel: cancel}
+	r := &request{host: req.URL.Host, op: Operation(req), size: size, cancel: cancel}
 	r.overall = time.AfterFunc(b.t.Request, func() { cancel(r.failure(Unfinished, b.t.Request)) })
 	startAnswerClock := func() {
 		r.mu.Lock()
@@ -166,11 +174,7 @@ func (b *bounded) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	out := req.Clone(ctx)
-	if req.Body != nil && req.Body != http.NoBody {
-		r.size = req.ContentLength
-		if r.size == 0 {
-			r.size = -1
-		}
+	if hasBody {
 		out.Body = &sentBody{rc: req.Body, sent: &r.sent, done: startAnswerClock}
 		if req.GetBody != nil {
 			out.GetBody = func() (io.ReadCloser, error) {
@@ -208,7 +212,7 @@ func (b *bounded) RoundTrip(req *http.Request) (*http.Response, error) {
 // request is the state of one bounded request.
 type request struct {
 	host, op   string
-	size       int64
+	size       int64 // set before the timers start, read-only after
 	sent       atomic.Int64
 	cancel     context.CancelCauseFunc
 	overall    *time.Timer
