@@ -96,6 +96,7 @@ type annotations struct {
 func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name string, bins []artifacts.Binary, pubs []publish.Publisher, meta annotations) ([]*publish.Result, error) {
 	spec := image.Spec{
 		Name: name, Base: e.Config.Image.Base, AllowUnpinned: e.Config.Image.AllowUnpinned, Insecure: e.Config.Image.Insecure,
+		ResponseTimeout: e.Config.Image.ResponseTimeout.D(), RequestTimeout: e.Config.Image.RequestTimeout.D(),
 		User: e.Config.Image.User, Env: e.Config.Image.Env, Args: e.Config.Image.Args, Workdir: e.Config.Image.Workdir,
 		Ports: e.Config.Image.Ports, Labels: e.Config.Image.Labels, Annotations: e.Config.Image.Annotations,
 		Created: meta.created, Source: meta.source, Revision: meta.revision, Version: meta.version,
@@ -227,7 +228,8 @@ func (e *Run) publishers(repo string) ([]publish.Publisher, error) {
 	for _, d := range dests {
 		switch d {
 		case publish.Registry:
-			opts := publish.RegistryOptions{Repo: repo, RepoKey: repoKey, Tags: e.Config.Image.Tags, Insecure: e.Config.Image.Insecure}
+			opts := publish.RegistryOptions{Repo: repo, RepoKey: repoKey, Tags: e.Config.Image.Tags, Insecure: e.Config.Image.Insecure,
+				ResponseTimeout: e.Config.Image.ResponseTimeout.D(), RequestTimeout: e.Config.Image.RequestTimeout.D()}
 			if e.Verbose {
 				opts.Progress = publish.ProgressWriter(e.UI.Out)
 			} else {

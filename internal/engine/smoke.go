@@ -140,7 +140,7 @@ func (e *Run) openImage(ctx context.Context, img artifacts.Image) (run.Artifact,
 			return nil, none, err
 		}
 		desc, err := remote.Get(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain),
-			remote.WithTransport(regtransport.New(nil, e.Config.Image.Insecure)))
+			remote.WithTransport(regtransport.New(nil, e.Config.Image.Insecure, regtransport.WithTimeouts(regtransport.Timeouts{Response: e.Config.Image.ResponseTimeout.D(), Request: e.Config.Image.RequestTimeout.D()}))))
 		if err != nil {
 			return nil, none, fmt.Errorf("read %s back from the registry: %w", img.Ref, err)
 		}

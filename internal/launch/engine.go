@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scratchkit/scratchkit/internal/filelock"
 	"github.com/scratchkit/scratchkit/internal/secrets"
 )
 
@@ -122,7 +123,7 @@ func (c *Cache) Engine(ctx context.Context, src Source, v Variant) (string, erro
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("scratchkit engine cache: %w", err)
 	}
-	unlock, err := lockFile(ctx, bin+".lock")
+	unlock, err := filelock.Lock(ctx, bin+".lock")
 	if err != nil {
 		return "", fmt.Errorf("scratchkit engine cache: %w", err)
 	}

@@ -1,5 +1,6 @@
 // Package regtransport is how scratchkit reaches registries: one rule for plain HTTP and
-// credentials, shared by base pulls, publishing, smoke read-backs and signing.
+// credentials, and one set of timeouts, shared by base pulls, publishing, smoke read-backs and
+// signing.
 //
 // go-containerregistry speaks plain HTTP to loopback, *.local and RFC 1918 addresses and to any
 // registry named with name.Insecure, and its authenticating transport then sends
@@ -37,9 +38,17 @@ func (e *CredentialsError) Error() string {
 }
 
 // New returns the transport for registries: next (remote.DefaultTransport when nil) behind the
-// plain-HTTP rule. With insecure, TLS certificates are not verified and plain HTTP is allowed,
+// plain-HTTP rule, with every request bounded by Timeouts (the defaults unless WithTimeouts
+// says otherwise). With insecure, TLS certificates are not verified and plain HTTP is allowed,
 // without credentials, to registries on other machines.
-func New(next http.RoundTripper, insecure bool) http.RoundTripper {
+//
+// A request that reaches a bound, or whose connection drops, fails with an *Error naming the
+// registry and the operation.
+func New(next http.RoundTripper, insecure bool, opts ...Option) http.RoundTripper {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if next == nil {
 		next = remote.DefaultTransport
 	}
@@ -53,7 +62,7 @@ func New(next http.RoundTripper, insecure bool) http.RoundTripper {
 			next = ht
 		}
 	}
-	return Guard(next, insecure)
+	return Guard(&bounded{next: next, t: o.timeouts.orDefaults()}, insecure)
 }
 
 // Guard wraps next with the plain-HTTP rule alone: plain HTTP to another machine only when

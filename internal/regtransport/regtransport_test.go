@@ -3,7 +3,11 @@ package regtransport
 import (
 	"errors"
 	"net/http"
+	"reflect"
 	"testing"
+	"time"
+
+	"github.com/scratchkit/scratchkit/targets/config"
 )
 
 type recorder struct{ called int }
@@ -51,6 +55,20 @@ func TestPlainHTTPOnlyToThisMachine(t *testing.T) {
 			if !errors.As(err, &want) || next.called != 0 {
 				t.Errorf("%s (auth %v, insecure %v): err %v, sent %d; want a CredentialsError and nothing sent", c.url, c.auth, c.insecure, err, next.called)
 			}
+		}
+	}
+}
+
+// The defaults scratchkit.yaml documents are the ones this package applies.
+func TestConfigDefaultsAreOurs(t *testing.T) {
+	for field, want := range map[string]time.Duration{"ResponseTimeout": DefaultResponseTimeout, "RequestTimeout": DefaultRequestTimeout} {
+		f, ok := reflect.TypeFor[config.Image]().FieldByName(field)
+		if !ok {
+			t.Fatalf("config.Image has no %s", field)
+		}
+		d, err := config.ParseDuration(f.Tag.Get("default"))
+		if err != nil || d.D() != want {
+			t.Errorf("image.%s defaults to %q in targets/config, %s here", f.Tag.Get("yaml"), f.Tag.Get("default"), want)
 		}
 	}
 }

@@ -124,6 +124,14 @@ type Image struct {
 	Publish []string `yaml:"publish"`
 	// Insecure allows plain HTTP to a registry that is not on localhost.
 	Insecure bool `yaml:"insecure"`
+	// ResponseTimeout is how long a registry has to answer each request once it is sent (for an
+	// upload, once its last byte is sent); pushes, base pulls, smoke read-backs and signing alike.
+	// A request that times out is not retried.
+	ResponseTimeout Duration `yaml:"response_timeout" default:"60s"`
+	// RequestTimeout bounds each registry request as a whole, its upload or download included,
+	// even one still making progress: 30m fits a 1 GB layer at 5 Mbit/s; raise it for larger
+	// layers over slower links.
+	RequestTimeout Duration `yaml:"request_timeout" default:"30m"`
 	// Data is a directory copied into every image at /var/run/ko (KO_DATA_PATH), relative to the
 	// project (an absolute path is taken as it is); it must exist. Default: as ko does, the
 	// kodata directory next to each main package, when there is one.

@@ -78,7 +78,7 @@ func remoteBase(ctx context.Context, p *plan) (*resolvedBase, error) {
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(kc),
 		remote.WithUserAgent("scratchkit"),
-		remote.WithTransport(regtransport.New(nil, p.spec.Insecure)),
+		remote.WithTransport(regtransport.New(nil, p.spec.Insecure, regtransport.WithTimeouts(regtransport.Timeouts{Response: p.spec.ResponseTimeout, Request: p.spec.RequestTimeout}))),
 	}
 	if _, pinned := ref.(name.Digest); !pinned {
 		if !p.spec.AllowUnpinned {

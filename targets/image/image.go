@@ -57,6 +57,9 @@ type Spec struct {
 	// Insecure lets base pulls fall back to plain HTTP (name.Insecure). Loopback and private
 	// registries (127.0.0.1, localhost, 10.x, ...) may use HTTP without it, as in go-containerregistry.
 	Insecure bool
+	// ResponseTimeout and RequestTimeout bound each request of a base pull (see
+	// regtransport.Timeouts); zero takes the defaults, 60s and 30m.
+	ResponseTimeout, RequestTimeout time.Duration
 	// Keychain authenticates base pulls; nil means the user's docker keychain (authn.DefaultKeychain).
 	Keychain authn.Keychain
 	// GoRoot is the Go installation whose lib/time/zoneinfo.zip fills the static base's zone data;

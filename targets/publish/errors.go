@@ -10,9 +10,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/scratchkit/scratchkit/internal/redact"
 	"github.com/scratchkit/scratchkit/internal/regtransport"
 )
 
@@ -30,7 +34,8 @@ const (
 	UnknownHost        Problem = "unknown-host"       // the host name does not resolve
 	TLSProblem         Problem = "tls"                // TLS failed: plain-HTTP registry or untrusted certificate
 	PlainHTTPRefused   Problem = "plain-http"         // plain HTTP to a non-local registry without insecure
-	Timeout            Problem = "timeout"            // the registry did not answer in time
+	Timeout            Problem = "timeout"            // the registry did not answer, or a request did not complete, in time
+	ConnectionDropped  Problem = "connection-dropped" // the connection closed or reset in the middle of a request
 	OtherRegistryError Problem = "other"              // anything else the registry said
 )
 
@@ -47,6 +52,69 @@ type RegistryError struct {
 func (e *RegistryError) Error() string { return e.Sentence }
 func (e *RegistryError) Unwrap() error { return e.Err }
 
+// TagError is an image that was pushed but whose tags could not all be moved to it; the tags
+// moved were put back where possible (see RegistryPublisher.Publish). It says where every tag
+// points now.
+type TagError struct {
+	Image  string  // what was pushed: <repo>/<name>@sha256:…
+	New    v1.Hash // its digest
+	Failed string  // the tag that could not be pushed, or read
+	// Reading: where Failed points could not be read, so no tag was moved (it could not have
+	// been put back).
+	Reading bool
+	Tags    []TagState // every tag, in the order given; empty with Reading
+	Err     error      // why Failed failed, explained (a *RegistryError)
+}
+
+// TagState is where one tag pointed before a failed tagging and where it points after.
+type TagState struct {
+	Tag         string
+	Before, Now *v1.Hash // nil: no such tag
+	Moved       bool     // it was moved to the new image during the attempt
+	Restore     error    // why putting it back failed
+	Unread      error    // why reading it afterwards failed (Now is unknown)
+}
+
+func (e *TagError) Error() string {
+	if e.Reading {
+		return fmt.Sprintf("pushed %s, but could not read where tag %s points, so no tag was moved (it could not have been put back): %v", e.Image, e.Failed, e.Err)
+	}
+	var states, stuck []string
+	for _, s := range e.Tags {
+		states = append(states, s.describe(e.New))
+		if s.Before == nil && s.Now != nil && *s.Now == e.New {
+			stuck = append(stuck, s.Tag)
+		}
+	}
+	msg := fmt.Sprintf("pushed %s, but tag %s failed: %v. The tags now: %s", e.Image, e.Failed, e.Err, strings.Join(states, "; "))
+	if len(stuck) > 0 {
+		msg += fmt.Sprintf(". The registry API cannot remove a tag alone (deleting by digest would delete the image): publish again to move every tag, or delete %s in the registry's own interface", strings.Join(stuck, ", "))
+	}
+	return msg
+}
+
+func (e *TagError) Unwrap() error { return e.Err }
+
+func (s TagState) describe(pushed v1.Hash) string {
+	switch {
+	case s.Unread != nil:
+		return fmt.Sprintf("%s: unknown (%v)", s.Tag, s.Unread)
+	case s.Now == nil && s.Before == nil:
+		return s.Tag + ": not created"
+	case s.Now == nil:
+		return fmt.Sprintf("%s: gone (was at %s)", s.Tag, s.Before)
+	case s.Before == nil && *s.Now == pushed:
+		return fmt.Sprintf("%s: new, now at %s", s.Tag, s.Now)
+	case s.Before != nil && *s.Now == *s.Before && s.Moved:
+		return fmt.Sprintf("%s: back at %s", s.Tag, s.Now)
+	case s.Before != nil && *s.Now == *s.Before:
+		return fmt.Sprintf("%s: still at %s", s.Tag, s.Now)
+	case s.Restore != nil:
+		return fmt.Sprintf("%s: now at %s, was at %s; putting it back failed: %v", s.Tag, s.Now, s.Before, s.Restore)
+	}
+	return fmt.Sprintf("%s: now at %s", s.Tag, s.Now)
+}
+
 // explainer turns registry errors into RegistryErrors.
 type explainer struct {
 	registry, repo string
@@ -54,18 +122,26 @@ type explainer struct {
 	configured     string // its value
 	anonymous      bool   // no credentials were found for the registry
 	attempts       int
+	blobs          map[v1.Hash]int64 // the blobs being pushed, to name the one an upload was sending
 }
 
 func (x explainer) explain(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("%s %s: cancelled: %w", op, x.repo, err)
-	}
 	var re *RegistryError
 	if errors.As(err, &re) {
 		return err
+	}
+	// The one place registry errors are made fit to print: an upload URL's query holds the
+	// upload's state token (_state=…), which never reaches a message.
+	err = redact.Error(err)
+	var rte *regtransport.Error
+	if errors.As(err, &rte) {
+		return x.requestError(rte, err)
+	}
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%s %s: cancelled: %w", op, x.repo, err)
 	}
 	e := &RegistryError{Registry: x.registry, Repo: x.repo, Err: err}
 	reg, repo := x.registry, x.repo
@@ -107,6 +183,56 @@ func (x explainer) explain(op string, err error) error {
 		e.Sentence = fmt.Sprintf("%s %s at registry %s failed: %v", op, repo, reg, err)
 	}
 	return e
+}
+
+// requestError explains a request that timed out or lost its connection, naming the
+// registry, the request and, for an upload, the blob and how much of it was sent.
+func (x explainer) requestError(rte *regtransport.Error, err error) error {
+	e := &RegistryError{Registry: x.registry, Repo: x.repo, Err: err, Problem: Timeout}
+	reg := x.registry
+	switch rte.Kind {
+	case regtransport.NoAnswer:
+		e.Sentence = fmt.Sprintf("registry %s did not answer the %s within %s: check the registry's health and logs; if it is only slow, raise image.response_timeout", reg, rte.Op, regtransport.Human(rte.Limit))
+	case regtransport.Unfinished:
+		e.Sentence = fmt.Sprintf("registry %s did not complete the %s within %s", reg, rte.Op, regtransport.Human(rte.Limit))
+		if p := rte.Progress(); p != "" {
+			e.Sentence += " (" + p + ")"
+		}
+		e.Sentence += ": on a slow link, raise image.request_timeout; otherwise check the registry's health and logs"
+	default:
+		e.Problem = ConnectionDropped
+		how := x.tries()
+		if p := rte.Progress(); p != "" {
+			how = p + ", " + how
+		}
+		what := "during the " + rte.Op
+		if blob := x.uploadedBlob(rte); blob != "" {
+			what = "while uploading " + blob
+		}
+		e.Sentence = fmt.Sprintf("the connection to registry %s dropped %s (%s): check the network and the registry's logs, then publish again", reg, what, how)
+	}
+	return e
+}
+
+// uploadedBlob names the blob an upload request was sending: "blob sha256:…", "a blob of N
+// bytes" when its size does not tell, "" when the request was not an upload.
+func (x explainer) uploadedBlob(rte *regtransport.Error) string {
+	if d, ok := strings.CutPrefix(rte.Op, regtransport.BlobUpload+" of "); ok {
+		return "blob " + d
+	}
+	if rte.Op != regtransport.BlobUpload || rte.Size <= 0 {
+		return ""
+	}
+	var match []v1.Hash
+	for h, size := range x.blobs {
+		if size == rte.Size {
+			match = append(match, h)
+		}
+	}
+	if len(match) == 1 {
+		return "blob " + match[0].String()
+	}
+	return fmt.Sprintf("a blob of %d bytes", rte.Size)
 }
 
 func (x explainer) transportError(e *RegistryError, terr *transport.Error) {

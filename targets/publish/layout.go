@@ -17,12 +17,18 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/scratchkit/scratchkit/internal/filelock"
 )
 
 // RefNameAnnotation is the OCI annotation naming an entry of a layout's index.json. The layout
 // publisher sets it to <name>:<tag>, so `umoci unpack --image dist/layout:hello:latest` and
 // `skopeo inspect oci:dist/layout:hello:latest` find the image.
 const RefNameAnnotation = "org.opencontainers.image.ref.name"
+
+// LayoutLockFile is the file in a layout directory that writers lock (see internal/filelock)
+// around each write: blobs, index.json and the pruning of unreferenced blobs. OCI tools ignore it.
+const LayoutLockFile = ".scratchkit.lock"
 
 // LayoutOptions configures NewLayout.
 type LayoutOptions struct {
@@ -37,7 +43,8 @@ type LayoutOptions struct {
 }
 
 // LayoutPublisher writes images and indexes, whole, into an OCI image layout. Publishing a name
-// again replaces its entries, and blobs nothing refers to any more are removed.
+// again replaces its entries, and blobs nothing refers to any more are removed. Writers of one
+// layout, in this process or others, take turns (LayoutLockFile).
 type LayoutPublisher struct {
 	o  LayoutOptions
 	mu sync.Mutex
@@ -72,6 +79,14 @@ func (l *LayoutPublisher) Publish(ctx context.Context, a Artifact) (*Result, err
 		return nil, err
 	}
 	dir := l.o.Dir
+	// Another process (a second `mage image`, a parallel CI step) may write the same layout:
+	// the whole write is one critical section, since its pruning would remove blobs this
+	// write has stored but index.json does not name yet.
+	unlock, err := filelock.Lock(ctx, filepath.Join(dir, LayoutLockFile))
+	if err != nil {
+		return nil, fmt.Errorf("layout %s: %w", dir, err)
+	}
+	defer unlock()
 	p := layout.Path(dir)
 	im, err := readOrInitLayout(ctx, dir)
 	if err != nil {

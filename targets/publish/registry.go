@@ -51,6 +51,14 @@ type RegistryOptions struct {
 	RetryWait time.Duration
 	// Jobs is the number of concurrent uploads. Default 4.
 	Jobs int
+	// ResponseTimeout is how long the registry has to answer a request once it is sent (for
+	// an upload, once its last byte is sent). Default regtransport.DefaultResponseTimeout, 60s.
+	// A request that times out is not tried again.
+	ResponseTimeout time.Duration
+	// RequestTimeout bounds each request from its start to the end of its answer, uploads and
+	// downloads included, progressing or not. Default regtransport.DefaultRequestTimeout, 30m:
+	// a 1 GB layer still fits at 5 Mbit/s.
+	RequestTimeout time.Duration
 	// Transport is the HTTP transport. Default remote.DefaultTransport.
 	Transport http.RoundTripper
 	// UserAgent is sent to the registry. Default "scratchkit".
@@ -58,7 +66,9 @@ type RegistryOptions struct {
 }
 
 // RegistryPublisher pushes images to a registry: blobs first, then the manifest by digest, then
-// the tags, so a failed push never moves a tag.
+// the tags, so a failed push never moves a tag. The tags move together: when one cannot be
+// pushed, those already moved are put back, and the *TagError says where each points (see
+// tagAll for what a registry does not allow).
 type RegistryPublisher struct {
 	o         RegistryOptions
 	nameOpts  []name.Option
@@ -109,7 +119,7 @@ func NewRegistry(o RegistryOptions) (*RegistryPublisher, error) {
 	return &RegistryPublisher{
 		o:         o,
 		nameOpts:  nameOpts,
-		transport: regtransport.New(o.Transport, o.Insecure),
+		transport: regtransport.New(o.Transport, o.Insecure, regtransport.WithTimeouts(regtransport.Timeouts{Response: o.ResponseTimeout, Request: o.RequestTimeout})),
 	}, nil
 }
 
@@ -260,6 +270,7 @@ func (r *RegistryPublisher) push(ctx context.Context, a Artifact, tags []string)
 	if err != nil {
 		return nil, err
 	}
+	x.blobs = f.blobs
 	emit := r.emitter()
 	digest := repo.Digest(f.digest.String())
 	counter := newBlobCounter(r.transport, imageName, f.blobs, emit)
@@ -291,30 +302,15 @@ func (r *RegistryPublisher) push(ctx context.Context, a Artifact, tags []string)
 	if len(tagRefs) == 0 {
 		return res, nil
 	}
-	pusher, err := remote.NewPusher(opts...)
+	tagged, err := r.tagAll(ctx, x, opts, repo, a.taggable(), f.digest, tagRefs)
 	if err != nil {
-		return res, fmt.Errorf("image %s: pushed %s but could not tag it: %w", imageName, ref, err)
+		return res, fmt.Errorf("image %s: %w", imageName, err)
 	}
-	for _, t := range tagRefs {
-		// A tag that already names this digest is left as it is (no manifest rewrite).
-		var err error
-		if d, herr := remote.Head(t, opts...); herr != nil || d.Digest != f.digest {
-			err = pusher.Put(ctx, t, a.taggable())
-		}
-		if err != nil {
-			return res, fmt.Errorf("image %s: pushed %s, tagged %s, but not %s: %w", imageName, ref, tagList(res.Tags), t.TagStr(), x.explain("tag", err))
-		}
+	for _, t := range tagged {
 		res.Tags = append(res.Tags, r.o.Repo+"/"+imageName+":"+t.TagStr())
 		emit(Event{Image: imageName, Kind: Tagged, Digest: f.digest, Ref: res.Tags[len(res.Tags)-1]})
 	}
 	return res, nil
-}
-
-func tagList(tags []string) string {
-	if len(tags) == 0 {
-		return "nothing"
-	}
-	return strings.Join(tags, ", ")
 }
 
 func (r *RegistryPublisher) emitter() func(Event) {
@@ -353,9 +349,15 @@ func (r *RegistryPublisher) remoteOptions(ctx context.Context, t http.RoundTripp
 }
 
 // transient reports whether err is worth another attempt: what go-containerregistry retries by
-// default, plus refused connections (a registry that is restarting).
+// default, plus refused and dropped connections (a registry that is restarting), but not a
+// request that timed out.
 func transient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	// A request that reached a timeout is not tried again: each attempt would wait as long.
+	var re *regtransport.Error
+	if errors.As(err, &re) && re.Timeout() {
 		return false
 	}
 	var tmp interface{ Temporary() bool }

@@ -10,17 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -268,30 +263,17 @@ func TestRegistryConnectionRefused(t *testing.T) {
 func TestRegistryServerErrorDoesNotMoveTag(t *testing.T) {
 	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
 	t.Setenv("DOCKER_CONFIG", reg.DockerConfig(t))
-	target, _ := url.Parse("http://" + reg.Host)
-	var failing atomic.Bool
-	var refused atomic.Int32
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	proxy.ErrorLog = log.New(io.Discard, "", 0)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if failing.Load() && r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/") {
-			refused.Add(1)
-			http.Error(w, `{"errors":[{"code":"UNAVAILABLE","message":"storage is down"}]}`, http.StatusServiceUnavailable)
-			return
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
+	fp := testenv.StartFaultProxy(t, reg)
+	host := fp.Host
 	repo := host + "/x"
 	p := newRegistry(t, publish.RegistryOptions{Repo: repo, Tags: []string{"stable"}, Attempts: 2})
 	v1img := randomImage(t, 256)
 	if _, err := p.Publish(context.Background(), publish.Artifact{Name: "app", Image: v1img}); err != nil {
 		t.Fatal(err)
 	}
-	failing.Store(true)
+	refused := fp.Inject(&testenv.Fault{Match: testenv.UploadStart, Action: testenv.Status, Status: http.StatusServiceUnavailable})
 	_, err := p.Publish(context.Background(), publish.Artifact{Name: "app", Image: randomImage(t, 256)})
-	t.Logf("%v (after %d upload attempts)", err, refused.Load())
+	t.Logf("%v (after %d upload attempts)", err, refused.Hits())
 	var re *publish.RegistryError
 	if !errors.As(err, &re) || re.Problem != publish.ServerError {
 		t.Fatalf("got %v, want a server-error RegistryError", err)
@@ -300,7 +282,7 @@ func TestRegistryServerErrorDoesNotMoveTag(t *testing.T) {
 		t.Errorf("unclear error: %s", err)
 	}
 	// 2 blobs (layer, config), each tried at most 2×2 times (request and upload retries).
-	if n := refused.Load(); n < 2 || n > 8 {
+	if n := refused.Hits(); n < 2 || n > 8 {
 		t.Errorf("the registry saw %d upload attempts; want retries, bounded (2..8)", n)
 	}
 	d1, _ := v1img.Digest()

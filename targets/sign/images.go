@@ -17,6 +17,8 @@ import (
 	"github.com/sigstore/cosign/v2/pkg/oci/walk"
 	"github.com/sigstore/cosign/v2/pkg/types"
 	sigpayload "github.com/sigstore/sigstore/pkg/signature/payload"
+
+	"github.com/scratchkit/scratchkit/internal/redact"
 )
 
 // ErrNoImages is returned by SignImages and VerifyImages when there is nothing to sign.
@@ -54,7 +56,8 @@ func SignImages(ctx context.Context, opts Options, subjects []Subject) ([]Signed
 		}
 		signed, err := signSubject(ctx, &opts, s, sub, digests[i])
 		if err != nil {
-			return out, fmt.Errorf("sign %s: %w", label(sub), err)
+			// A registry's upload URL in the error would show the upload's state token.
+			return out, fmt.Errorf("sign %s: %w", label(sub), redact.Error(err))
 		}
 		out = append(out, signed...)
 	}
@@ -143,7 +146,7 @@ func signSubject(ctx context.Context, opts *Options, s *signer, sub Subject, d n
 		}
 		stmts = append(stmts, st)
 	}
-	ropts := ociOptions(ctx, opts.Keychain, opts.Insecure)
+	ropts := ociOptions(ctx, opts.Keychain, opts.Insecure, opts.timeouts())
 	ents, err := fetchEntities(ctx, d, opts.Recursive, ropts)
 	if err != nil {
 		return nil, err

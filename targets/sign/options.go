@@ -73,6 +73,9 @@ type Options struct {
 	// Insecure allows plain-HTTP registries other than localhost/127.0.0.1 (which are always
 	// reached over HTTP).
 	Insecure bool
+	// ResponseTimeout and RequestTimeout bound each registry request (see
+	// regtransport.Timeouts); zero takes the defaults, 60s and 30m.
+	ResponseTimeout, RequestTimeout time.Duration
 	// Log receives progress lines; nil discards them.
 	Log func(format string, args ...any)
 }
@@ -92,7 +95,9 @@ type VerifyOptions struct {
 
 	Keychain authn.Keychain
 	Insecure bool
-	Log      func(format string, args ...any)
+	// ResponseTimeout and RequestTimeout bound each registry request, as in Options.
+	ResponseTimeout, RequestTimeout time.Duration
+	Log                             func(format string, args ...any)
 }
 
 // Subject is one image as it was pushed.
@@ -176,11 +181,19 @@ func (o *VerifyOptions) logf(format string, args ...any) {
 	}
 }
 
+func (o *Options) timeouts() regtransport.Timeouts {
+	return regtransport.Timeouts{Response: o.ResponseTimeout, Request: o.RequestTimeout}
+}
+
+func (o *VerifyOptions) timeouts() regtransport.Timeouts {
+	return regtransport.Timeouts{Response: o.ResponseTimeout, Request: o.RequestTimeout}
+}
+
 func nameOptions(insecure bool) []name.Option {
 	return append(regtransport.NameOptions(insecure), name.StrictValidation)
 }
 
-func remoteOptions(ctx context.Context, kc authn.Keychain, insecure bool) []remote.Option {
+func remoteOptions(ctx context.Context, kc authn.Keychain, insecure bool, t regtransport.Timeouts) []remote.Option {
 	if kc == nil {
 		kc = authn.DefaultKeychain
 	}
@@ -188,13 +201,13 @@ func remoteOptions(ctx context.Context, kc authn.Keychain, insecure bool) []remo
 		remote.WithAuthFromKeychain(kc),
 		remote.WithContext(ctx),
 		remote.WithUserAgent("scratchkit-sign"),
-		remote.WithTransport(regtransport.New(nil, insecure)),
+		remote.WithTransport(regtransport.New(nil, insecure, regtransport.WithTimeouts(t))),
 	}
 }
 
-func ociOptions(ctx context.Context, kc authn.Keychain, insecure bool) []ociremote.Option {
+func ociOptions(ctx context.Context, kc authn.Keychain, insecure bool, t regtransport.Timeouts) []ociremote.Option {
 	return []ociremote.Option{
-		ociremote.WithRemoteOptions(remoteOptions(ctx, kc, insecure)...),
+		ociremote.WithRemoteOptions(remoteOptions(ctx, kc, insecure, t)...),
 		ociremote.WithNameOptions(nameOptions(insecure)...),
 	}
 }

@@ -23,6 +23,8 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/dsse"
 	sigpayload "github.com/sigstore/sigstore/pkg/signature/payload"
+
+	"github.com/scratchkit/scratchkit/internal/redact"
 )
 
 // VerifyImages verifies what SignImages produced for each subject, with the public key:
@@ -47,7 +49,7 @@ func VerifyImages(ctx context.Context, opts VerifyOptions, subjects []Subject) (
 	if err != nil {
 		return nil, err
 	}
-	ropts := ociOptions(ctx, opts.Keychain, opts.Insecure)
+	ropts := ociOptions(ctx, opts.Keychain, opts.Insecure, opts.timeouts())
 	co := &cosign.CheckOpts{
 		SigVerifier:        v,
 		IgnoreTlog:         !opts.TLog,
@@ -68,7 +70,7 @@ func VerifyImages(ctx context.Context, opts VerifyOptions, subjects []Subject) (
 		}
 		got, err := verifySubject(ctx, &opts, co, sub)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("verify %s: %w", label(sub), err))
+			errs = append(errs, fmt.Errorf("verify %s: %w", label(sub), redact.Error(err)))
 			continue
 		}
 		out = append(out, got...)
@@ -81,7 +83,7 @@ func verifySubject(ctx context.Context, opts *VerifyOptions, co *cosign.CheckOpt
 	if err != nil {
 		return nil, err
 	}
-	ropts := remoteOptions(ctx, opts.Keychain, opts.Insecure)
+	ropts := remoteOptions(ctx, opts.Keychain, opts.Insecure, opts.timeouts())
 	for _, t := range sub.Tags {
 		if err := checkTag(t, d, opts.Insecure, ropts); err != nil {
 			return nil, err

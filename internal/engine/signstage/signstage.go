@@ -92,6 +92,7 @@ func options(e *engine.Run) (sign.Options, error) {
 		Key: e.Config.Sign.Key, Password: sign.PasswordFromEnv(), Keyless: e.Config.Sign.Keyless, TLog: e.Config.Sign.TLog,
 		Recursive: e.Config.Sign.Recursive, FulcioURL: e.Config.Sign.FulcioURL, RekorURL: e.Config.Sign.RekorURL,
 		IdentityToken: e.Config.Sign.IdentityToken, Insecure: e.Config.Image.Insecure,
+		ResponseTimeout: e.Config.Image.ResponseTimeout.D(), RequestTimeout: e.Config.Image.RequestTimeout.D(),
 		Log: func(f string, a ...any) { e.UI.Info(f, a...) },
 	}
 	if !o.Keyless {
@@ -307,7 +308,8 @@ func VerifySignatures(ctx context.Context, e *engine.Run) error {
 	if err != nil {
 		return err
 	}
-	verified, verr := sign.VerifyImages(ctx, sign.VerifyOptions{PublicKey: pub, Recursive: e.Config.Sign.Recursive, TLog: e.Config.Sign.TLog, Insecure: e.Config.Image.Insecure}, subjects)
+	verified, verr := sign.VerifyImages(ctx, sign.VerifyOptions{PublicKey: pub, Recursive: e.Config.Sign.Recursive, TLog: e.Config.Sign.TLog, Insecure: e.Config.Image.Insecure,
+		ResponseTimeout: e.Config.Image.ResponseTimeout.D(), RequestTimeout: e.Config.Image.RequestTimeout.D()}, subjects)
 	e.UI.Heading("Verify signatures")
 	for _, v := range verified {
 		e.UI.OK("%s %s %s (%s)", v.Subject, v.Kind, predicateName(v.PredicateType), v.Ref)

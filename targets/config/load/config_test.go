@@ -301,3 +301,21 @@ func TestSmokeVocabularyMatchesRun(t *testing.T) {
 		t.Errorf("smoke.network tags %q", f.Tag)
 	}
 }
+
+// The registry timeouts: defaults, the file, the environment, and a bad value named.
+func TestRegistryTimeouts(t *testing.T) {
+	r := mustLoad(t, t.TempDir(), nil, nil)
+	if r.Image.ResponseTimeout.D() != 60*time.Second || r.Image.RequestTimeout.D() != 30*time.Minute {
+		t.Errorf("defaults: response %s, request %s; want 60s, 30m", r.Image.ResponseTimeout, r.Image.RequestTimeout)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "scratchkit.yaml"), []byte("image:\n  response_timeout: 2m\n  request_timeout: 2h\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = mustLoad(t, dir, nil, map[string]string{"SCRATCHKIT_IMAGE_RESPONSE_TIMEOUT": "90"})
+	if r.Image.ResponseTimeout.D() != 90*time.Second || r.Image.RequestTimeout.D() != 2*time.Hour {
+		t.Errorf("file and environment: response %s, request %s; want 1m30s, 2h", r.Image.ResponseTimeout, r.Image.RequestTimeout)
+	}
+	_, err := load(t, dir, nil, map[string]string{"SCRATCHKIT_IMAGE_REQUEST_TIMEOUT": "soon"})
+	wantErr(t, err, "SCRATCHKIT_IMAGE_REQUEST_TIMEOUT", "image.request_timeout", "not a duration")
+}

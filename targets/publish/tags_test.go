@@ -1,0 +1,105 @@
+package publish_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/scratchkit/scratchkit/internal/testenv"
+	"github.com/scratchkit/scratchkit/targets/publish"
+)
+
+// Tags move together: when one tag cannot be pushed, the tags already moved go back to where
+// they were, and the error says where every tag points.
+func TestRegistryTagsMoveTogether(t *testing.T) {
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	t.Setenv("DOCKER_CONFIG", reg.DockerConfig(t))
+	fp := testenv.StartFaultProxy(t, reg)
+	repo := fp.Host + "/x"
+	p := newRegistry(t, publish.RegistryOptions{Repo: repo, Attempts: 2})
+	old := randomImage(t, 256)
+	dOld, _ := old.Digest()
+	if _, err := p.Publish(context.Background(), publish.Artifact{Name: "app", Image: old, Tags: []string{"latest", "v2"}}); err != nil {
+		t.Fatal(err)
+	}
+	at := func(t *testing.T, tag string) string { return tagDigest(t, reg.Host+"/x/app:"+tag) }
+
+	t.Run("existing tags roll back", func(t *testing.T) {
+		fp.Inject(&testenv.Fault{Match: testenv.ManifestPut("v2"), Action: testenv.Status, Status: http.StatusInternalServerError})
+		defer fp.Clear()
+		img := randomImage(t, 256)
+		_, err := p.Publish(context.Background(), publish.Artifact{Name: "app", Image: img, Tags: []string{"latest", "v2"}})
+		t.Log(err)
+		var te *publish.TagError
+		if !errors.As(err, &te) {
+			t.Fatalf("got %v, want a TagError", err)
+		}
+		if got := at(t, "latest"); got != dOld.String() {
+			t.Errorf(":latest = %s after the failed tagging, want it back at %s", got, dOld)
+		}
+		msg := err.Error()
+		for _, want := range []string{"tag v2 failed", "latest: back at " + dOld.String(), "v2: still at " + dOld.String()} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("error lacks %q:\n%s", want, msg)
+			}
+		}
+	})
+
+	t.Run("new tags go last", func(t *testing.T) {
+		fp.Inject(&testenv.Fault{Match: testenv.ManifestPut("latest"), Action: testenv.Status, Status: http.StatusInternalServerError})
+		defer fp.Clear()
+		img := randomImage(t, 256)
+		_, err := p.Publish(context.Background(), publish.Artifact{Name: "app", Image: img, Tags: []string{"edge", "latest"}})
+		t.Log(err)
+		if err == nil {
+			t.Fatal("tagging succeeded through a registry failing the PUT of :latest")
+		}
+		if got := at(t, "edge"); got != "" {
+			t.Errorf(":edge, a new tag, was created (%s) although :latest could not be moved", got)
+		}
+		if got := at(t, "latest"); got != dOld.String() {
+			t.Errorf(":latest = %s, want %s", got, dOld)
+		}
+		if !strings.Contains(err.Error(), "edge: not created") {
+			t.Errorf("error does not say :edge was not created:\n%s", err)
+		}
+	})
+
+	t.Run("a new tag cannot be taken back", func(t *testing.T) {
+		fp.Inject(&testenv.Fault{Match: testenv.ManifestPut("n2"), Action: testenv.Status, Status: http.StatusInternalServerError})
+		defer fp.Clear()
+		img := randomImage(t, 256)
+		dNew, _ := img.Digest()
+		_, err := p.Publish(context.Background(), publish.Artifact{Name: "app", Image: img, Tags: []string{"n1", "n2"}})
+		t.Log(err)
+		if err == nil {
+			t.Fatal("tagging succeeded through a registry failing the PUT of :n2")
+		}
+		if got := at(t, "n1"); got != dNew.String() {
+			t.Errorf(":n1 = %q; the test expects the registry to keep it (%s)", got, dNew)
+		}
+		if want := "n1: new, now at " + dNew.String(); !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%s", want, err)
+		}
+	})
+
+	t.Run("an unreadable tag moves nothing", func(t *testing.T) {
+		headV2 := func(r *http.Request) bool {
+			return r.Method == http.MethodHead && strings.HasSuffix(r.URL.Path, "/manifests/v2")
+		}
+		fp.Inject(&testenv.Fault{Match: headV2, Action: testenv.Status, Status: http.StatusInternalServerError})
+		defer fp.Clear()
+		img := randomImage(t, 256)
+		_, err := p.Publish(context.Background(), publish.Artifact{Name: "app", Image: img, Tags: []string{"latest", "v2"}})
+		t.Log(err)
+		var te *publish.TagError
+		if !errors.As(err, &te) || !te.Reading || !strings.Contains(err.Error(), "could not read where tag v2 points, so no tag was moved") {
+			t.Fatalf("got %v, want a TagError saying v2 could not be read", err)
+		}
+		if got := at(t, "latest"); got != dOld.String() {
+			t.Errorf(":latest = %s, want %s", got, dOld)
+		}
+	})
+}
