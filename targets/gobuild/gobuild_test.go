@@ -447,3 +447,20 @@ func TestDescribeGit(t *testing.T) {
 		t.Errorf("after the tag: version %q tag %q", info.Version, info.Git.Tag)
 	}
 }
+
+// A compile error that every platform hits is said once, naming every platform.
+func TestSameFailureSaidOnce(t *testing.T) {
+	dir := example(t)
+	if err := os.WriteFile(filepath.Join(dir, "broken.go"), []byte("package main\n\nfunc broken() { undefinedThing() }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	builds := resolve(t, dir, Build{Main: ".", Linkage: Static, Platforms: mustPlatforms(t, "linux/amd64", "linux/arm64")})
+	_, err := Run(context.Background(), builds, Options{Dist: t.TempDir()})
+	if err == nil {
+		t.Fatal("a broken package built")
+	}
+	msg := err.Error()
+	if n := strings.Count(msg, "undefinedThing"); n != 1 || !strings.Contains(msg, "for linux/amd64, linux/arm64 failed") {
+		t.Errorf("want the compiler output once, for both platforms:\n%s", msg)
+	}
+}
