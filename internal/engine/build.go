@@ -35,9 +35,18 @@ func (e *Run) build(ctx context.Context) error {
 		opts.Verbose = stderr
 	}
 	var mu sync.Mutex
+	pending := map[string]bool{}
+	for _, b := range builds {
+		for _, p := range b.Platforms {
+			pending[b.Name+" "+p.String()] = true
+		}
+	}
+	stop := stillBuilding(e, &mu, pending)
+	defer stop()
 	opts.Done = func(r gobuild.Result) {
 		mu.Lock()
 		defer mu.Unlock()
+		delete(pending, r.Name+" "+r.Platform.String())
 		if r.Err != nil {
 			e.UI.Fail("%s %s  %s", r.Name, r.Platform, r.Duration.Round(10*time.Millisecond))
 			return
@@ -45,6 +54,7 @@ func (e *Run) build(ctx context.Context) error {
 		e.UI.OK("%s %s  %s  %s", r.Name, r.Platform, ui.Bytes(r.Size), ui.Faint(r.Duration.Round(10*time.Millisecond).String()))
 	}
 	results, buildErr := gobuild.Run(ctx, builds, opts)
+	stop()
 
 	rows := make([][]string, 0, len(results))
 	for _, r := range results {
@@ -243,3 +253,29 @@ func (e *Run) buildIndex(name string) int {
 
 // sortedKeys returns a map's keys in order.
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// stillBuilding says every ten seconds which builds are still running (a first build compiles
+// the standard library for each platform: minutes), until the returned func is called.
+func stillBuilding(e *Run, mu *sync.Mutex, pending map[string]bool) (stop func()) {
+	start := time.Now()
+	done := make(chan struct{})
+	var once sync.Once
+	go func() {
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				mu.Lock()
+				names := sortedKeys(pending)
+				mu.Unlock()
+				if len(names) > 0 {
+					e.UI.Info("… still building %s (%s)", strings.Join(names, ", "), time.Since(start).Round(time.Second))
+				}
+			}
+		}
+	}()
+	return func() { once.Do(func() { close(done) }) }
+}

@@ -1,6 +1,7 @@
 package launch
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/scratchkit/scratchkit/internal/filelock"
@@ -179,9 +181,14 @@ func (c *Cache) build(ctx context.Context, src Source, v Variant, bin string) er
 		env = append(env, "GOBIN="+tmp)
 	}
 	cmd.Env = env
-	out, err := cmd.CombinedOutput()
+	cmd.Args = append(cmd.Args[:2:2], append([]string{"-v"}, cmd.Args[2:]...)...) // package by package, for progress
+	prog := &progress{}
+	cmd.Stdout, cmd.Stderr = prog, prog
+	stop := prog.report(c.Log, start)
+	err = cmd.Run()
+	stop()
 	if err != nil {
-		return buildError(src, cmd, err, out)
+		return buildError(src, cmd, err, prog.messages())
 	}
 	built := filepath.Join(tmp, "scratchkit")
 	if runtime.GOOS == "windows" {
@@ -226,4 +233,74 @@ func (c *Cache) prune(family, keep string) {
 func isExecutable(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// progress counts what go build -v and the module downloads print, and keeps every other line
+// (the errors) for the message of a failed build.
+type progress struct {
+	mu        sync.Mutex
+	partial   []byte
+	packages  int
+	downloads int
+	other     []string
+}
+
+func (p *progress) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.partial = append(p.partial, b...)
+	for {
+		i := bytes.IndexByte(p.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := string(p.partial[:i])
+		p.partial = p.partial[i+1:]
+		switch {
+		case strings.HasPrefix(line, "go: downloading "):
+			p.downloads++
+		case line != "" && !strings.ContainsAny(line, " \t:"):
+			p.packages++ // an import path: go build -v compiled it
+		case len(p.other) < 200:
+			p.other = append(p.other, line)
+		}
+	}
+	return len(b), nil
+}
+
+func (p *progress) messages() []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return []byte(strings.Join(append(p.other, string(p.partial)), "\n"))
+}
+
+// report says every ten seconds how far the build has come, until the returned func is called.
+func (p *progress) report(w io.Writer, start time.Time) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				p.mu.Lock()
+				n, d := p.packages, p.downloads
+				p.mu.Unlock()
+				line := fmt.Sprintf("  … %d packages compiled", n)
+				if d > 0 {
+					line += fmt.Sprintf(", %d modules downloaded", d)
+				}
+				fmt.Fprintf(w, "%s (%s)\n", line, time.Since(start).Round(time.Second))
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
