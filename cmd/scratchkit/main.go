@@ -76,6 +76,8 @@ func commands() []command {
 			run: func(ctx context.Context, e *engine.Run, _ string) error { return e.Smoke(ctx) }},
 		{name: "pgo", doc: "PGO collects CPU profiles, validates and merges them, and places default.pgo for each build.",
 			run: func(ctx context.Context, e *engine.Run, _ string) error { return e.PGO(ctx) }},
+		{name: "resolve", doc: "Resolve runs Image, then writes resolve.files with each ko://<import path> replaced by that image's reference by digest.",
+			run: func(ctx context.Context, e *engine.Run, _ string) error { return e.Resolve(ctx) }},
 		{name: "dockerfile", doc: "Dockerfile writes the equivalent multi-stage Dockerfile, for teams that must keep one.",
 			run: func(ctx context.Context, e *engine.Run, _ string) error { return e.Dockerfile(ctx) }},
 		{name: "sign", full: true, doc: "Sign signs every pushed image digest with cosign, attests SBOM and provenance, signs SHA256SUMS.",
@@ -151,7 +153,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		ctx, stop := interrupts(stderr)
 		defer stop()
-		e, err := engine.New(engine.Options{Dir: *dir, Configure: configured, Verbose: *verbose, Out: stdout, Extra: extra, Skip: skip})
+		e, err := engine.New(engine.Options{Dir: *dir, Configure: configured, Verbose: *verbose, Out: stdout, Extra: extra, Skip: skip, Command: cmd.name})
 		if err != nil {
 			status.Error = err.Error()
 			return launch.ExitFailure

@@ -65,6 +65,7 @@ alias bomb, naming the line of the alias.
 		{"pgo.endpoints[] (a URL, or a mapping)", reflect.TypeOf(config.Endpoint{}), "pgo.endpoints[]"},
 		{"pgo.workload", reflect.TypeOf(config.Workload{}), "pgo.workload"},
 		{"sign", reflect.TypeOf(config.Sign{}), "sign"},
+		{"resolve", reflect.TypeOf(config.Resolve{}), "resolve"},
 	}
 	for _, s := range sections {
 		fmt.Fprintf(&b, "## %s\n\n| key | type | default | environment | meaning |\n|---|---|---|---|---|\n", s.title)

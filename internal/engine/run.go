@@ -34,6 +34,7 @@ const (
 	StageSmoke      = "smoke"
 	StagePGO        = "pgo"
 	StageDockerfile = "dockerfile"
+	StageResolve    = "resolve"
 	StageSummary    = "summary"
 )
 
@@ -53,6 +54,10 @@ type Options struct {
 	// Skip names stages that already ran in this invocation (another process of the same mage
 	// run): they count as done.
 	Skip []string
+	// Command is the command the run serves (cmd/scratchkit's). For resolve writing its stream
+	// to standard output (resolve.output: -), Out carries the stream alone and the run prints
+	// to standard error.
+	Command string
 }
 
 // Extra makes a publisher for a destination the core set leaves out (daemon, kind).
@@ -71,6 +76,7 @@ type Run struct {
 	UI      *ui.Printer
 	Verbose bool
 	extra   Extra
+	stdout  io.Writer // Options.Out, for data written to standard output
 
 	mu   sync.Mutex
 	done map[string]error // stages finished in this Run (nil error: passed) or skipped
@@ -100,7 +106,10 @@ func New(opts Options) (*Run, error) {
 	if out == nil {
 		out = os.Stdout
 	}
-	e := &Run{Config: r, Dir: r.Dir, UI: &ui.Printer{Out: out}, Verbose: opts.Verbose, extra: opts.Extra, done: map[string]error{}}
+	e := &Run{Config: r, Dir: r.Dir, UI: &ui.Printer{Out: out}, Verbose: opts.Verbose, extra: opts.Extra, stdout: out, done: map[string]error{}}
+	if opts.Command == StageResolve && r.Resolve.Output == "-" {
+		e.UI.Out = stderr
+	}
 	for _, s := range opts.Skip {
 		e.done[s] = nil
 	}

@@ -31,6 +31,8 @@ type Artifacts struct {
 	Signatures   []Signature `json:"signatures,omitempty"`
 	Attestations []Signature `json:"attestations,omitempty"`
 	Checksums    *Checksums  `json:"checksums,omitempty"`
+	// Resolved is the YAML stream the resolve target wrote.
+	Resolved *Resolved `json:"resolved,omitempty"`
 }
 
 // Binary is one built binary.
@@ -114,6 +116,26 @@ type Checksums struct {
 	Path      string `json:"path"`
 	Signature string `json:"signature,omitempty"`
 	SHA256    string `json:"sha256"`
+}
+
+// Resolved is a YAML stream whose ko:// references were replaced by image references.
+type Resolved struct {
+	// Path is the stream's file relative to the working directory, or "-" for standard output.
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	// Substitutions are the references replaced, in the order of the stream.
+	Substitutions []Substitution `json:"substitutions"`
+}
+
+// Substitution is one ko://<import path> and the image reference written in its place.
+type Substitution struct {
+	// File and Line are where the reference was; File is relative to the working directory.
+	File string `json:"file"`
+	Line int    `json:"line"`
+	// Main is the import path after ko://, as a Binary's Main; Image the image built from it.
+	Main  string `json:"main"`
+	Image string `json:"image"`
+	Ref   string `json:"ref"`
 }
 
 // PrevFileName is the previous run's record, kept by Build for Verify's size comparison.

@@ -34,6 +34,21 @@ type Config struct {
 	Sign Sign `yaml:"sign"`
 	// Dockerfile configures the dockerfile target.
 	Dockerfile Dockerfile `yaml:"dockerfile"`
+	// Resolve configures the resolve target: Kubernetes YAML whose ko:// references become the
+	// images just pushed.
+	Resolve Resolve `yaml:"resolve"`
+}
+
+// Resolve configures the resolve target, scratchkit's `ko resolve`.
+type Resolve struct {
+	// Files are the YAML to resolve: files, directories (walked recursively for *.yaml and *.yml,
+	// in name order, skipping dot-directories and the dist folder) and globs, relative to the
+	// working directory, in order (SCRATCHKIT_RESOLVE_FILES: comma-separated).
+	Files []string `yaml:"files"`
+	// Output is where the resolved multi-document stream is written, relative to the working
+	// directory, or "-" (quoted in YAML) for standard output, the run's report then going to
+	// standard error. Default: resolved.yaml in the dist folder.
+	Output string `yaml:"output"`
 }
 
 // Dockerfile configures the Dockerfile the dockerfile target writes.

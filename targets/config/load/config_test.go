@@ -319,3 +319,28 @@ func TestRegistryTimeouts(t *testing.T) {
 	_, err := load(t, dir, nil, map[string]string{"SCRATCHKIT_IMAGE_REQUEST_TIMEOUT": "soon"})
 	wantErr(t, err, "SCRATCHKIT_IMAGE_REQUEST_TIMEOUT", "image.request_timeout", "not a duration")
 }
+
+// resolve.files and resolve.output come from the file or the environment, and an entry says
+// where it was set (resolve's errors name it).
+func TestResolveKeys(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, FileName, "resolve:\n  files:\n    - config/\n    - extra/*.yaml\n  output: \"-\"\n")
+	r := mustLoad(t, dir, nil, nil)
+	if strings.Join(r.Resolve.Files, " ") != "config/ extra/*.yaml" || r.Resolve.Output != "-" {
+		t.Errorf("from the file: %+v", r.Resolve)
+	}
+	if w := r.Where("resolve.files[1]"); w != FileName+":4" {
+		t.Errorf("resolve.files[1] from %s", w)
+	}
+	r = mustLoad(t, dir, nil, map[string]string{"SCRATCHKIT_RESOLVE_FILES": "a.yaml, deploy/", "SCRATCHKIT_RESOLVE_OUTPUT": "out/all.yaml"})
+	if strings.Join(r.Resolve.Files, " ") != "a.yaml deploy/" || r.Resolve.Output != "out/all.yaml" {
+		t.Errorf("from the environment: %+v", r.Resolve)
+	}
+	if w := r.Where("resolve.files[1]"); w != "environment variable SCRATCHKIT_RESOLVE_FILES" {
+		t.Errorf("resolve.files[1] from %s", w)
+	}
+	r = mustLoad(t, t.TempDir(), nil, nil)
+	if r.Resolve.Files != nil || r.Resolve.Output != "" {
+		t.Errorf("default: %+v", r.Resolve)
+	}
+}
