@@ -8,6 +8,7 @@ require (
 	github.com/google/ko v0.18.1
 	github.com/google/pprof v0.0.0-20261105003125-4bf881d7fb0b
 	github.com/in-toto/in-toto-golang v0.9.0
+	github.com/klauspost/compress v1.19.2
 	github.com/magefile/mage v1.17.2
 	github.com/sigstore/cosign/v2 v2.6.2
 	github.com/sigstore/protobuf-specs v0.5.0
@@ -88,7 +89,6 @@ require (
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/jedisct1/go-minisign v0.0.0-20241212093149-d2f9f49435c7 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
-	github.com/klauspost/compress v1.19.2 // indirect
 	github.com/letsencrypt/boulder v0.20251208.0 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect
 	github.com/mattn/go-isatty v0.0.20 // indirect

@@ -39,7 +39,7 @@ func resolveBase(ctx context.Context, p *plan) (*resolvedBase, error) {
 		if err != nil {
 			return nil, err
 		}
-		return builtinBase(BaseStatic, p, c.image)
+		return builtinBase(BaseStatic, p, func(pl v1.Platform) (v1.Image, error) { return c.image(p.layers, pl) })
 	case BaseScratch:
 		return builtinBase(BaseScratch, p, ScratchBase)
 	default:

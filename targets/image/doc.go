@@ -9,6 +9,10 @@
 //
 // Each platform image comes with an SPDX 2.3 JSON SBOM read from the binary's build information.
 //
+// Layers are standard gzip written with klauspost/compress. Given Spec.CacheDir, they are kept by
+// content (see internal/layercache), so a Build whose binary, data and base have not changed
+// compresses nothing; entries are checked before use and rebuilt when damaged.
+//
 // The package does not publish: its results are go-containerregistry v1.Image and v1.ImageIndex
 // values that a publisher (registry, daemon, tarball, OCI layout) writes out.
 package image

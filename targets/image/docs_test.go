@@ -26,9 +26,11 @@ func staticBaseSection(t *testing.T) string {
 	t.Helper()
 	c, err := loadStatic(context.Background(), "")
 	must(t, err)
-	gz, err := c.layer.Size()
+	layer, err := c.baseLayer(nil)
 	must(t, err)
-	d, err := c.layer.Digest()
+	gz, err := layer.Size()
+	must(t, err)
+	d, err := layer.Digest()
 	must(t, err)
 
 	var dirs, files, links int
@@ -68,8 +70,10 @@ func staticBaseSection(t *testing.T) string {
 	fmt.Fprintf(&b, "| | |\n|---|---|\n")
 	fmt.Fprintf(&b, "| entries | %d: %d directories, %d files, %d symbolic link |\n", len(c.files), dirs, files, links)
 	fmt.Fprintf(&b, "| bytes in files | %d |\n", fileBytes)
-	fmt.Fprintf(&b, "| layer, uncompressed tar | %d bytes |\n", len(c.tar))
-	fmt.Fprintf(&b, "| layer, gzip (best compression), what a pull transfers | %d bytes |\n", gz)
+	tb, err := writeTar(c.entries, baseEpoch)
+	must(t, err)
+	fmt.Fprintf(&b, "| layer, uncompressed tar | %d bytes |\n", len(tb))
+	fmt.Fprintf(&b, "| layer, gzip (level %d), what a pull transfers | %d bytes |\n", baseGzip.level, gz)
 	fmt.Fprintf(&b, "| layer digest | `%s` |\n", d)
 	fmt.Fprintf(&b, "| CA roots in `%s` | %d |\n", CACertsPath, c.roots)
 	excluded := "none"

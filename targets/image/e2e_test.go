@@ -18,7 +18,7 @@ import (
 )
 
 // buildHello builds examples/hello as a static binary for the host's linux architecture.
-func buildHello(t *testing.T) (string, string) {
+func buildHello(t testing.TB) (string, string) {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "hello")
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, ".")
@@ -53,10 +53,18 @@ func TestE2EHelloInDocker(t *testing.T) {
 	}
 	docker := testenv.Docker(t)
 	bin, platform := buildHello(t)
-	s := Spec{Name: "hello", Created: testCreated, Binaries: []Binary{{Platform: platform, Path: bin, SHA256: sha(t, bin)}}}
+	s := Spec{Name: "hello", Created: testCreated, Binaries: []Binary{{Platform: platform, Path: bin, SHA256: sha(t, bin)}},
+		CacheDir: t.TempDir()}
 
+	// The image run is the second build, its layers read from the layer cache the first filled.
+	first, err := Build(context.Background(), s)
+	must(t, err)
+	resetStatic()
 	r, err := Build(context.Background(), s)
 	must(t, err)
+	if digest(t, r) != digest(t, first) {
+		t.Fatalf("build from the layer cache: %s, the build that filled it: %s", digest(t, r), digest(t, first))
+	}
 	tag := loadImage(t, docker, r)
 	out := testenv.Run(t, docker, "run", "--rm", "--network", "none", tag, "--check", "all")
 	for _, want := range []string{"tz: Europe/Berlin", "roots: ", "user: nonroot uid=65532 home=/home/nonroot"} {

@@ -57,6 +57,13 @@ func tinyBinary(t *testing.T, platform string) string {
 	return out
 }
 
+// resetStatic forgets the static base built in this process, as a new process starts.
+func resetStatic() {
+	staticCache.Lock()
+	staticCache.m = nil
+	staticCache.Unlock()
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if tinyBinaries.dir != "" {
@@ -136,14 +143,14 @@ func envMap(env []string) map[string]string {
 	return m
 }
 
-func readFile(t *testing.T, p string) []byte {
+func readFile(t testing.TB, p string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(p)
 	must(t, err)
 	return b
 }
 
-func goroot(t *testing.T) string {
+func goroot(t testing.TB) string {
 	t.Helper()
 	r, err := GoRoot(context.Background())
 	must(t, err)

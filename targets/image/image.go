@@ -70,6 +70,11 @@ type Spec struct {
 	Binaries []Binary
 	// DataDir, when set, is copied to /var/run/ko and KO_DATA_PATH points at it (ko's kodata).
 	DataDir string
+	// CacheDir keeps the compressed layers scratchkit writes (binary, data, static base) by
+	// content, so that a build whose layer has not changed does not compress it again; entries
+	// are checked before use and pruned after 30 days unused or beyond 2 GiB. Empty means no
+	// cache: every Build compresses every layer.
+	CacheDir string
 
 	// User is user[:group] to run as. Empty means 65532:65532 (nonroot); root ("0", "root") runs
 	// only when asked for here, and is reported through Warn.
@@ -95,7 +100,8 @@ type Spec struct {
 	// Source, Revision and Version fill org.opencontainers.image.source, .revision and .version.
 	Source, Revision, Version string
 
-	// Warn receives warnings (unpinned base, running as root); nil discards them.
+	// Warn receives warnings (unpinned base, running as root, a layer cache entry refused or not
+	// written); nil discards them. Build may call it from several goroutines, one at a time.
 	Warn func(string)
 }
 
@@ -166,6 +172,7 @@ func (r *Result) Digest() (v1.Hash, error) {
 // plan is a validated Spec with its derived values.
 type plan struct {
 	spec      Spec
+	layers    *layers // makes the layers, through the cache in spec.CacheDir
 	created   time.Time
 	user      string
 	env       [][2]string
@@ -194,6 +201,7 @@ var (
 // newPlan validates spec and derives what Build needs.
 func newPlan(spec Spec) (*plan, error) {
 	p := &plan{spec: spec}
+	p.layers = newLayers(spec.CacheDir, p.warn)
 	if !nameRE.MatchString(spec.Name) {
 		return nil, fmt.Errorf("image name %q: want a file name (letters, digits, '.', '_', '-'); the binary goes to %s/<name>", spec.Name, AppDir)
 	}
@@ -336,7 +344,7 @@ func Build(ctx context.Context, spec Spec) (*Result, error) {
 	}
 	var data v1.Layer
 	if spec.DataDir != "" {
-		if data, err = dataLayer(spec.DataDir, p.created); err != nil {
+		if data, err = dataLayer(spec.DataDir, p.created, p.layers); err != nil {
 			return nil, fmt.Errorf("image %s: %w", spec.Name, err)
 		}
 	}
@@ -364,6 +372,7 @@ func Build(ctx context.Context, spec Spec) (*Result, error) {
 			return nil, err
 		}
 	}
+	p.layers.prune()
 	sort.Slice(images, func(a, b int) bool { return images[a].Platform < images[b].Platform })
 
 	r := &Result{Name: spec.Name, Platforms: images, BaseName: base.name}
@@ -435,7 +444,7 @@ func buildPlatform(p *plan, i int, base *resolvedBase, data v1.Layer) (PlatformI
 		return fail(err)
 	}
 	appPath := path.Join(AppDir, p.spec.Name)
-	binLayer, err := binaryLayer(p.spec.Name, content, p.created)
+	binLayer, err := binaryLayer(p.spec.Name, content, p.created, p.layers)
 	if err != nil {
 		return fail(err)
 	}

@@ -19,15 +19,20 @@ import (
 
 var testCreated = time.Date(2026, 11, 2, 10, 30, 0, 0, time.UTC)
 
-func sha(t *testing.T, p string) string {
+func sha(t testing.TB, p string) string {
 	t.Helper()
 	s := sha256.Sum256(readFile(t, p))
 	return hex.EncodeToString(s[:])
 }
 
+// baseSpec is the spec of the tests' images, without binaries.
+func baseSpec() Spec {
+	return Spec{Name: "tiny", Created: testCreated, Source: "https://example.com/tiny", Revision: "abc123", Version: "v1.2.3"}
+}
+
 func spec(t *testing.T, platforms ...string) Spec {
 	t.Helper()
-	s := Spec{Name: "tiny", Created: testCreated, Source: "https://example.com/tiny", Revision: "abc123", Version: "v1.2.3"}
+	s := baseSpec()
 	for _, p := range platforms {
 		bin := tinyBinary(t, p)
 		s.Binaries = append(s.Binaries, Binary{Platform: p, Path: bin, SHA256: sha(t, bin)})

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/x509roots/fallback/bundle"
 )
 
 // buildProbe builds testdata/sbomprobe, a program of this module with two module dependencies.
@@ -171,7 +173,7 @@ func TestSBOM(t *testing.T) {
 	}
 	for _, dep := range []struct{ path, version string }{
 		{"github.com/google/go-containerregistry", "v0.22.1"},
-		{caModule, moduleVersion(caModule)},
+		{caModule, moduleVersion(caModule, bundle.Roots)},
 	} {
 		p := pkgByName(doc, dep.path)
 		if p == nil {

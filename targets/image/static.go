@@ -3,7 +3,6 @@ package image
 import (
 	"archive/zip"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -65,13 +64,15 @@ hosts: files dns
 // staticContent is the built static base: its files, its single layer and what it was made of.
 type staticContent struct {
 	files     []FileInfo
-	tar       []byte
-	layer     v1.Layer
+	entries   []entry  // what the layer's tar holds, in order
 	caVersion string   // version of golang.org/x/crypto/x509roots/fallback
 	goVersion string   // Go release whose lib/time/zoneinfo.zip filled /usr/share/zoneinfo
 	roots     int      // roots written to the CA file
 	excluded  []string // roots left out because they carry constraints
 	zones     int      // zone files
+
+	mu    sync.Mutex
+	layer v1.Layer // compressed on first use, through that use's layer cache
 }
 
 // staticCache keeps the static base built once per process for each GOROOT: its content does not
@@ -134,7 +135,7 @@ func StaticBase(ctx context.Context, goroot string, platform v1.Platform) (v1.Im
 	if err != nil {
 		return nil, err
 	}
-	return c.image(platform)
+	return c.image(nil, platform)
 }
 
 // StaticBaseFiles lists every directory, file and symbolic link of the static base, in path order.
@@ -169,9 +170,29 @@ func baseConfig(platform v1.Platform) *v1.ConfigFile {
 	}
 }
 
-func (c *staticContent) image(platform v1.Platform) (v1.Image, error) {
+// baseLayer is the static base's layer, compressed (or read from l's cache) on first use and
+// shared by every platform image since: one blob, stored once.
+func (c *staticContent) baseLayer(l *layers) (v1.Layer, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.layer == nil {
+		layer, err := l.layer(c.entries, baseEpoch, baseGzip)
+		if err != nil {
+			return nil, fmt.Errorf("static base: %w", err)
+		}
+		c.layer = layer
+	}
+	return c.layer, nil
+}
+
+// image is the static base for platform, its layer made through l (nil: no layer cache).
+func (c *staticContent) image(l *layers, platform v1.Platform) (v1.Image, error) {
+	layer, err := c.baseLayer(l)
+	if err != nil {
+		return nil, err
+	}
 	img, err := mutate.Append(emptyOCI(), mutate.Addendum{
-		Layer: c.layer,
+		Layer: layer,
 		History: v1.History{
 			Author:    author,
 			Created:   v1.Time{Time: baseEpoch},
@@ -197,7 +218,7 @@ func (c *staticContent) image(platform v1.Platform) (v1.Image, error) {
 // buildStatic assembles the static base from the CA bundle and goroot's zone data.
 func buildStatic(goroot string) (*staticContent, error) {
 	c := &staticContent{
-		caVersion: moduleVersion(caModule),
+		caVersion: moduleVersion(caModule, bundle.Roots),
 		goVersion: goVersion(goroot),
 	}
 	ca, err := c.caBundle()
@@ -225,13 +246,7 @@ func buildStatic(goroot string) (*staticContent, error) {
 	for _, e := range entries {
 		c.files = append(c.files, e.FileInfo)
 	}
-	if c.tar, err = writeTar(entries, baseEpoch); err != nil {
-		return nil, fmt.Errorf("static base: %w", err)
-	}
-	// Built once per process, so the better compression costs little.
-	if c.layer, err = tarLayer(c.tar, gzip.BestCompression); err != nil {
-		return nil, fmt.Errorf("static base: %w", err)
-	}
+	c.entries = entries
 	return c, nil
 }
 
@@ -350,10 +365,10 @@ func goVersion(goroot string) string {
 	return line
 }
 
-// moduleVersion is the version of the CA bundle module linked into this program: from the build
+// moduleVersion is the version of module mod linked into this program: from the build
 // information, or (in test binaries, which record no dependencies) from the source path the
-// compiler recorded for the bundle package, which names module@version even with -trimpath.
-func moduleVersion(mod string) string {
+// compiler recorded for fn, a function of mod, which names module@version even with -trimpath.
+func moduleVersion(mod string, fn any) string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range bi.Deps {
 			if d.Path != mod {
@@ -368,7 +383,7 @@ func moduleVersion(mod string) string {
 			return d.Version
 		}
 	}
-	if fn := runtime.FuncForPC(reflect.ValueOf(bundle.Roots).Pointer()); fn != nil {
+	if fn := runtime.FuncForPC(reflect.ValueOf(fn).Pointer()); fn != nil {
 		file, _ := fn.FileLine(fn.Entry())
 		if _, rest, ok := strings.Cut(filepath.ToSlash(file), mod+"@"); ok {
 			if v, _, ok := strings.Cut(rest, "/"); ok && v != "" {

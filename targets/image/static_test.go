@@ -80,8 +80,8 @@ func TestStaticBaseLayout(t *testing.T) {
 		t.Errorf("nsswitch.conf lacks 'hosts: files dns':\n%s", got)
 	}
 	osr := string(files["/usr/lib/os-release"].data)
-	if !strings.Contains(osr, "\nID=scratchkit\n") || !strings.Contains(osr, "VERSION_ID=\""+moduleVersion(caModule)+"\"") {
-		t.Errorf("os-release does not name scratchkit and the CA bundle version %s:\n%s", moduleVersion(caModule), osr)
+	if !strings.Contains(osr, "\nID=scratchkit\n") || !strings.Contains(osr, "VERSION_ID=\""+moduleVersion(caModule, bundle.Roots)+"\"") {
+		t.Errorf("os-release does not name scratchkit and the CA bundle version %s:\n%s", moduleVersion(caModule, bundle.Roots), osr)
 	}
 	// Every parent directory comes before what it holds, and nothing is owned by anyone else.
 	seen := map[string]bool{}
@@ -261,9 +261,13 @@ func TestStaticBaseReproducible(t *testing.T) {
 	must(t, err)
 	b, err := buildStatic(root)
 	must(t, err)
-	da, err := a.layer.Digest()
+	la, err := a.baseLayer(nil)
 	must(t, err)
-	db, err := b.layer.Digest()
+	lb, err := b.baseLayer(nil)
+	must(t, err)
+	da, err := la.Digest()
+	must(t, err)
+	db, err := lb.Digest()
 	must(t, err)
 	if da != db {
 		t.Errorf("two static layers: %s and %s", da, db)

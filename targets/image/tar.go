@@ -3,7 +3,6 @@ package image
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"fmt"
 	"io"
 	"os"
@@ -14,8 +13,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // File types of FileInfo.Type.
@@ -75,7 +72,15 @@ func withParents(entries []entry) []entry {
 // time, so that the same entries always give the same bytes.
 func writeTar(entries []entry, mtime time.Time) ([]byte, error) {
 	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
+	if err := writeTarTo(&buf, entries, mtime); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// writeTarTo writes the tar of writeTar to w.
+func writeTarTo(w io.Writer, entries []entry, mtime time.Time) error {
+	tw := tar.NewWriter(w)
 	for _, e := range entries {
 		h := &tar.Header{
 			Name:    strings.TrimPrefix(e.Path, "/"),
@@ -95,48 +100,33 @@ func writeTar(entries []entry, mtime time.Time) ([]byte, error) {
 			h.Typeflag = tar.TypeSymlink
 			h.Linkname = e.Target
 		default:
-			return nil, fmt.Errorf("tar %s: unknown entry type %q", e.Path, e.Type)
+			return fmt.Errorf("tar %s: unknown entry type %q", e.Path, e.Type)
 		}
 		if err := tw.WriteHeader(h); err != nil {
-			return nil, fmt.Errorf("tar %s: %w", e.Path, err)
+			return fmt.Errorf("tar %s: %w", e.Path, err)
 		}
 		if e.Type == TypeFile {
 			if _, err := tw.Write(e.data); err != nil {
-				return nil, fmt.Errorf("tar %s: %w", e.Path, err)
+				return fmt.Errorf("tar %s: %w", e.Path, err)
 			}
 		}
 	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// tarLayer makes an OCI gzip layer from an in-memory tar. gzip output depends only on the input
-// and the level (no name, no time in its header), so the digest is reproducible.
-func tarLayer(tarBytes []byte, level int) (v1.Layer, error) {
-	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(tarBytes)), nil
-	}, tarball.WithCompressedCaching, tarball.WithMediaType(types.OCILayer), tarball.WithCompressionLevel(level))
+	return tw.Close()
 }
 
 // binaryLayer holds /ko-app/<name>, as ko lays it out: the directory and the binary are read and
 // execute only (0555), owned by root.
-func binaryLayer(name string, content []byte, mtime time.Time) (v1.Layer, error) {
-	tb, err := writeTar([]entry{
+func binaryLayer(name string, content []byte, mtime time.Time, l *layers) (v1.Layer, error) {
+	return l.layer([]entry{
 		dirEntry(AppDir, 0o555, 0, 0),
 		fileEntry(path.Join(AppDir, name), 0o555, content),
-	}, mtime)
-	if err != nil {
-		return nil, err
-	}
-	return tarLayer(tb, gzip.BestSpeed)
+	}, mtime, appGzip)
 }
 
 // dataLayer holds the data directory at /var/run/ko (ko's kodata). Symbolic links are followed,
 // as ko does; files are read only (0444), or 0555 when executable on the host; directories are
 // 0555. Every entry is owned by root and carries mtime.
-func dataLayer(dir string, mtime time.Time) (v1.Layer, error) {
+func dataLayer(dir string, mtime time.Time, l *layers) (v1.Layer, error) {
 	entries := []entry{
 		dirEntry("/var", 0o755, 0, 0),
 		dirEntry("/var/run", 0o755, 0, 0),
@@ -156,11 +146,7 @@ func dataLayer(dir string, mtime time.Time) (v1.Layer, error) {
 	if err := walkData(root, DataPath, map[string]bool{root: true}, &entries); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", dir, err)
 	}
-	tb, err := writeTar(entries, mtime)
-	if err != nil {
-		return nil, err
-	}
-	return tarLayer(tb, gzip.BestSpeed)
+	return l.layer(entries, mtime, appGzip)
 }
 
 // walkData adds the contents of host directory dir under image path at, in name order.
