@@ -102,6 +102,9 @@ func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name strin
 		Created: meta.created, Source: meta.source, Revision: meta.revision, Version: meta.version,
 		Warn: func(s string) { e.UI.Warn("%s: %s", name, s) },
 	}
+	if d := e.CacheDir(); d != "" {
+		spec.CacheDir = filepath.Join(d, "layers")
+	}
 	if _, v, ok := strings.Cut(bins[0].Module, "@"); ok {
 		spec.Version = v // a dependency's main package is that module's version, not the project's
 	}

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/scratchkit/scratchkit/internal/launch"
 	"github.com/scratchkit/scratchkit/internal/ui"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/config"
@@ -159,6 +160,17 @@ func (e *Run) Ran() []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return slices.Clone(e.ran)
+}
+
+// CacheDir is where scratchkit keeps what it builds once and reuses across runs and projects
+// (engines, compressed layers, the smoke prober): $SCRATCHKIT_CACHE, else the user cache
+// directory's scratchkit folder. Empty when there is none: then nothing is cached.
+func (e *Run) CacheDir() string {
+	d, err := launch.DefaultCacheDir()
+	if err != nil {
+		return ""
+	}
+	return d
 }
 
 // DistDir is the absolute dist folder.

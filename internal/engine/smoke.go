@@ -200,7 +200,7 @@ func (e *Run) smokeOptions(img artifacts.Image) run.Options {
 	o := run.Options{
 		Runtime: s.Runtime, AllowRoot: s.AllowRoot || e.Config.Image.AllowRoot, Debug: s.Debug,
 		Memory: int64(s.Memory), Timeout: s.Timeout.D(), BaseRef: img.Base,
-		Network: s.Network, Pids: s.Pids,
+		Network: s.Network, Pids: s.Pids, CacheDir: e.CacheDir(),
 		BinarySHA256: map[string]string{},
 		Log:          func(f string, a ...any) { e.UI.Info(f, a...) },
 	}

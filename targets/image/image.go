@@ -44,6 +44,11 @@ const (
 // author is written into configs and history.
 const author = "github.com/scratchkit/scratchkit"
 
+// LayerTime is the modification time of every file in the application layers (the binary, the
+// data directory), as ko fixes it: a layer's digest then depends on its files alone, so a commit
+// that leaves a binary unchanged pushes no new layer for it.
+var LayerTime = time.Unix(0, 0).UTC()
+
 // Spec says what image to assemble. It is plain data; the zero value of each optional field
 // means the documented default.
 type Spec struct {
@@ -93,9 +98,10 @@ type Spec struct {
 	// version annotations below; created and base.* are facts and cannot be overridden.
 	Annotations map[string]string
 
-	// Created is the creation time of the config and of every file scratchkit writes in the
-	// application layers: SOURCE_DATE_EPOCH or the commit time, decided by the caller. Zero means
-	// the Unix epoch. It is truncated to whole seconds.
+	// Created is the creation time of the config, its history and the created annotation:
+	// SOURCE_DATE_EPOCH or the commit time, decided by the caller. Zero means the Unix epoch. It
+	// is truncated to whole seconds. The files of the application layers carry LayerTime
+	// instead, so that an unchanged binary is the same layer in every commit's image.
 	Created time.Time
 	// Source, Revision and Version fill org.opencontainers.image.source, .revision and .version.
 	Source, Revision, Version string
@@ -344,7 +350,7 @@ func Build(ctx context.Context, spec Spec) (*Result, error) {
 	}
 	var data v1.Layer
 	if spec.DataDir != "" {
-		if data, err = dataLayer(spec.DataDir, p.created, p.layers); err != nil {
+		if data, err = dataLayer(spec.DataDir, LayerTime, p.layers); err != nil {
 			return nil, fmt.Errorf("image %s: %w", spec.Name, err)
 		}
 	}
@@ -444,7 +450,7 @@ func buildPlatform(p *plan, i int, base *resolvedBase, data v1.Layer) (PlatformI
 		return fail(err)
 	}
 	appPath := path.Join(AppDir, p.spec.Name)
-	binLayer, err := binaryLayer(p.spec.Name, content, p.created, p.layers)
+	binLayer, err := binaryLayer(p.spec.Name, content, LayerTime, p.layers)
 	if err != nil {
 		return fail(err)
 	}

@@ -119,7 +119,7 @@ func TestBuildOnePlatformIsAManifest(t *testing.T) {
 	if dir.Typeflag != tar.TypeDir || dir.Mode != 0o555 || dir.Uid != 0 {
 		t.Errorf("/ko-app: %+v", dir)
 	}
-	if bin.hdr.Typeflag != tar.TypeReg || bin.hdr.Mode != 0o555 || bin.hdr.Uid != 0 || bin.hdr.Gid != 0 || !bin.hdr.ModTime.Equal(testCreated) {
+	if bin.hdr.Typeflag != tar.TypeReg || bin.hdr.Mode != 0o555 || bin.hdr.Uid != 0 || bin.hdr.Gid != 0 || !bin.hdr.ModTime.Equal(LayerTime) {
 		t.Errorf("/ko-app/tiny: %+v", bin.hdr)
 	}
 	if !bytes.Equal(bin.data, readFile(t, s.Binaries[0].Path)) {
@@ -362,7 +362,7 @@ func TestBuildConfigFromSpec(t *testing.T) {
 			t.Errorf("data layer lacks %s", p)
 			continue
 		}
-		if f.hdr.Mode != mode || f.hdr.Uid != 0 || !f.hdr.ModTime.Equal(testCreated) {
+		if f.hdr.Mode != mode || f.hdr.Uid != 0 || !f.hdr.ModTime.Equal(LayerTime) {
 			t.Errorf("%s: mode %o uid %d mtime %v", p, f.hdr.Mode, f.hdr.Uid, f.hdr.ModTime)
 		}
 	}
@@ -429,5 +429,39 @@ func TestBuildHonoursCancellation(t *testing.T) {
 	cancel()
 	if _, err := Build(ctx, s); !errors.Is(err, context.Canceled) {
 		t.Errorf("Build with a cancelled context: %v", err)
+	}
+}
+
+// An unchanged binary is the same layer in every commit's image: file times are fixed, only the
+// config's created time (and so the manifest) follows the commit.
+func TestLayersIndependentOfCommitTime(t *testing.T) {
+	layerDigests := func(created time.Time) ([]v1.Hash, v1.Hash) {
+		s := spec(t, "linux/amd64")
+		s.Created = created
+		img := build(t, s).Image
+		layers, err := img.Layers()
+		must(t, err)
+		var out []v1.Hash
+		for _, l := range layers {
+			d, err := l.Digest()
+			must(t, err)
+			out = append(out, d)
+		}
+		cfg, err := img.ConfigName()
+		must(t, err)
+		return out, cfg
+	}
+	a, cfgA := layerDigests(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	b, cfgB := layerDigests(time.Date(2026, 6, 7, 8, 9, 10, 0, time.UTC))
+	if len(a) == 0 || len(a) != len(b) {
+		t.Fatalf("layers: %v and %v", a, b)
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Errorf("layer %d differs between two commit times: %s, %s", i, a[i], b[i])
+		}
+	}
+	if cfgA == cfgB {
+		t.Error("the config does not carry the commit time")
 	}
 }
