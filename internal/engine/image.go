@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scratchkit/scratchkit/internal/bytesize"
 	"github.com/scratchkit/scratchkit/internal/redact"
 	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
@@ -258,7 +259,7 @@ func summaryProgress(e *Run) func(publish.Event) {
 	return func(ev publish.Event) {
 		switch ev.Kind {
 		case publish.Pushed:
-			e.UI.OK("%s pushed %s  (%d blobs uploaded, %d already there, %s sent)", ev.Image, ev.Ref, ev.Uploaded, ev.Skipped, publish.HumanBytes(ev.Sent))
+			e.UI.OK("%s pushed %s  (%d blobs uploaded, %d already there, %s sent)", ev.Image, ev.Ref, ev.Uploaded, ev.Skipped, bytesize.Format(ev.Sent))
 		case publish.Tagged:
 			e.UI.Info("tagged %s", ev.Ref)
 		}

@@ -76,7 +76,7 @@ type Build struct {
 
 // Verify configures the static checks of each binary.
 type Verify struct {
-	// MaxSize is the size budget of each binary, e.g. 20MB; 0 means none.
+	// MaxSize is the size budget of each binary, e.g. 20MiB; 0 means none.
 	MaxSize Size `yaml:"max_size"`
 	// Report lists checks that are reported but do not fail the run (e.g. stripped for a debug build).
 	Report []string `yaml:"report"`
@@ -132,7 +132,7 @@ type Smoke struct {
 	// (static checks only).
 	Runtime string `yaml:"runtime" default:"auto"`
 	// Memory is the container memory limit.
-	Memory Size `yaml:"memory" default:"256MB"`
+	Memory Size `yaml:"memory" default:"256MiB"`
 	// Timeout is the deadline of each probe.
 	Timeout Duration `yaml:"timeout" default:"30s"`
 	// Network is none (each container has only its own loopback; the http probe reaches the

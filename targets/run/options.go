@@ -27,9 +27,9 @@ const (
 
 // Defaults of the zero Options.
 const (
-	DefaultMemory      = 256 * 1000 * 1000 // bytes, as the smoke.memory default "256MB"
-	DefaultPids        = 256               // processes and threads, as the smoke.pids default
-	MinPids            = 16                // the Go runtime alone starts several threads
+	DefaultMemory      = 256 << 20 // bytes, as the smoke.memory default "256MiB" (docker --memory 256m)
+	DefaultPids        = 256       // processes and threads, as the smoke.pids default
+	MinPids            = 16        // the Go runtime alone starts several threads
 	DefaultTimeout     = 30 * time.Second
 	DefaultStopTimeout = 10 * time.Second // as `docker stop`
 	DefaultStartWait   = 3 * time.Second

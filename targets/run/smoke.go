@@ -11,6 +11,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/scratchkit/scratchkit/internal/bytesize"
 	"github.com/scratchkit/scratchkit/targets/run/internal/httpprobe"
 )
 
@@ -249,7 +250,7 @@ func (p *prober) failed(ctx context.Context, probe string, c container, detail s
 			// Removed from outside (docker rm -f, a cleanup job) while it ran: not a memory kill.
 			r.Output = strings.TrimLeft(r.Output+"\n", "\n") + "[scratchkit: the container was removed by someone else while it ran]"
 		case r.ExitCode == 137 && (c.oomKilled(ctx) || !p.killed):
-			r.Output = strings.TrimLeft(r.Output+"\n", "\n") + fmt.Sprintf("[scratchkit: killed by SIGKILL, which scratchkit did not send: the OOM killer at the %s memory limit]", humanBytes(p.opts.Memory))
+			r.Output = strings.TrimLeft(r.Output+"\n", "\n") + fmt.Sprintf("[scratchkit: killed by SIGKILL, which scratchkit did not send: the OOM killer at the %s memory limit]", bytesize.Format(p.opts.Memory))
 		}
 	}
 	r.Diagnosis = Diagnose(r.Output)
@@ -257,17 +258,6 @@ func (p *prober) failed(ctx context.Context, probe string, c container, detail s
 		r.Diagnosis = diagnoseExit(r.ExitCode)
 	}
 	return r
-}
-
-// humanBytes formats a byte count in MB or MiB, whichever is exact.
-func humanBytes(n int64) string {
-	switch {
-	case n%(1<<20) == 0:
-		return fmt.Sprintf("%dMiB", n>>20)
-	case n%1000000 == 0:
-		return fmt.Sprintf("%dMB", n/1000000)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 // diagnoseExit explains exit codes that say something by themselves.

@@ -61,7 +61,7 @@ func TestDefaults(t *testing.T) {
 	if ps := r.PlatformsOf(config.Build{}); len(ps) != 1 || ps[0].OS != "linux" {
 		t.Errorf("default platforms = %v, want linux on the host arch", ps)
 	}
-	if r.Smoke.Timeout.D() != 30*time.Second || r.Smoke.Memory != 256*1000*1000 || r.Smoke.Network != run.NetworkNone || r.Smoke.Pids != run.DefaultPids {
+	if r.Smoke.Timeout.D() != 30*time.Second || r.Smoke.Memory != run.DefaultMemory || r.Smoke.Network != run.NetworkNone || r.Smoke.Pids != run.DefaultPids {
 		t.Errorf("smoke defaults: timeout=%v memory=%v network=%q pids=%d", r.Smoke.Timeout, r.Smoke.Memory, r.Smoke.Network, r.Smoke.Pids)
 	}
 	if r.Where("image.base") != "default" {

@@ -49,6 +49,7 @@ var closedSets = []closedSet{
 	{reflect.TypeFor[config.Image](), "sbom", "an SBOM format", SBOMFormats},
 	{reflect.TypeFor[config.Image](), "publish", "a destination", Destinations},
 	{reflect.TypeFor[config.Smoke](), "runtime", "a container runtime", Runtimes},
+	{reflect.TypeFor[config.Smoke](), "network", "a smoke network (none: the container's own loopback only; host: the http probe shares the host's network)", SmokeNetworks},
 	{reflect.TypeFor[config.Sign](), "attest", "an attestation", Attestations},
 }
 
@@ -238,9 +239,6 @@ func (r *Resolved) validate() error {
 	}
 
 	if s := r.Smoke; true {
-		if !slices.Contains(SmokeNetworks, s.Network) {
-			bad("smoke.network", "%q is not a network; write none (the default: the container's own loopback only) or host (the http probe shares the host's network)", s.Network)
-		}
 		if s.Pids < MinSmokePids {
 			bad("smoke.pids", "%d: want at least %d (the Go runtime alone starts several threads); the default is 256", s.Pids, MinSmokePids)
 		}
