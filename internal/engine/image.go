@@ -148,6 +148,9 @@ func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name strin
 		img.Ref, img.Digest, img.Destination, img.Tags, img.Size = r.Ref, r.Digest.String(), r.Destination, r.Tags, r.Size
 		img.Platforms = r.Platforms
 		img.Manifests = manifestsFor(entry.Manifests, r.Platforms)
+		for i := range img.Manifests {
+			img.Manifests[i].Size = r.PlatformSize(img.Manifests[i].Platform)
+		}
 		if e.Config.Image.PerPlatform && r.Destination == publish.Registry {
 			// One record per platform image, untagged: `mage index` joins them later.
 			img.Destination = PerPlatformDestination

@@ -66,7 +66,8 @@ type Image struct {
 	SBOM        string   `json:"sbom,omitempty"`
 	Base        string   `json:"base,omitempty"`
 	BaseDigest  string   `json:"base_digest,omitempty"`
-	// Size is the compressed size of the image (config and layers, summed over platforms).
+	// Size is the compressed size of the image: its distinct configs and layers, summed over
+	// platforms (what the destination stores). What one platform pulls is its manifest's Size.
 	Size int64 `json:"size,omitempty"`
 	// Manifests are the platform manifests of an index, with the binary each packs.
 	Manifests []Manifest `json:"manifests,omitempty"`
@@ -80,6 +81,8 @@ type Manifest struct {
 	Binary string `json:"binary"`
 	// SBOM is the SPDX SBOM of this platform's binary.
 	SBOM string `json:"sbom,omitempty"`
+	// Size is what pulling this platform downloads: its config and layers, compressed.
+	Size int64 `json:"size,omitempty"`
 }
 
 // Smoke is the outcome of one image's smoke test.

@@ -3,7 +3,6 @@ package publish
 import (
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"text/tabwriter"
 
@@ -76,16 +75,27 @@ func ProgressWriter(w io.Writer) func(Event) {
 	}
 }
 
-// WriteTable writes the final summary: one row per result with image, destination, digest,
-// platforms and compressed size.
+// WriteTable writes the final summary: per result its image, destination and digest, then one
+// row per platform with the compressed size that platform pulls (its config and layers; not the
+// sum over an index's platforms).
 func WriteTable(w io.Writer, results []*Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "IMAGE\tDESTINATION\tDIGEST\tPLATFORMS\tSIZE")
+	fmt.Fprintln(tw, "IMAGE\tDESTINATION\tDIGEST\tPLATFORM\tSIZE")
 	for _, r := range results {
 		if r == nil {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Destination, r.Digest, strings.Join(r.Platforms, ","), bytesize.Format(r.Size))
+		if len(r.Platforms) == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t%s\n", r.Name, r.Destination, r.Digest, bytesize.Format(r.Size))
+			continue
+		}
+		for i, p := range r.Platforms {
+			if i == 0 {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Destination, r.Digest, p, bytesize.Format(r.PlatformSize(p)))
+			} else {
+				fmt.Fprintf(tw, "\t\t\t%s\t%s\n", p, bytesize.Format(r.PlatformSize(p)))
+			}
+		}
 	}
 	return tw.Flush()
 }
