@@ -77,21 +77,7 @@ func (e *Run) smoke(ctx context.Context) error {
 			failed++
 		}
 		for _, p := range rep.Platforms {
-			s := artifacts.Smoke{Image: img.Name, Digest: p.Digest, Platform: p.Platform, Runtime: p.Runtime, Passed: !p.Failed()}
-			for _, f := range p.Findings {
-				if f.Status == run.StatusFail {
-					s.Checks = append(s.Checks, f.Check)
-				}
-			}
-			for _, pr := range p.Probes {
-				if !pr.Passed {
-					s.Checks = append(s.Checks, "probe "+pr.Probe)
-				}
-			}
-			if !p.Ran {
-				s.Runtime = "static checks only: " + p.Note
-			}
-			rec.Smoke = append(rec.Smoke, s)
+			rec.Smoke = append(rec.Smoke, smokeRecord(img.Name, p))
 		}
 	}
 	e.UI.Heading("Smoke")
@@ -104,7 +90,32 @@ func (e *Run) smoke(ctx context.Context) error {
 	if failed > 0 {
 		return fmt.Errorf("smoke: %s of %d would fail in production; the diagnosis is above", plural(failed, "image", "images"), len(reports))
 	}
+	for _, r := range reports {
+		if n := r.NotRun(); len(n) > 0 {
+			e.UI.Warn("%s: %s only statically checked, not run: artifacts.json records it with \"ran\": false", r.Name, strings.Join(n, ", "))
+		}
+	}
 	return nil
+}
+
+// smokeRecord is the artifacts.json entry of one platform's smoke test. A platform that was not
+// run is recorded as such, with the reason, and never as passed.
+func smokeRecord(image string, p run.PlatformReport) artifacts.Smoke {
+	s := artifacts.Smoke{Image: image, Digest: p.Digest, Platform: p.Platform, Ran: p.Ran, Runtime: p.Runtime, Passed: p.Ran && !p.Failed(), Error: p.Error}
+	if !p.Ran {
+		s.Reason = p.Reason
+	}
+	for _, f := range p.Findings {
+		if f.Status == run.StatusFail {
+			s.Checks = append(s.Checks, f.Check)
+		}
+	}
+	for _, pr := range p.Probes {
+		if !pr.Passed {
+			s.Checks = append(s.Checks, "probe "+pr.Probe)
+		}
+	}
+	return s
 }
 
 // smokeCandidates picks one record per digest, preferring where the image is read exactly as it

@@ -39,8 +39,8 @@ func TestSmokeRefusesRootImage(t *testing.T) {
 		for name, img := range map[string]v1.Image{"root": root, "unresolved user": ghost} {
 			rep := smoke(t, "hello", img, opts)
 			p := rep.Platforms[0]
-			if !rep.Failed() || p.Ran || len(p.Probes) > 0 || !strings.Contains(p.Note, "not run: the user check failed") {
-				t.Errorf("%s: failed=%v ran=%v probes=%d note=%q: want a failure, not run", name, rep.Failed(), p.Ran, len(p.Probes), p.Note)
+			if !rep.Failed() || p.Ran || len(p.Probes) > 0 || !strings.Contains(p.Reason, "the user check failed") {
+				t.Errorf("%s: failed=%v ran=%v probes=%d reason=%q: want a failure, not run", name, rep.Failed(), p.Ran, len(p.Probes), p.Reason)
 			}
 			if f, _ := p.Finding(CheckUser); f.Status != StatusFail {
 				t.Errorf("%s: user check %s", name, f.Status)

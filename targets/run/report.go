@@ -62,9 +62,12 @@ type PlatformReport struct {
 	// Ran is true when the image was run in a container; Runtime says with what.
 	Ran     bool   `json:"ran"`
 	Runtime string `json:"runtime,omitempty"`
+	// Reason says why the image was not run (a foreign platform, smoke.runtime none, a failed
+	// user check, no runtime) when Ran is false: such a platform was only checked statically.
+	Reason string `json:"reason,omitempty"`
 	// Network is "host" when the http probe ran in the host's network (smoke.network: host).
 	Network string `json:"network,omitempty"`
-	// Note says why the image was not run (foreign platform, runtime none), if it was not.
+	// Note says more about how the platform ran: through qemu, a failed clean-up.
 	Note   string        `json:"note,omitempty"`
 	Probes []ProbeResult `json:"probes,omitempty"`
 	// Error is a failure to check or run this platform at all (unreadable image, runtime error).
@@ -116,6 +119,17 @@ type Report struct {
 	Platforms []PlatformReport `json:"platforms"`
 }
 
+// NotRun lists the platforms that were only checked statically, not run.
+func (r Report) NotRun() []string {
+	var out []string
+	for _, p := range r.Platforms {
+		if !p.Ran {
+			out = append(out, p.Platform)
+		}
+	}
+	return out
+}
+
 // Failed reports whether any platform failed.
 func (r Report) Failed() bool {
 	for _, p := range r.Platforms {
@@ -145,14 +159,22 @@ func WriteReport(w io.Writer, reports []Report) error {
 	var b strings.Builder
 	for _, r := range reports {
 		verdict := "ok"
-		if r.Failed() {
+		notRun := r.NotRun()
+		switch {
+		case r.Failed():
 			verdict = "FAILED"
+		case len(notRun) == len(r.Platforms):
+			verdict = "statically checked only, not run"
+		case len(notRun) > 0:
+			verdict = fmt.Sprintf("ok where it ran; %s not run, statically checked only", strings.Join(notRun, ", "))
 		}
 		fmt.Fprintf(&b, "smoke %s: %s\n", r.Name, verdict)
 		for _, p := range r.Platforms {
-			how := "statically checked only"
+			how := "NOT RUN, statically checked only"
 			if p.Ran {
 				how = "ran with " + p.Runtime
+			} else if p.Reason != "" {
+				how += ": " + p.Reason
 			}
 			if p.Network == NetworkHost {
 				how += ", http probe on the host network (smoke.network: host)"

@@ -104,6 +104,7 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 				return rep, ctx.Err()
 			}
 			pr.Error = fmt.Sprintf("cannot read the image: %v", err)
+			pr.Reason = "the image could not be read"
 			rep.Platforms = append(rep.Platforms, pr)
 			continue
 		}
@@ -112,11 +113,11 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 		ok, why := runnable(p.platform)
 		switch {
 		case opts.Runtime == RuntimeNone:
-			pr.Note = "not run: smoke.runtime is none"
+			pr.Reason = "smoke.runtime is none"
 		case !userPassed(pr):
-			pr.Note = "not run: the user check failed, and scratchkit does not start a container that would run as root without smoke.allow_root, or as a user it cannot resolve"
+			pr.Reason = "the user check failed, and scratchkit does not start a container that would run as root without smoke.allow_root, or as a user it cannot resolve"
 		case !ok:
-			pr.Note = why
+			pr.Reason = why
 		default:
 			pr.Note = why // "" or how a foreign platform runs
 			toRun = append(toRun, k)
@@ -129,7 +130,7 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 	eng, err := selectEngine(ctx, opts)
 	if err != nil {
 		for _, k := range toRun {
-			rep.Platforms[k].Note = "not run: no container runtime"
+			rep.Platforms[k].Reason = "no container runtime"
 		}
 		return rep, err
 	}
@@ -148,6 +149,9 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 		probes, err := runPlatform(ctx, eng, name, plats[k].img, infos[k], opts, pr)
 		pr.Probes = probes
 		pr.Ran = len(probes) > 0
+		if !pr.Ran {
+			pr.Reason = "the container runtime could not run it (see the error)"
+		}
 		if _, http := pr.Probe("http"); http && opts.Network == NetworkHost {
 			pr.Network = NetworkHost
 		}

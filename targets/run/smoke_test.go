@@ -328,12 +328,12 @@ func TestSmokeMultiPlatform(t *testing.T) {
 		t.Errorf("foreign platform check: %s %s", pf.Status, pf.Detail)
 	}
 	if qemuHandler(foreign) == "" {
-		if f.Ran || !strings.Contains(f.Note, "foreign platform") {
-			t.Errorf("foreign platform: ran=%v note=%q, want statically checked only", f.Ran, f.Note)
+		if f.Ran || !strings.Contains(f.Reason, "foreign platform") {
+			t.Errorf("foreign platform: ran=%v reason=%q, want statically checked only", f.Ran, f.Reason)
 		}
 		var buf bytes.Buffer
 		WriteReport(&buf, []Report{*rep})
-		if want := "linux/" + foreign + ": statically checked only (foreign platform"; !strings.Contains(buf.String(), want) {
+		if want := "linux/" + foreign + ": NOT RUN, statically checked only: foreign platform"; !strings.Contains(buf.String(), want) {
 			t.Errorf("report does not say %q:\n%s", want, buf.String())
 		}
 	} else if !f.Ran {
@@ -365,7 +365,7 @@ func TestSmokeNoRuntime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := rep.Platforms[0]; p.Ran || !strings.Contains(p.Note, "none") || rep.Failed() {
+	if p := rep.Platforms[0]; p.Ran || !strings.Contains(p.Reason, "none") || rep.Failed() {
 		t.Errorf("runtime none: %+v", p)
 	}
 }
