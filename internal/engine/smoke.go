@@ -112,7 +112,7 @@ func smokeRecord(image string, p run.PlatformReport) artifacts.Smoke {
 	}
 	for _, pr := range p.Probes {
 		if !pr.Passed {
-			s.Checks = append(s.Checks, "probe "+pr.Probe)
+			s.Checks = append(s.Checks, "probe "+pr.Label())
 		}
 	}
 	return s
@@ -224,14 +224,20 @@ func (e *Run) smokeOptions(img artifacts.Image) run.Options {
 	return o
 }
 
-func probes(p config.Probes) run.Probes {
-	var out run.Probes
-	if p.Exit != nil {
-		out.Exit = &run.ExitProbe{Args: p.Exit.Args, Output: p.Exit.Output}
+// probes lists an image's probes in the order the configuration gives them, each named by its
+// key under smoke.images.<name>.
+func probes(p config.Probes) []run.Probe {
+	var out []run.Probe
+	add := func(name string, exit *config.ExitProbe, http *config.HTTPProbe) {
+		if exit != nil {
+			out = append(out, run.Probe{Name: name, Exit: &run.ExitProbe{Args: exit.Args, Output: exit.Output}})
+		}
+		if http != nil {
+			out = append(out, run.Probe{Name: name, HTTP: &run.HTTPProbe{Args: http.Args, Port: http.Port, Path: http.Path, Timeout: http.Timeout.D()}})
+		}
 	}
-	if p.HTTP != nil {
-		out.HTTP = &run.HTTPProbe{Args: p.HTTP.Args, Port: p.HTTP.Port, Path: p.HTTP.Path, Timeout: p.HTTP.Timeout.D()}
-	}
+	add("exit", p.Exit, nil)
+	add("http", nil, p.HTTP)
 	return out
 }
 

@@ -43,7 +43,9 @@ type Finding struct {
 
 // ProbeResult is the outcome of one probe run in a container.
 type ProbeResult struct {
-	Probe    string `json:"probe"` // exit, http or start
+	Probe string `json:"probe"` // exit, http or start
+	// Name is the probe's label (Probe.Name), e.g. the configuration key that set it.
+	Name     string `json:"name,omitempty"`
 	Passed   bool   `json:"passed"`
 	ExitCode int    `json:"exit_code"` // -1 when the container did not exit (still running, or never started)
 	// Detail says what happened: the exit code, the HTTP status, what was expected.
@@ -67,6 +69,9 @@ type PlatformReport struct {
 	Reason string `json:"reason,omitempty"`
 	// Network is "host" when the http probe ran in the host's network (smoke.network: host).
 	Network string `json:"network,omitempty"`
+	// Tmpfs are the writable directories the containers had ("/tmp (64.0 MiB)", "/data (volume,
+	// 64.0 MiB)"); all else was the read-only root.
+	Tmpfs []string `json:"tmpfs,omitempty"`
 	// Note says more about how the platform ran: through qemu, a failed clean-up.
 	Note   string        `json:"note,omitempty"`
 	Probes []ProbeResult `json:"probes,omitempty"`
@@ -102,14 +107,28 @@ func (p PlatformReport) Finding(check string) (Finding, bool) {
 	return Finding{}, false
 }
 
-// Probe returns the result of the named probe.
+// Probe returns the result of the probe of that name (ProbeResult.Name), else the first of that
+// kind (exit, http, start).
 func (p PlatformReport) Probe(name string) (ProbeResult, bool) {
+	for _, r := range p.Probes {
+		if r.Name == name {
+			return r, true
+		}
+	}
 	for _, r := range p.Probes {
 		if r.Probe == name {
 			return r, true
 		}
 	}
 	return ProbeResult{}, false
+}
+
+// Label is how reports name the probe: its kind, and its name when that says more.
+func (r ProbeResult) Label() string {
+	if r.Name != "" && r.Name != r.Probe {
+		return r.Probe + " " + r.Name
+	}
+	return r.Probe
 }
 
 // Report is what Smoke found for one image.
@@ -179,6 +198,9 @@ func WriteReport(w io.Writer, reports []Report) error {
 			if p.Network == NetworkHost {
 				how += ", http probe on the host network (smoke.network: host)"
 			}
+			if len(p.Tmpfs) > 0 {
+				how += ", writable tmpfs " + strings.Join(p.Tmpfs, ", ")
+			}
 			if p.Note != "" {
 				how += " (" + p.Note + ")"
 			}
@@ -194,7 +216,7 @@ func WriteReport(w io.Writer, reports []Report) error {
 				if !pr.Passed {
 					st = "FAIL"
 				}
-				fmt.Fprintf(&b, "    %-4s  probe %-4s  %s\n", st, pr.Probe, indent(pr.Detail, "                      "))
+				fmt.Fprintf(&b, "    %-4s  probe %-4s  %s\n", st, pr.Label(), indent(pr.Detail, "                      "))
 				if pr.Passed {
 					continue
 				}

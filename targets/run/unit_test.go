@@ -32,6 +32,8 @@ func TestDiagnose(t *testing.T) {
 		{"2026/11/26 16:05:59 listen tcp :80: bind: permission denied", []string{"may not bind port 80", "1024"}},
 		{"pitfall: open /state.db: read-only file system", []string{"writes /state.db", "read-only", "volume"}},
 		{"mkdir /var/cache/app: read-only file system", []string{"writes /var/cache/app"}},
+		{"pitfall: mkdir /home/nonroot/.local: read-only file system", []string{"writes /home/nonroot/.local", "smoke.tmpfs: [/home/nonroot]"}},
+		{"pitfall: write /tmp/big: no space left on device", []string{"holding /tmp/big is full", "smoke.tmpfs", "64.0 MiB"}},
 		{"hello: user: Current requires cgo or $USER, $HOME set in environment", []string{"os/user", "/etc/passwd"}},
 		{"unable to find user app: no matching entries in passwd file", []string{"names app", "65532:65532"}},
 		{"open /data/config.yaml: permission denied", []string{"may not access /data/config.yaml", "non-root"}},
