@@ -603,3 +603,103 @@ func noSecretStored(t *testing.T, storage, secret string) {
 		t.Fatalf("read registry storage %s: %v (%d blobs)", storage, err, blobs)
 	}
 }
+
+// TestSmokeFitsRealServer: a server that keeps state in its home directory fails smoke under the
+// read-only root, the diagnosis naming the path and the setting; with the home directory as a
+// tmpfs (and the environment and probes it needs) it passes. Of two platforms, the one this
+// machine cannot run is recorded as not run, never as passed, and the output says so.
+func TestSmokeFitsRealServer(t *testing.T) {
+	testenv.Docker(t)
+	server, err := os.ReadFile(filepath.Join("testdata", "homeserver", "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := project(t, map[string]string{"main.go": string(server), "scratchkit.yaml": `
+platforms: [linux/amd64, linux/arm64]
+builds:
+  - name: hello
+    main: .
+image:
+  args: ["-addr", ":8080"]
+smoke:
+  runtime: docker
+  env: [STATE_NAME=e2e]
+  images:
+    hello:
+      http: {port: 8080, path: /healthz}
+      probes:
+        - http: {port: 8080, path: /healthz, status: 200, body: "^ok e2e\n$", host: hello.example}
+`})
+	out, err := run(t, dir, nil, "smoke")
+	if err == nil {
+		t.Fatalf("smoke passed a server that writes to its home directory under a read-only root:\n%s", out)
+	}
+	for _, want := range []string{"mkdir /home/nonroot/.local: read-only file system", "smoke.tmpfs: [/home/nonroot]"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("smoke output lacks %q:\n%s", want, out)
+		}
+	}
+
+	out = mustRun(t, dir, []string{"SCRATCHKIT_SMOKE_TMPFS=/home/nonroot"}, "smoke")
+	for _, want := range []string{"writable tmpfs /home/nonroot (64.0 MiB)", "probe http probes[0]", "answered 200"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("smoke output lacks %q:\n%s", want, out)
+		}
+	}
+	host, foreign := "linux/"+runtime.GOARCH, "linux/arm64"
+	if runtime.GOARCH == "arm64" {
+		foreign = "linux/amd64"
+	}
+	rec := record(t, dir)
+	seen := map[string]int{}
+	for _, s := range rec.Smoke {
+		seen[s.Platform]++
+		switch s.Platform {
+		case host:
+			if !s.Ran || !s.Passed || s.Runtime != "docker" || len(s.Checks) > 0 {
+				t.Errorf("host platform record: %+v, want ran and passed with docker", s)
+			}
+		case foreign:
+			if qemuRegistered(strings.TrimPrefix(foreign, "linux/")) {
+				continue
+			}
+			if s.Ran || s.Passed || s.Runtime != "" || !strings.Contains(s.Reason, "foreign platform") || len(s.Checks) > 0 {
+				t.Errorf("foreign platform record: %+v, want ran false, passed false, the reason, no failed check", s)
+			}
+			if !strings.Contains(out, foreign+": NOT RUN, statically checked only") || !strings.Contains(out, foreign+" only statically checked, not run") {
+				t.Errorf("the smoke output does not say %s was not run:\n%s", foreign, out)
+			}
+		default:
+			t.Errorf("record of platform %s", s.Platform)
+		}
+	}
+	// The layout's index has both platforms; the tarball holds the host's alone.
+	if seen[host] == 0 || seen[foreign] != 1 {
+		t.Errorf("smoke records per platform %v: %+v", seen, rec.Smoke)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "dist", "artifacts.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"ran": false`) {
+		t.Errorf("artifacts.json has no \"ran\": false:\n%s", data)
+	}
+}
+
+// qemuRegistered reports whether a qemu binfmt_misc handler runs arch's binaries on this machine,
+// which lets smoke run that platform too.
+func qemuRegistered(arch string) bool {
+	name := map[string]string{"amd64": "qemu-x86_64", "arm64": "qemu-aarch64"}[arch]
+	data, err := os.ReadFile("/proc/sys/fs/binfmt_misc/" + name)
+	if err != nil {
+		return false
+	}
+	enabled, fixed := false, false
+	for _, l := range strings.Split(string(data), "\n") {
+		enabled = enabled || l == "enabled"
+		if f, ok := strings.CutPrefix(l, "flags: "); ok && strings.Contains(f, "F") {
+			fixed = true
+		}
+	}
+	return enabled && fixed
+}

@@ -29,7 +29,7 @@ func (e *Run) dockerfile(ctx context.Context) error {
 	}
 	o := dockerfile.Options{
 		Builder: e.Config.Dockerfile.Builder, User: e.Config.Image.User, Env: e.Config.Image.Env, Args: e.Config.Image.Args,
-		Workdir: e.Config.Image.Workdir, Ports: e.Config.Image.Ports, Labels: e.Config.Image.Labels,
+		Workdir: e.Config.Image.Workdir, Ports: e.Config.Image.Ports, Volumes: e.Config.Image.Volumes, Labels: e.Config.Image.Labels,
 	}
 	switch e.Config.Image.Base {
 	case "static":

@@ -98,7 +98,7 @@ func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name strin
 	spec := image.Spec{
 		Name: name, Base: e.Config.Image.Base, AllowUnpinned: e.Config.Image.AllowUnpinned, Insecure: e.Config.Image.Insecure,
 		User: e.Config.Image.User, Env: e.Config.Image.Env, Args: e.Config.Image.Args, Workdir: e.Config.Image.Workdir,
-		Ports: e.Config.Image.Ports, Labels: e.Config.Image.Labels, Annotations: e.Config.Image.Annotations,
+		Ports: e.Config.Image.Ports, Volumes: e.Config.Image.Volumes, Labels: e.Config.Image.Labels, Annotations: e.Config.Image.Annotations,
 		Created: meta.created, Source: meta.source, Revision: meta.revision, Version: meta.version,
 		Warn: func(s string) { e.UI.Warn("%s: %s", name, s) },
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -211,12 +212,16 @@ func (e *Run) smokeOptions(img artifacts.Image) run.Options {
 	o := run.Options{
 		Runtime: s.Runtime, AllowRoot: s.AllowRoot || e.Config.Image.AllowRoot, Debug: s.Debug,
 		Memory: int64(s.Memory), Timeout: s.Timeout.D(), BaseRef: img.Base,
-		Network: s.Network, Pids: s.Pids,
+		Network: s.Network, Pids: s.Pids, Env: s.Env,
 		BinarySHA256: map[string]string{},
 		Log:          func(f string, a ...any) { e.UI.Info(f, a...) },
 	}
 	for _, m := range img.Manifests {
 		o.BinarySHA256[m.Platform] = m.Binary
+	}
+	for _, t := range s.Tmpfs {
+		mode, _ := strconv.ParseUint(t.Mode, 8, 32) // validated
+		o.Tmpfs = append(o.Tmpfs, run.Tmpfs{Path: t.Path, Size: int64(t.Size), Mode: uint32(mode)})
 	}
 	if p, ok := s.Images[img.Name]; ok {
 		o.Probes = probes(p)
@@ -224,8 +229,8 @@ func (e *Run) smokeOptions(img artifacts.Image) run.Options {
 	return o
 }
 
-// probes lists an image's probes in the order the configuration gives them, each named by its
-// key under smoke.images.<name>.
+// probes lists an image's probes in the order the configuration gives them: exit, http, then
+// the probes list, each named by its key under smoke.images.<name>.
 func probes(p config.Probes) []run.Probe {
 	var out []run.Probe
 	add := func(name string, exit *config.ExitProbe, http *config.HTTPProbe) {
@@ -233,11 +238,15 @@ func probes(p config.Probes) []run.Probe {
 			out = append(out, run.Probe{Name: name, Exit: &run.ExitProbe{Args: exit.Args, Output: exit.Output}})
 		}
 		if http != nil {
-			out = append(out, run.Probe{Name: name, HTTP: &run.HTTPProbe{Args: http.Args, Port: http.Port, Path: http.Path, Timeout: http.Timeout.D()}})
+			out = append(out, run.Probe{Name: name, HTTP: &run.HTTPProbe{Args: http.Args, Port: http.Port, Path: http.Path, Timeout: http.Timeout.D(),
+				Status: http.Status, Body: http.Body, Host: http.Host}})
 		}
 	}
 	add("exit", p.Exit, nil)
 	add("http", nil, p.HTTP)
+	for i, item := range p.Probes {
+		add(fmt.Sprintf("probes[%d]", i), item.Exit, item.HTTP)
+	}
 	return out
 }
 

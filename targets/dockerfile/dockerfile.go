@@ -38,11 +38,12 @@ type Options struct {
 	Builds []Build
 	// User is the user of the final image. Default 65532:65532.
 	User string
-	// Env, Args, Workdir, Ports and Labels mirror the image: configuration.
+	// Env, Args, Workdir, Ports, Volumes and Labels mirror the image: configuration.
 	Env     []string
 	Args    []string
 	Workdir string
 	Ports   []string
+	Volumes []string
 	Labels  map[string]string
 	// ModuleDir is the module's directory relative to the Dockerfile's (the build context), "." by default.
 	ModuleDir string
@@ -154,6 +155,13 @@ func Generate(o Options) (string, error) {
 		}
 		for _, p := range o.Ports {
 			w("EXPOSE %s", p)
+		}
+		if len(o.Volumes) > 0 {
+			var v []string
+			for _, s := range o.Volumes {
+				v = append(v, strconv.Quote(s))
+			}
+			w("VOLUME [%s]", strings.Join(v, ", "))
 		}
 		w("USER %s", user)
 		w("ENTRYPOINT [%s]", strconv.Quote("/ko-app/"+bl.Name))

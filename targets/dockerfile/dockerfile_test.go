@@ -48,7 +48,7 @@ func parse(t *testing.T, text string) (directive string, out []instruction) {
 	return directive, out
 }
 
-var known = map[string]bool{"FROM": true, "WORKDIR": true, "COPY": true, "RUN": true, "ARG": true, "ENV": true, "LABEL": true, "EXPOSE": true, "USER": true, "ENTRYPOINT": true, "CMD": true}
+var known = map[string]bool{"FROM": true, "WORKDIR": true, "COPY": true, "RUN": true, "ARG": true, "ENV": true, "LABEL": true, "EXPOSE": true, "VOLUME": true, "USER": true, "ENTRYPOINT": true, "CMD": true}
 
 func generate(t *testing.T, o Options) []instruction {
 	t.Helper()
@@ -72,7 +72,7 @@ func hello() Options {
 	return Options{
 		Builder: "golang:1.26.8-bookworm", Base: "scratch", Static: true,
 		Builds: []Build{{Name: "hello", Main: ".", Ldflags: []string{"-X main.version=v1.2.3"}, Linkage: "static"}},
-		Args:   []string{"-addr", ":8080"}, Ports: []string{"8080"},
+		Args:   []string{"-addr", ":8080"}, Ports: []string{"8080"}, Volumes: []string{"/var/lib/hello"},
 	}
 }
 
@@ -109,10 +109,12 @@ func TestGenerateScratch(t *testing.T) {
 		t.Fatalf("stages: %+v", froms)
 	}
 	final := ins[indexOf(ins, froms[1])+1:]
-	var user, entry string
+	var user, entry, volume string
 	var copies []string
 	for _, in := range final {
 		switch in.cmd {
+		case "VOLUME":
+			volume = in.args
 		case "USER":
 			user = in.args
 		case "ENTRYPOINT":
@@ -126,6 +128,9 @@ func TestGenerateScratch(t *testing.T) {
 	}
 	if entry != `["/ko-app/hello"]` {
 		t.Errorf("ENTRYPOINT %s", entry)
+	}
+	if volume != `["/var/lib/hello"]` {
+		t.Errorf("VOLUME %s", volume)
 	}
 	all := strings.Join(copies, "\n")
 	for _, want := range []string{"ca-certificates.crt", "zoneinfo", "/out/etc/ /etc/", "/out/hello /ko-app/hello"} {
