@@ -5,9 +5,11 @@ package targets_test
 // dockerd, umoci, skopeo and cosign CLI (internal/testenv finds and starts them).
 
 import (
+	"archive/tar"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -702,4 +704,84 @@ func qemuRegistered(arch string) bool {
 		}
 	}
 	return enabled && fixed
+}
+
+// TestDockerfileContextHoldsNoKey: mage dockerfile extends the project's .dockerignore so that the
+// build context docker sends — built here by the real daemon from a FROM scratch Dockerfile that
+// copies the whole context, which needs no pull — holds no key, no dist and no .git, and still
+// everything the build needs.
+func TestDockerfileContextHoldsNoKey(t *testing.T) {
+	docker := testenv.Docker(t)
+	dir := project(t, map[string]string{
+		"scratchkit.yaml":              "dockerfile:\n  builder: golang:1.26.8-bookworm\nsign:\n  key: keys/release.pem\n",
+		".dockerignore":                "node_modules\n",
+		"cosign.key":                   "encrypted cosign private key",
+		"cosign.pub":                   "public key",
+		"keys/release.pem":             "a signing key by another name",
+		"internal/tls/srv.key":         "a TLS key",
+		"dist/hello/linux_amd64/hello": "a built binary",
+		"dist/artifacts.json":          "{}",
+	})
+	gitInit(t, dir, "https://example.com/hello.git")
+	out := mustRun(t, dir, nil, "dockerfile")
+	if !strings.Contains(out, "wrote .dockerignore") {
+		t.Errorf("output does not say .dockerignore was written:\n%s", out)
+	}
+	ignore, err := os.ReadFile(filepath.Join(dir, ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(ignore), "node_modules\n") {
+		t.Errorf("the project's own .dockerignore lines are gone:\n%s", ignore)
+	}
+
+	// The context as docker sends it: the legacy builder reads .dockerignore like BuildKit.
+	probe := filepath.Join(t.TempDir(), "Dockerfile")
+	write(t, probe, "FROM scratch\nCOPY . /ctx/\n")
+	tag := "scratchkit-e2e-context:" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+	cmd := exec.Command(docker, "build", "--quiet", "--file", probe, "--tag", tag, dir)
+	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("docker build of the context: %v\n%s", err, b)
+	}
+	t.Cleanup(func() { exec.Command(docker, "rmi", "--force", tag).Run() })
+	saved := filepath.Join(t.TempDir(), "context.tar")
+	testenv.Run(t, docker, "save", "--output", saved, tag)
+	img, err := tarball.ImageFromPath(saved, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]bool{}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[strings.TrimPrefix(strings.TrimSuffix(h.Name, "/"), "ctx/")] = true
+		}
+		rc.Close()
+	}
+	for _, need := range []string{"go.mod", "main.go", "scratchkit.yaml", "Dockerfile", "cosign.pub"} {
+		if !files[need] {
+			t.Errorf("the build context lacks %s, which the build may need", need)
+		}
+	}
+	for f := range files {
+		if strings.HasSuffix(f, ".key") || f == "keys/release.pem" || f == "dist" || strings.HasPrefix(f, "dist/") || f == ".git" || strings.HasPrefix(f, ".git/") {
+			t.Errorf("the build context holds %s", f)
+		}
+	}
 }

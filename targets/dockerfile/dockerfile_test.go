@@ -213,3 +213,46 @@ func TestWriteRefusesForeignDockerfile(t *testing.T) {
 		t.Errorf("regenerated Dockerfile lacks the change:\n%s", b)
 	}
 }
+
+// The entries keep dist, .git and keys out, and name a signing key by another name.
+func TestIgnoreEntries(t *testing.T) {
+	got := strings.Join(IgnoreEntries("dist", "keys/release.pem", "cosign.key", "../outside.pem", "env-key"), " ")
+	if want := ".git dist **/*.key keys/release.pem env-key"; got != want {
+		t.Errorf("IgnoreEntries = %q, want %q", got, want)
+	}
+	if got := strings.Join(IgnoreEntries("./out/"), " "); got != ".git out **/*.key" {
+		t.Errorf("IgnoreEntries(./out/) = %q", got)
+	}
+}
+
+// A new .dockerignore holds the block; an existing one keeps its lines and gets the block at its
+// end, replaced in place of an earlier one; a second run changes nothing.
+func TestWriteIgnore(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, ".dockerignore")
+	entries := IgnoreEntries("dist")
+	if changed, err := WriteIgnore(p, entries); err != nil || !changed {
+		t.Fatalf("new file: changed=%v err=%v", changed, err)
+	}
+	b, _ := os.ReadFile(p)
+	if want := ignoreBegin + "\n.git\ndist\n**/*.key\n" + ignoreEnd + "\n"; string(b) != want {
+		t.Errorf("new .dockerignore:\n%s\nwant:\n%s", b, want)
+	}
+
+	// The owner's file, with a line that would re-include a key were it after the block.
+	own := "node_modules\n!deploy/site.key\n" + ignoreBegin + "\nold-entry\n" + ignoreEnd + "\n*.log\n"
+	if err := os.WriteFile(p, []byte(own), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := WriteIgnore(p, entries); err != nil || !changed {
+		t.Fatalf("existing file: changed=%v err=%v", changed, err)
+	}
+	b, _ = os.ReadFile(p)
+	want := "node_modules\n!deploy/site.key\n*.log\n\n" + ignoreBegin + "\n.git\ndist\n**/*.key\n" + ignoreEnd + "\n"
+	if string(b) != want {
+		t.Errorf("extended .dockerignore:\n%s\nwant:\n%s", b, want)
+	}
+	if changed, err := WriteIgnore(p, entries); err != nil || changed {
+		t.Errorf("second run: changed=%v err=%v, want no change", changed, err)
+	}
+}
