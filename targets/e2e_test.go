@@ -5,9 +5,11 @@ package targets_test
 // dockerd, umoci, skopeo and cosign CLI (internal/testenv finds and starts them).
 
 import (
+	"archive/tar"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -366,15 +368,22 @@ sign:
 	if strings.TrimSpace(tagged) != img.Digest {
 		t.Errorf("tag v1.0.0 → %s, pushed %s", tagged, img.Digest)
 	}
-	// Smoke ran the host platform and passed.
+	// Smoke ran the host platform and passed; the foreign one was checked statically only, and
+	// its record says so instead of passed (unless a qemu handler ran it).
 	ran := false
 	for _, s := range rec.Smoke {
-		if s.Platform == "linux/"+runtime.GOARCH && s.Passed && !strings.HasPrefix(s.Runtime, "static") {
+		if s.Platform == "linux/"+runtime.GOARCH && s.Passed && s.Ran && s.Runtime != "" {
 			ran = true
+		}
+		if s.Platform != "linux/"+runtime.GOARCH && !s.Ran && (s.Passed || !strings.Contains(s.Reason, "foreign platform") || len(s.Checks) > 0) {
+			t.Errorf("foreign platform record: %+v, want ran false, passed false, the reason, no failed check", s)
 		}
 	}
 	if !ran {
 		t.Errorf("no passing smoke run of the host platform: %+v", rec.Smoke)
+	}
+	if !strings.Contains(out, "not run") {
+		t.Errorf("the release output does not say that a platform was not run:\n%s", out)
 	}
 	// Signatures: index and both platform manifests, SBOM and provenance attestations, checksums.
 	if len(rec.Signatures) != 3 || len(rec.Attestations) < 2 || rec.Checksums == nil {
@@ -594,5 +603,185 @@ func noSecretStored(t *testing.T, storage, secret string) {
 	})
 	if err != nil || blobs == 0 {
 		t.Fatalf("read registry storage %s: %v (%d blobs)", storage, err, blobs)
+	}
+}
+
+// TestSmokeFitsRealServer: a server that keeps state in its home directory fails smoke under the
+// read-only root, the diagnosis naming the path and the setting; with the home directory as a
+// tmpfs (and the environment and probes it needs) it passes. Of two platforms, the one this
+// machine cannot run is recorded as not run, never as passed, and the output says so.
+func TestSmokeFitsRealServer(t *testing.T) {
+	testenv.Docker(t)
+	server, err := os.ReadFile(filepath.Join("testdata", "homeserver", "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := project(t, map[string]string{"main.go": string(server), "scratchkit.yaml": `
+platforms: [linux/amd64, linux/arm64]
+builds:
+  - name: hello
+    main: .
+image:
+  args: ["-addr", ":8080"]
+smoke:
+  runtime: docker
+  env: [STATE_NAME=e2e]
+  images:
+    hello:
+      http: {port: 8080, path: /healthz}
+      probes:
+        - http: {port: 8080, path: /healthz, status: 200, body: "^ok e2e\n$", host: hello.example}
+`})
+	out, err := run(t, dir, nil, "smoke")
+	if err == nil {
+		t.Fatalf("smoke passed a server that writes to its home directory under a read-only root:\n%s", out)
+	}
+	for _, want := range []string{"mkdir /home/nonroot/.local: read-only file system", "smoke.tmpfs: [/home/nonroot]"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("smoke output lacks %q:\n%s", want, out)
+		}
+	}
+
+	out = mustRun(t, dir, []string{"SCRATCHKIT_SMOKE_TMPFS=/home/nonroot"}, "smoke")
+	for _, want := range []string{"writable tmpfs /home/nonroot (64.0 MiB)", "probe http probes[0]", "answered 200"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("smoke output lacks %q:\n%s", want, out)
+		}
+	}
+	host, foreign := "linux/"+runtime.GOARCH, "linux/arm64"
+	if runtime.GOARCH == "arm64" {
+		foreign = "linux/amd64"
+	}
+	rec := record(t, dir)
+	seen := map[string]int{}
+	for _, s := range rec.Smoke {
+		seen[s.Platform]++
+		switch s.Platform {
+		case host:
+			if !s.Ran || !s.Passed || s.Runtime != "docker" || len(s.Checks) > 0 {
+				t.Errorf("host platform record: %+v, want ran and passed with docker", s)
+			}
+		case foreign:
+			if qemuRegistered(strings.TrimPrefix(foreign, "linux/")) {
+				continue
+			}
+			if s.Ran || s.Passed || s.Runtime != "" || !strings.Contains(s.Reason, "foreign platform") || len(s.Checks) > 0 {
+				t.Errorf("foreign platform record: %+v, want ran false, passed false, the reason, no failed check", s)
+			}
+			if !strings.Contains(out, foreign+": NOT RUN, statically checked only") || !strings.Contains(out, foreign+" only statically checked, not run") {
+				t.Errorf("the smoke output does not say %s was not run:\n%s", foreign, out)
+			}
+		default:
+			t.Errorf("record of platform %s", s.Platform)
+		}
+	}
+	// The layout's index has both platforms; the tarball holds the host's alone.
+	if seen[host] == 0 || seen[foreign] != 1 {
+		t.Errorf("smoke records per platform %v: %+v", seen, rec.Smoke)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "dist", "artifacts.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"ran": false`) {
+		t.Errorf("artifacts.json has no \"ran\": false:\n%s", data)
+	}
+}
+
+// qemuRegistered reports whether a qemu binfmt_misc handler runs arch's binaries on this machine,
+// which lets smoke run that platform too.
+func qemuRegistered(arch string) bool {
+	name := map[string]string{"amd64": "qemu-x86_64", "arm64": "qemu-aarch64"}[arch]
+	data, err := os.ReadFile("/proc/sys/fs/binfmt_misc/" + name)
+	if err != nil {
+		return false
+	}
+	enabled, fixed := false, false
+	for _, l := range strings.Split(string(data), "\n") {
+		enabled = enabled || l == "enabled"
+		if f, ok := strings.CutPrefix(l, "flags: "); ok && strings.Contains(f, "F") {
+			fixed = true
+		}
+	}
+	return enabled && fixed
+}
+
+// TestDockerfileContextHoldsNoKey: mage dockerfile extends the project's .dockerignore so that the
+// build context docker sends — built here by the real daemon from a FROM scratch Dockerfile that
+// copies the whole context, which needs no pull — holds no key, no dist and no .git, and still
+// everything the build needs.
+func TestDockerfileContextHoldsNoKey(t *testing.T) {
+	docker := testenv.Docker(t)
+	dir := project(t, map[string]string{
+		"scratchkit.yaml":              "dockerfile:\n  builder: golang:1.26.8-bookworm\nsign:\n  key: keys/release.pem\n",
+		".dockerignore":                "node_modules\n",
+		"cosign.key":                   "encrypted cosign private key",
+		"cosign.pub":                   "public key",
+		"keys/release.pem":             "a signing key by another name",
+		"internal/tls/srv.key":         "a TLS key",
+		"dist/hello/linux_amd64/hello": "a built binary",
+		"dist/artifacts.json":          "{}",
+	})
+	gitInit(t, dir, "https://example.com/hello.git")
+	out := mustRun(t, dir, nil, "dockerfile")
+	if !strings.Contains(out, "wrote .dockerignore") {
+		t.Errorf("output does not say .dockerignore was written:\n%s", out)
+	}
+	ignore, err := os.ReadFile(filepath.Join(dir, ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(ignore), "node_modules\n") {
+		t.Errorf("the project's own .dockerignore lines are gone:\n%s", ignore)
+	}
+
+	// The context as docker sends it: the legacy builder reads .dockerignore like BuildKit.
+	probe := filepath.Join(t.TempDir(), "Dockerfile")
+	write(t, probe, "FROM scratch\nCOPY . /ctx/\n")
+	tag := "scratchkit-e2e-context:" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+	cmd := exec.Command(docker, "build", "--quiet", "--file", probe, "--tag", tag, dir)
+	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("docker build of the context: %v\n%s", err, b)
+	}
+	t.Cleanup(func() { exec.Command(docker, "rmi", "--force", tag).Run() })
+	saved := filepath.Join(t.TempDir(), "context.tar")
+	testenv.Run(t, docker, "save", "--output", saved, tag)
+	img, err := tarball.ImageFromPath(saved, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]bool{}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[strings.TrimPrefix(strings.TrimSuffix(h.Name, "/"), "ctx/")] = true
+		}
+		rc.Close()
+	}
+	for _, need := range []string{"go.mod", "main.go", "scratchkit.yaml", "Dockerfile", "cosign.pub"} {
+		if !files[need] {
+			t.Errorf("the build context lacks %s, which the build may need", need)
+		}
+	}
+	for f := range files {
+		if strings.HasSuffix(f, ".key") || f == "keys/release.pem" || f == "dist" || strings.HasPrefix(f, "dist/") || f == ".git" || strings.HasPrefix(f, ".git/") {
+			t.Errorf("the build context holds %s", f)
+		}
 	}
 }

@@ -41,7 +41,9 @@ SCRATCHKIT_CONFIG) → ` + "`targets.Configure(targets.Config{...})`" + ` in the
 variables below → target arguments. Unknown keys and bad values are errors naming the file, line and
 key. In targets.Configure, the Go field names mirror these keys; a non-zero field overrides the files.
 
-Sizes are written 20MB, 512KiB or a number of bytes; durations 30s, 2m or a number of seconds.
+Sizes are written 20MiB, 512KiB, 20MB (decimal: 20000000 bytes) or a number of bytes; what scratchkit
+prints, it prints in binary units (1 MiB = 1048576 bytes). Durations are written 30s, 2m or a number of
+seconds.
 Lists in environment variables are comma-separated; maps are KEY=VALUE,KEY=VALUE.
 
 YAML anchors and aliases work as YAML says, within a limit: the values a file's aliases repeat,
@@ -59,8 +61,10 @@ alias bomb, naming the line of the alias.
 		{"verify", reflect.TypeOf(config.Verify{}), "verify"},
 		{"image", reflect.TypeOf(config.Image{}), "image"},
 		{"smoke", reflect.TypeOf(config.Smoke{}), "smoke"},
-		{"smoke.images.<name>.exit", reflect.TypeOf(config.ExitProbe{}), "smoke.images.<name>.exit"},
-		{"smoke.images.<name>.http", reflect.TypeOf(config.HTTPProbe{}), "smoke.images.<name>.http"},
+		{"smoke.tmpfs[] (a path, or a mapping)", reflect.TypeOf(config.Tmpfs{}), "smoke.tmpfs[]"},
+		{"smoke.images.<name>", reflect.TypeOf(config.Probes{}), "smoke.images.<name>"},
+		{"smoke.images.<name>.exit (and probes[].exit)", reflect.TypeOf(config.ExitProbe{}), "smoke.images.<name>.exit"},
+		{"smoke.images.<name>.http (and probes[].http)", reflect.TypeOf(config.HTTPProbe{}), "smoke.images.<name>.http"},
 		{"pgo", reflect.TypeOf(config.PGO{}), "pgo"},
 		{"pgo.endpoints[] (a URL, or a mapping)", reflect.TypeOf(config.Endpoint{}), "pgo.endpoints[]"},
 		{"pgo.workload", reflect.TypeOf(config.Workload{}), "pgo.workload"},

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
+	"github.com/scratchkit/scratchkit/internal/bytesize"
 	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/internal/ui"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
@@ -51,14 +52,14 @@ func (e *Run) build(ctx context.Context) error {
 			e.UI.Fail("%s %s  %s", r.Name, r.Platform, r.Duration.Round(10*time.Millisecond))
 			return
 		}
-		e.UI.OK("%s %s  %s  %s", r.Name, r.Platform, ui.Bytes(r.Size), ui.Faint(r.Duration.Round(10*time.Millisecond).String()))
+		e.UI.OK("%s %s  %s  %s", r.Name, r.Platform, bytesize.Format(r.Size), ui.Faint(r.Duration.Round(10*time.Millisecond).String()))
 	}
 	results, buildErr := gobuild.Run(ctx, builds, opts)
 	stop()
 
 	rows := make([][]string, 0, len(results))
 	for _, r := range results {
-		status, size := ui.Green("ok"), ui.Bytes(r.Size)
+		status, size := ui.Green("ok"), bytesize.Format(r.Size)
 		if r.Err != nil {
 			status, size = ui.Red("FAILED"), "-"
 		}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -29,7 +30,7 @@ func (e *Run) dockerfile(ctx context.Context) error {
 	}
 	o := dockerfile.Options{
 		Builder: e.Config.Dockerfile.Builder, User: e.Config.Image.User, Env: e.Config.Image.Env, Args: e.Config.Image.Args,
-		Workdir: e.Config.Image.Workdir, Ports: e.Config.Image.Ports, Labels: e.Config.Image.Labels,
+		Workdir: e.Config.Image.Workdir, Ports: e.Config.Image.Ports, Volumes: e.Config.Image.Volumes, Labels: e.Config.Image.Labels,
 	}
 	switch e.Config.Image.Base {
 	case "static":
@@ -59,12 +60,40 @@ func (e *Run) dockerfile(ctx context.Context) error {
 	if err := dockerfile.Write(path, text); err != nil {
 		return err
 	}
+	if err := e.dockerignore(path); err != nil {
+		return err
+	}
 	var platforms []string
 	for _, p := range builds[0].Platforms {
 		platforms = append(platforms, p.String())
 	}
 	e.UI.OK("wrote %s (builder %s); build it with: docker buildx build --platform %s --target %s .", e.Rel(path), o.Builder, strings.Join(platforms, ","), o.Builds[0].Name)
 	e.UI.Info("ldflags templates are rendered when the file is written: run mage dockerfile again for a new version")
+	return nil
+}
+
+// dockerignore keeps the dist folder, .git and keys out of the Dockerfile's build context (the
+// working directory): scratchkit's entries go into .dockerignore, and into <Dockerfile>.dockerignore
+// too when there is one, which BuildKit reads instead.
+func (e *Run) dockerignore(dockerfilePath string) error {
+	var keys []string
+	if k := e.Config.Sign.Key; k != "" && !strings.Contains(k, "://") {
+		keys = append(keys, e.Rel(e.Abs(k)))
+	}
+	entries := dockerfile.IgnoreEntries(e.Rel(e.DistDir()), keys...)
+	files := []string{filepath.Join(e.Dir, ".dockerignore")}
+	if _, err := os.Stat(dockerfilePath + ".dockerignore"); err == nil {
+		files = append(files, dockerfilePath+".dockerignore")
+	}
+	for _, f := range files {
+		changed, err := dockerfile.WriteIgnore(f, entries)
+		if err != nil {
+			return err
+		}
+		if changed {
+			e.UI.OK("wrote %s: %s stay out of the build context", e.Rel(f), strings.Join(entries, ", "))
+		}
+	}
 	return nil
 }
 

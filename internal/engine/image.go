@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scratchkit/scratchkit/internal/bytesize"
 	"github.com/scratchkit/scratchkit/internal/redact"
 	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
@@ -98,7 +99,7 @@ func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name strin
 		Name: name, Base: e.Config.Image.Base, AllowUnpinned: e.Config.Image.AllowUnpinned, Insecure: e.Config.Image.Insecure,
 		ResponseTimeout: e.Config.Image.ResponseTimeout.D(), RequestTimeout: e.Config.Image.RequestTimeout.D(),
 		User: e.Config.Image.User, Env: e.Config.Image.Env, Args: e.Config.Image.Args, Workdir: e.Config.Image.Workdir,
-		Ports: e.Config.Image.Ports, Labels: e.Config.Image.Labels, Annotations: e.Config.Image.Annotations,
+		Ports: e.Config.Image.Ports, Volumes: e.Config.Image.Volumes, Labels: e.Config.Image.Labels, Annotations: e.Config.Image.Annotations,
 		Created: meta.created, Source: meta.source, Revision: meta.revision, Version: meta.version,
 		Warn: func(s string) { e.UI.Warn("%s: %s", name, s) },
 	}
@@ -154,6 +155,9 @@ func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name strin
 		img.Ref, img.Digest, img.Destination, img.Tags, img.Size = r.Ref, r.Digest.String(), r.Destination, r.Tags, r.Size
 		img.Platforms = r.Platforms
 		img.Manifests = manifestsFor(entry.Manifests, r.Platforms)
+		for i := range img.Manifests {
+			img.Manifests[i].Size = r.PlatformSize(img.Manifests[i].Platform)
+		}
 		if e.Config.Image.PerPlatform && r.Destination == publish.Registry {
 			// One record per platform image, untagged: `mage index` joins them later.
 			img.Destination = PerPlatformDestination
@@ -266,7 +270,7 @@ func summaryProgress(e *Run) func(publish.Event) {
 	return func(ev publish.Event) {
 		switch ev.Kind {
 		case publish.Pushed:
-			e.UI.OK("%s pushed %s  (%d blobs uploaded, %d already there, %s sent)", ev.Image, ev.Ref, ev.Uploaded, ev.Skipped, publish.HumanBytes(ev.Sent))
+			e.UI.OK("%s pushed %s  (%d blobs uploaded, %d already there, %s sent)", ev.Image, ev.Ref, ev.Uploaded, ev.Skipped, bytesize.Format(ev.Sent))
 		case publish.Tagged:
 			e.UI.Info("tagged %s", ev.Ref)
 		}

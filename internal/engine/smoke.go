@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -77,21 +78,7 @@ func (e *Run) smoke(ctx context.Context) error {
 			failed++
 		}
 		for _, p := range rep.Platforms {
-			s := artifacts.Smoke{Image: img.Name, Digest: p.Digest, Platform: p.Platform, Runtime: p.Runtime, Passed: !p.Failed()}
-			for _, f := range p.Findings {
-				if f.Status == run.StatusFail {
-					s.Checks = append(s.Checks, f.Check)
-				}
-			}
-			for _, pr := range p.Probes {
-				if !pr.Passed {
-					s.Checks = append(s.Checks, "probe "+pr.Probe)
-				}
-			}
-			if !p.Ran {
-				s.Runtime = "static checks only: " + p.Note
-			}
-			rec.Smoke = append(rec.Smoke, s)
+			rec.Smoke = append(rec.Smoke, smokeRecord(img.Name, p))
 		}
 	}
 	e.UI.Heading("Smoke")
@@ -104,7 +91,32 @@ func (e *Run) smoke(ctx context.Context) error {
 	if failed > 0 {
 		return fmt.Errorf("smoke: %s of %d would fail in production; the diagnosis is above", plural(failed, "image", "images"), len(reports))
 	}
+	for _, r := range reports {
+		if n := r.NotRun(); len(n) > 0 {
+			e.UI.Warn("%s: %s only statically checked, not run: artifacts.json records it with \"ran\": false", r.Name, strings.Join(n, ", "))
+		}
+	}
 	return nil
+}
+
+// smokeRecord is the artifacts.json entry of one platform's smoke test. A platform that was not
+// run is recorded as such, with the reason, and never as passed.
+func smokeRecord(image string, p run.PlatformReport) artifacts.Smoke {
+	s := artifacts.Smoke{Image: image, Digest: p.Digest, Platform: p.Platform, Ran: p.Ran, Runtime: p.Runtime, Passed: p.Ran && !p.Failed(), Error: p.Error}
+	if !p.Ran {
+		s.Reason = p.Reason
+	}
+	for _, f := range p.Findings {
+		if f.Status == run.StatusFail {
+			s.Checks = append(s.Checks, f.Check)
+		}
+	}
+	for _, pr := range p.Probes {
+		if !pr.Passed {
+			s.Checks = append(s.Checks, "probe "+pr.Label())
+		}
+	}
+	return s
 }
 
 // smokeCandidates picks one record per digest, preferring where the image is read exactly as it
@@ -200,12 +212,16 @@ func (e *Run) smokeOptions(img artifacts.Image) run.Options {
 	o := run.Options{
 		Runtime: s.Runtime, AllowRoot: s.AllowRoot || e.Config.Image.AllowRoot, Debug: s.Debug,
 		Memory: int64(s.Memory), Timeout: s.Timeout.D(), BaseRef: img.Base,
-		Network: s.Network, Pids: s.Pids, CacheDir: e.CacheDir(),
+		Network: s.Network, Pids: s.Pids, Env: s.Env, CacheDir: e.CacheDir(),
 		BinarySHA256: map[string]string{},
 		Log:          func(f string, a ...any) { e.UI.Info(f, a...) },
 	}
 	for _, m := range img.Manifests {
 		o.BinarySHA256[m.Platform] = m.Binary
+	}
+	for _, t := range s.Tmpfs {
+		mode, _ := strconv.ParseUint(t.Mode, 8, 32) // validated
+		o.Tmpfs = append(o.Tmpfs, run.Tmpfs{Path: t.Path, Size: int64(t.Size), Mode: uint32(mode)})
 	}
 	if p, ok := s.Images[img.Name]; ok {
 		o.Probes = probes(p)
@@ -213,13 +229,23 @@ func (e *Run) smokeOptions(img artifacts.Image) run.Options {
 	return o
 }
 
-func probes(p config.Probes) run.Probes {
-	var out run.Probes
-	if p.Exit != nil {
-		out.Exit = &run.ExitProbe{Args: p.Exit.Args, Output: p.Exit.Output}
+// probes lists an image's probes in the order the configuration gives them: exit, http, then
+// the probes list, each named by its key under smoke.images.<name>.
+func probes(p config.Probes) []run.Probe {
+	var out []run.Probe
+	add := func(name string, exit *config.ExitProbe, http *config.HTTPProbe) {
+		if exit != nil {
+			out = append(out, run.Probe{Name: name, Exit: &run.ExitProbe{Args: exit.Args, Output: exit.Output}})
+		}
+		if http != nil {
+			out = append(out, run.Probe{Name: name, HTTP: &run.HTTPProbe{Args: http.Args, Port: http.Port, Path: http.Path, Timeout: http.Timeout.D(),
+				Status: http.Status, Body: http.Body, Host: http.Host}})
+		}
 	}
-	if p.HTTP != nil {
-		out.HTTP = &run.HTTPProbe{Args: p.HTTP.Args, Port: p.HTTP.Port, Path: p.HTTP.Path, Timeout: p.HTTP.Timeout.D()}
+	add("exit", p.Exit, nil)
+	add("http", nil, p.HTTP)
+	for i, item := range p.Probes {
+		add(fmt.Sprintf("probes[%d]", i), item.Exit, item.HTTP)
 	}
 	return out
 }

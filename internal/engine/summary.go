@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"strings"
+
+	"github.com/scratchkit/scratchkit/targets/artifacts"
 )
 
 // Summary prints everything the run produced and where it went: binaries, images by digest,
@@ -36,11 +38,7 @@ func (e *Run) summary(context.Context) error {
 		}
 	}
 	for _, s := range rec.Smoke {
-		state := "passed"
-		if !s.Passed {
-			state = "FAILED"
-		}
-		rows = append(rows, []string{"smoke", s.Image + " " + s.Platform, state + " (" + s.Runtime + ")", s.Digest})
+		rows = append(rows, []string{"smoke", s.Image + " " + s.Platform, smokeState(s), s.Digest})
 	}
 	for _, s := range rec.Signatures {
 		rows = append(rows, []string{"signature", s.Image, "cosign", s.Ref})
@@ -57,6 +55,22 @@ func (e *Run) summary(context.Context) error {
 	e.UI.Table([]string{"WHAT", "OF", "HOW", "WHERE"}, rows)
 	e.UI.Info("machine-readable: %s", e.Rel(e.DistDir()+"/artifacts.json"))
 	return nil
+}
+
+// smokeState says how one platform's smoke test went: passed where it ran, failed, or not run
+// at all (statically checked only), which is not a pass.
+func smokeState(s artifacts.Smoke) string {
+	switch {
+	case len(s.Checks) > 0:
+		return "FAILED: " + strings.Join(s.Checks, ", ")
+	case s.Error != "":
+		return "FAILED: " + s.Error
+	case !s.Ran:
+		return "NOT RUN (static checks passed): " + s.Reason
+	case s.Passed:
+		return "passed (" + s.Runtime + ")"
+	}
+	return "FAILED"
 }
 
 func short(commit string) string {

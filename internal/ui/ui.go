@@ -70,16 +70,3 @@ func (p *Printer) Table(header []string, rows [][]string) {
 	}
 	w.Flush()
 }
-
-// Bytes renders a size for people: 4.2 MB.
-func Bytes(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%d B", n)
-}

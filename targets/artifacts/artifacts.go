@@ -71,7 +71,8 @@ type Image struct {
 	SBOM        string   `json:"sbom,omitempty"`
 	Base        string   `json:"base,omitempty"`
 	BaseDigest  string   `json:"base_digest,omitempty"`
-	// Size is the compressed size of the image (config and layers, summed over platforms).
+	// Size is the compressed size of the image: its distinct configs and layers, summed over
+	// platforms (what the destination stores). What one platform pulls is its manifest's Size.
 	Size int64 `json:"size,omitempty"`
 	// Manifests are the platform manifests of an index, with the binary each packs.
 	Manifests []Manifest `json:"manifests,omitempty"`
@@ -85,16 +86,30 @@ type Manifest struct {
 	Binary string `json:"binary"`
 	// SBOM is the SPDX SBOM of this platform's binary.
 	SBOM string `json:"sbom,omitempty"`
+	// Size is what pulling this platform downloads: its config and layers, compressed.
+	Size int64 `json:"size,omitempty"`
 }
 
-// Smoke is the outcome of one image's smoke test.
+// Smoke is the outcome of one platform of an image's smoke test.
 type Smoke struct {
-	Image    string   `json:"image"`
-	Digest   string   `json:"digest"`
-	Platform string   `json:"platform"`
-	Runtime  string   `json:"runtime"`
-	Passed   bool     `json:"passed"`
-	Checks   []string `json:"checks,omitempty"`
+	Image    string `json:"image"`
+	Digest   string `json:"digest"`
+	Platform string `json:"platform"`
+	// Ran is true when the platform ran in a container (Runtime says with what); false when it
+	// was only checked statically, and Reason says why (a foreign platform without a qemu
+	// handler, smoke.runtime: none, a failed user check, no runtime).
+	Ran     bool   `json:"ran"`
+	Runtime string `json:"runtime,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	// Passed is true only when the platform ran and every static check and probe passed: a
+	// platform that never ran has not passed a smoke test, whatever its static checks said.
+	Passed bool `json:"passed"`
+	// Checks are the static checks and probes that failed ("ports", "probe http"); none for a
+	// platform that was not run and whose static checks all passed.
+	Checks []string `json:"checks,omitempty"`
+	// Error is what kept the platform from being checked or run at all (an unreadable image, a
+	// runtime that failed).
+	Error string `json:"error,omitempty"`
 }
 
 // Signature is a signature or an attestation pushed for an image digest.

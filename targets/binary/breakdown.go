@@ -119,37 +119,3 @@ func sortItems(items []SizeItem) {
 		return cmp.Compare(a.Name, b.Name)
 	})
 }
-
-// humanSize formats n bytes in decimal units, as image tools do: "812 B", "950.3 kB", "6.1 MB".
-func humanSize(n int64) string {
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	var s string
-	switch {
-	case n < 1000:
-		s = fmt.Sprintf("%d B", n)
-	case n < 1000_000:
-		s = fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	case n < 1000_000_000:
-		s = fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	default:
-		s = fmt.Sprintf("%.2f GB", float64(n)/1e9)
-	}
-	if neg {
-		s = "-" + s
-	}
-	return s
-}
-
-// signedSize is humanSize with an explicit sign: "+1.2 MB", "-3.0 kB", "±0 B".
-func signedSize(n int64) string {
-	switch {
-	case n > 0:
-		return "+" + humanSize(n)
-	case n == 0:
-		return "±0 B"
-	}
-	return humanSize(n)
-}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/scratchkit/scratchkit/internal/bytesize"
 )
 
 // Names of the checks, as used in configuration (Expect.Report, Expect.Enforce) and in
@@ -498,10 +500,10 @@ func (c *checker) stripped() Result {
 	}
 	var found []string
 	if e.Symtab > 0 {
-		found = append(found, fmt.Sprintf("a symbol table (.symtab, %s)", humanSize(e.Symtab)))
+		found = append(found, fmt.Sprintf("a symbol table (.symtab, %s)", bytesize.Format(e.Symtab)))
 	}
 	if len(e.Debug) > 0 {
-		found = append(found, fmt.Sprintf("debug info (%s; %s)", strings.Join(e.Debug, ", "), humanSize(e.DebugSize)))
+		found = append(found, fmt.Sprintf("debug info (%s; %s)", strings.Join(e.Debug, ", "), bytesize.Format(e.DebugSize)))
 	}
 	if len(found) == 0 {
 		return Result{Status: StatusPass, Value: "yes", Detail: "no .symtab, no .debug_* or .zdebug_* sections"}
@@ -511,7 +513,7 @@ func (c *checker) stripped() Result {
 		fix = "Fix: strip it (strip --strip-all, or link with gcc -s)."
 	}
 	return Result{Status: StatusFail, Value: "no", Detail: fmt.Sprintf("not stripped: carries %s, %s of the file that the container never uses and that tells an attacker more about the program. %s",
-		strings.Join(found, " and "), humanSize(e.Symtab+e.DebugSize), fix)}
+		strings.Join(found, " and "), bytesize.Format(e.Symtab+e.DebugSize), fix)}
 }
 
 func (c *checker) paths() Result {
@@ -563,7 +565,7 @@ func (c *checker) packed() Result {
 	}
 	orig := ""
 	if p.OriginalSize > 0 {
-		orig = fmt.Sprintf(" from %s", humanSize(p.OriginalSize))
+		orig = fmt.Sprintf(" from %s", bytesize.Format(p.OriginalSize))
 	}
 	return Result{Status: StatusFail, Value: "upx", Detail: fmt.Sprintf("packed with %s%s (%s). A packed binary unpacks itself into anonymous memory at every start: "+
 		"containers running the same image cannot share its pages, so each pays the whole unpacked size in RAM (50-100%% more memory); "+
@@ -592,17 +594,17 @@ func (c *checker) integrity() Result {
 func (c *checker) size() Result {
 	delta := ""
 	if c.exp.Prev != nil && c.exp.Prev.Total > 0 {
-		delta = fmt.Sprintf(" (%s since the previous run)", signedSize(c.info.Size-c.exp.Prev.Total))
+		delta = fmt.Sprintf(" (%s since the previous run)", bytesize.Signed(c.info.Size-c.exp.Prev.Total))
 	}
 	if c.exp.MaxSize <= 0 {
-		return Result{Status: StatusSkip, Value: humanSize(c.info.Size), Detail: "no size budget (verify.max_size) set; the binary is " + humanSize(c.info.Size) + delta}
+		return Result{Status: StatusSkip, Value: bytesize.Format(c.info.Size), Detail: "no size budget (verify.max_size) set; the binary is " + bytesize.Format(c.info.Size) + delta}
 	}
 	if c.info.Size <= c.exp.MaxSize {
-		return Result{Status: StatusPass, Value: humanSize(c.info.Size), Detail: fmt.Sprintf("%s, within the %s budget%s", humanSize(c.info.Size), humanSize(c.exp.MaxSize), delta)}
+		return Result{Status: StatusPass, Value: bytesize.Format(c.info.Size), Detail: fmt.Sprintf("%s, within the %s budget%s", bytesize.Format(c.info.Size), bytesize.Format(c.exp.MaxSize), delta)}
 	}
-	return Result{Status: StatusFail, Value: humanSize(c.info.Size), Detail: fmt.Sprintf("%s is %s over the size budget (verify.max_size: %s)%s. See the breakdown for where the bytes go; "+
+	return Result{Status: StatusFail, Value: bytesize.Format(c.info.Size), Detail: fmt.Sprintf("%s is %s over the size budget (verify.max_size: %s)%s. See the breakdown for where the bytes go; "+
 		"the usual fixes are -ldflags='-s -w', dropping a heavy dependency, or build tags that leave out unused features.",
-		humanSize(c.info.Size), humanSize(c.info.Size-c.exp.MaxSize), humanSize(c.exp.MaxSize), delta)}
+		bytesize.Format(c.info.Size), bytesize.Format(c.info.Size-c.exp.MaxSize), bytesize.Format(c.exp.MaxSize), delta)}
 }
 
 func (c *checker) packedNote() string {

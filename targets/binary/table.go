@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/fatih/color"
+
+	"github.com/scratchkit/scratchkit/internal/bytesize"
 )
 
 // WriteTable writes one table for all binaries — name, platform, size, then one column per
@@ -22,9 +24,9 @@ func WriteTable(w io.Writer, reports []Report, colour bool) error {
 	header := append([]string{"BINARY", "PLATFORM", "SIZE"}, checks...)
 	rows := make([][]cell, 0, len(reports))
 	for _, r := range reports {
-		size := humanSize(r.Size)
+		size := bytesize.Format(r.Size)
 		if r.PrevSize > 0 {
-			size += " (" + signedSize(r.Size-r.PrevSize) + ")"
+			size += " (" + bytesize.Signed(r.Size-r.PrevSize) + ")"
 		}
 		if r.Size == 0 && r.Format == "" {
 			size = "-"
@@ -166,9 +168,9 @@ func writeBreakdown(w io.Writer, p painter, r Report) {
 	b := r.Breakdown
 	change := ""
 	if b.PrevTotal > 0 {
-		change = fmt.Sprintf(" (%s since the previous run)", signedSize(b.Total-b.PrevTotal))
+		change = fmt.Sprintf(" (%s since the previous run)", bytesize.Signed(b.Total-b.PrevTotal))
 	}
-	fmt.Fprintf(w, "\n%s %s (%s): %s%s\n", p.bold("Size breakdown"), r.Name, orDash(r.Platform), humanSize(b.Total), change)
+	fmt.Fprintf(w, "\n%s %s (%s): %s%s\n", p.bold("Size breakdown"), r.Name, orDash(r.Platform), bytesize.Format(b.Total), change)
 	list := func(title string, items []SizeItem, total int64) {
 		if len(items) == 0 {
 			return
@@ -182,7 +184,7 @@ func writeBreakdown(w io.Writer, p painter, r Report) {
 			ch := ""
 			switch {
 			case it.HasPrev:
-				ch = signedSize(it.Size - it.Prev)
+				ch = bytesize.Signed(it.Size - it.Prev)
 			case b.PrevTotal > 0:
 				ch = "new"
 			}
@@ -190,7 +192,7 @@ func writeBreakdown(w io.Writer, p painter, r Report) {
 			if total > 0 {
 				share = fmt.Sprintf("%5.1f%%", 100*float64(it.Size)/float64(total))
 			}
-			fmt.Fprintf(w, "  %-*s  %10s  %6s  %s\n", width, "  "+it.Name, humanSize(it.Size), share, ch)
+			fmt.Fprintf(w, "  %-*s  %10s  %6s  %s\n", width, "  "+it.Name, bytesize.Format(it.Size), share, ch)
 		}
 	}
 	list("ELF sections", b.Sections, b.Total)

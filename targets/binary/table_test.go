@@ -13,7 +13,7 @@ func TestWriteTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	prev := info.Sizes()
-	prev.Total -= 2000
+	prev.Total -= 2048
 	bad := Check(info, Expect{Name: "debug", Platform: hostPlatform, MaxSize: info.Size - 1, Prev: &prev})
 	broken := Verify(context.Background(), t.TempDir(), Expect{Name: "gone", Platform: hostPlatform})
 	reports := []Report{good, bad, broken}
@@ -41,7 +41,7 @@ func TestWriteTable(t *testing.T) {
 	if r := row("hello"); strings.Contains(r, "FAIL") || !strings.Contains(r, "static") {
 		t.Errorf("hello row: %q", r)
 	}
-	if r := row("debug"); strings.Count(r, "FAIL") != 2 || !strings.Contains(r, "(+2.0 kB)") {
+	if r := row("debug"); strings.Count(r, "FAIL") != 2 || !strings.Contains(r, "(+2.0 KiB)") {
 		t.Errorf("debug row, want stripped and size failed and the change in size: %q", r)
 	}
 	if r := row("gone"); !strings.Contains(r, "INSPECT FAILED") {

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/scratchkit/scratchkit/internal/bytesize"
 )
 
 var hostPlatform = "linux/" + runtime.GOARCH
@@ -211,7 +213,7 @@ func TestVerifyUPXPacked(t *testing.T) {
 	res := mustResult(t, rep, CheckPacked)
 	wantDetail(t, res, "UPX (linux/amd64 ELF)", `l_info with magic "UPX!"`, "pack header", "checksum valid",
 		"This file is packed with the UPX executable packer", "share", "memory", "slower", "scanners", "drop the UPX step")
-	wantDetail(t, res, "from "+humanSize(st.Size()))
+	wantDetail(t, res, "from "+bytesize.Format(st.Size()))
 	wantDetail(t, mustResult(t, rep, CheckCgo), "packed")
 }
 

@@ -99,7 +99,7 @@ type Build struct {
 
 // Verify configures the static checks of each binary.
 type Verify struct {
-	// MaxSize is the size budget of each binary, e.g. 20MB; 0 means none.
+	// MaxSize is the size budget of each binary, e.g. 20MiB; 0 means none.
 	MaxSize Size `yaml:"max_size"`
 	// Report lists checks that are reported but do not fail the run (e.g. stripped for a debug build).
 	Report []string `yaml:"report"`
@@ -131,6 +131,9 @@ type Image struct {
 	Workdir string `yaml:"workdir"`
 	// Ports are exposed ports, e.g. 8080 or 8080/tcp.
 	Ports []string `yaml:"ports"`
+	// Volumes are absolute paths the image declares as volumes (a Dockerfile's VOLUME), where the
+	// service writes data that production mounts a volume for. Smoke mounts an empty tmpfs at each.
+	Volumes []string `yaml:"volumes"`
 	// Labels are image config labels.
 	Labels map[string]string `yaml:"labels"`
 	// Annotations are manifest and index annotations.
@@ -165,7 +168,7 @@ type Smoke struct {
 	// (static checks only).
 	Runtime string `yaml:"runtime" default:"auto"`
 	// Memory is the container memory limit.
-	Memory Size `yaml:"memory" default:"256MB"`
+	Memory Size `yaml:"memory" default:"256MiB"`
 	// Timeout is the deadline of each probe.
 	Timeout Duration `yaml:"timeout" default:"30s"`
 	// Network is none (each container has only its own loopback; the http probe reaches the
@@ -179,15 +182,42 @@ type Smoke struct {
 	AllowRoot bool `yaml:"allow_root"`
 	// Debug allows a shell or package manager in the image (a debug variant).
 	Debug bool `yaml:"debug"`
+	// Tmpfs are writable directories mounted in every container, as production mounts an
+	// emptyDir or a tmpfs there; the root filesystem stays read-only. Each is an empty tmpfs owned
+	// by the image's user; list a path (/tmp, the user's home) or a mapping with path, size, mode.
+	Tmpfs []Tmpfs `yaml:"tmpfs"`
+	// Env are NAME=VALUE entries added to every container's environment, over the image's.
+	Env []string `yaml:"env"`
 	// Images holds the probes of each image, by image name.
 	Images map[string]Probes `yaml:"images"`
 }
 
-// Probes are the run checks of one image.
+// Tmpfs is one writable directory of the smoke containers; in YAML a path or a mapping.
+type Tmpfs struct {
+	// Path is the absolute directory in the container, e.g. /tmp or /home/nonroot.
+	Path string `yaml:"path"`
+	// Size bounds what the directory holds; it counts against smoke.memory.
+	Size Size `yaml:"size" default:"64MiB"`
+	// Mode is the directory's permission bits in octal, e.g. 1777 (as /tmp) or 0700.
+	Mode string `yaml:"mode" default:"1777"`
+}
+
+// Probes are the run checks of one image. Each probe runs in a container of its own.
 type Probes struct {
 	// Exit runs the image once and expects exit code 0.
 	Exit *ExitProbe `yaml:"exit"`
-	// HTTP starts the image and expects a 2xx from a path.
+	// HTTP starts the image and expects an answer (by default a 2xx) from a path.
+	HTTP *HTTPProbe `yaml:"http"`
+	// Probes are further probes, each a mapping with one of exit or http: several endpoints,
+	// several runs with other arguments.
+	Probes []Probe `yaml:"probes"`
+}
+
+// Probe is one item of a probes list: exactly one of exit and http.
+type Probe struct {
+	// Exit runs the image once and expects exit code 0.
+	Exit *ExitProbe `yaml:"exit"`
+	// HTTP starts the image and expects an answer (by default a 2xx) from a path.
 	HTTP *HTTPProbe `yaml:"http"`
 }
 
@@ -199,7 +229,8 @@ type ExitProbe struct {
 	Output string `yaml:"output"`
 }
 
-// HTTPProbe starts the image, GETs Path on Port and expects a 2xx, then stops it with SIGTERM.
+// HTTPProbe starts the image, GETs Path on Port until the answer is the expected one (a 2xx
+// unless Status says otherwise), then stops it with SIGTERM.
 type HTTPProbe struct {
 	// Args are given to the entrypoint, e.g. a listen address.
 	Args []string `yaml:"args"`
@@ -209,6 +240,13 @@ type HTTPProbe struct {
 	Path string `yaml:"path" default:"/"`
 	// Timeout is how long the service has to answer.
 	Timeout Duration `yaml:"timeout" default:"20s"`
+	// Status is the status the answer must have, e.g. 200 or 404; a 3xx is checked, not followed.
+	// Default: any 2xx.
+	Status int `yaml:"status"`
+	// Body is a regular expression the answer's body (its first MiB) must match.
+	Body string `yaml:"body"`
+	// Host is the Host header to send, for a server that routes by name. Default: 127.0.0.1:<port>.
+	Host string `yaml:"host"`
 }
 
 // PGO configures profile collection and placement.

@@ -96,6 +96,17 @@ func (d *Duration) UnmarshalYAML(unmarshal func(any) error) error {
 	return nil
 }
 
+// UnmarshalYAML reads a Tmpfs from a path or from a mapping.
+func (t *Tmpfs) UnmarshalYAML(unmarshal func(any) error) error {
+	var path string
+	if unmarshal(&path) == nil {
+		t.Path = path
+		return nil
+	}
+	type plain Tmpfs
+	return unmarshal((*plain)(t))
+}
+
 // UnmarshalYAML reads an Endpoint from a URL or from a mapping.
 func (e *Endpoint) UnmarshalYAML(unmarshal func(any) error) error {
 	var url string

@@ -38,11 +38,12 @@ type Options struct {
 	Builds []Build
 	// User is the user of the final image. Default 65532:65532.
 	User string
-	// Env, Args, Workdir, Ports and Labels mirror the image: configuration.
+	// Env, Args, Workdir, Ports, Volumes and Labels mirror the image: configuration.
 	Env     []string
 	Args    []string
 	Workdir string
 	Ports   []string
+	Volumes []string
 	Labels  map[string]string
 	// ModuleDir is the module's directory relative to the Dockerfile's (the build context), "." by default.
 	ModuleDir string
@@ -155,6 +156,13 @@ func Generate(o Options) (string, error) {
 		for _, p := range o.Ports {
 			w("EXPOSE %s", p)
 		}
+		if len(o.Volumes) > 0 {
+			var v []string
+			for _, s := range o.Volumes {
+				v = append(v, strconv.Quote(s))
+			}
+			w("VOLUME [%s]", strings.Join(v, ", "))
+		}
 		w("USER %s", user)
 		w("ENTRYPOINT [%s]", strconv.Quote("/ko-app/"+bl.Name))
 		if len(o.Args) > 0 {
@@ -242,4 +250,77 @@ func firstLines(b []byte, n int) []byte {
 		}
 	}
 	return b
+}
+
+// The block of a .dockerignore this package writes lies between these lines; the rest of the file
+// is its owner's.
+const (
+	ignoreBegin = "# Added by scratchkit (mage dockerfile): build outputs, keys and git data stay out of the build context."
+	ignoreEnd   = "# End of scratchkit's entries."
+)
+
+// IgnoreEntries are the .dockerignore patterns that keep out of the build context what must never
+// enter an image's build stage or its cache: the dist folder (binaries, SBOMs, artifacts.json),
+// .git, private keys (*.key in any directory, cosign's among them), and keyFiles, relative paths of
+// further secrets such as a signing key by another name.
+func IgnoreEntries(dist string, keyFiles ...string) []string {
+	out := []string{".git"}
+	if d := filepath.ToSlash(filepath.Clean(dist)); d != "." && d != "" && !strings.HasPrefix(d, "../") {
+		out = append(out, strings.TrimPrefix(d, "/"))
+	}
+	out = append(out, "**/*.key")
+	for _, k := range keyFiles {
+		k = filepath.ToSlash(filepath.Clean(k))
+		if k == "." || strings.HasPrefix(k, "../") || strings.HasSuffix(k, ".key") || slices.Contains(out, k) {
+			continue
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// WriteIgnore writes entries into the .dockerignore at path as scratchkit's block: a new file
+// holds just the block; an existing one keeps every line of its own, and the block (replacing one
+// an earlier run wrote) goes at its end, where docker's last-match-wins rule lets no earlier line
+// re-include what it excludes. The file is written atomically, and only when it changes; changed
+// reports whether it did.
+func WriteIgnore(path string, entries []string) (changed bool, err error) {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false, fmt.Errorf("dockerignore: %w", err)
+	}
+	var keep []string
+	inBlock := false
+	for _, l := range strings.Split(strings.TrimRight(string(old), "\n"), "\n") {
+		switch {
+		case strings.TrimSpace(l) == ignoreBegin:
+			inBlock = true
+		case strings.TrimSpace(l) == ignoreEnd && inBlock:
+			inBlock = false
+		case !inBlock:
+			keep = append(keep, l)
+		}
+	}
+	for len(keep) > 0 && strings.TrimSpace(keep[len(keep)-1]) == "" {
+		keep = keep[:len(keep)-1]
+	}
+	var b bytes.Buffer
+	for _, l := range keep {
+		b.WriteString(l + "\n")
+	}
+	if len(keep) > 0 {
+		b.WriteString("\n")
+	}
+	b.WriteString(ignoreBegin + "\n")
+	for _, e := range entries {
+		b.WriteString(e + "\n")
+	}
+	b.WriteString(ignoreEnd + "\n")
+	if bytes.Equal(old, b.Bytes()) {
+		return false, nil
+	}
+	if err := atomicfile.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		return false, fmt.Errorf("dockerignore: %w", err)
+	}
+	return true, nil
 }

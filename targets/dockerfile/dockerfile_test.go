@@ -48,7 +48,7 @@ func parse(t *testing.T, text string) (directive string, out []instruction) {
 	return directive, out
 }
 
-var known = map[string]bool{"FROM": true, "WORKDIR": true, "COPY": true, "RUN": true, "ARG": true, "ENV": true, "LABEL": true, "EXPOSE": true, "USER": true, "ENTRYPOINT": true, "CMD": true}
+var known = map[string]bool{"FROM": true, "WORKDIR": true, "COPY": true, "RUN": true, "ARG": true, "ENV": true, "LABEL": true, "EXPOSE": true, "VOLUME": true, "USER": true, "ENTRYPOINT": true, "CMD": true}
 
 func generate(t *testing.T, o Options) []instruction {
 	t.Helper()
@@ -72,7 +72,7 @@ func hello() Options {
 	return Options{
 		Builder: "golang:1.26.8-bookworm", Base: "scratch", Static: true,
 		Builds: []Build{{Name: "hello", Main: ".", Ldflags: []string{"-X main.version=v1.2.3"}, Linkage: "static"}},
-		Args:   []string{"-addr", ":8080"}, Ports: []string{"8080"},
+		Args:   []string{"-addr", ":8080"}, Ports: []string{"8080"}, Volumes: []string{"/var/lib/hello"},
 	}
 }
 
@@ -109,10 +109,12 @@ func TestGenerateScratch(t *testing.T) {
 		t.Fatalf("stages: %+v", froms)
 	}
 	final := ins[indexOf(ins, froms[1])+1:]
-	var user, entry string
+	var user, entry, volume string
 	var copies []string
 	for _, in := range final {
 		switch in.cmd {
+		case "VOLUME":
+			volume = in.args
 		case "USER":
 			user = in.args
 		case "ENTRYPOINT":
@@ -126,6 +128,9 @@ func TestGenerateScratch(t *testing.T) {
 	}
 	if entry != `["/ko-app/hello"]` {
 		t.Errorf("ENTRYPOINT %s", entry)
+	}
+	if volume != `["/var/lib/hello"]` {
+		t.Errorf("VOLUME %s", volume)
 	}
 	all := strings.Join(copies, "\n")
 	for _, want := range []string{"ca-certificates.crt", "zoneinfo", "/out/etc/ /etc/", "/out/hello /ko-app/hello"} {
@@ -206,5 +211,48 @@ func TestWriteRefusesForeignDockerfile(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(p); !regexp.MustCompile(`(?m)^EXPOSE 9090$`).Match(b) {
 		t.Errorf("regenerated Dockerfile lacks the change:\n%s", b)
+	}
+}
+
+// The entries keep dist, .git and keys out, and name a signing key by another name.
+func TestIgnoreEntries(t *testing.T) {
+	got := strings.Join(IgnoreEntries("dist", "keys/release.pem", "cosign.key", "../outside.pem", "env-key"), " ")
+	if want := ".git dist **/*.key keys/release.pem env-key"; got != want {
+		t.Errorf("IgnoreEntries = %q, want %q", got, want)
+	}
+	if got := strings.Join(IgnoreEntries("./out/"), " "); got != ".git out **/*.key" {
+		t.Errorf("IgnoreEntries(./out/) = %q", got)
+	}
+}
+
+// A new .dockerignore holds the block; an existing one keeps its lines and gets the block at its
+// end, replaced in place of an earlier one; a second run changes nothing.
+func TestWriteIgnore(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, ".dockerignore")
+	entries := IgnoreEntries("dist")
+	if changed, err := WriteIgnore(p, entries); err != nil || !changed {
+		t.Fatalf("new file: changed=%v err=%v", changed, err)
+	}
+	b, _ := os.ReadFile(p)
+	if want := ignoreBegin + "\n.git\ndist\n**/*.key\n" + ignoreEnd + "\n"; string(b) != want {
+		t.Errorf("new .dockerignore:\n%s\nwant:\n%s", b, want)
+	}
+
+	// The owner's file, with a line that would re-include a key were it after the block.
+	own := "node_modules\n!deploy/site.key\n" + ignoreBegin + "\nold-entry\n" + ignoreEnd + "\n*.log\n"
+	if err := os.WriteFile(p, []byte(own), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := WriteIgnore(p, entries); err != nil || !changed {
+		t.Fatalf("existing file: changed=%v err=%v", changed, err)
+	}
+	b, _ = os.ReadFile(p)
+	want := "node_modules\n!deploy/site.key\n*.log\n\n" + ignoreBegin + "\n.git\ndist\n**/*.key\n" + ignoreEnd + "\n"
+	if string(b) != want {
+		t.Errorf("extended .dockerignore:\n%s\nwant:\n%s", b, want)
+	}
+	if changed, err := WriteIgnore(p, entries); err != nil || changed {
+		t.Errorf("second run: changed=%v err=%v, want no change", changed, err)
 	}
 }

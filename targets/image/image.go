@@ -92,6 +92,9 @@ type Spec struct {
 	Workdir string
 	// Ports are exposed ports: "8080", "8080/tcp", "53/udp".
 	Ports []string
+	// Volumes are absolute directories declared as volumes (the config's Volumes, a
+	// Dockerfile's VOLUME).
+	Volumes []string
 	// Labels go into the image config.
 	Labels map[string]string
 	// Annotations go into every manifest and the index. They override the source, revision and
@@ -259,6 +262,11 @@ func newPlan(spec Spec) (*plan, error) {
 	}
 	if spec.Workdir != "" && !path.IsAbs(spec.Workdir) {
 		return nil, fmt.Errorf("image.workdir %q: want an absolute path", spec.Workdir)
+	}
+	for i, v := range spec.Volumes {
+		if !path.IsAbs(v) || path.Clean(v) != v || v == "/" {
+			return nil, fmt.Errorf("image.volumes[%d] %q: want a clean absolute directory other than /", i, v)
+		}
 	}
 	for k := range spec.Labels {
 		if k == "" {
@@ -523,6 +531,14 @@ func (p *plan) configure(cfg *v1.ConfigFile, pl v1.Platform, appPath string, has
 		}
 		for _, port := range p.ports {
 			c.ExposedPorts[port] = struct{}{}
+		}
+	}
+	if len(p.spec.Volumes) > 0 {
+		if c.Volumes == nil {
+			c.Volumes = map[string]struct{}{}
+		}
+		for _, v := range p.spec.Volumes {
+			c.Volumes[v] = struct{}{}
 		}
 	}
 	if len(p.spec.Labels) > 0 {

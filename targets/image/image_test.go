@@ -321,6 +321,7 @@ func TestBuildConfigFromSpec(t *testing.T) {
 	s.Args = []string{"--addr", ":9090"}
 	s.Workdir = "/home/nonroot"
 	s.Ports = []string{"9090", "53/UDP"}
+	s.Volumes = []string{"/var/lib/app"}
 	s.Labels = map[string]string{"team": "infra"}
 	s.Annotations = map[string]string{"com.example.owner": "infra", AnnotationSource: "https://override"}
 	r := build(t, s)
@@ -337,6 +338,9 @@ func TestBuildConfigFromSpec(t *testing.T) {
 	}
 	if _, ok := cf.Config.ExposedPorts["53/udp"]; !ok {
 		t.Errorf("ports %v", cf.Config.ExposedPorts)
+	}
+	if _, ok := cf.Config.Volumes["/var/lib/app"]; !ok || len(cf.Config.Volumes) != 1 {
+		t.Errorf("volumes %v", cf.Config.Volumes)
 	}
 	if cf.Config.Labels["team"] != "infra" {
 		t.Errorf("labels %v", cf.Config.Labels)
@@ -387,6 +391,7 @@ func TestBuildRejectsBadSpecs(t *testing.T) {
 		"bad port":           {func(s *Spec) { s.Ports = []string{"70000"} }, "image.ports[0]"},
 		"bad protocol":       {func(s *Spec) { s.Ports = []string{"80/http"} }, "want tcp, udp or sctp"},
 		"relative workdir":   {func(s *Spec) { s.Workdir = "app" }, "image.workdir"},
+		"relative volume":    {func(s *Spec) { s.Volumes = []string{"data"} }, "image.volumes[0]"},
 		"created annotation": {func(s *Spec) { s.Annotations = map[string]string{AnnotationCreated: "now"} }, "set by scratchkit"},
 		"missing data dir":   {func(s *Spec) { s.DataDir = filepath.Join(t.TempDir(), "nope") }, "data directory"},
 		"bad base":           {func(s *Spec) { s.Base = "UPPER/Case::" }, "image.base"},

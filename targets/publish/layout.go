@@ -166,7 +166,7 @@ func (l *LayoutPublisher) Publish(ctx context.Context, a Artifact) (*Result, err
 	}
 	res := &Result{
 		Name: n, Destination: Layout, Ref: dir + "@" + f.digest.String(), Path: dir,
-		Digest: f.digest, Tags: tags, Platforms: f.platforms, Size: f.size,
+		Digest: f.digest, Tags: tags, Platforms: f.platforms, Size: f.size, PlatformSizes: f.platformSizes,
 	}
 	if err := pruneLayout(dir, im); err != nil {
 		res.Note = fmt.Sprintf("unreferenced blobs were not all removed: %v", err)

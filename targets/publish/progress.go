@@ -3,11 +3,12 @@ package publish
 import (
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"text/tabwriter"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/scratchkit/scratchkit/internal/bytesize"
 )
 
 // EventKind says what an Event reports.
@@ -51,9 +52,9 @@ func ProgressWriter(w io.Writer) func(Event) {
 		defer mu.Unlock()
 		switch e.Kind {
 		case BlobSkipped:
-			fmt.Fprintf(w, "%s: exists   %s (%s)\n", e.Image, short(e.Digest), HumanBytes(e.Size))
+			fmt.Fprintf(w, "%s: exists   %s (%s)\n", e.Image, short(e.Digest), bytesize.Format(e.Size))
 		case BlobUploaded:
-			fmt.Fprintf(w, "%s: uploaded %s (%s)\n", e.Image, short(e.Digest), HumanBytes(e.Size))
+			fmt.Fprintf(w, "%s: uploaded %s (%s)\n", e.Image, short(e.Digest), bytesize.Format(e.Size))
 		case Bytes:
 			if e.Total <= 0 {
 				return
@@ -63,43 +64,40 @@ func ProgressWriter(w io.Writer) func(Event) {
 				return
 			}
 			tenth[e.Image] = t
-			fmt.Fprintf(w, "%s: %s / %s\n", e.Image, HumanBytes(e.Complete), HumanBytes(e.Total))
+			fmt.Fprintf(w, "%s: %s / %s\n", e.Image, bytesize.Format(e.Complete), bytesize.Format(e.Total))
 		case Pushed:
 			delete(tenth, e.Image)
 			fmt.Fprintf(w, "%s: pushed %s (%d blobs uploaded, %d already there, %s sent)\n",
-				e.Image, e.Ref, e.Uploaded, e.Skipped, HumanBytes(e.Sent))
+				e.Image, e.Ref, e.Uploaded, e.Skipped, bytesize.Format(e.Sent))
 		case Tagged:
 			fmt.Fprintf(w, "%s: tagged %s\n", e.Image, e.Ref)
 		}
 	}
 }
 
-// WriteTable writes the final summary: one row per result with image, destination, digest,
-// platforms and compressed size.
+// WriteTable writes the final summary: per result its image, destination and digest, then one
+// row per platform with the compressed size that platform pulls (its config and layers; not the
+// sum over an index's platforms).
 func WriteTable(w io.Writer, results []*Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "IMAGE\tDESTINATION\tDIGEST\tPLATFORMS\tSIZE")
+	fmt.Fprintln(tw, "IMAGE\tDESTINATION\tDIGEST\tPLATFORM\tSIZE")
 	for _, r := range results {
 		if r == nil {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Destination, r.Digest, strings.Join(r.Platforms, ","), HumanBytes(r.Size))
+		if len(r.Platforms) == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t%s\n", r.Name, r.Destination, r.Digest, bytesize.Format(r.Size))
+			continue
+		}
+		for i, p := range r.Platforms {
+			if i == 0 {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Destination, r.Digest, p, bytesize.Format(r.PlatformSize(p)))
+			} else {
+				fmt.Fprintf(tw, "\t\t\t%s\t%s\n", p, bytesize.Format(r.PlatformSize(p)))
+			}
+		}
 	}
 	return tw.Flush()
-}
-
-// HumanBytes formats n bytes with a binary unit, e.g. "1.4 MiB".
-func HumanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func short(h v1.Hash) string {

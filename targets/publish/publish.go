@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"runtime"
 	"sort"
@@ -90,6 +91,21 @@ type Result struct {
 	// Size is the compressed size: the sum of the distinct layers and configs of what was
 	// published (all platforms of an index).
 	Size int64 `json:"size"`
+	// PlatformSizes is, for an index, what each platform pulls: its config and layers,
+	// compressed. Empty for a single image, whose Size is that already; see PlatformSize.
+	PlatformSizes map[string]int64 `json:"platform_sizes,omitempty"`
+}
+
+// PlatformSize is what pulling one platform of the result downloads: its config and layers,
+// compressed. For a single-platform result it is Size.
+func (r *Result) PlatformSize(platform string) int64 {
+	if s, ok := r.PlatformSizes[platform]; ok {
+		return s
+	}
+	if len(r.PlatformSizes) == 0 && len(r.Platforms) <= 1 {
+		return r.Size
+	}
+	return 0
 }
 
 // All publishes every artifact to every publisher, artifact by artifact, in order. It
@@ -245,6 +261,8 @@ type facts struct {
 	platforms []string
 	blobs     map[v1.Hash]int64 // layers and configs, by digest
 	size      int64
+	// platformSizes is what each platform of an index pulls (config and layers); nil for an image.
+	platformSizes map[string]int64
 }
 
 func inspect(a Artifact) (*facts, error) {
@@ -299,9 +317,11 @@ func addIndex(f *facts, idx v1.ImageIndex) error {
 			if err != nil {
 				return fmt.Errorf("read image %s: %w", d.Digest, err)
 			}
-			if err := addImageBlobs(f.blobs, img); err != nil {
+			own := map[v1.Hash]int64{}
+			if err := addImageBlobs(own, img); err != nil {
 				return err
 			}
+			maps.Copy(f.blobs, own)
 			p := ""
 			if d.Platform != nil {
 				p = d.Platform.String()
@@ -310,6 +330,12 @@ func addIndex(f *facts, idx v1.ImageIndex) error {
 			}
 			if p != "" && !strings.HasPrefix(p, "unknown/") {
 				f.platforms = append(f.platforms, p)
+				if f.platformSizes == nil {
+					f.platformSizes = map[string]int64{}
+				}
+				for _, s := range own {
+					f.platformSizes[p] += s
+				}
 			}
 		}
 	}

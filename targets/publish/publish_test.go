@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/scratchkit/scratchkit/internal/bytesize"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/publish/internal/testimage"
 )
@@ -201,5 +202,56 @@ func TestProgressWriter(t *testing.T) {
 	}
 	if n := strings.Count(out, " / 100 B"); n != 11 {
 		t.Errorf("%d byte-progress lines for 101 updates, want 11 (one per tenth)", n)
+	}
+}
+
+// The Image table says what one platform pulls, not the sum over an index: per platform, its
+// config and layers; a layer the platforms share counts for each.
+func TestTableSizesPerPlatform(t *testing.T) {
+	amd := testimage.Image(t, "amd64", map[string][]byte{"a": bytes.Repeat([]byte("amd64 "), 4000)}, nil)
+	arm := testimage.Image(t, "arm64", map[string][]byte{"a": []byte("arm")}, nil)
+	idx := testimage.Index(t, amd, arm)
+	pub := publish.NewLayout(publish.LayoutOptions{Dir: t.TempDir()})
+	res, err := pub.Publish(context.Background(), publish.Artifact{Name: "app", Index: idx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pulls := func(img v1.Image) int64 {
+		m, err := img.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := m.Config.Size
+		for _, l := range m.Layers {
+			n += l.Size
+		}
+		return n
+	}
+	wantAmd, wantArm := pulls(amd), pulls(arm)
+	if got := res.PlatformSize("linux/amd64"); got != wantAmd {
+		t.Errorf("linux/amd64 pulls %d, want %d", got, wantAmd)
+	}
+	if got := res.PlatformSize("linux/arm64"); got != wantArm {
+		t.Errorf("linux/arm64 pulls %d, want %d", got, wantArm)
+	}
+	if res.Size != wantAmd+wantArm {
+		t.Errorf("Size %d, want the sum of the distinct blobs %d", res.Size, wantAmd+wantArm)
+	}
+	var table bytes.Buffer
+	if err := publish.WriteTable(&table, []*publish.Result{res}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(table.String()), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], "PLATFORM") {
+		t.Fatalf("want a header and a row per platform:\n%s", table.String())
+	}
+	for i, p := range []struct {
+		platform string
+		size     int64
+	}{{"linux/amd64", wantAmd}, {"linux/arm64", wantArm}} {
+		row := strings.Fields(lines[i+1])
+		if got := strings.Join(row[len(row)-3:], " "); got != p.platform+" "+bytesize.Format(p.size) {
+			t.Errorf("row %d ends %q, want %s %s:\n%s", i+1, got, p.platform, bytesize.Format(p.size), table.String())
+		}
 	}
 }

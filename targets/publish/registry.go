@@ -298,6 +298,7 @@ func (r *RegistryPublisher) push(ctx context.Context, a Artifact, tags []string)
 	res := &Result{
 		Name: imageName, Destination: Registry, Ref: ref, Digest: f.digest,
 		Platforms: f.platforms, Uploaded: uploaded, Skipped: skipped, Bytes: sent, Size: f.size,
+		PlatformSizes: f.platformSizes,
 	}
 	if len(tagRefs) == 0 {
 		return res, nil

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -603,45 +604,70 @@ func (i *imageInfo) checkPasswd() Finding {
 	return Finding{Check: CheckPasswd, Status: StatusPass, Detail: "/etc/passwd is there for os/user"}
 }
 
-// privilegedPorts lists the ports below 1024 the image exposes and the http probe uses.
+// checkPorts fails a non-root image that exposes a port below 1024 or whose http probe listens on
+// one, naming every such port: binding one needs root or CAP_NET_BIND_SERVICE.
 func (i *imageInfo) checkPorts(opts Options) Finding {
-	type low struct {
-		port  int
-		probe bool
-	}
-	var lows []low
-	if h := opts.Probes.HTTP; h != nil && h.Port < 1024 {
-		lows = append(lows, low{h.Port, true})
-	}
-	var exposed []string
+	var exposed []string // "80", "53/udp"
+	var keys []string
 	for p := range i.config.Config.ExposedPorts {
-		exposed = append(exposed, p)
+		keys = append(keys, p)
 	}
-	sort.Strings(exposed)
-	for _, p := range exposed {
-		num, _, _ := strings.Cut(p, "/")
-		n, err := strconv.Atoi(num)
-		if err == nil && n < 1024 && (opts.Probes.HTTP == nil || n != opts.Probes.HTTP.Port) {
-			lows = append(lows, low{n, false})
+	sort.Slice(keys, func(a, b int) bool {
+		return portNumber(keys[a]) < portNumber(keys[b]) || portNumber(keys[a]) == portNumber(keys[b]) && keys[a] < keys[b]
+	})
+	for _, p := range keys {
+		if n := portNumber(p); n >= 0 && n < 1024 {
+			exposed = append(exposed, strings.TrimSuffix(p, "/tcp"))
 		}
 	}
-	if len(lows) == 0 {
+	var probed []string
+	for _, p := range opts.Probes {
+		if h := p.HTTP; h != nil && h.Port < 1024 && !slices.Contains(probed, strconv.Itoa(h.Port)) {
+			probed = append(probed, strconv.Itoa(h.Port))
+		}
+	}
+	if len(exposed) == 0 && len(probed) == 0 {
 		return Finding{Check: CheckPorts, Status: StatusPass, Detail: "no port below 1024"}
 	}
+	var what []string
+	if len(exposed) > 0 {
+		what = append(what, "exposes "+portList(exposed))
+	}
+	if len(probed) > 0 {
+		what = append(what, "listens on "+portList(probed)+" (its http probe)")
+	}
 	if i.userErr != nil || i.user.root() {
-		return Finding{Check: CheckPorts, Status: StatusPass, Detail: fmt.Sprintf("port %d is below 1024, and the image runs as root", lows[0].port)}
+		return Finding{Check: CheckPorts, Status: StatusPass, Detail: fmt.Sprintf("the service %s, below 1024, and the image runs as root", strings.Join(what, " and "))}
 	}
-	st, what := StatusWarn, "exposes"
-	for _, l := range lows {
-		if l.probe {
-			st, what = StatusFail, "listens on"
-		}
+	first := ""
+	if len(probed) > 0 {
+		first = probed[0]
+	} else {
+		first, _, _ = strings.Cut(exposed[0], "/")
 	}
-	return Finding{Check: CheckPorts, Status: st, Detail: fmt.Sprintf(
-		"the service %s port %d as the non-root user %s: ports below 1024 need root or CAP_NET_BIND_SERVICE, so it fails with \"listen tcp :%d: bind: permission denied\" "+
+	return Finding{Check: CheckPorts, Status: StatusFail, Detail: fmt.Sprintf(
+		"the service %s as the non-root user %s: ports below 1024 need root or CAP_NET_BIND_SERVICE, so it fails with \"listen tcp :%s: bind: permission denied\" "+
 			"on Kubernetes and with host networking (Docker 20.10+ hides this by lowering net.ipv4.ip_unprivileged_port_start in its own network namespaces). "+
-			"Fix: listen on a port of 1024 or above (e.g. 8080) and map it where the service is exposed (Service targetPort, docker -p 80:8080).",
-		what, lows[0].port, i.user, lows[0].port)}
+			"Fix: listen on ports of 1024 or above (e.g. 8080) and map them where the service is exposed (Service targetPort, docker -p 80:8080), and expose those (image.ports).",
+		strings.Join(what, " and "), i.user, first)}
+}
+
+// portNumber is the number of an exposed port ("8080/tcp"), -1 when it has none.
+func portNumber(p string) int {
+	num, _, _ := strings.Cut(p, "/")
+	n, err := strconv.Atoi(num)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// portList writes "port 80" or "ports 80, 443 and 53/udp".
+func portList(ports []string) string {
+	if len(ports) == 1 {
+		return "port " + ports[0]
+	}
+	return "ports " + strings.Join(ports[:len(ports)-1], ", ") + " and " + ports[len(ports)-1]
 }
 
 func (i *imageInfo) checkBase(opts Options) Finding {

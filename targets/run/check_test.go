@@ -18,7 +18,7 @@ func TestCheckExampleOnStatic(t *testing.T) {
 	img := imageOf(t, "hello", bin, "static", "", "-addr", ":8080")
 	m := findings(t, img, Options{
 		BinarySHA256: map[string]string{hostPlatformString(): sha256File(t, bin)},
-		Probes:       Probes{HTTP: &HTTPProbe{Port: 8080, Path: "/healthz"}},
+		Probes:       []Probe{{HTTP: &HTTPProbe{Port: 8080, Path: "/healthz"}}},
 	})
 	for _, c := range []string{CheckConfig, CheckEntrypoint, CheckLinkage, CheckPlatform, CheckBinary, CheckUser, CheckCARoots,
 		CheckZoneInfo, CheckPasswd, CheckPorts, CheckBase, CheckShell} {
@@ -160,10 +160,22 @@ func TestCheckShell(t *testing.T) {
 // A non-root service on a port below 1024 fails statically.
 func TestCheckPrivilegedPort(t *testing.T) {
 	img := imageOf(t, "hello", helloBinary(t), "static", "", "-addr", ":80")
-	m := findings(t, img, Options{Probes: Probes{HTTP: &HTTPProbe{Port: 80, Path: "/healthz"}}})
+	m := findings(t, img, Options{Probes: []Probe{{HTTP: &HTTPProbe{Port: 80, Path: "/healthz"}}}})
 	wantFinding(t, m, CheckPorts, StatusFail, "port 80", "bind: permission denied", "8080")
 	rootImg := imageOf(t, "hello", helloBinary(t), "static", "0", "-addr", ":80")
-	wantFinding(t, findings(t, rootImg, Options{AllowRoot: true, Probes: Probes{HTTP: &HTTPProbe{Port: 80}}}), CheckPorts, StatusPass)
+	wantFinding(t, findings(t, rootImg, Options{AllowRoot: true, Probes: []Probe{{HTTP: &HTTPProbe{Port: 80}}}}), CheckPorts, StatusPass)
+
+	// Exposing ports below 1024 fails as well, even when the probe uses another port, and every
+	// such port is named.
+	exposing := buildImage(t, image.Spec{Name: "hello", Ports: []string{"8080", "443", "80", "53/udp"},
+		Binaries: []image.Binary{{Platform: hostPlatformString(), Path: helloBinary(t)}}}).Image
+	m = findings(t, exposing, Options{Probes: []Probe{{HTTP: &HTTPProbe{Port: 8080}}}})
+	wantFinding(t, m, CheckPorts, StatusFail, "exposes ports 53/udp, 80 and 443 as the non-root user", "bind: permission denied")
+	if d := m[CheckPorts].Detail; strings.Contains(d, "8080 ") || strings.Contains(d, "its http probe") {
+		t.Errorf("ports: names 8080 or the probe: %s", d)
+	}
+	wantFinding(t, findings(t, exposing, Options{Probes: []Probe{{HTTP: &HTTPProbe{Port: 80}}, {HTTP: &HTTPProbe{Port: 443}}}}), CheckPorts, StatusFail,
+		"exposes ports 53/udp, 80 and 443 and listens on ports 80 and 443 (its http probe)")
 }
 
 // The base must be pinned by digest.
@@ -178,8 +190,19 @@ func TestCheckOptionsValidated(t *testing.T) {
 	img := imageOf(t, "hello", helloBinary(t), "static", "")
 	for _, o := range []Options{
 		{Runtime: "podman"},
-		{Probes: Probes{Exit: &ExitProbe{Output: "("}}},
-		{Probes: Probes{HTTP: &HTTPProbe{Port: 0}}},
+		{Probes: []Probe{{Exit: &ExitProbe{Output: "("}}}},
+		{Probes: []Probe{{HTTP: &HTTPProbe{Port: 0}}}},
+		{Probes: []Probe{{}}},
+		{Probes: []Probe{{Exit: &ExitProbe{}, HTTP: &HTTPProbe{Port: 8080}}}},
+		{Probes: []Probe{{HTTP: &HTTPProbe{Port: 8080, Status: 1000}}}},
+		{Probes: []Probe{{HTTP: &HTTPProbe{Port: 8080, Body: "["}}}},
+		{Probes: []Probe{{HTTP: &HTTPProbe{Port: 8080, Host: "a b"}}}},
+		{Tmpfs: []Tmpfs{{Path: "tmp"}}},
+		{Tmpfs: []Tmpfs{{Path: "/"}}},
+		{Tmpfs: []Tmpfs{{Path: "/proc/sys"}}},
+		{Tmpfs: []Tmpfs{{Path: "/tmp"}, {Path: "/tmp"}}},
+		{Tmpfs: []Tmpfs{{Path: "/tmp", Mode: 0o17777}}},
+		{Env: []string{"HOME"}},
 		{BinarySHA256: map[string]string{"linux/amd64": "abc"}},
 	} {
 		if _, err := Check(context.Background(), img, o); err == nil {

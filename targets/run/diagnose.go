@@ -2,8 +2,11 @@ package run
 
 import (
 	"fmt"
+	"path"
 	"regexp"
 	"strings"
+
+	"github.com/scratchkit/scratchkit/internal/bytesize"
 )
 
 // pitfall is a known failure of Go programs in minimal images: how it shows in the output, and
@@ -69,13 +72,23 @@ var pitfalls = []pitfall{
 	{
 		re: regexp.MustCompile(`(?:open|mkdir|create|write|rename|remove|chmod|symlink|link)\w* (\S+): read-only file system|read-only file system`),
 		explain: func(m []string) string {
-			what := "a file in the image"
+			what, dir := "a file in the image", "<its directory>"
 			if m[1] != "" {
-				what = m[1]
+				what = strings.TrimRight(m[1], ".,:;")
+				if d := path.Dir(what); path.IsAbs(what) && d != "/" {
+					dir = d
+				}
 			}
-			return fmt.Sprintf("the program writes %s, but production runs the root filesystem read-only (Kubernetes readOnlyRootFilesystem, docker --read-only). "+
-				"Fix: write only to a mounted volume (an emptyDir or tmpfs at e.g. /tmp, or a data volume), with the path configurable by flag or environment; "+
-				"never to the image's own files.", what)
+			return fmt.Sprintf("the program writes %s, but the root filesystem is read-only, in smoke as in production (Kubernetes readOnlyRootFilesystem, docker --read-only). "+
+				"Fix: mount a writable directory there in production (an emptyDir or tmpfs, or a data volume) and say so to smoke: smoke.tmpfs: [%s] "+
+				"(or image.volumes for a data directory); or make the path configurable by flag or environment and point it at one. Never write to the image's own files.", what, dir)
+		},
+	},
+	{
+		re: regexp.MustCompile(`(?:open|write|mkdir|create)\w* (\S+): no space left on device`),
+		explain: func(m []string) string {
+			return fmt.Sprintf("the writable directory holding %s is full: smoke's tmpfs directories are bounded (smoke.tmpfs size, %s by default, also for image volumes), as production's should be. "+
+				"Fix: raise the size in smoke.tmpfs (and in production's emptyDir sizeLimit) if the service really needs that much, or make it keep less.", strings.TrimRight(m[1], ".,:;"), bytesize.Format(DefaultTmpfsSize))
 		},
 	},
 	{

@@ -9,19 +9,24 @@
 // crypto/x509 finds CA roots, one that calls time.LoadLocation finds zone data, one that links
 // os/user finds /etc/passwd (what the binary links is read from its function table, see
 // binary.Features); the base is pinned by digest; no shell or package manager rides along unless a
-// debug variant was asked for; a non-root service does not need a port below 1024.
+// debug variant was asked for; a non-root service neither exposes nor is probed on a port below
+// 1024.
 //
 // Smoke runs Check on every platform of an image or index, then runs the host's platform (and any
 // platform a qemu binfmt_misc handler can run) through docker or runc: as the image's configured
-// user, with a read-only root filesystem, memory and pids limits, no capabilities for a non-root
+// user, with a read-only root filesystem (writable only where Options.Tmpfs and the image's own
+// volumes get a bounded tmpfs, tmpfs.go), memory and pids limits, no capabilities for a non-root
 // user, no new privileges, docker's seccomp profile (under runc, one after it, see seccomp.go), a
-// bounded log, no network, and a deadline. An image whose user check fails (root without
-// AllowRoot, or a user it cannot resolve) is not run at all. Probes say what to run: an exit probe
-// runs the image with arguments and expects exit code 0 (and optionally output matching a regular
-// expression); an http probe starts the service, GETs a path until it answers 2xx, then stops it
-// with SIGTERM and expects it to exit. Without probes the image is started with its own arguments
-// and must not fail in its first seconds. A failed probe carries the container's output (its last
-// MiB), its exit code and, when the output shows a known pitfall, a Diagnosis with the fix.
+// bounded log, no network, and a deadline. Other platforms are checked statically only, and their
+// PlatformReport says so (Ran false, Reason). An image whose user check fails (root without
+// AllowRoot, or a user it cannot resolve) is not run at all. Probes say what to run, each in a
+// container of its own: an exit probe runs the image with arguments and expects exit code 0 (and
+// optionally output matching a regular expression); an http probe starts the service, GETs a path
+// until the answer is the expected one (a 2xx or a given status, a body matching a pattern, sent
+// with a given Host header), then stops it with SIGTERM and expects it to exit. Without probes the
+// image is started with its own arguments and must not fail in its first seconds. A failed probe
+// carries the container's output (its last MiB), its exit code and, when the output shows a known
+// pitfall, a Diagnosis with the fix.
 //
 // Networking: containers get their own network namespace with only a loopback interface (docker
 // --network none; runc's new network namespace), so a service cannot reach anything and its ports

@@ -130,6 +130,14 @@ func (l *dockerLoaded) start(ctx context.Context, spec runSpec) (container, erro
 	} else {
 		args = append(args, "--network", "none", "--sysctl", "net.ipv4.ip_unprivileged_port_start=1024")
 	}
+	// A --tmpfs at a path the image declares as a volume takes the place of docker's anonymous
+	// volume there.
+	for _, m := range spec.mounts {
+		args = append(args, "--tmpfs", m.path+":"+strings.Join(append([]string{"nosuid", "nodev", "noexec"}, m.options()...), ","))
+	}
+	for _, e := range spec.env {
+		args = append(args, "--env", e)
+	}
 	args = append(args, l.tag)
 	args = append(args, spec.args...)
 	return l.engine.run(ctx, spec.id, args)
@@ -142,7 +150,7 @@ func (d *dockerEngine) run(ctx context.Context, id string, args []string) (*dock
 		// The daemon may have created it before the CLI failed or was cancelled.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
-		_, _ = d.docker(cctx, nil, "rm", "--force", id)
+		_, _ = d.docker(cctx, nil, "rm", "--force", "--volumes", id)
 		return nil, err
 	}
 	c := &dockerContainer{engine: d, id: id, exited: make(chan struct{}), code: -1}
@@ -159,7 +167,7 @@ func (d *dockerEngine) run(ctx context.Context, id string, args []string) (*dock
 
 // get reaches the service from the prober's container, which joins the service container's
 // network namespace: no host network, and no root needed.
-func (l *dockerLoaded) get(ctx context.Context, c container, url string, deadline time.Time) getResult {
+func (l *dockerLoaded) get(ctx context.Context, c container, url string, e httpprobe.Expect, deadline time.Time) getResult {
 	svc := c.(*dockerContainer)
 	tag, err := l.engine.prober(ctx)
 	if err != nil {
@@ -170,6 +178,15 @@ func (l *dockerLoaded) get(ctx context.Context, c container, url string, deadlin
 	args := append([]string{"--name", id}, limitArgs(proberMemory, proberPids)...)
 	args = append(args, "--network", "container:"+svc.id, "--cap-drop", "ALL", "--user", proberUser,
 		tag, "-url", url, "-timeout", timeout.String())
+	if e.Status != 0 {
+		args = append(args, "-status", strconv.Itoa(e.Status))
+	}
+	if e.Body != nil {
+		args = append(args, "-body", e.Body.String())
+	}
+	if e.Host != "" {
+		args = append(args, "-host", e.Host)
+	}
 	pc, err := l.engine.run(ctx, id, args)
 	if err != nil {
 		return serviceGone(c, fmt.Errorf("start the prober: %w", err))
@@ -328,7 +345,7 @@ func (c *dockerContainer) oomKilled(ctx context.Context) bool {
 
 func (c *dockerContainer) remove(ctx context.Context) error {
 	defer c.cancelWait()
-	if out, err := c.engine.docker(ctx, nil, "rm", "--force", c.id); err != nil && !strings.Contains(out, "No such container") {
+	if out, err := c.engine.docker(ctx, nil, "rm", "--force", "--volumes", c.id); err != nil && !strings.Contains(out, "No such container") {
 		return err
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/scratchkit/scratchkit/internal/secrets"
+	"github.com/scratchkit/scratchkit/targets/run/internal/httpprobe"
 )
 
 // engine is a container runtime: docker or runc.
@@ -30,9 +31,9 @@ type engine interface {
 // loaded is an image an engine can start containers from.
 type loaded interface {
 	start(ctx context.Context, spec runSpec) (container, error)
-	// get GETs url from inside c's own network namespace until the service answers 2xx, exits,
-	// or deadline passes.
-	get(ctx context.Context, c container, url string, deadline time.Time) getResult
+	// get GETs url from inside c's own network namespace until the service answers as expected,
+	// exits, or deadline passes.
+	get(ctx context.Context, c container, url string, e httpprobe.Expect, deadline time.Time) getResult
 	// remove deletes what load made. It runs with a context that is not the caller's, so that
 	// cleanup happens after a cancellation too.
 	remove(ctx context.Context) error
@@ -42,6 +43,10 @@ type loaded interface {
 type runSpec struct {
 	id   string
 	args []string // replace the image's Cmd; nil keeps it
+	// mounts are the writable tmpfs directories; everything else is the read-only root.
+	mounts []mount
+	// env are NAME=VALUE entries set over the image's environment.
+	env []string
 	// hostNetwork shares the host's network namespace; without it the container gets a new one
 	// with only a loopback interface.
 	hostNetwork bool

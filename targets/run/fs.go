@@ -15,6 +15,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/scratchkit/scratchkit/internal/bytesize"
 )
 
 // Limits on reading an image's filesystem, for the static checks and for unpacking a runc bundle
@@ -199,7 +201,7 @@ func (r *budgetReader) Read(p []byte) (int, error) {
 }
 
 func (r *budgetReader) tooBig() error {
-	return &limitError{fmt.Sprintf("the image's layers together expand to more than %s uncompressed, scratchkit's limit (run.MaxImageBytes)", humanBytes(imageLimits.bytes))}
+	return &limitError{fmt.Sprintf("the image's layers together expand to more than %s uncompressed, scratchkit's limit (run.MaxImageBytes)", bytesize.Format(imageLimits.bytes))}
 }
 
 func (r *budgetReader) Close() error { return r.rc.Close() }

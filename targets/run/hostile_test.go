@@ -188,7 +188,7 @@ func TestImageSizeLimit(t *testing.T) {
 	if err == nil {
 		t.Fatal("Check read a decompression bomb")
 	}
-	for _, w := range []string{"layer 1 of 2", "more than 16MiB uncompressed", "a decompression bomb"} {
+	for _, w := range []string{"layer 1 of 2", "more than 16.0 MiB uncompressed", "a decompression bomb"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error does not say %q: %v", w, err)
 		}
@@ -203,7 +203,7 @@ func TestImageSizeLimit(t *testing.T) {
 			t.Fatal(err)
 		}
 		err := unpack(context.Background(), img, root)
-		if err == nil || !strings.Contains(err.Error(), "more than 16MiB uncompressed") {
+		if err == nil || !strings.Contains(err.Error(), "more than 16.0 MiB uncompressed") {
 			t.Errorf("unpack of a bomb: %v", err)
 		}
 	}

@@ -35,12 +35,12 @@ func TestSmokeRefusesRootImage(t *testing.T) {
 			}
 			logf(f, a...)
 		}
-		opts.Probes = Probes{HTTP: &HTTPProbe{Port: 8080, Path: "/healthz"}}
+		opts.Probes = []Probe{{HTTP: &HTTPProbe{Port: 8080, Path: "/healthz"}}}
 		for name, img := range map[string]v1.Image{"root": root, "unresolved user": ghost} {
 			rep := smoke(t, "hello", img, opts)
 			p := rep.Platforms[0]
-			if !rep.Failed() || p.Ran || len(p.Probes) > 0 || !strings.Contains(p.Note, "not run: the user check failed") {
-				t.Errorf("%s: failed=%v ran=%v probes=%d note=%q: want a failure, not run", name, rep.Failed(), p.Ran, len(p.Probes), p.Note)
+			if !rep.Failed() || p.Ran || len(p.Probes) > 0 || !strings.Contains(p.Reason, "the user check failed") {
+				t.Errorf("%s: failed=%v ran=%v probes=%d reason=%q: want a failure, not run", name, rep.Failed(), p.Ran, len(p.Probes), p.Reason)
 			}
 			if f, _ := p.Finding(CheckUser); f.Status != StatusFail {
 				t.Errorf("%s: user check %s", name, f.Status)
@@ -68,7 +68,7 @@ func TestSmokeSeccomp(t *testing.T) {
 	}
 	img := imageOf(t, "pitfall", bin, "static", "")
 	eachRuntime(t, func(t *testing.T, opts Options) {
-		opts.Probes = Probes{Exit: &ExitProbe{Args: []string{"-keyctl"}}}
+		opts.Probes = []Probe{{Exit: &ExitProbe{Args: []string{"-keyctl"}}}}
 		p := ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime)
 		r := wantProbe(t, p, "exit", false)
 		if !strings.Contains(r.Output, "keyctl: operation not permitted") {
@@ -82,13 +82,13 @@ func TestSmokeSeccomp(t *testing.T) {
 func TestSmokePidsLimit(t *testing.T) {
 	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "")
 	eachRuntime(t, func(t *testing.T, opts Options) {
-		opts.Probes = Probes{Exit: &ExitProbe{Args: []string{"-threads", "300"}}}
+		opts.Probes = []Probe{{Exit: &ExitProbe{Args: []string{"-threads", "300"}}}}
 		p := ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime)
 		r := wantProbe(t, p, "exit", false, "smoke.pids")
 		if !strings.Contains(r.Output, "failed to create new OS thread") {
 			t.Errorf("output %q: want the Go runtime's thread failure", r.Output)
 		}
-		opts.Probes = Probes{Exit: &ExitProbe{Args: []string{"-threads", "30"}}}
+		opts.Probes = []Probe{{Exit: &ExitProbe{Args: []string{"-threads", "30"}}}}
 		p = ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime)
 		wantProbe(t, p, "exit", true)
 	})
@@ -99,7 +99,7 @@ func TestSmokePidsLimit(t *testing.T) {
 func TestSmokeOutputBounded(t *testing.T) {
 	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "")
 	eachRuntime(t, func(t *testing.T, opts Options) {
-		opts.Probes = Probes{Exit: &ExitProbe{Args: []string{"-spew-mb", "8"}}}
+		opts.Probes = []Probe{{Exit: &ExitProbe{Args: []string{"-spew-mb", "8"}}}}
 		p := ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime)
 		r := wantProbe(t, p, "exit", false)
 		if len(r.Output) > maxOutput+100 || !strings.HasPrefix(r.Output, "[... earlier output dropped]") || !strings.Contains(r.Output, "pitfall: wrote 8 MiB") {

@@ -1,7 +1,9 @@
 package run
 
 import (
+	"errors"
 	"fmt"
+	"path"
 	"regexp"
 	"strings"
 	"time"
@@ -27,12 +29,14 @@ const (
 
 // Defaults of the zero Options.
 const (
-	DefaultMemory      = 256 * 1000 * 1000 // bytes, as the smoke.memory default "256MB"
-	DefaultPids        = 256               // processes and threads, as the smoke.pids default
-	MinPids            = 16                // the Go runtime alone starts several threads
+	DefaultMemory      = 256 << 20 // bytes, as the smoke.memory default "256MiB" (docker --memory 256m)
+	DefaultPids        = 256       // processes and threads, as the smoke.pids default
+	MinPids            = 16        // the Go runtime alone starts several threads
 	DefaultTimeout     = 30 * time.Second
 	DefaultStopTimeout = 10 * time.Second // as `docker stop`
 	DefaultStartWait   = 3 * time.Second
+	DefaultTmpfsSize   = 64 << 20 // bytes, as the smoke.tmpfs size default "64MiB"
+	DefaultTmpfsMode   = 0o1777   // as /tmp
 )
 
 // Options says how to check and run one image. It is plain data; zero values mean the documented
@@ -64,8 +68,16 @@ type Options struct {
 	// BasePinned accepts the base as pinned whatever BaseRef says (the caller checked it).
 	BasePinned bool
 
-	// Probes say what to run in the container.
-	Probes Probes
+	// Probes say what to run, each in a container of its own, in order. With none, the image is
+	// started with its own arguments and must not exit with a failure within DefaultStartWait (a
+	// "start" probe).
+	Probes []Probe
+	// Tmpfs are writable directories mounted in every container, as production mounts an
+	// emptyDir or a tmpfs; the root filesystem stays read-only. Every volume the image config
+	// declares gets one too (DefaultTmpfsSize, DefaultTmpfsMode) unless listed here.
+	Tmpfs []Tmpfs
+	// Env are NAME=VALUE entries added to every container's environment, over the image's.
+	Env []string
 
 	// Network is none (the default) or host: see NetworkNone and NetworkHost. Only http probes
 	// ever get the host's network; exit and start probes always run with none.
@@ -84,11 +96,32 @@ type Options struct {
 	Log func(format string, args ...any)
 }
 
-// Probes are the run checks of one image. With neither set, the image is started with its own
-// arguments and must not exit with a failure within DefaultStartWait (a "start" probe).
-type Probes struct {
+// Probe is one run check of an image: exactly one of Exit and HTTP.
+type Probe struct {
+	// Name labels the probe in the report (e.g. the configuration key that set it); empty
+	// means its kind, exit or http.
+	Name string
 	Exit *ExitProbe
 	HTTP *HTTPProbe
+}
+
+// kind is "exit" or "http".
+func (p Probe) kind() string {
+	if p.HTTP != nil {
+		return "http"
+	}
+	return "exit"
+}
+
+// Tmpfs is one writable directory of the containers: an empty tmpfs (nosuid, nodev, noexec, as
+// docker --tmpfs mounts it) owned by the image's user.
+type Tmpfs struct {
+	// Path is the absolute directory in the container, e.g. /tmp or /home/nonroot.
+	Path string
+	// Size bounds what it holds, in bytes; 0 means DefaultTmpfsSize. It counts against Memory.
+	Size int64
+	// Mode is its permission bits, e.g. 0o1777 or 0o700; 0 means DefaultTmpfsMode.
+	Mode uint32
 }
 
 // ExitProbe runs the image with Args after the entrypoint (replacing the image's own arguments,
@@ -99,8 +132,9 @@ type ExitProbe struct {
 	Output string
 }
 
-// HTTPProbe starts the image, GETs Path on Port until it answers 2xx, then stops it with SIGTERM
-// and expects it to exit.
+// HTTPProbe starts the image, GETs Path on Port until the answer is the expected one (a 2xx,
+// unless Status says otherwise, with a body matching Body), then stops it with SIGTERM and
+// expects it to exit.
 type HTTPProbe struct {
 	// Args replace the image's own arguments; nil keeps them (e.g. -addr :8080 from the image).
 	Args []string
@@ -108,8 +142,15 @@ type HTTPProbe struct {
 	Port int
 	// Path is the path to GET; empty means "/".
 	Path string
-	// Timeout is how long the service has to answer 2xx; 0 means Options.Timeout.
+	// Timeout is how long the service has to answer as expected; 0 means Options.Timeout.
 	Timeout time.Duration
+	// Status is the status the answer must have; 0 means any 2xx. A 3xx is checked, not followed.
+	Status int
+	// Body is a regular expression the answer's body (its first httpprobe.MaxBody bytes) must
+	// match; empty: any.
+	Body string
+	// Host is the Host header to send; empty means the URL's, 127.0.0.1:<Port>.
+	Host string
 }
 
 // withDefaults fills in the defaults and validates what can be wrong in o.
@@ -152,17 +193,27 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Runc == "" {
 		o.Runc = "runc"
 	}
-	if e := o.Probes.Exit; e != nil && e.Output != "" {
-		if _, err := regexp.Compile(e.Output); err != nil {
-			return o, fmt.Errorf("smoke exit probe: output %q is not a regular expression: %w", e.Output, err)
+	for i, p := range o.Probes {
+		if err := p.check(); err != nil {
+			return o, fmt.Errorf("smoke probe %d (%s): %w", i, orKind(p), err)
 		}
 	}
-	if h := o.Probes.HTTP; h != nil {
-		if h.Port < 1 || h.Port > 65535 {
-			return o, fmt.Errorf("smoke http probe: port %d: want the port the service listens on inside the container (1-65535)", h.Port)
+	seen := map[string]bool{}
+	for _, t := range o.Tmpfs {
+		if err := mountable(t.Path); err != nil {
+			return o, fmt.Errorf("smoke tmpfs %q: %w", t.Path, err)
 		}
-		if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
-			return o, fmt.Errorf("smoke http probe: path %q must start with /", h.Path)
+		if seen[t.Path] {
+			return o, fmt.Errorf("smoke tmpfs %s is listed twice", t.Path)
+		}
+		seen[t.Path] = true
+		if t.Size < 0 || t.Mode > 0o7777 {
+			return o, fmt.Errorf("smoke tmpfs %s: size %d, mode %o: want a size of 0 (the default) or more and permission bits up to 7777", t.Path, t.Size, t.Mode)
+		}
+	}
+	for _, e := range o.Env {
+		if k, _, ok := strings.Cut(e, "="); !ok || k == "" || strings.ContainsAny(k, " \t\n") {
+			return o, fmt.Errorf("smoke env %q: want NAME=VALUE", e)
 		}
 	}
 	for p, sum := range o.BinarySHA256 {
@@ -171,6 +222,65 @@ func (o Options) withDefaults() (Options, error) {
 		}
 	}
 	return o, nil
+}
+
+// check validates one probe.
+func (p Probe) check() error {
+	if (p.Exit == nil) == (p.HTTP == nil) {
+		return errors.New("want exactly one of Exit and HTTP")
+	}
+	if e := p.Exit; e != nil && e.Output != "" {
+		if _, err := regexp.Compile(e.Output); err != nil {
+			return fmt.Errorf("output %q is not a regular expression: %w", e.Output, err)
+		}
+	}
+	if h := p.HTTP; h != nil {
+		if h.Port < 1 || h.Port > 65535 {
+			return fmt.Errorf("port %d: want the port the service listens on inside the container (1-65535)", h.Port)
+		}
+		if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
+			return fmt.Errorf("path %q must start with /", h.Path)
+		}
+		if h.Status != 0 && (h.Status < 100 || h.Status > 599) {
+			return fmt.Errorf("status %d is not an HTTP status", h.Status)
+		}
+		if h.Body != "" {
+			if _, err := regexp.Compile(h.Body); err != nil {
+				return fmt.Errorf("body %q is not a regular expression: %w", h.Body, err)
+			}
+		}
+		if strings.ContainsAny(h.Host, " \t\r\n/@") {
+			return fmt.Errorf("host %q is not a host name for the Host header", h.Host)
+		}
+	}
+	return nil
+}
+
+// orKind is the probe's name, else its kind.
+func orKind(p Probe) string {
+	if p.Name != "" {
+		return p.Name
+	}
+	return p.kind()
+}
+
+// mountable checks that dir is a clean absolute directory a tmpfs may be mounted at: not the
+// root, which stays read-only, nor the runtime's own /proc, /sys and /dev.
+func mountable(dir string) error {
+	switch {
+	case !path.IsAbs(dir) || path.Clean(dir) != dir:
+		return errors.New("want a clean absolute directory, e.g. /tmp")
+	case dir == "/":
+		return errors.New("the root filesystem stays read-only, as in production")
+	case strings.ContainsAny(dir, ":,"):
+		return errors.New("a directory with ':' or ',' in its name cannot be given to docker --tmpfs")
+	}
+	for _, r := range []string{"/proc", "/sys", "/dev"} {
+		if dir == r || strings.HasPrefix(dir, r+"/") {
+			return fmt.Errorf("%s belongs to the container runtime", r)
+		}
+	}
+	return nil
 }
 
 func (o Options) logf(format string, args ...any) {

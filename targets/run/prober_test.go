@@ -117,7 +117,7 @@ func nonRootChild(t *testing.T, dir string) {
 		mu.Unlock()
 		t.Logf(f, a...)
 	}}
-	opts.Probes = Probes{HTTP: &HTTPProbe{Port: 8080, Path: "/healthz", Timeout: 20 * time.Second}}
+	opts.Probes = []Probe{{HTTP: &HTTPProbe{Port: 8080, Path: "/healthz", Timeout: 20 * time.Second}}}
 	rep := smoke(t, "hello", img, opts)
 	p := ranPlatform(t, rep, RuntimeDocker)
 	h := wantProbe(t, p, "http", true)

@@ -43,7 +43,9 @@ type Finding struct {
 
 // ProbeResult is the outcome of one probe run in a container.
 type ProbeResult struct {
-	Probe    string `json:"probe"` // exit, http or start
+	Probe string `json:"probe"` // exit, http or start
+	// Name is the probe's label (Probe.Name), e.g. the configuration key that set it.
+	Name     string `json:"name,omitempty"`
 	Passed   bool   `json:"passed"`
 	ExitCode int    `json:"exit_code"` // -1 when the container did not exit (still running, or never started)
 	// Detail says what happened: the exit code, the HTTP status, what was expected.
@@ -62,9 +64,15 @@ type PlatformReport struct {
 	// Ran is true when the image was run in a container; Runtime says with what.
 	Ran     bool   `json:"ran"`
 	Runtime string `json:"runtime,omitempty"`
+	// Reason says why the image was not run (a foreign platform, smoke.runtime none, a failed
+	// user check, no runtime) when Ran is false: such a platform was only checked statically.
+	Reason string `json:"reason,omitempty"`
 	// Network is "host" when the http probe ran in the host's network (smoke.network: host).
 	Network string `json:"network,omitempty"`
-	// Note says why the image was not run (foreign platform, runtime none), if it was not.
+	// Tmpfs are the writable directories the containers had ("/tmp (64.0 MiB)", "/data (volume,
+	// 64.0 MiB)"); all else was the read-only root.
+	Tmpfs []string `json:"tmpfs,omitempty"`
+	// Note says more about how the platform ran: through qemu, a failed clean-up.
 	Note   string        `json:"note,omitempty"`
 	Probes []ProbeResult `json:"probes,omitempty"`
 	// Error is a failure to check or run this platform at all (unreadable image, runtime error).
@@ -99,8 +107,14 @@ func (p PlatformReport) Finding(check string) (Finding, bool) {
 	return Finding{}, false
 }
 
-// Probe returns the result of the named probe.
+// Probe returns the result of the probe of that name (ProbeResult.Name), else the first of that
+// kind (exit, http, start).
 func (p PlatformReport) Probe(name string) (ProbeResult, bool) {
+	for _, r := range p.Probes {
+		if r.Name == name {
+			return r, true
+		}
+	}
 	for _, r := range p.Probes {
 		if r.Probe == name {
 			return r, true
@@ -109,11 +123,30 @@ func (p PlatformReport) Probe(name string) (ProbeResult, bool) {
 	return ProbeResult{}, false
 }
 
+// Label is how reports name the probe: its kind, and its name when that says more.
+func (r ProbeResult) Label() string {
+	if r.Name != "" && r.Name != r.Probe {
+		return r.Probe + " " + r.Name
+	}
+	return r.Probe
+}
+
 // Report is what Smoke found for one image.
 type Report struct {
 	Name      string           `json:"name"`
 	Digest    string           `json:"digest,omitempty"` // of the image or index as given
 	Platforms []PlatformReport `json:"platforms"`
+}
+
+// NotRun lists the platforms that were only checked statically, not run.
+func (r Report) NotRun() []string {
+	var out []string
+	for _, p := range r.Platforms {
+		if !p.Ran {
+			out = append(out, p.Platform)
+		}
+	}
+	return out
 }
 
 // Failed reports whether any platform failed.
@@ -145,17 +178,28 @@ func WriteReport(w io.Writer, reports []Report) error {
 	var b strings.Builder
 	for _, r := range reports {
 		verdict := "ok"
-		if r.Failed() {
+		notRun := r.NotRun()
+		switch {
+		case r.Failed():
 			verdict = "FAILED"
+		case len(notRun) == len(r.Platforms):
+			verdict = "statically checked only, not run"
+		case len(notRun) > 0:
+			verdict = fmt.Sprintf("ok where it ran; %s not run, statically checked only", strings.Join(notRun, ", "))
 		}
 		fmt.Fprintf(&b, "smoke %s: %s\n", r.Name, verdict)
 		for _, p := range r.Platforms {
-			how := "statically checked only"
+			how := "NOT RUN, statically checked only"
 			if p.Ran {
 				how = "ran with " + p.Runtime
+			} else if p.Reason != "" {
+				how += ": " + p.Reason
 			}
 			if p.Network == NetworkHost {
 				how += ", http probe on the host network (smoke.network: host)"
+			}
+			if len(p.Tmpfs) > 0 {
+				how += ", writable tmpfs " + strings.Join(p.Tmpfs, ", ")
 			}
 			if p.Note != "" {
 				how += " (" + p.Note + ")"
@@ -172,7 +216,7 @@ func WriteReport(w io.Writer, reports []Report) error {
 				if !pr.Passed {
 					st = "FAIL"
 				}
-				fmt.Fprintf(&b, "    %-4s  probe %-4s  %s\n", st, pr.Probe, indent(pr.Detail, "                      "))
+				fmt.Fprintf(&b, "    %-4s  probe %-4s  %s\n", st, pr.Label(), indent(pr.Detail, "                      "))
 				if pr.Passed {
 					continue
 				}

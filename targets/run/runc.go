@@ -16,6 +16,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/scratchkit/scratchkit/internal/secrets"
+	"github.com/scratchkit/scratchkit/targets/run/internal/httpprobe"
 )
 
 // runcEngine runs containers with runc on a bundle unpacked from the image. It needs root.
@@ -174,7 +175,7 @@ func (l *runcLoaded) spec(s runSpec) (ociSpec, error) {
 	if _, ok := has["HOME"]; !ok {
 		env = append(env, "HOME="+u.home)
 	}
-	env = append(env, "HOSTNAME=scratchkit-smoke")
+	env = withEnv(append(env, "HOSTNAME=scratchkit-smoke"), s.env)
 	cwd := cfg.WorkingDir
 	if cwd == "" {
 		cwd = "/"
@@ -189,6 +190,18 @@ func (l *runcLoaded) spec(s runSpec) (ociSpec, error) {
 	if !s.hostNetwork {
 		ns = append(ns, ociNamespace{"network"}) // a new one: runc brings up lo, nothing else
 	}
+	mounts := []ociMount{
+		{Destination: "/proc", Type: "proc", Source: "proc"},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
+	}
+	for _, m := range s.mounts {
+		mounts = append(mounts, ociMount{Destination: m.path, Type: "tmpfs", Source: "tmpfs", Options: append([]string{"nosuid", "nodev", "noexec"}, m.options()...)})
+	}
 	return ociSpec{
 		OCIVersion: "1.0.2",
 		Process: ociProcess{
@@ -202,15 +215,7 @@ func (l *runcLoaded) spec(s runSpec) (ociSpec, error) {
 		},
 		Root:     ociRoot{Path: l.rootfs, Readonly: true},
 		Hostname: "scratchkit-smoke",
-		Mounts: []ociMount{
-			{Destination: "/proc", Type: "proc", Source: "proc"},
-			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
-			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
-			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
-			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
-			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
-			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
-		},
+		Mounts:   mounts,
 		Linux: ociLinuxCfg{
 			Resources: ociResources{
 				Devices: []ociDevice{{Allow: false, Access: "rwm"}},
@@ -275,7 +280,7 @@ func (l *runcLoaded) start(ctx context.Context, s runSpec) (container, error) {
 
 // get reaches the service from this process, through a socket opened inside the container's
 // network namespace (root, which runc needs anyway, may join it).
-func (l *runcLoaded) get(ctx context.Context, c container, url string, deadline time.Time) getResult {
+func (l *runcLoaded) get(ctx context.Context, c container, url string, e httpprobe.Expect, deadline time.Time) getResult {
 	pid, err := c.pid(ctx)
 	if err != nil {
 		select {
@@ -285,7 +290,7 @@ func (l *runcLoaded) get(ctx context.Context, c container, url string, deadline 
 		}
 		return getResult{err: fmt.Errorf("find the container's process: %w", err)}
 	}
-	return getLoop(ctx, c, url, deadline, func(ctx context.Context, _, addr string) (net.Conn, error) {
+	return getLoop(ctx, c, url, e, deadline, func(ctx context.Context, _, addr string) (net.Conn, error) {
 		return dialInNetns(ctx, pid, addr)
 	})
 }

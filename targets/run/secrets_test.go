@@ -12,7 +12,7 @@ func TestSmokeChildrenNeverSeeSigningSecrets(t *testing.T) {
 	bin := helloBinary(t)
 	img := imageOf(t, "hello", bin, "static", "", "-addr", ":8080")
 	eachRuntime(t, func(t *testing.T, opts Options) {
-		opts.Probes = Probes{Exit: &ExitProbe{Args: []string{"-version"}, Output: "^hello "}}
+		opts.Probes = []Probe{{Exit: &ExitProbe{Args: []string{"-version"}, Output: "^hello "}}}
 		before := len(leaks()) // the test's own docker and runc calls are not smoke's
 		if rep := smoke(t, "hello", img, opts); rep.Failed() {
 			t.Fatal("the example failed its smoke test")

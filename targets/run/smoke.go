@@ -11,6 +11,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/scratchkit/scratchkit/internal/bytesize"
 	"github.com/scratchkit/scratchkit/targets/run/internal/httpprobe"
 )
 
@@ -103,6 +104,7 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 				return rep, ctx.Err()
 			}
 			pr.Error = fmt.Sprintf("cannot read the image: %v", err)
+			pr.Reason = "the image could not be read"
 			rep.Platforms = append(rep.Platforms, pr)
 			continue
 		}
@@ -111,11 +113,11 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 		ok, why := runnable(p.platform)
 		switch {
 		case opts.Runtime == RuntimeNone:
-			pr.Note = "not run: smoke.runtime is none"
+			pr.Reason = "smoke.runtime is none"
 		case !userPassed(pr):
-			pr.Note = "not run: the user check failed, and scratchkit does not start a container that would run as root without smoke.allow_root, or as a user it cannot resolve"
+			pr.Reason = "the user check failed, and scratchkit does not start a container that would run as root without smoke.allow_root, or as a user it cannot resolve"
 		case !ok:
-			pr.Note = why
+			pr.Reason = why
 		default:
 			pr.Note = why // "" or how a foreign platform runs
 			toRun = append(toRun, k)
@@ -128,7 +130,7 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 	eng, err := selectEngine(ctx, opts)
 	if err != nil {
 		for _, k := range toRun {
-			rep.Platforms[k].Note = "not run: no container runtime"
+			rep.Platforms[k].Reason = "no container runtime"
 		}
 		return rep, err
 	}
@@ -147,6 +149,9 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 		probes, err := runPlatform(ctx, eng, name, plats[k].img, infos[k], opts, pr)
 		pr.Probes = probes
 		pr.Ran = len(probes) > 0
+		if !pr.Ran {
+			pr.Reason = "the container runtime could not run it (see the error)"
+		}
 		if _, http := pr.Probe("http"); http && opts.Network == NetworkHost {
 			pr.Network = NetworkHost
 		}
@@ -182,25 +187,38 @@ func runPlatform(ctx context.Context, eng engine, name string, img v1.Image, inf
 			pr.Note = strings.TrimPrefix(pr.Note+"; ", "; ") + "clean up failed: " + rerr.Error()
 		}
 	}()
-	p := prober{eng: eng, ld: ld, info: info, opts: opts, name: name}
-	if opts.Probes.Exit == nil && opts.Probes.HTTP == nil {
+	mounts, skipped := info.mounts(opts)
+	pr.Tmpfs = mountList(mounts)
+	if len(skipped) > 0 {
+		pr.Note = strings.TrimPrefix(pr.Note+"; ", "; ") + fmt.Sprintf("no tmpfs at the image's volumes %s (the root, or the runtime's own directories)", strings.Join(skipped, ", "))
+	}
+	p := prober{eng: eng, ld: ld, info: info, opts: opts, name: name, mounts: mounts}
+	if len(opts.Probes) == 0 {
 		return []ProbeResult{p.start(ctx)}, nil
 	}
-	if opts.Probes.Exit != nil {
-		results = append(results, p.exit(ctx, *opts.Probes.Exit))
-	}
-	if opts.Probes.HTTP != nil {
-		results = append(results, p.http(ctx, *opts.Probes.HTTP))
+	for _, probe := range opts.Probes {
+		if err := ctx.Err(); err != nil {
+			return results, err
+		}
+		var r ProbeResult
+		if probe.HTTP != nil {
+			r = p.http(ctx, *probe.HTTP)
+		} else {
+			r = p.exit(ctx, *probe.Exit)
+		}
+		r.Name = probe.Name
+		results = append(results, r)
 	}
 	return results, nil
 }
 
 type prober struct {
-	eng  engine
-	ld   loaded
-	info *imageInfo
-	opts Options
-	name string
+	eng    engine
+	ld     loaded
+	info   *imageInfo
+	opts   Options
+	name   string
+	mounts []mount // the writable directories of every container
 	// killed is set when the prober sent SIGKILL itself (deadline, stop timeout), so that an
 	// exit by SIGKILL it did not send is known to be the OOM killer's.
 	killed bool
@@ -209,6 +227,7 @@ type prober struct {
 // launch starts a container; the returned cleanup removes it.
 func (p *prober) launch(ctx context.Context, probe string, spec runSpec) (container, func(), error) {
 	spec.id = newID(p.name)
+	spec.mounts, spec.env = p.mounts, p.opts.Env
 	p.killed = false
 	p.opts.logf("smoke %s %s: %s probe: %s run %s", p.name, p.info.platform, probe, p.eng.name(), quoteArgs(p.argv(spec.args)))
 	c, err := p.ld.start(ctx, spec)
@@ -249,7 +268,7 @@ func (p *prober) failed(ctx context.Context, probe string, c container, detail s
 			// Removed from outside (docker rm -f, a cleanup job) while it ran: not a memory kill.
 			r.Output = strings.TrimLeft(r.Output+"\n", "\n") + "[scratchkit: the container was removed by someone else while it ran]"
 		case r.ExitCode == 137 && (c.oomKilled(ctx) || !p.killed):
-			r.Output = strings.TrimLeft(r.Output+"\n", "\n") + fmt.Sprintf("[scratchkit: killed by SIGKILL, which scratchkit did not send: the OOM killer at the %s memory limit]", humanBytes(p.opts.Memory))
+			r.Output = strings.TrimLeft(r.Output+"\n", "\n") + fmt.Sprintf("[scratchkit: killed by SIGKILL, which scratchkit did not send: the OOM killer at the %s memory limit]", bytesize.Format(p.opts.Memory))
 		}
 	}
 	r.Diagnosis = Diagnose(r.Output)
@@ -257,17 +276,6 @@ func (p *prober) failed(ctx context.Context, probe string, c container, detail s
 		r.Diagnosis = diagnoseExit(r.ExitCode)
 	}
 	return r
-}
-
-// humanBytes formats a byte count in MB or MiB, whichever is exact.
-func humanBytes(n int64) string {
-	switch {
-	case n%(1<<20) == 0:
-		return fmt.Sprintf("%dMiB", n>>20)
-	case n%1000000 == 0:
-		return fmt.Sprintf("%dMB", n/1000000)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 // diagnoseExit explains exit codes that say something by themselves.
@@ -402,15 +410,15 @@ func errSuffix(err error) string {
 
 // getResult is how an http probe's GETs ended.
 type getResult struct {
-	status int    // the 2xx status the service answered; 0 when none came
+	status int    // the status of the expected answer; 0 when none came
 	last   string // why the last GET failed, when status is 0
 	exited bool   // the service exited before answering
 	err    error  // the probe could not be carried out (prober broken, cancelled)
 }
 
-// getLoop GETs url from this process until the service answers 2xx, exits, or deadline passes;
-// dial, when not nil, opens the connections (inside the container's network namespace).
-func getLoop(ctx context.Context, c container, url string, deadline time.Time, dial httpprobe.Dial) getResult {
+// getLoop GETs url from this process until the service answers as expected, exits, or deadline
+// passes; dial, when not nil, opens the connections (inside the container's network namespace).
+func getLoop(ctx context.Context, c container, url string, e httpprobe.Expect, deadline time.Time, dial httpprobe.Dial) getResult {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -420,7 +428,7 @@ func getLoop(ctx context.Context, c container, url string, deadline time.Time, d
 		case <-ctx.Done():
 		}
 	}()
-	r := httpprobe.Until(ctx, url, deadline, dial)
+	r := httpprobe.Until(ctx, url, e, deadline, dial)
 	select {
 	case <-c.done():
 		if r.Status == 0 {
@@ -434,7 +442,8 @@ func getLoop(ctx context.Context, c container, url string, deadline time.Time, d
 	return getResult{status: r.Status, last: r.Last}
 }
 
-// http runs the http probe: start the service, GET the path until 2xx, stop it with SIGTERM.
+// http runs the http probe: start the service, GET the path until the expected answer, stop it
+// with SIGTERM.
 func (p *prober) http(ctx context.Context, h HTTPProbe) ProbeResult {
 	const probe = "http"
 	if h.Path == "" {
@@ -443,6 +452,10 @@ func (p *prober) http(ctx context.Context, h HTTPProbe) ProbeResult {
 	if h.Timeout <= 0 {
 		h.Timeout = p.opts.Timeout
 	}
+	expect := httpprobe.Expect{Status: h.Status, Host: h.Host}
+	if h.Body != "" {
+		expect.Body = regexp.MustCompile(h.Body) // validated by withDefaults
+	}
 	hostNet := p.opts.Network == NetworkHost
 	c, cleanup, err := p.launch(ctx, probe, runSpec{args: h.Args, hostNetwork: hostNet})
 	if err != nil {
@@ -450,6 +463,17 @@ func (p *prober) http(ctx context.Context, h HTTPProbe) ProbeResult {
 	}
 	defer cleanup()
 	url := fmt.Sprintf("http://127.0.0.1:%d%s", h.Port, h.Path)
+	get := "GET " + url
+	if h.Host != "" {
+		get += " (Host: " + h.Host + ")"
+	}
+	want := "2xx answer" // what passes: "2xx answer", "404 answer with a body matching ..."
+	if h.Status != 0 {
+		want = fmt.Sprintf("%d answer", h.Status)
+	}
+	if h.Body != "" {
+		want += fmt.Sprintf(" with a body matching %q", h.Body)
+	}
 	where := "the container's own loopback"
 	if p.eng.name() == RuntimeDocker {
 		where += ", from scratchkit's prober container"
@@ -461,28 +485,28 @@ func (p *prober) http(ctx context.Context, h HTTPProbe) ProbeResult {
 	deadline := time.Now().Add(h.Timeout)
 	var res getResult
 	if hostNet {
-		res = getLoop(ctx, c, url, deadline, nil)
+		res = getLoop(ctx, c, url, expect, deadline, nil)
 	} else {
-		res = p.ld.get(ctx, c, url, deadline)
+		res = p.ld.get(ctx, c, url, expect, deadline)
 	}
 	switch {
 	case res.exited:
 		<-c.done()
-		return p.failed(ctx, probe, c, fmt.Sprintf("the service exited with code %d before answering GET %s (on %s)", c.exitCode(), url, where))
+		return p.failed(ctx, probe, c, fmt.Sprintf("the service exited with code %d before answering %s (on %s)", c.exitCode(), get, where))
 	case ctx.Err() != nil:
 		return p.failed(ctx, probe, c, "cancelled: "+ctx.Err().Error())
 	case res.err != nil:
 		_, _ = p.stop(ctx, c)
-		return p.failed(ctx, probe, c, fmt.Sprintf("GET %s (on %s) could not be tried: %v", url, where, res.err))
+		return p.failed(ctx, probe, c, fmt.Sprintf("%s (on %s) could not be tried: %v", get, where, res.err))
 	case res.status == 0:
 		_, _ = p.stop(ctx, c)
-		return p.failed(ctx, probe, c, fmt.Sprintf("GET %s (on %s) got no 2xx answer within %s: %s", url, where, h.Timeout, res.last))
+		return p.failed(ctx, probe, c, fmt.Sprintf("%s (on %s) got no %s within %s: %s", get, where, want, h.Timeout, res.last))
 	}
 	status := res.status
 	ok, err := p.stop(ctx, c)
 	if err != nil || !ok {
-		return p.failed(ctx, probe, c, fmt.Sprintf("GET %s answered %d, but the service did not exit within %s of SIGTERM%s: it would be killed on every rollout",
-			url, status, p.opts.StopTimeout, errSuffix(err)))
+		return p.failed(ctx, probe, c, fmt.Sprintf("%s answered %d, but the service did not exit within %s of SIGTERM%s: it would be killed on every rollout",
+			get, status, p.opts.StopTimeout, errSuffix(err)))
 	}
 	code := c.exitCode()
 	clean := "exited 0"
@@ -490,5 +514,5 @@ func (p *prober) http(ctx context.Context, h HTTPProbe) ProbeResult {
 		clean = fmt.Sprintf("exited with code %d", code)
 	}
 	return ProbeResult{Probe: probe, Passed: true, ExitCode: code, Output: c.output(ctx),
-		Detail: fmt.Sprintf("GET %s answered %d (on %s); on SIGTERM the service %s", url, status, where, clean)}
+		Detail: fmt.Sprintf("%s answered %d, a %s (on %s); on SIGTERM the service %s", get, status, want, where, clean)}
 }

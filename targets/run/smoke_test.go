@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/scratchkit/scratchkit/internal/testenv"
 	"github.com/scratchkit/scratchkit/targets/image"
 )
@@ -101,9 +103,9 @@ func TestSmokeExample(t *testing.T) {
 	img := imageOf(t, "hello", bin, "static", "", "-addr", ":8080")
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		opts.BinarySHA256 = map[string]string{hostPlatformString(): sha256File(t, bin)}
-		opts.Probes = Probes{
-			Exit: &ExitProbe{Args: []string{"-version"}, Output: "^hello "},
-			HTTP: &HTTPProbe{Port: 8080, Path: "/healthz", Timeout: 20 * time.Second},
+		opts.Probes = []Probe{
+			{Exit: &ExitProbe{Args: []string{"-version"}, Output: "^hello "}},
+			{HTTP: &HTTPProbe{Port: 8080, Path: "/healthz", Timeout: 20 * time.Second}},
 		}
 		rep := smoke(t, "hello", img, opts)
 		if rep.Failed() {
@@ -131,7 +133,7 @@ func TestSmokeHostNetwork(t *testing.T) {
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		port := testenv.FreePort(t)
 		opts.Network = NetworkHost
-		opts.Probes = Probes{HTTP: &HTTPProbe{Args: []string{"-addr", fmt.Sprintf("127.0.0.1:%d", port)}, Port: port, Path: "/healthz"}}
+		opts.Probes = []Probe{{HTTP: &HTTPProbe{Args: []string{"-addr", fmt.Sprintf("127.0.0.1:%d", port)}, Port: port, Path: "/healthz"}}}
 		rep := smoke(t, "hello", img, opts)
 		p := ranPlatform(t, rep, opts.Runtime)
 		h := wantProbe(t, p, "http", true)
@@ -162,7 +164,7 @@ func TestSmokeScratchPitfalls(t *testing.T) {
 	}
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		// The service itself runs on scratch: its health check needs none of what is missing.
-		opts.Probes = Probes{HTTP: &HTTPProbe{Args: []string{"-addr", ":8080"}, Port: 8080, Path: "/healthz"}}
+		opts.Probes = []Probe{{HTTP: &HTTPProbe{Args: []string{"-addr", ":8080"}, Port: 8080, Path: "/healthz"}}}
 		p := ranPlatform(t, smoke(t, "hello", img, opts), opts.Runtime)
 		wantProbe(t, p, "http", true)
 		for _, c := range []string{CheckCARoots, CheckZoneInfo, CheckPasswd} {
@@ -172,7 +174,7 @@ func TestSmokeScratchPitfalls(t *testing.T) {
 		}
 		for _, c := range cases {
 			t.Run(c.check, func(t *testing.T) {
-				opts.Probes = Probes{Exit: &ExitProbe{Args: []string{"-check", c.check}}}
+				opts.Probes = []Probe{{Exit: &ExitProbe{Args: []string{"-check", c.check}}}}
 				rep := smoke(t, "hello", img, opts)
 				if !rep.Failed() {
 					t.Fatal("report did not fail")
@@ -212,7 +214,7 @@ func TestSmokeDynamicBinary(t *testing.T) {
 func TestSmokeReadOnlyRoot(t *testing.T) {
 	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "")
 	eachRuntime(t, func(t *testing.T, opts Options) {
-		opts.Probes = Probes{Exit: &ExitProbe{Args: []string{"-write", "/state.db"}}}
+		opts.Probes = []Probe{{Exit: &ExitProbe{Args: []string{"-write", "/state.db"}}}}
 		rep := smoke(t, "pitfall", img, opts)
 		p := ranPlatform(t, rep, opts.Runtime)
 		for _, f := range p.Findings {
@@ -233,7 +235,7 @@ func TestSmokePrivilegedPort(t *testing.T) {
 	bin := helloBinary(t)
 	nonroot := imageOf(t, "hello", bin, "static", "", "-addr", ":80")
 	root := imageOf(t, "hello", bin, "static", "0", "-addr", ":80")
-	probe := Probes{HTTP: &HTTPProbe{Port: 80, Path: "/healthz", Timeout: 10 * time.Second}}
+	probe := []Probe{{HTTP: &HTTPProbe{Port: 80, Path: "/healthz", Timeout: 10 * time.Second}}}
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		opts.Probes = probe
 		rep := smoke(t, "hello", nonroot, opts)
@@ -265,13 +267,13 @@ func TestSmokeMemoryLimit(t *testing.T) {
 	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "")
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		opts.Memory = 64 << 20
-		opts.Probes = Probes{Exit: &ExitProbe{Args: []string{"-alloc-mb", "200"}}}
+		opts.Probes = []Probe{{Exit: &ExitProbe{Args: []string{"-alloc-mb", "200"}}}}
 		p := ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime)
 		r := wantProbe(t, p, "exit", false, "memory")
 		if r.ExitCode != 137 {
 			t.Errorf("exit code %d, want 137 (SIGKILL by the OOM killer)", r.ExitCode)
 		}
-		opts.Probes.Exit.Args = []string{"-alloc-mb", "20"}
+		opts.Probes[0].Exit.Args = []string{"-alloc-mb", "20"}
 		p = ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime)
 		wantProbe(t, p, "exit", true)
 	})
@@ -282,7 +284,7 @@ func TestSmokeStopTimeout(t *testing.T) {
 	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "")
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		opts.StopTimeout = time.Second
-		opts.Probes = Probes{HTTP: &HTTPProbe{Args: []string{"-serve", ":8080", "-ignore-term"}, Port: 8080}}
+		opts.Probes = []Probe{{HTTP: &HTTPProbe{Args: []string{"-serve", ":8080", "-ignore-term"}, Port: 8080}}}
 		p := ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime)
 		r := wantProbe(t, p, "http", false)
 		if !strings.Contains(r.Detail, "did not exit within 1s of SIGTERM") {
@@ -308,7 +310,7 @@ func TestSmokeMultiPlatform(t *testing.T) {
 	}
 	testenv.Root(t)
 	opts := Options{Runtime: RuntimeRunc, Runc: testenv.Tool(t, "runc"), TempDir: t.TempDir(),
-		Probes: Probes{HTTP: &HTTPProbe{Port: 8080, Path: "/healthz"}}}
+		Probes: []Probe{{HTTP: &HTTPProbe{Port: 8080, Path: "/healthz"}}}}
 	rep := smoke(t, "hello", res.Index, opts)
 	if len(rep.Platforms) != 2 {
 		t.Fatalf("%d platforms, want 2", len(rep.Platforms))
@@ -328,12 +330,12 @@ func TestSmokeMultiPlatform(t *testing.T) {
 		t.Errorf("foreign platform check: %s %s", pf.Status, pf.Detail)
 	}
 	if qemuHandler(foreign) == "" {
-		if f.Ran || !strings.Contains(f.Note, "foreign platform") {
-			t.Errorf("foreign platform: ran=%v note=%q, want statically checked only", f.Ran, f.Note)
+		if f.Ran || !strings.Contains(f.Reason, "foreign platform") {
+			t.Errorf("foreign platform: ran=%v reason=%q, want statically checked only", f.Ran, f.Reason)
 		}
 		var buf bytes.Buffer
 		WriteReport(&buf, []Report{*rep})
-		if want := "linux/" + foreign + ": statically checked only (foreign platform"; !strings.Contains(buf.String(), want) {
+		if want := "linux/" + foreign + ": NOT RUN, statically checked only: foreign platform"; !strings.Contains(buf.String(), want) {
 			t.Errorf("report does not say %q:\n%s", want, buf.String())
 		}
 	} else if !f.Ran {
@@ -365,7 +367,131 @@ func TestSmokeNoRuntime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := rep.Platforms[0]; p.Ran || !strings.Contains(p.Note, "none") || rep.Failed() {
+	if p := rep.Platforms[0]; p.Ran || !strings.Contains(p.Reason, "none") || rep.Failed() {
 		t.Errorf("runtime none: %+v", p)
 	}
+}
+
+// withVolumes declares volumes in an image's config, as a Dockerfile's VOLUME does.
+func withVolumes(t *testing.T, img v1.Image, volumes ...string) v1.Image {
+	t.Helper()
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := cf.Config
+	cfg.Volumes = map[string]struct{}{}
+	for _, v := range volumes {
+		cfg.Volumes[v] = struct{}{}
+	}
+	img, err = mutate.Config(img, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// A server that keeps state in its home directory and a scratch directory in /tmp fails under the
+// read-only root, and the diagnosis names the path and the setting; with those directories as
+// tmpfs it passes. The root stays read-only, and a tmpfs is bounded.
+func TestSmokeWritableDirectories(t *testing.T) {
+	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "")
+	serve := []Probe{{HTTP: &HTTPProbe{Args: []string{"-state", "-serve", ":8080"}, Port: 8080, Path: "/", Timeout: 10 * time.Second}}}
+	eachRuntime(t, func(t *testing.T, opts Options) {
+		opts.Probes = serve
+		p := ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime)
+		r := wantProbe(t, p, "http", false, "writes /home/nonroot/.local", "smoke.tmpfs: [/home/nonroot]")
+		if !strings.Contains(r.Output, "mkdir /home/nonroot/.local: read-only file system") || !strings.Contains(r.Detail, "exited with code 1") {
+			t.Errorf("without a tmpfs: detail %q output %q", r.Detail, r.Output)
+		}
+
+		opts.Tmpfs = []Tmpfs{{Path: "/tmp"}, {Path: "/home/nonroot", Size: 4 << 20, Mode: 0o700}}
+		p = ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime)
+		r = wantProbe(t, p, "http", true)
+		if !strings.Contains(r.Output, "state in /home/nonroot/.local/state/pitfall scratch in /tmp/pitfall-") {
+			t.Errorf("with tmpfs: output %q", r.Output)
+		}
+		if got := strings.Join(p.Tmpfs, ", "); got != "/tmp (64.0 MiB), /home/nonroot (4.0 MiB)" {
+			t.Errorf("report's tmpfs %q", got)
+		}
+
+		// Everything else stays read-only, and a tmpfs holds no more than its size.
+		opts.Probes = []Probe{
+			{Name: "root", Exit: &ExitProbe{Args: []string{"-write", "/state.db"}}},
+			{Name: "full", Exit: &ExitProbe{Args: []string{"-write", "/home/nonroot/big", "-write-mb", "8"}}},
+			{Name: "fits", Exit: &ExitProbe{Args: []string{"-write", "/tmp/big", "-write-mb", "8"}}},
+		}
+		p = ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime)
+		wantProbe(t, p, "root", false, "writes /state.db")
+		if r := wantProbe(t, p, "full", false); !strings.Contains(r.Output, "no space left on device") {
+			t.Errorf("8MiB into a 4MiB tmpfs: output %q", r.Output)
+		}
+		wantProbe(t, p, "fits", true)
+	})
+}
+
+// A volume the image declares gets a tmpfs, owned by the image's user; smoke.env reaches the
+// process over the image's environment.
+func TestSmokeVolumesAndEnv(t *testing.T) {
+	img := withVolumes(t, imageOf(t, "pitfall", pitfallBinary(t), "static", ""), "/var/lib/pitfall")
+	eachRuntime(t, func(t *testing.T, opts Options) {
+		opts.Env = []string{"PITFALL_MODE=smoke", "HOME=/var/lib/pitfall"}
+		opts.Probes = []Probe{
+			{Name: "volume", Exit: &ExitProbe{Args: []string{"-write", "/var/lib/pitfall/db"}, Output: "wrote /var/lib/pitfall/db"}},
+			{Name: "env", Exit: &ExitProbe{Args: []string{"-print-env", "PITFALL_MODE"}, Output: "^smoke\n$"}},
+			{Name: "home", Exit: &ExitProbe{Args: []string{"-state"}, Output: "state in /var/lib/pitfall/.local/state/pitfall"}},
+		}
+		p := ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime)
+		for _, name := range []string{"volume", "env"} {
+			wantProbe(t, p, name, true)
+		}
+		// /tmp is not writable: only the volume (and HOME pointing at it) is.
+		if r := wantProbe(t, p, "home", false, "writes /tmp/pitfall-"); !strings.Contains(r.Output, "read-only file system") {
+			t.Errorf("home: output %q", r.Output)
+		}
+		if got := strings.Join(p.Tmpfs, ", "); got != "/var/lib/pitfall (volume, 64.0 MiB)" {
+			t.Errorf("report's tmpfs %q", got)
+		}
+	})
+}
+
+// Several http probes, each with what the answer must be: a status (a redirect checked, not
+// followed), a body pattern, a Host header; an answer that is not the expected one fails and
+// says what came instead.
+func TestSmokeHTTPExpectations(t *testing.T) {
+	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "", "-serve", ":8080")
+	eachRuntime(t, func(t *testing.T, opts Options) {
+		opts.Probes = []Probe{
+			{Name: "host", HTTP: &HTTPProbe{Port: 8080, Path: "/", Host: "app.example", Body: `(?m)^ok, host app\.example$`}},
+			{Name: "missing", HTTP: &HTTPProbe{Port: 8080, Path: "/missing", Status: 404, Body: "not found"}},
+			{Name: "moved", HTTP: &HTTPProbe{Port: 8080, Path: "/moved", Status: 301}},
+			{Name: "followed", HTTP: &HTTPProbe{Port: 8080, Path: "/moved", Body: "^ok"}},
+			{Name: "wrong", HTTP: &HTTPProbe{Port: 8080, Path: "/missing", Timeout: 2 * time.Second}},
+			{Name: "body", HTTP: &HTTPProbe{Port: 8080, Path: "/", Body: "^nope", Timeout: 2 * time.Second}},
+		}
+		rep := smoke(t, "pitfall", img, opts)
+		p := ranPlatform(t, rep, opts.Runtime)
+		if len(p.Probes) != 6 {
+			t.Fatalf("%d probe results, want 6", len(p.Probes))
+		}
+		for _, name := range []string{"host", "missing", "moved", "followed"} {
+			wantProbe(t, p, name, true)
+		}
+		if r := wantProbe(t, p, "moved", true); !strings.Contains(r.Detail, "answered 301") {
+			t.Errorf("moved: %s", r.Detail)
+		}
+		if r := wantProbe(t, p, "wrong", false); !strings.Contains(r.Detail, "got no 2xx answer") || !strings.Contains(r.Detail, "last answer 404 Not Found, want a 2xx") {
+			t.Errorf("wrong: %s", r.Detail)
+		}
+		if r := wantProbe(t, p, "body", false); !strings.Contains(r.Detail, `does not match "^nope": "ok, host 127.0.0.1:8080\n"`) {
+			t.Errorf("body: %s", r.Detail)
+		}
+		var buf bytes.Buffer
+		if err := WriteReport(&buf, []Report{*rep}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(buf.String(), "FAIL  probe http wrong") {
+			t.Errorf("the report does not name the failed probe:\n%s", buf.String())
+		}
+	})
 }

@@ -42,7 +42,7 @@ func (d *dockerEngine) sweep(ctx context.Context) error {
 		}
 	}
 	if len(dead) > 0 {
-		if out, err := d.docker(ctx, nil, append([]string{"rm", "--force"}, dead...)...); err != nil && !strings.Contains(out, "No such container") {
+		if out, err := d.docker(ctx, nil, append([]string{"rm", "--force", "--volumes"}, dead...)...); err != nil && !strings.Contains(out, "No such container") {
 			errs = append(errs, err)
 		}
 		d.opts.logf("smoke: removed %d container(s) left by smoke runs that died: %s", len(dead), shortIDs(dead))

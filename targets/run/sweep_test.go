@@ -101,7 +101,7 @@ func TestSmokeSweepsLeftovers(t *testing.T) {
 			made["dead orphan bundle"] = leftover{bundle: dir}
 		}
 
-		opts.Probes = Probes{Exit: &ExitProbe{Args: []string{"-alloc-mb", "1"}}}
+		opts.Probes = []Probe{{Exit: &ExitProbe{Args: []string{"-alloc-mb", "1"}}}}
 		wantProbe(t, ranPlatform(t, smoke(t, "pitfall", pitfall, opts), opts.Runtime), "exit", true)
 
 		for kind, l := range made {

@@ -32,6 +32,8 @@ func TestDiagnose(t *testing.T) {
 		{"2026/11/26 16:05:59 listen tcp :80: bind: permission denied", []string{"may not bind port 80", "1024"}},
 		{"pitfall: open /state.db: read-only file system", []string{"writes /state.db", "read-only", "volume"}},
 		{"mkdir /var/cache/app: read-only file system", []string{"writes /var/cache/app"}},
+		{"pitfall: mkdir /home/nonroot/.local: read-only file system", []string{"writes /home/nonroot/.local", "smoke.tmpfs: [/home/nonroot]"}},
+		{"pitfall: write /tmp/big: no space left on device", []string{"holding /tmp/big is full", "smoke.tmpfs", "64.0 MiB"}},
 		{"hello: user: Current requires cgo or $USER, $HOME set in environment", []string{"os/user", "/etc/passwd"}},
 		{"unable to find user app: no matching entries in passwd file", []string{"names app", "65532:65532"}},
 		{"open /data/config.yaml: permission denied", []string{"may not access /data/config.yaml", "non-root"}},
@@ -244,7 +246,7 @@ func TestWriteReport(t *testing.T) {
 		{Platform: "linux/amd64", Ran: true, Runtime: "runc",
 			Findings: []Finding{{Check: CheckLinkage, Status: StatusFail, Detail: "dynamically linked"}},
 			Probes:   []ProbeResult{{Probe: "start", ExitCode: 1, Detail: "exited with code 1 at start", Output: out, Diagnosis: Diagnose(out)}}},
-		{Platform: "linux/arm64", Note: "foreign platform", Findings: []Finding{{Check: CheckLinkage, Status: StatusPass, Detail: "static"}}},
+		{Platform: "linux/arm64", Reason: "foreign platform", Findings: []Finding{{Check: CheckLinkage, Status: StatusPass, Detail: "static"}}},
 	}}
 	var buf bytes.Buffer
 	if err := WriteReport(&buf, []Report{rep}); err != nil {
@@ -253,13 +255,26 @@ func TestWriteReport(t *testing.T) {
 	s := buf.String()
 	for _, want := range []string{"smoke dyn: FAILED", "linux/amd64: ran with runc", "fail  linkage", "FAIL  probe start",
 		"| exec /ko-app/dyn: no such file or directory", "(11 earlier lines)", "diagnosis: /ko-app/dyn is there",
-		"linux/arm64: statically checked only (foreign platform)"} {
+		"linux/arm64: NOT RUN, statically checked only: foreign platform"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("report does not say %q:\n%s", want, s)
 		}
 	}
 	if !rep.Failed() || rep.Platforms[1].Failed() {
 		t.Errorf("Failed: report %v, foreign platform %v", rep.Failed(), rep.Platforms[1].Failed())
+	}
+
+	// Without the failure, the verdict still says that a platform did not run.
+	rep.Platforms[0].Findings[0].Status, rep.Platforms[0].Probes[0].Passed = StatusPass, true
+	buf.Reset()
+	if err := WriteReport(&buf, []Report{rep}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "smoke dyn: ok where it ran; linux/arm64 not run, statically checked only"; !strings.Contains(buf.String(), want) {
+		t.Errorf("report does not say %q:\n%s", want, buf.String())
+	}
+	if got := rep.NotRun(); len(got) != 1 || got[0] != "linux/arm64" {
+		t.Errorf("NotRun = %v", got)
 	}
 }
 

@@ -37,6 +37,8 @@ func TestClosedSets(t *testing.T) {
 			"SCRATCHKIT_IMAGE_PUBLISH", func(v string) *config.Config { return &config.Config{Image: config.Image{Publish: []string{v}}} }, "image.publish[0]"},
 		{reflect.TypeFor[config.Smoke](), "runtime", "smoke:\n  runtime: BAD\n", 2, "smoke.runtime", "a container runtime", "podman",
 			"SCRATCHKIT_SMOKE_RUNTIME", func(v string) *config.Config { return &config.Config{Smoke: config.Smoke{Runtime: v}} }, "smoke.runtime"},
+		{reflect.TypeFor[config.Smoke](), "network", "smoke:\n  network: BAD\n", 2, "smoke.network", "a smoke network (none: the container's own loopback only; host: the http probe shares the host's network)", "bridge",
+			"SCRATCHKIT_SMOKE_NETWORK", func(v string) *config.Config { return &config.Config{Smoke: config.Smoke{Network: v}} }, "smoke.network"},
 		{reflect.TypeFor[config.Sign](), "attest", "sign:\n  attest: [sbom, BAD]\n", 2, "sign.attest[1]", "an attestation", "slsa",
 			"SCRATCHKIT_SIGN_ATTEST", func(v string) *config.Config { return &config.Config{Sign: config.Sign{Attest: []string{v}}} }, "sign.attest[0]"},
 	}

@@ -61,7 +61,7 @@ func TestDefaults(t *testing.T) {
 	if ps := r.PlatformsOf(config.Build{}); len(ps) != 1 || ps[0].OS != "linux" {
 		t.Errorf("default platforms = %v, want linux on the host arch", ps)
 	}
-	if r.Smoke.Timeout.D() != 30*time.Second || r.Smoke.Memory != 256*1000*1000 || r.Smoke.Network != run.NetworkNone || r.Smoke.Pids != run.DefaultPids {
+	if r.Smoke.Timeout.D() != 30*time.Second || r.Smoke.Memory != run.DefaultMemory || r.Smoke.Network != run.NetworkNone || r.Smoke.Pids != run.DefaultPids {
 		t.Errorf("smoke defaults: timeout=%v memory=%v network=%q pids=%d", r.Smoke.Timeout, r.Smoke.Memory, r.Smoke.Network, r.Smoke.Pids)
 	}
 	if r.Where("image.base") != "default" {
@@ -208,6 +208,21 @@ func TestFileErrors(t *testing.T) {
 		{"bad regexp", "smoke:\n  images:\n    hello:\n      exit: {output: \"(\"}\n", []string{"scratchkit.yaml:4", "regular expression"}},
 		{"bad network", "smoke:\n  runtime: docker\n  network: bridge\n", []string{"scratchkit.yaml:3", "smoke.network", `"bridge"`, "none", "host"}},
 		{"too few pids", "smoke:\n  pids: 4\n", []string{"scratchkit.yaml:2", "smoke.pids", "at least 16"}},
+		{"relative tmpfs", "smoke:\n  tmpfs: [tmp]\n", []string{"scratchkit.yaml:2", "smoke.tmpfs[0].path", "absolute"}},
+		{"tmpfs at the root", "smoke:\n  tmpfs:\n    - /tmp\n    - path: /\n", []string{"scratchkit.yaml:4", "smoke.tmpfs[1].path", "read-only"}},
+		{"tmpfs on /proc", "smoke:\n  tmpfs: [/proc/x]\n", []string{"smoke.tmpfs[0].path", "container runtime"}},
+		{"tmpfs twice", "smoke:\n  tmpfs: [/tmp, {path: /tmp, size: 1MiB}]\n", []string{"smoke.tmpfs[1].path", "smoke.tmpfs[0]"}},
+		{"unclean tmpfs", "smoke:\n  tmpfs: [/tmp/]\n", []string{"smoke.tmpfs[0].path", "write it as /tmp"}},
+		{"bad tmpfs mode", "smoke:\n  tmpfs:\n    - path: /tmp\n      mode: rwx\n", []string{"scratchkit.yaml:4", "smoke.tmpfs[0].mode", "octal"}},
+		{"bad tmpfs size", "smoke:\n  tmpfs:\n    - path: /tmp\n      size: lots\n", []string{"scratchkit.yaml:4", "not a size"}},
+		{"unknown tmpfs key", "smoke:\n  tmpfs:\n    - path: /tmp\n      sise: 1MiB\n", []string{"scratchkit.yaml:4", `unknown key "sise"`, `"size"`}},
+		{"bad smoke env", "smoke:\n  env: [HOME]\n", []string{"scratchkit.yaml:2", "smoke.env[0]", "NAME=VALUE"}},
+		{"relative volume", "image:\n  volumes: [data]\n", []string{"scratchkit.yaml:2", "image.volumes[0]", "absolute"}},
+		{"probe item with both", "smoke:\n  images:\n    hello:\n      probes:\n        - exit: {args: [-version]}\n          http: {port: 8080}\n", []string{"scratchkit.yaml:5", "smoke.images.hello.probes[0]", "exactly one"}},
+		{"probe item port", "smoke:\n  images:\n    hello:\n      probes:\n        - http: {path: /}\n", []string{"scratchkit.yaml:5", "smoke.images.hello.probes[0].http.port"}},
+		{"bad status", "smoke:\n  images:\n    hello:\n      http: {port: 8080, status: 2000}\n", []string{"scratchkit.yaml:4", "smoke.images.hello.http.status", "2000"}},
+		{"bad body", "smoke:\n  images:\n    hello:\n      probes:\n        - http: {port: 8080, body: \"[\"}\n", []string{"smoke.images.hello.probes[0].http.body", "regular expression"}},
+		{"bad host", "smoke:\n  images:\n    hello:\n      http: {port: 8080, host: \"a b\"}\n", []string{"smoke.images.hello.http.host", "Host header"}},
 		{"bad endpoint", "pgo:\n  endpoints: [10.0.0.7:6060]\n", []string{"pgo.endpoints[0]", "http://"}},
 		{"syntax", "dist: [\n", []string{"scratchkit.yaml"}},
 		{"duplicate names", "builds:\n  - {name: a, main: ./a}\n  - {name: a, main: ./b}\n", []string{"builds[1].name", "builds[0]"}},
@@ -221,6 +236,56 @@ func TestFileErrors(t *testing.T) {
 			wantErr(t, err, c.want...)
 		})
 	}
+}
+
+// A real server's smoke settings: writable directories as paths or mappings (defaults filled in),
+// extra environment, declared volumes, several probes with expected status, body and Host.
+func TestSmokeFitsRealServers(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, FileName, `
+image:
+  volumes: [/var/lib/app]
+smoke:
+  tmpfs:
+    - /tmp
+    - path: /home/nonroot
+      size: 8MiB
+      mode: "0700"
+  env: [APP_CACHE=/tmp/app]
+  images:
+    hello:
+      http: {port: 8080, path: /healthz}
+      probes:
+        - http: {port: 8080, path: /, status: 404, body: "not found", host: example.com}
+        - exit: {args: [-version]}
+`)
+	r := mustLoad(t, dir, nil, nil)
+	want := []config.Tmpfs{{Path: "/tmp", Size: 64 << 20, Mode: "1777"}, {Path: "/home/nonroot", Size: 8 << 20, Mode: "0700"}}
+	if !reflect.DeepEqual(r.Smoke.Tmpfs, want) {
+		t.Errorf("tmpfs %+v, want %+v", r.Smoke.Tmpfs, want)
+	}
+	if strings.Join(r.Smoke.Env, ",") != "APP_CACHE=/tmp/app" || strings.Join(r.Image.Volumes, ",") != "/var/lib/app" {
+		t.Errorf("env %v, volumes %v", r.Smoke.Env, r.Image.Volumes)
+	}
+	p := r.Smoke.Images["hello"]
+	if p.HTTP == nil || len(p.Probes) != 2 || p.Probes[0].HTTP == nil || p.Probes[1].Exit == nil {
+		t.Fatalf("probes %+v", p)
+	}
+	if h := p.Probes[0].HTTP; h.Status != 404 || h.Body != "not found" || h.Host != "example.com" || h.Timeout.D() != 20*time.Second {
+		t.Errorf("http probe item %+v (the defaults of list items too)", h)
+	}
+	if got := r.Where("smoke.tmpfs[1].size"); got != "scratchkit.yaml:8" {
+		t.Errorf("Where(smoke.tmpfs[1].size) = %q", got)
+	}
+
+	// From the environment: a list of paths, with the defaults.
+	r = mustLoad(t, t.TempDir(), nil, map[string]string{"SCRATCHKIT_SMOKE_TMPFS": "/tmp, /home/nonroot", "SCRATCHKIT_SMOKE_ENV": "A=1"})
+	want = []config.Tmpfs{{Path: "/tmp", Size: 64 << 20, Mode: "1777"}, {Path: "/home/nonroot", Size: 64 << 20, Mode: "1777"}}
+	if !reflect.DeepEqual(r.Smoke.Tmpfs, want) || strings.Join(r.Smoke.Env, ",") != "A=1" {
+		t.Errorf("from the environment: tmpfs %+v env %v", r.Smoke.Tmpfs, r.Smoke.Env)
+	}
+	_, err := load(t, t.TempDir(), nil, map[string]string{"SCRATCHKIT_SMOKE_TMPFS": "tmp"})
+	wantErr(t, err, "environment variable SCRATCHKIT_SMOKE_TMPFS", "smoke.tmpfs", "absolute")
 }
 
 func TestAllErrorsReported(t *testing.T) {

@@ -221,12 +221,19 @@ func yamlMessage(name string, err error) string {
 var (
 	sizeType     = reflect.TypeOf(config.Size(0))
 	durationType = reflect.TypeOf(config.Duration(0))
-	endpointType = reflect.TypeOf(config.Endpoint{})
 )
+
+// scalarForms are the mappings a single value may stand for, by the field it sets: a pgo
+// endpoint written as its URL, a smoke tmpfs as its path. (Their types read both forms from
+// YAML themselves; the loader accepts both, and builds them from environment lists.)
+var scalarForms = map[reflect.Type]string{
+	reflect.TypeOf(config.Endpoint{}): "URL",
+	reflect.TypeOf(config.Tmpfs{}):    "Path",
+}
 
 // leaf reports whether a type is set as a whole rather than merged field by field.
 func leaf(t reflect.Type) bool {
-	return t.Kind() != reflect.Struct || t == endpointType
+	return t.Kind() != reflect.Struct || scalarForms[t] != ""
 }
 
 // MaxAliasNodes bounds what YAML aliases may repeat: the values a configuration file's aliases
@@ -293,7 +300,7 @@ func (c *keyChecker) check(n *yaml.Node, t reflect.Type, path string) {
 		what = "the top level"
 	}
 	switch {
-	case t == endpointType && n.Kind == yaml.ScalarNode:
+	case scalarForms[t] != "" && n.Kind == yaml.ScalarNode:
 		return
 	case t.Kind() == reflect.Struct && t != sizeType && t != durationType:
 		if n.Kind != yaml.MappingNode {
@@ -538,12 +545,14 @@ func setString(f reflect.Value, s string) error {
 		f.SetInt(int64(n))
 	case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
 		f.Set(reflect.ValueOf(splitList(s)))
-	case f.Kind() == reflect.Slice && f.Type().Elem() == endpointType:
-		var eps []config.Endpoint
-		for _, u := range splitList(s) {
-			eps = append(eps, config.Endpoint{URL: u})
+	case f.Kind() == reflect.Slice && scalarForms[f.Type().Elem()] != "":
+		items := reflect.MakeSlice(f.Type(), 0, 0)
+		for _, v := range splitList(s) {
+			item := reflect.New(f.Type().Elem()).Elem()
+			item.FieldByName(scalarForms[f.Type().Elem()]).SetString(v)
+			items = reflect.Append(items, item)
 		}
-		f.Set(reflect.ValueOf(eps))
+		f.Set(items)
 	case f.Kind() == reflect.Map && f.Type().Elem().Kind() == reflect.String:
 		m := map[string]string{}
 		for _, kv := range splitList(s) {
@@ -601,7 +610,7 @@ func walkEnv(t reflect.Type, path string, visit func(key string, index []int), i
 		switch {
 		case ft.Kind() == reflect.Struct && !leaf(ft):
 			walkEnv(ft, key, visit, idx)
-		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct && ft.Elem() != endpointType,
+		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct && scalarForms[ft.Elem()] == "",
 			ft.Kind() == reflect.Map && ft.Elem().Kind() != reflect.String,
 			ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct:
 			// builds, smoke.images, pgo.workload: only in files or targets.Configure

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -49,6 +50,7 @@ var closedSets = []closedSet{
 	{reflect.TypeFor[config.Image](), "sbom", "an SBOM format", SBOMFormats},
 	{reflect.TypeFor[config.Image](), "publish", "a destination", Destinations},
 	{reflect.TypeFor[config.Smoke](), "runtime", "a container runtime", Runtimes},
+	{reflect.TypeFor[config.Smoke](), "network", "a smoke network (none: the container's own loopback only; host: the http probe shares the host's network)", SmokeNetworks},
 	{reflect.TypeFor[config.Sign](), "attest", "an attestation", Attestations},
 }
 
@@ -221,6 +223,9 @@ func (r *Resolved) validate() error {
 			bad(fmt.Sprintf("image.ports[%d]", i), "%d is out of range 1-65535", n)
 		}
 	}
+	for i, v := range im.Volumes {
+		checkDir(fmt.Sprintf("image.volumes[%d]", i), v, "a volume", bad)
+	}
 	for i, t := range im.Tags {
 		if _, err := name.NewTag("example.invalid/x:" + t); err != nil || strings.Contains(t, ":") {
 			bad(fmt.Sprintf("image.tags[%d]", i), "%q is not a valid tag (letters, digits, '_', '.', '-'; at most 128)", t)
@@ -238,29 +243,40 @@ func (r *Resolved) validate() error {
 	}
 
 	if s := r.Smoke; true {
-		if !slices.Contains(SmokeNetworks, s.Network) {
-			bad("smoke.network", "%q is not a network; write none (the default: the container's own loopback only) or host (the http probe shares the host's network)", s.Network)
-		}
 		if s.Pids < MinSmokePids {
 			bad("smoke.pids", "%d: want at least %d (the Go runtime alone starts several threads); the default is 256", s.Pids, MinSmokePids)
 		}
+		seen := map[string]int{}
+		for i, t := range s.Tmpfs {
+			p := fmt.Sprintf("smoke.tmpfs[%d]", i)
+			if checkDir(p+".path", t.Path, "a tmpfs", bad) {
+				if j, dup := seen[t.Path]; dup {
+					bad(p+".path", "%s is also smoke.tmpfs[%d]; list each directory once", t.Path, j)
+				}
+				seen[t.Path] = i
+			}
+			if m, err := strconv.ParseUint(t.Mode, 8, 32); err != nil || m > 0o7777 {
+				bad(p+".mode", "%q is not a mode; write the permission bits in octal, e.g. 1777 (as /tmp) or 0700", t.Mode)
+			}
+		}
+		for i, e := range s.Env {
+			if k, _, ok := strings.Cut(e, "="); !ok || !envNameRE.MatchString(k) {
+				bad(fmt.Sprintf("smoke.env[%d]", i), "%q is not NAME=VALUE", e)
+			}
+		}
 		for img, pr := range s.Images {
 			p := "smoke.images." + img
-			if pr.Exit != nil && pr.Exit.Output != "" {
-				if _, err := regexp.Compile(pr.Exit.Output); err != nil {
-					bad(p+".exit.output", "not a regular expression: %v", err)
+			checkProbe(p, pr.Exit, pr.HTTP, bad)
+			for i, item := range pr.Probes {
+				ip := fmt.Sprintf("%s.probes[%d]", p, i)
+				if (item.Exit == nil) == (item.HTTP == nil) {
+					bad(ip, "want exactly one of exit and http in each item, e.g. - http: {port: 8080, path: /healthz}")
+					continue
 				}
+				checkProbe(ip, item.Exit, item.HTTP, bad)
 			}
-			if pr.HTTP != nil {
-				if pr.HTTP.Port < 1 || pr.HTTP.Port > 65535 {
-					bad(p+".http.port", "want the port the service listens on inside the container (1-65535)")
-				}
-				if !strings.HasPrefix(pr.HTTP.Path, "/") {
-					bad(p+".http.path", "%q must start with /", pr.HTTP.Path)
-				}
-			}
-			if pr.Exit == nil && pr.HTTP == nil {
-				bad(p, "no probe; write exit: {args: [--version]} or http: {port: 8080, path: /healthz}")
+			if pr.Exit == nil && pr.HTTP == nil && len(pr.Probes) == 0 {
+				bad(p, "no probe; write exit: {args: [--version]}, http: {port: 8080, path: /healthz}, or a probes list of them")
 			}
 		}
 	}
@@ -283,6 +299,64 @@ func (r *Resolved) validate() error {
 	}
 
 	return errors.Join(errs...)
+}
+
+// checkProbe checks an exit and an http probe at key path p.
+func checkProbe(p string, exit *config.ExitProbe, http *config.HTTPProbe, bad func(string, string, ...any)) {
+	if exit != nil && exit.Output != "" {
+		if _, err := regexp.Compile(exit.Output); err != nil {
+			bad(p+".exit.output", "not a regular expression: %v", err)
+		}
+	}
+	if http == nil {
+		return
+	}
+	if http.Port < 1 || http.Port > 65535 {
+		bad(p+".http.port", "want the port the service listens on inside the container (1-65535)")
+	}
+	if !strings.HasPrefix(http.Path, "/") {
+		bad(p+".http.path", "%q must start with /", http.Path)
+	}
+	if http.Status != 0 && (http.Status < 100 || http.Status > 599) {
+		bad(p+".http.status", "%d is not an HTTP status; write e.g. 200, or leave it out to accept any 2xx", http.Status)
+	}
+	if http.Body != "" {
+		if _, err := regexp.Compile(http.Body); err != nil {
+			bad(p+".http.body", "not a regular expression: %v", err)
+		}
+	}
+	if http.Host != "" {
+		if u, err := url.Parse("http://" + http.Host + "/"); err != nil || u.Host != http.Host || strings.ContainsAny(http.Host, " \t@") {
+			bad(p+".http.host", "%q is not a host name for the Host header; write e.g. example.com or example.com:8080", http.Host)
+		}
+	}
+}
+
+// checkDir checks that dir is a clean absolute directory of a container that may be mounted
+// over (not / and not the runtime's own /proc, /sys or /dev), and reports whether it is.
+func checkDir(key, dir, what string, bad func(string, string, ...any)) bool {
+	switch {
+	case !path.IsAbs(dir):
+		bad(key, "%q: want an absolute directory of the container, e.g. /tmp", dir)
+	case path.Clean(dir) != dir:
+		bad(key, "%q: write it as %s", dir, path.Clean(dir))
+	case dir == "/":
+		bad(key, "the root filesystem stays read-only as in production; name the directory the service writes to instead, e.g. /tmp")
+	case underAny(dir, "/proc", "/sys", "/dev"):
+		bad(key, "%s belongs to the container runtime; %s cannot be mounted there", dir, what)
+	default:
+		return true
+	}
+	return false
+}
+
+func underAny(dir string, roots ...string) bool {
+	for _, r := range roots {
+		if dir == r || strings.HasPrefix(dir, r+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *Resolved) checkPlatforms(path string, ps []string, bad func(string, string, ...any)) {

@@ -1,6 +1,9 @@
 // Command pitfall misbehaves in the ways scratchkit's smoke tests must catch: it writes to the
 // image's filesystem, allocates more memory than a container allows, ignores SIGTERM, starts more
 // threads than a container allows, floods its output, or makes a system call containers refuse.
+// It also behaves as real servers do, which smoke must let it: it keeps state under its home
+// directory and a scratch directory under /tmp, reads its environment, and answers HTTP by path
+// and Host.
 package main
 
 import (
@@ -10,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -19,6 +23,9 @@ import (
 
 func main() {
 	write := flag.String("write", "", "create this file, as a program keeping state next to itself does, and exit")
+	writeMB := flag.Int("write-mb", 0, "with -write: write this many MiB into the file")
+	state := flag.Bool("state", false, "first create $HOME/.local/state/pitfall and a scratch directory under $TMPDIR (or /tmp), as real servers do")
+	printEnv := flag.String("print-env", "", "print this environment variable's value and exit")
 	allocMB := flag.Int("alloc-mb", 0, "allocate and touch this many MiB, then exit")
 	serve := flag.String("serve", "", "serve HTTP on this address")
 	ignoreTerm := flag.Bool("ignore-term", false, "ignore SIGTERM")
@@ -30,9 +37,21 @@ func main() {
 	if *ignoreTerm {
 		signal.Ignore(syscall.SIGTERM)
 	}
+	if *state {
+		if err := makeState(); err != nil {
+			fmt.Fprintln(os.Stderr, "pitfall:", err)
+			os.Exit(1)
+		}
+	}
 	switch {
+	case *printEnv != "":
+		fmt.Println(os.Getenv(*printEnv))
 	case *write != "":
-		if err := os.WriteFile(*write, []byte("state\n"), 0o644); err != nil {
+		data := []byte("state\n")
+		if *writeMB > 0 {
+			data = make([]byte, *writeMB<<20)
+		}
+		if err := os.WriteFile(*write, data, 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "pitfall:", err)
 			os.Exit(1)
 		}
@@ -77,13 +96,46 @@ func main() {
 		}
 		fmt.Println("joined session keyring", id)
 	case *serve != "":
-		http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+		http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Path {
+			case "/missing":
+				http.NotFound(w, r)
+			case "/moved":
+				http.Redirect(w, r, "/", http.StatusMovedPermanently)
+			default:
+				fmt.Fprintf(w, "ok, host %s\n", r.Host)
+			}
+		})
 		fmt.Println("serving on", *serve)
 		if err := http.ListenAndServe(*serve, nil); err != nil {
 			fmt.Fprintln(os.Stderr, "pitfall:", err)
 			os.Exit(1)
 		}
+	case *state:
+		fmt.Println("pitfall: state made")
 	default:
 		fmt.Println("pitfall: nothing to do")
 	}
+}
+
+// makeState creates what a real server keeps: its state under the home directory, and a scratch
+// directory under the temporary directory.
+func makeState() error {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(home, ".local", "state", "pitfall")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "state"), []byte("state\n"), 0o600); err != nil {
+		return err
+	}
+	scratch, err := os.MkdirTemp("", "pitfall-")
+	if err != nil {
+		return err
+	}
+	fmt.Println("state in", dir, "scratch in", scratch)
+	return nil
 }
