@@ -119,20 +119,26 @@ func smokeRecord(image string, p run.PlatformReport) artifacts.Smoke {
 	return s
 }
 
-// smokeCandidates picks one record per digest, preferring where the image is read exactly as it
-// shipped: a registry, then the layout, the tarball, the daemon.
+// smokeCandidates picks one record per image, preferring where it is read exactly as it shipped:
+// a registry, then the layout, the tarball, the daemon. Every destination of one Image run holds
+// the same image (the tarball and the daemon only its host platform), so smoking one is enough;
+// per-platform registry records are different images, one per platform, and are each kept.
 func smokeCandidates(images []artifacts.Image) []artifacts.Image {
 	rank := map[string]int{publish.Registry: 0, PerPlatformDestination: 0, publish.Layout: 1, publish.Tarball: 2, publish.Daemon: 3, publish.Kind: 4}
 	best := map[string]int{}
 	var out []artifacts.Image
 	for _, img := range images {
-		if i, ok := best[img.Digest]; ok {
+		key := img.Name
+		if img.Destination == PerPlatformDestination {
+			key += "@" + img.Digest
+		}
+		if i, ok := best[key]; ok {
 			if rank[img.Destination] < rank[out[i].Destination] {
 				out[i] = img
 			}
 			continue
 		}
-		best[img.Digest] = len(out)
+		best[key] = len(out)
 		out = append(out, img)
 	}
 	return out
