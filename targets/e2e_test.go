@@ -299,6 +299,7 @@ func TestReleaseToAuthRegistry(t *testing.T) {
 	dockerConfig := reg.DockerConfig(t)
 	testenv.Docker(t)
 	cosign := testenv.Tool(t, "cosign")
+	cosign3 := testenv.Tool(t, "cosign3")
 	skopeo := testenv.Tool(t, "skopeo")
 	dir := project(t, map[string]string{"scratchkit.yaml": `
 platforms: [linux/amd64, linux/arm64]
@@ -376,24 +377,43 @@ sign:
 	if !ran {
 		t.Errorf("no passing smoke run of the host platform: %+v", rec.Smoke)
 	}
-	// Signatures: index and both platform manifests, SBOM and provenance attestations, checksums.
-	if len(rec.Signatures) != 3 || len(rec.Attestations) < 2 || rec.Checksums == nil {
-		t.Fatalf("signatures %d, attestations %d, checksums %+v", len(rec.Signatures), len(rec.Attestations), rec.Checksums)
-	}
-	cosignEnv := append(os.Environ(), "DOCKER_CONFIG="+dockerConfig)
-	cosignRun := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command(cosign, args...)
-		cmd.Dir, cmd.Env = dir, cosignEnv
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Errorf("cosign %s: %v\n%s", strings.Join(args, " "), err, out)
+	// Signatures of the index and both platform manifests, SBOM and provenance attestations, and
+	// signed checksums, in both formats (the default): cosign's tags and Sigstore bundles, which
+	// this registry (no referrers API) lists under the fallback tag.
+	byFormat := map[string][]artifacts.Signature{}
+	for _, s := range append(append([]artifacts.Signature(nil), rec.Signatures...), rec.Attestations...) {
+		byFormat[s.Format] = append(byFormat[s.Format], s)
+		if s.Format == "bundle" && (s.FallbackTag == "" || !strings.HasPrefix(s.Ref, repo+"/hello@sha256:")) {
+			t.Errorf("bundle recorded as %+v: want its referrer manifest and the fallback tag listing it", s)
 		}
 	}
-	cosignRun("verify", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", img.Ref)
-	cosignRun("verify-attestation", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", "--type", "spdxjson", img.Ref)
-	cosignRun("verify-attestation", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", "--type", "slsaprovenance1", img.Ref)
-	cosignRun("verify-blob", "--key", "cosign.pub", "--insecure-ignore-tlog", "--signature", "dist/SHA256SUMS.sig", "dist/SHA256SUMS")
-	mustRun(t, dir, env, "verifySignatures")
+	if len(rec.Signatures) != 6 || len(rec.Attestations) < 4 || len(byFormat["bundle"]) != len(byFormat["legacy"]) ||
+		rec.Checksums == nil || rec.Checksums.Bundle != "dist/SHA256SUMS.sigstore.json" || rec.Checksums.Signature != "dist/SHA256SUMS.sig" {
+		t.Fatalf("signatures %d, attestations %d, by format %v, checksums %+v", len(rec.Signatures), len(rec.Attestations), byFormat, rec.Checksums)
+	}
+	cosignEnv := append(os.Environ(), "DOCKER_CONFIG="+dockerConfig)
+	cosignRun := func(bin string, args ...string) {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Dir, cmd.Env = dir, cosignEnv
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, out)
+		}
+	}
+	// cosign v2 reads the legacy layout, cosign v3 with its default flags the bundles.
+	for _, bin := range []string{cosign, cosign3} {
+		cosignRun(bin, "verify", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", img.Ref)
+		cosignRun(bin, "verify-attestation", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", "--type", "spdxjson", img.Ref)
+		cosignRun(bin, "verify-attestation", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", "--type", "slsaprovenance1", img.Ref)
+	}
+	cosignRun(cosign, "verify-blob", "--key", "cosign.pub", "--insecure-ignore-tlog", "--signature", "dist/SHA256SUMS.sig", "dist/SHA256SUMS")
+	cosignRun(cosign3, "verify-blob", "--key", "cosign.pub", "--insecure-ignore-tlog", "--bundle", "dist/SHA256SUMS.sigstore.json", "dist/SHA256SUMS")
+	vout := mustRun(t, dir, env, "verifySignatures")
+	for _, want := range []string{"signature, bundle format", "signature, legacy format", "attestation spdxjson, bundle format", "SHA256SUMS signed, bundle format"} {
+		if !strings.Contains(vout, want) {
+			t.Errorf("verifySignatures does not say %q:\n%s", want, vout)
+		}
+	}
 
 	// Wrong registry credentials: a clear sentence, the tag is not moved, and the SBOM that Sign
 	// would attest is not replaced by the unpushed image's (the binary changes: a new version).

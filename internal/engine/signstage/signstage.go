@@ -66,7 +66,8 @@ func signImages(ctx context.Context, e *engine.Run) error {
 	signed, signErr := sign.SignImages(ctx, opts, subjects)
 	rec.Signatures, rec.Attestations = nil, nil
 	for _, s := range signed {
-		entry := artifacts.Signature{Image: imageOf(subjects, s.Subject), Subject: s.Subject, Ref: s.Ref, Digest: s.Digest, PredicateType: s.PredicateType}
+		entry := artifacts.Signature{Image: imageOf(subjects, s.Subject), Subject: s.Subject, Format: string(s.Format),
+			Ref: s.Ref, Digest: s.Digest, FallbackTag: s.FallbackTag, PredicateType: s.PredicateType}
 		if s.Kind == sign.KindAttestation {
 			rec.Attestations = append(rec.Attestations, entry)
 		} else {
@@ -90,7 +91,8 @@ func signImages(ctx context.Context, e *engine.Run) error {
 func options(e *engine.Run) (sign.Options, error) {
 	o := sign.Options{
 		Key: e.Config.Sign.Key, Password: sign.PasswordFromEnv(), Keyless: e.Config.Sign.Keyless, TLog: e.Config.Sign.TLog,
-		Recursive: e.Config.Sign.Recursive, FulcioURL: e.Config.Sign.FulcioURL, RekorURL: e.Config.Sign.RekorURL,
+		Recursive: e.Config.Sign.Recursive, Format: sign.Format(e.Config.Sign.Format),
+		FulcioURL: e.Config.Sign.FulcioURL, RekorURL: e.Config.Sign.RekorURL,
 		IdentityToken: e.Config.Sign.IdentityToken, Insecure: e.Config.Image.Insecure,
 		Log: func(f string, a ...any) { e.UI.Info(f, a...) },
 	}
@@ -248,11 +250,23 @@ func checksums(ctx context.Context, e *engine.Run, rec *artifacts.Artifacts, opt
 	if err := sign.WriteChecksums(dist, files, sums); err != nil {
 		return err
 	}
-	bs, err := sign.SignBlob(ctx, opts, sums, sums+".sig")
+	// A previous run's signature of the other format would no longer match.
+	for _, f := range []string{sums + sign.BlobBundleSuffix, sums + sign.BlobSignatureSuffix, sums + sign.BlobLegacyBundleSuffix} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove the stale %s: %w", e.Rel(f), err)
+		}
+	}
+	bs, err := sign.SignBlob(ctx, opts, sums)
 	if err != nil {
 		return err
 	}
-	rec.Checksums = &artifacts.Checksums{Path: e.Rel(sums), Signature: e.Rel(bs.Signature), SHA256: bs.SHA256}
+	rec.Checksums = &artifacts.Checksums{Path: e.Rel(sums), SHA256: bs.SHA256}
+	if bs.Bundle != "" {
+		rec.Checksums.Bundle = e.Rel(bs.Bundle)
+	}
+	if bs.Signature != "" {
+		rec.Checksums.Signature = e.Rel(bs.Signature)
+	}
 	return nil
 }
 
@@ -260,27 +274,48 @@ func report(e *engine.Run, rec *artifacts.Artifacts) {
 	e.UI.Heading("Sign")
 	var rows [][]string
 	for _, s := range rec.Signatures {
-		rows = append(rows, []string{s.Image, "signature", s.Subject, s.Ref})
+		rows = append(rows, []string{s.Image, "signature" + formatNote(s.Format), s.Subject, where(s)})
 	}
 	for _, s := range rec.Attestations {
-		rows = append(rows, []string{s.Image, "attestation " + predicateName(s.PredicateType), s.Subject, s.Ref})
+		rows = append(rows, []string{s.Image, "attestation " + sign.PredicateName(s.PredicateType) + formatNote(s.Format), s.Subject, where(s)})
 	}
 	if c := rec.Checksums; c != nil {
-		rows = append(rows, []string{"release binaries", "blob signature", c.Path, c.Signature})
+		if c.Bundle != "" {
+			rows = append(rows, []string{"release binaries", "blob signature (bundle)", c.Path, c.Bundle})
+		}
+		if c.Signature != "" {
+			rows = append(rows, []string{"release binaries", "blob signature (legacy)", c.Path, c.Signature})
+		}
 	}
 	if len(rows) > 0 {
 		e.UI.Table([]string{"IMAGE", "KIND", "SUBJECT", "WHERE"}, rows)
 	}
 }
 
-func predicateName(t string) string {
-	switch t {
-	case sign.PredicateSPDX:
-		return "spdxjson"
-	case sign.PredicateSLSA1:
-		return "slsaprovenance1"
+func formatNote(f string) string {
+	if f == "" {
+		return ""
 	}
-	return t
+	return " (" + f + ")"
+}
+
+// where says where a signature or attestation lives, and for a bundle how it is found.
+func where(s artifacts.Signature) string {
+	switch {
+	case s.Format != string(sign.FormatBundle):
+		return s.Ref
+	case s.FallbackTag != "":
+		return s.Ref + " (referrer, listed by tag " + tagOf(s.FallbackTag) + ")"
+	}
+	return s.Ref + " (referrer, via the referrers API)"
+}
+
+// tagOf is the tag of a repo:tag reference.
+func tagOf(ref string) string {
+	if i := strings.LastIndex(ref, ":"); i >= 0 {
+		return ref[i+1:]
+	}
+	return ref
 }
 
 func imageOf(subjects []sign.Subject, ref string) string {
@@ -307,20 +342,34 @@ func VerifySignatures(ctx context.Context, e *engine.Run) error {
 	if err != nil {
 		return err
 	}
-	verified, verr := sign.VerifyImages(ctx, sign.VerifyOptions{PublicKey: pub, Recursive: e.Config.Sign.Recursive, TLog: e.Config.Sign.TLog, Insecure: e.Config.Image.Insecure}, subjects)
+	verified, verr := sign.VerifyImages(ctx, sign.VerifyOptions{PublicKey: pub, Recursive: e.Config.Sign.Recursive, TLog: e.Config.Sign.TLog,
+		Format: sign.Format(e.Config.Sign.Format), Insecure: e.Config.Image.Insecure}, subjects)
 	e.UI.Heading("Verify signatures")
 	for _, v := range verified {
-		e.UI.OK("%s %s %s (%s)", v.Subject, v.Kind, predicateName(v.PredicateType), v.Ref)
+		what := v.Kind
+		if v.Kind == sign.KindAttestation {
+			what += " " + sign.PredicateName(v.PredicateType)
+		}
+		e.UI.OK("%s %s, %s format (%s)", v.Subject, what, v.Format, v.Ref)
 	}
 	var errs []error
 	if verr != nil {
 		errs = append(errs, verr)
 	}
-	if c := rec.Checksums; c != nil && c.Signature != "" {
-		if err := sign.VerifyBlob(ctx, pub, e.Abs(c.Path), e.Abs(c.Signature)); err != nil {
-			errs = append(errs, err)
-		} else {
-			e.UI.OK("%s signed (%s)", c.Path, c.Signature)
+	if c := rec.Checksums; c != nil {
+		if c.Bundle != "" {
+			if err := sign.VerifyBlobBundle(ctx, pub, e.Abs(c.Path), e.Abs(c.Bundle), e.Config.Sign.TLog); err != nil {
+				errs = append(errs, err)
+			} else {
+				e.UI.OK("%s signed, bundle format (%s)", c.Path, c.Bundle)
+			}
+		}
+		if c.Signature != "" {
+			if err := sign.VerifyBlob(ctx, pub, e.Abs(c.Path), e.Abs(c.Signature)); err != nil {
+				errs = append(errs, err)
+			} else {
+				e.UI.OK("%s signed, legacy format (%s)", c.Path, c.Signature)
+			}
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
