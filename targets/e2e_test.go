@@ -559,8 +559,8 @@ func TestPerPlatformThenIndex(t *testing.T) {
 	if strings.Contains(out, "Build") {
 		t.Errorf("signRecorded rebuilt:\n%s", out)
 	}
-	if rec := record(t, dir); len(rec.Signatures) != 1 || rec.Signatures[0].Subject != rec.Images[0].Ref {
-		t.Errorf("signatures: %+v", rec.Signatures)
+	if rec := record(t, dir); len(rec.Signatures) != 2 || rec.Signatures[0].Subject != rec.Images[0].Ref || rec.Signatures[1].Subject != rec.Images[0].Ref {
+		t.Errorf("signatures: %+v, want the index's in both formats", rec.Signatures)
 	}
 }
 
