@@ -357,3 +357,87 @@ func TestE2EBundlesThroughReferrersAPI(t *testing.T) {
 		t.Errorf("legacy required of a bundle-only image: err = %v", err)
 	}
 }
+
+// Each platform manifest of an index carries the SBOM and provenance of its own binary, in both
+// formats; the index its own. The cosign CLIs find each platform's own SBOM at its digest.
+func TestE2EPlatformManifestsAttestedWithTheirOwnSBOM(t *testing.T) {
+	e := setupE2E(t)
+	ctx := context.Background()
+	d := e.pushIndex(t, "multi", "v1")
+	idx := manifestOfIndex(t, d)
+	dir := t.TempDir()
+	sub := Subject{Name: "multi", Ref: d.String(), SBOM: writeSBOM(t, dir, "multi-index"), Provenance: testProvenance()}
+	for i, m := range idx.Manifests {
+		p := testProvenance()
+		p.Parameters = map[string]any{"platform": fmt.Sprintf("linux/arch%d", i)}
+		sub.Manifests = append(sub.Manifests, Subject{
+			Name: fmt.Sprintf("multi arch%d", i), Ref: d.Context().Digest(m.Digest.String()).String(),
+			SBOM: writeSBOM(t, dir, fmt.Sprintf("multi-arch%d", i)), Provenance: p,
+		})
+	}
+
+	// A manifest the index does not list is refused before anything is pushed.
+	stray := sub
+	stray.Manifests = append([]Subject{{Ref: e.pushImage(t, "multi", "stray").String(), SBOM: sub.SBOM}}, sub.Manifests...)
+	if _, err := SignImages(ctx, e.keyOpts(nil), []Subject{stray}); err == nil || !strings.Contains(err.Error(), "is not a manifest of the index "+d.String()) {
+		t.Fatalf("stray manifest: err = %v", err)
+	}
+	if m := manifestOf(t, sigTag(d, "sig")); m != nil {
+		t.Fatal("the index was signed although a manifest was refused")
+	}
+
+	signed, err := SignImages(ctx, e.keyOpts(nil), []Subject{sub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[string]int{}
+	for _, s := range signed {
+		per[s.Subject+" "+s.Kind]++
+	}
+	if per[d.String()+" signature"] != 2 || per[d.String()+" attestation"] != 4 {
+		t.Errorf("index: %v", per)
+	}
+	for _, m := range sub.Manifests {
+		if per[m.Ref+" signature"] != 0 || per[m.Ref+" attestation"] != 4 {
+			t.Errorf("%s: %v (signed only with Recursive; SBOM and provenance in both formats)", m.Name, per)
+		}
+	}
+
+	_, otherPub := newKeys(t, "other")
+	clis := []cliVerifier{{"cosign v3", e.cosign3, nil}, {"cosign v2.6", e.cosign, nil}}
+	for _, m := range append([]Subject{sub}, sub.Manifests...) {
+		want := strings.TrimSuffix(filepath.Base(m.SBOM), ".spdx.json")
+		for _, c := range clis {
+			out, all, err := c.run("verify-attestation", "--key", e.pub, "--insecure-ignore-tlog", "--type", "spdxjson", m.Ref)
+			if err != nil {
+				t.Errorf("%s verify-attestation %s: %v\n%s", c.name, m.Name, err, all)
+				continue
+			}
+			for _, st := range statementsPrinted(t, out) {
+				var doc struct{ Name string }
+				if json.Unmarshal(st.Predicate, &doc) != nil || doc.Name != want || st.Type != statementV1 {
+					t.Errorf("%s: the SBOM attested at %s is %q (%s), want %q", c.name, m.Name, doc.Name, st.Type, want)
+				}
+			}
+			if _, all, err := c.run("verify-attestation", "--key", otherPub, "--insecure-ignore-tlog", "--type", "spdxjson", m.Ref); err == nil {
+				t.Errorf("%s accepted another key for %s:\n%s", c.name, m.Name, all)
+			}
+		}
+	}
+
+	verified, err := VerifyImages(ctx, VerifyOptions{PublicKey: e.pub, Format: FormatBoth}, []Subject{sub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(verified) != 2+4+2*4 {
+		t.Errorf("verified %d: %+v", len(verified), verified)
+	}
+	// Another platform's SBOM at a platform's digest is refused.
+	swapped := sub
+	swapped.Manifests = append([]Subject(nil), sub.Manifests...)
+	swapped.Manifests[0].SBOM, swapped.Manifests[1].SBOM = sub.Manifests[1].SBOM, sub.Manifests[0].SBOM
+	_, err = VerifyImages(ctx, VerifyOptions{PublicKey: e.pub}, []Subject{swapped})
+	if want := "the attested SBOM of " + sub.Manifests[0].Ref + " differs from " + sub.Manifests[1].SBOM; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("swapped SBOMs: err = %v, want %q", err, want)
+	}
+}

@@ -14,7 +14,9 @@
 //     FormatBundle: a Sigstore bundle (v0.3) of an in-toto statement whose subject is the digest
 //     (predicate https://sigstore.dev/cosign/sign/v1), attached to the digest as an OCI 1.1
 //     referrer, as `cosign sign --new-bundle-format` and cosign v3 write it.
-//   - Attestations: in-toto Statement v1 in DSSE envelopes about the image, the SPDX SBOM
+//   - Attestations: in-toto Statement v1 in DSSE envelopes about the image (and, for an index,
+//     about each platform manifest listed in Subject.Manifests, with that platform's own SBOM and
+//     provenance), the SPDX SBOM
 //     (predicate type https://spdx.dev/Document, cosign's "spdxjson") and a SLSA provenance v1
 //     (https://slsa.dev/provenance/v1, cosign's "slsaprovenance1"): at repo:sha256-<hex>.att
 //     (FormatLegacy), and each in a Sigstore bundle attached as a referrer (FormatBundle).

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -161,17 +163,40 @@ func signSubject(ctx context.Context, opts *Options, s *signer, sub Subject, d n
 	if err != nil {
 		return nil, err
 	}
+	manifests := map[string][]statement{}
+	for _, m := range sub.Manifests {
+		md, err := parseDigest(m.Ref, opts.Insecure)
+		if err != nil {
+			return nil, fmt.Errorf("platform manifest %s: %w", label(m), err)
+		}
+		st, err := statementsFor(md, m.SBOM, m.Provenance)
+		if err != nil {
+			return nil, fmt.Errorf("platform manifest %s: %w", label(m), err)
+		}
+		manifests[md.String()] = st
+	}
 	ropts := ociOptions(ctx, opts.Keychain, opts.Insecure)
 	rops := remoteOptions(ctx, opts.Keychain, opts.Insecure)
-	ents, err := fetchEntities(ctx, d, opts.Recursive, ropts)
+	ents, err := fetchEntities(ctx, d, opts.Recursive || len(manifests) > 0, ropts)
 	if err != nil {
 		return nil, err
 	}
-	targets := make([]*target, len(ents))
+	targets := make([]*target, 0, len(ents))
 	for i, e := range ents {
-		targets[i] = &target{digest: e.digest, se: e.se, attSE: e.se, sign: true}
+		t := &target{digest: e.digest, se: e.se, attSE: e.se, sign: i == 0 || opts.Recursive}
+		if i == 0 {
+			t.stmts = stmts
+		} else if st, ok := manifests[e.digest.String()]; ok {
+			t.stmts = st
+			delete(manifests, e.digest.String())
+		}
+		if t.sign || len(t.stmts) > 0 {
+			targets = append(targets, t)
+		}
 	}
-	targets[0].stmts = stmts
+	if len(manifests) > 0 {
+		return nil, fmt.Errorf("%s is not a manifest of the index %s: a platform's attestations go on the platform manifests the index lists", slices.Sorted(maps.Keys(manifests))[0], d)
+	}
 
 	// Sign everything in memory.
 	for _, t := range targets {
@@ -199,7 +224,11 @@ func signSubject(ctx context.Context, opts *Options, s *signer, sub Subject, d n
 			} else if home, err = pushBundle(t.digest, b.data, b.predicateType, ropts, rops); err != nil {
 				return nil, err
 			}
-			opts.logf("%s %s (%s bundle) -> %s", verb(b.kind, b.reuse != nil), t.digest, PredicateName(b.predicateType), home.where())
+			what := "bundle"
+			if b.kind == KindAttestation {
+				what = PredicateName(b.predicateType) + ", bundle"
+			}
+			opts.logf("%s %s (%s) -> %s", verb(b.kind, b.reuse != nil), t.digest, what, home.where())
 			sd := Signed{Subject: t.digest.String(), Kind: b.kind, Format: FormatBundle,
 				Ref: home.ref.String(), Digest: home.ref.DigestStr(), FallbackTag: home.fallbackTag}
 			if b.kind == KindAttestation {

@@ -154,6 +154,11 @@ type Subject struct {
 	SBOM string
 	// Provenance describes the build for a SLSA provenance v1 attestation; nil for none.
 	Provenance *Provenance
+	// Manifests are platform manifests of the index Ref, each with the SBOM and provenance of its
+	// own binary, attested at its own digest (and, with Options.Recursive, signed there like every
+	// manifest of the index). Each Ref must be a manifest of the index; Tags and Manifests of a
+	// manifest are ignored.
+	Manifests []Subject
 }
 
 // Provenance is the plain data of a SLSA provenance v1 statement.

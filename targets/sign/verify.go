@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -38,7 +39,9 @@ import (
 //     among the digest's OCI referrers (bundle);
 //   - with Subject.SBOM, an spdxjson attestation verifies, names the digest, and carries that
 //     SBOM; with Subject.Provenance, a SLSA provenance v1 attestation verifies, names the digest
-//     and, when Provenance.Commit is set, that commit.
+//     and, when Provenance.Commit is set, that commit;
+//   - each of Subject.Manifests is a manifest of the index and has its own attestations, checked
+//     the same way at its own digest (another platform's SBOM there fails).
 //
 // Every subject is checked; the returned error joins one message per failed subject, each
 // saying which check failed. Each Verified says which format it checked.
@@ -124,6 +127,45 @@ func (vc *verifier) subject(ctx context.Context, sub Subject) ([]Verified, error
 	if err != nil {
 		return nil, err
 	}
+	// The index (or image) with the signatures, then each platform manifest's attestations.
+	type part struct {
+		d      name.Digest
+		signed []name.Digest
+		sub    Subject
+	}
+	parts := []part{{d, digests, sub}}
+	for _, m := range sub.Manifests {
+		md, err := parseDigest(m.Ref, opts.Insecure)
+		if err != nil {
+			return nil, fmt.Errorf("platform manifest %s: %w", label(m), err)
+		}
+		if !slices.ContainsFunc(children, func(c name.Digest) bool { return c.String() == md.String() }) {
+			return nil, fmt.Errorf("%s is not a manifest of the index %s", md, d)
+		}
+		parts = append(parts, part{md, nil, m})
+	}
+	var out []Verified
+	for _, p := range parts {
+		want := attestationsOf(p.sub)
+		for _, f := range formats {
+			var got []Verified
+			var err error
+			if f == FormatBundle {
+				got, err = vc.bundles(ctx, p.d, p.signed, want, p.sub, bundlesOf)
+			} else {
+				got, err = vc.legacy(ctx, p.d, p.signed, want, p.sub)
+			}
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, got...)
+		}
+	}
+	return out, nil
+}
+
+// attestationsOf are the predicate types a subject's attestations must have.
+func attestationsOf(sub Subject) []string {
 	var want []string
 	if sub.SBOM != "" {
 		want = append(want, PredicateSPDX)
@@ -131,21 +173,7 @@ func (vc *verifier) subject(ctx context.Context, sub Subject) ([]Verified, error
 	if sub.Provenance != nil {
 		want = append(want, PredicateSLSA1)
 	}
-	var out []Verified
-	for _, f := range formats {
-		var got []Verified
-		var err error
-		if f == FormatBundle {
-			got, err = vc.bundles(ctx, d, digests, want, sub, bundlesOf)
-		} else {
-			got, err = vc.legacy(ctx, d, digests, want, sub)
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, got...)
-	}
-	return out, nil
+	return want
 }
 
 // formats are the formats to check for the image d: those asked for, or those it has.
@@ -271,29 +299,44 @@ func (vc *verifier) bundles(ctx context.Context, d name.Digest, digests []name.D
 		}
 		return out
 	}
-	var out []Verified
-	var rootOK []verifiedBundle
-	var rootFound []foundBundle
-	var rootErrs []error
-	for i, dg := range digests {
+	type result struct {
+		ok    []verifiedBundle
+		found []foundBundle
+		errs  []error
+	}
+	results := map[string]result{}
+	checked := func(dg name.Digest) (result, error) {
+		if r, ok := results[dg.String()]; ok {
+			return r, nil
+		}
 		ok, found, errs, err := check(dg)
+		results[dg.String()] = result{ok, found, errs}
+		return results[dg.String()], err
+	}
+	var out []Verified
+	for _, dg := range digests {
+		r, err := checked(dg)
 		if err != nil {
 			return nil, err
 		}
-		if i == 0 {
-			rootOK, rootFound, rootErrs = ok, found, errs
-		}
-		sigs := of(ok, PredicateCosignSign)
+		sigs := of(r.ok, PredicateCosignSign)
 		if len(sigs) == 0 {
-			return nil, diagnoseBundles(ctx, dg, PredicateCosignSign, found, vc.v, vc.opts.PublicKey, errs)
+			return nil, diagnoseBundles(ctx, dg, PredicateCosignSign, r.found, vc.v, vc.opts.PublicKey, r.errs)
 		}
 		vc.opts.logf("verified %d signature bundle(s) of %s, e.g. %s", len(sigs), dg, sigs[0].ref)
 		out = append(out, Verified{Subject: dg.String(), Kind: KindSignature, Format: FormatBundle, Ref: sigs[0].ref.String(), Count: len(sigs)})
 	}
+	if len(want) == 0 {
+		return out, nil
+	}
+	r, err := checked(d)
+	if err != nil {
+		return nil, err
+	}
 	for _, pt := range want {
-		atts := of(rootOK, pt)
+		atts := of(r.ok, pt)
 		if len(atts) == 0 {
-			return nil, diagnoseBundles(ctx, d, pt, rootFound, vc.v, vc.opts.PublicKey, rootErrs)
+			return nil, diagnoseBundles(ctx, d, pt, r.found, vc.v, vc.opts.PublicKey, r.errs)
 		}
 		stmts := make([]inTotoStatement, len(atts))
 		for i, a := range atts {
