@@ -43,10 +43,10 @@ func (e *Run) summary(context.Context) error {
 		rows = append(rows, []string{"smoke", s.Image + " " + s.Platform, state + " (" + s.Runtime + ")", s.Digest})
 	}
 	for _, s := range rec.Signatures {
-		rows = append(rows, []string{"signature", s.Image, strings.TrimSpace("cosign " + s.Format), s.Ref})
+		rows = append(rows, []string{"signature", strings.TrimSpace(s.Image + " " + s.Platform), strings.TrimSpace("cosign " + s.Format), s.Ref})
 	}
 	for _, s := range rec.Attestations {
-		rows = append(rows, []string{"attestation", s.Image, strings.TrimSpace(s.PredicateType + " " + s.Format), s.Ref})
+		rows = append(rows, []string{"attestation", strings.TrimSpace(s.Image + " " + s.Platform), strings.TrimSpace(s.PredicateType + " " + s.Format), s.Ref})
 	}
 	if c := rec.Checksums; c != nil {
 		rows = append(rows, []string{"checksums", "release binaries and SBOMs", "sha256", c.Path})

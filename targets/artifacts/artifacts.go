@@ -97,6 +97,11 @@ type Signature struct {
 	Image string `json:"image"`
 	// Subject is the signed image, repo@sha256:….
 	Subject string `json:"subject"`
+	// Platform is set when Subject is one platform's manifest (of an index, or an image of one
+	// platform).
+	Platform string `json:"platform,omitempty"`
+	// SBOM is, for an SBOM attestation, the SPDX file it carries.
+	SBOM string `json:"sbom,omitempty"`
 	// Format is bundle (a Sigstore bundle attached as an OCI referrer) or legacy (cosign's tag
 	// layout).
 	Format string `json:"format,omitempty"`
