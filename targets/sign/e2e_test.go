@@ -625,6 +625,18 @@ func TestE2ESignBadInput(t *testing.T) {
 			t.Fatalf("reported as signed: %+v", signed)
 		}
 		nothingPushed(t, d)
+
+		bundleOnly := e.keyOpts(nil)
+		bundleOnly.Format = FormatBundle
+		signed, err = SignImages(ctx, bundleOnly, []Subject{{Ref: rod.String(), SBOM: sbom}})
+		t.Logf("error: %v", err)
+		if err == nil || !strings.Contains(err.Error(), "the registry refused the bundle push for "+rod.String()) {
+			t.Fatalf("bundle format: err = %v", err)
+		}
+		if len(signed) != 0 {
+			t.Fatalf("reported as signed: %+v", signed)
+		}
+		nothingPushed(t, d)
 	})
 
 	t.Run("bad registry credentials", func(t *testing.T) {

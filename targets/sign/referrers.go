@@ -83,7 +83,16 @@ type bundleHome struct {
 // the tag schema) and finds the referrer manifest it became.
 func pushBundle(d name.Digest, b []byte, predicateType string, ropts []ociremote.Option, rops []remote.Option) (bundleHome, error) {
 	if err := ociremote.WriteAttestationNewBundleFormat(d, b, predicateType, ropts...); err != nil {
-		return bundleHome{}, fmt.Errorf("the registry refused the bundle push for %s (does this account have push access to %s?): %w%s", d, d.Repository, err, registryHint(err))
+		hint := registryHint(err)
+		var te *transport.Error
+		switch {
+		case hint != "":
+		case errors.As(err, &te) && (te.StatusCode == http.StatusBadRequest || te.StatusCode == http.StatusUnsupportedMediaType):
+			hint = " (a registry that refuses OCI 1.1 manifests with a subject needs sign.format: legacy)"
+		default:
+			hint = fmt.Sprintf(" (does this account have push access to %s?)", d.Repository)
+		}
+		return bundleHome{}, fmt.Errorf("the registry refused the bundle push for %s: %w%s", d, err, hint)
 	}
 	// The referrer manifest carries a creation time, so its digest is only known once it is
 	// there: it is the one whose layer is this bundle.
