@@ -301,6 +301,7 @@ func TestReleaseToAuthRegistry(t *testing.T) {
 	dockerConfig := reg.DockerConfig(t)
 	testenv.Docker(t)
 	cosign := testenv.Tool(t, "cosign")
+	cosign3 := testenv.Tool(t, "cosign3")
 	skopeo := testenv.Tool(t, "skopeo")
 	dir := project(t, map[string]string{"scratchkit.yaml": `
 platforms: [linux/amd64, linux/arm64]
@@ -385,24 +386,142 @@ sign:
 	if !strings.Contains(out, "not run") {
 		t.Errorf("the release output does not say that a platform was not run:\n%s", out)
 	}
-	// Signatures: index and both platform manifests, SBOM and provenance attestations, checksums.
-	if len(rec.Signatures) != 3 || len(rec.Attestations) < 2 || rec.Checksums == nil {
-		t.Fatalf("signatures %d, attestations %d, checksums %+v", len(rec.Signatures), len(rec.Attestations), rec.Checksums)
-	}
-	cosignEnv := append(os.Environ(), "DOCKER_CONFIG="+dockerConfig)
-	cosignRun := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command(cosign, args...)
-		cmd.Dir, cmd.Env = dir, cosignEnv
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Errorf("cosign %s: %v\n%s", strings.Join(args, " "), err, out)
+	// Signatures of the index and both platform manifests, SBOM and provenance attestations, and
+	// signed checksums, in both formats (the default): cosign's tags and Sigstore bundles, which
+	// this registry (no referrers API) lists under the fallback tag.
+	byFormat := map[string][]artifacts.Signature{}
+	for _, s := range append(append([]artifacts.Signature(nil), rec.Signatures...), rec.Attestations...) {
+		byFormat[s.Format] = append(byFormat[s.Format], s)
+		if s.Format == "bundle" && (s.FallbackTag == "" || !strings.HasPrefix(s.Ref, repo+"/hello@sha256:")) {
+			t.Errorf("bundle recorded as %+v: want its referrer manifest and the fallback tag listing it", s)
 		}
 	}
-	cosignRun("verify", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", img.Ref)
-	cosignRun("verify-attestation", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", "--type", "spdxjson", img.Ref)
-	cosignRun("verify-attestation", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", "--type", "slsaprovenance1", img.Ref)
-	cosignRun("verify-blob", "--key", "cosign.pub", "--insecure-ignore-tlog", "--signature", "dist/SHA256SUMS.sig", "dist/SHA256SUMS")
-	mustRun(t, dir, env, "verifySignatures")
+	if len(rec.Signatures) != 6 || len(rec.Attestations) < 4 || len(byFormat["bundle"]) != len(byFormat["legacy"]) ||
+		rec.Checksums == nil || rec.Checksums.Bundle != "dist/SHA256SUMS.sigstore.json" || rec.Checksums.Signature != "dist/SHA256SUMS.sig" {
+		t.Fatalf("signatures %d, attestations %d, by format %v, checksums %+v", len(rec.Signatures), len(rec.Attestations), byFormat, rec.Checksums)
+	}
+	cosignEnv := append(os.Environ(), "DOCKER_CONFIG="+dockerConfig)
+	cosignRun := func(bin string, args ...string) {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Dir, cmd.Env = dir, cosignEnv
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, out)
+		}
+	}
+	// cosign v2 reads the legacy layout, cosign v3 with its default flags the bundles.
+	for _, bin := range []string{cosign, cosign3} {
+		cosignRun(bin, "verify", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", img.Ref)
+		cosignRun(bin, "verify-attestation", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", "--type", "spdxjson", img.Ref)
+		cosignRun(bin, "verify-attestation", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", "--type", "slsaprovenance1", img.Ref)
+	}
+	cosignRun(cosign, "verify-blob", "--key", "cosign.pub", "--insecure-ignore-tlog", "--signature", "dist/SHA256SUMS.sig", "dist/SHA256SUMS")
+	cosignRun(cosign3, "verify-blob", "--key", "cosign.pub", "--insecure-ignore-tlog", "--bundle", "dist/SHA256SUMS.sigstore.json", "dist/SHA256SUMS")
+	// Each platform manifest carries the SBOM and provenance of its own binary, the index an SBOM
+	// naming every platform's binary and a provenance of the whole build; cosign v2 finds them in
+	// the legacy layout, cosign v3 in the bundles.
+	attested := func(bin, typ, ref string) []map[string]any {
+		t.Helper()
+		cmd := exec.Command(bin, "verify-attestation", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", "--type", typ, ref)
+		cmd.Dir, cmd.Env = dir, cosignEnv
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s verify-attestation --type %s %s: %v\n%s", filepath.Base(bin), typ, ref, err, stderr.String())
+		}
+		var preds []map[string]any
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			var env struct{ Payload []byte }
+			var st struct {
+				Type      string `json:"_type"`
+				Predicate map[string]any
+			}
+			if json.Unmarshal([]byte(line), &env) != nil || json.Unmarshal(env.Payload, &st) != nil || st.Type != "https://in-toto.io/Statement/v1" {
+				t.Fatalf("%s printed no in-toto Statement v1: %s", filepath.Base(bin), line)
+			}
+			preds = append(preds, st.Predicate)
+		}
+		return preds
+	}
+	repoOf := strings.SplitN(img.Ref, "@", 2)[0]
+	for _, bin := range []string{cosign, cosign3} {
+		for _, m := range img.Manifests {
+			arch := strings.Split(m.Platform, "/")[1]
+			for _, pred := range attested(bin, "spdxjson", repoOf+"@"+m.Digest) {
+				sbom, _ := json.Marshal(pred)
+				if !strings.Contains(string(sbom), m.Binary) || !strings.Contains(string(sbom), "GOARCH="+arch) {
+					t.Errorf("%s: the SBOM attested at %s %s names neither its binary %s nor GOARCH=%s:\n%.600s", filepath.Base(bin), m.Platform, m.Digest, m.Binary, arch, sbom)
+				}
+				for _, other := range img.Manifests {
+					if other.Binary != m.Binary && strings.Contains(string(sbom), other.Binary) {
+						t.Errorf("%s: the SBOM attested at %s names the %s binary", filepath.Base(bin), m.Platform, other.Platform)
+					}
+				}
+			}
+			for _, pred := range attested(bin, "slsaprovenance1", repoOf+"@"+m.Digest) {
+				var p struct {
+					BuildDefinition struct {
+						ExternalParameters struct {
+							Config struct {
+								Platform string
+								Binary   struct{ SHA256 string }
+								Settings map[string]string
+							}
+						}
+					}
+				}
+				raw, _ := json.Marshal(pred)
+				_ = json.Unmarshal(raw, &p)
+				c := p.BuildDefinition.ExternalParameters.Config
+				if c.Platform != m.Platform || c.Binary.SHA256 != m.Binary || c.Settings["GOARCH"] != arch {
+					t.Errorf("%s: the provenance attested at %s says platform %q, binary %q, GOARCH %q", filepath.Base(bin), m.Platform, c.Platform, c.Binary.SHA256, c.Settings["GOARCH"])
+				}
+			}
+		}
+		for _, pred := range attested(bin, "spdxjson", img.Ref) {
+			sbom, _ := json.Marshal(pred)
+			for _, m := range img.Manifests {
+				if !strings.Contains(string(sbom), m.Binary) || !strings.Contains(string(sbom), strings.TrimPrefix(m.Digest, "sha256:")) {
+					t.Errorf("%s: the index SBOM does not name the %s image and binary:\n%.600s", filepath.Base(bin), m.Platform, sbom)
+				}
+			}
+		}
+		for _, pred := range attested(bin, "slsaprovenance1", img.Ref) {
+			raw, _ := json.Marshal(pred)
+			var p struct {
+				BuildDefinition struct {
+					ExternalParameters struct {
+						Config map[string]any
+					}
+				}
+			}
+			_ = json.Unmarshal(raw, &p)
+			c := p.BuildDefinition.ExternalParameters.Config
+			if builds, _ := c["builds"].([]any); len(builds) != len(img.Manifests) || c["settings"] != nil {
+				t.Errorf("%s: the index provenance has builds %v and settings %v; want one build per platform, no settings of one", filepath.Base(bin), c["builds"], c["settings"])
+			}
+		}
+	}
+	platformSBOMs := 0
+	for _, a := range rec.Attestations {
+		if a.Platform != "" && a.PredicateType == "https://spdx.dev/Document" {
+			platformSBOMs++
+			if a.SBOM == "" || !strings.Contains(a.SBOM, strings.ReplaceAll(a.Platform, "/", "-")) {
+				t.Errorf("the %s SBOM attestation records SBOM %q", a.Platform, a.SBOM)
+			}
+		}
+	}
+	if platformSBOMs != 2*len(img.Manifests) {
+		t.Errorf("%d platform SBOM attestations recorded, want %d (each platform, each format)", platformSBOMs, 2*len(img.Manifests))
+	}
+
+	vout := mustRun(t, dir, env, "verifySignatures")
+	for _, want := range []string{"signature, bundle format", "signature, legacy format", "attestation spdxjson, bundle format", "SHA256SUMS signed, bundle format"} {
+		if !strings.Contains(vout, want) {
+			t.Errorf("verifySignatures does not say %q:\n%s", want, vout)
+		}
+	}
 
 	// Wrong registry credentials: a clear sentence, the tag is not moved, and the SBOM that Sign
 	// would attest is not replaced by the unpushed image's (the binary changes: a new version).
@@ -548,8 +667,21 @@ func TestPerPlatformThenIndex(t *testing.T) {
 	if strings.Contains(out, "Build") {
 		t.Errorf("signRecorded rebuilt:\n%s", out)
 	}
-	if rec := record(t, dir); len(rec.Signatures) != 1 || rec.Signatures[0].Subject != rec.Images[0].Ref {
-		t.Errorf("signatures: %+v", rec.Signatures)
+	rec = record(t, dir)
+	if len(rec.Signatures) != 2 || rec.Signatures[0].Subject != rec.Images[0].Ref || rec.Signatures[1].Subject != rec.Images[0].Ref {
+		t.Errorf("signatures: %+v, want the index's in both formats", rec.Signatures)
+	}
+	// The platform SBOMs the platform runs wrote are attested at their platform manifests; the
+	// index gets its own.
+	sboms := map[string]string{}
+	for _, a := range rec.Attestations {
+		if a.PredicateType == "https://spdx.dev/Document" && a.Format == "legacy" {
+			sboms[a.Platform] = a.SBOM
+		}
+	}
+	if sboms[""] != "dist/sbom/hello-index.spdx.json" || sboms["linux/amd64"] != "dist-linux-amd64/sbom/hello-linux-amd64.spdx.json" ||
+		sboms["linux/arm64"] != "dist-linux-arm64/sbom/hello-linux-arm64.spdx.json" {
+		t.Errorf("SBOM attestations: %v", sboms)
 	}
 }
 

@@ -41,15 +41,18 @@ func (e *Run) summary(context.Context) error {
 		rows = append(rows, []string{"smoke", s.Image + " " + s.Platform, smokeState(s), s.Digest})
 	}
 	for _, s := range rec.Signatures {
-		rows = append(rows, []string{"signature", s.Image, "cosign", s.Ref})
+		rows = append(rows, []string{"signature", strings.TrimSpace(s.Image + " " + s.Platform), strings.TrimSpace("cosign " + s.Format), s.Ref})
 	}
 	for _, s := range rec.Attestations {
-		rows = append(rows, []string{"attestation", s.Image, s.PredicateType, s.Ref})
+		rows = append(rows, []string{"attestation", strings.TrimSpace(s.Image + " " + s.Platform), strings.TrimSpace(s.PredicateType + " " + s.Format), s.Ref})
 	}
 	if c := rec.Checksums; c != nil {
 		rows = append(rows, []string{"checksums", "release binaries and SBOMs", "sha256", c.Path})
+		if c.Bundle != "" {
+			rows = append(rows, []string{"signature", "checksums", "cosign sign-blob bundle", c.Bundle})
+		}
 		if c.Signature != "" {
-			rows = append(rows, []string{"signature", "checksums", "cosign sign-blob", c.Signature})
+			rows = append(rows, []string{"signature", "checksums", "cosign sign-blob legacy", c.Signature})
 		}
 	}
 	e.UI.Table([]string{"WHAT", "OF", "HOW", "WHERE"}, rows)

@@ -117,9 +117,23 @@ type Signature struct {
 	Image string `json:"image"`
 	// Subject is the signed image, repo@sha256:….
 	Subject string `json:"subject"`
-	// Ref is where the signature or attestation lives, e.g. repo:sha256-<hex>.sig.
-	Ref    string `json:"ref"`
+	// Platform is set when Subject is one platform's manifest (of an index, or an image of one
+	// platform).
+	Platform string `json:"platform,omitempty"`
+	// SBOM is, for an SBOM attestation, the SPDX file it carries.
+	SBOM string `json:"sbom,omitempty"`
+	// Format is bundle (a Sigstore bundle attached as an OCI referrer) or legacy (cosign's tag
+	// layout).
+	Format string `json:"format,omitempty"`
+	// Ref is where the signature or attestation lives: legacy, the tag repo:sha256-<hex>.sig or
+	// .att; a bundle, the referrer manifest repo@sha256:<hex> holding it.
+	Ref string `json:"ref"`
+	// Digest is the digest of the manifest at Ref.
 	Digest string `json:"digest,omitempty"`
+	// FallbackTag is, for a bundle on a registry without the OCI referrers API, the tag whose
+	// index lists it (repo:sha256-<subject hex>, the referrers tag schema); empty when the
+	// registry's referrers API lists it.
+	FallbackTag string `json:"fallback_tag,omitempty"`
 	// PredicateType is set for attestations.
 	PredicateType string `json:"predicate_type,omitempty"`
 	// TLog is the Rekor entry when one was made.
@@ -128,7 +142,10 @@ type Signature struct {
 
 // Checksums is the signed checksum file of the release binaries.
 type Checksums struct {
-	Path      string `json:"path"`
+	Path string `json:"path"`
+	// Bundle is its Sigstore bundle, <path>.sigstore.json (sign.format bundle or both).
+	Bundle string `json:"bundle,omitempty"`
+	// Signature is its detached base64 signature, <path>.sig (sign.format legacy or both).
 	Signature string `json:"signature,omitempty"`
 	SHA256    string `json:"sha256"`
 }

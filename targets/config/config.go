@@ -336,6 +336,10 @@ type Sign struct {
 	Recursive bool `yaml:"recursive"`
 	// Attest lists the attestations. Default: both.
 	Attest []string `yaml:"attest"`
+	// Format is how signatures and attestations are stored: bundle (Sigstore bundles attached as
+	// OCI referrers, SHA256SUMS.sigstore.json: cosign v3's default), legacy (cosign's .sig and .att
+	// tags, SHA256SUMS.sig: every cosign), or both.
+	Format string `yaml:"format" default:"both"`
 	// Checksums writes and signs dist/SHA256SUMS. Default: true.
 	Checksums *bool `yaml:"checksums"`
 	// FulcioURL, RekorURL and IdentityToken configure keyless signing.

@@ -307,3 +307,115 @@ func (r *Result) WriteSBOMs(dir string) ([]SBOMFile, error) {
 	}
 	return out, nil
 }
+
+// IndexPlatform is one platform image of an index, for IndexSBOM.
+type IndexPlatform struct {
+	Platform     string // os/arch[/variant]
+	Digest       string // the platform manifest, sha256:<hex>
+	BinarySHA256 string // hex digest of the binary it holds at AppDir/<name>
+}
+
+// IndexSBOM returns an SPDX 2.3 JSON document about an image index (what ko attaches to an
+// index): the index by digest, each platform image it lists (by digest, with its os and
+// architecture in its package URL) and the binary each holds (by SHA-256). The modules of each
+// binary are in that platform image's own SBOM (SBOM). repo is the repository the index was
+// pushed to; created is the document's creation time (the image's).
+func IndexSBOM(name, repo, index string, platforms []IndexPlatform, created time.Time) ([]byte, error) {
+	alg, hexDigest, ok := strings.Cut(index, ":")
+	if !ok || alg != "sha256" || len(hexDigest) != 2*sha256.Size {
+		return nil, fmt.Errorf("index SBOM of %s: %q is not a sha256 digest", name, index)
+	}
+	if created.IsZero() {
+		created = time.Unix(0, 0)
+	}
+	created = created.UTC().Truncate(time.Second)
+	ns := sha256.Sum256([]byte(name + "\x00" + index + "\x00" + created.Format(time.RFC3339)))
+	doc := spdxDocument{
+		SPDXVersion:       "SPDX-2.3",
+		DataLicense:       "CC0-1.0",
+		SPDXID:            "SPDXRef-DOCUMENT",
+		Name:              name + "@" + index,
+		DocumentNamespace: "https://github.com/scratchkit/scratchkit/spdx/" + url.PathEscape(name) + "-index-" + hex.EncodeToString(ns[:16]),
+		CreationInfo:      spdxCreationInfo{Created: created.Format("2006-01-02T15:04:05Z"), Creators: []string{"Tool: scratchkit"}},
+	}
+	ids := spdxIDs{}
+	indexID := ids.next("SPDXRef-Index", name)
+	doc.Packages = append(doc.Packages, spdxPackage{
+		SPDXID:           indexID,
+		Name:             name,
+		VersionInfo:      index,
+		DownloadLocation: noAssertion,
+		Checksums:        []spdxChecksum{{Algorithm: "SHA256", ChecksumValue: hexDigest}},
+		LicenseConcluded: noAssertion,
+		LicenseDeclared:  noAssertion,
+		CopyrightText:    noAssertion,
+		ExternalRefs:     ociPURL(name, repo, index, ""),
+		PrimaryPurpose:   "CONTAINER",
+		Comment:          "image index; each platform image has an SBOM of its own, attested at its digest",
+	})
+	doc.Relationships = append(doc.Relationships, spdxRelationship{"SPDXRef-DOCUMENT", "DESCRIBES", indexID})
+	for _, p := range platforms {
+		pAlg, pHex, ok := strings.Cut(p.Digest, ":")
+		if !ok || pAlg != "sha256" {
+			return nil, fmt.Errorf("index SBOM of %s: %s: %q is not a sha256 digest", name, p.Platform, p.Digest)
+		}
+		imgID := ids.next("SPDXRef-Image", p.Platform)
+		binID := ids.next("SPDXRef-Binary", name+"-"+p.Platform)
+		doc.Packages = append(doc.Packages, spdxPackage{
+			SPDXID:           imgID,
+			Name:             name + " " + p.Platform,
+			VersionInfo:      p.Digest,
+			DownloadLocation: noAssertion,
+			Checksums:        []spdxChecksum{{Algorithm: "SHA256", ChecksumValue: pHex}},
+			LicenseConcluded: noAssertion,
+			LicenseDeclared:  noAssertion,
+			CopyrightText:    noAssertion,
+			ExternalRefs:     ociPURL(name, repo, p.Digest, p.Platform),
+			PrimaryPurpose:   "CONTAINER",
+		}, spdxPackage{
+			SPDXID:           binID,
+			Name:             name,
+			PackageFileName:  AppDir + "/" + name,
+			DownloadLocation: noAssertion,
+			Checksums:        []spdxChecksum{{Algorithm: "SHA256", ChecksumValue: p.BinarySHA256}},
+			LicenseConcluded: noAssertion,
+			LicenseDeclared:  noAssertion,
+			CopyrightText:    noAssertion,
+			Comment:          "Go binary for " + p.Platform,
+			PrimaryPurpose:   "APPLICATION",
+		})
+		doc.Relationships = append(doc.Relationships,
+			spdxRelationship{indexID, "CONTAINS", imgID},
+			spdxRelationship{imgID, "CONTAINS", binID},
+		)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// ociPURL is the package URL of an image by digest (pkg:oci/<name>@sha256%3A<hex>), with its
+// repository and, for a platform image, its os, architecture and variant.
+func ociPURL(name, repo, digest, platform string) []spdxExternalRef {
+	q := url.Values{}
+	if repo != "" {
+		q.Set("repository_url", repo)
+	}
+	if parts := strings.Split(platform, "/"); len(parts) >= 2 {
+		q.Set("os", parts[0])
+		q.Set("arch", parts[1])
+		if len(parts) > 2 {
+			q.Set("variant", parts[2])
+		}
+	}
+	loc := "pkg:oci/" + url.PathEscape(name) + "@" + url.QueryEscape(digest)
+	if len(q) > 0 {
+		loc += "?" + q.Encode()
+	}
+	return []spdxExternalRef{{Category: "PACKAGE-MANAGER", Type: "purl", Locator: loc}}
+}

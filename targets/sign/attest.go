@@ -12,14 +12,16 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	intotov1 "github.com/in-toto/attestation/go/v1"
 	slsacommon "github.com/in-toto/in-toto-golang/in_toto/slsa_provenance/common"
 	slsa1 "github.com/in-toto/in-toto-golang/in_toto/slsa_provenance/v1"
 	"github.com/scratchkit/scratchkit/internal/redact"
-	"github.com/sigstore/cosign/v2/pkg/cosign/attestation"
 	"github.com/sigstore/cosign/v2/pkg/types"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/dsse"
 	sigopts "github.com/sigstore/sigstore/pkg/signature/options"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // statement is one in-toto statement to attest, with its predicate type URI.
@@ -28,8 +30,8 @@ type statement struct {
 	payload       []byte
 }
 
-// sbomStatement builds the in-toto statement of an SPDX JSON SBOM about d, the way
-// `cosign attest --type spdxjson` does.
+// sbomStatement builds the in-toto statement of an SPDX JSON SBOM about d: what
+// `cosign attest --type spdxjson` attests, as an in-toto Statement v1.
 func sbomStatement(d name.Digest, path string) (statement, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -44,20 +46,56 @@ func sbomStatement(d name.Digest, path string) (statement, error) {
 	if !strings.HasPrefix(probe.SPDXVersion, "SPDX-") {
 		return statement{}, fmt.Errorf("SBOM %s is not an SPDX JSON document (no spdxVersion)", path)
 	}
-	st, err := attestation.GenerateStatement(attestation.GenerateOpts{
-		Predicate: bytes.NewReader(raw),
-		Type:      "spdxjson",
-		Digest:    d.DigestStr()[len("sha256:"):],
-		Repo:      d.Repository.String(),
-	})
+	st, err := newStatement(imageSubject(d, nil), PredicateSPDX, raw)
 	if err != nil {
 		return statement{}, fmt.Errorf("SBOM %s: %w", path, err)
 	}
-	b, err := json.Marshal(st)
-	if err != nil {
-		return statement{}, err
+	return st, nil
+}
+
+// signatureStatement is the statement an image signature in a Sigstore bundle signs: its subject
+// is the digest, with the signature's annotations (`cosign sign -a`), and its predicate is empty,
+// as cosign writes it.
+func signatureStatement(d name.Digest, annotations map[string]any) (statement, error) {
+	sub := imageSubject(d, annotations)
+	sub.Name = "" // cosign names only the digest
+	return newStatement(sub, PredicateCosignSign, []byte("{}"))
+}
+
+// imageSubject is the in-toto subject of the image d: its repository and digest, the way cosign
+// names an attested image.
+func imageSubject(d name.Digest, annotations map[string]any) *intotov1.ResourceDescriptor {
+	rd := &intotov1.ResourceDescriptor{
+		Name:   d.Repository.String(),
+		Digest: map[string]string{"sha256": strings.TrimPrefix(d.DigestStr(), "sha256:")},
 	}
-	return statement{predicateType: PredicateSPDX, payload: b}, nil
+	if len(annotations) > 0 {
+		// Values are strings (Options.Annotations), which structpb always accepts.
+		rd.Annotations, _ = structpb.NewStruct(annotations)
+	}
+	return rd
+}
+
+// newStatement builds an in-toto Statement v1 about subject with a JSON object as predicate.
+func newStatement(subject *intotov1.ResourceDescriptor, predicateType string, predicate []byte) (statement, error) {
+	pred := &structpb.Struct{}
+	if err := protojson.Unmarshal(predicate, pred); err != nil {
+		return statement{}, fmt.Errorf("%s predicate is not a JSON object: %w", predicateType, err)
+	}
+	st := &intotov1.Statement{
+		Type:          intotov1.StatementTypeUri,
+		Subject:       []*intotov1.ResourceDescriptor{subject},
+		PredicateType: predicateType,
+		Predicate:     pred,
+	}
+	if err := st.Validate(); err != nil {
+		return statement{}, fmt.Errorf("in-toto statement: %w", err)
+	}
+	b, err := protojson.Marshal(st)
+	if err != nil {
+		return statement{}, fmt.Errorf("in-toto statement: %w", err)
+	}
+	return statement{predicateType: predicateType, payload: b}, nil
 }
 
 // provenancePredicate turns Provenance into a SLSA provenance v1 predicate.
@@ -146,8 +184,8 @@ func dirHash(sum string) (string, bool) {
 	return hex.EncodeToString(raw), true
 }
 
-// provenanceStatement builds the SLSA provenance v1 statement about d, the way
-// `cosign attest --type slsaprovenance1` does.
+// provenanceStatement builds the SLSA provenance v1 statement about d: what
+// `cosign attest --type slsaprovenance1` attests, as an in-toto Statement v1.
 func provenanceStatement(d name.Digest, p *Provenance) (statement, error) {
 	pred, err := provenancePredicate(p)
 	if err != nil {
@@ -157,20 +195,11 @@ func provenanceStatement(d name.Digest, p *Provenance) (statement, error) {
 	if err != nil {
 		return statement{}, err
 	}
-	st, err := attestation.GenerateStatement(attestation.GenerateOpts{
-		Predicate: bytes.NewReader(raw),
-		Type:      "slsaprovenance1",
-		Digest:    d.DigestStr()[len("sha256:"):],
-		Repo:      d.Repository.String(),
-	})
+	st, err := newStatement(imageSubject(d, nil), PredicateSLSA1, raw)
 	if err != nil {
 		return statement{}, fmt.Errorf("provenance: %w", err)
 	}
-	b, err := json.Marshal(st)
-	if err != nil {
-		return statement{}, err
-	}
-	return statement{predicateType: PredicateSLSA1, payload: b}, nil
+	return st, nil
 }
 
 // dsseSign returns the DSSE envelope (JSON) of an in-toto statement signed with sv.

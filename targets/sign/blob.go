@@ -9,33 +9,61 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/sigstore/cosign/v2/pkg/cosign"
+	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
+	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/sigstore/sigstore/pkg/signature"
 	sigopts "github.com/sigstore/sigstore/pkg/signature/options"
 
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
 )
 
+// Suffixes of the files SignBlob writes next to the signed file.
+const (
+	// BlobBundleSuffix names the Sigstore bundle (FormatBundle, FormatBoth):
+	// `cosign verify-blob --bundle FILE.sigstore.json FILE`.
+	BlobBundleSuffix = ".sigstore.json"
+	// BlobSignatureSuffix names the detached base64 signature (FormatLegacy, FormatBoth):
+	// `cosign verify-blob --signature FILE.sig FILE`.
+	BlobSignatureSuffix = ".sig"
+	// BlobLegacyBundleSuffix names cosign's older bundle of the legacy signature, written only
+	// with TLog or Keyless, holding the Rekor entry and, keyless, the certificate.
+	BlobLegacyBundleSuffix = ".bundle"
+)
+
 // BlobSignature describes the files SignBlob wrote.
 type BlobSignature struct {
-	Path      string // the signed file
-	SHA256    string // its digest, sha256:<hex>
-	Signature string // the base64 signature file (`cosign verify-blob --signature`)
-	// Bundle is the cosign bundle file (`cosign verify-blob --bundle`) holding the Rekor entry
-	// and, keyless, the certificate; written only with TLog or Keyless, else empty.
+	Path   string // the signed file
+	SHA256 string // its digest, sha256:<hex>
+	// Bundle is the Sigstore bundle, Path + BlobBundleSuffix; empty with FormatLegacy.
 	Bundle string
+	// Signature is the base64 signature, Path + BlobSignatureSuffix; empty with FormatBundle.
+	Signature string
+	// LegacyBundle is cosign's older bundle of Signature, Path + BlobLegacyBundleSuffix, written
+	// only with TLog or Keyless; else empty.
+	LegacyBundle string
 }
 
-// SignBlob signs the file at path the way `cosign sign-blob` does and writes the base64
-// signature to sigPath (atomically, mode 0644). `cosign verify-blob --key cosign.pub
-// --signature SIGPATH --insecure-ignore-tlog PATH` accepts it. With TLog or Keyless the
-// signature is also recorded in Rekor and a bundle is written next to sigPath (its name with
-// .bundle in place of .sig), for `cosign verify-blob --bundle`.
-func SignBlob(ctx context.Context, opts Options, path, sigPath string) (BlobSignature, error) {
+// SignBlob signs the file at path the way `cosign sign-blob` does, into files next to it:
+// with FormatBundle (and FormatBoth) a Sigstore bundle, path.sigstore.json, which
+// `cosign verify-blob --key cosign.pub --bundle path.sigstore.json path` accepts (cosign v2.6
+// with --new-bundle-format); with FormatLegacy (and FormatBoth) the base64 signature, path.sig,
+// for `cosign verify-blob --key cosign.pub --signature path.sig path`. With TLog or Keyless the
+// signature is recorded in Rekor, the Sigstore bundle carries the entry and, for the legacy
+// signature, cosign's older bundle path.bundle does. Each file is written atomically, and none
+// is left behind when signing fails.
+func SignBlob(ctx context.Context, opts Options, path string) (BlobSignature, error) {
+	if err := opts.Format.check(); err != nil {
+		return BlobSignature{}, err
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return BlobSignature{}, fmt.Errorf("sign %s: %w", path, err)
@@ -44,36 +72,54 @@ func SignBlob(ctx context.Context, opts Options, path, sigPath string) (BlobSign
 	if err != nil {
 		return BlobSignature{}, err
 	}
-	raw, bundle, err := s.signPayload(ctx, data)
+	raw, entry, err := s.signPayload(ctx, data)
 	if err != nil {
 		return BlobSignature{}, fmt.Errorf("sign %s: %w", path, err)
 	}
 	sum := sha256.Sum256(data)
-	out := BlobSignature{Path: path, SHA256: "sha256:" + hex.EncodeToString(sum[:]), Signature: sigPath}
-	if bundle != nil {
-		lsp := cosign.LocalSignedPayload{Base64Signature: b64(raw), Bundle: bundle}
-		if s.cert != nil {
-			lsp.Cert = base64.StdEncoding.EncodeToString(s.cert)
-		}
-		b, err := json.Marshal(lsp)
+	out := BlobSignature{Path: path, SHA256: "sha256:" + hex.EncodeToString(sum[:])}
+	files := map[string][]byte{}
+	if opts.Format.bundle() {
+		b, err := s.blobBundle(sum[:], raw, entry)
 		if err != nil {
-			return BlobSignature{}, err
+			return BlobSignature{}, fmt.Errorf("sign %s: %w", path, err)
 		}
-		out.Bundle = strings.TrimSuffix(sigPath, ".sig") + ".bundle"
-		if err := atomicfile.WriteFile(out.Bundle, b, 0o644); err != nil {
-			return BlobSignature{}, fmt.Errorf("write bundle of %s: %w", path, err)
+		out.Bundle = path + BlobBundleSuffix
+		files[out.Bundle] = b
+	}
+	if opts.Format.legacy() {
+		out.Signature = path + BlobSignatureSuffix
+		files[out.Signature] = []byte(b64(raw))
+		if entry != nil {
+			lsp := cosign.LocalSignedPayload{Base64Signature: b64(raw), Bundle: cbundle.EntryToBundle(entry)}
+			if s.cert != nil {
+				lsp.Cert = base64.StdEncoding.EncodeToString(s.cert)
+			}
+			b, err := json.Marshal(lsp)
+			if err != nil {
+				return BlobSignature{}, err
+			}
+			out.LegacyBundle = path + BlobLegacyBundleSuffix
+			files[out.LegacyBundle] = b
 		}
 	}
-	if err := atomicfile.WriteFile(sigPath, []byte(b64(raw)), 0o644); err != nil {
-		return BlobSignature{}, fmt.Errorf("write signature of %s: %w", path, err)
+	var written []string
+	for _, f := range slices.Sorted(maps.Keys(files)) {
+		if err := atomicfile.WriteFile(f, files[f], 0o644); err != nil {
+			for _, w := range written {
+				_ = os.Remove(w) // ours, from this call: a signature set is whole or absent
+			}
+			return BlobSignature{}, fmt.Errorf("write the signature of %s: %w", path, err)
+		}
+		written = append(written, f)
+		opts.logf("signed %s -> %s", path, f)
 	}
-	opts.logf("signed %s -> %s", path, sigPath)
 	return out, nil
 }
 
 // VerifyBlob checks that sigPath holds a base64 signature of the file at path made with the
 // private key of publicKey (file, env://VAR or KMS URI), as `cosign verify-blob --key
-// --insecure-ignore-tlog` does.
+// --insecure-ignore-tlog --signature` does.
 func VerifyBlob(ctx context.Context, publicKey, path, sigPath string) error {
 	v, err := loadVerifier(ctx, publicKey)
 	if err != nil {
@@ -95,6 +141,50 @@ func VerifyBlob(ctx context.Context, publicKey, path, sigPath string) error {
 		return fmt.Errorf("verify %s: signature %s does not verify with public key %s: the file changed since it was signed, or it was signed with another key", path, sigPath, publicKey)
 	}
 	return nil
+}
+
+// VerifyBlobBundle checks that bundlePath holds a Sigstore bundle of the file at path signed
+// with the private key of publicKey, as `cosign verify-blob --key --bundle` does; with tlog the
+// bundle must also carry a Rekor entry, checked against the public Sigstore trust root (network).
+func VerifyBlobBundle(ctx context.Context, publicKey, path, bundlePath string, tlog bool) error {
+	v, err := loadVerifier(ctx, publicKey)
+	if err != nil {
+		return err
+	}
+	b, err := sgbundle.LoadJSONFromPath(bundlePath)
+	if err != nil {
+		return fmt.Errorf("verify %s: %s is not a Sigstore bundle: %w", path, bundlePath, err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", path, err)
+	}
+	defer f.Close()
+	co, err := bundleCheckOpts(v, tlog)
+	if err != nil {
+		return err
+	}
+	if _, err := cosign.VerifyNewBundle(ctx, co, verify.WithArtifact(f), b); err != nil {
+		if !keySigned(ctx, v, b) {
+			return fmt.Errorf("verify %s: bundle %s was not signed with public key %s: it was signed with another key", path, bundlePath, publicKey)
+		}
+		return fmt.Errorf("verify %s: bundle %s does not verify: %w (did the file change since it was signed?)", path, bundlePath, err)
+	}
+	return nil
+}
+
+// bundleCheckOpts are cosign's options for verifying bundles with the key v: offline with the
+// key alone, or with tlog against Sigstore's trust root, fetched from its TUF repository.
+func bundleCheckOpts(v signature.Verifier, tlog bool) (*cosign.CheckOpts, error) {
+	co := &cosign.CheckOpts{SigVerifier: v, IgnoreTlog: !tlog, TrustedMaterial: keyTrust}
+	if tlog {
+		tr, err := cosign.TrustedRoot()
+		if err != nil {
+			return nil, fmt.Errorf("checking transparency log entries needs Sigstore's trusted root (from its TUF repository, network): %w", err)
+		}
+		co.TrustedMaterial = tr
+	}
+	return co, nil
 }
 
 // WriteChecksums writes out in `sha256sum` format (hex, two spaces, path) for files, with paths

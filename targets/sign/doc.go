@@ -4,19 +4,29 @@
 // package that links cosign: a team that does not sign does not import it and does not pay for
 // cosign's ~1000 packages at every `mage` invocation.
 //
-// What it produces is what the cosign CLI produces, so every cosign and policy-controller version
-// reads it:
+// What it produces is what the cosign CLI produces, in the formats Options.Format asks for
+// (both by default), so that cosign v3, older cosign versions and policy-controller all read it:
 //
-//   - Image signatures in cosign's classic layout: a "simple signing" payload naming the exact
-//     manifest digest, stored as a layer of the image at repo:sha256-<hex>.sig. SignImages signs
-//     only digests (repo@sha256:…), never tags: a tag can be repointed between push and sign.
-//     With Options.Recursive every platform manifest of an index is signed as well.
-//   - In-toto attestations (DSSE envelopes) at repo:sha256-<hex>.att: the SPDX SBOM
+//   - Image signatures. Only digests (repo@sha256:…) are signed, never tags: a tag can be
+//     repointed between push and sign. With Options.Recursive every platform manifest of an index
+//     is signed as well. FormatLegacy: cosign's classic layout, a "simple signing" payload naming
+//     the exact manifest digest, stored as a layer of the image at repo:sha256-<hex>.sig.
+//     FormatBundle: a Sigstore bundle (v0.3) of an in-toto statement whose subject is the digest
+//     (predicate https://sigstore.dev/cosign/sign/v1), attached to the digest as an OCI 1.1
+//     referrer, as `cosign sign --new-bundle-format` and cosign v3 write it.
+//   - Attestations: in-toto Statement v1 in DSSE envelopes about the image (and, for an index,
+//     about each platform manifest listed in Subject.Manifests, with that platform's own SBOM and
+//     provenance), the SPDX SBOM
 //     (predicate type https://spdx.dev/Document, cosign's "spdxjson") and a SLSA provenance v1
-//     statement (https://slsa.dev/provenance/v1, cosign's "slsaprovenance1").
-//   - Blob signatures like `cosign sign-blob`: the base64 ECDSA signature of a file, used for
-//     dist/SHA256SUMS (see WriteChecksums), checked by `cosign verify-blob --key cosign.pub
-//     --signature SHA256SUMS.sig SHA256SUMS`.
+//     (https://slsa.dev/provenance/v1, cosign's "slsaprovenance1"): at repo:sha256-<hex>.att
+//     (FormatLegacy), and each in a Sigstore bundle attached as a referrer (FormatBundle).
+//   - Blob signatures like `cosign sign-blob`, used for dist/SHA256SUMS (see WriteChecksums):
+//     the Sigstore bundle FILE.sigstore.json (FormatBundle) and the base64 signature FILE.sig
+//     (FormatLegacy).
+//
+// Referrers are written with cosign's own writer: through the registry's OCI 1.1 referrers API,
+// or, on a registry without one (Docker's distribution 2.x), by the referrers tag schema, an
+// index at repo:sha256-<hex> listing them. Signed records which was used (Signed.FallbackTag).
 //
 // # Keys
 //

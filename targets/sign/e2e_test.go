@@ -16,21 +16,25 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/scratchkit/scratchkit/internal/regtransport"
 	"github.com/scratchkit/scratchkit/internal/testenv"
 )
 
 // e2e is one real docker-registry (with htpasswd auth), a key pair generated for the test, and
-// the pinned cosign CLI, all sharing DOCKER_CONFIG and COSIGN_PASSWORD as a CI job would.
+// the pinned cosign CLIs (v2 as cosign, v3 as cosign3), all sharing DOCKER_CONFIG and
+// COSIGN_PASSWORD as a CI job would.
 type e2e struct {
-	reg    *testenv.Registry
-	cosign string
-	priv   string
-	pub    string
+	reg     *testenv.Registry
+	cosign  string
+	cosign3 string
+	priv    string
+	pub     string
 }
 
 func setupE2E(t *testing.T) *e2e {
 	t.Helper()
 	cosign := testenv.Tool(t, "cosign")
+	cosign3 := testenv.Tool(t, "cosign3")
 	reg := testenv.StartRegistry(t, testenv.RegistryOptions{User: "ci", Password: "registry-Pa55"})
 	t.Setenv("DOCKER_CONFIG", reg.DockerConfig(t))
 	t.Setenv("HOME", t.TempDir()) // the cosign CLI keeps its TUF cache under ~/.sigstore
@@ -43,7 +47,7 @@ func setupE2E(t *testing.T) *e2e {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &e2e{reg: reg, cosign: cosign, priv: priv, pub: pub}
+	return &e2e{reg: reg, cosign: cosign, cosign3: cosign3, priv: priv, pub: pub}
 }
 
 func (e *e2e) keyOpts(log *bytes.Buffer) Options {
@@ -57,6 +61,11 @@ func (e *e2e) keyOpts(log *bytes.Buffer) Options {
 // runCosign runs the cosign CLI and returns its combined output.
 func (e *e2e) runCosign(args ...string) (string, error) {
 	return testenv.Output(e.cosign, args...)
+}
+
+// runCosign3 runs the cosign v3 CLI and returns its combined output.
+func (e *e2e) runCosign3(args ...string) (string, error) {
+	return testenv.Output(e.cosign3, args...)
 }
 
 func (e *e2e) mustCosign(t *testing.T, args ...string) string {
@@ -182,6 +191,7 @@ func TestE2ESignVerifyWithCosignCLI(t *testing.T) {
 	var logs bytes.Buffer
 	opts := e.keyOpts(&logs)
 	opts.Recursive = true
+	opts.Format = FormatLegacy // the bundles have tests of their own
 	opts.Annotations = map[string]string{"commit": testProvenance().Commit}
 	signed, err := SignImages(ctx, opts, []Subject{sub})
 	if err != nil {
@@ -328,10 +338,37 @@ func TestE2EReleaseChecksumsWithCosignCLI(t *testing.T) {
 	if err := WriteChecksums(dist, files, sums); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := SignBlob(ctx, e.keyOpts(nil), sums, sums+".sig"); err != nil {
+	bs, err := SignBlob(ctx, e.keyOpts(nil), sums)
+	if err != nil {
 		t.Fatal(err)
 	}
-	e.mustCosign(t, "verify-blob", "--key", e.pub, "--signature", sums+".sig", "--insecure-ignore-tlog", sums)
+	if bs.Bundle != sums+".sigstore.json" || bs.Signature != sums+".sig" {
+		t.Fatalf("SignBlob wrote %+v, want both formats", bs)
+	}
+	_, otherPub := newKeys(t, "other")
+	tr := offlineTrustedRoot(t)
+	// The legacy signature for cosign v2; the bundle for cosign v3 with its default flags and for
+	// cosign v2.6 with --new-bundle-format; another key refused by each.
+	for _, c := range []struct {
+		name string
+		bin  string
+		args []string
+	}{
+		{"cosign v2.6", e.cosign, []string{"--signature", bs.Signature}},
+		{"cosign v3", e.cosign3, []string{"--bundle", bs.Bundle}},
+		{"cosign v2.6 --new-bundle-format", e.cosign, []string{"--new-bundle-format", "--trusted-root", tr, "--bundle", bs.Bundle}},
+	} {
+		args := append(append([]string{"verify-blob", "--insecure-ignore-tlog"}, c.args...), sums)
+		if _, all, err := cli(c.bin, append(args, "--key", e.pub)...); err != nil {
+			t.Errorf("%s %s: %v\n%s", c.name, strings.Join(args, " "), err, all)
+		}
+		if _, all, err := cli(c.bin, append(args, "--key", otherPub)...); err == nil {
+			t.Errorf("%s accepted another key:\n%s", c.name, all)
+		}
+	}
+	if err := VerifyBlobBundle(ctx, e.pub, sums, bs.Bundle, false); err != nil {
+		t.Fatal(err)
+	}
 
 	// A SHA256SUMS changed after signing is refused by the CLI and by us.
 	b, _ := os.ReadFile(sums)
@@ -343,6 +380,12 @@ func TestE2EReleaseChecksumsWithCosignCLI(t *testing.T) {
 	}
 	if err := VerifyBlob(ctx, e.pub, sums, sums+".sig"); err == nil {
 		t.Fatal("VerifyBlob accepted a changed SHA256SUMS")
+	}
+	if out, err := e.runCosign3("verify-blob", "--key", e.pub, "--bundle", bs.Bundle, "--insecure-ignore-tlog", sums); err == nil {
+		t.Fatalf("cosign v3 verify-blob accepted a changed SHA256SUMS:\n%s", out)
+	}
+	if err := VerifyBlobBundle(ctx, e.pub, sums, bs.Bundle, false); err == nil {
+		t.Fatal("VerifyBlobBundle accepted a changed SHA256SUMS")
 	}
 
 	// A signature the CLI made verifies with VerifyBlob.
@@ -384,6 +427,19 @@ func TestE2EVerifyAcceptsCosignCLISignatures(t *testing.T) {
 		t.Fatalf("verified %+v, want a signature and two attestations", verified)
 	}
 
+	// Bundles the cosign v2.6 CLI attached (its statements are in-toto v0.1) verify too.
+	b := e.pushImage(t, "cli-bundled", "v1")
+	e.mustCosign(t, "sign", "--new-bundle-format", "--key", e.priv, "--tlog-upload=false", "--yes", b.String())
+	e.mustCosign(t, "attest", "--new-bundle-format", "--key", e.priv, "--tlog-upload=false", "--yes", "--type", "spdxjson", "--predicate", sbom, b.String())
+	e.mustCosign(t, "attest", "--new-bundle-format", "--key", e.priv, "--tlog-upload=false", "--yes", "--type", "slsaprovenance1", "--predicate", predPath, b.String())
+	verified, err = VerifyImages(ctx, VerifyOptions{PublicKey: e.pub, Format: FormatBundle}, []Subject{{Ref: b.String(), SBOM: sbom, Provenance: prov}})
+	if err != nil {
+		t.Fatalf("VerifyImages refuses the bundles the cosign CLI attached: %v", err)
+	}
+	if len(verified) != 3 {
+		t.Fatalf("verified %+v, want a signature and two attestations", verified)
+	}
+
 	// The claims are checked, not just the signatures: another SBOM or commit is refused.
 	other := writeSBOM(t, t.TempDir(), "other")
 	_, err = VerifyImages(ctx, VerifyOptions{PublicKey: e.pub}, []Subject{{Ref: d.String(), SBOM: other}})
@@ -409,7 +465,9 @@ func TestE2EVerifyFailuresSayWhich(t *testing.T) {
 	crane := testenv.Tool(t, "crane")
 	repo := e.reg.Host + "/service"
 	a := e.pushImage(t, "service", "v1")
-	if _, err := SignImages(ctx, e.keyOpts(nil), []Subject{{Ref: a.String()}}); err != nil {
+	legacy := e.keyOpts(nil)
+	legacy.Format = FormatLegacy
+	if _, err := SignImages(ctx, legacy, []Subject{{Ref: a.String()}}); err != nil {
 		t.Fatal(err)
 	}
 	vopts := VerifyOptions{PublicKey: e.pub}
@@ -487,7 +545,7 @@ func TestE2EVerifyFailuresSayWhich(t *testing.T) {
 		u := e.pushImage(t, "unsigned", "v1")
 		_, err := VerifyImages(ctx, vopts, []Subject{{Ref: u.String()}, {Ref: a.String(), SBOM: writeSBOM(t, t.TempDir(), "x")}})
 		t.Logf("error: %v", err)
-		if err == nil || !strings.Contains(err.Error(), u.String()+" is not signed: no signature at "+sigTag(u, "sig")) ||
+		if err == nil || !strings.Contains(err.Error(), u.String()+" is not signed: no Sigstore bundle among its referrers and no signature at "+sigTag(u, "sig")) ||
 			!strings.Contains(err.Error(), a.String()+" has no attestations") {
 			t.Fatalf("err = %v, want both subjects reported", err)
 		}
@@ -506,6 +564,9 @@ func TestE2ESignBadInput(t *testing.T) {
 			if m := manifestOf(t, sigTag(d, s)); m != nil {
 				t.Fatalf("%s was pushed although signing failed", sigTag(d, s))
 			}
+		}
+		if found, err := listBundles(d, ociOptions(ctx, nil, false, regtransport.Timeouts{})); err != nil || len(found) != 0 {
+			t.Fatalf("%d bundles were pushed although signing failed (%v)", len(found), err)
 		}
 	}
 
@@ -565,6 +626,18 @@ func TestE2ESignBadInput(t *testing.T) {
 			t.Fatalf("reported as signed: %+v", signed)
 		}
 		nothingPushed(t, d)
+
+		bundleOnly := e.keyOpts(nil)
+		bundleOnly.Format = FormatBundle
+		signed, err = SignImages(ctx, bundleOnly, []Subject{{Ref: rod.String(), SBOM: sbom}})
+		t.Logf("error: %v", err)
+		if err == nil || !strings.Contains(err.Error(), "the registry refused the bundle push for "+rod.String()) {
+			t.Fatalf("bundle format: err = %v", err)
+		}
+		if len(signed) != 0 {
+			t.Fatalf("reported as signed: %+v", signed)
+		}
+		nothingPushed(t, d)
 	})
 
 	t.Run("bad registry credentials", func(t *testing.T) {
@@ -608,8 +681,8 @@ func TestE2ESignBadInput(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("err = %v, want %q", err, want)
 		}
-		if len(signed) != 1 || signed[0].Subject != d.String() {
-			t.Fatalf("signed = %+v, want only the first subject", signed)
+		if len(signed) != 2 || signed[0].Subject != d.String() || signed[1].Subject != d.String() {
+			t.Fatalf("signed = %+v, want only the first subject, in both formats", signed)
 		}
 		nothingPushed(t, missing)
 	})

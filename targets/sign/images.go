@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -16,6 +18,7 @@ import (
 	"github.com/sigstore/cosign/v2/pkg/oci/static"
 	"github.com/sigstore/cosign/v2/pkg/oci/walk"
 	"github.com/sigstore/cosign/v2/pkg/types"
+	"github.com/sigstore/rekor/pkg/generated/models"
 	sigpayload "github.com/sigstore/sigstore/pkg/signature/payload"
 
 	"github.com/scratchkit/scratchkit/internal/redact"
@@ -25,14 +28,17 @@ import (
 var ErrNoImages = errors.New("no images: artifacts.json lists no image pushed to a registry (run the Image target with a registry destination first)")
 
 // SignImages signs every subject's image digest (and, with Recursive, each manifest of an index)
-// and attaches its SBOM and SLSA provenance as in-toto attestations, in cosign's classic layout.
+// and attaches its SBOM and SLSA provenance as in-toto attestations, in the formats
+// Options.Format asks for: cosign's classic layout, Sigstore bundles attached as OCI referrers,
+// or both (the default).
 //
 // Everything that can fail before a push (key, password, SBOM, provenance, the image's presence
-// in the registry) is checked first. The result lists a subject's signature and attestations
+// in the registry) is checked first. The result lists a subject's signatures and attestations
 // only once all of them were pushed: when a push fails, SignImages returns what was completed
 // for earlier subjects and an error, and nothing of the failing subject is reported as signed.
-// Re-signing is idempotent: an identical key-based signature is not added twice, and an
-// attestation replaces the previous one of the same predicate type.
+// Re-signing is idempotent: an identical key-based legacy signature is not added twice, a legacy
+// attestation replaces the previous one of the same predicate type, and a bundle identical to one
+// already attached (same statement, same key, no transparency log) is reused, not pushed again.
 func SignImages(ctx context.Context, opts Options, subjects []Subject) ([]Signed, error) {
 	if len(subjects) == 0 {
 		return nil, ErrNoImages
@@ -44,6 +50,9 @@ func SignImages(ctx context.Context, opts Options, subjects []Subject) ([]Signed
 			return nil, fmt.Errorf("sign %s: %w", label(sub), err)
 		}
 		digests[i] = d
+	}
+	if err := opts.Format.check(); err != nil {
+		return nil, err
 	}
 	s, err := newSigner(ctx, &opts)
 	if err != nil {
@@ -129,28 +138,134 @@ func fetchEntities(ctx context.Context, d name.Digest, recursive bool, ropts []o
 	return out, nil
 }
 
+// target is one manifest to sign or attest, and what signing it produced before the pushes.
+type target struct {
+	digest name.Digest
+	se     oci.SignedEntity // the remote entity; with the legacy signature attached once signed
+	attSE  oci.SignedEntity // the remote entity with the legacy attestations attached
+	sign   bool             // sign the manifest itself
+	stmts  []statement      // attest these statements about it
+
+	bundles  []pendingBundle
+	existing []foundBundle // bundles already attached, listed once (nil: not listed yet)
+	listed   bool
+}
+
+// pendingBundle is a Sigstore bundle made for a target, to push or, when an identical one is
+// already attached, to reuse.
+type pendingBundle struct {
+	kind          string
+	predicateType string
+	data          []byte
+	reuse         *foundBundle
+}
+
 func signSubject(ctx context.Context, opts *Options, s *signer, sub Subject, d name.Digest) ([]Signed, error) {
 	// Statements first: a bad SBOM or provenance fails before anything is signed or pushed.
-	var stmts []statement
-	if sub.SBOM != "" {
-		st, err := sbomStatement(d, sub.SBOM)
-		if err != nil {
-			return nil, err
-		}
-		stmts = append(stmts, st)
-	}
-	if sub.Provenance != nil {
-		st, err := provenanceStatement(d, sub.Provenance)
-		if err != nil {
-			return nil, err
-		}
-		stmts = append(stmts, st)
-	}
-	ropts := ociOptions(ctx, opts.Keychain, opts.Insecure, opts.timeouts())
-	ents, err := fetchEntities(ctx, d, opts.Recursive, ropts)
+	stmts, err := statementsFor(d, sub.SBOM, sub.Provenance)
 	if err != nil {
 		return nil, err
 	}
+	manifests := map[string][]statement{}
+	for _, m := range sub.Manifests {
+		md, err := parseDigest(m.Ref, opts.Insecure)
+		if err != nil {
+			return nil, fmt.Errorf("platform manifest %s: %w", label(m), err)
+		}
+		st, err := statementsFor(md, m.SBOM, m.Provenance)
+		if err != nil {
+			return nil, fmt.Errorf("platform manifest %s: %w", label(m), err)
+		}
+		manifests[md.String()] = st
+	}
+	ropts := ociOptions(ctx, opts.Keychain, opts.Insecure, opts.timeouts())
+	rops := remoteOptions(ctx, opts.Keychain, opts.Insecure, opts.timeouts())
+	ents, err := fetchEntities(ctx, d, opts.Recursive || len(manifests) > 0, ropts)
+	if err != nil {
+		return nil, err
+	}
+	targets := make([]*target, 0, len(ents))
+	for i, e := range ents {
+		t := &target{digest: e.digest, se: e.se, attSE: e.se, sign: i == 0 || opts.Recursive}
+		if i == 0 {
+			t.stmts = stmts
+		} else if st, ok := manifests[e.digest.String()]; ok {
+			t.stmts = st
+			delete(manifests, e.digest.String())
+		}
+		if t.sign || len(t.stmts) > 0 {
+			targets = append(targets, t)
+		}
+	}
+	if len(manifests) > 0 {
+		return nil, fmt.Errorf("%s is not a manifest of the index %s: a platform's attestations go on the platform manifests the index lists", slices.Sorted(maps.Keys(manifests))[0], d)
+	}
+
+	// Sign everything in memory.
+	for _, t := range targets {
+		if err := s.signTarget(ctx, opts, t, ropts); err != nil {
+			return nil, err
+		}
+	}
+
+	// Push; report only when all of this subject's pushes succeeded.
+	var out []Signed
+	for _, t := range targets {
+		got, err := pushLegacy(opts, t, ropts)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	for _, t := range targets {
+		for _, b := range t.bundles {
+			home := bundleHome{}
+			if b.reuse != nil {
+				if home, err = homeOf(t.digest, b.reuse.ref, rops); err != nil {
+					return nil, err
+				}
+			} else if home, err = pushBundle(t.digest, b.data, b.predicateType, ropts, rops); err != nil {
+				return nil, err
+			}
+			what := "bundle"
+			if b.kind == KindAttestation {
+				what = PredicateName(b.predicateType) + ", bundle"
+			}
+			opts.logf("%s %s (%s) -> %s", verb(b.kind, b.reuse != nil), t.digest, what, home.where())
+			sd := Signed{Subject: t.digest.String(), Kind: b.kind, Format: FormatBundle,
+				Ref: home.ref.String(), Digest: home.ref.DigestStr(), FallbackTag: home.fallbackTag}
+			if b.kind == KindAttestation {
+				sd.PredicateType = b.predicateType
+			}
+			out = append(out, sd)
+		}
+	}
+	return out, nil
+}
+
+// statementsFor are the attestations of one image: its SBOM and its provenance, if any.
+func statementsFor(d name.Digest, sbom string, prov *Provenance) ([]statement, error) {
+	var stmts []statement
+	if sbom != "" {
+		st, err := sbomStatement(d, sbom)
+		if err != nil {
+			return nil, err
+		}
+		stmts = append(stmts, st)
+	}
+	if prov != nil {
+		st, err := provenanceStatement(d, prov)
+		if err != nil {
+			return nil, err
+		}
+		stmts = append(stmts, st)
+	}
+	return stmts, nil
+}
+
+// signTarget signs t's manifest and its statements in every format asked for, attaching the
+// legacy ones to t's entities and keeping the bundles in t.bundles.
+func (s *signer) signTarget(ctx context.Context, opts *Options, t *target, ropts []ociremote.Option) error {
 	var ann map[string]any
 	if len(opts.Annotations) > 0 {
 		ann = make(map[string]any, len(opts.Annotations))
@@ -159,59 +274,120 @@ func signSubject(ctx context.Context, opts *Options, s *signer, sub Subject, d n
 		}
 	}
 	dd := cremote.NewDupeDetector(s.sv)
-
-	// Sign everything in memory.
-	signedEnts := make([]oci.SignedEntity, len(ents))
-	for i, e := range ents {
-		payload, err := (&sigpayload.Cosign{Image: e.digest, Annotations: ann}).MarshalJSON()
+	if t.sign && opts.Format.legacy() {
+		payload, err := (&sigpayload.Cosign{Image: t.digest, Annotations: ann}).MarshalJSON()
 		if err != nil {
-			return nil, fmt.Errorf("signature payload for %s: %w", e.digest, err)
+			return fmt.Errorf("signature payload for %s: %w", t.digest, err)
 		}
-		raw, bundle, err := s.signPayload(ctx, payload)
+		raw, entry, err := s.signPayload(ctx, payload)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		sig, err := static.NewSignature(payload, b64(raw), s.staticOptions(bundle)...)
+		sig, err := static.NewSignature(payload, b64(raw), s.staticOptions(entry)...)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		se, err := mutate.AttachSignatureToEntity(e.se, sig, mutate.WithDupeDetector(dd))
-		if err != nil {
-			return nil, fmt.Errorf("attach signature to %s: %w", e.digest, err)
-		}
-		signedEnts[i] = se
-	}
-	attSE := ents[0].se
-	for _, st := range stmts {
-		env, bundle, err := s.signDSSE(ctx, st.payload)
-		if err != nil {
-			return nil, err
-		}
-		o := append(s.staticOptions(bundle),
-			static.WithLayerMediaType(types.DssePayloadType),
-			static.WithAnnotations(map[string]string{"predicateType": st.predicateType}))
-		att, err := static.NewAttestation(env, o...)
-		if err != nil {
-			return nil, err
-		}
-		attSE, err = mutate.AttachAttestationToEntity(attSE, att,
-			mutate.WithDupeDetector(dd), mutate.WithReplaceOp(replaceOp(st.predicateType)))
-		if err != nil {
-			return nil, fmt.Errorf("attach %s attestation to %s: %w", st.predicateType, d, err)
+		if t.se, err = mutate.AttachSignatureToEntity(t.se, sig, mutate.WithDupeDetector(dd)); err != nil {
+			return fmt.Errorf("attach signature to %s: %w", t.digest, err)
 		}
 	}
+	if t.sign && opts.Format.bundle() {
+		st, err := signatureStatement(t.digest, ann)
+		if err != nil {
+			return fmt.Errorf("signature of %s: %w", t.digest, err)
+		}
+		if err := s.addBundle(ctx, opts, t, KindSignature, st, nil, ropts); err != nil {
+			return err
+		}
+	}
+	for _, st := range t.stmts {
+		env, entry, err := s.signDSSE(ctx, st.payload)
+		if err != nil {
+			return err
+		}
+		if opts.Format.legacy() {
+			o := append(s.staticOptions(entry),
+				static.WithLayerMediaType(types.DssePayloadType),
+				static.WithAnnotations(map[string]string{"predicateType": st.predicateType}))
+			att, err := static.NewAttestation(env, o...)
+			if err != nil {
+				return err
+			}
+			t.attSE, err = mutate.AttachAttestationToEntity(t.attSE, att,
+				mutate.WithDupeDetector(dd), mutate.WithReplaceOp(replaceOp(st.predicateType)))
+			if err != nil {
+				return fmt.Errorf("attach %s attestation to %s: %w", st.predicateType, t.digest, err)
+			}
+		}
+		if opts.Format.bundle() {
+			// The same envelope, and the same Rekor entry, in a bundle.
+			if err := s.addBundle(ctx, opts, t, KindAttestation, st, &signedEnvelope{env, entry}, ropts); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
-	// Push; report only when all of this subject's pushes succeeded.
+// signedEnvelope is a DSSE envelope already signed, with its Rekor entry if any.
+type signedEnvelope struct {
+	env   []byte
+	entry *models.LogEntryAnon
+}
+
+// addBundle makes the bundle of statement st about t (signing it unless signed is given) and
+// queues it, or queues the reuse of an identical bundle already attached to t: signed with this
+// key and saying the same, it would only pile up. Keyless and transparency-logged signatures
+// are always new (each carries its own certificate or log entry).
+func (s *signer) addBundle(ctx context.Context, opts *Options, t *target, kind string, st statement, signed *signedEnvelope, ropts []ociremote.Option) error {
+	if s.cert == nil && s.rekor == nil {
+		if !t.listed {
+			found, err := listBundles(t.digest, ropts)
+			if err != nil {
+				return err
+			}
+			t.existing, t.listed = found, true
+		}
+		for i := range t.existing {
+			f := &t.existing[i]
+			env := f.bundle.GetDsseEnvelope()
+			if env == nil || !sameStatement(env.GetPayload(), st.payload) || !keySigned(ctx, s.sv, f.bundle) {
+				continue
+			}
+			t.bundles = append(t.bundles, pendingBundle{kind: kind, predicateType: st.predicateType, reuse: f})
+			return nil
+		}
+	}
+	if signed == nil {
+		env, entry, err := s.signDSSE(ctx, st.payload)
+		if err != nil {
+			return err
+		}
+		signed = &signedEnvelope{env, entry}
+	}
+	b, err := s.dsseBundle(st.payload, signed.env, signed.entry)
+	if err != nil {
+		return err
+	}
+	t.bundles = append(t.bundles, pendingBundle{kind: kind, predicateType: st.predicateType, data: b})
+	return nil
+}
+
+// pushLegacy pushes t's signature and attestations in cosign's classic layout.
+func pushLegacy(opts *Options, t *target, ropts []ociremote.Option) ([]Signed, error) {
+	if !opts.Format.legacy() {
+		return nil, nil
+	}
 	var out []Signed
-	for i, e := range ents {
-		tag, err := ociremote.SignatureTag(e.digest, ropts...)
+	if t.sign {
+		tag, err := ociremote.SignatureTag(t.digest, ropts...)
 		if err != nil {
 			return nil, err
 		}
-		if err := ociremote.WriteSignatures(e.digest.Repository, signedEnts[i], ropts...); err != nil {
-			return nil, fmt.Errorf("the registry refused the signature push to %s (does this account have push access to %s?): %w%s", tag, e.digest.Repository, err, registryHint(err))
+		if err := ociremote.WriteSignatures(t.digest.Repository, t.se, ropts...); err != nil {
+			return nil, fmt.Errorf("the registry refused the signature push to %s (does this account have push access to %s?): %w%s", tag, t.digest.Repository, err, registryHint(err))
 		}
-		sigs, err := signedEnts[i].Signatures()
+		sigs, err := t.se.Signatures()
 		if err != nil {
 			return nil, err
 		}
@@ -219,18 +395,18 @@ func signSubject(ctx context.Context, opts *Options, s *signer, sub Subject, d n
 		if err != nil {
 			return nil, err
 		}
-		opts.logf("signed %s -> %s", e.digest, tag)
-		out = append(out, Signed{Subject: e.digest.String(), Kind: KindSignature, Ref: tag.String(), Digest: h.String()})
+		opts.logf("signed %s -> %s", t.digest, tag)
+		out = append(out, Signed{Subject: t.digest.String(), Kind: KindSignature, Format: FormatLegacy, Ref: tag.String(), Digest: h.String()})
 	}
-	if len(stmts) > 0 {
-		tag, err := ociremote.AttestationTag(d, ropts...)
+	if len(t.stmts) > 0 {
+		tag, err := ociremote.AttestationTag(t.digest, ropts...)
 		if err != nil {
 			return nil, err
 		}
-		if err := ociremote.WriteAttestations(d.Repository, attSE, ropts...); err != nil {
-			return nil, fmt.Errorf("the registry refused the attestation push to %s (does this account have push access to %s?): %w%s", tag, d.Repository, err, registryHint(err))
+		if err := ociremote.WriteAttestations(t.digest.Repository, t.attSE, ropts...); err != nil {
+			return nil, fmt.Errorf("the registry refused the attestation push to %s (does this account have push access to %s?): %w%s", tag, t.digest.Repository, err, registryHint(err))
 		}
-		atts, err := attSE.Attestations()
+		atts, err := t.attSE.Attestations()
 		if err != nil {
 			return nil, err
 		}
@@ -238,12 +414,46 @@ func signSubject(ctx context.Context, opts *Options, s *signer, sub Subject, d n
 		if err != nil {
 			return nil, err
 		}
-		for _, st := range stmts {
-			opts.logf("attested %s (%s) -> %s", d, st.predicateType, tag)
-			out = append(out, Signed{Subject: d.String(), Kind: KindAttestation, PredicateType: st.predicateType, Ref: tag.String(), Digest: h.String()})
+		for _, st := range t.stmts {
+			opts.logf("attested %s (%s) -> %s", t.digest, PredicateName(st.predicateType), tag)
+			out = append(out, Signed{Subject: t.digest.String(), Kind: KindAttestation, PredicateType: st.predicateType, Format: FormatLegacy, Ref: tag.String(), Digest: h.String()})
 		}
 	}
 	return out, nil
+}
+
+func verb(kind string, reused bool) string {
+	switch {
+	case reused && kind == KindSignature:
+		return "already signed"
+	case reused:
+		return "already attested"
+	case kind == KindSignature:
+		return "signed"
+	}
+	return "attested"
+}
+
+// where says where a bundle went, for logs and reports.
+func (h bundleHome) where() string {
+	if h.fallbackTag != "" {
+		return h.ref.String() + ", listed by the referrers tag " + h.fallbackTag
+	}
+	return h.ref.String() + ", listed by the registry's referrers API"
+}
+
+// PredicateName is cosign's --type name of a predicate type ("signature" for a signature in a
+// bundle), or the type itself.
+func PredicateName(t string) string {
+	switch t {
+	case PredicateSPDX:
+		return "spdxjson"
+	case PredicateSLSA1:
+		return "slsaprovenance1"
+	case PredicateCosignSign:
+		return "signature"
+	}
+	return t
 }
 
 // replaceOp drops earlier attestations of the same predicate type when a new one is attached

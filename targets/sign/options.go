@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,7 +27,45 @@ const (
 const (
 	PredicateSPDX  = "https://spdx.dev/Document"      // cosign --type spdxjson
 	PredicateSLSA1 = "https://slsa.dev/provenance/v1" // cosign --type slsaprovenance1
+	// PredicateCosignSign is the predicate type of an image signature in a Sigstore bundle: an
+	// in-toto statement whose subject is the signed digest, as `cosign sign --new-bundle-format`
+	// (and cosign v3 by default) writes it.
+	PredicateCosignSign = "https://sigstore.dev/cosign/sign/v1"
 )
+
+// Format is how signatures and attestations are stored.
+type Format string
+
+// Formats. The zero value means FormatBoth when signing.
+const (
+	// FormatBundle stores each signature and attestation as a Sigstore bundle (media type
+	// application/vnd.dev.sigstore.bundle.v0.3+json) attached to the image digest as an OCI 1.1
+	// referrer (through the registry's referrers API, or the referrers tag schema
+	// repo:sha256-<hex> where the registry lacks it), and signs blobs into <file>.sigstore.json.
+	// cosign v3 reads it by default, cosign v2.6 with --new-bundle-format.
+	FormatBundle Format = "bundle"
+	// FormatLegacy stores them in cosign's classic tag layout (repo:sha256-<hex>.sig and .att)
+	// and signs blobs into a detached base64 <file>.sig: what every cosign version reads.
+	FormatLegacy Format = "legacy"
+	// FormatBoth writes both, so verifiers old and new find what they look for.
+	FormatBoth Format = "both"
+)
+
+// Formats lists the formats, for validation and messages.
+var Formats = []Format{FormatBundle, FormatLegacy, FormatBoth}
+
+// bundle reports whether f writes (or requires) Sigstore bundles; the zero value does.
+func (f Format) bundle() bool { return f == FormatBundle || f == FormatBoth || f == "" }
+
+// legacy reports whether f writes (or requires) cosign's classic layout; the zero value does.
+func (f Format) legacy() bool { return f == FormatLegacy || f == FormatBoth || f == "" }
+
+func (f Format) check() error {
+	if f == "" || slices.Contains(Formats, f) {
+		return nil
+	}
+	return fmt.Errorf("signature format %q: want one of bundle, legacy, both", string(f))
+}
 
 // DefaultBuildType is the SLSA buildType of provenance that does not name its own.
 const DefaultBuildType = "https://github.com/scratchkit/scratchkit/buildtypes/go-image@v1"
@@ -59,6 +98,9 @@ type Options struct {
 	TLog bool
 	// Recursive also signs every manifest of an image index, not only the index.
 	Recursive bool
+	// Format is how signatures and attestations are stored: FormatBundle, FormatLegacy or
+	// FormatBoth. Empty means FormatBoth.
+	Format Format
 
 	FulcioURL     string // default DefaultFulcioURL
 	RekorURL      string // default DefaultRekorURL
@@ -92,6 +134,10 @@ type VerifyOptions struct {
 	// TLog requires each signature to carry a Rekor inclusion bundle verified against the
 	// public Sigstore log keys (network). Off by default, like signing.
 	TLog bool
+	// Format is what must be there: FormatBundle requires Sigstore bundles, FormatLegacy
+	// cosign's classic layout, FormatBoth both. Empty accepts either: whatever of the two an image
+	// has is checked, and at least one must be there.
+	Format Format
 
 	Keychain authn.Keychain
 	Insecure bool
@@ -113,6 +159,11 @@ type Subject struct {
 	SBOM string
 	// Provenance describes the build for a SLSA provenance v1 attestation; nil for none.
 	Provenance *Provenance
+	// Manifests are platform manifests of the index Ref, each with the SBOM and provenance of its
+	// own binary, attested at its own digest (and, with Options.Recursive, signed there like every
+	// manifest of the index). Each Ref must be a manifest of the index; Tags and Manifests of a
+	// manifest are ignored.
+	Manifests []Subject
 }
 
 // Provenance is the plain data of a SLSA provenance v1 statement.
@@ -143,8 +194,16 @@ type Signed struct {
 	Subject       string // the signed image, repo@sha256:<hex>
 	Kind          string // KindSignature or KindAttestation
 	PredicateType string // for attestations
-	Ref           string // repo:sha256-<hex>.sig or .att
-	Digest        string // digest of the pushed .sig/.att manifest
+	Format        Format // FormatBundle or FormatLegacy
+	// Ref is where it lives: legacy, the tag repo:sha256-<hex>.sig or .att; a bundle, the
+	// referrer manifest repo@sha256:<hex> that holds it.
+	Ref string
+	// Digest is the digest of the pushed .sig/.att or referrer manifest.
+	Digest string
+	// FallbackTag is, for a bundle on a registry without the OCI 1.1 referrers API, the tag of
+	// the index that lists it (the referrers tag schema, repo:sha256-<subject hex>); empty
+	// when the registry's referrers API lists it.
+	FallbackTag string
 }
 
 // Verified is one signature or attestation that verified.
@@ -152,8 +211,11 @@ type Verified struct {
 	Subject       string // repo@sha256:<hex>
 	Kind          string // KindSignature or KindAttestation
 	PredicateType string // for attestations
-	Ref           string // where it was found: repo:sha256-<hex>.sig or .att
-	Count         int    // how many signatures/attestations of this kind verified
+	Format        Format // FormatBundle or FormatLegacy: what was checked
+	// Ref is where it was found: legacy, repo:sha256-<hex>.sig or .att; a bundle, the referrer
+	// manifest repo@sha256:<hex> (the first, when several verified).
+	Ref   string
+	Count int // how many signatures/attestations of this kind and format verified
 }
 
 // PasswordFromEnv returns a password function reading COSIGN_PASSWORD, as the cosign CLI does

@@ -176,7 +176,7 @@ func TestPublicKeyOfAnotherKeyRefusedBeforeSigning(t *testing.T) {
 	if err := os.WriteFile(blob, []byte("x\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := SignBlob(context.Background(), Options{Key: priv, Password: passwordFunc(testPassword), PublicKey: otherPub}, blob, blob+".sig")
+	_, err := SignBlob(context.Background(), Options{Key: priv, Password: passwordFunc(testPassword), PublicKey: otherPub}, blob)
 	if err == nil || !strings.Contains(err.Error(), "public key "+otherPub+" does not belong to signing key "+priv) {
 		t.Fatalf("err = %v, want a key pair mismatch naming both keys", err)
 	}
@@ -256,12 +256,29 @@ func TestSignBlobVerifyBlob(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	got, err := SignBlob(ctx, Options{Key: priv, Password: passwordFunc(testPassword), Log: func(f string, a ...any) { fmt.Fprintf(&logs, f+"\n", a...) }}, blob, blob+".sig")
+	got, err := SignBlob(ctx, Options{Key: priv, Password: passwordFunc(testPassword), Log: func(f string, a ...any) { fmt.Fprintf(&logs, f+"\n", a...) }}, blob)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Signature != blob+".sig" || got.Bundle != "" || got.SHA256 != "sha256:"+mustSHA(t, blob) {
+	// Both formats by default; cosign's older bundle only with a transparency log entry.
+	if got.Signature != blob+".sig" || got.Bundle != blob+".sigstore.json" || got.LegacyBundle != "" || got.SHA256 != "sha256:"+mustSHA(t, blob) {
 		t.Fatalf("BlobSignature = %+v", got)
+	}
+	var bundle struct {
+		MediaType        string
+		MessageSignature struct {
+			MessageDigest struct{ Algorithm, Digest string }
+		}
+	}
+	if b, err := os.ReadFile(got.Bundle); err != nil || json.Unmarshal(b, &bundle) != nil ||
+		bundle.MediaType != BundleMediaType || bundle.MessageSignature.MessageDigest.Algorithm != "SHA2_256" {
+		t.Fatalf("bundle %s: %+v, %v", got.Bundle, bundle, err)
+	}
+	if err := VerifyBlobBundle(ctx, pub, blob, got.Bundle, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyBlobBundle(ctx, otherPub, blob, got.Bundle, false); err == nil || !strings.Contains(err.Error(), "was not signed with public key "+otherPub) {
+		t.Fatalf("bundle, wrong key: err = %v", err)
 	}
 	sig, _ := os.ReadFile(blob + ".sig")
 	if _, err := base64.StdEncoding.DecodeString(string(sig)); err != nil {
@@ -279,6 +296,29 @@ func TestSignBlobVerifyBlob(t *testing.T) {
 	}
 	if err := VerifyBlob(ctx, pub, blob, blob+".sig"); err == nil {
 		t.Fatal("a changed SHA256SUMS verified")
+	}
+	if err := VerifyBlobBundle(ctx, pub, blob, got.Bundle, false); err == nil || !strings.Contains(err.Error(), "does not verify") {
+		t.Fatalf("a changed SHA256SUMS, bundle: err = %v", err)
+	}
+
+	// One format alone writes its file alone.
+	for _, f := range []Format{FormatBundle, FormatLegacy} {
+		dir := t.TempDir()
+		blob := filepath.Join(dir, "SHA256SUMS")
+		if err := os.WriteFile(blob, []byte("abc  app\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := SignBlob(ctx, Options{Key: priv, Password: passwordFunc(testPassword), Format: f}, blob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries, _ := os.ReadDir(dir)
+		if (f == FormatBundle) != (got.Signature == "" && got.Bundle != "") || len(entries) != 2 {
+			t.Errorf("%s: %+v, %d files", f, got, len(entries))
+		}
+	}
+	if _, err := SignBlob(ctx, Options{Key: priv, Password: passwordFunc(testPassword), Format: "sigstore"}, blob); err == nil || !strings.Contains(err.Error(), "want one of bundle, legacy, both") {
+		t.Fatalf("unknown format: err = %v", err)
 	}
 }
 
@@ -319,25 +359,27 @@ func TestKeylessWithoutNetworkSaysWhatItNeeds(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := Options{Keyless: true, FulcioURL: fulcio, RekorURL: rekor, IdentityToken: fakeJWT()}
-	_, err := SignBlob(ctx, opts, blob, blob+".sig")
+	_, err := SignBlob(ctx, opts, blob)
 	want := "keyless signing needs " + fulcio + " and " + rekor + ": "
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("err = %v, want it to start with %q", err, want)
 	}
-	if _, err := os.Stat(blob + ".sig"); err == nil {
-		t.Fatal("a signature was written although keyless signing failed")
+	for _, f := range []string{blob + ".sig", blob + ".sigstore.json"} {
+		if _, err := os.Stat(f); err == nil {
+			t.Fatalf("%s was written although keyless signing failed", f)
+		}
 	}
 
 	// The default URLs are the public Sigstore instances.
 	opts = Options{Keyless: true}
-	_, err = SignBlob(ctx, opts, blob, blob+".sig")
+	_, err = SignBlob(ctx, opts, blob)
 	if err == nil || !strings.Contains(err.Error(), "keyless signing needs an OIDC identity token") ||
 		!strings.Contains(err.Error(), "https://fulcio.sigstore.dev and https://rekor.sigstore.dev") {
 		t.Fatalf("no token: err = %v", err)
 	}
 
 	opts = Options{Keyless: true, Key: "cosign.key"}
-	if _, err := SignBlob(ctx, opts, blob, blob+".sig"); err == nil || !strings.Contains(err.Error(), "choose one") {
+	if _, err := SignBlob(ctx, opts, blob); err == nil || !strings.Contains(err.Error(), "choose one") {
 		t.Fatalf("key and keyless: err = %v", err)
 	}
 }
@@ -352,13 +394,15 @@ func TestTLogWithoutNetworkSaysWhatItNeeds(t *testing.T) {
 	if err := os.WriteFile(blob, []byte("x\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := SignBlob(ctx, Options{Key: priv, Password: passwordFunc(testPassword), TLog: true, RekorURL: rekor}, blob, blob+".sig")
+	_, err := SignBlob(ctx, Options{Key: priv, Password: passwordFunc(testPassword), TLog: true, RekorURL: rekor}, blob)
 	if err == nil || !strings.Contains(err.Error(), "transparency log upload (sign.tlog) needs "+rekor) {
 		t.Fatalf("err = %v", err)
 	}
 	noSecret(t, err.Error())
-	if _, err := os.Stat(blob + ".sig"); err == nil {
-		t.Fatal("a signature was written although the upload failed")
+	for _, f := range []string{blob + ".sig", blob + ".sigstore.json"} {
+		if _, err := os.Stat(f); err == nil {
+			t.Fatalf("%s was written although the upload failed", f)
+		}
 	}
 }
 
@@ -418,7 +462,7 @@ func TestProvenanceStatement(t *testing.T) {
 	if err := json.Unmarshal(st.payload, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Type != "https://in-toto.io/Statement/v0.1" && got.Type != "https://in-toto.io/Statement/v1" {
+	if got.Type != "https://in-toto.io/Statement/v1" {
 		t.Errorf("_type %s", got.Type)
 	}
 	if len(got.Subject) != 1 || got.Subject[0].Digest["sha256"] != strings.Repeat("ab", 32) || got.Subject[0].Name != "127.0.0.1:5000/app" {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
 	"github.com/sigstore/cosign/v2/pkg/oci/static"
 	"github.com/sigstore/cosign/v2/pkg/providers"
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	rekor "github.com/sigstore/rekor/pkg/client"
 	rekorclient "github.com/sigstore/rekor/pkg/generated/client"
@@ -23,6 +25,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	sigopts "github.com/sigstore/sigstore/pkg/signature/options"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	// Ambient OIDC identity for keyless signing: GitHub Actions, SIGSTORE_ID_TOKEN and a token
 	// file (/var/run/sigstore/cosign/oidc-token). cosign's Google, Buildkite and SPIFFE providers
@@ -134,21 +137,22 @@ func (s *signer) verifierPEM() ([]byte, error) {
 	return publicKeyPEM(s.sv)
 }
 
-// staticOptions are the annotations every signature layer carries: certificate and Rekor bundle.
-func (s *signer) staticOptions(entryBundle *cbundle.RekorBundle) []static.Option {
+// staticOptions are the annotations every legacy signature layer carries: the certificate and
+// the Rekor bundle.
+func (s *signer) staticOptions(entry *models.LogEntryAnon) []static.Option {
 	var o []static.Option
 	if s.cert != nil {
 		o = append(o, static.WithCertChain(s.cert, nil))
 	}
-	if entryBundle != nil {
-		o = append(o, static.WithBundle(entryBundle))
+	if entry != nil {
+		o = append(o, static.WithBundle(cbundle.EntryToBundle(entry)))
 	}
 	return o
 }
 
 // signPayload signs payload (hashed with SHA-256) and, with TLog, records it in Rekor as a
-// hashedrekord entry. It returns the raw signature and the Rekor bundle (nil without TLog).
-func (s *signer) signPayload(ctx context.Context, payload []byte) ([]byte, *cbundle.RekorBundle, error) {
+// hashedrekord entry. It returns the raw signature and the Rekor entry (nil without TLog).
+func (s *signer) signPayload(ctx context.Context, payload []byte) ([]byte, *models.LogEntryAnon, error) {
 	sig, err := s.sv.SignMessage(bytes.NewReader(payload), sigopts.WithContext(ctx))
 	if err != nil {
 		return nil, nil, fmt.Errorf("sign: %w", err)
@@ -167,12 +171,13 @@ func (s *signer) signPayload(ctx context.Context, payload []byte) ([]byte, *cbun
 		return nil, nil, s.networkError("upload the signature to Rekor", err)
 	}
 	s.logEntry(entry)
-	return sig, cbundle.EntryToBundle(entry), nil
+	return sig, entry, nil
 }
 
 // signDSSE wraps statement in a DSSE envelope signed for the in-toto payload type and, with
-// TLog, records it in Rekor as a dsse entry.
-func (s *signer) signDSSE(ctx context.Context, statement []byte) ([]byte, *cbundle.RekorBundle, error) {
+// TLog, records it in Rekor as a dsse entry. It returns the envelope (JSON) and the Rekor entry
+// (nil without TLog).
+func (s *signer) signDSSE(ctx context.Context, statement []byte) ([]byte, *models.LogEntryAnon, error) {
 	env, err := dsseSign(ctx, s.sv, statement)
 	if err != nil {
 		return nil, nil, err
@@ -189,7 +194,64 @@ func (s *signer) signDSSE(ctx context.Context, statement []byte) ([]byte, *cbund
 		return nil, nil, s.networkError("upload the attestation to Rekor", err)
 	}
 	s.logEntry(entry)
-	return env, cbundle.EntryToBundle(entry), nil
+	return env, entry, nil
+}
+
+// dsseBundle is the Sigstore bundle (v0.3, JSON) of a DSSE envelope env over statement, with the
+// key's hint or the Fulcio certificate, and the Rekor entry when there is one: what
+// `cosign attest --new-bundle-format` attaches.
+func (s *signer) dsseBundle(statement, env []byte, entry *models.LogEntryAnon) ([]byte, error) {
+	pub, err := s.sv.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	vpem, err := s.verifierPEM()
+	if err != nil {
+		return nil, err
+	}
+	b, err := cbundle.MakeNewBundle(pub, entry, statement, env, vpem, nil)
+	if err != nil {
+		return nil, fmt.Errorf("make Sigstore bundle: %w", err)
+	}
+	return b, nil
+}
+
+// blobBundle is the Sigstore bundle (v0.3, JSON) of a signature sig over a blob whose SHA-256
+// is digest: what `cosign sign-blob --new-bundle-format --bundle` writes.
+func (s *signer) blobBundle(digest, sig []byte, entry *models.LogEntryAnon) ([]byte, error) {
+	var hint string
+	var rawCert []byte
+	if s.cert != nil {
+		certs, err := cryptoutils.UnmarshalCertificatesFromPEM(s.cert)
+		if err != nil || len(certs) == 0 {
+			return nil, fmt.Errorf("make Sigstore bundle: read the signing certificate: %w", err)
+		}
+		rawCert = certs[0].Raw
+	} else {
+		pub, err := s.sv.PublicKey()
+		if err != nil {
+			return nil, err
+		}
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			return nil, fmt.Errorf("make Sigstore bundle: %w", err)
+		}
+		h := sha256.Sum256(der) // the key hint, as cosign computes it
+		hint = base64.StdEncoding.EncodeToString(h[:])
+	}
+	pb, err := cbundle.MakeProtobufBundle(hint, rawCert, entry, nil)
+	if err != nil {
+		return nil, fmt.Errorf("make Sigstore bundle: %w", err)
+	}
+	pb.Content = &protobundle.Bundle_MessageSignature{MessageSignature: &protocommon.MessageSignature{
+		MessageDigest: &protocommon.HashOutput{Algorithm: protocommon.HashAlgorithm_SHA2_256, Digest: digest},
+		Signature:     sig,
+	}}
+	b, err := protojson.Marshal(pb)
+	if err != nil {
+		return nil, fmt.Errorf("make Sigstore bundle: %w", err)
+	}
+	return b, nil
 }
 
 func (s *signer) logEntry(e *models.LogEntryAnon) {

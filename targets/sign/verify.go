@@ -12,6 +12,8 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"slices"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -27,37 +29,44 @@ import (
 	"github.com/scratchkit/scratchkit/internal/redact"
 )
 
-// VerifyImages verifies what SignImages produced for each subject, with the public key:
+// VerifyImages verifies what SignImages produced for each subject, with the public key, in
+// each format VerifyOptions.Format asks for (empty: whichever of the two the image has):
 //
 //   - every tag in Subject.Tags still names the signed digest (else: repointed tag);
 //   - the manifest, and unless SkipLayers every config and layer blob, match their digests
 //     (else: tampered manifest or layer);
-//   - at least one signature verifies with the key and its payload names the exact digest
-//     (else: wrong key, or a signature copied from another image), for each manifest of an
-//     index too with Recursive;
+//   - at least one signature verifies with the key and names the exact digest (else: wrong key,
+//     or a signature copied from another image), for each manifest of an index too with
+//     Recursive: a simple-signing payload at repo:sha256-<hex>.sig (legacy), a Sigstore bundle
+//     among the digest's OCI referrers (bundle);
 //   - with Subject.SBOM, an spdxjson attestation verifies, names the digest, and carries that
 //     SBOM; with Subject.Provenance, a SLSA provenance v1 attestation verifies, names the digest
-//     and, when Provenance.Commit is set, that commit.
+//     and, when Provenance.Commit is set, that commit;
+//   - each of Subject.Manifests is a manifest of the index and has its own attestations, checked
+//     the same way at its own digest (another platform's SBOM there fails).
 //
 // Every subject is checked; the returned error joins one message per failed subject, each
-// saying which check failed.
+// saying which check failed. Each Verified says which format it checked.
 func VerifyImages(ctx context.Context, opts VerifyOptions, subjects []Subject) ([]Verified, error) {
 	if len(subjects) == 0 {
 		return nil, ErrNoImages
+	}
+	if err := opts.Format.check(); err != nil {
+		return nil, err
 	}
 	v, err := loadVerifier(ctx, opts.PublicKey)
 	if err != nil {
 		return nil, err
 	}
 	ropts := ociOptions(ctx, opts.Keychain, opts.Insecure, opts.timeouts())
-	co := &cosign.CheckOpts{
+	vc := &verifier{opts: &opts, ropts: ropts, v: v, co: &cosign.CheckOpts{
 		SigVerifier:        v,
 		IgnoreTlog:         !opts.TLog,
 		ClaimVerifier:      cosign.SimpleClaimVerifier,
 		RegistryClientOpts: ropts,
-	}
+	}}
 	if opts.TLog {
-		co.RekorPubKeys, err = cosign.GetRekorPubs(ctx)
+		vc.co.RekorPubKeys, err = cosign.GetRekorPubs(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("checking transparency log entries needs Rekor's public key (from the Sigstore TUF repository, network, or SIGSTORE_REKOR_PUBLIC_KEY): %w", err)
 		}
@@ -68,7 +77,7 @@ func VerifyImages(ctx context.Context, opts VerifyOptions, subjects []Subject) (
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		got, err := verifySubject(ctx, &opts, co, sub)
+		got, err := vc.subject(ctx, sub)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("verify %s: %w", label(sub), redact.Error(err)))
 			continue
@@ -78,7 +87,17 @@ func VerifyImages(ctx context.Context, opts VerifyOptions, subjects []Subject) (
 	return out, errors.Join(errs...)
 }
 
-func verifySubject(ctx context.Context, opts *VerifyOptions, co *cosign.CheckOpts, sub Subject) ([]Verified, error) {
+// verifier holds what every subject's verification shares.
+type verifier struct {
+	opts  *VerifyOptions
+	ropts []ociremote.Option
+	v     signature.Verifier
+	co    *cosign.CheckOpts // legacy layout
+	bco   *cosign.CheckOpts // bundles, made when first needed
+}
+
+func (vc *verifier) subject(ctx context.Context, sub Subject) ([]Verified, error) {
+	opts := vc.opts
 	d, err := parseDigest(sub.Ref, opts.Insecure)
 	if err != nil {
 		return nil, err
@@ -97,22 +116,117 @@ func verifySubject(ctx context.Context, opts *VerifyOptions, co *cosign.CheckOpt
 	if opts.Recursive {
 		digests = append(digests, children...)
 	}
-	var out []Verified
-	for _, dg := range digests {
-		sigs, _, err := cosign.VerifyImageSignatures(ctx, dg, co)
-		if err != nil {
-			return nil, diagnoseSignatures(dg, co.SigVerifier, opts.PublicKey, co.RegistryClientOpts, err)
+	bundles := map[string][]foundBundle{}
+	bundlesOf := func(dg name.Digest) ([]foundBundle, error) {
+		if b, ok := bundles[dg.String()]; ok {
+			return b, nil
 		}
-		tag, _ := ociremote.SignatureTag(dg, co.RegistryClientOpts...)
-		opts.logf("verified %d signature(s) of %s", len(sigs), dg)
-		out = append(out, Verified{Subject: dg.String(), Kind: KindSignature, Ref: tag.String(), Count: len(sigs)})
+		b, err := listBundles(dg, vc.ropts)
+		bundles[dg.String()] = b
+		return b, err
 	}
+	formats, err := vc.formats(d, bundlesOf)
+	if err != nil {
+		return nil, err
+	}
+	// The index (or image) with the signatures, then each platform manifest's attestations.
+	type part struct {
+		d      name.Digest
+		signed []name.Digest
+		sub    Subject
+	}
+	parts := []part{{d, digests, sub}}
+	for _, m := range sub.Manifests {
+		md, err := parseDigest(m.Ref, opts.Insecure)
+		if err != nil {
+			return nil, fmt.Errorf("platform manifest %s: %w", label(m), err)
+		}
+		if !slices.ContainsFunc(children, func(c name.Digest) bool { return c.String() == md.String() }) {
+			return nil, fmt.Errorf("%s is not a manifest of the index %s", md, d)
+		}
+		parts = append(parts, part{md, nil, m})
+	}
+	var out []Verified
+	for _, p := range parts {
+		want := attestationsOf(p.sub)
+		for _, f := range formats {
+			var got []Verified
+			var err error
+			if f == FormatBundle {
+				got, err = vc.bundles(ctx, p.d, p.signed, want, p.sub, bundlesOf)
+			} else {
+				got, err = vc.legacy(ctx, p.d, p.signed, want, p.sub)
+			}
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, got...)
+		}
+	}
+	return out, nil
+}
+
+// attestationsOf are the predicate types a subject's attestations must have.
+func attestationsOf(sub Subject) []string {
 	var want []string
 	if sub.SBOM != "" {
 		want = append(want, PredicateSPDX)
 	}
 	if sub.Provenance != nil {
 		want = append(want, PredicateSLSA1)
+	}
+	return want
+}
+
+// formats are the formats to check for the image d: those asked for, or those it has.
+func (vc *verifier) formats(d name.Digest, bundlesOf func(name.Digest) ([]foundBundle, error)) ([]Format, error) {
+	switch vc.opts.Format {
+	case FormatBundle:
+		return []Format{FormatBundle}, nil
+	case FormatLegacy:
+		return []Format{FormatLegacy}, nil
+	case FormatBoth:
+		return []Format{FormatBundle, FormatLegacy}, nil
+	}
+	var out []Format
+	found, err := bundlesOf(d)
+	if err != nil {
+		return nil, err
+	}
+	if len(found) > 0 {
+		out = append(out, FormatBundle)
+	}
+	tag, err := ociremote.SignatureTag(d, vc.ropts...)
+	if err != nil {
+		return nil, err
+	}
+	sigs, err := ociremote.Signatures(tag, vc.ropts...)
+	if err != nil {
+		return nil, fmt.Errorf("fetch signatures of %s from %s: %w", d, tag, err)
+	}
+	if list, err := sigs.Get(); err != nil {
+		return nil, fmt.Errorf("read signatures of %s from %s: %w", d, tag, err)
+	} else if len(list) > 0 {
+		out = append(out, FormatLegacy)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s is not signed: no Sigstore bundle among its referrers and no signature at %s (run Sign)", d, tag)
+	}
+	return out, nil
+}
+
+// legacy checks the signatures of digests and the attestations of d in cosign's classic layout.
+func (vc *verifier) legacy(ctx context.Context, d name.Digest, digests []name.Digest, want []string, sub Subject) ([]Verified, error) {
+	co := vc.co
+	var out []Verified
+	for _, dg := range digests {
+		sigs, _, err := cosign.VerifyImageSignatures(ctx, dg, co)
+		if err != nil {
+			return nil, diagnoseSignatures(dg, co.SigVerifier, vc.opts.PublicKey, co.RegistryClientOpts, err)
+		}
+		tag, _ := ociremote.SignatureTag(dg, co.RegistryClientOpts...)
+		vc.opts.logf("verified %d signature(s) of %s at %s", len(sigs), dg, tag)
+		out = append(out, Verified{Subject: dg.String(), Kind: KindSignature, Format: FormatLegacy, Ref: tag.String(), Count: len(sigs)})
 	}
 	if len(want) == 0 {
 		return out, nil
@@ -121,7 +235,7 @@ func verifySubject(ctx context.Context, opts *VerifyOptions, co *cosign.CheckOpt
 	aco.ClaimVerifier = cosign.IntotoSubjectClaimVerifier
 	atts, _, err := cosign.VerifyImageAttestations(ctx, d, &aco)
 	if err != nil {
-		return nil, diagnoseAttestations(d, co.SigVerifier, opts.PublicKey, co.RegistryClientOpts, err)
+		return nil, diagnoseAttestations(d, co.SigVerifier, vc.opts.PublicKey, co.RegistryClientOpts, err)
 	}
 	tag, _ := ociremote.AttestationTag(d, co.RegistryClientOpts...)
 	for _, pt := range want {
@@ -133,15 +247,150 @@ func verifySubject(ctx context.Context, opts *VerifyOptions, co *cosign.CheckOpt
 			}
 		}
 		if len(stmts) == 0 {
-			return nil, fmt.Errorf("no %s attestation of %s verifies with public key %s (at %s): run Sign", pt, d, opts.PublicKey, tag)
+			return nil, fmt.Errorf("no %s attestation of %s verifies with public key %s (at %s): run Sign", pt, d, vc.opts.PublicKey, tag)
 		}
 		if err := checkPredicate(pt, stmts, sub); err != nil {
 			return nil, err
 		}
-		opts.logf("verified %s attestation of %s", pt, d)
-		out = append(out, Verified{Subject: d.String(), Kind: KindAttestation, PredicateType: pt, Ref: tag.String(), Count: len(stmts)})
+		vc.opts.logf("verified %s attestation of %s at %s", PredicateName(pt), d, tag)
+		out = append(out, Verified{Subject: d.String(), Kind: KindAttestation, PredicateType: pt, Format: FormatLegacy, Ref: tag.String(), Count: len(stmts)})
 	}
 	return out, nil
+}
+
+// verifiedBundle is a bundle that verified, with its statement.
+type verifiedBundle struct {
+	foundBundle
+	st inTotoStatement
+}
+
+// bundles checks the signatures of digests and the attestations of d among their Sigstore
+// bundles.
+func (vc *verifier) bundles(ctx context.Context, d name.Digest, digests []name.Digest, want []string, sub Subject, bundlesOf func(name.Digest) ([]foundBundle, error)) ([]Verified, error) {
+	if vc.bco == nil {
+		co, err := bundleCheckOpts(vc.v, vc.opts.TLog)
+		if err != nil {
+			return nil, err
+		}
+		vc.bco = co
+	}
+	check := func(dg name.Digest) ([]verifiedBundle, []foundBundle, []error, error) {
+		found, err := bundlesOf(dg)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		var ok []verifiedBundle
+		var errs []error
+		for _, f := range found {
+			if err := verifyBundle(ctx, vc.bco, dg, f.bundle); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if st, err := f.statement(); err == nil && st.names(dg) {
+				ok = append(ok, verifiedBundle{f, st})
+			}
+		}
+		return ok, found, errs, nil
+	}
+	of := func(list []verifiedBundle, pt string) []verifiedBundle {
+		var out []verifiedBundle
+		for _, b := range list {
+			if b.st.PredicateType == pt {
+				out = append(out, b)
+			}
+		}
+		return out
+	}
+	type result struct {
+		ok    []verifiedBundle
+		found []foundBundle
+		errs  []error
+	}
+	results := map[string]result{}
+	checked := func(dg name.Digest) (result, error) {
+		if r, ok := results[dg.String()]; ok {
+			return r, nil
+		}
+		ok, found, errs, err := check(dg)
+		results[dg.String()] = result{ok, found, errs}
+		return results[dg.String()], err
+	}
+	var out []Verified
+	for _, dg := range digests {
+		r, err := checked(dg)
+		if err != nil {
+			return nil, err
+		}
+		sigs := of(r.ok, PredicateCosignSign)
+		if len(sigs) == 0 {
+			return nil, diagnoseBundles(ctx, dg, PredicateCosignSign, r.found, vc.v, vc.opts.PublicKey, r.errs)
+		}
+		vc.opts.logf("verified %d signature bundle(s) of %s, e.g. %s", len(sigs), dg, sigs[0].ref)
+		out = append(out, Verified{Subject: dg.String(), Kind: KindSignature, Format: FormatBundle, Ref: sigs[0].ref.String(), Count: len(sigs)})
+	}
+	if len(want) == 0 {
+		return out, nil
+	}
+	r, err := checked(d)
+	if err != nil {
+		return nil, err
+	}
+	for _, pt := range want {
+		atts := of(r.ok, pt)
+		if len(atts) == 0 {
+			return nil, diagnoseBundles(ctx, d, pt, r.found, vc.v, vc.opts.PublicKey, r.errs)
+		}
+		stmts := make([]inTotoStatement, len(atts))
+		for i, a := range atts {
+			stmts[i] = a.st
+		}
+		if err := checkPredicate(pt, stmts, sub); err != nil {
+			return nil, err
+		}
+		vc.opts.logf("verified %s attestation bundle of %s, %s", PredicateName(pt), d, atts[0].ref)
+		out = append(out, Verified{Subject: d.String(), Kind: KindAttestation, PredicateType: pt, Format: FormatBundle, Ref: atts[0].ref.String(), Count: len(atts)})
+	}
+	return out, nil
+}
+
+// diagnoseBundles explains why no bundle of predicate type pt about d verified: none attached,
+// wrong key, a bundle about another image, or what the verifier said.
+func diagnoseBundles(ctx context.Context, d name.Digest, pt string, found []foundBundle, v signature.Verifier, keyRef string, errs []error) error {
+	what := PredicateName(pt) + " attestation"
+	if pt == PredicateCosignSign {
+		what = "signature"
+	}
+	var of []foundBundle
+	for _, f := range found {
+		if st, err := f.statement(); err == nil && st.PredicateType == pt {
+			of = append(of, f)
+		}
+	}
+	if len(of) == 0 {
+		if pt == PredicateCosignSign {
+			return fmt.Errorf("%s is not signed: no signature bundle among its referrers (run Sign with sign.format bundle or both)", d)
+		}
+		return fmt.Errorf("%s has no %s bundle among its referrers (run Sign with sign.format bundle or both)", d, what)
+	}
+	var signed []foundBundle
+	for _, f := range of {
+		if keySigned(ctx, v, f.bundle) {
+			signed = append(signed, f)
+		}
+	}
+	if len(signed) == 0 {
+		return fmt.Errorf("no %s bundle of %s verifies with public key %s: it was signed with a different key (%d bundle(s) among its referrers, e.g. %s)", what, d, keyRef, len(of), of[0].ref)
+	}
+	for _, f := range signed {
+		if st, err := f.statement(); err == nil && !st.names(d) {
+			var about []string
+			for _, s := range st.Subject {
+				about = append(about, "sha256:"+s.Digest["sha256"])
+			}
+			return fmt.Errorf("the %s bundle %s is about %s, not %s: a bundle made for another image is not accepted", what, f.ref, strings.Join(about, ", "), d.DigestStr())
+		}
+	}
+	return fmt.Errorf("%s bundles of %s: %w", what, d, errors.Join(errs...))
 }
 
 // checkTag fails when tag no longer names d.

@@ -5,19 +5,14 @@ package signstage
 
 import (
 	"context"
-	"debug/buildinfo"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
 
 	"github.com/scratchkit/scratchkit/internal/engine"
-	"github.com/scratchkit/scratchkit/internal/redact"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
-	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/sign"
 )
 
@@ -59,14 +54,19 @@ func signImages(ctx context.Context, e *engine.Run) error {
 	if err != nil {
 		return err
 	}
-	subjects, err := subjects(ctx, e, rec, true)
+	subjects, about, err := subjects(ctx, e, rec, true)
 	if err != nil {
 		return err
 	}
 	signed, signErr := sign.SignImages(ctx, opts, subjects)
 	rec.Signatures, rec.Attestations = nil, nil
 	for _, s := range signed {
-		entry := artifacts.Signature{Image: imageOf(subjects, s.Subject), Subject: s.Subject, Ref: s.Ref, Digest: s.Digest, PredicateType: s.PredicateType}
+		a := about[s.Subject]
+		entry := artifacts.Signature{Image: a.image, Subject: s.Subject, Platform: a.platform, Format: string(s.Format),
+			Ref: s.Ref, Digest: s.Digest, FallbackTag: s.FallbackTag, PredicateType: s.PredicateType}
+		if s.PredicateType == sign.PredicateSPDX && a.sbom != "" {
+			entry.SBOM = e.Rel(a.sbom)
+		}
 		if s.Kind == sign.KindAttestation {
 			rec.Attestations = append(rec.Attestations, entry)
 		} else {
@@ -90,7 +90,8 @@ func signImages(ctx context.Context, e *engine.Run) error {
 func options(e *engine.Run) (sign.Options, error) {
 	o := sign.Options{
 		Key: e.Config.Sign.Key, Password: sign.PasswordFromEnv(), Keyless: e.Config.Sign.Keyless, TLog: e.Config.Sign.TLog,
-		Recursive: e.Config.Sign.Recursive, FulcioURL: e.Config.Sign.FulcioURL, RekorURL: e.Config.Sign.RekorURL,
+		Recursive: e.Config.Sign.Recursive, Format: sign.Format(e.Config.Sign.Format),
+		FulcioURL: e.Config.Sign.FulcioURL, RekorURL: e.Config.Sign.RekorURL,
 		IdentityToken: e.Config.Sign.IdentityToken, Insecure: e.Config.Image.Insecure,
 		ResponseTimeout: e.Config.Image.ResponseTimeout.D(), RequestTimeout: e.Config.Image.RequestTimeout.D(),
 		Log: func(f string, a ...any) { e.UI.Info(f, a...) },
@@ -126,94 +127,6 @@ func publicKey(e *engine.Run) string {
 	return ""
 }
 
-// subjects are the registry images of the record, with their SBOM and provenance.
-func subjects(ctx context.Context, e *engine.Run, rec *artifacts.Artifacts, attest bool) ([]sign.Subject, error) {
-	var out []sign.Subject
-	wantSBOM, wantProv := false, false
-	for _, a := range e.Config.Attest() {
-		wantSBOM = wantSBOM || a == "sbom"
-		wantProv = wantProv || a == "provenance"
-	}
-	for _, img := range rec.Images {
-		if img.Destination != publish.Registry && img.Destination != engine.PerPlatformDestination {
-			continue
-		}
-		s := sign.Subject{Name: img.Name, Ref: img.Ref, Tags: img.Tags}
-		if attest && wantSBOM && img.SBOM != "" {
-			s.SBOM = e.Abs(img.SBOM)
-		}
-		if attest && wantProv {
-			p, err := provenance(ctx, e, rec, img)
-			if err != nil {
-				return nil, err
-			}
-			s.Provenance = p
-		}
-		out = append(out, s)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("sign: artifacts.json lists no image pushed to a registry, and signatures live in registries: set image.repo (or KO_DOCKER_REPO) and run mage image")
-	}
-	return out, nil
-}
-
-// provenance describes how an image's binaries were built, from artifacts.json and build info.
-func provenance(ctx context.Context, e *engine.Run, rec *artifacts.Artifacts, img artifacts.Image) (*sign.Provenance, error) {
-	p := &sign.Provenance{
-		BuilderID: "https://github.com/scratchkit/scratchkit",
-		Commit:    rec.Commit,
-		Parameters: map[string]any{
-			"image":     img.Name,
-			"platforms": img.Platforms,
-			"base":      img.Base,
-			"version":   rec.Version,
-			"date":      rec.Date,
-		},
-	}
-	if src := e.Source(ctx); src != "" {
-		p.SourceRepo = "git+" + src
-	}
-	if ci := redact.URL(os.Getenv("GITHUB_SERVER_URL")); ci != "" && os.Getenv("GITHUB_RUN_ID") != "" {
-		p.BuilderID = ci + "/" + os.Getenv("GITHUB_REPOSITORY") + "/actions/runs/" + os.Getenv("GITHUB_RUN_ID")
-		p.InvocationID = p.BuilderID
-		if p.SourceRepo == "" {
-			p.SourceRepo = "git+" + ci + "/" + os.Getenv("GITHUB_REPOSITORY")
-		}
-		p.SourceRef = os.Getenv("GITHUB_REF")
-	}
-	for _, b := range rec.Binaries {
-		if b.Name != img.Name || !slices.Contains(img.Platforms, b.Platform) {
-			continue
-		}
-		p.Parameters["linkage"] = b.Linkage
-		p.Parameters["main"] = b.Main
-		bi, err := buildinfo.ReadFile(e.Abs(b.Path))
-		if err != nil {
-			return nil, fmt.Errorf("sign: provenance of %s: read build info of %s: %w", img.Name, b.Path, err)
-		}
-		p.GoVersion = bi.GoVersion
-		settings := map[string]string{}
-		for _, s := range bi.Settings {
-			settings[s.Key] = s.Value
-		}
-		p.Parameters["settings"] = settings
-		seen := map[string]bool{}
-		for _, d := range bi.Deps {
-			m := d
-			if d.Replace != nil {
-				m = d.Replace
-			}
-			if !seen[m.Path] {
-				seen[m.Path] = true
-				p.Deps = append(p.Deps, sign.Dependency{Path: m.Path, Version: m.Version, Sum: m.Sum})
-			}
-		}
-		break
-	}
-	sort.Slice(p.Deps, func(i, j int) bool { return p.Deps[i].Path < p.Deps[j].Path })
-	return p, nil
-}
-
 // checksums writes dist/SHA256SUMS of every binary and SBOM and signs it like cosign sign-blob.
 func checksums(ctx context.Context, e *engine.Run, rec *artifacts.Artifacts, opts sign.Options) error {
 	dist := e.DistDir()
@@ -240,6 +153,9 @@ func checksums(ctx context.Context, e *engine.Run, rec *artifacts.Artifacts, opt
 				add(m.SBOM)
 			}
 		}
+		if isIndex(img) {
+			add(indexSBOMPath(e, img))
+		}
 	}
 	if len(files) == 0 {
 		e.UI.Info("no binary or SBOM in %s: no SHA256SUMS to sign", e.Rel(dist))
@@ -249,11 +165,23 @@ func checksums(ctx context.Context, e *engine.Run, rec *artifacts.Artifacts, opt
 	if err := sign.WriteChecksums(dist, files, sums); err != nil {
 		return err
 	}
-	bs, err := sign.SignBlob(ctx, opts, sums, sums+".sig")
+	// A previous run's signature of the other format would no longer match.
+	for _, f := range []string{sums + sign.BlobBundleSuffix, sums + sign.BlobSignatureSuffix, sums + sign.BlobLegacyBundleSuffix} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove the stale %s: %w", e.Rel(f), err)
+		}
+	}
+	bs, err := sign.SignBlob(ctx, opts, sums)
 	if err != nil {
 		return err
 	}
-	rec.Checksums = &artifacts.Checksums{Path: e.Rel(sums), Signature: e.Rel(bs.Signature), SHA256: bs.SHA256}
+	rec.Checksums = &artifacts.Checksums{Path: e.Rel(sums), SHA256: bs.SHA256}
+	if bs.Bundle != "" {
+		rec.Checksums.Bundle = e.Rel(bs.Bundle)
+	}
+	if bs.Signature != "" {
+		rec.Checksums.Signature = e.Rel(bs.Signature)
+	}
 	return nil
 }
 
@@ -261,36 +189,53 @@ func report(e *engine.Run, rec *artifacts.Artifacts) {
 	e.UI.Heading("Sign")
 	var rows [][]string
 	for _, s := range rec.Signatures {
-		rows = append(rows, []string{s.Image, "signature", s.Subject, s.Ref})
+		rows = append(rows, []string{imageLabel(s), "signature" + formatNote(s.Format), s.Subject, where(s)})
 	}
 	for _, s := range rec.Attestations {
-		rows = append(rows, []string{s.Image, "attestation " + predicateName(s.PredicateType), s.Subject, s.Ref})
+		rows = append(rows, []string{imageLabel(s), "attestation " + sign.PredicateName(s.PredicateType) + formatNote(s.Format), s.Subject, where(s)})
 	}
 	if c := rec.Checksums; c != nil {
-		rows = append(rows, []string{"release binaries", "blob signature", c.Path, c.Signature})
+		if c.Bundle != "" {
+			rows = append(rows, []string{"release binaries", "blob signature (bundle)", c.Path, c.Bundle})
+		}
+		if c.Signature != "" {
+			rows = append(rows, []string{"release binaries", "blob signature (legacy)", c.Path, c.Signature})
+		}
 	}
 	if len(rows) > 0 {
 		e.UI.Table([]string{"IMAGE", "KIND", "SUBJECT", "WHERE"}, rows)
 	}
 }
 
-func predicateName(t string) string {
-	switch t {
-	case sign.PredicateSPDX:
-		return "spdxjson"
-	case sign.PredicateSLSA1:
-		return "slsaprovenance1"
-	}
-	return t
+// imageLabel is the image a signature is of, with the platform when it is one platform's.
+func imageLabel(s artifacts.Signature) string {
+	return strings.TrimSpace(s.Image + " " + s.Platform)
 }
 
-func imageOf(subjects []sign.Subject, ref string) string {
-	for _, s := range subjects {
-		if s.Ref == ref || strings.HasPrefix(ref, strings.SplitN(s.Ref, "@", 2)[0]+"@") {
-			return s.Name
-		}
+func formatNote(f string) string {
+	if f == "" {
+		return ""
 	}
-	return ""
+	return " (" + f + ")"
+}
+
+// where says where a signature or attestation lives, and for a bundle how it is found.
+func where(s artifacts.Signature) string {
+	switch {
+	case s.Format != string(sign.FormatBundle):
+		return s.Ref
+	case s.FallbackTag != "":
+		return s.Ref + " (referrer, listed by tag " + tagOf(s.FallbackTag) + ")"
+	}
+	return s.Ref + " (referrer, via the referrers API)"
+}
+
+// tagOf is the tag of a repo:tag reference.
+func tagOf(ref string) string {
+	if i := strings.LastIndex(ref, ":"); i >= 0 {
+		return ref[i+1:]
+	}
+	return ref
 }
 
 // VerifySignatures checks the signatures and attestations of every registry image in
@@ -304,25 +249,39 @@ func VerifySignatures(ctx context.Context, e *engine.Run) error {
 	if pub == "" {
 		return fmt.Errorf("verifySignatures: no public key: set sign.pub, or put cosign.pub (from mage keygen) in %s", e.Dir)
 	}
-	subjects, err := subjects(ctx, e, rec, true)
+	subjects, _, err := subjects(ctx, e, rec, false)
 	if err != nil {
 		return err
 	}
-	verified, verr := sign.VerifyImages(ctx, sign.VerifyOptions{PublicKey: pub, Recursive: e.Config.Sign.Recursive, TLog: e.Config.Sign.TLog, Insecure: e.Config.Image.Insecure,
+	verified, verr := sign.VerifyImages(ctx, sign.VerifyOptions{PublicKey: pub, Recursive: e.Config.Sign.Recursive, TLog: e.Config.Sign.TLog,
+		Format: sign.Format(e.Config.Sign.Format), Insecure: e.Config.Image.Insecure,
 		ResponseTimeout: e.Config.Image.ResponseTimeout.D(), RequestTimeout: e.Config.Image.RequestTimeout.D()}, subjects)
 	e.UI.Heading("Verify signatures")
 	for _, v := range verified {
-		e.UI.OK("%s %s %s (%s)", v.Subject, v.Kind, predicateName(v.PredicateType), v.Ref)
+		what := v.Kind
+		if v.Kind == sign.KindAttestation {
+			what += " " + sign.PredicateName(v.PredicateType)
+		}
+		e.UI.OK("%s %s, %s format (%s)", v.Subject, what, v.Format, v.Ref)
 	}
 	var errs []error
 	if verr != nil {
 		errs = append(errs, verr)
 	}
-	if c := rec.Checksums; c != nil && c.Signature != "" {
-		if err := sign.VerifyBlob(ctx, pub, e.Abs(c.Path), e.Abs(c.Signature)); err != nil {
-			errs = append(errs, err)
-		} else {
-			e.UI.OK("%s signed (%s)", c.Path, c.Signature)
+	if c := rec.Checksums; c != nil {
+		if c.Bundle != "" {
+			if err := sign.VerifyBlobBundle(ctx, pub, e.Abs(c.Path), e.Abs(c.Bundle), e.Config.Sign.TLog); err != nil {
+				errs = append(errs, err)
+			} else {
+				e.UI.OK("%s signed, bundle format (%s)", c.Path, c.Bundle)
+			}
+		}
+		if c.Signature != "" {
+			if err := sign.VerifyBlob(ctx, pub, e.Abs(c.Path), e.Abs(c.Signature)); err != nil {
+				errs = append(errs, err)
+			} else {
+				e.UI.OK("%s signed, legacy format (%s)", c.Path, c.Signature)
+			}
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

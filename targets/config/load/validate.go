@@ -25,6 +25,10 @@ var Destinations = []string{"registry", "daemon", "kind", "tarball", "layout"}
 // Attestations are the values sign.attest accepts.
 var Attestations = []string{"sbom", "provenance"}
 
+// SignFormats are the values sign.format accepts (sign.Formats; the config packages do not link
+// cosign).
+var SignFormats = []string{"bundle", "legacy", "both"}
+
 // Runtimes are the values smoke.runtime accepts.
 var Runtimes = []string{"auto", "docker", "runc", "none"}
 
@@ -52,6 +56,7 @@ var closedSets = []closedSet{
 	{reflect.TypeFor[config.Smoke](), "runtime", "a container runtime", Runtimes},
 	{reflect.TypeFor[config.Smoke](), "network", "a smoke network (none: the container's own loopback only; host: the http probe shares the host's network)", SmokeNetworks},
 	{reflect.TypeFor[config.Sign](), "attest", "an attestation", Attestations},
+	{reflect.TypeFor[config.Sign](), "format", "a signature format", SignFormats},
 }
 
 // Allowed returns the values key, a field of the configuration type t, accepts when they are a

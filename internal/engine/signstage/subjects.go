@@ -1,0 +1,317 @@
+package signstage
+
+import (
+	"context"
+	"debug/buildinfo"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/scratchkit/scratchkit/internal/atomicfile"
+	"github.com/scratchkit/scratchkit/internal/engine"
+	"github.com/scratchkit/scratchkit/internal/redact"
+	"github.com/scratchkit/scratchkit/targets/artifacts"
+	"github.com/scratchkit/scratchkit/targets/image"
+	"github.com/scratchkit/scratchkit/targets/publish"
+	"github.com/scratchkit/scratchkit/targets/sign"
+)
+
+// about is what artifacts.json says of a signed digest.
+type about struct {
+	image    string
+	platform string // for one platform's manifest
+	sbom     string // the SBOM attested about it, absolute
+}
+
+// subjects are the registry images of the record with what is attested about each:
+//
+//   - an image of one platform: its signature, its SBOM and the provenance of its binary;
+//   - an index: its signature, the SBOM of the index (image.IndexSBOM: the platform images and
+//     the binary in each, written to dist/sbom/<name>-index.spdx.json when write is set, else
+//     read there) and a provenance of the whole build (every platform's binary and settings);
+//     and at each platform manifest the SBOM and provenance of that platform's own binary.
+//
+// A platform whose SBOM and binary are not on this runner (after mage index) is left to the
+// runner that built it, which signs it as an image of its own.
+func subjects(ctx context.Context, e *engine.Run, rec *artifacts.Artifacts, write bool) ([]sign.Subject, map[string]about, error) {
+	wantSBOM, wantProv := false, false
+	for _, a := range e.Config.Attest() {
+		wantSBOM = wantSBOM || a == "sbom"
+		wantProv = wantProv || a == "provenance"
+	}
+	registry := func(img artifacts.Image) bool {
+		return img.Destination == publish.Registry || img.Destination == engine.PerPlatformDestination
+	}
+	own := map[string]bool{} // platform images recorded as images of their own
+	for _, img := range rec.Images {
+		if registry(img) {
+			own[img.Digest] = true
+		}
+	}
+	var out []sign.Subject
+	info := map[string]about{}
+	for _, img := range rec.Images {
+		if !registry(img) {
+			continue
+		}
+		s := sign.Subject{Name: img.Name, Ref: img.Ref, Tags: img.Tags}
+		if !isIndex(img) {
+			platform, sbom, bin := "", img.SBOM, (*artifacts.Binary)(nil)
+			if len(img.Manifests) == 1 {
+				m := img.Manifests[0]
+				platform, bin = m.Platform, binaryOf(e, rec, img.Name, m)
+				if m.SBOM != "" {
+					sbom = m.SBOM
+				}
+			}
+			if wantSBOM && sbom != "" {
+				s.SBOM = e.Abs(sbom)
+			}
+			if wantProv {
+				if bin == nil && platform != "" {
+					e.UI.Info("%s %s: the binary it holds is not on this runner: its provenance names no build settings", img.Name, platform)
+				}
+				p, err := platformProvenance(ctx, e, rec, img, platform, bin)
+				if err != nil {
+					return nil, nil, err
+				}
+				s.Provenance = p
+			}
+			out = append(out, s)
+			info[img.Ref] = about{image: img.Name, platform: platform, sbom: s.SBOM}
+			continue
+		}
+		if wantSBOM {
+			p, err := indexSBOM(e, rec, img, write)
+			if err != nil {
+				return nil, nil, err
+			}
+			s.SBOM = p
+		}
+		if wantProv {
+			p, err := indexProvenance(ctx, e, rec, img)
+			if err != nil {
+				return nil, nil, err
+			}
+			s.Provenance = p
+		}
+		info[img.Ref] = about{image: img.Name, sbom: s.SBOM}
+		repo, _, _ := strings.Cut(img.Ref, "@")
+		for _, m := range img.Manifests {
+			ref := repo + "@" + m.Digest
+			info[ref] = about{image: img.Name, platform: m.Platform}
+			if own[m.Digest] {
+				continue // attested as an image of its own
+			}
+			ms := sign.Subject{Name: img.Name + " " + m.Platform, Ref: ref}
+			if sbom := e.Abs(m.SBOM); wantSBOM && m.SBOM != "" && exists(sbom) {
+				ms.SBOM = sbom
+			}
+			if bin := binaryOf(e, rec, img.Name, m); wantProv && bin != nil {
+				p, err := platformProvenance(ctx, e, rec, img, m.Platform, bin)
+				if err != nil {
+					return nil, nil, err
+				}
+				ms.Provenance = p
+			}
+			if (wantSBOM && ms.SBOM == "") || (wantProv && ms.Provenance == nil) {
+				e.UI.Info("%s %s: its SBOM or binary is not on this runner: its attestations are left to the runner that built it", img.Name, m.Platform)
+			}
+			if ms.SBOM != "" || ms.Provenance != nil {
+				s.Manifests = append(s.Manifests, ms)
+				info[ref] = about{image: img.Name, platform: m.Platform, sbom: ms.SBOM}
+			}
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, nil, fmt.Errorf("sign: artifacts.json lists no image pushed to a registry, and signatures live in registries: set image.repo (or KO_DOCKER_REPO) and run mage image")
+	}
+	return out, info, nil
+}
+
+// isIndex reports whether img is an image index: its manifests are not the image itself.
+func isIndex(img artifacts.Image) bool {
+	return len(img.Manifests) > 1 || (len(img.Manifests) == 1 && img.Manifests[0].Digest != img.Digest)
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// binaryOf is the binary on this runner that a platform image holds: recorded for the image's
+// name and platform, with the sha256 the image records, and present. Else nil.
+func binaryOf(e *engine.Run, rec *artifacts.Artifacts, name string, m artifacts.Manifest) *artifacts.Binary {
+	b, ok := rec.Binary(name, m.Platform)
+	if !ok || (m.Binary != "" && b.SHA256 != m.Binary) || !exists(e.Abs(b.Path)) {
+		return nil
+	}
+	return b
+}
+
+// indexSBOMPath is where the SBOM of an index goes: beside its platforms' SBOMs.
+func indexSBOMPath(e *engine.Run, img artifacts.Image) string {
+	return filepath.Join(e.DistDir(), "sbom", img.Name+"-index.spdx.json")
+}
+
+// indexSBOM writes (or, verifying, finds) the SBOM of the index img and returns its path.
+func indexSBOM(e *engine.Run, rec *artifacts.Artifacts, img artifacts.Image, write bool) (string, error) {
+	path := indexSBOMPath(e, img)
+	if !write {
+		if _, err := os.Stat(path); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return "", fmt.Errorf("the SBOM of the index %s, %s, does not exist: run Sign", img.Ref, e.Rel(path))
+			}
+			return "", err
+		}
+		return path, nil
+	}
+	created, err := time.Parse(time.RFC3339, rec.Date)
+	if err != nil {
+		created = time.Unix(0, 0) // the image's created time, as Image sets it
+	}
+	repo, _, _ := strings.Cut(img.Ref, "@")
+	var platforms []image.IndexPlatform
+	for _, m := range img.Manifests {
+		platforms = append(platforms, image.IndexPlatform{Platform: m.Platform, Digest: m.Digest, BinarySHA256: m.Binary})
+	}
+	doc, err := image.IndexSBOM(img.Name, repo, img.Digest, platforms, created)
+	if err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	if err := atomicfile.WriteFile(path, doc, 0o644); err != nil {
+		return "", fmt.Errorf("sign: write the SBOM of the index %s: %w", img.Name, err)
+	}
+	return path, nil
+}
+
+// baseProvenance is what every provenance of an image says: builder, source and the image's
+// parameters.
+func baseProvenance(ctx context.Context, e *engine.Run, rec *artifacts.Artifacts, img artifacts.Image) *sign.Provenance {
+	p := &sign.Provenance{
+		BuilderID: "https://github.com/scratchkit/scratchkit",
+		Commit:    rec.Commit,
+		Parameters: map[string]any{
+			"image":     img.Name,
+			"platforms": img.Platforms,
+			"base":      img.Base,
+			"version":   rec.Version,
+			"date":      rec.Date,
+		},
+	}
+	if src := e.Source(ctx); src != "" {
+		p.SourceRepo = "git+" + src
+	}
+	if ci := redact.URL(os.Getenv("GITHUB_SERVER_URL")); ci != "" && os.Getenv("GITHUB_RUN_ID") != "" {
+		p.BuilderID = ci + "/" + os.Getenv("GITHUB_REPOSITORY") + "/actions/runs/" + os.Getenv("GITHUB_RUN_ID")
+		p.InvocationID = p.BuilderID
+		if p.SourceRepo == "" {
+			p.SourceRepo = "git+" + ci + "/" + os.Getenv("GITHUB_REPOSITORY")
+		}
+		p.SourceRef = os.Getenv("GITHUB_REF")
+	}
+	return p
+}
+
+// build is what a binary's build information says for a provenance.
+type build struct {
+	goVersion string
+	settings  map[string]string
+	deps      []sign.Dependency
+}
+
+func readBuild(e *engine.Run, b *artifacts.Binary) (build, error) {
+	bi, err := buildinfo.ReadFile(e.Abs(b.Path))
+	if err != nil {
+		return build{}, fmt.Errorf("read build info of %s: %w", b.Path, err)
+	}
+	out := build{goVersion: bi.GoVersion, settings: map[string]string{}}
+	for _, s := range bi.Settings {
+		out.settings[s.Key] = s.Value
+	}
+	for _, d := range bi.Deps {
+		m := d
+		if d.Replace != nil {
+			m = d.Replace
+		}
+		out.deps = append(out.deps, sign.Dependency{Path: m.Path, Version: m.Version, Sum: m.Sum})
+	}
+	return out, nil
+}
+
+// addDeps adds deps to p's once each (by path and version), sorted.
+func addDeps(p *sign.Provenance, deps []sign.Dependency) {
+	seen := map[string]bool{}
+	for _, d := range p.Deps {
+		seen[d.Path+"@"+d.Version] = true
+	}
+	for _, d := range deps {
+		if !seen[d.Path+"@"+d.Version] {
+			seen[d.Path+"@"+d.Version] = true
+			p.Deps = append(p.Deps, d)
+		}
+	}
+	sort.Slice(p.Deps, func(i, j int) bool {
+		if p.Deps[i].Path != p.Deps[j].Path {
+			return p.Deps[i].Path < p.Deps[j].Path
+		}
+		return p.Deps[i].Version < p.Deps[j].Version
+	})
+}
+
+// platformProvenance describes how one platform's image was built: its binary, its settings
+// (GOOS, GOARCH, …) and its modules. bin nil: the image's record names no binary here.
+func platformProvenance(ctx context.Context, e *engine.Run, rec *artifacts.Artifacts, img artifacts.Image, platform string, bin *artifacts.Binary) (*sign.Provenance, error) {
+	p := baseProvenance(ctx, e, rec, img)
+	if platform != "" {
+		p.Parameters["platform"] = platform
+	}
+	if bin == nil {
+		return p, nil
+	}
+	b, err := readBuild(e, bin)
+	if err != nil {
+		return nil, fmt.Errorf("sign: provenance of %s %s: %w", img.Name, bin.Platform, err)
+	}
+	p.Parameters["platform"] = bin.Platform
+	p.Parameters["binary"] = map[string]string{"name": bin.Name, "sha256": bin.SHA256}
+	p.Parameters["linkage"] = bin.Linkage
+	p.Parameters["main"] = bin.Main
+	p.Parameters["settings"] = b.settings
+	p.GoVersion = b.goVersion
+	addDeps(p, b.deps)
+	return p, nil
+}
+
+// indexProvenance describes how an index was built: for each platform its manifest, its binary
+// and, where the binary is on this runner, its settings; the modules of every binary.
+func indexProvenance(ctx context.Context, e *engine.Run, rec *artifacts.Artifacts, img artifacts.Image) (*sign.Provenance, error) {
+	p := baseProvenance(ctx, e, rec, img)
+	var builds []map[string]any
+	for _, m := range img.Manifests {
+		entry := map[string]any{"platform": m.Platform, "manifest": m.Digest, "binary": map[string]string{"name": img.Name, "sha256": m.Binary}}
+		if bin := binaryOf(e, rec, img.Name, m); bin != nil {
+			b, err := readBuild(e, bin)
+			if err != nil {
+				return nil, fmt.Errorf("sign: provenance of %s: %w", img.Name, err)
+			}
+			entry["linkage"], entry["main"], entry["settings"] = bin.Linkage, bin.Main, b.settings
+			if p.GoVersion == "" {
+				p.GoVersion = b.goVersion
+			}
+			addDeps(p, b.deps)
+		}
+		builds = append(builds, entry)
+	}
+	p.Parameters["builds"] = builds
+	return p, nil
+}
