@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -48,7 +49,7 @@ func (e *Run) pgo(ctx context.Context) error {
 		for k, v := range ep.Headers {
 			headers[k] = v
 		}
-		o := pgo.Endpoint{URL: ep.URL, Headers: headers, BearerTokenEnv: orElse(ep.BearerTokenEnv, c.BearerTokenEnv), CAFile: orElse(ep.CAFile, c.CAFile), Insecure: ep.Insecure || c.Insecure}
+		o := pgo.Endpoint{URL: ep.URL, Headers: headers, BearerTokenEnv: cmp.Or(ep.BearerTokenEnv, c.BearerTokenEnv), CAFile: cmp.Or(ep.CAFile, c.CAFile), Insecure: ep.Insecure || c.Insecure}
 		if o.CAFile != "" {
 			o.CAFile = e.Abs(o.CAFile)
 		}
@@ -133,13 +134,6 @@ func hostBinary(e *Run, name string) (string, error) {
 		return "", e.Config.Errorf("pgo.workload.build", "no %s binary for %s in artifacts.json: add %s to platforms so the workload can run here", name, host, host)
 	}
 	return e.Abs(b.Path), nil
-}
-
-func orElse(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // dependencyPGO gives builds whose main package lives in a dependency the profile PGO placed for

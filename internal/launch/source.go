@@ -58,6 +58,8 @@ func FindSource() (Source, error) {
 }
 
 // checkout is the directory of the scratchkit source this package was compiled from.
+// (modulePath below reads go.mod by hand rather than with golang.org/x/mod/modfile: this package
+// is compiled into every magefile and imports the standard library alone.)
 func checkout() (Source, error) {
 	_, file, _, ok := runtime.Caller(0)
 	if !ok || !filepath.IsAbs(file) {

@@ -56,10 +56,9 @@ func (p *Printer) Heading(format string, args ...any) {
 // Faint renders secondary text.
 func Faint(s string) string { return faint(s) }
 
-// Green, Red and Yellow render a status word.
-func Green(s string) string  { return green(s) }
-func Red(s string) string    { return red(s) }
-func Yellow(s string) string { return yellow(s) }
+// Green and Red render a status word.
+func Green(s string) string { return green(s) }
+func Red(s string) string   { return red(s) }
 
 // Table prints rows under a header, aligned.
 func (p *Printer) Table(header []string, rows [][]string) {

@@ -475,9 +475,6 @@ func copyFile(src, dst string) error {
 	return os.Chtimes(dst, fi.ModTime(), fi.ModTime())
 }
 
-// HashFile returns a file's sha256 (hex) and size.
-func HashFile(path string) (string, int64, error) { return hashFile(path) }
-
 func hashFile(path string) (string, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -138,7 +138,7 @@ func TestCrossCompileStatic(t *testing.T) {
 		if r.Path != want {
 			t.Errorf("path %s, want %s", r.Path, want)
 		}
-		sum, size, err := HashFile(r.Path)
+		sum, size, err := hashFile(r.Path)
 		if err != nil || sum != r.SHA256 || size != r.Size {
 			t.Errorf("%s: recorded %s/%d, file %s/%d (%v)", r.Platform, r.SHA256, r.Size, sum, size, err)
 		}

@@ -1,7 +1,6 @@
 package pgo
 
 import (
-	"bufio"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -12,10 +11,10 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/google/pprof/profile"
+	"golang.org/x/mod/modfile"
 )
 
 // Status of a profiled function against the current source.
@@ -263,29 +262,12 @@ func sameDir(profiled, dir, module string) bool {
 
 // modulePath reads the module line of a go.mod file.
 func modulePath(gomod string) (string, error) {
-	f, err := os.Open(gomod)
+	data, err := os.ReadFile(gomod)
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if i := strings.Index(line, "//"); i >= 0 {
-			line = strings.TrimSpace(line[:i])
-		}
-		if rest, ok := strings.CutPrefix(line, "module"); ok && (rest == "" || rest[0] == ' ' || rest[0] == '\t') {
-			rest = strings.TrimSpace(rest)
-			if uq, err := strconv.Unquote(rest); err == nil {
-				rest = uq
-			}
-			if rest != "" {
-				return rest, nil
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return "", fmt.Errorf("%s: %w", gomod, err)
+	if m := modfile.ModulePath(data); m != "" {
+		return m, nil
 	}
 	return "", fmt.Errorf("%s: no module line", gomod)
 }

@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"path"
 	"runtime"
 	"sort"
 	"strings"
@@ -34,6 +33,9 @@ const (
 	Tarball  = "tarball"
 	Layout   = "layout"
 )
+
+// Destinations are every destination name.
+var Destinations = []string{Registry, Daemon, Kind, Tarball, Layout}
 
 // LocalDomain is the registry part of names of images that never reach a registry: ko's
 // "ko.local". Tarballs written without a repository load into docker as ko.local/<name>:<tag>.
@@ -108,44 +110,20 @@ func (r *Result) PlatformSize(platform string) int64 {
 	return 0
 }
 
-// All publishes every artifact to every publisher, artifact by artifact, in order. It
-// stops at the first error and returns the results so far with it.
-func All(ctx context.Context, pubs []Publisher, arts []Artifact) ([]*Result, error) {
-	var out []*Result
-	for _, a := range arts {
-		for _, p := range pubs {
-			if err := ctx.Err(); err != nil {
-				return out, err
-			}
-			r, err := p.Publish(ctx, a)
-			if err != nil {
-				return out, err
-			}
-			out = append(out, r)
-		}
+// DefaultDestinations are where images go when the configuration names none: ko's daemon for
+// the repository ko.local, kind for kind.local, the registry for any other repository, and,
+// without one, so that an image builds offline on a fresh machine, an OCI layout and a
+// docker-loadable tarball.
+func DefaultDestinations(repo string) []string {
+	switch repo {
+	case "":
+		return []string{Layout, Tarball}
+	case LocalDomain:
+		return []string{Daemon}
+	case KindDomain:
+		return []string{Kind}
 	}
-	return out, nil
-}
-
-// Default returns the destinations used when none is configured: the registry when reg.Repo is
-// set; otherwise, so that an image builds offline on a fresh machine, an OCI layout at
-// <dist>/layout and one docker-loadable tarball per image, <dist>/<name>.tar. The tarball and
-// layout take reg.Tags.
-func Default(reg RegistryOptions, dist string) ([]Publisher, error) {
-	if reg.Repo != "" {
-		r, err := NewRegistry(reg)
-		if err != nil {
-			return nil, err
-		}
-		return []Publisher{r}, nil
-	}
-	if dist == "" {
-		dist = "dist"
-	}
-	return []Publisher{
-		NewLayout(LayoutOptions{Dir: path.Join(dist, "layout"), Tags: reg.Tags}),
-		NewTarball(TarballOptions{Dir: dist, Tags: reg.Tags}),
-	}, nil
+	return []string{Registry}
 }
 
 // HostPlatform is the platform a local daemon runs: linux on this machine's architecture.

@@ -52,34 +52,25 @@ func TestNewRegistryNamesTheKey(t *testing.T) {
 }
 
 func TestDefaultDestinations(t *testing.T) {
-	offline, err := publish.Default(publish.RegistryOptions{}, "out")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, p := range offline {
-		names = append(names, p.Name())
-	}
-	if strings.Join(names, ",") != "layout,tarball" {
-		t.Errorf("without a repo: %v, want layout and tarball", names)
-	}
-	online, err := publish.Default(publish.RegistryOptions{Repo: "127.0.0.1:5000/x"}, "out")
-	if err != nil || len(online) != 1 || online[0].Name() != "registry" {
-		t.Errorf("with a repo: %v (%v), want the registry only", online, err)
+	for repo, want := range map[string]string{"": "layout,tarball", "127.0.0.1:5000/x": "registry", "ko.local": "daemon", "kind.local": "kind"} {
+		if got := strings.Join(publish.DefaultDestinations(repo), ","); got != want {
+			t.Errorf("repository %q: %s, want %s", repo, got, want)
+		}
 	}
 }
 
 // With no repository, the default destinations write dist/layout and dist/<name>.tar, offline.
 func TestDefaultOfflineWritesDist(t *testing.T) {
 	dist := t.TempDir()
-	pubs, err := publish.Default(publish.RegistryOptions{}, dist)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pubs := []publish.Publisher{publish.NewLayout(publish.LayoutOptions{Dir: filepath.Join(dist, "layout")}), publish.NewTarball(publish.TarballOptions{Dir: dist})}
 	img := testimage.Image(t, runtime.GOARCH, map[string][]byte{"app": []byte("#!")}, []string{"/app"})
-	res, err := publish.All(context.Background(), pubs, []publish.Artifact{{Name: "app", Image: img}})
-	if err != nil {
-		t.Fatal(err)
+	var res []*publish.Result
+	for _, p := range pubs {
+		r, err := p.Publish(context.Background(), publish.Artifact{Name: "app", Image: img})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res = append(res, r)
 	}
 	want, _ := img.Digest()
 	for _, f := range []string{"layout/index.json", "layout/oci-layout", "app.tar"} {

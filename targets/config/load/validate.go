@@ -17,10 +17,11 @@ import (
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/config"
 	"github.com/scratchkit/scratchkit/targets/platform"
+	"github.com/scratchkit/scratchkit/targets/publish"
 )
 
 // Destinations are the values image.publish accepts.
-var Destinations = []string{"registry", "daemon", "kind", "tarball", "layout"}
+var Destinations = publish.Destinations
 
 // Attestations are the values sign.attest accepts.
 var Attestations = []string{"sbom", "provenance"}
@@ -237,13 +238,13 @@ func (r *Resolved) validate() error {
 		}
 	}
 	switch im.Repo {
-	case "", "ko.local", "kind.local":
+	case "", publish.LocalDomain, publish.KindDomain:
 	default:
 		if _, err := name.NewRepository(im.Repo); err != nil {
 			bad("image.repo", "%q is not a repository (registry/path, e.g. 127.0.0.1:5000/team): %v", im.Repo, err)
 		}
 	}
-	if slices.Contains(im.Publish, "registry") && (im.Repo == "" || im.Repo == "ko.local" || im.Repo == "kind.local") {
+	if slices.Contains(im.Publish, publish.Registry) && (im.Repo == "" || im.Repo == publish.LocalDomain || im.Repo == publish.KindDomain) {
 		bad("image.publish", "registry needs a repository; set image.repo or KO_DOCKER_REPO, e.g. 127.0.0.1:5000/team")
 	}
 
@@ -433,15 +434,7 @@ func (r *Resolved) Destinations() []string {
 	if len(r.Image.Publish) > 0 {
 		return r.Image.Publish
 	}
-	switch r.Image.Repo {
-	case "":
-		return []string{"layout", "tarball"}
-	case "ko.local":
-		return []string{"daemon"}
-	case "kind.local":
-		return []string{"kind"}
-	}
-	return []string{"registry"}
+	return publish.DefaultDestinations(r.Image.Repo)
 }
 
 // Attest returns the attestations to make: sign.attest, or both.
