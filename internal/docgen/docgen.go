@@ -57,6 +57,7 @@ alias bomb, naming the line of the alias.
 		{"Top level", reflect.TypeOf(config.Config{}), ""},
 		{"builds[]", reflect.TypeOf(config.Build{}), "builds[]"},
 		{"verify", reflect.TypeOf(config.Verify{}), "verify"},
+		{"verify.vuln_ignore[]", reflect.TypeOf(config.VulnIgnore{}), "verify.vuln_ignore[]"},
 		{"image", reflect.TypeOf(config.Image{}), "image"},
 		{"smoke", reflect.TypeOf(config.Smoke{}), "smoke"},
 		{"smoke.images.<name>.exit", reflect.TypeOf(config.ExitProbe{}), "smoke.images.<name>.exit"},
