@@ -23,7 +23,8 @@ import (
 var ErrNoImages = errors.New("no images: artifacts.json lists no image pushed to a registry (run the Image target with a registry destination first)")
 
 // SignImages signs every subject's image digest (and, with Recursive, each manifest of an index)
-// and attaches its SBOM and SLSA provenance as in-toto attestations, in cosign's classic layout.
+// and attaches its SBOM and SLSA provenance as in-toto attestations, and each platform's
+// vulnerability scan to that platform's manifest, in cosign's classic layout.
 //
 // Everything that can fail before a push (key, password, SBOM, provenance, the image's presence
 // in the registry) is checked first. The result lists a subject's signature and attestations
@@ -143,6 +144,20 @@ func signSubject(ctx context.Context, opts *Options, s *signer, sub Subject, d n
 		}
 		stmts = append(stmts, st)
 	}
+	// The vuln statements about the platform manifests; one about d itself (a single-platform
+	// image) joins d's attestations.
+	vstmts, err := vulnStatements(d, sub.Vulns)
+	if err != nil {
+		return nil, err
+	}
+	var platformStmts []vulnStatement
+	for _, v := range vstmts {
+		if v.digest == d {
+			stmts = append(stmts, v.statement)
+		} else {
+			platformStmts = append(platformStmts, v)
+		}
+	}
 	ropts := ociOptions(ctx, opts.Keychain, opts.Insecure)
 	ents, err := fetchEntities(ctx, d, opts.Recursive, ropts)
 	if err != nil {
@@ -240,7 +255,11 @@ func signSubject(ctx context.Context, opts *Options, s *signer, sub Subject, d n
 			out = append(out, Signed{Subject: d.String(), Kind: KindAttestation, PredicateType: st.predicateType, Ref: tag.String(), Digest: h.String()})
 		}
 	}
-	return out, nil
+	vs, err := pushVulnAttestations(ctx, opts, s, platformStmts)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, vs...), nil
 }
 
 // replaceOp drops earlier attestations of the same predicate type when a new one is attached

@@ -108,6 +108,9 @@ type Subject struct {
 	SBOM string
 	// Provenance describes the build for a SLSA provenance v1 attestation; nil for none.
 	Provenance *Provenance
+	// Vulns are the vulnerability scans of its platforms, each attested about its platform
+	// manifest (see VulnScan); none for no vuln attestations.
+	Vulns []VulnScan
 }
 
 // Provenance is the plain data of a SLSA provenance v1 statement.

@@ -35,7 +35,9 @@ import (
 //     index too with Recursive;
 //   - with Subject.SBOM, an spdxjson attestation verifies, names the digest, and carries that
 //     SBOM; with Subject.Provenance, a SLSA provenance v1 attestation verifies, names the digest
-//     and, when Provenance.Commit is set, that commit.
+//     and, when Provenance.Commit is set, that commit; for each of Subject.Vulns, a vuln
+//     attestation on the platform manifest verifies, names it, and carries the scan's database
+//     version.
 //
 // Every subject is checked; the returned error joins one message per failed subject, each
 // saying which check failed.
@@ -105,6 +107,11 @@ func verifySubject(ctx context.Context, opts *VerifyOptions, co *cosign.CheckOpt
 		opts.logf("verified %d signature(s) of %s", len(sigs), dg)
 		out = append(out, Verified{Subject: dg.String(), Kind: KindSignature, Ref: tag.String(), Count: len(sigs)})
 	}
+	vv, err := verifyVulns(ctx, opts, co, sub)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, vv...)
 	var want []string
 	if sub.SBOM != "" {
 		want = append(want, PredicateSPDX)
