@@ -213,17 +213,25 @@ func (e *Run) resolveBuilds(ctx context.Context) ([]gobuild.Build, error) {
 
 // BuildConfig returns the configured build of a name, or a zero one for discovered builds.
 func (e *Run) BuildConfig(name string) config.Build {
-	for _, b := range e.Config.Builds {
-		if b.Name == name {
-			return b
-		}
-	}
-	for _, b := range e.Config.Builds {
-		if b.Name == "" && gobuild.DefaultName(strings.TrimPrefix(b.Main, "./")) == name {
-			return b
-		}
+	if i := e.buildIndex(name); i >= 0 {
+		return e.Config.Builds[i]
 	}
 	return config.Build{Linkage: gobuild.Static}
+}
+
+// buildIndex is the index in builds of the build named name, or -1 when none is configured.
+func (e *Run) buildIndex(name string) int {
+	for i, b := range e.Config.Builds {
+		if b.Name == name {
+			return i
+		}
+	}
+	for i, b := range e.Config.Builds {
+		if b.Name == "" && gobuild.DefaultName(strings.TrimPrefix(b.Main, "./")) == name {
+			return i
+		}
+	}
+	return -1
 }
 
 // sortedKeys returns a map's keys in order.

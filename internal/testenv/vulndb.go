@@ -33,6 +33,15 @@ type Vuln struct {
 // modified, and returns its file:// URL.
 func WriteVulnDB(t testing.TB, dir string, modified time.Time, vulns ...Vuln) string {
 	t.Helper()
+	u, err := WriteVulnDBFiles(dir, modified, vulns...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// WriteVulnDBFiles is WriteVulnDB for callers without a testing.TB (a TestMain).
+func WriteVulnDBFiles(dir string, modified time.Time, vulns ...Vuln) (string, error) {
 	modified = modified.UTC().Truncate(time.Second)
 	type moduleVuln struct {
 		ID       string    `json:"id"`
@@ -71,7 +80,9 @@ func WriteVulnDB(t testing.TB, dir string, modified time.Time, vulns ...Vuln) st
 				"ecosystem_specific": map[string]any{"imports": []any{imp}},
 			}},
 		}
-		writeJSON(t, filepath.Join(dir, "ID", v.ID+".json"), entry)
+		if err := writeJSON(filepath.Join(dir, "ID", v.ID+".json"), entry); err != nil {
+			return "", err
+		}
 		m := byModule[v.Module]
 		if m == nil {
 			m = &module{Path: v.Module}
@@ -84,21 +95,22 @@ func WriteVulnDB(t testing.TB, dir string, modified time.Time, vulns ...Vuln) st
 		modules = append(modules, m)
 	}
 	slices.SortFunc(modules, func(a, b *module) int { return cmp.Compare(a.Path, b.Path) })
-	writeJSON(t, filepath.Join(dir, "index", "modules.json"), modules)
-	writeJSON(t, filepath.Join(dir, "index", "db.json"), map[string]time.Time{"modified": modified})
-	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir)}).String()
+	if err := writeJSON(filepath.Join(dir, "index", "modules.json"), modules); err != nil {
+		return "", err
+	}
+	if err := writeJSON(filepath.Join(dir, "index", "db.json"), map[string]time.Time{"modified": modified}); err != nil {
+		return "", err
+	}
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir)}).String(), nil
 }
 
-func writeJSON(t testing.TB, path string, v any) {
-	t.Helper()
+func writeJSON(path string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
+		return err
 	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return os.WriteFile(path, data, 0o644)
 }
