@@ -287,7 +287,9 @@ type Sign struct {
 	TLog bool `yaml:"tlog"`
 	// Recursive also signs each platform manifest of an index.
 	Recursive bool `yaml:"recursive"`
-	// Attest lists the attestations. Default: both.
+	// Attest lists the attestations: the SBOM and the SLSA provenance of each image, and the
+	// vulnerability check of each platform's binary (skipped with a warning where Verify
+	// recorded none, unless listed here). Default: all three.
 	Attest []string `yaml:"attest"`
 	// Checksums writes and signs dist/SHA256SUMS. Default: true.
 	Checksums *bool `yaml:"checksums"`

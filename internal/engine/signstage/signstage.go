@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/scratchkit/scratchkit/internal/engine"
 	"github.com/scratchkit/scratchkit/internal/redact"
@@ -128,10 +129,11 @@ func publicKey(e *engine.Run) string {
 // subjects are the registry images of the record, with their SBOM and provenance.
 func subjects(ctx context.Context, e *engine.Run, rec *artifacts.Artifacts, attest bool) ([]sign.Subject, error) {
 	var out []sign.Subject
-	wantSBOM, wantProv := false, false
+	wantSBOM, wantProv, wantVuln := false, false, false
 	for _, a := range e.Config.Attest() {
 		wantSBOM = wantSBOM || a == "sbom"
 		wantProv = wantProv || a == "provenance"
+		wantVuln = wantVuln || a == "vuln"
 	}
 	for _, img := range rec.Images {
 		if img.Destination != publish.Registry && img.Destination != engine.PerPlatformDestination {
@@ -147,6 +149,13 @@ func subjects(ctx context.Context, e *engine.Run, rec *artifacts.Artifacts, atte
 				return nil, err
 			}
 			s.Provenance = p
+		}
+		if attest && wantVuln {
+			vs, err := vulnScans(e, rec, img)
+			if err != nil {
+				return nil, err
+			}
+			s.Vulns = vs
 		}
 		out = append(out, s)
 	}
@@ -211,6 +220,40 @@ func provenance(ctx context.Context, e *engine.Run, rec *artifacts.Artifacts, im
 	}
 	sort.Slice(p.Deps, func(i, j int) bool { return p.Deps[i].Path < p.Deps[j].Path })
 	return p, nil
+}
+
+// vulnScans are Verify's vulnerability checks of the binaries in an image's platforms. A
+// platform without one (verify.vulncheck off, the database unreadable, the binary built on
+// another runner) is an error when sign.attest lists vuln, else a warning.
+func vulnScans(e *engine.Run, rec *artifacts.Artifacts, img artifacts.Image) ([]sign.VulnScan, error) {
+	var out []sign.VulnScan
+	for _, m := range img.Manifests {
+		why := "artifacts.json records no binary with its sha256 (built elsewhere?)"
+		for _, b := range rec.Binaries {
+			if b.SHA256 != m.Binary || b.Platform != m.Platform {
+				continue
+			}
+			switch r := b.Vuln; {
+			case r != nil:
+				out = append(out, sign.VulnScan{Digest: m.Digest, Platform: m.Platform, Scanner: r.Scanner, ScannerVersion: r.ScannerVersion,
+					DB: r.DB, DBVersion: r.DBModified.UTC().Format(time.RFC3339), Result: r, Started: r.Started, Finished: r.Finished})
+				why = ""
+			case b.VulnError != "":
+				why = "its check could not run: " + b.VulnError
+			default:
+				why = "verify.vulncheck is off for it"
+			}
+			break
+		}
+		if why == "" {
+			continue
+		}
+		if e.Config.Sign.Attest != nil {
+			return nil, fmt.Errorf("sign: %s: sign.attest lists vuln, but %s (%s) has no vulnerability check to attest: %s; run mage verify with verify.vulncheck on and a readable verify.vulndb, or drop vuln from sign.attest", e.Config.Where("sign.attest"), img.Name, m.Platform, why)
+		}
+		e.UI.Warn("%s (%s): no vulnerability check to attest: %s", img.Name, m.Platform, why)
+	}
+	return out, nil
 }
 
 // checksums writes dist/SHA256SUMS of every binary and SBOM and signs it like cosign sign-blob.
@@ -279,6 +322,8 @@ func predicateName(t string) string {
 		return "spdxjson"
 	case sign.PredicateSLSA1:
 		return "slsaprovenance1"
+	case sign.PredicateVuln:
+		return "vuln"
 	}
 	return t
 }

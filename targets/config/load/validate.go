@@ -23,8 +23,8 @@ import (
 // Destinations are the values image.publish accepts.
 var Destinations = []string{"registry", "daemon", "kind", "tarball", "layout"}
 
-// Attestations are the values sign.attest accepts.
-var Attestations = []string{"sbom", "provenance"}
+// Attestations are the values sign.attest accepts, and its default.
+var Attestations = []string{"sbom", "provenance", "vuln"}
 
 // Runtimes are the values smoke.runtime accepts.
 var Runtimes = []string{"auto", "docker", "runc", "none"}
@@ -450,7 +450,7 @@ func (r *Resolved) Destinations() []string {
 	return []string{"registry"}
 }
 
-// Attest returns the attestations to make: sign.attest, or both.
+// Attest returns the attestations to make: sign.attest, or all of Attestations.
 func (r *Resolved) Attest() []string {
 	if r.Sign.Attest != nil {
 		return r.Sign.Attest
