@@ -64,7 +64,9 @@ func (e *Run) verify(ctx context.Context) error {
 		}
 		rep.Path = b.Path
 		reports = append(reports, rep)
-		jobs = append(jobs, &vulnJob{path: e.Abs(b.Path), sha256: b.SHA256, mode: vuln.Mode(v.VulnCheck), ignores: e.ignoresOf(b.Name)})
+		// The scan's result is cached by the sha256 of the bytes read, not the recorded one: a file
+		// that fails integrity must not lend its result to the binary Build made.
+		jobs = append(jobs, &vulnJob{path: e.Abs(b.Path), sha256: rep.SHA256, mode: vuln.Mode(v.VulnCheck), ignores: e.ignoresOf(b.Name)})
 	}
 	e.UI.Heading("Verify")
 	vulnErr := e.vulncheck(ctx, reports, jobs)

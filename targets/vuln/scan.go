@@ -18,7 +18,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"golang.org/x/vuln/scan"
 
@@ -466,6 +465,3 @@ func FileURL(dir string) string {
 	}
 	return (&url.URL{Scheme: "file", Path: p}).String()
 }
-
-// Now is the database's clock (Options.Now).
-func (db *DB) Now() time.Time { return db.opts.Now() }
