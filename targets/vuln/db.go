@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -31,8 +32,8 @@ const (
 
 // Options configures Open.
 type Options struct {
-	// HTTPClient fetches http(s) databases. Default: the environment's proxy settings and a
-	// two-minute timeout per request.
+	// HTTPClient fetches http(s) databases. Default: the environment's proxy settings, 10
+	// seconds to connect and two minutes per request.
 	HTTPClient *http.Client
 	// CacheDir keeps each result by the binary's sha256, the database URL and modified time
 	// and the scanner version, so that an unchanged binary is not scanned again against an
@@ -218,7 +219,7 @@ func newSource(u string, client *http.Client) (source, error) {
 			return nil, errors.New("the URL names no host")
 		}
 		if client == nil {
-			client = &http.Client{Timeout: 2 * time.Minute, Transport: http.DefaultTransport.(*http.Transport).Clone()}
+			client = defaultClient()
 		}
 		return httpSource{base: u, client: client}, nil
 	case "file":
@@ -229,6 +230,17 @@ func newSource(u string, client *http.Client) (source, error) {
 		return fileSource{dir: dir}, nil
 	}
 	return nil, fmt.Errorf("scheme %q: want https://, http:// or file://", p.Scheme)
+}
+
+// defaultClient honours the environment's proxy settings and gives up soon on a network that
+// drops packets (a firewall, a machine offline): a connection gets 10 seconds, a whole request
+// two minutes.
+func defaultClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 10 * time.Second
+	t.ResponseHeaderTimeout = 30 * time.Second
+	return &http.Client{Timeout: 2 * time.Minute, Transport: t}
 }
 
 // FilePath is the directory a file:// URL names: file:///srv/vulndb, or on Windows
