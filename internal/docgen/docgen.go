@@ -59,6 +59,7 @@ alias bomb, naming the line of the alias.
 		{"Top level", reflect.TypeOf(config.Config{}), ""},
 		{"builds[]", reflect.TypeOf(config.Build{}), "builds[]"},
 		{"verify", reflect.TypeOf(config.Verify{}), "verify"},
+		{"verify.vuln_ignore[]", reflect.TypeOf(config.VulnIgnore{}), "verify.vuln_ignore[]"},
 		{"image", reflect.TypeOf(config.Image{}), "image"},
 		{"smoke", reflect.TypeOf(config.Smoke{}), "smoke"},
 		{"smoke.tmpfs[] (a path, or a mapping)", reflect.TypeOf(config.Tmpfs{}), "smoke.tmpfs[]"},

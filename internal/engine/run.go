@@ -24,6 +24,7 @@ import (
 	"github.com/scratchkit/scratchkit/targets/config/load"
 	"github.com/scratchkit/scratchkit/targets/gobuild"
 	"github.com/scratchkit/scratchkit/targets/publish"
+	"github.com/scratchkit/scratchkit/targets/vuln"
 )
 
 // Stage names, as cmd/scratchkit and the status it reports name them. A stage that takes an
@@ -86,6 +87,10 @@ type Run struct {
 	rec    *artifacts.Artifacts // the record in memory; nil until first read
 	source *string              // the repository URL, once learned
 	builds *resolvedBuilds      // the resolved builds, once learned
+
+	vulnOnce sync.Once // the vulnerability database, opened at most once per run
+	vulnDB   *vuln.DB
+	vulnErr  error
 }
 
 type resolvedBuilds struct {

@@ -3,15 +3,22 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/fatih/color"
 
+	"github.com/scratchkit/scratchkit/internal/launch"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/binary"
+	"github.com/scratchkit/scratchkit/targets/config"
+	"github.com/scratchkit/scratchkit/targets/config/load"
+	"github.com/scratchkit/scratchkit/targets/vuln"
 )
 
 // Verify checks every binary Build recorded and marks the ones that pass in artifacts.json,
@@ -34,7 +41,7 @@ func (e *Run) verify(ctx context.Context) error {
 		return fmt.Errorf("verify: %w", err)
 	}
 	var reports []binary.Report
-	failed := 0
+	var jobs []*vulnJob
 	for i := range rec.Binaries {
 		b := &rec.Binaries[i]
 		v := e.Config.VerifyOf(e.BuildConfig(b.Name))
@@ -56,23 +63,255 @@ func (e *Run) verify(ctx context.Context) error {
 			b.Sizes = &sizes
 		}
 		rep.Path = b.Path
-		b.Verified = !rep.Failed()
-		if rep.Failed() {
-			failed++
-		}
 		reports = append(reports, rep)
+		// The scan's result is cached by the sha256 of the bytes read, not the recorded one: a file
+		// that fails integrity must not lend its result to the binary Build made.
+		jobs = append(jobs, &vulnJob{path: e.Abs(b.Path), sha256: rep.SHA256, mode: vuln.Mode(v.VulnCheck), ignores: e.ignoresOf(b.Name)})
 	}
 	e.UI.Heading("Verify")
+	vulnErr := e.vulncheck(ctx, reports, jobs)
+	for i := range rec.Binaries {
+		b := &rec.Binaries[i]
+		b.Verified = !reports[i].Failed()
+		b.Vuln, b.VulnError = jobs[i].result, jobs[i].err
+	}
 	if err := binary.WriteTable(e.UI.Out, reports, !color.NoColor); err != nil {
 		return err
 	}
 	if err := e.Save(); err != nil {
 		return err
 	}
-	if failed > 0 {
-		return fmt.Errorf("verify: %s of %d would break in a scratch or distroless image; the diagnosis of each failure is above", plural(failed, "binary", "binaries"), len(rec.Binaries))
+	return verdict(reports, "binary", "binaries", vulnErr)
+}
+
+// verdict is Verify's error: the binaries that would break in a scratch image, then the
+// vulnerability check's failures.
+func verdict(reports []binary.Report, one, many string, vulnErr error) error {
+	broken := 0
+	for _, r := range reports {
+		if slices.ContainsFunc(r.Results, func(res binary.Result) bool { return res.Status == binary.StatusFail && res.Check != vuln.Check }) {
+			broken++
+		}
 	}
-	return nil
+	var errs []error
+	if broken > 0 {
+		errs = append(errs, fmt.Errorf("verify: %s of %d would break in a scratch or distroless image; the diagnosis of each failure is above", plural(broken, one, many), len(reports)))
+	}
+	if vulnErr != nil {
+		errs = append(errs, vulnErr)
+	}
+	return errors.Join(errs...)
+}
+
+// vulnJob is one binary's vulnerability check: what to check and how strictly, and its outcome.
+type vulnJob struct {
+	path, sha256 string
+	mode         vuln.Mode
+	ignores      []vulnIgnore
+	result       *vuln.Result // nil when the check was off or could not run
+	err          string       // why it could not run
+}
+
+// vulnIgnore is a verify.vuln_ignore entry and its key path, for messages.
+type vulnIgnore struct {
+	vuln.Ignore
+	path string
+}
+
+// ignoresOf returns the vuln_ignore entries of a build: the top level's and its own.
+func (e *Run) ignoresOf(name string) []vulnIgnore {
+	var out []vulnIgnore
+	add := func(path string, list []config.VulnIgnore) {
+		for j, ig := range list {
+			until, _ := time.Parse(load.VulnIgnoreDate, ig.Until) // validated
+			out = append(out, vulnIgnore{vuln.Ignore{ID: ig.ID, Reason: ig.Reason, Until: until}, fmt.Sprintf("%s[%d]", path, j)})
+		}
+	}
+	add("verify.vuln_ignore", e.Config.Verify.VulnIgnore)
+	if name == "" {
+		return out
+	}
+	if i := e.buildIndex(name); i >= 0 && e.Config.Builds[i].Verify != nil {
+		add(fmt.Sprintf("builds[%d].verify.vuln_ignore", i), e.Config.Builds[i].Verify.VulnIgnore)
+	}
+	return out
+}
+
+// vulnDatabase opens the vulnerability database, once per run.
+func (e *Run) vulnDatabase(ctx context.Context) (*vuln.DB, error) {
+	e.vulnOnce.Do(func() {
+		opts := vuln.Options{}
+		if dir, err := launch.DefaultCacheDir(); err == nil {
+			opts.CacheDir = filepath.Join(dir, "vuln")
+		}
+		e.vulnDB, e.vulnErr = vuln.Open(ctx, e.Config.VulnDB(), opts)
+	})
+	return e.vulnDB, e.vulnErr
+}
+
+// vulncheck runs the vulnerability check of every job whose mode is not off, against the
+// database opened once per run, in parallel, and adds its result to the job's report. The
+// error names each enforced finding, each expired ignore entry and, under enforce, a database
+// that could not be read.
+func (e *Run) vulncheck(ctx context.Context, reports []binary.Report, jobs []*vulnJob) error {
+	now := time.Now()
+	var errs []error
+	var active []int
+	for i, j := range jobs {
+		if j.mode == vuln.Off {
+			reports[i].Results = append(reports[i].Results, binary.Result{Check: vuln.Check, Status: binary.StatusSkip, Value: "off"})
+			continue
+		}
+		active = append(active, i)
+	}
+	if len(active) == 0 {
+		return nil
+	}
+	label := func(i int) string { return fmt.Sprintf("%s (%s)", reports[i].Name, orDash(reports[i].Platform)) }
+	// An entry past its date is an error whatever the database says.
+	expired := map[int][]string{}
+	for _, i := range active {
+		for _, ig := range jobs[i].ignores {
+			if ig.Expired(now) {
+				until := ig.Until.Format(load.VulnIgnoreDate)
+				expired[i] = append(expired[i], fmt.Sprintf("%s: the verify.vuln_ignore entry for %s expired on %s (%s)", e.Config.Where(ig.path), ig.ID, until, ig.Reason))
+				errs = append(errs, e.Config.Errorf(ig.path, "the entry for %s expired on %s (reason: %s): fix the vulnerability, or renew the entry with a new until and reason", ig.ID, until, ig.Reason))
+			}
+		}
+	}
+	db, err := e.vulnDatabase(ctx)
+	if err != nil {
+		detail := fmt.Sprintf("not checked: %v (verify.vulndb from %s).\nTo check offline or behind a firewall, point verify.vulndb or GOVULNDB at a mirror or a copy of the database in its layout (index/db.json, index/modules.json, ID/<id>.json), e.g. file:///srv/vulndb; see docs/verify.md", err, e.Config.Where("verify.vulndb"))
+		var enforced []string
+		for _, i := range active {
+			jobs[i].err = err.Error()
+			st, d := binary.StatusWarn, detail
+			if jobs[i].mode == vuln.Enforce || len(expired[i]) > 0 {
+				st = binary.StatusFail
+			}
+			if len(expired[i]) > 0 {
+				d += "\n" + strings.Join(expired[i], "\n")
+			}
+			reports[i].Results = append(reports[i].Results, binary.Result{Check: vuln.Check, Status: st, Detail: d})
+			if jobs[i].mode == vuln.Enforce {
+				enforced = append(enforced, label(i))
+			}
+		}
+		if len(enforced) > 0 {
+			errs = append(errs, fmt.Errorf("verify: verify.vulncheck is enforce for %s, but %v; point verify.vulndb or GOVULNDB at a reachable mirror or copy, e.g. file:///srv/vulndb (docs/verify.md), or set verify.vulncheck: report", strings.Join(enforced, ", "), err))
+		}
+		e.UI.Warn("%v: vulnerabilities not checked", err)
+		return errors.Join(dedupe(errs)...)
+	}
+	bins := make([]vuln.Binary, len(active))
+	for k, i := range active {
+		bins[k] = vuln.Binary{Path: jobs[i].path, SHA256: jobs[i].sha256}
+	}
+	scanned := db.Scan(ctx, bins)
+	cached := 0
+	for k, i := range active {
+		j, s, rep := jobs[i], scanned[k], &reports[i]
+		if s.Err != nil {
+			j.err = s.Err.Error()
+			st := binary.StatusWarn
+			if j.mode == vuln.Enforce {
+				st = binary.StatusFail
+				errs = append(errs, fmt.Errorf("verify: %s: not checked for vulnerabilities: %w", label(i), s.Err))
+			}
+			if len(expired[i]) > 0 {
+				st = binary.StatusFail
+			}
+			rep.Results = append(rep.Results, binary.Result{Check: vuln.Check, Status: st, Detail: strings.Join(append([]string{"not checked: " + s.Err.Error()}, expired[i]...), "\n")})
+			continue
+		}
+		if s.Cached {
+			cached++
+		}
+		j.result = s.Result
+		var ignores []vuln.Ignore
+		for _, ig := range j.ignores {
+			ignores = append(ignores, ig.Ignore)
+		}
+		vuln.Apply(j.result, ignores, now)
+		*rep = vulnResult(*rep, j.result, j.mode, expired[i])
+		for _, f := range vuln.Failing(j.result, j.mode) {
+			errs = append(errs, fmt.Errorf("verify: %s: %s; %s, or accept it for a while with a verify.vuln_ignore entry (id, reason, until)", label(i), f, fixOf(f)))
+		}
+	}
+	e.UI.Info("vulnerabilities: %s (modified %s): %d scanned, %d unchanged since an earlier scan", db.URL, db.Modified.Format(time.RFC3339), len(active)-cached, cached)
+	return errors.Join(dedupe(errs)...)
+}
+
+// vulnResult adds the vulnerability check's result and notes to a report.
+func vulnResult(rep binary.Report, r *vuln.Result, mode vuln.Mode, expired []string) binary.Report {
+	var reached, other []string
+	ignored := 0
+	for _, f := range r.Findings {
+		switch {
+		case f.Ignored != "":
+			ignored++
+			rep.Notes = append(rep.Notes, fmt.Sprintf("vuln: %s; ignored: %s", f, f.Ignored))
+		case f.Reached():
+			reached = append(reached, f.String())
+		default:
+			other = append(other, f.String())
+			rep.Notes = append(rep.Notes, fmt.Sprintf("vuln: %s (reported, not enforced)", f))
+		}
+	}
+	res := binary.Result{Check: vuln.Check, Status: binary.StatusPass}
+	switch {
+	case len(reached) > 0 || len(expired) > 0:
+		res.Status = binary.StatusWarn
+		if mode == vuln.Enforce || len(expired) > 0 {
+			res.Status = binary.StatusFail
+		}
+		var lines []string
+		if len(reached) > 0 {
+			lines = append(lines, fmt.Sprintf("%s whose vulnerable functions are in the binary (database %s, modified %s):",
+				plural(len(reached), "known vulnerability", "known vulnerabilities"), r.DB, r.DBModified.Format(time.RFC3339)))
+			lines = append(lines, reached...)
+			lines = append(lines, "Fix: upgrade each module to its fixed version (go get module@version; for stdlib, a newer Go), or accept one for a while with a verify.vuln_ignore entry (id, reason, until).")
+		}
+		lines = append(lines, expired...)
+		res.Detail = strings.Join(lines, "\n")
+	case len(other) > 0:
+		res.Status, res.Value = binary.StatusInfo, fmt.Sprintf("%d not called", len(other))
+	case ignored > 0:
+		res.Status, res.Value = binary.StatusInfo, fmt.Sprintf("%d ignored", ignored)
+	}
+	rep.Results = append(rep.Results, res)
+	return rep
+}
+
+// fixOf says how to get rid of a finding.
+func fixOf(f vuln.Finding) string {
+	switch {
+	case f.Fixed == "":
+		return "no fixed version exists yet: avoid its vulnerable functions or watch the advisory"
+	case f.Module == "stdlib" || f.Module == "toolchain":
+		return fmt.Sprintf("build with %s or later", f.Fixed)
+	}
+	return fmt.Sprintf("upgrade %s to %s (go get %s@%s)", f.Module, f.Fixed, f.Module, f.Fixed)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// dedupe drops repeated errors (an expired top-level entry is found once per binary).
+func dedupe(errs []error) []error {
+	seen := map[string]bool{}
+	var out []error
+	for _, err := range errs {
+		if !seen[err.Error()] {
+			seen[err.Error()] = true
+			out = append(out, err)
+		}
+	}
+	return out
 }
 
 // previousSizes reads the sizes the previous run recorded, by "name platform".
@@ -112,26 +351,22 @@ func (e *Run) verifyFiles(ctx context.Context, paths string) error {
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
-	v := e.Config.Verify
+	v := e.Config.VerifyOf(config.Build{})
 	var reports []binary.Report
-	failed := 0
+	var jobs []*vulnJob
 	for _, p := range list {
 		rep := binary.Verify(ctx, e.Abs(p), binary.Expect{
 			Name: filepath.Base(p), MaxSize: int64(v.MaxSize), LeakPaths: leaks,
 			Report: v.Report, Enforce: v.Enforce, Breakdown: v.Breakdown,
 		})
 		rep.Path = p
-		if rep.Failed() {
-			failed++
-		}
 		reports = append(reports, rep)
+		jobs = append(jobs, &vulnJob{path: e.Abs(p), sha256: rep.SHA256, mode: vuln.Mode(v.VulnCheck), ignores: e.ignoresOf("")}) // the top level's
 	}
 	e.UI.Heading("Verify")
+	vulnErr := e.vulncheck(ctx, reports, jobs)
 	if err := binary.WriteTable(e.UI.Out, reports, !color.NoColor); err != nil {
 		return err
 	}
-	if failed > 0 {
-		return fmt.Errorf("verify: %s of %d would break in a scratch or distroless image; the diagnosis of each failure is above", plural(failed, "file", "files"), len(list))
-	}
-	return nil
+	return verdict(reports, "file", "files", vulnErr)
 }

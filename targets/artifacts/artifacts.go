@@ -13,6 +13,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
 	"github.com/scratchkit/scratchkit/targets/binary"
+	"github.com/scratchkit/scratchkit/targets/vuln"
 )
 
 // FileName is the record's name inside the dist folder.
@@ -57,6 +58,11 @@ type Binary struct {
 	// Sizes is where the bytes go (ELF sections, Go packages), recorded by Verify so the next
 	// run can show what changed.
 	Sizes *binary.Sizes `json:"sizes,omitempty"`
+	// Vuln is Verify's vulnerability check of this sha256 (the findings marked with the
+	// verify.vuln_ignore entries that applied); nil when it was off or could not run, and then
+	// VulnError says why it could not.
+	Vuln      *vuln.Result `json:"vuln,omitempty"`
+	VulnError string       `json:"vuln_error,omitempty"`
 }
 
 // Image is one image as it was published, by digest.

@@ -160,7 +160,7 @@ func readFuncTable(r io.ReaderAt, f *elf.File, info *Info) {
 	} else {
 		// External linking may fold the table into .data.rel.ro or .rodata, and a file without
 		// section headers has only segments: look for the table's header in the loaded bytes.
-		tab, where = searchFuncTable(r, f, textAddr)
+		tab, _, where = searchFuncTable(r, elfDataSpans(f), f.ByteOrder, textAddr)
 		if tab == nil {
 			info.Notes = append(info.Notes, "no Go function table (pclntab) found: features and package sizes unknown")
 			return
@@ -291,22 +291,38 @@ func isPclntabMagic(m uint32) bool {
 // maxPclntab bounds how much is read when the table's end is unknown.
 const maxPclntab = 1 << 30
 
-// searchFuncTable looks for a pclntab header in the file's non-executable PT_LOAD segments
-// and parses the first candidate that reads as a table. A segment is read into memory only
-// when a candidate header in it passes the header check.
-func searchFuncTable(r io.ReaderAt, f *elf.File, textAddr uint64) (*gosym.Table, string) {
+// span is a range of a file's bytes: a segment or a section.
+type span struct{ off, len int64 }
+
+// elfDataSpans are the file ranges of an ELF file's loaded, non-executable segments: where the
+// function table is when no section names it.
+func elfDataSpans(f *elf.File) []span {
+	var out []span
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_LOAD && p.Flags&elf.PF_X == 0 {
+			out = append(out, span{int64(p.Off), int64(p.Filesz)})
+		}
+	}
+	return out
+}
+
+// searchFuncTable looks for a pclntab header in the spans and parses the first candidate that
+// reads as a table; it returns the table, its bytes (from its header to the end of the span)
+// and where it was found. A span is read into memory only when a candidate header in it passes
+// the header check.
+func searchFuncTable(r io.ReaderAt, spans []span, bo binary.ByteOrder, textAddr uint64) (*gosym.Table, []byte, string) {
 	var pats [][]byte
 	for _, m := range pclntabMagics {
 		p := make([]byte, 6)
-		f.ByteOrder.PutUint32(p, m)
+		bo.PutUint32(p, m)
 		pats = append(pats, p)
 	}
 	const maxCandidates = 16
-	for _, p := range f.Progs {
-		if p.Type != elf.PT_LOAD || p.Filesz < 16 || p.Flags&elf.PF_X != 0 {
+	for _, sp := range spans {
+		if sp.len < 16 || sp.off < 0 {
 			continue
 		}
-		segOff, segLen := int64(p.Off), int64(min(p.Filesz, maxPclntab))
+		segOff, segLen := sp.off, min(sp.len, maxPclntab)
 		var cands []int64
 		findInRange(r, segOff, segLen, pats, func(off int64) bool {
 			hdr := make([]byte, min(segOff+segLen-off, 128))
@@ -324,11 +340,11 @@ func searchFuncTable(r io.ReaderAt, f *elf.File, textAddr uint64) (*gosym.Table,
 		}
 		for _, off := range cands {
 			if tab, err := parseFuncTable(seg[off-segOff:], textAddr); err == nil {
-				return tab, fmt.Sprintf("pclntab magic at offset %d", off)
+				return tab, seg[off-segOff:], fmt.Sprintf("pclntab magic at offset %d", off)
 			}
 		}
 	}
-	return nil, ""
+	return nil, nil, ""
 }
 
 // findInRange calls fn with the file offset of every occurrence of any of pats in

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/fatih/color"
@@ -16,10 +17,21 @@ import (
 // settings (PGO, tags), and the size breakdowns that were asked for or caused by a size
 // failure. colour selects ANSI colours; callers pass false when NO_COLOR is set or the output
 // is not a terminal (fatih/color's color.NoColor says exactly that for stdout).
+//
+// A Result whose check is none of CheckNames (a check the caller ran itself, such as the
+// engine's vulnerability scan) gets a column of its own after them. A Detail's lines after the
+// first are printed as indented paragraphs of their own.
 func WriteTable(w io.Writer, reports []Report, colour bool) error {
 	bw := bufio.NewWriter(w)
 	p := newPainter(colour)
 	checks := CheckNames()
+	for _, r := range reports {
+		for _, res := range r.Results {
+			if res.Check != CheckInspect && res.Check != CheckConfig && !slices.Contains(checks, res.Check) {
+				checks = append(checks, res.Check)
+			}
+		}
+	}
 
 	header := append([]string{"BINARY", "PLATFORM", "SIZE"}, checks...)
 	rows := make([][]cell, 0, len(reports))
@@ -112,7 +124,11 @@ func WriteTable(w io.Writer, reports []Report, colour bool) error {
 		}
 		fmt.Fprintf(bw, "\n%s (%s) %s\n", p.bold(r.Name), orDash(r.Platform), verdict)
 		for _, l := range lines {
-			bw.WriteString(wrap(l, 100, "  ", "      "))
+			paras := strings.Split(l, "\n")
+			bw.WriteString(wrap(paras[0], 100, "  ", "      "))
+			for _, para := range paras[1:] {
+				bw.WriteString(wrap(para, 100, "      ", "        "))
+			}
 		}
 	}
 

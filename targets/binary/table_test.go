@@ -83,3 +83,34 @@ func TestWriteTable(t *testing.T) {
 		t.Errorf("coloured output:\n%q", coloured.String())
 	}
 }
+
+// TestWriteTableCallerChecks: a check the caller ran gets its own column, and a Detail of
+// several lines prints them as paragraphs.
+func TestWriteTableCallerChecks(t *testing.T) {
+	good := verifyAs(t, "static", "hello", Expect{Platform: hostPlatform})
+	other := good
+	other.Name = "other"
+	other.Results = append(append([]Result(nil), good.Results...), Result{Check: "vuln", Status: StatusFail,
+		Detail: "2 vulnerabilities:\nGO-2099-0001 in example.com/m v1.0.0\nGO-2099-0002 in example.com/m v1.0.0"})
+	good.Results = append(good.Results, Result{Check: "vuln", Status: StatusPass})
+	var b strings.Builder
+	if err := WriteTable(&b, []Report{good, other}, false); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	lines := strings.Split(out, "\n")
+	if h := strings.Fields(lines[0]); h[len(h)-1] != "vuln" {
+		t.Errorf("header %q does not end with the vuln column", h)
+	}
+	if f := strings.Fields(lines[1]); f[len(f)-1] != "ok" {
+		t.Errorf("hello row %q: want ok under vuln", lines[1])
+	}
+	if f := strings.Fields(lines[2]); f[len(f)-1] != "FAIL" {
+		t.Errorf("other row %q: want FAIL under vuln", lines[2])
+	}
+	for _, want := range []string{"  FAIL vuln: 2 vulnerabilities:\n", "\n      GO-2099-0001 in example.com/m v1.0.0\n", "\n      GO-2099-0002 in"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

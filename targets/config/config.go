@@ -107,6 +107,30 @@ type Verify struct {
 	Enforce []string `yaml:"enforce"`
 	// Breakdown always prints where the bytes go, not only when the size budget fails.
 	Breakdown bool `yaml:"breakdown"`
+	// VulnCheck checks the binary against a Go vulnerability database. report (the default):
+	// findings, and a database that cannot be read, are warnings; enforce: a vulnerability whose
+	// vulnerable functions are in the binary fails it unless vuln_ignore lists it (one whose
+	// module is there but whose functions are not is reported, never enforced), and a database
+	// that cannot be read fails the run; off: no check.
+	VulnCheck string `yaml:"vulncheck"`
+	// VulnDB is the vulnerability database: https://vuln.go.dev by default (GOVULNDB sets it
+	// too), another https:// server in the same layout, or file:///path for a mirror or an
+	// offline copy. One per run: top level only.
+	VulnDB string `yaml:"vulndb"`
+	// VulnIgnore lists vulnerabilities accepted for a while, each with its reason and the last
+	// day it applies; past that day Verify fails until the entry is renewed or removed. A
+	// build's list adds to the top level's.
+	VulnIgnore []VulnIgnore `yaml:"vuln_ignore"`
+}
+
+// VulnIgnore is one vulnerability accepted until a date.
+type VulnIgnore struct {
+	// ID is the vulnerability's ID (GO-2024-2687) or one of its aliases (CVE-2023-45288, GHSA-…).
+	ID string `yaml:"id"`
+	// Reason says why it is accepted, e.g. "the vulnerable handler is not exposed".
+	Reason string `yaml:"reason"`
+	// Until is the last day the entry applies, YYYY-MM-DD.
+	Until string `yaml:"until"`
 }
 
 // Image configures the images.
@@ -334,7 +358,9 @@ type Sign struct {
 	TLog bool `yaml:"tlog"`
 	// Recursive also signs each platform manifest of an index.
 	Recursive bool `yaml:"recursive"`
-	// Attest lists the attestations. Default: both.
+	// Attest lists the attestations: the SBOM and the SLSA provenance of each image, and the
+	// vulnerability check of each platform's binary (skipped with a warning where Verify
+	// recorded none, unless listed here). Default: all three.
 	Attest []string `yaml:"attest"`
 	// Format is how signatures and attestations are stored: bundle (Sigstore bundles attached as
 	// OCI referrers, SHA256SUMS.sigstore.json: cosign v3's default), legacy (cosign's .sig and .att

@@ -162,7 +162,7 @@ type pendingBundle struct {
 
 func signSubject(ctx context.Context, opts *Options, s *signer, sub Subject, d name.Digest) ([]Signed, error) {
 	// Statements first: a bad SBOM or provenance fails before anything is signed or pushed.
-	stmts, err := statementsFor(d, sub.SBOM, sub.Provenance)
+	stmts, err := statementsFor(d, sub)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,7 @@ func signSubject(ctx context.Context, opts *Options, s *signer, sub Subject, d n
 		if err != nil {
 			return nil, fmt.Errorf("platform manifest %s: %w", label(m), err)
 		}
-		st, err := statementsFor(md, m.SBOM, m.Provenance)
+		st, err := statementsFor(md, m)
 		if err != nil {
 			return nil, fmt.Errorf("platform manifest %s: %w", label(m), err)
 		}
@@ -244,17 +244,24 @@ func signSubject(ctx context.Context, opts *Options, s *signer, sub Subject, d n
 }
 
 // statementsFor are the attestations of one image: its SBOM and its provenance, if any.
-func statementsFor(d name.Digest, sbom string, prov *Provenance) ([]statement, error) {
+func statementsFor(d name.Digest, sub Subject) ([]statement, error) {
 	var stmts []statement
-	if sbom != "" {
-		st, err := sbomStatement(d, sbom)
+	if sub.SBOM != "" {
+		st, err := sbomStatement(d, sub.SBOM)
 		if err != nil {
 			return nil, err
 		}
 		stmts = append(stmts, st)
 	}
-	if prov != nil {
-		st, err := provenanceStatement(d, prov)
+	if sub.Provenance != nil {
+		st, err := provenanceStatement(d, sub.Provenance)
+		if err != nil {
+			return nil, err
+		}
+		stmts = append(stmts, st)
+	}
+	if sub.Vuln != nil {
+		st, err := vulnStatement(d, sub.Vuln)
 		if err != nil {
 			return nil, err
 		}
@@ -450,6 +457,8 @@ func PredicateName(t string) string {
 		return "spdxjson"
 	case PredicateSLSA1:
 		return "slsaprovenance1"
+	case PredicateVuln:
+		return "vuln"
 	case PredicateCosignSign:
 		return "signature"
 	}

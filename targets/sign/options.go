@@ -159,6 +159,9 @@ type Subject struct {
 	SBOM string
 	// Provenance describes the build for a SLSA provenance v1 attestation; nil for none.
 	Provenance *Provenance
+	// Vuln is the vulnerability scan of the binary in the image at Ref, attested there with
+	// cosign's vuln predicate; for an index, set it on each of Manifests instead. Nil for none.
+	Vuln *VulnScan
 	// Manifests are platform manifests of the index Ref, each with the SBOM and provenance of its
 	// own binary, attested at its own digest (and, with Options.Recursive, signed there like every
 	// manifest of the index). Each Ref must be a manifest of the index; Tags and Manifests of a

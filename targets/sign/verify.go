@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
+	"github.com/sigstore/cosign/v2/pkg/cosign/attestation"
 	"github.com/sigstore/cosign/v2/pkg/oci"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -174,6 +175,9 @@ func attestationsOf(sub Subject) []string {
 	}
 	if sub.Provenance != nil {
 		want = append(want, PredicateSLSA1)
+	}
+	if sub.Vuln != nil {
+		want = append(want, PredicateVuln)
 	}
 	return want
 }
@@ -674,6 +678,22 @@ func checkPredicate(pt string, stmts []inTotoStatement, sub Subject) error {
 			}
 		}
 		return fmt.Errorf("the attested SBOM of %s differs from %s: the SBOM changed after signing, or belongs to another build", sub.Ref, sub.SBOM)
+	case PredicateVuln:
+		if sub.Vuln == nil {
+			return nil
+		}
+		var versions []string
+		for _, st := range stmts {
+			var p attestation.CosignVulnPredicate
+			if json.Unmarshal(st.Predicate, &p) != nil {
+				continue
+			}
+			if p.Scanner.DB.Version == sub.Vuln.DBVersion {
+				return nil
+			}
+			versions = append(versions, p.Scanner.DB.Version)
+		}
+		return fmt.Errorf("the vuln attestation of %s is of a scan against database version %s, but the recorded scan is against %s: run Sign again", sub.Ref, strings.Join(versions, ", "), sub.Vuln.DBVersion)
 	case PredicateSLSA1:
 		if sub.Provenance == nil || sub.Provenance.Commit == "" {
 			return nil

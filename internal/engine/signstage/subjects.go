@@ -39,10 +39,11 @@ type about struct {
 // A platform whose SBOM and binary are not on this runner (after mage index) is left to the
 // runner that built it, which signs it as an image of its own.
 func subjects(ctx context.Context, e *engine.Run, rec *artifacts.Artifacts, write bool) ([]sign.Subject, map[string]about, error) {
-	wantSBOM, wantProv := false, false
+	wantSBOM, wantProv, wantVuln := false, false, false
 	for _, a := range e.Config.Attest() {
 		wantSBOM = wantSBOM || a == "sbom"
 		wantProv = wantProv || a == "provenance"
+		wantVuln = wantVuln || a == "vuln"
 	}
 	registry := func(img artifacts.Image) bool {
 		return img.Destination == publish.Registry || img.Destination == engine.PerPlatformDestination
@@ -82,6 +83,13 @@ func subjects(ctx context.Context, e *engine.Run, rec *artifacts.Artifacts, writ
 				}
 				s.Provenance = p
 			}
+			if wantVuln && len(img.Manifests) == 1 {
+				v, err := vulnScan(e, img, img.Manifests[0], bin)
+				if err != nil {
+					return nil, nil, err
+				}
+				s.Vuln = v
+			}
 			out = append(out, s)
 			info[img.Ref] = about{image: img.Name, platform: platform, sbom: s.SBOM}
 			continue
@@ -112,17 +120,25 @@ func subjects(ctx context.Context, e *engine.Run, rec *artifacts.Artifacts, writ
 			if sbom := e.Abs(m.SBOM); wantSBOM && m.SBOM != "" && exists(sbom) {
 				ms.SBOM = sbom
 			}
-			if bin := binaryOf(e, rec, img.Name, m); wantProv && bin != nil {
+			bin := binaryOf(e, rec, img.Name, m)
+			if wantProv && bin != nil {
 				p, err := platformProvenance(ctx, e, rec, img, m.Platform, bin)
 				if err != nil {
 					return nil, nil, err
 				}
 				ms.Provenance = p
 			}
+			if wantVuln && bin != nil {
+				v, err := vulnScan(e, img, m, bin)
+				if err != nil {
+					return nil, nil, err
+				}
+				ms.Vuln = v
+			}
 			if (wantSBOM && ms.SBOM == "") || (wantProv && ms.Provenance == nil) {
 				e.UI.Info("%s %s: its SBOM or binary is not on this runner: its attestations are left to the runner that built it", img.Name, m.Platform)
 			}
-			if ms.SBOM != "" || ms.Provenance != nil {
+			if ms.SBOM != "" || ms.Provenance != nil || ms.Vuln != nil {
 				s.Manifests = append(s.Manifests, ms)
 				info[ref] = about{image: img.Name, platform: m.Platform, sbom: ms.SBOM}
 			}
@@ -314,4 +330,27 @@ func indexProvenance(ctx context.Context, e *engine.Run, rec *artifacts.Artifact
 	}
 	p.Parameters["builds"] = builds
 	return p, nil
+}
+
+// vulnScan is the vulnerability check Verify recorded for the binary in one platform of img, to
+// attest about that platform's manifest. Without one, it says why: an error when sign.attest
+// names vuln explicitly, a warning when vuln is only there by default.
+func vulnScan(e *engine.Run, img artifacts.Image, m artifacts.Manifest, bin *artifacts.Binary) (*sign.VulnScan, error) {
+	why := "artifacts.json records no binary with its sha256 (built elsewhere?)"
+	if bin != nil {
+		switch r := bin.Vuln; {
+		case r != nil:
+			return &sign.VulnScan{Platform: m.Platform, Scanner: r.Scanner, ScannerVersion: r.ScannerVersion,
+				DB: r.DB, DBVersion: r.DBModified.UTC().Format(time.RFC3339), Result: r, Started: r.Started, Finished: r.Finished}, nil
+		case bin.VulnError != "":
+			why = "its check could not run: " + bin.VulnError
+		default:
+			why = "verify.vulncheck is off for it"
+		}
+	}
+	if e.Config.Sign.Attest != nil {
+		return nil, fmt.Errorf("sign: %s: sign.attest lists vuln, but %s (%s) has no vulnerability check to attest: %s; run mage verify with verify.vulncheck on and a readable verify.vulndb, or drop vuln from sign.attest", e.Config.Where("sign.attest"), img.Name, m.Platform, why)
+	}
+	e.UI.Warn("%s (%s): no vulnerability check to attest: %s", img.Name, m.Platform, why)
+	return nil, nil
 }

@@ -31,6 +31,8 @@ func TestClosedSets(t *testing.T) {
 			"SCRATCHKIT_VERIFY_REPORT", func(v string) *config.Config { return &config.Config{Verify: config.Verify{Report: []string{v}}} }, "verify.report[0]"},
 		{reflect.TypeFor[config.Verify](), "enforce", "verify:\n  enforce:\n    - pie\n    - BAD\n", 4, "verify.enforce[1]", "a hardening check", "stripped",
 			"SCRATCHKIT_VERIFY_ENFORCE", func(v string) *config.Config { return &config.Config{Verify: config.Verify{Enforce: []string{v}}} }, "verify.enforce[0]"},
+		{reflect.TypeFor[config.Verify](), "vulncheck", "verify:\n  vulncheck: BAD\n", 2, "verify.vulncheck", "a vulnerability check mode", "strict",
+			"SCRATCHKIT_VERIFY_VULNCHECK", func(v string) *config.Config { return &config.Config{Verify: config.Verify{VulnCheck: v}} }, "verify.vulncheck"},
 		{reflect.TypeFor[config.Image](), "sbom", "image:\n  sbom: BAD\n", 2, "image.sbom", "an SBOM format", "cyclonedx",
 			"SCRATCHKIT_IMAGE_SBOM", func(v string) *config.Config { return &config.Config{Image: config.Image{SBOM: v}} }, "image.sbom"},
 		{reflect.TypeFor[config.Image](), "publish", "image:\n  repo: 127.0.0.1:5000/team\n  publish: [BAD]\n", 3, "image.publish[0]", "a destination", "s3",

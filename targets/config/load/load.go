@@ -588,6 +588,7 @@ func EnvVars() []EnvVar {
 	out = append(out,
 		EnvVar{Name: "KO_DOCKER_REPO", Key: "image.repo", Note: "ko's variable; ko.local means publish: [daemon], kind.local means publish: [kind]; SCRATCHKIT_IMAGE_REPO wins over it"},
 		EnvVar{Name: "COSIGN_KEY", Key: "sign.key", Note: "cosign's variable; SCRATCHKIT_SIGN_KEY wins over it"},
+		EnvVar{Name: "GOVULNDB", Key: "verify.vulndb", Note: "the vulnerability database variable of govulncheck and the Go vulnerability database documentation (one URL); SCRATCHKIT_VERIFY_VULNDB wins over it"},
 	)
 	return out
 }
@@ -640,6 +641,9 @@ func fromEnv(lookup func(string) (string, bool)) (config.Config, map[string]stri
 		return c, nil, err
 	}
 	if err := set("COSIGN_KEY", "sign.key", fieldIndex("Sign", "Key")); err != nil {
+		return c, nil, err
+	}
+	if err := set("GOVULNDB", "verify.vulndb", fieldIndex("Verify", "VulnDB")); err != nil {
 		return c, nil, err
 	}
 	var errs []error

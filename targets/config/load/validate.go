@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -18,13 +19,14 @@ import (
 	"github.com/scratchkit/scratchkit/targets/config"
 	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/publish"
+	"github.com/scratchkit/scratchkit/targets/vuln"
 )
 
 // Destinations are the values image.publish accepts.
 var Destinations = publish.Destinations
 
-// Attestations are the values sign.attest accepts.
-var Attestations = []string{"sbom", "provenance"}
+// Attestations are the values sign.attest accepts, and its default.
+var Attestations = []string{"sbom", "provenance", "vuln"}
 
 // SignFormats are the values sign.format accepts (sign.Formats; the config packages do not link
 // cosign).
@@ -52,6 +54,7 @@ var closedSets = []closedSet{
 	{reflect.TypeFor[config.Build](), "linkage", "a linkage", []string{string(binary.LinkageStatic), string(binary.LinkageStaticPIE), string(binary.LinkageCgoStatic)}},
 	{reflect.TypeFor[config.Verify](), "report", "a check", binary.CheckNames()},
 	{reflect.TypeFor[config.Verify](), "enforce", "a hardening check", slices.DeleteFunc(binary.CheckNames(), func(n string) bool { return !binary.IsHardening(n) })},
+	{reflect.TypeFor[config.Verify](), "vulncheck", "a vulnerability check mode", vuln.Modes()},
 	{reflect.TypeFor[config.Image](), "sbom", "an SBOM format", SBOMFormats},
 	{reflect.TypeFor[config.Image](), "publish", "a destination", Destinations},
 	{reflect.TypeFor[config.Smoke](), "runtime", "a container runtime", Runtimes},
@@ -110,7 +113,8 @@ func checkClosedSets(v reflect.Value, path string, bad func(string, string, ...a
 				continue
 			}
 			check := func(p, val string) {
-				if !slices.Contains(set.values, val) {
+				// Empty is unset: the default (or, in a build, the top level's value) applies.
+				if val != "" && !slices.Contains(set.values, val) {
 					bad(p, "%q is not %s; write one of %s", val, set.noun, strings.Join(set.values, ", "))
 				}
 			}
@@ -201,6 +205,7 @@ func (r *Resolved) validate() error {
 		r.checkPlatforms(p+".platforms", b.Platforms, bad)
 	}
 	checkClosedSets(reflect.ValueOf(r.Config), "", bad)
+	r.checkVuln(bad)
 
 	im := r.Image
 	switch im.Base {
@@ -409,9 +414,11 @@ func (r *Resolved) PlatformsOf(b config.Build) []platform.Platform {
 	return out
 }
 
-// VerifyOf returns a build's verify settings: the top level with the build's overrides on top.
+// VerifyOf returns a build's verify settings: the top level with the build's overrides on top,
+// its vuln_ignore entries added to the top level's, and vulncheck's default filled in.
 func (r *Resolved) VerifyOf(b config.Build) config.Verify {
 	v := r.Verify
+	v.VulnIgnore = slices.Clone(v.VulnIgnore)
 	if b.Verify != nil {
 		o := *b.Verify
 		if o.MaxSize != 0 {
@@ -424,8 +431,86 @@ func (r *Resolved) VerifyOf(b config.Build) config.Verify {
 			v.Enforce = o.Enforce
 		}
 		v.Breakdown = v.Breakdown || o.Breakdown
+		if o.VulnCheck != "" {
+			v.VulnCheck = o.VulnCheck
+		}
+		v.VulnIgnore = append(v.VulnIgnore, o.VulnIgnore...)
+	}
+	if v.VulnCheck == "" {
+		v.VulnCheck = string(vuln.Report)
 	}
 	return v
+}
+
+// VulnDB returns the vulnerability database URL: verify.vulndb (or GOVULNDB), else vuln.go.dev.
+func (r *Resolved) VulnDB() string {
+	if r.Verify.VulnDB != "" {
+		return r.Verify.VulnDB
+	}
+	return vuln.DefaultDB
+}
+
+// VulnIgnoreDate is the layout of verify.vuln_ignore[].until.
+const VulnIgnoreDate = time.DateOnly
+
+// checkVuln checks verify.vulndb and every vuln_ignore entry (their dates are checked against
+// the clock by Verify, not here: a configuration does not become invalid overnight).
+func (r *Resolved) checkVuln(bad func(string, string, ...any)) {
+	if db := r.Verify.VulnDB; db != "" {
+		if err := checkVulnDB(db); err != nil {
+			bad("verify.vulndb", "%q: %v", db, err)
+		}
+	}
+	checkIgnores := func(path string, list []config.VulnIgnore) {
+		for i, ig := range list {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			if strings.TrimSpace(ig.ID) == "" || strings.ContainsAny(ig.ID, " \t,") {
+				bad(p+".id", "%q: write one vulnerability ID, e.g. GO-2024-2687, or an alias such as CVE-2023-45288", ig.ID)
+			}
+			if strings.TrimSpace(ig.Reason) == "" {
+				bad(p+".reason", "missing: say why %s is accepted, for whoever reads this next", orDefault(ig.ID, "it"))
+			}
+			if ig.Until == "" {
+				bad(p+".until", "missing: write the last day the entry applies, e.g. until: %s, so that it is looked at again", time.Now().AddDate(0, 3, 0).Format(VulnIgnoreDate))
+			} else if _, err := time.Parse(VulnIgnoreDate, ig.Until); err != nil {
+				bad(p+".until", "%q is not a date; write YYYY-MM-DD, e.g. %s", ig.Until, time.Now().AddDate(0, 3, 0).Format(VulnIgnoreDate))
+			}
+		}
+	}
+	checkIgnores("verify.vuln_ignore", r.Verify.VulnIgnore)
+	for i, b := range r.Builds {
+		if b.Verify == nil {
+			continue
+		}
+		if b.Verify.VulnDB != "" {
+			bad(fmt.Sprintf("builds[%d].verify.vulndb", i), "the vulnerability database is read once per run for every build: set verify.vulndb at the top level")
+		}
+		checkIgnores(fmt.Sprintf("builds[%d].verify.vuln_ignore", i), b.Verify.VulnIgnore)
+	}
+}
+
+// checkVulnDB checks a vulnerability database URL.
+func checkVulnDB(db string) error {
+	if strings.Contains(db, ",") {
+		return errors.New("names several databases (older govulncheck merged a comma-separated GOVULNDB list); scratchkit reads one: keep one URL")
+	}
+	u, err := url.Parse(db)
+	if err != nil {
+		return err
+	}
+	switch u.Scheme {
+	case "https", "http":
+		if u.Host == "" {
+			return errors.New("names no host; write e.g. https://vuln.go.dev")
+		}
+	case "file":
+		if _, err := vuln.FilePath(u); err != nil {
+			return err
+		}
+	default:
+		return errors.New("not a database URL; write https://vuln.go.dev, another https:// mirror, or file:///path/to/a/copy")
+	}
+	return nil
 }
 
 // Destinations returns where images go: image.publish, else what the repository implies
@@ -437,7 +522,7 @@ func (r *Resolved) Destinations() []string {
 	return publish.DefaultDestinations(r.Image.Repo)
 }
 
-// Attest returns the attestations to make: sign.attest, or both.
+// Attest returns the attestations to make: sign.attest, or all of Attestations.
 func (r *Resolved) Attest() []string {
 	if r.Sign.Attest != nil {
 		return r.Sign.Attest
