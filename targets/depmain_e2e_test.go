@@ -4,6 +4,7 @@ import (
 	"debug/buildinfo"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -40,6 +41,7 @@ func TestDependencyMain(t *testing.T) {
 	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
 	skopeo := testenv.Tool(t, "skopeo")
 	dir := slidesProject(t)
+	gitInit(t, dir, "https://example.com/slides.git")
 	env := []string{"KO_DOCKER_REPO=" + reg.Host + "/team", "SCRATCHKIT_PLATFORMS=linux/amd64,linux/arm64"}
 	mustRun(t, dir, env, "smoke")
 
@@ -91,6 +93,55 @@ func TestDependencyMain(t *testing.T) {
 		t.Errorf("the host platform's smoke run did not pass: %+v", rec.Smoke)
 	}
 
+	// A second commit that changes no Go file (nor the data) pushes no layer: the binaries are
+	// the same, and so are their layers; only the configs (the commit time) and manifests change.
+	before := registryBlobs(t, reg.Dir)
+	write(t, filepath.Join(dir, "NOTES"), "a change that is not Go\n")
+	gitCommit(t, dir, "2026-02-02T02:02:02Z", "notes")
+	mustRun(t, dir, env, "image")
+	for blob, size := range registryBlobs(t, reg.Dir) {
+		if _, old := before[blob]; !old && size > 64<<10 {
+			t.Errorf("the second commit pushed a %d-byte blob %s: a layer, though no Go file changed", size, blob)
+		}
+	}
+	rec2 := record(t, dir)
+	for _, i := range rec2.Images {
+		if i.Destination == "registry" && i.Ref == img.Ref {
+			t.Errorf("the second commit's image is the first's (%s): its config should carry the new commit", i.Ref)
+		}
+	}
+
+	// Signed: each platform manifest's SBOM attestation, verified by cosign, names that
+	// platform's own binary.
+	cosign3 := testenv.Tool(t, "cosign3")
+	signEnv := append(append([]string(nil), env...), "COSIGN_PASSWORD=pw")
+	mustRun(t, dir, signEnv, "keygen")
+	mustRun(t, dir, signEnv, "sign")
+	rec2 = record(t, dir)
+	for _, i := range rec2.Images {
+		if i.Destination != "registry" {
+			continue
+		}
+		repo, _, _ := strings.Cut(i.Ref, "@")
+		for _, m := range i.Manifests {
+			cmd := exec.Command(cosign3, "verify-attestation", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", "--type", "spdxjson", repo+"@"+m.Digest)
+			cmd.Dir = dir
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("cosign verify-attestation %s %s: %v", m.Platform, m.Digest, err)
+			}
+			var envelope struct{ Payload []byte }
+			if json.Unmarshal(out, &envelope) != nil || !strings.Contains(string(envelope.Payload), m.Binary) {
+				t.Errorf("the SBOM attested at %s (%s) does not name its binary %s", m.Digest, m.Platform, m.Binary)
+			}
+			for _, other := range i.Manifests {
+				if other.Binary != m.Binary && strings.Contains(string(envelope.Payload), other.Binary) {
+					t.Errorf("the SBOM attested at %s names the %s binary", m.Platform, other.Platform)
+				}
+			}
+		}
+	}
+
 	// A main package whose imports go.sum lacks checksums for: one sentence with the command.
 	// (GOFLAGS=-mod=mod, which the tests give mage for the magefiles module, would add them.)
 	write(t, filepath.Join(dir, "scratchkit.yaml"), "builds:\n  - main: golang.org/x/tools/cmd/stringer\n")
@@ -108,4 +159,38 @@ func TestDependencyMain(t *testing.T) {
 	if err == nil || !strings.Contains(out, "builds[0].data") || !strings.Contains(out, "slides") {
 		t.Errorf("a missing data directory: %v\n%s", err, out)
 	}
+}
+
+// gitCommit commits everything in dir at the given committer date.
+func gitCommit(t *testing.T, dir, date, msg string) {
+	t.Helper()
+	for _, args := range [][]string{{"add", "-A"}, {"-c", "user.name=ci", "-c", "user.email=ci@example.com", "commit", "-q", "-m", msg}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_COMMITTER_DATE="+date, "GIT_AUTHOR_DATE="+date)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+// registryBlobs lists a docker-registry storage's blobs and their sizes.
+func registryBlobs(t *testing.T, storage string) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	err := filepath.WalkDir(storage, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() != "data" || !strings.Contains(p, "/blobs/") {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		out[filepath.Base(filepath.Dir(p))] = fi.Size()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
