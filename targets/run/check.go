@@ -19,6 +19,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/scratchkit/scratchkit/targets/binary"
+	"github.com/scratchkit/scratchkit/targets/image"
 )
 
 // Where Go looks for CA roots on Linux (crypto/x509 root_linux.go) and zone data (time
@@ -38,8 +39,8 @@ var (
 	pkgManagerNames  = []string{"apt", "apt-get", "dpkg", "apk", "yum", "dnf", "microdnf", "rpm", "zypper", "pacman"}
 	standardBinDirs  = []string{"/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"}
 	defaultPATH      = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" // docker's and runc's
-	annotationBase   = "org.opencontainers.image.base.name"
-	annotationDigest = "org.opencontainers.image.base.digest"
+	annotationBase   = image.AnnotationBaseName
+	annotationDigest = image.AnnotationBaseDigest
 )
 
 // imageInfo is what the checks and the run need to know about one platform image.
