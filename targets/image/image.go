@@ -31,6 +31,9 @@ const (
 	DefaultUser = "65532:65532" // nonroot in the static base
 )
 
+// AppPath is where the binary of the image named name goes, and its entrypoint: AppDir/name.
+func AppPath(name string) string { return path.Join(AppDir, name) }
+
 // Standard OCI annotations scratchkit fills in.
 const (
 	AnnotationSource     = "org.opencontainers.image.source"
@@ -457,7 +460,7 @@ func buildPlatform(p *plan, i int, base *resolvedBase, data v1.Layer) (PlatformI
 	if err := checkBinaryPlatform(bin.Path, content, pl); err != nil {
 		return fail(err)
 	}
-	appPath := path.Join(AppDir, p.spec.Name)
+	appPath := AppPath(p.spec.Name)
 	binLayer, err := binaryLayer(p.spec.Name, content, LayerTime, p.layers)
 	if err != nil {
 		return fail(err)

@@ -199,7 +199,7 @@ func (i *imageInfo) findings(opts Options) []Finding {
 		out = append(out, Finding{Check: check, Status: st, Detail: fmt.Sprintf(format, args...)})
 	}
 	if len(i.argv) == 0 {
-		add(CheckConfig, StatusFail, "the image config has neither Entrypoint nor Cmd: a container has nothing to run (docker: \"no command specified\"). Fix: build the image with scratchkit's Image target, which sets the entrypoint to /ko-app/<name>.")
+		add(CheckConfig, StatusFail, "the image config has neither Entrypoint nor Cmd: a container has nothing to run (docker: \"no command specified\"). Fix: build the image with scratchkit's Image target, which sets the entrypoint to %s.", image.AppPath("<name>"))
 	} else {
 		add(CheckConfig, StatusPass, "runs %s", quoteArgs(i.argv))
 	}
@@ -237,7 +237,7 @@ func (i *imageInfo) checkEntrypoint() []Finding {
 		}
 		f := Finding{Check: CheckEntrypoint, Status: StatusFail, Detail: fmt.Sprintf(
 			"%q is not in any directory of PATH=%s: the container fails at start with \"exec: %q: executable file not found in $PATH\". "+
-				"Fix: set the entrypoint to the binary's absolute path (/ko-app/<name> for images scratchkit builds).", argv0, p, argv0)}
+				"Fix: set the entrypoint to the binary's absolute path (%s for images scratchkit builds).", argv0, p, argv0, image.AppPath("<name>"))}
 		return append([]Finding{f}, skip("entrypoint not found")...)
 	}
 	rp, e := i.fs.resolve(i.program)
