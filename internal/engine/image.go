@@ -160,7 +160,7 @@ func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name strin
 		}
 		if e.Config.Image.PerPlatform && r.Destination == publish.Registry {
 			// One record per platform image, untagged: `mage index` joins them later.
-			img.Destination = PerPlatformDestination
+			img.Destination = publish.RegistryPlatform
 			rec.AddImage(img)
 		} else {
 			rec.SetImage(img)
@@ -181,9 +181,6 @@ func publishOne(ctx context.Context, p publish.Publisher, a publish.Artifact, pe
 	}
 	return []*publish.Result{r}, nil
 }
-
-// PerPlatformDestination records a platform image pushed alone by digest (image.per_platform).
-const PerPlatformDestination = "registry-platform"
 
 // manifestsFor keeps the manifests of the given platforms.
 func manifestsFor(all []artifacts.Manifest, platforms []string) []artifacts.Manifest {
@@ -250,7 +247,7 @@ func (e *Run) publishers(repo string) ([]publish.Publisher, error) {
 		case publish.Tarball:
 			out = append(out, publish.NewTarball(publish.TarballOptions{Dir: e.DistDir(), Tags: e.Config.Image.Tags}))
 		case publish.Layout:
-			out = append(out, publish.NewLayout(publish.LayoutOptions{Dir: filepath.Join(e.DistDir(), "layout"), Tags: e.Config.Image.Tags, PlatformRefs: true}))
+			out = append(out, publish.NewLayout(publish.LayoutOptions{Dir: e.LayoutDir(), Tags: e.Config.Image.Tags, PlatformRefs: true}))
 		default:
 			if e.extra == nil {
 				return nil, fmt.Errorf("%s: image.publish: %s: %w", e.Config.Where("image.publish"), d, ErrNeedsFull)

@@ -46,7 +46,7 @@ func (e *Run) index(ctx context.Context, sources string) error {
 		}
 		n := 0
 		for _, img := range rec.Images {
-			if img.Destination == PerPlatformDestination {
+			if img.Destination == publish.RegistryPlatform {
 				refs[img.Name] = append(refs[img.Name], img.Ref)
 				manifests[img.Name] = append(manifests[img.Name], img.Manifests...)
 				n++
