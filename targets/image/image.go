@@ -398,27 +398,16 @@ func Build(ctx context.Context, spec Spec) (*Result, error) {
 		r.BaseDigest = images[0].BaseDigest
 		return r, nil
 	}
-	baseDigest := base.index
-	if baseDigest == (v1.Hash{}) {
-		// Built-in bases: the digest of an index of the base images, as reproducible as they are.
-		entries := make([]IndexEntry, len(base.images))
-		for i, img := range base.images {
-			entries[i] = IndexEntry{Platform: p.platforms[i].String(), Image: img}
-		}
-		idx, err := MergeIndex(nil, entries...)
-		if err != nil {
-			return nil, err
-		}
-		if baseDigest, err = idx.Digest(); err != nil {
-			return nil, err
-		}
+	baseDigest, err := base.indexDigest(p.platforms)
+	if err != nil {
+		return nil, err
 	}
 	r.BaseDigest = baseDigest.String()
 	entries := make([]IndexEntry, len(images))
 	for i, pi := range images {
 		entries[i] = IndexEntry{Platform: pi.Platform, Image: pi.Image}
 	}
-	if r.Index, err = MergeIndex(p.annotations(base, baseDigest), entries...); err != nil {
+	if r.Index, err = index(baseDigest, entries); err != nil {
 		return nil, fmt.Errorf("image %s: %w", spec.Name, err)
 	}
 	if _, err := r.Index.Digest(); err != nil {
@@ -427,7 +416,8 @@ func Build(ctx context.Context, spec Spec) (*Result, error) {
 	return r, nil
 }
 
-// annotations are the manifest (or index) annotations for a base digest.
+// annotations are a platform manifest's annotations, for its base's digest. The index has the
+// same, for the digest of the base of all platforms (see index).
 func (p *plan) annotations(base *resolvedBase, baseDigest v1.Hash) map[string]string {
 	a := map[string]string{}
 	for k, v := range map[string]string{AnnotationSource: redact.URL(p.spec.Source), AnnotationRevision: p.spec.Revision, AnnotationVersion: p.spec.Version} {

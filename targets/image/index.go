@@ -2,6 +2,8 @@ package image
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -35,35 +37,9 @@ func MergeIndex(annotations map[string]string, entries ...IndexEntry) (v1.ImageI
 	var adds []add
 	seen := map[string]bool{}
 	for i, e := range entries {
-		if e.Image == nil {
-			return nil, fmt.Errorf("merge index: entry %d (%s) has no image", i, e.Platform)
-		}
-		mt, err := e.Image.MediaType()
+		pl, mt, err := entryPlatform(i, e)
 		if err != nil {
-			return nil, fmt.Errorf("merge index: entry %d (%s): %w", i, e.Platform, err)
-		}
-		if !mt.IsImage() {
-			return nil, fmt.Errorf("merge index: entry %d (%s) is a %s, not an image manifest", i, e.Platform, mt)
-		}
-		cf, err := e.Image.ConfigFile()
-		if err != nil {
-			return nil, fmt.Errorf("merge index: entry %d (%s): %w", i, e.Platform, err)
-		}
-		have := cf.Platform()
-		var pl *v1.Platform
-		if e.Platform == "" {
-			if have == nil || have.OS == "" || have.Architecture == "" {
-				return nil, fmt.Errorf("merge index: entry %d: no platform given and none in the image config", i)
-			}
-			pl = &v1.Platform{OS: have.OS, Architecture: have.Architecture, Variant: have.Variant}
-		} else {
-			if pl, err = v1.ParsePlatform(e.Platform); err != nil {
-				return nil, fmt.Errorf("merge index: entry %d: %w", i, err)
-			}
-			if have != nil && (have.OS != pl.OS || have.Architecture != pl.Architecture ||
-				(have.Variant != "" && normVariant(have.Architecture, have.Variant) != normVariant(pl.Architecture, pl.Variant))) {
-				return nil, fmt.Errorf("merge index: entry %d is said to be %s but its config says %s", i, pl, have)
-			}
+			return nil, err
 		}
 		key := pl.String()
 		if seen[key] {
@@ -85,4 +61,88 @@ func MergeIndex(annotations map[string]string, entries ...IndexEntry) (v1.ImageI
 		idx = mutate.Annotations(idx, annotations).(v1.ImageIndex)
 	}
 	return mutate.AppendManifests(idx, ia...), nil
+}
+
+// index assembles the index of platform images as Build makes it: MergeIndex, with the
+// annotations the platform manifests carry, which must agree, save that
+// org.opencontainers.image.base.digest names baseDigest, the base of all the platforms, where
+// each manifest names its own platform's base. A zero baseDigest names none.
+func index(baseDigest v1.Hash, entries []IndexEntry) (v1.ImageIndex, error) {
+	var ann map[string]string
+	for i, e := range entries {
+		if e.Image == nil {
+			return nil, fmt.Errorf("merge index: entry %d (%s) has no image", i, e.Platform)
+		}
+		m, err := e.Image.Manifest()
+		if err != nil {
+			return nil, fmt.Errorf("merge index: entry %d (%s): %w", i, e.Platform, err)
+		}
+		own := maps.Clone(m.Annotations)
+		delete(own, AnnotationBaseDigest)
+		if i == 0 {
+			ann = own
+			continue
+		}
+		if !maps.Equal(ann, own) {
+			k := firstDifference(ann, own)
+			return nil, fmt.Errorf("merge index: %s and %s disagree on annotation %s (%q, %q): an index joins the platform images of one build, made from the same inputs",
+				entries[0].Platform, e.Platform, k, ann[k], own[k])
+		}
+	}
+	if baseDigest != (v1.Hash{}) {
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann[AnnotationBaseDigest] = baseDigest.String()
+	}
+	return MergeIndex(ann, entries...)
+}
+
+// firstDifference is the first key, in order, that a and b do not hold alike.
+func firstDifference(a, b map[string]string) string {
+	keys := slices.Sorted(maps.Keys(a))
+	keys = append(keys, slices.Sorted(maps.Keys(b))...)
+	slices.Sort(keys)
+	for _, k := range keys {
+		av, aok := a[k]
+		bv, bok := b[k]
+		if aok != bok || av != bv {
+			return k
+		}
+	}
+	return ""
+}
+
+// entryPlatform is the platform entry i is for, checked against its config, and its media type.
+func entryPlatform(i int, e IndexEntry) (*v1.Platform, types.MediaType, error) {
+	if e.Image == nil {
+		return nil, "", fmt.Errorf("merge index: entry %d (%s) has no image", i, e.Platform)
+	}
+	mt, err := e.Image.MediaType()
+	if err != nil {
+		return nil, "", fmt.Errorf("merge index: entry %d (%s): %w", i, e.Platform, err)
+	}
+	if !mt.IsImage() {
+		return nil, "", fmt.Errorf("merge index: entry %d (%s) is a %s, not an image manifest", i, e.Platform, mt)
+	}
+	cf, err := e.Image.ConfigFile()
+	if err != nil {
+		return nil, "", fmt.Errorf("merge index: entry %d (%s): %w", i, e.Platform, err)
+	}
+	have := cf.Platform()
+	if e.Platform == "" {
+		if have == nil || have.OS == "" || have.Architecture == "" {
+			return nil, "", fmt.Errorf("merge index: entry %d: no platform given and none in the image config", i)
+		}
+		return &v1.Platform{OS: have.OS, Architecture: have.Architecture, Variant: have.Variant}, mt, nil
+	}
+	pl, err := v1.ParsePlatform(e.Platform)
+	if err != nil {
+		return nil, "", fmt.Errorf("merge index: entry %d: %w", i, err)
+	}
+	if have != nil && (have.OS != pl.OS || have.Architecture != pl.Architecture ||
+		(have.Variant != "" && normVariant(have.Architecture, have.Variant) != normVariant(pl.Architecture, pl.Variant))) {
+		return nil, "", fmt.Errorf("merge index: entry %d is said to be %s but its config says %s", i, pl, have)
+	}
+	return pl, mt, nil
 }
