@@ -95,17 +95,10 @@ type annotations struct {
 // imageOne assembles one image from its binaries, writes its SBOMs, publishes it to every
 // destination and records each result in rec.
 func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name string, bins []artifacts.Binary, pubs []publish.Publisher, meta annotations) ([]*publish.Result, error) {
-	spec := image.Spec{
-		Name: name, Base: e.Config.Image.Base, AllowUnpinned: e.Config.Image.AllowUnpinned, Insecure: e.Config.Image.Insecure,
-		ResponseTimeout: e.Config.Image.ResponseTimeout.D(), RequestTimeout: e.Config.Image.RequestTimeout.D(),
-		User: e.Config.Image.User, Env: e.Config.Image.Env, Args: e.Config.Image.Args, Workdir: e.Config.Image.Workdir,
-		Ports: e.Config.Image.Ports, Volumes: e.Config.Image.Volumes, Labels: e.Config.Image.Labels, Annotations: e.Config.Image.Annotations,
-		Created: meta.created, Source: meta.source, Revision: meta.revision, Version: meta.version,
-		Warn: func(s string) { e.UI.Warn("%s: %s", name, s) },
-	}
-	if d := e.CacheDir(); d != "" {
-		spec.CacheDir = filepath.Join(d, "layers")
-	}
+	spec := e.baseSpec(name, e.Config.Image.Base)
+	spec.User, spec.Env, spec.Args, spec.Workdir = e.Config.Image.User, e.Config.Image.Env, e.Config.Image.Args, e.Config.Image.Workdir
+	spec.Ports, spec.Volumes, spec.Labels, spec.Annotations = e.Config.Image.Ports, e.Config.Image.Volumes, e.Config.Image.Labels, e.Config.Image.Annotations
+	spec.Created, spec.Source, spec.Revision, spec.Version = meta.created, meta.source, meta.revision, meta.version
 	if _, v, ok := strings.Cut(bins[0].Module, "@"); ok {
 		spec.Version = v // a dependency's main package is that module's version, not the project's
 	}
@@ -167,6 +160,20 @@ func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name strin
 		}
 	}
 	return results, nil
+}
+
+// baseSpec is the part of an image's Spec that says where its base comes from (base, the way
+// to reach it, the layer cache) and where warnings go: what Build and Join share.
+func (e *Run) baseSpec(name, base string) image.Spec {
+	spec := image.Spec{
+		Name: name, Base: base, AllowUnpinned: e.Config.Image.AllowUnpinned, Insecure: e.Config.Image.Insecure,
+		ResponseTimeout: e.Config.Image.ResponseTimeout.D(), RequestTimeout: e.Config.Image.RequestTimeout.D(),
+		Warn: func(s string) { e.UI.Warn("%s: %s", name, s) },
+	}
+	if d := e.CacheDir(); d != "" {
+		spec.CacheDir = filepath.Join(d, "layers")
+	}
+	return spec
 }
 
 // publishOne publishes to one destination; in per-platform mode, a registry gets each platform
