@@ -17,6 +17,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/image"
+	"github.com/scratchkit/scratchkit/targets/publish"
 )
 
 // koVersion is the ko CLI compared against: the line scratchkit's publishers come from.
@@ -246,7 +247,7 @@ func compareImage(ctx context.Context, b *bench) error {
 			return "", err
 		}
 		for _, img := range rec.Images {
-			if img.Destination == "registry" {
+			if img.Destination == publish.Registry {
 				return img.Ref, nil
 			}
 		}

@@ -95,17 +95,10 @@ type annotations struct {
 // imageOne assembles one image from its binaries, writes its SBOMs, publishes it to every
 // destination and records each result in rec.
 func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name string, bins []artifacts.Binary, pubs []publish.Publisher, meta annotations) ([]*publish.Result, error) {
-	spec := image.Spec{
-		Name: name, Base: e.Config.Image.Base, AllowUnpinned: e.Config.Image.AllowUnpinned, Insecure: e.Config.Image.Insecure,
-		ResponseTimeout: e.Config.Image.ResponseTimeout.D(), RequestTimeout: e.Config.Image.RequestTimeout.D(),
-		User: e.Config.Image.User, Env: e.Config.Image.Env, Args: e.Config.Image.Args, Workdir: e.Config.Image.Workdir,
-		Ports: e.Config.Image.Ports, Volumes: e.Config.Image.Volumes, Labels: e.Config.Image.Labels, Annotations: e.Config.Image.Annotations,
-		Created: meta.created, Source: meta.source, Revision: meta.revision, Version: meta.version,
-		Warn: func(s string) { e.UI.Warn("%s: %s", name, s) },
-	}
-	if d := e.CacheDir(); d != "" {
-		spec.CacheDir = filepath.Join(d, "layers")
-	}
+	spec := e.baseSpec(name, e.Config.Image.Base)
+	spec.User, spec.Env, spec.Args, spec.Workdir = e.Config.Image.User, e.Config.Image.Env, e.Config.Image.Args, e.Config.Image.Workdir
+	spec.Ports, spec.Volumes, spec.Labels, spec.Annotations = e.Config.Image.Ports, e.Config.Image.Volumes, e.Config.Image.Labels, e.Config.Image.Annotations
+	spec.Created, spec.Source, spec.Revision, spec.Version = meta.created, meta.source, meta.revision, meta.version
 	if _, v, ok := strings.Cut(bins[0].Module, "@"); ok {
 		spec.Version = v // a dependency's main package is that module's version, not the project's
 	}
@@ -160,13 +153,27 @@ func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name strin
 		}
 		if e.Config.Image.PerPlatform && r.Destination == publish.Registry {
 			// One record per platform image, untagged: `mage index` joins them later.
-			img.Destination = PerPlatformDestination
+			img.Destination = publish.RegistryPlatform
 			rec.AddImage(img)
 		} else {
 			rec.SetImage(img)
 		}
 	}
 	return results, nil
+}
+
+// baseSpec is the part of an image's Spec that says where its base comes from (base, the way
+// to reach it, the layer cache) and where warnings go: what Build and Join share.
+func (e *Run) baseSpec(name, base string) image.Spec {
+	spec := image.Spec{
+		Name: name, Base: base, AllowUnpinned: e.Config.Image.AllowUnpinned, Insecure: e.Config.Image.Insecure,
+		ResponseTimeout: e.Config.Image.ResponseTimeout.D(), RequestTimeout: e.Config.Image.RequestTimeout.D(),
+		Warn: func(s string) { e.UI.Warn("%s: %s", name, s) },
+	}
+	if d := e.CacheDir(); d != "" {
+		spec.CacheDir = filepath.Join(d, "layers")
+	}
+	return spec
 }
 
 // publishOne publishes to one destination; in per-platform mode, a registry gets each platform
@@ -181,9 +188,6 @@ func publishOne(ctx context.Context, p publish.Publisher, a publish.Artifact, pe
 	}
 	return []*publish.Result{r}, nil
 }
-
-// PerPlatformDestination records a platform image pushed alone by digest (image.per_platform).
-const PerPlatformDestination = "registry-platform"
 
 // manifestsFor keeps the manifests of the given platforms.
 func manifestsFor(all []artifacts.Manifest, platforms []string) []artifacts.Manifest {
@@ -250,7 +254,7 @@ func (e *Run) publishers(repo string) ([]publish.Publisher, error) {
 		case publish.Tarball:
 			out = append(out, publish.NewTarball(publish.TarballOptions{Dir: e.DistDir(), Tags: e.Config.Image.Tags}))
 		case publish.Layout:
-			out = append(out, publish.NewLayout(publish.LayoutOptions{Dir: filepath.Join(e.DistDir(), "layout"), Tags: e.Config.Image.Tags, PlatformRefs: true}))
+			out = append(out, publish.NewLayout(publish.LayoutOptions{Dir: e.LayoutDir(), Tags: e.Config.Image.Tags, PlatformRefs: true}))
 		default:
 			if e.extra == nil {
 				return nil, fmt.Errorf("%s: image.publish: %s: %w", e.Config.Where("image.publish"), d, ErrNeedsFull)

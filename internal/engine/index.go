@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,12 +11,15 @@ import (
 	"strings"
 
 	"github.com/scratchkit/scratchkit/targets/artifacts"
+	"github.com/scratchkit/scratchkit/targets/image"
 	"github.com/scratchkit/scratchkit/targets/publish"
 )
 
 // Index joins platform images pushed separately (image.per_platform: true, one runner per
-// platform) into one index per image, pushed and tagged under image.repo. sources lists the
-// runners' artifacts.json files and/or repo/name@sha256:… references, separated by spaces or commas.
+// platform) into one index per image, pushed and tagged under image.repo: the index a single run
+// building every platform makes (image.Join), on the base the runners recorded (image.base for
+// bare references). sources lists the runners' artifacts.json files and/or
+// repo/name@sha256:… references, separated by spaces or commas.
 func (e *Run) Index(ctx context.Context, sources string) error {
 	return e.Stage(ctx, "index "+sources, func(ctx context.Context) error { return e.index(ctx, sources) })
 }
@@ -30,6 +34,7 @@ func (e *Run) index(ctx context.Context, sources string) error {
 	}
 	refs := map[string][]string{}
 	manifests := map[string][]artifacts.Manifest{}
+	bases := map[string]string{} // the base each image was built on, as recorded
 	for _, s := range list {
 		if strings.Contains(s, "@sha256:") {
 			name := path.Base(strings.SplitN(s, "@", 2)[0])
@@ -46,9 +51,13 @@ func (e *Run) index(ctx context.Context, sources string) error {
 		}
 		n := 0
 		for _, img := range rec.Images {
-			if img.Destination == PerPlatformDestination {
+			if img.Destination == publish.RegistryPlatform {
 				refs[img.Name] = append(refs[img.Name], img.Ref)
 				manifests[img.Name] = append(manifests[img.Name], img.Manifests...)
+				if prev := bases[img.Name]; prev != "" && img.Base != "" && prev != img.Base {
+					return fmt.Errorf("index: %s: the runners built it on different bases, %s and %s", img.Name, prev, img.Base)
+				}
+				bases[img.Name] = cmp.Or(img.Base, bases[img.Name])
 				n++
 			}
 		}
@@ -75,12 +84,25 @@ func (e *Run) index(ctx context.Context, sources string) error {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		r, err := reg.MergeIndex(ctx, n, refs[n], e.Config.Image.Tags)
+		imgs, err := reg.ReadPlatforms(ctx, n, refs[n])
+		if err != nil {
+			return err
+		}
+		entries := make([]image.IndexEntry, len(imgs))
+		for i, img := range imgs {
+			entries[i] = image.IndexEntry{Image: img}
+		}
+		joined, err := image.Join(ctx, e.baseSpec(n, cmp.Or(bases[n], e.Config.Image.Base)), entries...)
+		if err != nil {
+			return fmt.Errorf("index: %w", err)
+		}
+		r, err := reg.Publish(ctx, publish.Artifact{Name: n, Index: joined.Index, Tags: e.Config.Image.Tags})
 		if err != nil {
 			return err
 		}
 		results = append(results, r)
-		rec.SetImage(artifacts.Image{Name: n, Ref: r.Ref, Digest: r.Digest.String(), Platforms: r.Platforms, Destination: publish.Registry, Tags: r.Tags, Size: r.Size, Manifests: manifests[n]})
+		rec.SetImage(artifacts.Image{Name: n, Ref: r.Ref, Digest: r.Digest.String(), Platforms: r.Platforms, Destination: publish.Registry, Tags: r.Tags,
+			Base: joined.BaseName, BaseDigest: joined.BaseDigest, Size: r.Size, Manifests: manifests[n]})
 	}
 	e.UI.Heading("Index")
 	if err := publish.WriteTable(e.UI.Out, results); err != nil {

@@ -223,7 +223,7 @@ func (p *problems) err(total int) error {
 // (a per-platform registry image only when it is the image's one platform), a kind cluster's
 // nodes, the docker daemon (ko.local, for clusters that share it). Tarballs and layouts are
 // files: 0.
-var pullRank = map[string]int{publish.Registry: 4, publish.Kind: 3, publish.Daemon: 2, PerPlatformDestination: 1}
+var pullRank = map[string]int{publish.Registry: 4, publish.Kind: 3, publish.Daemon: 2, publish.RegistryPlatform: 1}
 
 // pullableRefs maps the main package of every imaged build to the reference of its image at
 // the best destination a cluster can pull from, with the image names; why says, for a main
@@ -248,7 +248,7 @@ func (e *Run) pullableRefs(rec *artifacts.Artifacts) (refs, names, why map[strin
 			if !slices.Contains(dests, img.Destination) {
 				dests = append(dests, img.Destination)
 			}
-			if img.Destination == PerPlatformDestination {
+			if img.Destination == publish.RegistryPlatform {
 				perPlatform++
 			}
 			if pullRank[img.Destination] == 0 {
@@ -268,7 +268,7 @@ func (e *Run) pullableRefs(rec *artifacts.Artifacts) (refs, names, why map[strin
 		case best == nil:
 			slices.Sort(dests)
 			why[main] = fmt.Sprintf("image %s was published to %s only, which no cluster can pull from; set image.repo or KO_DOCKER_REPO to a registry repository (or ko.local for the docker daemon, kind.local for a kind cluster)", name, strings.Join(dests, " and "))
-		case best.Destination == PerPlatformDestination && perPlatform > 1:
+		case best.Destination == publish.RegistryPlatform && perPlatform > 1:
 			why[main] = fmt.Sprintf("image %s was pushed as %d platform images without an index (image.per_platform); join them with mage index, or resolve without image.per_platform", name, perPlatform)
 		default:
 			refs[main] = best.Ref

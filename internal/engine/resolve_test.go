@@ -35,9 +35,9 @@ func TestPullableRefs(t *testing.T) {
 			{Name: "local", Destination: publish.Daemon, Ref: "ko.local/local:3333"},
 			{Name: "files", Destination: publish.Tarball, Ref: "dist/files.tar"},
 			{Name: "files", Destination: publish.Layout, Ref: "dist/layout@" + d2},
-			{Name: "split", Destination: PerPlatformDestination, Ref: "registry.example/team/split@sha256:a"},
-			{Name: "split", Destination: PerPlatformDestination, Ref: "registry.example/team/split@sha256:b"},
-			{Name: "single", Destination: PerPlatformDestination, Ref: "registry.example/team/single@sha256:c"},
+			{Name: "split", Destination: publish.RegistryPlatform, Ref: "registry.example/team/split@sha256:a"},
+			{Name: "split", Destination: publish.RegistryPlatform, Ref: "registry.example/team/split@sha256:b"},
+			{Name: "single", Destination: publish.RegistryPlatform, Ref: "registry.example/team/single@sha256:c"},
 		},
 	}
 	e := &Run{Config: &load.Resolved{}}

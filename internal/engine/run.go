@@ -186,6 +186,9 @@ func (e *Run) DistDir() string {
 	return filepath.Join(e.Dir, e.Config.Dist)
 }
 
+// LayoutDir is the OCI layout the layout destination writes: dist/layout.
+func (e *Run) LayoutDir() string { return filepath.Join(e.DistDir(), "layout") }
+
 // Rel names a path relative to the working directory, with forward slashes.
 func (e *Run) Rel(p string) string {
 	if r, err := filepath.Rel(e.Dir, p); err == nil {

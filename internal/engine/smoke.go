@@ -124,12 +124,12 @@ func smokeRecord(image string, p run.PlatformReport) artifacts.Smoke {
 // the same image (the tarball and the daemon only its host platform), so smoking one is enough;
 // per-platform registry records are different images, one per platform, and are each kept.
 func smokeCandidates(images []artifacts.Image) []artifacts.Image {
-	rank := map[string]int{publish.Registry: 0, PerPlatformDestination: 0, publish.Layout: 1, publish.Tarball: 2, publish.Daemon: 3, publish.Kind: 4}
+	rank := map[string]int{publish.Registry: 0, publish.RegistryPlatform: 0, publish.Layout: 1, publish.Tarball: 2, publish.Daemon: 3, publish.Kind: 4}
 	best := map[string]int{}
 	var out []artifacts.Image
 	for _, img := range images {
 		key := img.Name
-		if img.Destination == PerPlatformDestination {
+		if img.Destination == publish.RegistryPlatform {
 			key += "@" + img.Digest
 		}
 		if i, ok := best[key]; ok {
@@ -152,7 +152,7 @@ func (e *Run) openImage(ctx context.Context, img artifacts.Image) (run.Artifact,
 		return nil, none, fmt.Errorf("recorded digest %q: %w", img.Digest, err)
 	}
 	switch img.Destination {
-	case publish.Registry, PerPlatformDestination:
+	case publish.Registry, publish.RegistryPlatform:
 		ref, err := name.NewDigest(img.Ref, regtransport.NameOptions(e.Config.Image.Insecure)...)
 		if err != nil {
 			return nil, none, err
@@ -169,7 +169,7 @@ func (e *Run) openImage(ctx context.Context, img artifacts.Image) (run.Artifact,
 		a, err := desc.Image()
 		return a, none, err
 	case publish.Layout:
-		p, err := layout.FromPath(filepath.Join(e.DistDir(), "layout"))
+		p, err := layout.FromPath(e.LayoutDir())
 		if err != nil {
 			return nil, none, fmt.Errorf("read the layout: %w", err)
 		}

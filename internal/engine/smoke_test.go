@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/scratchkit/scratchkit/targets/artifacts"
+	"github.com/scratchkit/scratchkit/targets/publish"
 )
 
 // One image published to the default destinations is smoked once, from the layout; platform
@@ -12,12 +13,12 @@ func TestSmokeCandidates(t *testing.T) {
 	got := smokeCandidates([]artifacts.Image{
 		{Name: "hello", Destination: "tarball", Digest: "sha256:b"},
 		{Name: "hello", Destination: "layout", Digest: "sha256:a"},
-		{Name: "api", Destination: PerPlatformDestination, Digest: "sha256:c"},
-		{Name: "api", Destination: PerPlatformDestination, Digest: "sha256:d"},
+		{Name: "api", Destination: publish.RegistryPlatform, Digest: "sha256:c"},
+		{Name: "api", Destination: publish.RegistryPlatform, Digest: "sha256:d"},
 		{Name: "web", Destination: "daemon", Digest: "sha256:e"},
 		{Name: "web", Destination: "registry", Digest: "sha256:e"},
 	})
-	want := []string{"hello layout", "api " + PerPlatformDestination, "api " + PerPlatformDestination, "web registry"}
+	want := []string{"hello layout", "api " + publish.RegistryPlatform, "api " + publish.RegistryPlatform, "web registry"}
 	if len(got) != len(want) {
 		t.Fatalf("candidates %+v", got)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/config"
 	"github.com/scratchkit/scratchkit/targets/config/load"
+	"github.com/scratchkit/scratchkit/targets/image"
 	"github.com/scratchkit/scratchkit/targets/vuln"
 )
 
@@ -48,7 +49,7 @@ func (e *Run) verify(ctx context.Context) error {
 		exp := binary.Expect{
 			Name: b.Name, Platform: b.Platform, Linkage: binary.Linkage(b.Linkage), SHA256: b.SHA256,
 			MaxSize: int64(v.MaxSize), LeakPaths: leaks, Report: v.Report, Enforce: v.Enforce,
-			Breakdown: v.Breakdown, ImagePath: "/ko-app/" + b.Name,
+			Breakdown: v.Breakdown, ImagePath: image.AppPath(b.Name),
 		}
 		if p, ok := prev[b.Name+" "+b.Platform]; ok {
 			exp.Prev = p

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
+	"github.com/scratchkit/scratchkit/targets/image"
 )
 
 // Marker is the first line after the syntax directive of every Dockerfile this package writes;
@@ -135,8 +136,8 @@ func Generate(o Options) (string, error) {
 			w("COPY --from=build --chown=65532:65532 /out/home/nonroot /home/nonroot")
 			w("COPY --from=build /out/tmp /tmp")
 		}
-		w("COPY --from=build /out/%s /ko-app/%s", bl.Name, bl.Name)
-		env := []string{"PATH=/ko-app"}
+		w("COPY --from=build /out/%s %s", bl.Name, image.AppPath(bl.Name))
+		env := []string{"PATH=" + image.AppDir}
 		if o.Static && o.Base == "scratch" {
 			env = append(env, "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt", "ZONEINFO=/usr/local/go/lib/time/zoneinfo.zip")
 		}
@@ -164,7 +165,7 @@ func Generate(o Options) (string, error) {
 			w("VOLUME [%s]", strings.Join(v, ", "))
 		}
 		w("USER %s", user)
-		w("ENTRYPOINT [%s]", strconv.Quote("/ko-app/"+bl.Name))
+		w("ENTRYPOINT [%s]", strconv.Quote(image.AppPath(bl.Name)))
 		if len(o.Args) > 0 {
 			var a []string
 			for _, s := range o.Args {

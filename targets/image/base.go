@@ -31,6 +31,24 @@ type resolvedBase struct {
 	ref        name.Reference
 }
 
+// indexDigest is the digest of the base of every platform, which an index's
+// org.opencontainers.image.base.digest names: of the base index for a registry base that is one,
+// else of an index of the base images (built-in bases), as reproducible as they are.
+func (rb *resolvedBase) indexDigest(platforms []*v1.Platform) (v1.Hash, error) {
+	if rb.index != (v1.Hash{}) {
+		return rb.index, nil
+	}
+	entries := make([]IndexEntry, len(rb.images))
+	for i, img := range rb.images {
+		entries[i] = IndexEntry{Platform: platforms[i].String(), Image: img}
+	}
+	idx, err := MergeIndex(nil, entries...)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	return idx.Digest()
+}
+
 // resolveBase finds the base image of every platform.
 func resolveBase(ctx context.Context, p *plan) (*resolvedBase, error) {
 	switch p.spec.Base {

@@ -7,6 +7,10 @@
 // time stamp that scratchkit writes comes from the caller's creation time (SOURCE_DATE_EPOCH or
 // the commit time), never the wall clock, so two builds of the same commit give the same digest.
 //
+// Platform images built in separate runs (one runner per platform) are joined by Join into the
+// index one Build of every platform makes, digest for digest; MergeIndex is the index builder
+// both use.
+//
 // Each platform image comes with an SPDX 2.3 JSON SBOM read from the binary's build information.
 //
 // Layers are standard gzip written with klauspost/compress. Given Spec.CacheDir, they are kept by

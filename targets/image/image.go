@@ -31,6 +31,9 @@ const (
 	DefaultUser = "65532:65532" // nonroot in the static base
 )
 
+// AppPath is where the binary of the image named name goes, and its entrypoint: AppDir/name.
+func AppPath(name string) string { return path.Join(AppDir, name) }
+
 // Standard OCI annotations scratchkit fills in.
 const (
 	AnnotationSource     = "org.opencontainers.image.source"
@@ -395,27 +398,16 @@ func Build(ctx context.Context, spec Spec) (*Result, error) {
 		r.BaseDigest = images[0].BaseDigest
 		return r, nil
 	}
-	baseDigest := base.index
-	if baseDigest == (v1.Hash{}) {
-		// Built-in bases: the digest of an index of the base images, as reproducible as they are.
-		entries := make([]IndexEntry, len(base.images))
-		for i, img := range base.images {
-			entries[i] = IndexEntry{Platform: p.platforms[i].String(), Image: img}
-		}
-		idx, err := MergeIndex(nil, entries...)
-		if err != nil {
-			return nil, err
-		}
-		if baseDigest, err = idx.Digest(); err != nil {
-			return nil, err
-		}
+	baseDigest, err := base.indexDigest(p.platforms)
+	if err != nil {
+		return nil, err
 	}
 	r.BaseDigest = baseDigest.String()
 	entries := make([]IndexEntry, len(images))
 	for i, pi := range images {
 		entries[i] = IndexEntry{Platform: pi.Platform, Image: pi.Image}
 	}
-	if r.Index, err = MergeIndex(p.annotations(base, baseDigest), entries...); err != nil {
+	if r.Index, err = index(baseDigest, entries); err != nil {
 		return nil, fmt.Errorf("image %s: %w", spec.Name, err)
 	}
 	if _, err := r.Index.Digest(); err != nil {
@@ -424,7 +416,8 @@ func Build(ctx context.Context, spec Spec) (*Result, error) {
 	return r, nil
 }
 
-// annotations are the manifest (or index) annotations for a base digest.
+// annotations are a platform manifest's annotations, for its base's digest. The index has the
+// same, for the digest of the base of all platforms (see index).
 func (p *plan) annotations(base *resolvedBase, baseDigest v1.Hash) map[string]string {
 	a := map[string]string{}
 	for k, v := range map[string]string{AnnotationSource: redact.URL(p.spec.Source), AnnotationRevision: p.spec.Revision, AnnotationVersion: p.spec.Version} {
@@ -457,7 +450,7 @@ func buildPlatform(p *plan, i int, base *resolvedBase, data v1.Layer) (PlatformI
 	if err := checkBinaryPlatform(bin.Path, content, pl); err != nil {
 		return fail(err)
 	}
-	appPath := path.Join(AppDir, p.spec.Name)
+	appPath := AppPath(p.spec.Name)
 	binLayer, err := binaryLayer(p.spec.Name, content, LayerTime, p.layers)
 	if err != nil {
 		return fail(err)

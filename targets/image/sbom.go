@@ -137,7 +137,7 @@ func sbomFor(content []byte, sum, name string, created time.Time) ([]byte, error
 		SPDXID:           binID,
 		Name:             name,
 		VersionInfo:      versionOf(bi.Main.Version),
-		PackageFileName:  AppDir + "/" + name,
+		PackageFileName:  AppPath(name),
 		DownloadLocation: noAssertion,
 		Checksums:        []spdxChecksum{{Algorithm: "SHA256", ChecksumValue: sum}},
 		LicenseConcluded: noAssertion,
@@ -375,7 +375,7 @@ func IndexSBOM(name, repo, index string, platforms []IndexPlatform, created time
 		}, spdxPackage{
 			SPDXID:           binID,
 			Name:             name,
-			PackageFileName:  AppDir + "/" + name,
+			PackageFileName:  AppPath(name),
 			DownloadLocation: noAssertion,
 			Checksums:        []spdxChecksum{{Algorithm: "SHA256", ChecksumValue: p.BinarySHA256}},
 			LicenseConcluded: noAssertion,

@@ -119,7 +119,7 @@ func writeTarTo(w io.Writer, entries []entry, mtime time.Time) error {
 func binaryLayer(name string, content []byte, mtime time.Time, l *layers) (v1.Layer, error) {
 	return l.layer([]entry{
 		dirEntry(AppDir, 0o555, 0, 0),
-		fileEntry(path.Join(AppDir, name), 0o555, content),
+		fileEntry(AppPath(name), 0o555, content),
 	}, mtime, appGzip)
 }
 

@@ -37,6 +37,11 @@ const (
 // Destinations are every destination name.
 var Destinations = []string{Registry, Daemon, Kind, Tarball, Layout}
 
+// RegistryPlatform is how artifacts.json records a platform image pushed alone by digest and
+// untagged (PushByDigest, PushPlatforms: image.per_platform), which an index joins later. It is
+// recorded, never configured: the publisher is Registry's.
+const RegistryPlatform = "registry-platform"
+
 // LocalDomain is the registry part of names of images that never reach a registry: ko's
 // "ko.local". Tarballs written without a repository load into docker as ko.local/<name>:<tag>.
 const LocalDomain = "ko.local"

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,10 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/scratchkit/scratchkit/internal/regtransport"
 )
 
@@ -146,7 +142,7 @@ func (r *RegistryPublisher) Publish(ctx context.Context, a Artifact) (*Result, e
 }
 
 // PushByDigest pushes a by digest and applies no tag: the per-platform half of a multi-runner
-// build, whose digests MergeIndex later joins into one index.
+// build, whose images ReadPlatforms later reads back for one index.
 func (r *RegistryPublisher) PushByDigest(ctx context.Context, a Artifact) (*Result, error) {
 	return r.push(ctx, a, nil)
 }
@@ -183,20 +179,20 @@ func (r *RegistryPublisher) PushPlatforms(ctx context.Context, a Artifact) ([]*R
 	return out, nil
 }
 
-// MergeIndex joins images already pushed by digest (refs such as <repo>/<name>@sha256:…, one per
-// platform, e.g. from PushByDigest on several runners) into one index, pushes it under
-// <Repo>/<imageName> and tags it (tags, else RegistryOptions.Tags, else "latest"). It reads
-// each image's manifest and config from the registry; no layer is downloaded or sent again.
-func (r *RegistryPublisher) MergeIndex(ctx context.Context, imageName string, refs []string, tags []string) (*Result, error) {
+// ReadPlatforms reads images already pushed by digest (refs such as <repo>/<name>@sha256:…, one
+// per platform, e.g. from PushByDigest on several runners) for an index of imageName: image.Join
+// or image.MergeIndex assembles it, and Publish pushes and tags it. Only each image's manifest and
+// config are read; pushing the index then finds every blob in the registry and sends none.
+// Tags are refused as inputs, and so are two images for one platform.
+func (r *RegistryPublisher) ReadPlatforms(ctx context.Context, imageName string, refs []string) ([]v1.Image, error) {
 	if len(refs) == 0 {
 		return nil, fmt.Errorf("merge index %s: no image digests given", imageName)
 	}
 	if _, err := r.Repo(imageName); err != nil {
 		return nil, err
 	}
-	var adds []mutate.IndexAddendum
+	var imgs []v1.Image
 	seen := map[string]string{}
-	oci := true
 	for _, ref := range refs {
 		d, err := name.NewDigest(ref, r.nameOpts...)
 		if err != nil {
@@ -230,22 +226,9 @@ func (r *RegistryPublisher) MergeIndex(ctx context.Context, imageName string, re
 			return nil, fmt.Errorf("merge index %s: %s and %s are both %s", imageName, prev, ref, p)
 		}
 		seen[p.String()] = ref
-		if desc.MediaType != types.OCIManifestSchema1 {
-			oci = false
-		}
-		dd := desc.Descriptor
-		dd.Platform = p
-		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: dd})
+		imgs = append(imgs, img)
 	}
-	sort.Slice(adds, func(i, j int) bool {
-		return adds[i].Descriptor.Platform.String() < adds[j].Descriptor.Platform.String()
-	})
-	mt := types.OCIImageIndex
-	if !oci {
-		mt = types.DockerManifestList
-	}
-	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, mt), adds...)
-	return r.push(ctx, Artifact{Name: imageName, Index: idx}, Artifact{Tags: tags}.tags(r.o.Tags))
+	return imgs, nil
 }
 
 func (r *RegistryPublisher) push(ctx context.Context, a Artifact, tags []string) (*Result, error) {

@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
 	"github.com/scratchkit/scratchkit/internal/testenv"
+	"github.com/scratchkit/scratchkit/targets/image"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/publish/internal/testimage"
 )
@@ -315,7 +316,19 @@ func TestRegistryPerPlatformThenMerge(t *testing.T) {
 	}
 
 	p := newRegistry(t, publish.RegistryOptions{Repo: repo})
-	res, err := p.MergeIndex(context.Background(), "hello", refs, []string{"1.0"})
+	imgs, err := p.ReadPlatforms(context.Background(), "hello", refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []image.IndexEntry
+	for _, img := range imgs {
+		entries = append(entries, image.IndexEntry{Image: img})
+	}
+	idx, err := image.MergeIndex(nil, entries...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Publish(context.Background(), publish.Artifact{Name: "hello", Index: idx, Tags: []string{"1.0"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +358,7 @@ func TestRegistryPerPlatformThenMerge(t *testing.T) {
 
 	// A digest the registry does not have: one sentence naming the registry.
 	missing := reg.Host + "/nothing/here@sha256:" + strings.Repeat("0", 64)
-	_, err = p.MergeIndex(context.Background(), "hello", []string{missing}, nil)
+	_, err = p.ReadPlatforms(context.Background(), "hello", []string{missing})
 	var re *publish.RegistryError
 	if !errors.As(err, &re) || re.Problem != publish.NotFound || !strings.HasPrefix(err.Error(), "registry "+reg.Host+" does not have "+missing) {
 		t.Errorf("merging a missing image: %v", err)
@@ -353,7 +366,7 @@ func TestRegistryPerPlatformThenMerge(t *testing.T) {
 	t.Log(err)
 
 	// Tags are not accepted as inputs.
-	if _, err := p.MergeIndex(context.Background(), "hello", []string{repo + "/hello:1.0"}, nil); err == nil {
-		t.Error("MergeIndex accepted a tag reference")
+	if _, err := p.ReadPlatforms(context.Background(), "hello", []string{repo + "/hello:1.0"}); err == nil {
+		t.Error("ReadPlatforms accepted a tag reference")
 	}
 }

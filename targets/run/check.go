@@ -19,6 +19,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/scratchkit/scratchkit/targets/binary"
+	"github.com/scratchkit/scratchkit/targets/image"
 )
 
 // Where Go looks for CA roots on Linux (crypto/x509 root_linux.go) and zone data (time
@@ -38,8 +39,8 @@ var (
 	pkgManagerNames  = []string{"apt", "apt-get", "dpkg", "apk", "yum", "dnf", "microdnf", "rpm", "zypper", "pacman"}
 	standardBinDirs  = []string{"/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"}
 	defaultPATH      = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" // docker's and runc's
-	annotationBase   = "org.opencontainers.image.base.name"
-	annotationDigest = "org.opencontainers.image.base.digest"
+	annotationBase   = image.AnnotationBaseName
+	annotationDigest = image.AnnotationBaseDigest
 )
 
 // imageInfo is what the checks and the run need to know about one platform image.
@@ -198,7 +199,7 @@ func (i *imageInfo) findings(opts Options) []Finding {
 		out = append(out, Finding{Check: check, Status: st, Detail: fmt.Sprintf(format, args...)})
 	}
 	if len(i.argv) == 0 {
-		add(CheckConfig, StatusFail, "the image config has neither Entrypoint nor Cmd: a container has nothing to run (docker: \"no command specified\"). Fix: build the image with scratchkit's Image target, which sets the entrypoint to /ko-app/<name>.")
+		add(CheckConfig, StatusFail, "the image config has neither Entrypoint nor Cmd: a container has nothing to run (docker: \"no command specified\"). Fix: build the image with scratchkit's Image target, which sets the entrypoint to %s.", image.AppPath("<name>"))
 	} else {
 		add(CheckConfig, StatusPass, "runs %s", quoteArgs(i.argv))
 	}
@@ -236,7 +237,7 @@ func (i *imageInfo) checkEntrypoint() []Finding {
 		}
 		f := Finding{Check: CheckEntrypoint, Status: StatusFail, Detail: fmt.Sprintf(
 			"%q is not in any directory of PATH=%s: the container fails at start with \"exec: %q: executable file not found in $PATH\". "+
-				"Fix: set the entrypoint to the binary's absolute path (/ko-app/<name> for images scratchkit builds).", argv0, p, argv0)}
+				"Fix: set the entrypoint to the binary's absolute path (%s for images scratchkit builds).", argv0, p, argv0, image.AppPath("<name>"))}
 		return append([]Finding{f}, skip("entrypoint not found")...)
 	}
 	rp, e := i.fs.resolve(i.program)

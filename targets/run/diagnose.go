@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/scratchkit/scratchkit/internal/bytesize"
+	"github.com/scratchkit/scratchkit/targets/image"
 )
 
 // pitfall is a known failure of Go programs in minimal images: how it shows in the output, and
@@ -32,7 +33,7 @@ var pitfalls = []pitfall{
 		re: regexp.MustCompile(`exec: "?([^":\s]+)"?: stat \S+: no such file or directory|exec: "?([^":\s]+)"?: executable file not found in \$PATH`),
 		explain: func(m []string) string {
 			p := m[1] + m[2]
-			return fmt.Sprintf("the entrypoint %s is not in the image. Fix: point the entrypoint at the binary (scratchkit puts it at /ko-app/<name>) or put the binary where the entrypoint says.", p)
+			return fmt.Sprintf("the entrypoint %s is not in the image. Fix: point the entrypoint at the binary (scratchkit puts it at %s) or put the binary where the entrypoint says.", p, image.AppPath("<name>"))
 		},
 	},
 	{

@@ -46,7 +46,7 @@ func subjects(ctx context.Context, e *engine.Run, rec *artifacts.Artifacts, writ
 		wantVuln = wantVuln || a == "vuln"
 	}
 	registry := func(img artifacts.Image) bool {
-		return img.Destination == publish.Registry || img.Destination == engine.PerPlatformDestination
+		return img.Destination == publish.Registry || img.Destination == publish.RegistryPlatform
 	}
 	own := map[string]bool{} // platform images recorded as images of their own
 	for _, img := range rec.Images {
