@@ -71,12 +71,21 @@ type Result struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// Linkage values an Expect can name besides LinkageStatic and LinkageStaticPIE.
-const (
-	// LinkageCgoStatic is a cgo build linked statically against a C library (musl, or glibc
-	// with -extldflags=-static).
-	LinkageCgoStatic Linkage = "cgo-static"
-)
+// LinkageCgoStatic is a cgo build linked statically against a C library (musl, or glibc with
+// -extldflags=-static). A build can ask for it; Inspect finds such a binary static.
+const LinkageCgoStatic Linkage = "cgo-static"
+
+// BuildLinkages are the linkages a build can ask for, the default first: static (CGO_ENABLED=0),
+// static-pie and cgo-static. Expect.Linkage, gobuild and the configuration's linkage key accept
+// these and no others.
+func BuildLinkages() []Linkage {
+	return []Linkage{LinkageStatic, LinkageStaticPIE, LinkageCgoStatic}
+}
+
+// Cgo reports whether a build of linkage l needs cgo and a C toolchain (static-pie, cgo-static).
+func (l Linkage) Cgo() bool {
+	return l == LinkageStaticPIE || l == LinkageCgoStatic
+}
 
 // Expect is what Verify knows about one binary: what Build recorded for it, and how strict to
 // be. The zero value checks everything that needs no recorded data.
@@ -122,10 +131,12 @@ func (e Expect) Validate() error {
 			errs = append(errs, fmt.Errorf("enforce: unknown check %q (known: %s)", n, strings.Join(known, ", ")))
 		}
 	}
-	switch e.Linkage {
-	case "", LinkageStatic, LinkageStaticPIE, LinkageCgoStatic:
-	default:
-		errs = append(errs, fmt.Errorf("linkage %q: want static, static-pie or cgo-static", e.Linkage))
+	if ls := BuildLinkages(); e.Linkage != "" && !slices.Contains(ls, e.Linkage) {
+		names := make([]string, len(ls))
+		for i, l := range ls {
+			names[i] = string(l)
+		}
+		errs = append(errs, fmt.Errorf("linkage %q: want %s or %s", e.Linkage, strings.Join(names[:len(names)-1], ", "), names[len(names)-1]))
 	}
 	if e.Platform != "" {
 		if _, err := ParsePlatform(e.Platform); err != nil {
@@ -139,10 +150,6 @@ func (e Expect) Validate() error {
 		errs = append(errs, fmt.Errorf("sha256 %q: want 64 hex digits", e.SHA256))
 	}
 	return errors.Join(errs...)
-}
-
-func (e Expect) cgoLinkage() bool {
-	return e.Linkage == LinkageStaticPIE || e.Linkage == LinkageCgoStatic
 }
 
 func (e Expect) linkage() Linkage {
@@ -320,14 +327,14 @@ func (c *checker) linkage() Result {
 	var r Result
 	switch e.Linkage {
 	case LinkageStatic:
-		r = Result{Status: StatusPass, Value: "static", Detail: "statically linked (ET_EXEC, no PT_INTERP, no DT_NEEDED): the kernel starts it directly"}
+		r = Result{Status: StatusPass, Value: string(LinkageStatic), Detail: "statically linked (ET_EXEC, no PT_INTERP, no DT_NEEDED): the kernel starts it directly"}
 		if c.exp.linkage() == LinkageStaticPIE {
-			r = Result{Status: StatusFail, Value: "static",
+			r = Result{Status: StatusFail, Value: string(LinkageStatic),
 				Detail: "the build's linkage is static-pie but the binary is not position independent (ET_EXEC): the PIE flags did not take effect, so it gets no ASLR. " +
 					"Fix: build with " + staticPIEFlags + "."}
 		}
 	case LinkageStaticPIE:
-		r = Result{Status: StatusPass, Value: "static-pie", Detail: "static PIE (ET_DYN without PT_INTERP or DT_NEEDED): relocates itself, runs in scratch with ASLR"}
+		r = Result{Status: StatusPass, Value: string(LinkageStaticPIE), Detail: "static PIE (ET_DYN without PT_INTERP or DT_NEEDED): relocates itself, runs in scratch with ASLR"}
 	case LinkageDynamic, LinkageBroken:
 		var asks []string
 		if e.Interpreter != "" {
@@ -470,7 +477,7 @@ func (c *checker) cgo() Result {
 	case "0":
 		return Result{Status: StatusPass, Value: "off", Detail: "CGO_ENABLED=0: pure Go, no C library"}
 	case "1":
-		if c.exp.cgoLinkage() {
+		if c.exp.Linkage.Cgo() {
 			return Result{Status: StatusPass, Value: "on", Detail: fmt.Sprintf("CGO_ENABLED=1, as linkage %s requires", c.exp.Linkage)}
 		}
 		return Result{Status: StatusFail, Value: "on", Detail: "built with CGO_ENABLED=1 although the build's linkage is " + string(c.exp.linkage()) +

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
+	"github.com/scratchkit/scratchkit/targets/binary"
 )
 
 // Marker is the first line after the syntax directive of every Dockerfile this package writes;
@@ -59,7 +60,7 @@ type Build struct {
 	Flags   []string
 	Env     []string
 	// Linkage is static; cgo linkages are refused (their C toolchains are not in the golang image).
-	Linkage string
+	Linkage binary.Linkage
 }
 
 // Generate returns the Dockerfile text.
@@ -97,7 +98,7 @@ func Generate(o Options) (string, error) {
 	w("COPY %s .", path(moduleDir, ""))
 	w("ARG TARGETOS TARGETARCH TARGETVARIANT")
 	for _, bl := range o.Builds {
-		if bl.Linkage != "" && bl.Linkage != "static" {
+		if bl.Linkage != "" && bl.Linkage != binary.LinkageStatic {
 			return "", fmt.Errorf("dockerfile: build %s: linkage %s needs a C toolchain the golang image lacks; use linkage: static, or keep building it with mage", bl.Name, bl.Linkage)
 		}
 		ldflags := strings.TrimSpace("-s -w " + strings.Join(bl.Ldflags, " "))

@@ -51,7 +51,7 @@ type closedSet struct {
 // closedSets are all the keys whose values are a closed set. Lists another package owns are
 // taken from it.
 var closedSets = []closedSet{
-	{reflect.TypeFor[config.Build](), "linkage", "a linkage", []string{string(binary.LinkageStatic), string(binary.LinkageStaticPIE), string(binary.LinkageCgoStatic)}},
+	{reflect.TypeFor[config.Build](), "linkage", "a linkage", linkages()},
 	{reflect.TypeFor[config.Verify](), "report", "a check", binary.CheckNames()},
 	{reflect.TypeFor[config.Verify](), "enforce", "a hardening check", slices.DeleteFunc(binary.CheckNames(), func(n string) bool { return !binary.IsHardening(n) })},
 	{reflect.TypeFor[config.Verify](), "vulncheck", "a vulnerability check mode", vuln.Modes()},
@@ -61,6 +61,15 @@ var closedSets = []closedSet{
 	{reflect.TypeFor[config.Smoke](), "network", "a smoke network (none: the container's own loopback only; host: the http probe shares the host's network)", SmokeNetworks},
 	{reflect.TypeFor[config.Sign](), "attest", "an attestation", Attestations},
 	{reflect.TypeFor[config.Sign](), "format", "a signature format", SignFormats},
+}
+
+// linkages are binary.BuildLinkages as strings.
+func linkages() []string {
+	var out []string
+	for _, l := range binary.BuildLinkages() {
+		out = append(out, string(l))
+	}
+	return out
 }
 
 // Allowed returns the values key, a field of the configuration type t, accepts when they are a
@@ -174,7 +183,7 @@ func (r *Resolved) validate() error {
 				bad(fmt.Sprintf("%s.env[%d]", p, j), "%q is not NAME=VALUE", e)
 				continue
 			}
-			if k == "CGO_ENABLED" && v != "0" && b.Linkage == "static" {
+			if k == "CGO_ENABLED" && v != "0" && b.Linkage == string(binary.LinkageStatic) {
 				bad(fmt.Sprintf("%s.env[%d]", p, j), "CGO_ENABLED=%s would make this static build dynamic; remove it, or set linkage: cgo-static (cgo with musl) or static-pie", v)
 			}
 			if k == "GOOS" || k == "GOARCH" || k == "GOARM" {
