@@ -19,6 +19,7 @@ import (
 	"github.com/scratchkit/scratchkit/internal/regtransport"
 	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
+	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/config"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/run"
@@ -107,7 +108,7 @@ func smokeRecord(image string, p run.PlatformReport) artifacts.Smoke {
 		s.Reason = p.Reason
 	}
 	for _, f := range p.Findings {
-		if f.Status == run.StatusFail {
+		if f.Status == binary.StatusFail {
 			s.Checks = append(s.Checks, f.Check)
 		}
 	}
@@ -262,8 +263,8 @@ func allowUnpinned(rep *run.Report) {
 	for i := range rep.Platforms {
 		for j := range rep.Platforms[i].Findings {
 			f := &rep.Platforms[i].Findings[j]
-			if f.Check == run.CheckBase && f.Status == run.StatusFail {
-				f.Status = run.StatusWarn
+			if f.Check == run.CheckBase && f.Status == binary.StatusFail {
+				f.Status = binary.StatusWarn
 				f.Detail = "(image.allow_unpinned: true) " + f.Detail
 			}
 		}

@@ -48,14 +48,15 @@ func IsHardening(name string) bool {
 	return name == CheckPIE || name == CheckRELRO || name == CheckNX
 }
 
-// Status is the outcome of one check.
+// Status is the outcome of one check: of a binary here, of an image in targets/run, whose
+// findings pass, fail, warn or skip.
 type Status string
 
 // Statuses.
 const (
 	StatusPass Status = "pass"
 	StatusFail Status = "fail"
-	StatusWarn Status = "warn" // would fail, but this build only reports the check (Expect.Report)
+	StatusWarn Status = "warn" // worth knowing, does not fail: e.g. a check this build only reports (Expect.Report)
 	StatusInfo Status = "info" // hardening property absent, and not enforced
 	StatusSkip Status = "skip" // nothing to check against (no digest, no budget, not a Go binary)
 	StatusNA   Status = "n/a"  // does not apply to this file format

@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/scratchkit/scratchkit/internal/testenv"
+	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/image"
 )
 
@@ -239,7 +240,7 @@ func findings(t testing.TB, img v1.Image, opts Options) map[string]Finding {
 }
 
 // wantFinding asserts a check's status and that its detail says each of the phrases.
-func wantFinding(t testing.TB, m map[string]Finding, check string, st Status, phrases ...string) {
+func wantFinding(t testing.TB, m map[string]Finding, check string, st binary.Status, phrases ...string) {
 	t.Helper()
 	f, ok := m[check]
 	if !ok {

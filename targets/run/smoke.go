@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/scratchkit/scratchkit/internal/bytesize"
+	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/run/internal/httpprobe"
 )
 
@@ -169,7 +170,7 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 // would run as root without smoke.allow_root, or as a user that does not resolve, is not run.
 func userPassed(pr PlatformReport) bool {
 	f, ok := pr.Finding(CheckUser)
-	return ok && f.Status != StatusFail
+	return ok && f.Status != binary.StatusFail
 }
 
 // runPlatform loads one platform image into the engine, runs its probes and cleans up. A failure
