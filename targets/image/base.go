@@ -21,6 +21,25 @@ const (
 	BaseScratch = "scratch"
 )
 
+// BasePinned is the base pinning rule: base (as Spec.Base takes it) names the same image on every
+// build when it is a built-in base (static, also when empty, or scratch), which is part of
+// scratchkit and versioned with it, or a registry reference pinned by digest (repo@sha256:…).
+// A tag, or anything that is not a reference, is not pinned. Build refuses an unpinned base
+// unless Spec.AllowUnpinned, and then warns; configuration validation and the smoke check of
+// targets/run apply this same rule.
+func BasePinned(base string) bool {
+	switch base {
+	case "", BaseStatic, BaseScratch:
+		return true
+	}
+	ref, err := name.ParseReference(base)
+	if err != nil {
+		return false
+	}
+	_, digest := ref.(name.Digest)
+	return digest
+}
+
 // resolvedBase is the base chosen for each platform of a build.
 type resolvedBase struct {
 	name       string     // "static", "scratch" or the reference as written
@@ -80,7 +99,8 @@ func remoteBase(ctx context.Context, p *plan) (*resolvedBase, error) {
 		remote.WithUserAgent("scratchkit"),
 		remote.WithTransport(regtransport.New(nil, p.spec.Insecure, regtransport.WithTimeouts(regtransport.Timeouts{Response: p.spec.ResponseTimeout, Request: p.spec.RequestTimeout}))),
 	}
-	if _, pinned := ref.(name.Digest); !pinned {
+	pinned := BasePinned(p.spec.Base)
+	if !pinned {
 		if !p.spec.AllowUnpinned {
 			hint := fmt.Sprintf("pin it as %s@sha256:<digest> (`crane digest %s` prints it)", ref.Context().Name(), ref)
 			if d, err := remote.Head(ref, ropts...); err == nil {
@@ -93,7 +113,7 @@ func remoteBase(ctx context.Context, p *plan) (*resolvedBase, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pull base %s: %w", ref, err)
 	}
-	if _, pinned := ref.(name.Digest); !pinned {
+	if !pinned {
 		p.warn(fmt.Sprintf("image.base %s is not pinned by digest (image.allow_unpinned: true); it is %s@%s today, and builds change when the tag moves",
 			ref, ref.Context().Name(), desc.Digest))
 	}

@@ -686,9 +686,13 @@ func (i *imageInfo) checkBase(opts Options) Finding {
 	if r, err := name.ParseReference(ref); err == nil {
 		repo = r.Context().Name()
 	}
-	return Finding{Check: CheckBase, Status: binary.StatusFail, Detail: fmt.Sprintf(
+	f := Finding{Check: CheckBase, Status: binary.StatusFail, Detail: fmt.Sprintf(
 		"the base %s (%s) is not pinned by digest: the next build may get a different base when the tag moves, and what was tested is not what ships. "+
 			"Fix: write it as %s@sha256:<digest> (`crane digest %s` prints it).", ref, how, repo, ref)}
+	if opts.AllowUnpinned {
+		f.Status, f.Detail = binary.StatusWarn, "(image.allow_unpinned: true) "+f.Detail
+	}
+	return f
 }
 
 func (i *imageInfo) checkShell(opts Options) Finding {

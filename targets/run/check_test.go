@@ -184,6 +184,7 @@ func TestCheckBase(t *testing.T) {
 	img := imageOf(t, "hello", helloBinary(t), "static", "")
 	wantFinding(t, findings(t, img, Options{}), CheckBase, binary.StatusPass, "built-in")
 	wantFinding(t, findings(t, img, Options{BaseRef: "127.0.0.1:5000/base:latest"}), CheckBase, binary.StatusFail, "not pinned", "127.0.0.1:5000/base@sha256:")
+	wantFinding(t, findings(t, img, Options{BaseRef: "127.0.0.1:5000/base:latest", AllowUnpinned: true}), CheckBase, binary.StatusWarn, "(image.allow_unpinned: true)", "not pinned")
 	wantFinding(t, findings(t, img, Options{BaseRef: "127.0.0.1:5000/base@sha256:" + strings.Repeat("a", 64)}), CheckBase, binary.StatusPass, "pinned by digest")
 }
 

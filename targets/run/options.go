@@ -67,6 +67,9 @@ type Options struct {
 	BaseRef string
 	// BasePinned accepts the base as pinned whatever BaseRef says (the caller checked it).
 	BasePinned bool
+	// AllowUnpinned accepts a base that is not pinned by digest with a warning rather than a
+	// failure, as image.Spec.AllowUnpinned accepts it when the image is built.
+	AllowUnpinned bool
 
 	// Probes say what to run, each in a container of its own, in order. With none, the image is
 	// started with its own arguments and must not exit with a failure within DefaultStartWait (a

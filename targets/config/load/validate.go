@@ -17,6 +17,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/config"
+	"github.com/scratchkit/scratchkit/targets/image"
 	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/vuln"
@@ -218,12 +219,12 @@ func (r *Resolved) validate() error {
 
 	im := r.Image
 	switch im.Base {
-	case "static", "scratch":
+	case image.BaseStatic, image.BaseScratch:
 	default:
 		ref, err := name.ParseReference(im.Base)
 		if err != nil {
 			bad("image.base", "%q is neither static, scratch nor an image reference: %v", im.Base, err)
-		} else if _, pinned := ref.(name.Digest); !pinned && !im.AllowUnpinned {
+		} else if !image.BasePinned(im.Base) && !im.AllowUnpinned {
 			bad("image.base", "%q is not pinned by digest, so the same commit could ship a different base tomorrow; write %s@sha256:<digest> (crane digest %s), or set image.allow_unpinned: true to accept it with a warning", im.Base, ref.Context().Name(), im.Base)
 		}
 	}
