@@ -19,6 +19,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/scratchkit/scratchkit/targets/binary"
+	"github.com/scratchkit/scratchkit/targets/image"
 )
 
 // Where Go looks for CA roots on Linux (crypto/x509 root_linux.go) and zone data (time
@@ -677,9 +678,9 @@ func (i *imageInfo) checkBase(opts Options) Finding {
 		}
 	}
 	switch {
-	case ref == "static" || ref == "scratch":
+	case ref == image.BaseStatic || ref == image.BaseScratch:
 		return Finding{Check: CheckBase, Status: binary.StatusPass, Detail: fmt.Sprintf("built-in %s base: part of scratchkit, hermetic and versioned with it", ref)}
-	case strings.Contains(ref, "@sha256:"):
+	case image.BasePinned(ref):
 		return Finding{Check: CheckBase, Status: binary.StatusPass, Detail: "base " + ref + " is pinned by digest"}
 	}
 	repo := ref

@@ -62,7 +62,7 @@ type Options struct {
 	// comparison.
 	BinarySHA256 map[string]string
 	// BaseRef is the base the image was built on as configured: "static", "scratch" or a registry
-	// reference, which must be pinned by digest. Empty: read from the image's
+	// reference, which must be pinned by digest (image.BasePinned). Empty: read from the image's
 	// org.opencontainers.image.base.name annotation.
 	BaseRef string
 	// BasePinned accepts the base as pinned whatever BaseRef says (the caller checked it).
