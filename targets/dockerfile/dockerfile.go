@@ -19,6 +19,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
 	"github.com/scratchkit/scratchkit/targets/binary"
+	"github.com/scratchkit/scratchkit/targets/image"
 )
 
 // Marker is the first line after the syntax directive of every Dockerfile this package writes;
@@ -37,7 +38,7 @@ type Options struct {
 	Static bool
 	// Builds are the images, one final stage each (docker build --target <name>).
 	Builds []Build
-	// User is the user of the final image. Default 65532:65532.
+	// User is the user of the final image. Default image.DefaultUser, 65532:65532 (nonroot).
 	User string
 	// Env, Args, Workdir, Ports, Volumes and Labels mirror the image: configuration.
 	Env     []string
@@ -78,7 +79,7 @@ func Generate(o Options) (string, error) {
 	}
 	user := o.User
 	if user == "" {
-		user = "65532:65532"
+		user = image.DefaultUser
 	}
 	moduleDir := o.ModuleDir
 	if moduleDir == "" {

@@ -31,6 +31,16 @@ const (
 	DefaultUser = "65532:65532" // nonroot in the static base
 )
 
+// IsRoot is the non-root rule's test of a user as written (Spec.User, image.user): user[:group]
+// whose user is uid 0 or the name root. Images run as DefaultUser, nonroot, unless told
+// otherwise, and as root only when that is asked for explicitly: Build warns about it,
+// configuration validation wants image.allow_root beside it, and the smoke check of targets/run
+// fails an image whose user resolves to uid 0 unless Options.AllowRoot.
+func IsRoot(user string) bool {
+	u, _, _ := strings.Cut(user, ":")
+	return u == "0" || u == "root"
+}
+
 // Standard OCI annotations scratchkit fills in.
 const (
 	AnnotationSource     = "org.opencontainers.image.source"
@@ -281,7 +291,7 @@ func newPlan(spec Spec) (*plan, error) {
 			return nil, fmt.Errorf("image.annotations: %s is set by scratchkit from the build and the base; remove it", k)
 		}
 	}
-	if uid, _, _ := strings.Cut(p.user, ":"); uid == "0" || uid == "root" {
+	if IsRoot(p.user) {
 		p.warn(fmt.Sprintf("image %s runs as root, as image.user %q asks", spec.Name, p.user))
 	}
 	return p, nil

@@ -381,7 +381,7 @@ func (i *imageInfo) checkUser(opts Options) Finding {
 		}
 		return Finding{Check: CheckUser, Status: binary.StatusFail, Detail: how + ": a compromised process owns the container's files and every capability the runtime grants, and " +
 			"Kubernetes' runAsNonRoot rejects the pod (\"container has runAsNonRoot and image will run as root\"). " +
-			"Fix: run as nonroot, image.user: 65532:65532 (the default), or set smoke.allow_root: true if root is really needed."}
+			"Fix: run as nonroot, image.user: " + image.DefaultUser + " (the default), or set smoke.allow_root: true if root is really needed."}
 	}
 	d := fmt.Sprintf("runs as %s", u)
 	if !u.listed {

@@ -228,8 +228,8 @@ func (r *Resolved) validate() error {
 			bad("image.base", "%q is not pinned by digest, so the same commit could ship a different base tomorrow; write %s@sha256:<digest> (crane digest %s), or set image.allow_unpinned: true to accept it with a warning", im.Base, ref.Context().Name(), im.Base)
 		}
 	}
-	if isRoot(im.User) && !im.AllowRoot {
-		bad("image.user", "%q runs the image as root; set image.allow_root: true to ask for that explicitly, or leave user unset (65532:65532, nonroot)", im.User)
+	if image.IsRoot(im.User) && !im.AllowRoot {
+		bad("image.user", "%q runs the image as root; set image.allow_root: true to ask for that explicitly, or leave user unset (%s, nonroot)", im.User, image.DefaultUser)
 	}
 	for i, e := range im.Env {
 		if k, _, ok := strings.Cut(e, "="); !ok || !envNameRE.MatchString(k) {
@@ -393,11 +393,6 @@ func (r *Resolved) checkPlatforms(path string, ps []string, bad func(string, str
 		}
 		seen[p.String()] = true
 	}
-}
-
-func isRoot(user string) bool {
-	u, _, _ := strings.Cut(user, ":")
-	return u == "0" || u == "root"
 }
 
 func orDefault(s, d string) string {
