@@ -1,6 +1,7 @@
 package image
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/scratchkit/scratchkit/internal/regtransport"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // Names of the built-in bases.
@@ -196,14 +198,9 @@ func configPlatform(cf *v1.ConfigFile, missing func(what string, as v1.Platform)
 	return have
 }
 
-// defaultVariant is the variant an architecture has when none is written (as containerd reads it).
-var defaultVariant = map[string]string{"arm": "v7", "arm64": "v8", "amd64": "v1"}
-
+// normVariant is variant, or arch's default when none is written (platform.DefaultVariant).
 func normVariant(arch, variant string) string {
-	if variant == "" {
-		return defaultVariant[arch]
-	}
-	return variant
+	return cmp.Or(variant, platform.DefaultVariant(arch))
 }
 
 // platformMatches reports whether a base image for have serves a binary built for want.

@@ -1,5 +1,7 @@
-// Package platform parses and names the os/arch[/variant] platforms scratchkit builds for, and
-// maps them to Go's environment (GOOS, GOARCH, GOARM, GOAMD64) and to OCI platform fields.
+// Package platform is scratchkit's one platform type: it parses and names the
+// os/arch[/variant] platforms scratchkit builds, checks and runs, holds the rules of their
+// variants, and maps them to Go's environment (GOOS, GOARCH, GOARM, GOAMD64) and to the OCI
+// platform of go-containerregistry.
 package platform
 
 import (
@@ -7,14 +9,42 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // Platform is an os/arch[/variant] triple as OCI and Docker write it: linux/amd64, linux/arm/v7.
+//
+// It is a comparable value with Go's view of a platform (Env, Dir, Exe); go-containerregistry's
+// v1.Platform, which images and indexes carry, is its OCI form (OCI, FromOCI).
 type Platform struct {
 	OS      string
 	Arch    string
 	Variant string
 }
+
+// FromOCI is the platform an image config or a descriptor names (ggcr's v1.Platform; OS version
+// and features are not part of a Platform). nil is the zero Platform.
+func FromOCI(p *v1.Platform) Platform {
+	if p == nil {
+		return Platform{}
+	}
+	return Platform{OS: p.OS, Arch: p.Architecture, Variant: p.Variant}
+}
+
+// OCI is p as go-containerregistry writes it into image configs and index descriptors.
+func (p Platform) OCI() v1.Platform {
+	return v1.Platform{OS: p.OS, Architecture: p.Arch, Variant: p.Variant}
+}
+
+// DefaultVariant is the variant an architecture has when none is written, as Docker and
+// containerd read it: v7 for arm, v8 for arm64, v1 for amd64; "" for the others. Parse writes
+// arm's, whose Go default would otherwise be ambiguous; platforms compare after defaulting.
+func DefaultVariant(arch string) string {
+	return defaultVariants[arch]
+}
+
+var defaultVariants = map[string]string{"arm": "v7", "arm64": "v8", "amd64": "v1"}
 
 // ports are the GOOS/GOARCH pairs of `go tool dist list` (Go 1.26).
 var ports = map[string]bool{}
@@ -42,7 +72,7 @@ var variants = map[string][]string{
 func Host() Platform {
 	p := Platform{OS: "linux", Arch: runtime.GOARCH}
 	if p.Arch == "arm" {
-		p.Variant = "v7"
+		p.Variant = DefaultVariant(p.Arch)
 	}
 	return p
 }
@@ -61,7 +91,7 @@ func Parse(s string) (Platform, error) {
 		return Platform{}, fmt.Errorf("%q is not a platform Go builds for; write one of %s", s, suggest(p))
 	}
 	if p.Arch == "arm" && p.Variant == "" {
-		p.Variant = "v7"
+		p.Variant = DefaultVariant(p.Arch)
 	}
 	if p.Variant != "" {
 		ok := false

@@ -20,6 +20,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/image"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // Where Go looks for CA roots on Linux (crypto/x509 root_linux.go) and zone data (time
@@ -45,7 +46,7 @@ var (
 
 // imageInfo is what the checks and the run need to know about one platform image.
 type imageInfo struct {
-	platform string
+	platform platform.Platform
 	config   *v1.ConfigFile
 	fs       *imageFS
 	argv     []string // entrypoint + cmd as configured
@@ -70,15 +71,6 @@ func configEnv(env []string) map[string]string {
 	return m
 }
 
-// platformOf is os/arch[/variant] of an image config.
-func platformOf(cf *v1.ConfigFile) string {
-	s := cf.OS + "/" + cf.Architecture
-	if cf.Variant != "" {
-		s += "/" + cf.Variant
-	}
-	return s
-}
-
 // analyze reads what the checks need from img: config, manifest annotations, the flattened
 // filesystem (headers, plus /etc/passwd, /etc/group, CA files and the entrypoint's bytes) and the
 // entrypoint's ELF and Go build information.
@@ -87,7 +79,7 @@ func analyze(ctx context.Context, img v1.Image) (*imageInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the image config: %w", err)
 	}
-	info := &imageInfo{platform: platformOf(cf), config: cf, env: configEnv(cf.Config.Env)}
+	info := &imageInfo{platform: platform.FromOCI(cf.Platform()), config: cf, env: configEnv(cf.Config.Env)}
 	if m, err := img.Manifest(); err == nil {
 		info.annots = m.Annotations
 	}
@@ -301,8 +293,8 @@ func (i *imageInfo) checkEntrypoint() []Finding {
 		return out
 	}
 	exp := binary.Expect{Name: path.Base(i.program), ImagePath: i.program}
-	if _, err := binary.ParsePlatform(i.platform); err == nil {
-		exp.Platform = i.platform
+	if _, err := binary.ParsePlatform(i.platform.String()); err == nil {
+		exp.Platform = i.platform.String()
 	}
 	rep := binary.Check(i.bin, exp)
 	for _, c := range []struct{ ours, theirs string }{{CheckLinkage, binary.CheckLinkage}, {CheckPlatform, binary.CheckPlatform}} {
@@ -342,9 +334,9 @@ func expectedSHA256(m map[string]string, platform string) (string, bool) {
 }
 
 func (i *imageInfo) checkBinary(opts Options) Finding {
-	want, ok := expectedSHA256(opts.BinarySHA256, i.platform)
+	want, ok := expectedSHA256(opts.BinarySHA256, i.platform.String())
 	if !ok {
-		return Finding{Check: CheckBinary, Status: binary.StatusSkip, Detail: "no verified digest given for " + i.platform}
+		return Finding{Check: CheckBinary, Status: binary.StatusSkip, Detail: "no verified digest given for " + i.platform.String()}
 	}
 	if i.program == "" {
 		return Finding{Check: CheckBinary, Status: binary.StatusFail, Detail: "no entrypoint to compare with the verified binary sha256:" + want}

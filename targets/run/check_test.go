@@ -10,6 +10,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/image"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // The example on the static base passes every static check, its entrypoint is the verified
@@ -53,7 +54,7 @@ func TestCheckEmbeddedRootsAndZones(t *testing.T) {
 	wantFinding(t, m, CheckCARoots, binary.StatusFail) // roots are not embedded by a tag
 }
 
-func hostArch() string { _, a, _ := hostPlatform(); return a }
+func hostArch() string { return platform.Host().Arch }
 
 // A dynamically linked cgo binary on scratch fails the linkage check with the symptom.
 func TestCheckDynamicOnScratch(t *testing.T) {
