@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/scratchkit/scratchkit/internal/bytesize"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // Names of the checks, as used in configuration (Expect.Report, Expect.Enforce) and in
@@ -140,7 +141,7 @@ func (e Expect) Validate() error {
 		errs = append(errs, fmt.Errorf("linkage %q: want %s or %s", e.Linkage, strings.Join(names[:len(names)-1], ", "), names[len(names)-1]))
 	}
 	if e.Platform != "" {
-		if _, err := ParsePlatform(e.Platform); err != nil {
+		if _, err := parsePlatform(e.Platform); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -383,7 +384,7 @@ func (c *checker) platform() Result {
 		}
 		return Result{Status: StatusSkip, Detail: "no platform recorded for this binary"}
 	}
-	p, _ := ParsePlatform(c.exp.Platform) // validated
+	p, _ := parsePlatform(c.exp.Platform) // validated
 	spec, _ := archSpecFor(p.Arch)
 	var bad, ok []string
 	if e.Class != spec.class || e.Machine != spec.machine.String() || e.ByteOrder != spec.order {
@@ -417,7 +418,7 @@ func (c *checker) platform() Result {
 		} else if g.GOARCH != "" {
 			ok = append(ok, "GOOS="+g.GOOS+" GOARCH="+g.GOARCH)
 		}
-		if p.Variant != "" && g.ArchLevelKey != "" && g.GOARCH == p.Arch && !variantMatches(p, g.ArchLevel) {
+		if p.Variant != "" && g.ArchLevelKey != "" && g.GOARCH == p.Arch && !p.LevelMatches(g.ArchLevel) {
 			bad = append(bad, fmt.Sprintf("Go build info says %s=%s, not variant %s", g.ArchLevelKey, g.ArchLevel, p.Variant))
 		}
 	}
@@ -429,31 +430,9 @@ func (c *checker) platform() Result {
 	return Result{Status: StatusPass, Value: p.Arch, Detail: fmt.Sprintf("%s matches: %s", p, strings.Join(ok, ", "))}
 }
 
-func variantMatches(p Platform, level string) bool {
-	switch p.Arch {
-	case "arm":
-		return strings.HasPrefix(level, strings.TrimPrefix(p.Variant, "v"))
-	case "arm64":
-		v := p.Variant
-		if !strings.Contains(v, ".") {
-			v += ".0"
-		}
-		return strings.HasPrefix(level, v)
-	}
-	return level == p.Variant
-}
-
-func levelHint(p Platform) string {
-	if p.Variant == "" {
-		return ""
-	}
-	switch p.Arch {
-	case "arm":
-		return " GOARM=" + strings.TrimPrefix(p.Variant, "v")
-	case "amd64":
-		return " GOAMD64=" + p.Variant
-	case "arm64":
-		return " GOARM64=" + p.Variant
+func levelHint(p platform.Platform) string {
+	if k, v := p.Level(); k != "" {
+		return " " + k + "=" + v
 	}
 	return ""
 }

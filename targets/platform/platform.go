@@ -7,6 +7,7 @@ package platform
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 
@@ -61,11 +62,15 @@ func init() {
 	}
 }
 
-// variants are the variants each architecture accepts.
-var variants = map[string][]string{
-	"arm":   {"v5", "v6", "v7"},
-	"arm64": {"v8"},
-	"amd64": {"v1", "v2", "v3", "v4"},
+// levels are the architectures with variants: the Go environment variable that selects the
+// variant's instruction set, and the variants, lowest first.
+var levels = map[string]struct {
+	env      string
+	variants []string
+}{
+	"arm":   {"GOARM", []string{"v5", "v6", "v7"}},
+	"arm64": {"GOARM64", []string{"v8"}},
+	"amd64": {"GOAMD64", []string{"v1", "v2", "v3", "v4"}},
 }
 
 // Host is linux on the architecture scratchkit runs on.
@@ -77,35 +82,77 @@ func Host() Platform {
 	return p
 }
 
-// Parse reads os/arch[/variant]. linux/arm without a variant means linux/arm/v7, as Docker does.
+// Parse reads os/arch[/variant]: a port of `go tool dist list`, and a variant the architecture
+// has (arm v5-v7, arm64 v8, amd64 v1-v4; see Level). linux/arm without a variant means
+// linux/arm/v7, as Docker does. It is the one reading of a platform string: configuration,
+// Build, Verify, Image and smoke all go through it.
 func Parse(s string) (Platform, error) {
 	parts := strings.Split(strings.TrimSpace(s), "/")
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return Platform{}, fmt.Errorf("%q is not os/arch[/variant]; write e.g. linux/amd64, linux/arm64 or linux/arm/v7", s)
+		return Platform{}, fmt.Errorf("%q: want os/arch[/variant], e.g. linux/amd64, linux/arm64 or linux/arm/v7", s)
 	}
 	p := Platform{OS: parts[0], Arch: parts[1]}
 	if len(parts) == 3 {
 		p.Variant = parts[2]
 	}
 	if !ports[p.OS+"/"+p.Arch] {
-		return Platform{}, fmt.Errorf("%q is not a platform Go builds for; write one of %s", s, suggest(p))
+		unknown := ""
+		if !knownArch(p.Arch) {
+			unknown = fmt.Sprintf(" (unknown architecture %q)", p.Arch)
+		}
+		return Platform{}, fmt.Errorf("%q is not a platform Go builds for%s; write one of %s", s, unknown, suggest(p))
 	}
 	if p.Arch == "arm" && p.Variant == "" {
 		p.Variant = DefaultVariant(p.Arch)
 	}
 	if p.Variant != "" {
-		ok := false
-		for _, v := range variants[p.Arch] {
-			ok = ok || v == p.Variant
-		}
-		if !ok {
-			if vs := variants[p.Arch]; len(vs) > 0 {
-				return Platform{}, fmt.Errorf("%q: %s has no variant %q; write one of %s", s, p.Arch, p.Variant, strings.Join(vs, ", "))
-			}
+		vs := levels[p.Arch].variants
+		if len(vs) == 0 {
 			return Platform{}, fmt.Errorf("%q: %s has no variants; write %s/%s", s, p.Arch, p.OS, p.Arch)
+		}
+		if !slices.Contains(vs, p.Variant) {
+			return Platform{}, fmt.Errorf("%q: %s has no variant %q; write one of %s", s, p.Arch, p.Variant, strings.Join(vs, ", "))
 		}
 	}
 	return p, nil
+}
+
+// knownArch reports whether some port has arch.
+func knownArch(arch string) bool {
+	for k := range ports {
+		if strings.HasSuffix(k, "/"+arch) {
+			return true
+		}
+	}
+	return false
+}
+
+// Level is the Go environment variable that selects p's variant, and its value: GOARM=7 for
+// linux/arm/v7, GOAMD64=v3 for linux/amd64/v3, GOARM64=v8.0 for linux/arm64/v8. Both are empty
+// when p has no variant.
+func (p Platform) Level() (key, value string) {
+	l, ok := levels[p.Arch]
+	if !ok || p.Variant == "" {
+		return "", ""
+	}
+	switch p.Arch {
+	case "arm":
+		return l.env, strings.TrimPrefix(p.Variant, "v")
+	case "arm64":
+		if !strings.Contains(p.Variant, ".") {
+			return l.env, p.Variant + ".0"
+		}
+	}
+	return l.env, p.Variant
+}
+
+// LevelMatches reports whether a binary whose Go build info records value for p's Level
+// variable (GOARM=7, GOAMD64=v3, GOARM64=v8.0,lse: options after a comma aside) is built for
+// p's variant. Every value matches a platform without a variant.
+func (p Platform) LevelMatches(value string) bool {
+	_, want := p.Level()
+	got, _, _ := strings.Cut(value, ",")
+	return want == "" || got == want
 }
 
 // suggest lists the ports of the same OS, or the common linux ones.

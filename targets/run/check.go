@@ -292,9 +292,9 @@ func (i *imageInfo) checkEntrypoint() []Finding {
 			Finding{Check: CheckPlatform, Status: binary.StatusSkip, Detail: "not an executable"})
 		return out
 	}
-	exp := binary.Expect{Name: path.Base(i.program), ImagePath: i.program}
-	if _, err := binary.ParsePlatform(i.platform.String()); err == nil {
-		exp.Platform = i.platform.String()
+	exp := binary.Expect{Name: path.Base(i.program), ImagePath: i.program, Platform: i.platform.String()}
+	if exp.Validate() != nil {
+		exp.Platform = "" // a platform binary cannot check: compare only header and build info
 	}
 	rep := binary.Check(i.bin, exp)
 	for _, c := range []struct{ ours, theirs string }{{CheckLinkage, binary.CheckLinkage}, {CheckPlatform, binary.CheckPlatform}} {
@@ -314,16 +314,13 @@ func (i *imageInfo) checkEntrypoint() []Finding {
 
 // expectedSHA256 finds the verified digest for the platform: by exact name, else by os/arch when
 // one entry matches.
-func expectedSHA256(m map[string]string, platform string) (string, bool) {
-	if s, ok := m[platform]; ok {
+func expectedSHA256(m map[string]string, p platform.Platform) (string, bool) {
+	if s, ok := m[p.String()]; ok {
 		return strings.TrimPrefix(s, "sha256:"), true
 	}
-	parts := strings.SplitN(platform, "/", 3)
-	osArch := strings.Join(parts[:min(2, len(parts))], "/")
 	var found []string
 	for k, s := range m {
-		kp := strings.SplitN(k, "/", 3)
-		if len(kp) >= 2 && kp[0]+"/"+kp[1] == osArch {
+		if kp, err := platform.Parse(k); err == nil && kp.OS == p.OS && kp.Arch == p.Arch {
 			found = append(found, s)
 		}
 	}
@@ -334,7 +331,7 @@ func expectedSHA256(m map[string]string, platform string) (string, bool) {
 }
 
 func (i *imageInfo) checkBinary(opts Options) Finding {
-	want, ok := expectedSHA256(opts.BinarySHA256, i.platform.String())
+	want, ok := expectedSHA256(opts.BinarySHA256, i.platform)
 	if !ok {
 		return Finding{Check: CheckBinary, Status: binary.StatusSkip, Detail: "no verified digest given for " + i.platform.String()}
 	}

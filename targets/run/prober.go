@@ -53,13 +53,11 @@ const (
 // proberEnv is the build environment that decides what binary comes out, besides the source and
 // the Go version: a static binary for the host, whatever the caller's environment says.
 func proberEnv() []string {
-	arch := platform.Host().Arch
-	env := []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + arch, "GOFLAGS=-trimpath", "GOWORK=off", "GOTOOLCHAIN=local", "GOPROXY=off"}
-	switch arch {
-	case "amd64":
-		env = append(env, "GOAMD64=v1")
-	case "arm":
-		env = append(env, "GOARM=7")
+	host := platform.Host()
+	host.Variant = platform.DefaultVariant(host.Arch) // the architecture's default level, set explicitly
+	env := []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + host.Arch, "GOFLAGS=-trimpath", "GOWORK=off", "GOTOOLCHAIN=local", "GOPROXY=off"}
+	if k, v := host.Level(); k != "" {
+		env = append(env, k+"="+v)
 	}
 	return env
 }
