@@ -204,14 +204,16 @@ func normVariant(arch, variant string) string {
 }
 
 // platformMatches reports whether a base image for have serves a binary built for want.
-// Variants compare after defaulting (linux/arm64 is linux/arm64/v8); an amd64 base without a
-// level (v1) serves every amd64 level, since the base holds no code.
+// Variants compare after defaulting (linux/arm64 is linux/arm64/v8); an amd64 or arm64 base at
+// its architecture's first level (v1, v8) serves every level of it, since what code the base
+// holds runs on them all. arm's variants differ in float ABI and do not mix.
 func platformMatches(have, want v1.Platform) bool {
 	if have.OS != want.OS || have.Architecture != want.Architecture {
 		return false
 	}
 	hv, wv := normVariant(have.Architecture, have.Variant), normVariant(want.Architecture, want.Variant)
-	return hv == wv || (want.Architecture == "amd64" && hv == "v1")
+	levelled := want.Architecture == "amd64" || want.Architecture == "arm64"
+	return hv == wv || (levelled && hv == platform.DefaultVariant(want.Architecture))
 }
 
 // selectPlatform picks want's image from an index: an exact variant first, then a compatible one.

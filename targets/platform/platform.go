@@ -1,7 +1,7 @@
 // Package platform is scratchkit's one platform type: it parses and names the
 // os/arch[/variant] platforms scratchkit builds, checks and runs, holds the rules of their
-// variants, and maps them to Go's environment (GOOS, GOARCH, GOARM, GOAMD64) and to the OCI
-// platform of go-containerregistry.
+// variants, and maps them to Go's environment (GOOS, GOARCH, GOARM, GOAMD64, GOARM64) and to
+// the OCI platform of go-containerregistry.
 package platform
 
 import (
@@ -69,8 +69,10 @@ var levels = map[string]struct {
 	variants []string
 }{
 	"arm":   {"GOARM", []string{"v5", "v6", "v7"}},
-	"arm64": {"GOARM64", []string{"v8"}},
 	"amd64": {"GOAMD64", []string{"v1", "v2", "v3", "v4"}},
+	// The GOARM64 levels v8.0, v8.1-v8.9 and v9.0-v9.5, as OCI variants: v8, v8.1, ..., v9, ...
+	"arm64": {"GOARM64", []string{"v8", "v8.1", "v8.2", "v8.3", "v8.4", "v8.5", "v8.6", "v8.7", "v8.8", "v8.9",
+		"v9", "v9.1", "v9.2", "v9.3", "v9.4", "v9.5"}},
 }
 
 // Host is linux on the architecture scratchkit runs on.
@@ -83,9 +85,9 @@ func Host() Platform {
 }
 
 // Parse reads os/arch[/variant]: a port of `go tool dist list`, and a variant the architecture
-// has (arm v5-v7, arm64 v8, amd64 v1-v4; see Level). linux/arm without a variant means
-// linux/arm/v7, as Docker does. It is the one reading of a platform string: configuration,
-// Build, Verify, Image and smoke all go through it.
+// has (arm v5-v7, amd64 v1-v4, arm64 v8, v8.1-v8.9, v9, v9.1-v9.5; see Level). linux/arm
+// without a variant means linux/arm/v7, as Docker does. It is the one reading of a platform
+// string: configuration, Build, Verify, Image and smoke all go through it.
 func Parse(s string) (Platform, error) {
 	parts := strings.Split(strings.TrimSpace(s), "/")
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
@@ -128,8 +130,8 @@ func knownArch(arch string) bool {
 }
 
 // Level is the Go environment variable that selects p's variant, and its value: GOARM=7 for
-// linux/arm/v7, GOAMD64=v3 for linux/amd64/v3, GOARM64=v8.0 for linux/arm64/v8. Both are empty
-// when p has no variant.
+// linux/arm/v7, GOAMD64=v3 for linux/amd64/v3, GOARM64=v9.0 for linux/arm64/v9 (v8.2 for
+// v8.2). Both are empty when p has no variant.
 func (p Platform) Level() (key, value string) {
 	l, ok := levels[p.Arch]
 	if !ok || p.Variant == "" {
@@ -189,16 +191,12 @@ func (p Platform) String() string {
 // Dir is the dist directory element: os_arch[_variant].
 func (p Platform) Dir() string { return strings.ReplaceAll(p.String(), "/", "_") }
 
-// Env is the Go environment selecting this platform.
+// Env is the Go environment selecting this platform: GOOS, GOARCH and, with a variant, its
+// Level (GOARM, GOAMD64 or GOARM64).
 func (p Platform) Env() []string {
 	env := []string{"GOOS=" + p.OS, "GOARCH=" + p.Arch}
-	switch p.Arch {
-	case "arm":
-		env = append(env, "GOARM="+strings.TrimPrefix(p.Variant, "v"))
-	case "amd64":
-		if p.Variant != "" {
-			env = append(env, "GOAMD64="+p.Variant)
-		}
+	if k, v := p.Level(); k != "" {
+		env = append(env, k+"="+v)
 	}
 	return env
 }

@@ -9,13 +9,15 @@ import (
 
 func TestParse(t *testing.T) {
 	for in, want := range map[string]Platform{
-		"linux/amd64":    {OS: "linux", Arch: "amd64"},
-		"linux/amd64/v3": {OS: "linux", Arch: "amd64", Variant: "v3"},
-		"linux/arm":      {OS: "linux", Arch: "arm", Variant: "v7"},
-		"linux/arm/v6":   {OS: "linux", Arch: "arm", Variant: "v6"},
-		"linux/arm64":    {OS: "linux", Arch: "arm64"},
-		"linux/arm64/v8": {OS: "linux", Arch: "arm64", Variant: "v8"},
-		" darwin/arm64 ": {OS: "darwin", Arch: "arm64"},
+		"linux/amd64":      {OS: "linux", Arch: "amd64"},
+		"linux/amd64/v3":   {OS: "linux", Arch: "amd64", Variant: "v3"},
+		"linux/arm":        {OS: "linux", Arch: "arm", Variant: "v7"},
+		"linux/arm/v6":     {OS: "linux", Arch: "arm", Variant: "v6"},
+		"linux/arm64":      {OS: "linux", Arch: "arm64"},
+		"linux/arm64/v8":   {OS: "linux", Arch: "arm64", Variant: "v8"},
+		"linux/arm64/v9":   {OS: "linux", Arch: "arm64", Variant: "v9"},
+		"linux/arm64/v8.2": {OS: "linux", Arch: "arm64", Variant: "v8.2"},
+		" darwin/arm64 ":   {OS: "darwin", Arch: "arm64"},
 	} {
 		got, err := Parse(in)
 		if err != nil || got != want {
@@ -23,13 +25,15 @@ func TestParse(t *testing.T) {
 		}
 	}
 	for in, want := range map[string][]string{
-		"linux":           {"want os/arch"},
-		"linux/amd64/v1/": {"want os/arch"},
-		"linux/amd46":     {"not a platform Go builds for", `unknown architecture "amd46"`, "linux/amd64"},
-		"darwin/mips":     {"not a platform Go builds for", "darwin/amd64"},
-		"linux/arm/v9":    {"variant", "v5, v6, v7"},
-		"linux/amd64/v5":  {"variant", "v1, v2, v3, v4"},
-		"linux/riscv64/x": {"no variants"},
+		"linux":            {"want os/arch"},
+		"linux/amd64/v1/":  {"want os/arch"},
+		"linux/amd46":      {"not a platform Go builds for", `unknown architecture "amd46"`, "linux/amd64"},
+		"darwin/mips":      {"not a platform Go builds for", "darwin/amd64"},
+		"linux/arm/v9":     {"variant", "v5, v6, v7"},
+		"linux/amd64/v5":   {"variant", "v1, v2, v3, v4"},
+		"linux/riscv64/x":  {"no variants"},
+		"linux/arm64/v8.0": {"variant", "v8, v8.1"},
+		"linux/arm64/v10":  {"variant", "v9.5"},
 	} {
 		_, err := Parse(in)
 		for _, w := range want {
@@ -48,6 +52,8 @@ func TestLevel(t *testing.T) {
 		{"linux/arm/v7", "GOARM", "7", []string{"7", "7,hardfloat"}, []string{"6", "5,softfloat"}},
 		{"linux/amd64/v3", "GOAMD64", "v3", []string{"v3"}, []string{"v1", "v4"}},
 		{"linux/arm64/v8", "GOARM64", "v8.0", []string{"v8.0", "v8.0,lse"}, []string{"v8.1"}},
+		{"linux/arm64/v9", "GOARM64", "v9.0", []string{"v9.0", "v9.0,crypto"}, []string{"v8.0", "v9.1"}},
+		{"linux/arm64/v8.2", "GOARM64", "v8.2", []string{"v8.2"}, []string{"v8.0"}},
 		{"linux/amd64", "", "", []string{"v1", "v4"}, nil},
 		{"linux/riscv64", "", "", []string{"rva20u64"}, nil},
 	} {
@@ -67,6 +73,24 @@ func TestLevel(t *testing.T) {
 			if p.LevelMatches(l) {
 				t.Errorf("%s: a binary built with level %s matches", p, l)
 			}
+		}
+	}
+}
+
+func TestEnv(t *testing.T) {
+	for in, want := range map[string]string{
+		"linux/amd64":    "GOOS=linux GOARCH=amd64",
+		"linux/amd64/v2": "GOOS=linux GOARCH=amd64 GOAMD64=v2",
+		"linux/arm":      "GOOS=linux GOARCH=arm GOARM=7",
+		"linux/arm64":    "GOOS=linux GOARCH=arm64",
+		"linux/arm64/v9": "GOOS=linux GOARCH=arm64 GOARM64=v9.0",
+	} {
+		p, err := Parse(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(p.Env(), " "); got != want {
+			t.Errorf("%s: Env() = %s, want %s", in, got, want)
 		}
 	}
 }
