@@ -17,6 +17,7 @@ import (
 	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/internal/ui"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
+	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/config"
 	"github.com/scratchkit/scratchkit/targets/config/load"
 	"github.com/scratchkit/scratchkit/targets/gobuild"
@@ -75,7 +76,7 @@ func (e *Run) build(ctx context.Context) error {
 	for _, r := range results {
 		b := artifacts.Binary{
 			Name: r.Name, Platform: r.Platform.String(), Path: e.Rel(r.Path), SHA256: r.SHA256, Size: r.Size,
-			Main: r.Build.ImportPath, Linkage: r.Build.Linkage,
+			Main: r.Build.ImportPath, Linkage: string(r.Build.Linkage),
 		}
 		if r.Build.InModule {
 			b.Dir = e.Rel(r.Build.PkgDir)
@@ -186,7 +187,7 @@ func (e *Run) resolveBuilds(ctx context.Context) ([]gobuild.Build, error) {
 			}
 			byName[name] = main
 			specs = append(specs, gobuild.Spec{Build: gobuild.Build{
-				Main: main, Linkage: gobuild.Static, PGO: "auto", Platforms: e.Config.PlatformsOf(config.Build{}),
+				Main: main, Linkage: binary.LinkageStatic, PGO: "auto", Platforms: e.Config.PlatformsOf(config.Build{}),
 			}})
 		}
 	} else {
@@ -195,7 +196,7 @@ func (e *Run) resolveBuilds(ctx context.Context) ([]gobuild.Build, error) {
 			spec := gobuild.Spec{
 				Build: gobuild.Build{
 					Name: b.Name, Main: b.Main, Flags: b.Flags, Tags: b.Tags, Env: b.Env,
-					Linkage: b.Linkage, CC: b.CC, PGO: b.PGO, Install: b.Install, Platforms: e.Config.PlatformsOf(b),
+					Linkage: binary.Linkage(b.Linkage), CC: b.CC, PGO: b.PGO, Install: b.Install, Platforms: e.Config.PlatformsOf(b),
 				},
 				Where: func(key string) string { return e.Config.Where(prefix+"."+key) + ": " + prefix + "." + key },
 			}
@@ -233,7 +234,7 @@ func (e *Run) BuildConfig(name string) config.Build {
 	if i := e.buildIndex(name); i >= 0 {
 		return e.Config.Builds[i]
 	}
-	return config.Build{Linkage: gobuild.Static}
+	return config.Build{Linkage: string(binary.LinkageStatic)}
 }
 
 // buildIndex is the position in builds: of the build called name (named, or after its main

@@ -16,6 +16,7 @@ import (
 	"github.com/scratchkit/scratchkit/internal/regtransport"
 	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/targets/dockerfile"
+	"github.com/scratchkit/scratchkit/targets/image"
 )
 
 // Dockerfile writes the multi-stage Dockerfile equivalent of the configured build.
@@ -33,7 +34,7 @@ func (e *Run) dockerfile(ctx context.Context) error {
 		Workdir: e.Config.Image.Workdir, Ports: e.Config.Image.Ports, Volumes: e.Config.Image.Volumes, Labels: e.Config.Image.Labels,
 	}
 	switch e.Config.Image.Base {
-	case "static":
+	case image.BaseStatic:
 		o.Base, o.Static = "scratch", true
 	default:
 		o.Base = e.Config.Image.Base

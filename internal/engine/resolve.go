@@ -185,7 +185,7 @@ func (e *Run) checkReferences(ctx context.Context, stream *resolve.Stream) error
 				names = append(names, b.Name)
 			}
 			p.add(r, fmt.Sprintf("is the main package of builds %s, so it names no one image", strings.Join(names, " and ")), "keep one build per main package")
-		case !slices.ContainsFunc(bs[0].Platforms, func(p platform.Platform) bool { return p.OS == "linux" }):
+		case !slices.ContainsFunc(bs[0].Platforms, platform.Platform.Linux):
 			p.add(r, fmt.Sprintf("is build %s, which has no linux platform and so no image", bs[0].Name), "add a linux platform to the platforms of each build above")
 		case !pullable:
 			where := "no image.repo or KO_DOCKER_REPO is set, so the images go to dist/ as an OCI layout and a tarball"

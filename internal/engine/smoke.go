@@ -19,6 +19,7 @@ import (
 	"github.com/scratchkit/scratchkit/internal/regtransport"
 	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
+	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/config"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/run"
@@ -70,9 +71,6 @@ func (e *Run) smoke(ctx context.Context) error {
 			run.WriteReport(e.UI.Out, reports)
 			return fmt.Errorf("smoke %s: %w", img.Name, err)
 		}
-		if e.Config.Image.AllowUnpinned {
-			allowUnpinned(rep)
-		}
 		reports = append(reports, *rep)
 		if rep.Failed() {
 			failed++
@@ -107,7 +105,7 @@ func smokeRecord(image string, p run.PlatformReport) artifacts.Smoke {
 		s.Reason = p.Reason
 	}
 	for _, f := range p.Findings {
-		if f.Status == run.StatusFail {
+		if f.Status == binary.StatusFail {
 			s.Checks = append(s.Checks, f.Check)
 		}
 	}
@@ -217,7 +215,7 @@ func (e *Run) smokeOptions(img artifacts.Image) run.Options {
 	s := e.Config.Smoke
 	o := run.Options{
 		Runtime: s.Runtime, AllowRoot: s.AllowRoot || e.Config.Image.AllowRoot, Debug: s.Debug,
-		Memory: int64(s.Memory), Timeout: s.Timeout.D(), BaseRef: img.Base,
+		Memory: int64(s.Memory), Timeout: s.Timeout.D(), BaseRef: img.Base, AllowUnpinned: e.Config.Image.AllowUnpinned,
 		Network: s.Network, Pids: s.Pids, Env: s.Env, CacheDir: e.CacheDir(),
 		BinarySHA256: map[string]string{},
 		Log:          func(f string, a ...any) { e.UI.Info(f, a...) },
@@ -254,18 +252,4 @@ func probes(p config.Probes) []run.Probe {
 		add(fmt.Sprintf("probes[%d]", i), item.Exit, item.HTTP)
 	}
 	return out
-}
-
-// allowUnpinned turns an unpinned base from a failure into a warning when the configuration
-// explicitly accepts one (image.allow_unpinned: true).
-func allowUnpinned(rep *run.Report) {
-	for i := range rep.Platforms {
-		for j := range rep.Platforms[i].Findings {
-			f := &rep.Platforms[i].Findings[j]
-			if f.Check == run.CheckBase && f.Status == run.StatusFail {
-				f.Status = run.StatusWarn
-				f.Detail = "(image.allow_unpinned: true) " + f.Detail
-			}
-		}
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/scratchkit/scratchkit/internal/bytesize"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // Names of the checks, as used in configuration (Expect.Report, Expect.Enforce) and in
@@ -48,14 +49,15 @@ func IsHardening(name string) bool {
 	return name == CheckPIE || name == CheckRELRO || name == CheckNX
 }
 
-// Status is the outcome of one check.
+// Status is the outcome of one check: of a binary here, of an image in targets/run, whose
+// findings pass, fail, warn or skip.
 type Status string
 
 // Statuses.
 const (
 	StatusPass Status = "pass"
 	StatusFail Status = "fail"
-	StatusWarn Status = "warn" // would fail, but this build only reports the check (Expect.Report)
+	StatusWarn Status = "warn" // worth knowing, does not fail: e.g. a check this build only reports (Expect.Report)
 	StatusInfo Status = "info" // hardening property absent, and not enforced
 	StatusSkip Status = "skip" // nothing to check against (no digest, no budget, not a Go binary)
 	StatusNA   Status = "n/a"  // does not apply to this file format
@@ -71,12 +73,21 @@ type Result struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// Linkage values an Expect can name besides LinkageStatic and LinkageStaticPIE.
-const (
-	// LinkageCgoStatic is a cgo build linked statically against a C library (musl, or glibc
-	// with -extldflags=-static).
-	LinkageCgoStatic Linkage = "cgo-static"
-)
+// LinkageCgoStatic is a cgo build linked statically against a C library (musl, or glibc with
+// -extldflags=-static). A build can ask for it; Inspect finds such a binary static.
+const LinkageCgoStatic Linkage = "cgo-static"
+
+// BuildLinkages are the linkages a build can ask for, the default first: static (CGO_ENABLED=0),
+// static-pie and cgo-static. Expect.Linkage, gobuild and the configuration's linkage key accept
+// these and no others.
+func BuildLinkages() []Linkage {
+	return []Linkage{LinkageStatic, LinkageStaticPIE, LinkageCgoStatic}
+}
+
+// Cgo reports whether a build of linkage l needs cgo and a C toolchain (static-pie, cgo-static).
+func (l Linkage) Cgo() bool {
+	return l == LinkageStaticPIE || l == LinkageCgoStatic
+}
 
 // Expect is what Verify knows about one binary: what Build recorded for it, and how strict to
 // be. The zero value checks everything that needs no recorded data.
@@ -122,13 +133,15 @@ func (e Expect) Validate() error {
 			errs = append(errs, fmt.Errorf("enforce: unknown check %q (known: %s)", n, strings.Join(known, ", ")))
 		}
 	}
-	switch e.Linkage {
-	case "", LinkageStatic, LinkageStaticPIE, LinkageCgoStatic:
-	default:
-		errs = append(errs, fmt.Errorf("linkage %q: want static, static-pie or cgo-static", e.Linkage))
+	if ls := BuildLinkages(); e.Linkage != "" && !slices.Contains(ls, e.Linkage) {
+		names := make([]string, len(ls))
+		for i, l := range ls {
+			names[i] = string(l)
+		}
+		errs = append(errs, fmt.Errorf("linkage %q: want %s or %s", e.Linkage, strings.Join(names[:len(names)-1], ", "), names[len(names)-1]))
 	}
 	if e.Platform != "" {
-		if _, err := ParsePlatform(e.Platform); err != nil {
+		if _, err := parsePlatform(e.Platform); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -139,10 +152,6 @@ func (e Expect) Validate() error {
 		errs = append(errs, fmt.Errorf("sha256 %q: want 64 hex digits", e.SHA256))
 	}
 	return errors.Join(errs...)
-}
-
-func (e Expect) cgoLinkage() bool {
-	return e.Linkage == LinkageStaticPIE || e.Linkage == LinkageCgoStatic
 }
 
 func (e Expect) linkage() Linkage {
@@ -320,14 +329,14 @@ func (c *checker) linkage() Result {
 	var r Result
 	switch e.Linkage {
 	case LinkageStatic:
-		r = Result{Status: StatusPass, Value: "static", Detail: "statically linked (ET_EXEC, no PT_INTERP, no DT_NEEDED): the kernel starts it directly"}
+		r = Result{Status: StatusPass, Value: string(LinkageStatic), Detail: "statically linked (ET_EXEC, no PT_INTERP, no DT_NEEDED): the kernel starts it directly"}
 		if c.exp.linkage() == LinkageStaticPIE {
-			r = Result{Status: StatusFail, Value: "static",
+			r = Result{Status: StatusFail, Value: string(LinkageStatic),
 				Detail: "the build's linkage is static-pie but the binary is not position independent (ET_EXEC): the PIE flags did not take effect, so it gets no ASLR. " +
 					"Fix: build with " + staticPIEFlags + "."}
 		}
 	case LinkageStaticPIE:
-		r = Result{Status: StatusPass, Value: "static-pie", Detail: "static PIE (ET_DYN without PT_INTERP or DT_NEEDED): relocates itself, runs in scratch with ASLR"}
+		r = Result{Status: StatusPass, Value: string(LinkageStaticPIE), Detail: "static PIE (ET_DYN without PT_INTERP or DT_NEEDED): relocates itself, runs in scratch with ASLR"}
 	case LinkageDynamic, LinkageBroken:
 		var asks []string
 		if e.Interpreter != "" {
@@ -375,7 +384,7 @@ func (c *checker) platform() Result {
 		}
 		return Result{Status: StatusSkip, Detail: "no platform recorded for this binary"}
 	}
-	p, _ := ParsePlatform(c.exp.Platform) // validated
+	p, _ := parsePlatform(c.exp.Platform) // validated
 	spec, _ := archSpecFor(p.Arch)
 	var bad, ok []string
 	if e.Class != spec.class || e.Machine != spec.machine.String() || e.ByteOrder != spec.order {
@@ -409,7 +418,7 @@ func (c *checker) platform() Result {
 		} else if g.GOARCH != "" {
 			ok = append(ok, "GOOS="+g.GOOS+" GOARCH="+g.GOARCH)
 		}
-		if p.Variant != "" && g.ArchLevelKey != "" && g.GOARCH == p.Arch && !variantMatches(p, g.ArchLevel) {
+		if p.Variant != "" && g.ArchLevelKey != "" && g.GOARCH == p.Arch && !p.LevelMatches(g.ArchLevel) {
 			bad = append(bad, fmt.Sprintf("Go build info says %s=%s, not variant %s", g.ArchLevelKey, g.ArchLevel, p.Variant))
 		}
 	}
@@ -421,31 +430,9 @@ func (c *checker) platform() Result {
 	return Result{Status: StatusPass, Value: p.Arch, Detail: fmt.Sprintf("%s matches: %s", p, strings.Join(ok, ", "))}
 }
 
-func variantMatches(p Platform, level string) bool {
-	switch p.Arch {
-	case "arm":
-		return strings.HasPrefix(level, strings.TrimPrefix(p.Variant, "v"))
-	case "arm64":
-		v := p.Variant
-		if !strings.Contains(v, ".") {
-			v += ".0"
-		}
-		return strings.HasPrefix(level, v)
-	}
-	return level == p.Variant
-}
-
-func levelHint(p Platform) string {
-	if p.Variant == "" {
-		return ""
-	}
-	switch p.Arch {
-	case "arm":
-		return " GOARM=" + strings.TrimPrefix(p.Variant, "v")
-	case "amd64":
-		return " GOAMD64=" + p.Variant
-	case "arm64":
-		return " GOARM64=" + p.Variant
+func levelHint(p platform.Platform) string {
+	if k, v := p.Level(); k != "" {
+		return " " + k + "=" + v
 	}
 	return ""
 }
@@ -470,7 +457,7 @@ func (c *checker) cgo() Result {
 	case "0":
 		return Result{Status: StatusPass, Value: "off", Detail: "CGO_ENABLED=0: pure Go, no C library"}
 	case "1":
-		if c.exp.cgoLinkage() {
+		if c.exp.Linkage.Cgo() {
 			return Result{Status: StatusPass, Value: "on", Detail: fmt.Sprintf("CGO_ENABLED=1, as linkage %s requires", c.exp.Linkage)}
 		}
 		return Result{Status: StatusFail, Value: "on", Detail: "built with CGO_ENABLED=1 although the build's linkage is " + string(c.exp.linkage()) +

@@ -121,6 +121,8 @@ func buildFixture(t testing.TB, name, out string) (missingTool string, err error
 		return "", os.WriteFile(out, synthUPX(orig), 0o755)
 	case "arm64": // labelled amd64 by the test
 		return "", goBuild(root, out, []string{"CGO_ENABLED=0", "GOARCH=arm64"}, append(goFlagsStripped, hello)...)
+	case "arm64-v9":
+		return "", goBuild(root, out, []string{"CGO_ENABLED=0", "GOARCH=arm64", "GOARM64=v9.0"}, append(goFlagsStripped, hello)...)
 	case "arm-v7":
 		return "", goBuild(root, out, []string{"CGO_ENABLED=0", "GOARCH=arm", "GOARM=7"}, append(goFlagsStripped, hello)...)
 	case "tlsclient":

@@ -265,6 +265,17 @@ func TestVerifyArm64LabelledAmd64(t *testing.T) {
 	wantFailing(t, rep)
 }
 
+// GOARM64 levels are arm64's variants: v8 is GOARM64=v8.0 (Go's default), v9 is v9.0.
+func TestVerifyArm64Levels(t *testing.T) {
+	rep := verifyAs(t, "arm64-v9", "hello", Expect{Platform: "linux/arm64/v9", LeakPaths: leakPaths(t)})
+	wantFailing(t, rep)
+	rep = verifyAs(t, "arm64", "hello", Expect{Platform: "linux/arm64/v8", LeakPaths: leakPaths(t)})
+	wantFailing(t, rep)
+	rep = verifyAs(t, "arm64-v9", "hello", Expect{Platform: "linux/arm64/v8", LeakPaths: leakPaths(t)})
+	wantFailing(t, rep, CheckPlatform)
+	wantDetail(t, mustResult(t, rep, CheckPlatform), "GOARM64=v9.0", "not variant v8", "GOARM64=v8.0")
+}
+
 func TestVerifyARMVariantsAndFloatABI(t *testing.T) {
 	rep := verifyAs(t, "arm-v7", "hello", Expect{Platform: "linux/arm/v7"})
 	wantFailing(t, rep)

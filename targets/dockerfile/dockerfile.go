@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
+	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/image"
 )
 
@@ -37,7 +38,7 @@ type Options struct {
 	Static bool
 	// Builds are the images, one final stage each (docker build --target <name>).
 	Builds []Build
-	// User is the user of the final image. Default 65532:65532.
+	// User is the user of the final image. Default image.DefaultUser, 65532:65532 (nonroot).
 	User string
 	// Env, Args, Workdir, Ports, Volumes and Labels mirror the image: configuration.
 	Env     []string
@@ -60,7 +61,7 @@ type Build struct {
 	Flags   []string
 	Env     []string
 	// Linkage is static; cgo linkages are refused (their C toolchains are not in the golang image).
-	Linkage string
+	Linkage binary.Linkage
 }
 
 // Generate returns the Dockerfile text.
@@ -78,7 +79,7 @@ func Generate(o Options) (string, error) {
 	}
 	user := o.User
 	if user == "" {
-		user = "65532:65532"
+		user = image.DefaultUser
 	}
 	moduleDir := o.ModuleDir
 	if moduleDir == "" {
@@ -98,7 +99,7 @@ func Generate(o Options) (string, error) {
 	w("COPY %s .", path(moduleDir, ""))
 	w("ARG TARGETOS TARGETARCH TARGETVARIANT")
 	for _, bl := range o.Builds {
-		if bl.Linkage != "" && bl.Linkage != "static" {
+		if bl.Linkage != "" && bl.Linkage != binary.LinkageStatic {
 			return "", fmt.Errorf("dockerfile: build %s: linkage %s needs a C toolchain the golang image lacks; use linkage: static, or keep building it with mage", bl.Name, bl.Linkage)
 		}
 		ldflags := strings.TrimSpace("-s -w " + strings.Join(bl.Ldflags, " "))

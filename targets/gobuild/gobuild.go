@@ -22,14 +22,8 @@ import (
 	"time"
 
 	"github.com/scratchkit/scratchkit/internal/secrets"
+	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/platform"
-)
-
-// Linkages.
-const (
-	Static    = "static"     // CGO_ENABLED=0: static by construction
-	StaticPIE = "static-pie" // cgo, -buildmode=pie, linked -static-pie: static and ASLR
-	CgoStatic = "cgo-static" // cgo against musl or a static libc, linked -static
 )
 
 // Build is one binary to build, already resolved (see Resolve).
@@ -59,7 +53,8 @@ type Build struct {
 	Flags   []string
 	Tags    []string
 	Env     []string
-	Linkage string
+	// Linkage is one of binary.BuildLinkages; empty means static.
+	Linkage binary.Linkage
 	// CC is the C compiler for cgo linkages; empty: found per platform.
 	CC string
 	// PGO is auto, off, or a profile path.
@@ -199,7 +194,7 @@ func OutputPath(dist, name string, p platform.Platform) string {
 
 // checkCgoEnv refuses a CGO_ENABLED=1 that would make a static build dynamic.
 func checkCgoEnv(b *Build, env []string) error {
-	if b.Linkage != Static {
+	if b.Linkage != binary.LinkageStatic {
 		return nil
 	}
 	if v, ok := lookup(env, "CGO_ENABLED"); ok && v != "0" && v != "" {
@@ -223,10 +218,10 @@ func Args(b *Build, p platform.Platform, out string) (args, env []string, err er
 	tags := append([]string(nil), b.Tags...)
 	args = []string{"build", "-o", out, "-trimpath"}
 	env = append(env, p.Env()...)
-	switch b.Linkage {
-	case Static, "":
+	switch {
+	case b.Linkage == binary.LinkageStatic || b.Linkage == "":
 		env = append(env, "CGO_ENABLED=0")
-	case StaticPIE, CgoStatic:
+	case b.Linkage.Cgo():
 		if !p.Linux() {
 			return nil, nil, fmt.Errorf("build %s: linkage %s is for linux platforms; build %s with linkage: static", b.Name, b.Linkage, p)
 		}
@@ -236,7 +231,7 @@ func Args(b *Build, p platform.Platform, out string) (args, env []string, err er
 		}
 		env = append(env, "CGO_ENABLED=1", "CC="+cc)
 		tags = appendMissing(tags, "netgo", "osusergo")
-		if b.Linkage == StaticPIE {
+		if b.Linkage == binary.LinkageStaticPIE {
 			args = append(args, "-buildmode=pie")
 			ldflags = append(ldflags, "-linkmode=external", "-extldflags=-static-pie")
 		} else {
@@ -293,7 +288,7 @@ func findCC(b *Build, p platform.Platform) (string, error) {
 		return err == nil
 	}
 	native := p.Arch == runtime.GOARCH && runtime.GOOS == "linux"
-	if b.Linkage == CgoStatic && p.Arch == "amd64" && native && try("musl-gcc") {
+	if b.Linkage == binary.LinkageCgoStatic && p.Arch == "amd64" && native && try("musl-gcc") {
 		return "musl-gcc", nil
 	}
 	if native && try("gcc") {
@@ -310,7 +305,7 @@ func findCC(b *Build, p platform.Platform) (string, error) {
 		pkg := "gcc-" + strings.ReplaceAll(t, "_", "-")
 		hint = fmt.Sprintf("Debian's %s (%s-gcc) or %s", pkg, t, hint)
 	}
-	if b.Linkage == CgoStatic && p.Arch == "amd64" {
+	if b.Linkage == binary.LinkageCgoStatic && p.Arch == "amd64" {
 		hint = "musl-tools (musl-gcc) or " + hint
 	}
 	return "", fmt.Errorf("build %s for %s: linkage %s needs a C compiler for %s and none was found (tried %s): install %s, or set cc in the build", b.Name, p, b.Linkage, p, strings.Join(tried, ", "), hint)

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/scratchkit/scratchkit/internal/testenv"
+	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
@@ -121,7 +122,7 @@ func TestCrossCompileStatic(t *testing.T) {
 	dir := example(t)
 	dist := filepath.Join(dir, "dist")
 	ps := mustPlatforms(t, "linux/amd64", "linux/arm64", "linux/arm/v7")
-	builds := resolve(t, dir, Build{Main: ".", Linkage: Static, PGO: "auto", Platforms: ps, Ldflags: []string{"-X main.version=1.2.3"}})
+	builds := resolve(t, dir, Build{Main: ".", Linkage: binary.LinkageStatic, PGO: "auto", Platforms: ps, Ldflags: []string{"-X main.version=1.2.3"}})
 	if builds[0].Name != "hello" || builds[0].ImportPath != "example.com/hello" || !builds[0].InModule {
 		t.Fatalf("resolved %+v", builds[0])
 	}
@@ -175,7 +176,7 @@ func TestReproducible(t *testing.T) {
 	var sums []string
 	for i := 0; i < 2; i++ {
 		dir := example(t)
-		builds := resolve(t, dir, Build{Main: ".", Linkage: Static, PGO: "auto", Platforms: mustPlatforms(t, "linux/amd64")})
+		builds := resolve(t, dir, Build{Main: ".", Linkage: binary.LinkageStatic, PGO: "auto", Platforms: mustPlatforms(t, "linux/amd64")})
 		env := append(os.Environ(), "GOCACHE="+t.TempDir())
 		results, err := Run(context.Background(), builds, Options{Dist: filepath.Join(dir, "dist"), Env: env})
 		if err != nil {
@@ -192,9 +193,9 @@ func TestFailedPlatformLeavesOthers(t *testing.T) {
 	dir := example(t)
 	dist := filepath.Join(dir, "dist")
 	// linux/arm64 builds; linux/s390x with cgo-static has no C compiler here (or fails to link).
-	builds := resolve(t, dir, Build{Main: ".", Linkage: Static, PGO: "auto", Platforms: mustPlatforms(t, "linux/amd64")})
+	builds := resolve(t, dir, Build{Main: ".", Linkage: binary.LinkageStatic, PGO: "auto", Platforms: mustPlatforms(t, "linux/amd64")})
 	bad := builds[0]
-	bad.Name, bad.Linkage, bad.CC, bad.Platforms = "broken", CgoStatic, "/nonexistent/cc", mustPlatforms(t, "linux/amd64")
+	bad.Name, bad.Linkage, bad.CC, bad.Platforms = "broken", binary.LinkageCgoStatic, "/nonexistent/cc", mustPlatforms(t, "linux/amd64")
 	results, err := Run(context.Background(), append(builds, bad), Options{Dist: dist})
 	if err == nil {
 		t.Fatal("a build with a missing C compiler succeeded")
@@ -215,7 +216,7 @@ func TestFailedPlatformLeavesOthers(t *testing.T) {
 
 func TestCgoEnvironmentRefused(t *testing.T) {
 	dir := example(t)
-	builds := resolve(t, dir, Build{Main: ".", Linkage: Static, Platforms: mustPlatforms(t, "linux/amd64")})
+	builds := resolve(t, dir, Build{Main: ".", Linkage: binary.LinkageStatic, Platforms: mustPlatforms(t, "linux/amd64")})
 	_, err := Run(context.Background(), builds, Options{Dist: filepath.Join(dir, "dist"), Env: append(os.Environ(), "CGO_ENABLED=1")})
 	if err == nil || !strings.Contains(err.Error(), "CGO_ENABLED=1") || !strings.Contains(err.Error(), "cgo-static") {
 		t.Fatalf("CGO_ENABLED=1 with a static build: %v", err)
@@ -234,7 +235,7 @@ func TestStaticPIE(t *testing.T) {
 	}
 	dir := example(t)
 	dist := filepath.Join(dir, "dist")
-	builds := resolve(t, dir, Build{Main: ".", Linkage: StaticPIE, PGO: "auto", Platforms: mustPlatforms(t, "linux/amd64")})
+	builds := resolve(t, dir, Build{Main: ".", Linkage: binary.LinkageStaticPIE, PGO: "auto", Platforms: mustPlatforms(t, "linux/amd64")})
 	results, err := Run(context.Background(), builds, Options{Dist: dist})
 	if err != nil {
 		t.Fatal(err)
@@ -335,7 +336,7 @@ func TestResolveErrors(t *testing.T) {
 func TestMissingCrossCompiler(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	p, _ := platform.Parse("linux/arm64")
-	_, _, err := Args(&Build{Name: "db", Linkage: StaticPIE}, p, "out")
+	_, _, err := Args(&Build{Name: "db", Linkage: binary.LinkageStaticPIE}, p, "out")
 	if err == nil || !strings.Contains(err.Error(), "gcc-aarch64-linux-gnu") || !strings.Contains(err.Error(), "zig") || !strings.Contains(err.Error(), "set cc") {
 		t.Fatalf("missing cross compiler: %v", err)
 	}
@@ -343,7 +344,7 @@ func TestMissingCrossCompiler(t *testing.T) {
 
 func TestArgs(t *testing.T) {
 	p, _ := platform.Parse("linux/arm/v7")
-	args, env, err := Args(&Build{Name: "a", Main: "./cmd/a", Linkage: Static, Tags: []string{"netgo"}, Ldflags: []string{"-X main.v=1"}, Env: []string{"GOFIPS140=latest"}}, p, "out")
+	args, env, err := Args(&Build{Name: "a", Main: "./cmd/a", Linkage: binary.LinkageStatic, Tags: []string{"netgo"}, Ldflags: []string{"-X main.v=1"}, Env: []string{"GOFIPS140=latest"}}, p, "out")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +359,7 @@ func TestArgs(t *testing.T) {
 	}
 	// Non-linux platforms cannot use cgo linkages.
 	w, _ := platform.Parse("windows/amd64")
-	if _, _, err := Args(&Build{Name: "a", Linkage: StaticPIE}, w, "out"); err == nil {
+	if _, _, err := Args(&Build{Name: "a", Linkage: binary.LinkageStaticPIE}, w, "out"); err == nil {
 		t.Error("static-pie for windows accepted")
 	}
 }
@@ -454,7 +455,7 @@ func TestSameFailureSaidOnce(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "broken.go"), []byte("package main\n\nfunc broken() { undefinedThing() }\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	builds := resolve(t, dir, Build{Main: ".", Linkage: Static, Platforms: mustPlatforms(t, "linux/amd64", "linux/arm64")})
+	builds := resolve(t, dir, Build{Main: ".", Linkage: binary.LinkageStatic, Platforms: mustPlatforms(t, "linux/amd64", "linux/arm64")})
 	_, err := Run(context.Background(), builds, Options{Dist: t.TempDir()})
 	if err == nil {
 		t.Fatal("a broken package built")

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/scratchkit/scratchkit/internal/testenv"
+	"github.com/scratchkit/scratchkit/targets/binary"
 )
 
 // go list, go build and git never see the signing secrets (nor can an ldflags template read them).
@@ -17,7 +18,7 @@ func TestChildrenNeverSeeSigningSecrets(t *testing.T) {
 	}
 	leaks := testenv.SecretSpy(t, "go", "git")
 	ctx := context.Background()
-	builds, err := Resolve(ctx, dir, []Spec{{Build: Build{Main: ".", Linkage: Static, Platforms: mustPlatforms(t, "linux/amd64")}}})
+	builds, err := Resolve(ctx, dir, []Spec{{Build: Build{Main: ".", Linkage: binary.LinkageStatic, Platforms: mustPlatforms(t, "linux/amd64")}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/scratchkit/scratchkit/internal/regtransport"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // Names of the built-in bases.
@@ -20,6 +22,25 @@ const (
 	BaseStatic  = "static"
 	BaseScratch = "scratch"
 )
+
+// BasePinned is the base pinning rule: base (as Spec.Base takes it) names the same image on every
+// build when it is a built-in base (static, also when empty, or scratch), which is part of
+// scratchkit and versioned with it, or a registry reference pinned by digest (repo@sha256:…).
+// A tag, or anything that is not a reference, is not pinned. Build refuses an unpinned base
+// unless Spec.AllowUnpinned, and then warns; configuration validation and the smoke check of
+// targets/run apply this same rule.
+func BasePinned(base string) bool {
+	switch base {
+	case "", BaseStatic, BaseScratch:
+		return true
+	}
+	ref, err := name.ParseReference(base)
+	if err != nil {
+		return false
+	}
+	_, digest := ref.(name.Digest)
+	return digest
+}
 
 // resolvedBase is the base chosen for each platform of a build.
 type resolvedBase struct {
@@ -98,7 +119,8 @@ func remoteBase(ctx context.Context, p *plan) (*resolvedBase, error) {
 		remote.WithUserAgent("scratchkit"),
 		remote.WithTransport(regtransport.New(nil, p.spec.Insecure, regtransport.WithTimeouts(regtransport.Timeouts{Response: p.spec.ResponseTimeout, Request: p.spec.RequestTimeout}))),
 	}
-	if _, pinned := ref.(name.Digest); !pinned {
+	pinned := BasePinned(p.spec.Base)
+	if !pinned {
 		if !p.spec.AllowUnpinned {
 			hint := fmt.Sprintf("pin it as %s@sha256:<digest> (`crane digest %s` prints it)", ref.Context().Name(), ref)
 			if d, err := remote.Head(ref, ropts...); err == nil {
@@ -111,7 +133,7 @@ func remoteBase(ctx context.Context, p *plan) (*resolvedBase, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pull base %s: %w", ref, err)
 	}
-	if _, pinned := ref.(name.Digest); !pinned {
+	if !pinned {
 		p.warn(fmt.Sprintf("image.base %s is not pinned by digest (image.allow_unpinned: true); it is %s@%s today, and builds change when the tag moves",
 			ref, ref.Context().Name(), desc.Digest))
 	}
@@ -194,25 +216,22 @@ func configPlatform(cf *v1.ConfigFile, missing func(what string, as v1.Platform)
 	return have
 }
 
-// defaultVariant is the variant an architecture has when none is written (as containerd reads it).
-var defaultVariant = map[string]string{"arm": "v7", "arm64": "v8", "amd64": "v1"}
-
+// normVariant is variant, or arch's default when none is written (platform.DefaultVariant).
 func normVariant(arch, variant string) string {
-	if variant == "" {
-		return defaultVariant[arch]
-	}
-	return variant
+	return cmp.Or(variant, platform.DefaultVariant(arch))
 }
 
 // platformMatches reports whether a base image for have serves a binary built for want.
-// Variants compare after defaulting (linux/arm64 is linux/arm64/v8); an amd64 base without a
-// level (v1) serves every amd64 level, since the base holds no code.
+// Variants compare after defaulting (linux/arm64 is linux/arm64/v8); an amd64 or arm64 base at
+// its architecture's first level (v1, v8) serves every level of it, since what code the base
+// holds runs on them all. arm's variants differ in float ABI and do not mix.
 func platformMatches(have, want v1.Platform) bool {
 	if have.OS != want.OS || have.Architecture != want.Architecture {
 		return false
 	}
 	hv, wv := normVariant(have.Architecture, have.Variant), normVariant(want.Architecture, want.Variant)
-	return hv == wv || (want.Architecture == "amd64" && hv == "v1")
+	levelled := want.Architecture == "amd64" || want.Architecture == "arm64"
+	return hv == wv || (levelled && hv == platform.DefaultVariant(want.Architecture))
 }
 
 // selectPlatform picks want's image from an index: an exact variant first, then a compatible one.

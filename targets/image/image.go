@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/scratchkit/scratchkit/internal/redact"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // Where things go in the image, as ko lays them out.
@@ -33,6 +34,16 @@ const (
 
 // AppPath is where the binary of the image named name goes, and its entrypoint: AppDir/name.
 func AppPath(name string) string { return path.Join(AppDir, name) }
+
+// IsRoot is the non-root rule's test of a user as written (Spec.User, image.user): user[:group]
+// whose user is uid 0 or the name root. Images run as DefaultUser, nonroot, unless told
+// otherwise, and as root only when that is asked for explicitly: Build warns about it,
+// configuration validation wants image.allow_root beside it, and the smoke check of targets/run
+// fails an image whose user resolves to uid 0 unless Options.AllowRoot.
+func IsRoot(user string) bool {
+	u, _, _ := strings.Cut(user, ":")
+	return u == "0" || u == "root"
+}
 
 // Standard OCI annotations scratchkit fills in.
 const (
@@ -222,13 +233,14 @@ func newPlan(spec Spec) (*plan, error) {
 	}
 	seen := map[string]string{}
 	for _, b := range spec.Binaries {
-		pl, err := v1.ParsePlatform(b.Platform)
-		if err != nil || pl.OS == "" || pl.Architecture == "" {
-			return nil, fmt.Errorf("image %s: binary %s: platform %q: want os/arch[/variant], e.g. linux/arm/v7", spec.Name, b.Path, b.Platform)
+		parsed, err := platform.Parse(b.Platform)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: binary %s: platform %w", spec.Name, b.Path, err)
 		}
-		if pl.OS != "linux" {
+		if !parsed.Linux() {
 			return nil, fmt.Errorf("image %s: platform %s: only linux images are assembled", spec.Name, b.Platform)
 		}
+		pl := parsed.OCI()
 		key := pl.String()
 		if prev, dup := seen[key]; dup {
 			return nil, fmt.Errorf("image %s: two binaries for %s (%s and %s)", spec.Name, key, prev, b.Path)
@@ -239,7 +251,7 @@ func newPlan(spec Spec) (*plan, error) {
 				return nil, fmt.Errorf("image %s: binary %s: sha256 %q is not 64 hex digits", spec.Name, b.Path, b.SHA256)
 			}
 		}
-		p.platforms = append(p.platforms, pl)
+		p.platforms = append(p.platforms, &pl)
 	}
 	p.created = spec.Created.UTC().Truncate(time.Second)
 	if spec.Created.IsZero() {
@@ -284,7 +296,7 @@ func newPlan(spec Spec) (*plan, error) {
 			return nil, fmt.Errorf("image.annotations: %s is set by scratchkit from the build and the base; remove it", k)
 		}
 	}
-	if uid, _, _ := strings.Cut(p.user, ":"); uid == "0" || uid == "root" {
+	if IsRoot(p.user) {
 		p.warn(fmt.Sprintf("image %s runs as root, as image.user %q asks", spec.Name, p.user))
 	}
 	return p, nil
@@ -609,13 +621,11 @@ func checkBinaryPlatform(file string, content []byte, pl v1.Platform) error {
 	if goos != "" && goarch != "" && (goos != pl.OS || goarch != pl.Architecture) {
 		return fmt.Errorf("binary %s is built for %s/%s, not %s", file, goos, goarch, pl)
 	}
-	if goarm := set["GOARM"]; pl.Architecture == "arm" && pl.Variant != "" && goarm != "" {
-		if level, _, _ := strings.Cut(goarm, ","); "v"+level != pl.Variant {
-			return fmt.Errorf("binary %s is built with GOARM=%s, not for %s", file, goarm, pl)
+	p := platform.FromOCI(&pl)
+	if key, _ := p.Level(); key != "" {
+		if level := set[key]; level != "" && !p.LevelMatches(level) {
+			return fmt.Errorf("binary %s is built with %s=%s, not for %s", file, key, level, pl)
 		}
-	}
-	if level := set["GOAMD64"]; pl.Architecture == "amd64" && pl.Variant != "" && level != "" && level != pl.Variant {
-		return fmt.Errorf("binary %s is built with GOAMD64=%s, not for %s", file, level, pl)
 	}
 	return nil
 }

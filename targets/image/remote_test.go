@@ -270,6 +270,8 @@ func TestPlatformMatching(t *testing.T) {
 		{"linux/amd64", "linux/amd64/v3", true},
 		{"linux/amd64/v3", "linux/amd64", false},
 		{"linux/amd64", "linux/arm64", false},
+		{"linux/arm64", "linux/arm64/v9", true},
+		{"linux/arm64/v9", "linux/arm64", false},
 	} {
 		if got := platformMatches(p(c.have), p(c.want)); got != c.ok {
 			t.Errorf("base %s for binary %s: %v, want %v", c.have, c.want, got, c.ok)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // SPDX 2.3 JSON, the fields scratchkit writes.
@@ -401,16 +402,16 @@ func IndexSBOM(name, repo, index string, platforms []IndexPlatform, created time
 
 // ociPURL is the package URL of an image by digest (pkg:oci/<name>@sha256%3A<hex>), with its
 // repository and, for a platform image, its os, architecture and variant.
-func ociPURL(name, repo, digest, platform string) []spdxExternalRef {
+func ociPURL(name, repo, digest, plat string) []spdxExternalRef {
 	q := url.Values{}
 	if repo != "" {
 		q.Set("repository_url", repo)
 	}
-	if parts := strings.Split(platform, "/"); len(parts) >= 2 {
-		q.Set("os", parts[0])
-		q.Set("arch", parts[1])
-		if len(parts) > 2 {
-			q.Set("variant", parts[2])
+	if p, err := platform.Parse(plat); err == nil {
+		q.Set("os", p.OS)
+		q.Set("arch", p.Arch)
+		if p.Variant != "" {
+			q.Set("variant", p.Variant)
 		}
 	}
 	loc := "pkg:oci/" + url.PathEscape(name) + "@" + url.QueryEscape(digest)

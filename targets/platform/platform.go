@@ -1,20 +1,51 @@
-// Package platform parses and names the os/arch[/variant] platforms scratchkit builds for, and
-// maps them to Go's environment (GOOS, GOARCH, GOARM, GOAMD64) and to OCI platform fields.
+// Package platform is scratchkit's one platform type: it parses and names the
+// os/arch[/variant] platforms scratchkit builds, checks and runs, holds the rules of their
+// variants, and maps them to Go's environment (GOOS, GOARCH, GOARM, GOAMD64, GOARM64) and to
+// the OCI platform of go-containerregistry.
 package platform
 
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // Platform is an os/arch[/variant] triple as OCI and Docker write it: linux/amd64, linux/arm/v7.
+//
+// It is a comparable value with Go's view of a platform (Env, Dir, Exe); go-containerregistry's
+// v1.Platform, which images and indexes carry, is its OCI form (OCI, FromOCI).
 type Platform struct {
 	OS      string
 	Arch    string
 	Variant string
 }
+
+// FromOCI is the platform an image config or a descriptor names (ggcr's v1.Platform; OS version
+// and features are not part of a Platform). nil is the zero Platform.
+func FromOCI(p *v1.Platform) Platform {
+	if p == nil {
+		return Platform{}
+	}
+	return Platform{OS: p.OS, Arch: p.Architecture, Variant: p.Variant}
+}
+
+// OCI is p as go-containerregistry writes it into image configs and index descriptors.
+func (p Platform) OCI() v1.Platform {
+	return v1.Platform{OS: p.OS, Architecture: p.Arch, Variant: p.Variant}
+}
+
+// DefaultVariant is the variant an architecture has when none is written, as Docker and
+// containerd read it: v7 for arm, v8 for arm64, v1 for amd64; "" for the others. Parse writes
+// arm's, whose Go default would otherwise be ambiguous; platforms compare after defaulting.
+func DefaultVariant(arch string) string {
+	return defaultVariants[arch]
+}
+
+var defaultVariants = map[string]string{"arm": "v7", "arm64": "v8", "amd64": "v1"}
 
 // ports are the GOOS/GOARCH pairs of `go tool dist list` (Go 1.26).
 var ports = map[string]bool{}
@@ -31,51 +62,99 @@ func init() {
 	}
 }
 
-// variants are the variants each architecture accepts.
-var variants = map[string][]string{
-	"arm":   {"v5", "v6", "v7"},
-	"arm64": {"v8"},
-	"amd64": {"v1", "v2", "v3", "v4"},
+// levels are the architectures with variants: the Go environment variable that selects the
+// variant's instruction set, and the variants, lowest first.
+var levels = map[string]struct {
+	env      string
+	variants []string
+}{
+	"arm":   {"GOARM", []string{"v5", "v6", "v7"}},
+	"amd64": {"GOAMD64", []string{"v1", "v2", "v3", "v4"}},
+	// The GOARM64 levels v8.0, v8.1-v8.9 and v9.0-v9.5, as OCI variants: v8, v8.1, ..., v9, ...
+	"arm64": {"GOARM64", []string{"v8", "v8.1", "v8.2", "v8.3", "v8.4", "v8.5", "v8.6", "v8.7", "v8.8", "v8.9",
+		"v9", "v9.1", "v9.2", "v9.3", "v9.4", "v9.5"}},
 }
 
 // Host is linux on the architecture scratchkit runs on.
 func Host() Platform {
 	p := Platform{OS: "linux", Arch: runtime.GOARCH}
 	if p.Arch == "arm" {
-		p.Variant = "v7"
+		p.Variant = DefaultVariant(p.Arch)
 	}
 	return p
 }
 
-// Parse reads os/arch[/variant]. linux/arm without a variant means linux/arm/v7, as Docker does.
+// Parse reads os/arch[/variant]: a port of `go tool dist list`, and a variant the architecture
+// has (arm v5-v7, amd64 v1-v4, arm64 v8, v8.1-v8.9, v9, v9.1-v9.5; see Level). linux/arm
+// without a variant means linux/arm/v7, as Docker does. It is the one reading of a platform
+// string: configuration, Build, Verify, Image and smoke all go through it.
 func Parse(s string) (Platform, error) {
 	parts := strings.Split(strings.TrimSpace(s), "/")
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return Platform{}, fmt.Errorf("%q is not os/arch[/variant]; write e.g. linux/amd64, linux/arm64 or linux/arm/v7", s)
+		return Platform{}, fmt.Errorf("%q: want os/arch[/variant], e.g. linux/amd64, linux/arm64 or linux/arm/v7", s)
 	}
 	p := Platform{OS: parts[0], Arch: parts[1]}
 	if len(parts) == 3 {
 		p.Variant = parts[2]
 	}
 	if !ports[p.OS+"/"+p.Arch] {
-		return Platform{}, fmt.Errorf("%q is not a platform Go builds for; write one of %s", s, suggest(p))
+		unknown := ""
+		if !knownArch(p.Arch) {
+			unknown = fmt.Sprintf(" (unknown architecture %q)", p.Arch)
+		}
+		return Platform{}, fmt.Errorf("%q is not a platform Go builds for%s; write one of %s", s, unknown, suggest(p))
 	}
 	if p.Arch == "arm" && p.Variant == "" {
-		p.Variant = "v7"
+		p.Variant = DefaultVariant(p.Arch)
 	}
 	if p.Variant != "" {
-		ok := false
-		for _, v := range variants[p.Arch] {
-			ok = ok || v == p.Variant
-		}
-		if !ok {
-			if vs := variants[p.Arch]; len(vs) > 0 {
-				return Platform{}, fmt.Errorf("%q: %s has no variant %q; write one of %s", s, p.Arch, p.Variant, strings.Join(vs, ", "))
-			}
+		vs := levels[p.Arch].variants
+		if len(vs) == 0 {
 			return Platform{}, fmt.Errorf("%q: %s has no variants; write %s/%s", s, p.Arch, p.OS, p.Arch)
+		}
+		if !slices.Contains(vs, p.Variant) {
+			return Platform{}, fmt.Errorf("%q: %s has no variant %q; write one of %s", s, p.Arch, p.Variant, strings.Join(vs, ", "))
 		}
 	}
 	return p, nil
+}
+
+// knownArch reports whether some port has arch.
+func knownArch(arch string) bool {
+	for k := range ports {
+		if strings.HasSuffix(k, "/"+arch) {
+			return true
+		}
+	}
+	return false
+}
+
+// Level is the Go environment variable that selects p's variant, and its value: GOARM=7 for
+// linux/arm/v7, GOAMD64=v3 for linux/amd64/v3, GOARM64=v9.0 for linux/arm64/v9 (v8.2 for
+// v8.2). Both are empty when p has no variant.
+func (p Platform) Level() (key, value string) {
+	l, ok := levels[p.Arch]
+	if !ok || p.Variant == "" {
+		return "", ""
+	}
+	switch p.Arch {
+	case "arm":
+		return l.env, strings.TrimPrefix(p.Variant, "v")
+	case "arm64":
+		if !strings.Contains(p.Variant, ".") {
+			return l.env, p.Variant + ".0"
+		}
+	}
+	return l.env, p.Variant
+}
+
+// LevelMatches reports whether a binary whose Go build info records value for p's Level
+// variable (GOARM=7, GOAMD64=v3, GOARM64=v8.0,lse: options after a comma aside) is built for
+// p's variant. Every value matches a platform without a variant.
+func (p Platform) LevelMatches(value string) bool {
+	_, want := p.Level()
+	got, _, _ := strings.Cut(value, ",")
+	return want == "" || got == want
 }
 
 // suggest lists the ports of the same OS, or the common linux ones.
@@ -112,16 +191,12 @@ func (p Platform) String() string {
 // Dir is the dist directory element: os_arch[_variant].
 func (p Platform) Dir() string { return strings.ReplaceAll(p.String(), "/", "_") }
 
-// Env is the Go environment selecting this platform.
+// Env is the Go environment selecting this platform: GOOS, GOARCH and, with a variant, its
+// Level (GOARM, GOAMD64 or GOARM64).
 func (p Platform) Env() []string {
 	env := []string{"GOOS=" + p.OS, "GOARCH=" + p.Arch}
-	switch p.Arch {
-	case "arm":
-		env = append(env, "GOARM="+strings.TrimPrefix(p.Variant, "v"))
-	case "amd64":
-		if p.Variant != "" {
-			env = append(env, "GOAMD64="+p.Variant)
-		}
+	if k, v := p.Level(); k != "" {
+		env = append(env, k+"="+v)
 	}
 	return env
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/image"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // Where Go looks for CA roots on Linux (crypto/x509 root_linux.go) and zone data (time
@@ -45,7 +46,7 @@ var (
 
 // imageInfo is what the checks and the run need to know about one platform image.
 type imageInfo struct {
-	platform string
+	platform platform.Platform
 	config   *v1.ConfigFile
 	fs       *imageFS
 	argv     []string // entrypoint + cmd as configured
@@ -70,15 +71,6 @@ func configEnv(env []string) map[string]string {
 	return m
 }
 
-// platformOf is os/arch[/variant] of an image config.
-func platformOf(cf *v1.ConfigFile) string {
-	s := cf.OS + "/" + cf.Architecture
-	if cf.Variant != "" {
-		s += "/" + cf.Variant
-	}
-	return s
-}
-
 // analyze reads what the checks need from img: config, manifest annotations, the flattened
 // filesystem (headers, plus /etc/passwd, /etc/group, CA files and the entrypoint's bytes) and the
 // entrypoint's ELF and Go build information.
@@ -87,7 +79,7 @@ func analyze(ctx context.Context, img v1.Image) (*imageInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the image config: %w", err)
 	}
-	info := &imageInfo{platform: platformOf(cf), config: cf, env: configEnv(cf.Config.Env)}
+	info := &imageInfo{platform: platform.FromOCI(cf.Platform()), config: cf, env: configEnv(cf.Config.Env)}
 	if m, err := img.Manifest(); err == nil {
 		info.annots = m.Annotations
 	}
@@ -195,13 +187,13 @@ func Check(ctx context.Context, img v1.Image, opts Options) ([]Finding, error) {
 // findings runs every check, in a fixed order.
 func (i *imageInfo) findings(opts Options) []Finding {
 	var out []Finding
-	add := func(check string, st Status, format string, args ...any) {
+	add := func(check string, st binary.Status, format string, args ...any) {
 		out = append(out, Finding{Check: check, Status: st, Detail: fmt.Sprintf(format, args...)})
 	}
 	if len(i.argv) == 0 {
-		add(CheckConfig, StatusFail, "the image config has neither Entrypoint nor Cmd: a container has nothing to run (docker: \"no command specified\"). Fix: build the image with scratchkit's Image target, which sets the entrypoint to %s.", image.AppPath("<name>"))
+		add(CheckConfig, binary.StatusFail, "the image config has neither Entrypoint nor Cmd: a container has nothing to run (docker: \"no command specified\"). Fix: build the image with scratchkit's Image target, which sets the entrypoint to %s.", image.AppPath("<name>"))
 	} else {
-		add(CheckConfig, StatusPass, "runs %s", quoteArgs(i.argv))
+		add(CheckConfig, binary.StatusPass, "runs %s", quoteArgs(i.argv))
 	}
 	out = append(out, i.checkEntrypoint()...)
 	out = append(out, i.checkBinary(opts))
@@ -222,12 +214,12 @@ func quoteArgs(argv []string) string {
 func (i *imageInfo) checkEntrypoint() []Finding {
 	skip := func(why string) []Finding {
 		return []Finding{
-			{Check: CheckLinkage, Status: StatusSkip, Detail: why},
-			{Check: CheckPlatform, Status: StatusSkip, Detail: why},
+			{Check: CheckLinkage, Status: binary.StatusSkip, Detail: why},
+			{Check: CheckPlatform, Status: binary.StatusSkip, Detail: why},
 		}
 	}
 	if len(i.argv) == 0 {
-		return append([]Finding{{Check: CheckEntrypoint, Status: StatusFail, Detail: "no entrypoint configured"}}, skip("no entrypoint")...)
+		return append([]Finding{{Check: CheckEntrypoint, Status: binary.StatusFail, Detail: "no entrypoint configured"}}, skip("no entrypoint")...)
 	}
 	argv0 := i.argv[0]
 	if i.program == "" {
@@ -235,7 +227,7 @@ func (i *imageInfo) checkEntrypoint() []Finding {
 		if !ok {
 			p = defaultPATH + " (the runtime's default)"
 		}
-		f := Finding{Check: CheckEntrypoint, Status: StatusFail, Detail: fmt.Sprintf(
+		f := Finding{Check: CheckEntrypoint, Status: binary.StatusFail, Detail: fmt.Sprintf(
 			"%q is not in any directory of PATH=%s: the container fails at start with \"exec: %q: executable file not found in $PATH\". "+
 				"Fix: set the entrypoint to the binary's absolute path (%s for images scratchkit builds).", argv0, p, argv0, image.AppPath("<name>"))}
 		return append([]Finding{f}, skip("entrypoint not found")...)
@@ -246,7 +238,7 @@ func (i *imageInfo) checkEntrypoint() []Finding {
 		if i.fs.dirs[rp] {
 			why = "is a directory"
 		}
-		f := Finding{Check: CheckEntrypoint, Status: StatusFail, Detail: fmt.Sprintf(
+		f := Finding{Check: CheckEntrypoint, Status: binary.StatusFail, Detail: fmt.Sprintf(
 			"%s %s: the container fails at start with \"exec: %q: stat %s: no such file or directory\". Fix: put the binary there (image layer) or point the entrypoint at it.",
 			i.program, why, i.program, i.program)}
 		return append([]Finding{f}, skip("entrypoint missing")...)
@@ -257,11 +249,11 @@ func (i *imageInfo) checkEntrypoint() []Finding {
 	}
 	h := e.hdr
 	if h.Typeflag != tar.TypeReg {
-		f := Finding{Check: CheckEntrypoint, Status: StatusFail, Detail: fmt.Sprintf("%s is a %s, not a regular file: the kernel cannot execute it (\"permission denied\").", where, typeName(h.Typeflag))}
+		f := Finding{Check: CheckEntrypoint, Status: binary.StatusFail, Detail: fmt.Sprintf("%s is a %s, not a regular file: the kernel cannot execute it (\"permission denied\").", where, typeName(h.Typeflag))}
 		return append([]Finding{f}, skip("entrypoint is not a file")...)
 	}
 	var out []Finding
-	ep := Finding{Check: CheckEntrypoint, Status: StatusPass}
+	ep := Finding{Check: CheckEntrypoint, Status: binary.StatusPass}
 	u := i.user
 	if i.userErr == nil {
 		var blocked []string
@@ -275,11 +267,11 @@ func (i *imageInfo) checkEntrypoint() []Finding {
 		}
 		switch {
 		case !u.may(1, h.Mode, h.Uid, h.Gid):
-			ep.Status = StatusFail
+			ep.Status = binary.StatusFail
 			ep.Detail = fmt.Sprintf("%s (mode %04o, owner %d:%d) is not executable by the image's user %s: the container fails at start with \"exec %s: permission denied\". "+
 				"Fix: make the binary mode 0755 in its layer (scratchkit's Image target does).", where, h.Mode&0o7777, h.Uid, h.Gid, u, i.program)
 		case len(blocked) > 0:
-			ep.Status = StatusFail
+			ep.Status = binary.StatusFail
 			ep.Detail = fmt.Sprintf("the image's user %s may not enter %s, so it cannot reach %s: the container fails at start with \"permission denied\". Fix: make the directories mode 0755.",
 				u, strings.Join(blocked, ", "), i.program)
 		default:
@@ -296,50 +288,39 @@ func (i *imageInfo) checkEntrypoint() []Finding {
 			why = i.binErr.Error()
 		}
 		out = append(out,
-			Finding{Check: CheckLinkage, Status: StatusFail, Detail: fmt.Sprintf("%s is not a binary the kernel can start in this image: %s", i.program, why)},
-			Finding{Check: CheckPlatform, Status: StatusSkip, Detail: "not an executable"})
+			Finding{Check: CheckLinkage, Status: binary.StatusFail, Detail: fmt.Sprintf("%s is not a binary the kernel can start in this image: %s", i.program, why)},
+			Finding{Check: CheckPlatform, Status: binary.StatusSkip, Detail: "not an executable"})
 		return out
 	}
-	exp := binary.Expect{Name: path.Base(i.program), ImagePath: i.program}
-	if _, err := binary.ParsePlatform(i.platform); err == nil {
-		exp.Platform = i.platform
+	exp := binary.Expect{Name: path.Base(i.program), ImagePath: i.program, Platform: i.platform.String()}
+	if exp.Validate() != nil {
+		exp.Platform = "" // a platform binary cannot check: compare only header and build info
 	}
 	rep := binary.Check(i.bin, exp)
 	for _, c := range []struct{ ours, theirs string }{{CheckLinkage, binary.CheckLinkage}, {CheckPlatform, binary.CheckPlatform}} {
 		r, ok := rep.Result(c.theirs)
 		if !ok {
-			out = append(out, Finding{Check: c.ours, Status: StatusSkip, Detail: "not checked"})
+			out = append(out, Finding{Check: c.ours, Status: binary.StatusSkip, Detail: "not checked"})
 			continue
 		}
-		out = append(out, Finding{Check: c.ours, Status: fromBinaryStatus(r.Status), Detail: r.Detail})
+		st := r.Status
+		if st == binary.StatusInfo || st == binary.StatusNA {
+			st = binary.StatusSkip // a finding passes, fails, warns or is skipped
+		}
+		out = append(out, Finding{Check: c.ours, Status: st, Detail: r.Detail})
 	}
 	return out
 }
 
-func fromBinaryStatus(s binary.Status) Status {
-	switch s {
-	case binary.StatusPass:
-		return StatusPass
-	case binary.StatusFail:
-		return StatusFail
-	case binary.StatusWarn:
-		return StatusWarn
-	}
-	return StatusSkip
-}
-
 // expectedSHA256 finds the verified digest for the platform: by exact name, else by os/arch when
 // one entry matches.
-func expectedSHA256(m map[string]string, platform string) (string, bool) {
-	if s, ok := m[platform]; ok {
+func expectedSHA256(m map[string]string, p platform.Platform) (string, bool) {
+	if s, ok := m[p.String()]; ok {
 		return strings.TrimPrefix(s, "sha256:"), true
 	}
-	parts := strings.SplitN(platform, "/", 3)
-	osArch := strings.Join(parts[:min(2, len(parts))], "/")
 	var found []string
 	for k, s := range m {
-		kp := strings.SplitN(k, "/", 3)
-		if len(kp) >= 2 && kp[0]+"/"+kp[1] == osArch {
+		if kp, err := platform.Parse(k); err == nil && kp.OS == p.OS && kp.Arch == p.Arch {
 			found = append(found, s)
 		}
 	}
@@ -352,29 +333,29 @@ func expectedSHA256(m map[string]string, platform string) (string, bool) {
 func (i *imageInfo) checkBinary(opts Options) Finding {
 	want, ok := expectedSHA256(opts.BinarySHA256, i.platform)
 	if !ok {
-		return Finding{Check: CheckBinary, Status: StatusSkip, Detail: "no verified digest given for " + i.platform}
+		return Finding{Check: CheckBinary, Status: binary.StatusSkip, Detail: "no verified digest given for " + i.platform.String()}
 	}
 	if i.program == "" {
-		return Finding{Check: CheckBinary, Status: StatusFail, Detail: "no entrypoint to compare with the verified binary sha256:" + want}
+		return Finding{Check: CheckBinary, Status: binary.StatusFail, Detail: "no entrypoint to compare with the verified binary sha256:" + want}
 	}
 	data, err := i.fs.readFile(i.program)
 	if err != nil {
-		return Finding{Check: CheckBinary, Status: StatusFail, Detail: fmt.Sprintf("cannot read the entrypoint to compare with the verified binary: %v", err)}
+		return Finding{Check: CheckBinary, Status: binary.StatusFail, Detail: fmt.Sprintf("cannot read the entrypoint to compare with the verified binary: %v", err)}
 	}
 	sum := sha256.Sum256(data)
 	got := hex.EncodeToString(sum[:])
 	if got != want {
-		return Finding{Check: CheckBinary, Status: StatusFail, Detail: fmt.Sprintf(
+		return Finding{Check: CheckBinary, Status: binary.StatusFail, Detail: fmt.Sprintf(
 			"%s in the image has sha256:%s, but the binary Verify passed has sha256:%s: the image does not ship what was verified. "+
 				"Fix: rebuild the image from the verified dist binary (run Verify then Image again) and find what rewrote it in between.", i.program, got, want)}
 	}
-	return Finding{Check: CheckBinary, Status: StatusPass, Detail: fmt.Sprintf("%s is the verified binary (sha256:%s)", i.program, got)}
+	return Finding{Check: CheckBinary, Status: binary.StatusPass, Detail: fmt.Sprintf("%s is the verified binary (sha256:%s)", i.program, got)}
 }
 
 func (i *imageInfo) checkUser(opts Options) Finding {
 	spec := i.config.Config.User
 	if i.userErr != nil {
-		return Finding{Check: CheckUser, Status: StatusFail, Detail: fmt.Sprintf(
+		return Finding{Check: CheckUser, Status: binary.StatusFail, Detail: fmt.Sprintf(
 			"%v: the container fails at start with that message. "+
 				"Fix: use numbers (e.g. 65532:65532), or a base whose /etc/passwd has the name (the static base has root, nobody and nonroot).", i.userErr)}
 	}
@@ -385,11 +366,11 @@ func (i *imageInfo) checkUser(opts Options) Finding {
 			how = fmt.Sprintf("user %q is root", spec)
 		}
 		if opts.AllowRoot {
-			return Finding{Check: CheckUser, Status: StatusWarn, Detail: how + " (allowed by smoke.allow_root)"}
+			return Finding{Check: CheckUser, Status: binary.StatusWarn, Detail: how + " (allowed by smoke.allow_root)"}
 		}
-		return Finding{Check: CheckUser, Status: StatusFail, Detail: how + ": a compromised process owns the container's files and every capability the runtime grants, and " +
+		return Finding{Check: CheckUser, Status: binary.StatusFail, Detail: how + ": a compromised process owns the container's files and every capability the runtime grants, and " +
 			"Kubernetes' runAsNonRoot rejects the pod (\"container has runAsNonRoot and image will run as root\"). " +
-			"Fix: run as nonroot, image.user: 65532:65532 (the default), or set smoke.allow_root: true if root is really needed."}
+			"Fix: run as nonroot, image.user: " + image.DefaultUser + " (the default), or set smoke.allow_root: true if root is really needed."}
 	}
 	d := fmt.Sprintf("runs as %s", u)
 	if !u.listed {
@@ -399,7 +380,7 @@ func (i *imageInfo) checkUser(opts Options) Finding {
 			d += "; the image has no /etc/passwd"
 		}
 	}
-	return Finding{Check: CheckUser, Status: StatusPass, Detail: d}
+	return Finding{Check: CheckUser, Status: binary.StatusPass, Detail: d}
 }
 
 // rootsSource describes where Go would find CA roots in the image, and how many.
@@ -521,9 +502,9 @@ func (i *imageInfo) checkCARoots() Finding {
 		}
 		if len(rs.bad) > 0 {
 			d += "; but " + strings.Join(rs.bad, "; ")
-			return Finding{Check: CheckCARoots, Status: StatusWarn, Detail: d}
+			return Finding{Check: CheckCARoots, Status: binary.StatusWarn, Detail: d}
 		}
-		return Finding{Check: CheckCARoots, Status: StatusPass, Detail: d}
+		return Finding{Check: CheckCARoots, Status: binary.StatusPass, Detail: d}
 	}
 	missing := "the image has no CA roots where Go looks (" + strings.Join(goCertFiles, ", ") + ", " + strings.Join(goCertDirs, "/, ") + "/; SSL_CERT_FILE and SSL_CERT_DIR are not set)"
 	if len(rs.bad) > 0 {
@@ -533,14 +514,14 @@ func (i *imageInfo) checkCARoots() Finding {
 		"or embed roots in the binary with import _ \"golang.org/x/crypto/x509roots/fallback\"; or add a CA bundle to the image and set SSL_CERT_FILE to it."
 	switch {
 	case !known:
-		return Finding{Check: CheckCARoots, Status: StatusWarn, Detail: "cannot tell from the binary whether it makes TLS connections (no Go function table); " + missing +
+		return Finding{Check: CheckCARoots, Status: binary.StatusWarn, Detail: "cannot tell from the binary whether it makes TLS connections (no Go function table); " + missing +
 			". If it does, they fail with \"x509: certificate signed by unknown authority\". " + fix}
 	case !f.UsesTLS:
-		return Finding{Check: CheckCARoots, Status: StatusPass, Detail: "the binary does not link crypto/tls or crypto/x509: no CA roots needed"}
+		return Finding{Check: CheckCARoots, Status: binary.StatusPass, Detail: "the binary does not link crypto/tls or crypto/x509: no CA roots needed"}
 	case f.EmbedsRoots:
-		return Finding{Check: CheckCARoots, Status: StatusPass, Detail: "the image has no CA roots, but the binary embeds golang.org/x/crypto/x509roots/fallback, which Go uses when the system has none"}
+		return Finding{Check: CheckCARoots, Status: binary.StatusPass, Detail: "the image has no CA roots, but the binary embeds golang.org/x/crypto/x509roots/fallback, which Go uses when the system has none"}
 	}
-	return Finding{Check: CheckCARoots, Status: StatusFail, Detail: "the binary links crypto/tls and crypto/x509 and does not embed roots, but " + missing +
+	return Finding{Check: CheckCARoots, Status: binary.StatusFail, Detail: "the binary links crypto/tls and crypto/x509 and does not embed roots, but " + missing +
 		": every outgoing TLS connection will fail with \"x509: certificate signed by unknown authority\". " + fix}
 }
 
@@ -561,7 +542,7 @@ func (i *imageInfo) checkZoneInfo() Finding {
 		}
 	}
 	if have != "" {
-		return Finding{Check: CheckZoneInfo, Status: StatusPass, Detail: "zone data in " + have}
+		return Finding{Check: CheckZoneInfo, Status: binary.StatusPass, Detail: "zone data in " + have}
 	}
 	missing := "the image has no zone data (/usr/share/zoneinfo and Go's other zone directories are absent, ZONEINFO is not set)"
 	if z, ok := i.env["ZONEINFO"]; ok && z != "" {
@@ -571,13 +552,13 @@ func (i *imageInfo) checkZoneInfo() Finding {
 		"or embed it in the binary with import _ \"time/tzdata\" (or -tags timetzdata, about 450KB); or add a zoneinfo.zip to the image and set ZONEINFO to it."
 	switch {
 	case !known:
-		return Finding{Check: CheckZoneInfo, Status: StatusWarn, Detail: "cannot tell from the binary whether it loads time zones (no Go function table); " + missing + ". " + fix}
+		return Finding{Check: CheckZoneInfo, Status: binary.StatusWarn, Detail: "cannot tell from the binary whether it loads time zones (no Go function table); " + missing + ". " + fix}
 	case !f.UsesLoadLocation:
-		return Finding{Check: CheckZoneInfo, Status: StatusPass, Detail: "the binary does not call time.LoadLocation: no zone data needed"}
+		return Finding{Check: CheckZoneInfo, Status: binary.StatusPass, Detail: "the binary does not call time.LoadLocation: no zone data needed"}
 	case f.EmbedsTZData:
-		return Finding{Check: CheckZoneInfo, Status: StatusPass, Detail: "the image has no zone data, but the binary embeds time/tzdata"}
+		return Finding{Check: CheckZoneInfo, Status: binary.StatusPass, Detail: "the image has no zone data, but the binary embeds time/tzdata"}
 	}
-	return Finding{Check: CheckZoneInfo, Status: StatusFail, Detail: "the binary calls time.LoadLocation and does not embed time/tzdata, but " + missing +
+	return Finding{Check: CheckZoneInfo, Status: binary.StatusFail, Detail: "the binary calls time.LoadLocation and does not embed time/tzdata, but " + missing +
 		": every zone but UTC and Local fails with \"unknown time zone Europe/Berlin\" (or whichever is asked for). " + fix}
 }
 
@@ -590,19 +571,19 @@ func (i *imageInfo) checkPasswd() Finding {
 		if !has {
 			d += "; the image has no /etc/passwd, which it does not need"
 		}
-		return Finding{Check: CheckPasswd, Status: StatusPass, Detail: d}
+		return Finding{Check: CheckPasswd, Status: binary.StatusPass, Detail: d}
 	case !has && !known:
-		return Finding{Check: CheckPasswd, Status: StatusWarn, Detail: "the image has no /etc/passwd, and the binary's use of os/user cannot be told (no Go function table): " +
+		return Finding{Check: CheckPasswd, Status: binary.StatusWarn, Detail: "the image has no /etc/passwd, and the binary's use of os/user cannot be told (no Go function table): " +
 			"if it looks users up, user.Current fails with \"user: Current requires cgo or $USER, $HOME set in environment\". Fix: build on the static base, which has /etc/passwd with nonroot."}
 	case !has:
-		return Finding{Check: CheckPasswd, Status: StatusFail, Detail: "the binary links os/user, but the image has no /etc/passwd: user.Current and user.Lookup fail " +
+		return Finding{Check: CheckPasswd, Status: binary.StatusFail, Detail: "the binary links os/user, but the image has no /etc/passwd: user.Current and user.Lookup fail " +
 			"(\"user: Current requires cgo or $USER, $HOME set in environment\", \"user: unknown userid 65532\"). " +
 			"Fix: build on the static base (image.base: static), which has /etc/passwd and /etc/group with root, nobody and nonroot, or add them to the image."}
 	}
 	if i.userErr == nil && !i.user.listed {
-		return Finding{Check: CheckPasswd, Status: StatusWarn, Detail: fmt.Sprintf("the binary links os/user and the image has /etc/passwd, but uid %d is not in it: user.Current fails with \"user: unknown userid %d\" unless $USER and $HOME are set. Fix: add the user to /etc/passwd or run as one that is listed (nonroot, 65532).", i.user.uid, i.user.uid)}
+		return Finding{Check: CheckPasswd, Status: binary.StatusWarn, Detail: fmt.Sprintf("the binary links os/user and the image has /etc/passwd, but uid %d is not in it: user.Current fails with \"user: unknown userid %d\" unless $USER and $HOME are set. Fix: add the user to /etc/passwd or run as one that is listed (nonroot, 65532).", i.user.uid, i.user.uid)}
 	}
-	return Finding{Check: CheckPasswd, Status: StatusPass, Detail: "/etc/passwd is there for os/user"}
+	return Finding{Check: CheckPasswd, Status: binary.StatusPass, Detail: "/etc/passwd is there for os/user"}
 }
 
 // checkPorts fails a non-root image that exposes a port below 1024 or whose http probe listens on
@@ -628,7 +609,7 @@ func (i *imageInfo) checkPorts(opts Options) Finding {
 		}
 	}
 	if len(exposed) == 0 && len(probed) == 0 {
-		return Finding{Check: CheckPorts, Status: StatusPass, Detail: "no port below 1024"}
+		return Finding{Check: CheckPorts, Status: binary.StatusPass, Detail: "no port below 1024"}
 	}
 	var what []string
 	if len(exposed) > 0 {
@@ -638,7 +619,7 @@ func (i *imageInfo) checkPorts(opts Options) Finding {
 		what = append(what, "listens on "+portList(probed)+" (its http probe)")
 	}
 	if i.userErr != nil || i.user.root() {
-		return Finding{Check: CheckPorts, Status: StatusPass, Detail: fmt.Sprintf("the service %s, below 1024, and the image runs as root", strings.Join(what, " and "))}
+		return Finding{Check: CheckPorts, Status: binary.StatusPass, Detail: fmt.Sprintf("the service %s, below 1024, and the image runs as root", strings.Join(what, " and "))}
 	}
 	first := ""
 	if len(probed) > 0 {
@@ -646,7 +627,7 @@ func (i *imageInfo) checkPorts(opts Options) Finding {
 	} else {
 		first, _, _ = strings.Cut(exposed[0], "/")
 	}
-	return Finding{Check: CheckPorts, Status: StatusFail, Detail: fmt.Sprintf(
+	return Finding{Check: CheckPorts, Status: binary.StatusFail, Detail: fmt.Sprintf(
 		"the service %s as the non-root user %s: ports below 1024 need root or CAP_NET_BIND_SERVICE, so it fails with \"listen tcp :%s: bind: permission denied\" "+
 			"on Kubernetes and with host networking (Docker 20.10+ hides this by lowering net.ipv4.ip_unprivileged_port_start in its own network namespaces). "+
 			"Fix: listen on ports of 1024 or above (e.g. 8080) and map them where the service is exposed (Service targetPort, docker -p 80:8080), and expose those (image.ports).",
@@ -673,31 +654,35 @@ func portList(ports []string) string {
 
 func (i *imageInfo) checkBase(opts Options) Finding {
 	if opts.BasePinned {
-		return Finding{Check: CheckBase, Status: StatusPass, Detail: "base pinned (as the caller checked)"}
+		return Finding{Check: CheckBase, Status: binary.StatusPass, Detail: "base pinned (as the caller checked)"}
 	}
 	ref, how := opts.BaseRef, "configured"
 	if ref == "" {
 		if name, ok := i.annots[annotationBase]; ok {
 			ref, how = name, "recorded in the image's "+annotationBase+" annotation"
 		} else if d, ok := i.annots[annotationDigest]; ok {
-			return Finding{Check: CheckBase, Status: StatusPass, Detail: "built on a built-in base (static or scratch), which is part of scratchkit and hermetic: base " + d}
+			return Finding{Check: CheckBase, Status: binary.StatusPass, Detail: "built on a built-in base (static or scratch), which is part of scratchkit and hermetic: base " + d}
 		} else {
-			return Finding{Check: CheckBase, Status: StatusWarn, Detail: "the image records no base (no " + annotationBase + " or " + annotationDigest + " annotation), so whether it is pinned cannot be told"}
+			return Finding{Check: CheckBase, Status: binary.StatusWarn, Detail: "the image records no base (no " + annotationBase + " or " + annotationDigest + " annotation), so whether it is pinned cannot be told"}
 		}
 	}
 	switch {
-	case ref == "static" || ref == "scratch":
-		return Finding{Check: CheckBase, Status: StatusPass, Detail: fmt.Sprintf("built-in %s base: part of scratchkit, hermetic and versioned with it", ref)}
-	case strings.Contains(ref, "@sha256:"):
-		return Finding{Check: CheckBase, Status: StatusPass, Detail: "base " + ref + " is pinned by digest"}
+	case ref == image.BaseStatic || ref == image.BaseScratch:
+		return Finding{Check: CheckBase, Status: binary.StatusPass, Detail: fmt.Sprintf("built-in %s base: part of scratchkit, hermetic and versioned with it", ref)}
+	case image.BasePinned(ref):
+		return Finding{Check: CheckBase, Status: binary.StatusPass, Detail: "base " + ref + " is pinned by digest"}
 	}
 	repo := ref
 	if r, err := name.ParseReference(ref); err == nil {
 		repo = r.Context().Name()
 	}
-	return Finding{Check: CheckBase, Status: StatusFail, Detail: fmt.Sprintf(
+	f := Finding{Check: CheckBase, Status: binary.StatusFail, Detail: fmt.Sprintf(
 		"the base %s (%s) is not pinned by digest: the next build may get a different base when the tag moves, and what was tested is not what ships. "+
 			"Fix: write it as %s@sha256:<digest> (`crane digest %s` prints it).", ref, how, repo, ref)}
+	if opts.AllowUnpinned {
+		f.Status, f.Detail = binary.StatusWarn, "(image.allow_unpinned: true) "+f.Detail
+	}
+	return f
 }
 
 func (i *imageInfo) checkShell(opts Options) Finding {
@@ -734,12 +719,12 @@ func (i *imageInfo) checkShell(opts Options) Finding {
 		if opts.Debug {
 			d += " (a debug variant was asked for, but this image has none)"
 		}
-		return Finding{Check: CheckShell, Status: StatusPass, Detail: d}
+		return Finding{Check: CheckShell, Status: binary.StatusPass, Detail: d}
 	}
 	if opts.Debug {
-		return Finding{Check: CheckShell, Status: StatusPass, Detail: "debug variant: carries " + strings.Join(found, ", ")}
+		return Finding{Check: CheckShell, Status: binary.StatusPass, Detail: "debug variant: carries " + strings.Join(found, ", ")}
 	}
-	return Finding{Check: CheckShell, Status: StatusFail, Detail: fmt.Sprintf(
+	return Finding{Check: CheckShell, Status: binary.StatusFail, Detail: fmt.Sprintf(
 		"the image carries %s: a shell or package manager is what an attacker needs after getting in, and it grows the image and its CVE list. "+
 			"Fix: build on the static or scratch base (or a distroless base without :debug), or set smoke.debug: true for a debug variant that is meant to have them.", strings.Join(found, ", "))}
 }

@@ -8,7 +8,9 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/image"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // The example on the static base passes every static check, its entrypoint is the verified
@@ -22,11 +24,11 @@ func TestCheckExampleOnStatic(t *testing.T) {
 	})
 	for _, c := range []string{CheckConfig, CheckEntrypoint, CheckLinkage, CheckPlatform, CheckBinary, CheckUser, CheckCARoots,
 		CheckZoneInfo, CheckPasswd, CheckPorts, CheckBase, CheckShell} {
-		wantFinding(t, m, c, StatusPass)
+		wantFinding(t, m, c, binary.StatusPass)
 	}
-	wantFinding(t, m, CheckEntrypoint, StatusPass, "/ko-app/hello", "executable by nonroot (65532:65532)")
-	wantFinding(t, m, CheckCARoots, StatusPass, "/etc/ssl/certs/ca-certificates.crt")
-	wantFinding(t, m, CheckZoneInfo, StatusPass, "/usr/share/zoneinfo")
+	wantFinding(t, m, CheckEntrypoint, binary.StatusPass, "/ko-app/hello", "executable by nonroot (65532:65532)")
+	wantFinding(t, m, CheckCARoots, binary.StatusPass, "/etc/ssl/certs/ca-certificates.crt")
+	wantFinding(t, m, CheckZoneInfo, binary.StatusPass, "/usr/share/zoneinfo")
 }
 
 // On scratch the example lacks what its code needs: CA roots (it links crypto/tls), zone data
@@ -35,12 +37,12 @@ func TestCheckExampleOnStatic(t *testing.T) {
 func TestCheckExampleOnScratch(t *testing.T) {
 	img := imageOf(t, "hello", helloBinary(t), "scratch", "")
 	m := findings(t, img, Options{})
-	wantFinding(t, m, CheckCARoots, StatusFail, "x509: certificate signed by unknown authority", "static base", "x509roots/fallback", "SSL_CERT_FILE")
-	wantFinding(t, m, CheckZoneInfo, StatusFail, "unknown time zone", "time/tzdata", "ZONEINFO")
-	wantFinding(t, m, CheckPasswd, StatusFail, "/etc/passwd", "os/user")
-	wantFinding(t, m, CheckUser, StatusPass, "65532:65532", "no /etc/passwd")
-	wantFinding(t, m, CheckLinkage, StatusPass)
-	wantFinding(t, m, CheckBinary, StatusSkip)
+	wantFinding(t, m, CheckCARoots, binary.StatusFail, "x509: certificate signed by unknown authority", "static base", "x509roots/fallback", "SSL_CERT_FILE")
+	wantFinding(t, m, CheckZoneInfo, binary.StatusFail, "unknown time zone", "time/tzdata", "ZONEINFO")
+	wantFinding(t, m, CheckPasswd, binary.StatusFail, "/etc/passwd", "os/user")
+	wantFinding(t, m, CheckUser, binary.StatusPass, "65532:65532", "no /etc/passwd")
+	wantFinding(t, m, CheckLinkage, binary.StatusPass)
+	wantFinding(t, m, CheckBinary, binary.StatusSkip)
 }
 
 // A binary that embeds roots and zone data needs neither in the image.
@@ -48,35 +50,35 @@ func TestCheckEmbeddedRootsAndZones(t *testing.T) {
 	bin := buildOnce(t, "hello-embedded", "../../examples/hello", "GOOS=linux", "GOARCH="+hostArch(), "GOFLAGS=-buildvcs=false -tags=timetzdata")
 	img := imageOf(t, "hello", bin, "scratch", "")
 	m := findings(t, img, Options{})
-	wantFinding(t, m, CheckZoneInfo, StatusPass, "embeds time/tzdata")
-	wantFinding(t, m, CheckCARoots, StatusFail) // roots are not embedded by a tag
+	wantFinding(t, m, CheckZoneInfo, binary.StatusPass, "embeds time/tzdata")
+	wantFinding(t, m, CheckCARoots, binary.StatusFail) // roots are not embedded by a tag
 }
 
-func hostArch() string { _, a, _ := hostPlatform(); return a }
+func hostArch() string { return platform.Host().Arch }
 
 // A dynamically linked cgo binary on scratch fails the linkage check with the symptom.
 func TestCheckDynamicOnScratch(t *testing.T) {
 	img := imageOf(t, "dyn", dynBinary(t), "scratch", "")
 	m := findings(t, img, Options{})
-	wantFinding(t, m, CheckLinkage, StatusFail, "dynamically linked", "no such file or directory", "CGO_ENABLED")
+	wantFinding(t, m, CheckLinkage, binary.StatusFail, "dynamically linked", "no such file or directory", "CGO_ENABLED")
 }
 
 // Root is refused unless allowed; a name the image cannot resolve is refused.
 func TestCheckUser(t *testing.T) {
 	bin := helloBinary(t)
 	root := imageOf(t, "hello", bin, "static", "0")
-	wantFinding(t, findings(t, root, Options{}), CheckUser, StatusFail, "root", "allow_root")
-	wantFinding(t, findings(t, root, Options{AllowRoot: true}), CheckUser, StatusWarn, "allowed")
+	wantFinding(t, findings(t, root, Options{}), CheckUser, binary.StatusFail, "root", "allow_root")
+	wantFinding(t, findings(t, root, Options{AllowRoot: true}), CheckUser, binary.StatusWarn, "allowed")
 
 	named := imageOf(t, "hello", bin, "static", "nonroot:nonroot")
-	wantFinding(t, findings(t, named, Options{}), CheckUser, StatusPass, "nonroot (65532:65532)")
+	wantFinding(t, findings(t, named, Options{}), CheckUser, binary.StatusPass, "nonroot (65532:65532)")
 
 	ghost := handImage(t, v1.Config{Entrypoint: []string{"/ko-app/hello"}, User: "app"}, layer(t, binFile(t, bin, "hello", 0o755)))
 	m := findings(t, ghost, Options{})
-	wantFinding(t, m, CheckUser, StatusFail, "unable to find user app", "no /etc/passwd")
+	wantFinding(t, m, CheckUser, binary.StatusFail, "unable to find user app", "no /etc/passwd")
 
 	noUser := handImage(t, v1.Config{Entrypoint: []string{"/ko-app/hello"}}, layer(t, binFile(t, bin, "hello", 0o755)))
-	wantFinding(t, findings(t, noUser, Options{}), CheckUser, StatusFail, "sets no user, so it runs as root")
+	wantFinding(t, findings(t, noUser, Options{}), CheckUser, binary.StatusFail, "sets no user, so it runs as root")
 }
 
 // The entrypoint must be the verified binary, exist, be a file, and be executable by the user.
@@ -84,28 +86,28 @@ func TestCheckEntrypoint(t *testing.T) {
 	bin := helloBinary(t)
 	img := imageOf(t, "hello", bin, "static", "")
 	other := strings.Repeat("0", 64)
-	wantFinding(t, findings(t, img, Options{BinarySHA256: map[string]string{hostPlatformString(): other}}), CheckBinary, StatusFail,
+	wantFinding(t, findings(t, img, Options{BinarySHA256: map[string]string{hostPlatformString(): other}}), CheckBinary, binary.StatusFail,
 		"sha256:"+other, "sha256:"+sha256File(t, bin), "does not ship what was verified")
 
 	cfg := v1.Config{Entrypoint: []string{"/ko-app/hello"}, User: "65532:65532"}
 	private := handImage(t, cfg, layer(t, file{name: "ko-app", typ: tar.TypeDir}, binFile(t, bin, "hello", 0o700)))
-	wantFinding(t, findings(t, private, Options{}), CheckEntrypoint, StatusFail, "mode 0700", "permission denied")
+	wantFinding(t, findings(t, private, Options{}), CheckEntrypoint, binary.StatusFail, "mode 0700", "permission denied")
 
 	locked := handImage(t, cfg, layer(t, file{name: "ko-app", typ: tar.TypeDir, mode: 0o700}, binFile(t, bin, "hello", 0o755)))
-	wantFinding(t, findings(t, locked, Options{}), CheckEntrypoint, StatusFail, "may not enter /ko-app")
+	wantFinding(t, findings(t, locked, Options{}), CheckEntrypoint, binary.StatusFail, "may not enter /ko-app")
 
 	missing := handImage(t, v1.Config{Entrypoint: []string{"/ko-app/gone"}, User: "65532"}, layer(t, binFile(t, bin, "hello", 0o755)))
 	m := findings(t, missing, Options{})
-	wantFinding(t, m, CheckEntrypoint, StatusFail, "does not exist", "no such file or directory")
-	wantFinding(t, m, CheckLinkage, StatusSkip)
+	wantFinding(t, m, CheckEntrypoint, binary.StatusFail, "does not exist", "no such file or directory")
+	wantFinding(t, m, CheckLinkage, binary.StatusSkip)
 
 	// Through a symlink and PATH lookup, as the runtime resolves it.
 	viaPath := handImage(t, v1.Config{Entrypoint: []string{"hello"}, User: "65532", Env: []string{"PATH=/usr/bin:/ko-app"}},
 		layer(t, binFile(t, bin, "hello-1.0", 0o755), file{name: "usr/bin/hello", typ: tar.TypeSymlink, link: "../../ko-app/hello-1.0"}))
-	wantFinding(t, findings(t, viaPath, Options{}), CheckEntrypoint, StatusPass, "/usr/bin/hello (-> /ko-app/hello-1.0)")
+	wantFinding(t, findings(t, viaPath, Options{}), CheckEntrypoint, binary.StatusPass, "/usr/bin/hello (-> /ko-app/hello-1.0)")
 
 	noCmd := handImage(t, v1.Config{User: "65532"}, layer(t, binFile(t, bin, "hello", 0o755)))
-	wantFinding(t, findings(t, noCmd, Options{}), CheckConfig, StatusFail, "neither Entrypoint nor Cmd")
+	wantFinding(t, findings(t, noCmd, Options{}), CheckConfig, binary.StatusFail, "neither Entrypoint nor Cmd")
 }
 
 // Whiteouts in upper layers are honoured: a CA bundle deleted above is not there.
@@ -122,14 +124,14 @@ func TestCheckHonoursWhiteouts(t *testing.T) {
 	cfg := v1.Config{Entrypoint: []string{"/ko-app/hello"}, User: "65532:65532"}
 	app := layer(t, binFile(t, bin, "hello", 0o755))
 	with := handImage(t, cfg, append(bl, app)...)
-	wantFinding(t, findings(t, with, Options{}), CheckCARoots, StatusPass, "ca-certificates.crt")
+	wantFinding(t, findings(t, with, Options{}), CheckCARoots, binary.StatusPass, "ca-certificates.crt")
 
 	del := layer(t, file{name: "etc/ssl/certs/.wh.ca-certificates.crt"}, file{name: "usr/share/.wh..wh..opq"})
 	without := handImage(t, cfg, append(bl, app, del)...)
 	m := findings(t, without, Options{})
-	wantFinding(t, m, CheckCARoots, StatusFail, "x509: certificate signed by unknown authority")
-	wantFinding(t, m, CheckZoneInfo, StatusFail, "unknown time zone")
-	wantFinding(t, m, CheckPasswd, StatusPass) // /etc/passwd is still there
+	wantFinding(t, m, CheckCARoots, binary.StatusFail, "x509: certificate signed by unknown authority")
+	wantFinding(t, m, CheckZoneInfo, binary.StatusFail, "unknown time zone")
+	wantFinding(t, m, CheckPasswd, binary.StatusPass) // /etc/passwd is still there
 }
 
 // SSL_CERT_FILE pointing nowhere is reported as such; pointing at a bundle elsewhere is fine.
@@ -143,7 +145,7 @@ func TestCheckSSLCertFile(t *testing.T) {
 	app := layer(t, binFile(t, bin, "hello", 0o755))
 	moved := layer(t, file{name: "etc/ssl/certs/.wh.ca-certificates.crt"})
 	bad := handImage(t, v1.Config{Entrypoint: []string{"/ko-app/hello"}, User: "65532", Env: []string{"SSL_CERT_FILE=/certs/roots.pem"}}, append(bl, app, moved)...)
-	wantFinding(t, findings(t, bad, Options{}), CheckCARoots, StatusFail, "SSL_CERT_FILE=/certs/roots.pem does not exist")
+	wantFinding(t, findings(t, bad, Options{}), CheckCARoots, binary.StatusFail, "SSL_CERT_FILE=/certs/roots.pem does not exist")
 }
 
 // A shell or package manager fails unless a debug variant was asked for.
@@ -153,37 +155,38 @@ func TestCheckShell(t *testing.T) {
 	img := handImage(t, cfg, layer(t, binFile(t, bin, "hello", 0o755),
 		file{name: "bin/busybox", mode: 0o755, data: []byte("\x7fELF")}, file{name: "bin/sh", typ: tar.TypeSymlink, link: "busybox"},
 		file{name: "sbin/apk", mode: 0o755, data: []byte("\x7fELF")}))
-	wantFinding(t, findings(t, img, Options{}), CheckShell, StatusFail, "/bin/sh", "/bin/busybox", "/sbin/apk", "smoke.debug")
-	wantFinding(t, findings(t, img, Options{Debug: true}), CheckShell, StatusPass, "debug variant")
+	wantFinding(t, findings(t, img, Options{}), CheckShell, binary.StatusFail, "/bin/sh", "/bin/busybox", "/sbin/apk", "smoke.debug")
+	wantFinding(t, findings(t, img, Options{Debug: true}), CheckShell, binary.StatusPass, "debug variant")
 }
 
 // A non-root service on a port below 1024 fails statically.
 func TestCheckPrivilegedPort(t *testing.T) {
 	img := imageOf(t, "hello", helloBinary(t), "static", "", "-addr", ":80")
 	m := findings(t, img, Options{Probes: []Probe{{HTTP: &HTTPProbe{Port: 80, Path: "/healthz"}}}})
-	wantFinding(t, m, CheckPorts, StatusFail, "port 80", "bind: permission denied", "8080")
+	wantFinding(t, m, CheckPorts, binary.StatusFail, "port 80", "bind: permission denied", "8080")
 	rootImg := imageOf(t, "hello", helloBinary(t), "static", "0", "-addr", ":80")
-	wantFinding(t, findings(t, rootImg, Options{AllowRoot: true, Probes: []Probe{{HTTP: &HTTPProbe{Port: 80}}}}), CheckPorts, StatusPass)
+	wantFinding(t, findings(t, rootImg, Options{AllowRoot: true, Probes: []Probe{{HTTP: &HTTPProbe{Port: 80}}}}), CheckPorts, binary.StatusPass)
 
 	// Exposing ports below 1024 fails as well, even when the probe uses another port, and every
 	// such port is named.
 	exposing := buildImage(t, image.Spec{Name: "hello", Ports: []string{"8080", "443", "80", "53/udp"},
 		Binaries: []image.Binary{{Platform: hostPlatformString(), Path: helloBinary(t)}}}).Image
 	m = findings(t, exposing, Options{Probes: []Probe{{HTTP: &HTTPProbe{Port: 8080}}}})
-	wantFinding(t, m, CheckPorts, StatusFail, "exposes ports 53/udp, 80 and 443 as the non-root user", "bind: permission denied")
+	wantFinding(t, m, CheckPorts, binary.StatusFail, "exposes ports 53/udp, 80 and 443 as the non-root user", "bind: permission denied")
 	if d := m[CheckPorts].Detail; strings.Contains(d, "8080 ") || strings.Contains(d, "its http probe") {
 		t.Errorf("ports: names 8080 or the probe: %s", d)
 	}
-	wantFinding(t, findings(t, exposing, Options{Probes: []Probe{{HTTP: &HTTPProbe{Port: 80}}, {HTTP: &HTTPProbe{Port: 443}}}}), CheckPorts, StatusFail,
+	wantFinding(t, findings(t, exposing, Options{Probes: []Probe{{HTTP: &HTTPProbe{Port: 80}}, {HTTP: &HTTPProbe{Port: 443}}}}), CheckPorts, binary.StatusFail,
 		"exposes ports 53/udp, 80 and 443 and listens on ports 80 and 443 (its http probe)")
 }
 
 // The base must be pinned by digest.
 func TestCheckBase(t *testing.T) {
 	img := imageOf(t, "hello", helloBinary(t), "static", "")
-	wantFinding(t, findings(t, img, Options{}), CheckBase, StatusPass, "built-in")
-	wantFinding(t, findings(t, img, Options{BaseRef: "127.0.0.1:5000/base:latest"}), CheckBase, StatusFail, "not pinned", "127.0.0.1:5000/base@sha256:")
-	wantFinding(t, findings(t, img, Options{BaseRef: "127.0.0.1:5000/base@sha256:" + strings.Repeat("a", 64)}), CheckBase, StatusPass, "pinned by digest")
+	wantFinding(t, findings(t, img, Options{}), CheckBase, binary.StatusPass, "built-in")
+	wantFinding(t, findings(t, img, Options{BaseRef: "127.0.0.1:5000/base:latest"}), CheckBase, binary.StatusFail, "not pinned", "127.0.0.1:5000/base@sha256:")
+	wantFinding(t, findings(t, img, Options{BaseRef: "127.0.0.1:5000/base:latest", AllowUnpinned: true}), CheckBase, binary.StatusWarn, "(image.allow_unpinned: true)", "not pinned")
+	wantFinding(t, findings(t, img, Options{BaseRef: "127.0.0.1:5000/base@sha256:" + strings.Repeat("a", 64)}), CheckBase, binary.StatusPass, "pinned by digest")
 }
 
 func TestCheckOptionsValidated(t *testing.T) {

@@ -9,13 +9,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	goruntime "runtime"
 	"strings"
 	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/scratchkit/scratchkit/internal/secrets"
+	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/run/internal/httpprobe"
 )
 
@@ -173,32 +173,19 @@ func firstLine(out []byte, err error) string {
 	return s
 }
 
-// hostPlatform is linux/GOARCH[/v7].
-func hostPlatform() (os, arch, variant string) {
-	arch = goruntime.GOARCH
-	if arch == "arm" {
-		variant = "v7"
-	}
-	return "linux", arch, variant
-}
-
 // runnable reports whether this machine can run a platform's image, and why not.
-func runnable(platform string) (bool, string) {
-	parts := strings.SplitN(platform, "/", 3)
-	if len(parts) < 2 {
-		return false, "unknown platform"
+func runnable(p platform.Platform) (bool, string) {
+	host := platform.Host()
+	if p.OS != host.OS {
+		return false, fmt.Sprintf("a %s image does not run in a Linux container", p.OS)
 	}
-	hos, harch, _ := hostPlatform()
-	if parts[0] != hos {
-		return false, fmt.Sprintf("a %s image does not run in a Linux container", parts[0])
-	}
-	if parts[1] == harch {
+	if p.Arch == host.Arch {
 		return true, ""
 	}
-	if h := qemuHandler(parts[1]); h != "" {
+	if h := qemuHandler(p.Arch); h != "" {
 		return true, "foreign platform, run through the qemu binfmt_misc handler " + h
 	}
-	return false, fmt.Sprintf("foreign platform on this %s/%s machine, and no qemu binfmt_misc handler for %s is registered", hos, harch, parts[1])
+	return false, fmt.Sprintf("foreign platform on this %s/%s machine, and no qemu binfmt_misc handler for %s is registered", host.OS, host.Arch, p.Arch)
 }
 
 // qemuArch maps GOARCH to the names of qemu's binfmt_misc handlers.

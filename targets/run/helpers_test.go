@@ -23,7 +23,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/scratchkit/scratchkit/internal/testenv"
+	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/image"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // fixtureDir holds the binaries the tests build, once per test binary.
@@ -96,14 +98,7 @@ func dynBinary(t testing.TB) string {
 	return buildOnce(t, "dyn", "testdata/dyn", "CGO_ENABLED=1", "GOOS=linux", "GOARCH="+runtime.GOARCH)
 }
 
-func hostPlatformString() string {
-	os, arch, variant := hostPlatform()
-	s := os + "/" + arch
-	if variant != "" {
-		s += "/" + variant
-	}
-	return s
-}
+func hostPlatformString() string { return platform.Host().String() }
 
 func sha256File(t testing.TB, path string) string {
 	t.Helper()
@@ -201,8 +196,8 @@ func handImage(t testing.TB, cfg v1.Config, layers ...v1.Layer) v1.Image {
 		t.Fatal(err)
 	}
 	cf = cf.DeepCopy()
-	_, arch, variant := hostPlatform()
-	cf.OS, cf.Architecture, cf.Variant = "linux", arch, variant
+	host := platform.Host()
+	cf.OS, cf.Architecture, cf.Variant = host.OS, host.Arch, host.Variant
 	cf.Config = cfg
 	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {
@@ -239,7 +234,7 @@ func findings(t testing.TB, img v1.Image, opts Options) map[string]Finding {
 }
 
 // wantFinding asserts a check's status and that its detail says each of the phrases.
-func wantFinding(t testing.TB, m map[string]Finding, check string, st Status, phrases ...string) {
+func wantFinding(t testing.TB, m map[string]Finding, check string, st binary.Status, phrases ...string) {
 	t.Helper()
 	f, ok := m[check]
 	if !ok {

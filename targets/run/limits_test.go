@@ -14,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/scratchkit/scratchkit/internal/testenv"
+	"github.com/scratchkit/scratchkit/targets/binary"
 )
 
 // An image that would run as root without allow_root, or as a user that does not resolve, fails
@@ -42,7 +43,7 @@ func TestSmokeRefusesRootImage(t *testing.T) {
 			if !rep.Failed() || p.Ran || len(p.Probes) > 0 || !strings.Contains(p.Reason, "the user check failed") {
 				t.Errorf("%s: failed=%v ran=%v probes=%d reason=%q: want a failure, not run", name, rep.Failed(), p.Ran, len(p.Probes), p.Reason)
 			}
-			if f, _ := p.Finding(CheckUser); f.Status != StatusFail {
+			if f, _ := p.Finding(CheckUser); f.Status != binary.StatusFail {
 				t.Errorf("%s: user check %s", name, f.Status)
 			}
 		}

@@ -62,11 +62,14 @@ type Options struct {
 	// comparison.
 	BinarySHA256 map[string]string
 	// BaseRef is the base the image was built on as configured: "static", "scratch" or a registry
-	// reference, which must be pinned by digest. Empty: read from the image's
+	// reference, which must be pinned by digest (image.BasePinned). Empty: read from the image's
 	// org.opencontainers.image.base.name annotation.
 	BaseRef string
 	// BasePinned accepts the base as pinned whatever BaseRef says (the caller checked it).
 	BasePinned bool
+	// AllowUnpinned accepts a base that is not pinned by digest with a warning rather than a
+	// failure, as image.Spec.AllowUnpinned accepts it when the image is built.
+	AllowUnpinned bool
 
 	// Probes say what to run, each in a container of its own, in order. With none, the image is
 	// started with its own arguments and must not exit with a failure within DefaultStartWait (a

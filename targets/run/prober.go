@@ -23,6 +23,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
 	"github.com/scratchkit/scratchkit/internal/secrets"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // The prober is a tiny static program (internal/prober, on internal/httpprobe) that performs the
@@ -52,13 +53,11 @@ const (
 // proberEnv is the build environment that decides what binary comes out, besides the source and
 // the Go version: a static binary for the host, whatever the caller's environment says.
 func proberEnv() []string {
-	_, arch, _ := hostPlatform()
-	env := []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + arch, "GOFLAGS=-trimpath", "GOWORK=off", "GOTOOLCHAIN=local", "GOPROXY=off"}
-	switch arch {
-	case "amd64":
-		env = append(env, "GOAMD64=v1")
-	case "arm":
-		env = append(env, "GOARM=7")
+	host := platform.Host()
+	host.Variant = platform.DefaultVariant(host.Arch) // the architecture's default level, set explicitly
+	env := []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + host.Arch, "GOFLAGS=-trimpath", "GOWORK=off", "GOTOOLCHAIN=local", "GOPROXY=off"}
+	if k, v := host.Level(); k != "" {
+		env = append(env, k+"="+v)
 	}
 	return env
 }
@@ -209,8 +208,8 @@ func proberImage(bin string) (v1.Image, error) {
 		return nil, err
 	}
 	cf = cf.DeepCopy()
-	_, arch, variant := hostPlatform()
-	cf.OS, cf.Architecture, cf.Variant = "linux", arch, variant
+	host := platform.Host()
+	cf.OS, cf.Architecture, cf.Variant = host.OS, host.Arch, host.Variant
 	cf.Config.Entrypoint = []string{"/prober"}
 	cf.Config.User = proberUser
 	return mutate.ConfigFile(img, cf)

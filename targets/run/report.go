@@ -4,17 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
-)
 
-// Status is the outcome of one static check.
-type Status string
-
-// Statuses of a Finding.
-const (
-	StatusPass Status = "pass"
-	StatusFail Status = "fail"
-	StatusWarn Status = "warn" // worth knowing; does not fail the image
-	StatusSkip Status = "skip" // nothing to check (no digest given, feature not used, ...)
+	"github.com/scratchkit/scratchkit/targets/binary"
 )
 
 // Names of the static checks, as in Finding.Check. They are stable.
@@ -33,10 +24,11 @@ const (
 	CheckShell      = "shell"      // no shell or package manager unless a debug variant
 )
 
-// Finding is the outcome of one static check.
+// Finding is the outcome of one static check. Its status is pass, fail, warn (worth knowing;
+// does not fail the image) or skip (nothing to check: no digest given, feature not used, ...).
 type Finding struct {
-	Check  string `json:"check"`
-	Status Status `json:"status"`
+	Check  string        `json:"check"`
+	Status binary.Status `json:"status"`
 	// Detail says what was found; for a failure also the symptom it would cause and the fix.
 	Detail string `json:"detail"`
 }
@@ -85,7 +77,7 @@ func (p PlatformReport) Failed() bool {
 		return true
 	}
 	for _, f := range p.Findings {
-		if f.Status == StatusFail {
+		if f.Status == binary.StatusFail {
 			return true
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/scratchkit/scratchkit/internal/bytesize"
+	"github.com/scratchkit/scratchkit/targets/binary"
+	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/run/internal/httpprobe"
 )
 
@@ -27,7 +29,7 @@ const cleanupTimeout = time.Minute
 
 // platformImage is one platform of an artifact.
 type platformImage struct {
-	platform string
+	platform platform.Platform
 	img      v1.Image
 	digest   string
 }
@@ -54,7 +56,7 @@ func platforms(a Artifact) ([]platformImage, error) {
 			if err != nil {
 				return nil, fmt.Errorf("read the config of %s: %w", d.Digest, err)
 			}
-			out = append(out, platformImage{platform: platformOf(cf), img: img, digest: d.Digest.String()})
+			out = append(out, platformImage{platform: platform.FromOCI(cf.Platform()), img: img, digest: d.Digest.String()})
 		}
 		if len(out) == 0 {
 			return nil, errors.New("the index holds no image manifest")
@@ -69,7 +71,7 @@ func platforms(a Artifact) ([]platformImage, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []platformImage{{platform: platformOf(cf), img: x, digest: d.String()}}, nil
+		return []platformImage{{platform: platform.FromOCI(cf.Platform()), img: x, digest: d.String()}}, nil
 	}
 	return nil, fmt.Errorf("%T is neither a v1.Image nor a v1.ImageIndex", a)
 }
@@ -97,7 +99,7 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 	infos := make([]*imageInfo, len(plats))
 	var toRun []int
 	for k, p := range plats {
-		pr := PlatformReport{Platform: p.platform, Digest: p.digest}
+		pr := PlatformReport{Platform: p.platform.String(), Digest: p.digest}
 		info, err := analyze(ctx, p.img)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -169,7 +171,7 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 // would run as root without smoke.allow_root, or as a user that does not resolve, is not run.
 func userPassed(pr PlatformReport) bool {
 	f, ok := pr.Finding(CheckUser)
-	return ok && f.Status != StatusFail
+	return ok && f.Status != binary.StatusFail
 }
 
 // runPlatform loads one platform image into the engine, runs its probes and cleans up. A failure

@@ -14,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/scratchkit/scratchkit/internal/testenv"
+	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/image"
 )
 
@@ -168,7 +169,7 @@ func TestSmokeScratchPitfalls(t *testing.T) {
 		p := ranPlatform(t, smoke(t, "hello", img, opts), opts.Runtime)
 		wantProbe(t, p, "http", true)
 		for _, c := range []string{CheckCARoots, CheckZoneInfo, CheckPasswd} {
-			if f, _ := p.Finding(c); f.Status != StatusFail {
+			if f, _ := p.Finding(c); f.Status != binary.StatusFail {
 				t.Errorf("static %s on scratch: %s, want fail", c, f.Status)
 			}
 		}
@@ -180,7 +181,7 @@ func TestSmokeScratchPitfalls(t *testing.T) {
 					t.Fatal("report did not fail")
 				}
 				p := ranPlatform(t, rep, opts.Runtime)
-				if f, _ := p.Finding(c.finding); f.Status != StatusFail {
+				if f, _ := p.Finding(c.finding); f.Status != binary.StatusFail {
 					t.Errorf("static %s: %s, want fail", c.finding, f.Status)
 				}
 				r := wantProbe(t, p, "exit", false, c.diagnosis...)
@@ -199,7 +200,7 @@ func TestSmokeDynamicBinary(t *testing.T) {
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		rep := smoke(t, "dyn", img, opts) // no probes: the start probe
 		p := ranPlatform(t, rep, opts.Runtime)
-		if f, _ := p.Finding(CheckLinkage); f.Status != StatusFail {
+		if f, _ := p.Finding(CheckLinkage); f.Status != binary.StatusFail {
 			t.Errorf("static linkage: %s, want fail", f.Status)
 		}
 		r := wantProbe(t, p, "start", false, "dynamic loader", "CGO_ENABLED=0")
@@ -218,7 +219,7 @@ func TestSmokeReadOnlyRoot(t *testing.T) {
 		rep := smoke(t, "pitfall", img, opts)
 		p := ranPlatform(t, rep, opts.Runtime)
 		for _, f := range p.Findings {
-			if f.Status == StatusFail {
+			if f.Status == binary.StatusFail {
 				t.Errorf("static %s failed: %s", f.Check, f.Detail)
 			}
 		}
@@ -240,7 +241,7 @@ func TestSmokePrivilegedPort(t *testing.T) {
 		opts.Probes = probe
 		rep := smoke(t, "hello", nonroot, opts)
 		p := ranPlatform(t, rep, opts.Runtime)
-		if f, _ := p.Finding(CheckPorts); f.Status != StatusFail {
+		if f, _ := p.Finding(CheckPorts); f.Status != binary.StatusFail {
 			t.Errorf("static ports: %s, want fail", f.Status)
 		}
 		r := wantProbe(t, p, "http", false, "port 80", "8080")
@@ -326,7 +327,7 @@ func TestSmokeMultiPlatform(t *testing.T) {
 	if f.Failed() || len(f.Findings) == 0 {
 		t.Errorf("foreign platform: failed=%v findings=%d", f.Failed(), len(f.Findings))
 	}
-	if pf, _ := f.Finding(CheckPlatform); pf.Status != StatusPass {
+	if pf, _ := f.Finding(CheckPlatform); pf.Status != binary.StatusPass {
 		t.Errorf("foreign platform check: %s %s", pf.Status, pf.Detail)
 	}
 	if qemuHandler(foreign) == "" {

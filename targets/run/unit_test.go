@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/scratchkit/scratchkit/internal/testenv"
+	"github.com/scratchkit/scratchkit/targets/binary"
 )
 
 // Diagnose recognises each pitfall from what the runtimes and Go programs really print, and
@@ -244,9 +245,9 @@ func TestWriteReport(t *testing.T) {
 	out := strings.Repeat("line\n", 30) + "exec /ko-app/dyn: no such file or directory\n"
 	rep := Report{Name: "dyn", Platforms: []PlatformReport{
 		{Platform: "linux/amd64", Ran: true, Runtime: "runc",
-			Findings: []Finding{{Check: CheckLinkage, Status: StatusFail, Detail: "dynamically linked"}},
+			Findings: []Finding{{Check: CheckLinkage, Status: binary.StatusFail, Detail: "dynamically linked"}},
 			Probes:   []ProbeResult{{Probe: "start", ExitCode: 1, Detail: "exited with code 1 at start", Output: out, Diagnosis: Diagnose(out)}}},
-		{Platform: "linux/arm64", Reason: "foreign platform", Findings: []Finding{{Check: CheckLinkage, Status: StatusPass, Detail: "static"}}},
+		{Platform: "linux/arm64", Reason: "foreign platform", Findings: []Finding{{Check: CheckLinkage, Status: binary.StatusPass, Detail: "static"}}},
 	}}
 	var buf bytes.Buffer
 	if err := WriteReport(&buf, []Report{rep}); err != nil {
@@ -265,7 +266,7 @@ func TestWriteReport(t *testing.T) {
 	}
 
 	// Without the failure, the verdict still says that a platform did not run.
-	rep.Platforms[0].Findings[0].Status, rep.Platforms[0].Probes[0].Passed = StatusPass, true
+	rep.Platforms[0].Findings[0].Status, rep.Platforms[0].Probes[0].Passed = binary.StatusPass, true
 	buf.Reset()
 	if err := WriteReport(&buf, []Report{rep}); err != nil {
 		t.Fatal(err)

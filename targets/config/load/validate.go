@@ -17,6 +17,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/config"
+	"github.com/scratchkit/scratchkit/targets/image"
 	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/vuln"
@@ -51,7 +52,7 @@ type closedSet struct {
 // closedSets are all the keys whose values are a closed set. Lists another package owns are
 // taken from it.
 var closedSets = []closedSet{
-	{reflect.TypeFor[config.Build](), "linkage", "a linkage", []string{string(binary.LinkageStatic), string(binary.LinkageStaticPIE), string(binary.LinkageCgoStatic)}},
+	{reflect.TypeFor[config.Build](), "linkage", "a linkage", linkages()},
 	{reflect.TypeFor[config.Verify](), "report", "a check", binary.CheckNames()},
 	{reflect.TypeFor[config.Verify](), "enforce", "a hardening check", slices.DeleteFunc(binary.CheckNames(), func(n string) bool { return !binary.IsHardening(n) })},
 	{reflect.TypeFor[config.Verify](), "vulncheck", "a vulnerability check mode", vuln.Modes()},
@@ -61,6 +62,15 @@ var closedSets = []closedSet{
 	{reflect.TypeFor[config.Smoke](), "network", "a smoke network (none: the container's own loopback only; host: the http probe shares the host's network)", SmokeNetworks},
 	{reflect.TypeFor[config.Sign](), "attest", "an attestation", Attestations},
 	{reflect.TypeFor[config.Sign](), "format", "a signature format", SignFormats},
+}
+
+// linkages are binary.BuildLinkages as strings.
+func linkages() []string {
+	var out []string
+	for _, l := range binary.BuildLinkages() {
+		out = append(out, string(l))
+	}
+	return out
 }
 
 // Allowed returns the values key, a field of the configuration type t, accepts when they are a
@@ -174,7 +184,7 @@ func (r *Resolved) validate() error {
 				bad(fmt.Sprintf("%s.env[%d]", p, j), "%q is not NAME=VALUE", e)
 				continue
 			}
-			if k == "CGO_ENABLED" && v != "0" && b.Linkage == "static" {
+			if k == "CGO_ENABLED" && v != "0" && b.Linkage == string(binary.LinkageStatic) {
 				bad(fmt.Sprintf("%s.env[%d]", p, j), "CGO_ENABLED=%s would make this static build dynamic; remove it, or set linkage: cgo-static (cgo with musl) or static-pie", v)
 			}
 			if k == "GOOS" || k == "GOARCH" || k == "GOARM" {
@@ -209,17 +219,17 @@ func (r *Resolved) validate() error {
 
 	im := r.Image
 	switch im.Base {
-	case "static", "scratch":
+	case image.BaseStatic, image.BaseScratch:
 	default:
 		ref, err := name.ParseReference(im.Base)
 		if err != nil {
 			bad("image.base", "%q is neither static, scratch nor an image reference: %v", im.Base, err)
-		} else if _, pinned := ref.(name.Digest); !pinned && !im.AllowUnpinned {
+		} else if !image.BasePinned(im.Base) && !im.AllowUnpinned {
 			bad("image.base", "%q is not pinned by digest, so the same commit could ship a different base tomorrow; write %s@sha256:<digest> (crane digest %s), or set image.allow_unpinned: true to accept it with a warning", im.Base, ref.Context().Name(), im.Base)
 		}
 	}
-	if isRoot(im.User) && !im.AllowRoot {
-		bad("image.user", "%q runs the image as root; set image.allow_root: true to ask for that explicitly, or leave user unset (65532:65532, nonroot)", im.User)
+	if image.IsRoot(im.User) && !im.AllowRoot {
+		bad("image.user", "%q runs the image as root; set image.allow_root: true to ask for that explicitly, or leave user unset (%s, nonroot)", im.User, image.DefaultUser)
 	}
 	for i, e := range im.Env {
 		if k, _, ok := strings.Cut(e, "="); !ok || !envNameRE.MatchString(k) {
@@ -383,11 +393,6 @@ func (r *Resolved) checkPlatforms(path string, ps []string, bad func(string, str
 		}
 		seen[p.String()] = true
 	}
-}
-
-func isRoot(user string) bool {
-	u, _, _ := strings.Cut(user, ":")
-	return u == "0" || u == "root"
 }
 
 func orDefault(s, d string) string {

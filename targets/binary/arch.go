@@ -3,52 +3,19 @@ package binary
 import (
 	"debug/elf"
 	"fmt"
-	"strings"
+
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
-// Platform is an OCI-style platform: "linux/amd64", "linux/arm/v7", "linux/arm64/v8".
-type Platform struct {
-	OS, Arch, Variant string
-}
-
-// String formats p as os/arch[/variant].
-func (p Platform) String() string {
-	s := p.OS + "/" + p.Arch
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
-}
-
-// ParsePlatform parses "os/arch" or "os/arch/variant" and checks that arch is one this package
-// knows the ELF encoding of and that the variant fits the arch.
-func ParsePlatform(s string) (Platform, error) {
-	parts := strings.Split(s, "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return Platform{}, fmt.Errorf("platform %q: want os/arch or os/arch/variant, e.g. linux/arm/v7", s)
-	}
-	p := Platform{OS: parts[0], Arch: parts[1]}
-	if len(parts) == 3 {
-		p.Variant = parts[2]
+// parsePlatform reads a recorded platform (platform.Parse) whose architecture's ELF encoding
+// this package knows.
+func parsePlatform(s string) (platform.Platform, error) {
+	p, err := platform.Parse(s)
+	if err != nil {
+		return p, fmt.Errorf("platform %w", err)
 	}
 	if _, ok := archSpecFor(p.Arch); !ok {
-		return Platform{}, fmt.Errorf("platform %q: unknown architecture %q", s, p.Arch)
-	}
-	if p.Variant != "" {
-		ok := false
-		switch p.Arch {
-		case "arm":
-			ok = p.Variant == "v5" || p.Variant == "v6" || p.Variant == "v7"
-		case "amd64":
-			ok = p.Variant == "v1" || p.Variant == "v2" || p.Variant == "v3" || p.Variant == "v4"
-		case "arm64":
-			ok = strings.HasPrefix(p.Variant, "v8") || strings.HasPrefix(p.Variant, "v9")
-		default:
-			ok = true
-		}
-		if !ok {
-			return Platform{}, fmt.Errorf("platform %q: variant %q does not exist for %s", s, p.Variant, p.Arch)
-		}
+		return p, fmt.Errorf("platform %q: unknown architecture %q: its ELF encoding is not known here", s, p.Arch)
 	}
 	return p, nil
 }
