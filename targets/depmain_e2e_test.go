@@ -22,8 +22,8 @@ func slidesProject(t *testing.T) string {
 	}
 	src := filepath.Join(root, "examples", "slides")
 	dir := filepath.Join(t.TempDir(), "slides")
-	copyFiles(t, src, dir, "go.mod", "go.sum", "scratchkit.yaml", "kodata/welcome.slide")
-	copyFiles(t, filepath.Join(src, "magefiles"), filepath.Join(dir, "magefiles"), "go.sum", "magefile.go")
+	testenv.CopyFiles(t, src, dir, "go.mod", "go.sum", "scratchkit.yaml", "kodata/welcome.slide")
+	testenv.CopyFiles(t, filepath.Join(src, "magefiles"), filepath.Join(dir, "magefiles"), "go.sum", "magefile.go")
 	gomod, err := os.ReadFile(filepath.Join(src, "magefiles", "go.mod"))
 	if err != nil {
 		t.Fatal(err)

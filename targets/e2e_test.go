@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -24,32 +23,10 @@ import (
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 )
 
-var (
-	mageOnce sync.Once
-	mageBin  string
-	mageErr  error
-)
-
-// mage builds the mage CLI from this module's pinned version, once per test binary.
+// mage builds the mage CLI from this module's pinned version, once per test process.
 func mage(t *testing.T) string {
 	t.Helper()
-	mageOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "scratchkit-mage-")
-		if err != nil {
-			mageErr = err
-			return
-		}
-		mageBin = filepath.Join(dir, "mage")
-		out, err := exec.Command("go", "build", "-o", mageBin, "github.com/magefile/mage").CombinedOutput()
-		if err != nil {
-			mageErr = err
-			t.Logf("%s", out)
-		}
-	})
-	if mageErr != nil {
-		t.Fatalf("build mage: %v", mageErr)
-	}
-	return mageBin
+	return testenv.GoBuild(t, testenv.GoProgram{Dir: ".", Pkg: "github.com/magefile/mage"})
 }
 
 // project makes a copy of the hello example with its own magefiles module pointing at this
@@ -61,8 +38,8 @@ func project(t *testing.T, files map[string]string) string {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "hello")
-	copyFiles(t, filepath.Join(root, "examples", "hello"), dir, "go.mod", "main.go")
-	copyFiles(t, filepath.Join(root, "examples", "hello", "magefiles"), filepath.Join(dir, "magefiles"), "go.sum", "magefile.go")
+	testenv.CopyFiles(t, filepath.Join(root, "examples", "hello"), dir, "go.mod", "main.go")
+	testenv.CopyFiles(t, filepath.Join(root, "examples", "hello", "magefiles"), filepath.Join(dir, "magefiles"), "go.sum", "magefile.go")
 	gomod, err := os.ReadFile(filepath.Join(root, "examples", "hello", "magefiles", "go.mod"))
 	if err != nil {
 		t.Fatal(err)
@@ -73,17 +50,6 @@ func project(t *testing.T, files map[string]string) string {
 		write(t, filepath.Join(dir, name), body)
 	}
 	return dir
-}
-
-func copyFiles(t *testing.T, from, to string, names ...string) {
-	t.Helper()
-	for _, n := range names {
-		data, err := os.ReadFile(filepath.Join(from, n))
-		if err != nil {
-			t.Fatal(err)
-		}
-		write(t, filepath.Join(to, n), string(data))
-	}
 }
 
 func write(t *testing.T, path, body string) {
@@ -582,7 +548,7 @@ func TestPipelineExample(t *testing.T) {
 	dir := project(t, nil)
 	root, _ := filepath.Abs("..")
 	pipeline := filepath.Join(t.TempDir(), "pipeline", "magefiles")
-	copyFiles(t, filepath.Join(root, "examples", "pipeline", "magefiles"), pipeline, "magefile.go", "go.sum")
+	testenv.CopyFiles(t, filepath.Join(root, "examples", "pipeline", "magefiles"), pipeline, "magefile.go", "go.sum")
 	gomod, err := os.ReadFile(filepath.Join(root, "examples", "pipeline", "magefiles", "go.mod"))
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,8 @@ import (
 
 // TestMain points every engine the tests run at an empty local vulnerability database (through
 // GOVULNDB, which SCRATCHKIT_VERIFY_VULNDB in a test's own environment overrides): Verify's
-// vulnerability check never reaches for the network.
+// vulnerability check never reaches for the network. testenv.Main removes the fixtures the tests
+// built.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "scratchkit-e2e-vulndb-")
 	if err != nil {
@@ -28,9 +29,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	os.Setenv("GOVULNDB", url)
-	code := m.Run()
+	testenv.Main(m)
 	os.RemoveAll(dir)
-	os.Exit(code)
 }
 
 // helloVulnDB writes a database with two vulnerabilities of the standard library's net/http:

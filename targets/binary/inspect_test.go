@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/scratchkit/scratchkit/internal/testenv"
 )
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
@@ -409,7 +411,7 @@ func TestCleanLeakPaths(t *testing.T) {
 }
 
 func TestBuildPaths(t *testing.T) {
-	root := moduleRoot(t)
+	root := testenv.ModuleRoot(t)
 	paths, err := BuildPaths(context.Background(), "", root, nil)
 	if err != nil {
 		t.Fatal(err)

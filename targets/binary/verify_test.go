@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/scratchkit/scratchkit/internal/bytesize"
+	"github.com/scratchkit/scratchkit/internal/testenv"
 )
 
 var hostPlatform = "linux/" + runtime.GOARCH
@@ -19,7 +20,7 @@ var hostPlatform = "linux/" + runtime.GOARCH
 // leakPaths are this machine's build paths, as the Verify target will pass them.
 func leakPaths(t *testing.T) []string {
 	t.Helper()
-	paths, err := BuildPaths(context.Background(), "go", moduleRoot(t), nil)
+	paths, err := BuildPaths(context.Background(), "go", testenv.ModuleRoot(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +194,7 @@ func TestVerifyUnstripped(t *testing.T) {
 }
 
 func TestVerifyWithoutTrimpathLeaksPaths(t *testing.T) {
-	root := moduleRoot(t)
+	root := testenv.ModuleRoot(t)
 	rep := verifyAs(t, "no-trimpath", "hello", Expect{Platform: hostPlatform, LeakPaths: leakPaths(t)})
 	wantFailing(t, rep, CheckTrimpath, CheckPaths)
 	wantDetail(t, mustResult(t, rep, CheckTrimpath), "without -trimpath", "add -trimpath")

@@ -15,19 +15,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scratchkit/scratchkit/internal/testenv"
 	"golang.org/x/crypto/x509roots/fallback/bundle"
 )
 
 // buildProbe builds testdata/sbomprobe, a program of this module with two module dependencies.
 func buildProbe(t *testing.T) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "sbomprobe")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./testdata/sbomprobe")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOWORK=off")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build sbomprobe: %v\n%s", err, b)
-	}
-	return out
+	return testenv.GoBuild(t, testenv.GoProgram{Dir: ".", Pkg: "./testdata/sbomprobe", Flags: []string{"-trimpath"},
+		Env: []string{"GOOS=linux", "GOARCH=amd64", "GOWORK=off"}})
 }
 
 // goSum reads the h1 hash of module@version from the repository's go.sum.

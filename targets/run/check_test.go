@@ -45,7 +45,7 @@ func TestCheckExampleOnScratch(t *testing.T) {
 
 // A binary that embeds roots and zone data needs neither in the image.
 func TestCheckEmbeddedRootsAndZones(t *testing.T) {
-	bin := buildOnce(t, "hello-embedded", "../../examples/hello", "GOOS=linux", "GOARCH="+hostArch(), "GOFLAGS=-buildvcs=false -tags=timetzdata")
+	bin := goBinary(t, "../../examples/hello", "GOOS=linux", "GOARCH="+hostArch(), "GOFLAGS=-buildvcs=false -tags=timetzdata")
 	img := imageOf(t, "hello", bin, "scratch", "")
 	m := findings(t, img, Options{})
 	wantFinding(t, m, CheckZoneInfo, StatusPass, "embeds time/tzdata")

@@ -301,7 +301,7 @@ func TestSmokeMultiPlatform(t *testing.T) {
 		foreign = "amd64"
 	}
 	host := helloBinary(t)
-	other := buildOnce(t, "hello-"+foreign, "../../examples/hello", "GOOS=linux", "GOARCH="+foreign)
+	other := goBinary(t, "../../examples/hello", "GOOS=linux", "GOARCH="+foreign)
 	res := buildImage(t, image.Spec{Name: "hello", Args: []string{"-addr", ":8080"}, Binaries: []image.Binary{
 		{Platform: hostPlatformString(), Path: host}, {Platform: "linux/" + foreign, Path: other},
 	}})
