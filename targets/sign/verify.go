@@ -278,46 +278,14 @@ func (vc *verifier) bundles(ctx context.Context, d name.Digest, digests []name.D
 		}
 		vc.bco = co
 	}
-	check := func(dg name.Digest) ([]verifiedBundle, []foundBundle, []error, error) {
-		found, err := bundlesOf(dg)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		var ok []verifiedBundle
-		var errs []error
-		for _, f := range found {
-			if err := verifyBundle(ctx, vc.bco, dg, f.bundle); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if st, err := f.statement(); err == nil && st.names(dg) {
-				ok = append(ok, verifiedBundle{f, st})
-			}
-		}
-		return ok, found, errs, nil
-	}
-	of := func(list []verifiedBundle, pt string) []verifiedBundle {
-		var out []verifiedBundle
-		for _, b := range list {
-			if b.st.PredicateType == pt {
-				out = append(out, b)
-			}
-		}
-		return out
-	}
-	type result struct {
-		ok    []verifiedBundle
-		found []foundBundle
-		errs  []error
-	}
-	results := map[string]result{}
-	checked := func(dg name.Digest) (result, error) {
+	results := map[string]bundleCheck{}
+	checked := func(dg name.Digest) (bundleCheck, error) {
 		if r, ok := results[dg.String()]; ok {
 			return r, nil
 		}
-		ok, found, errs, err := check(dg)
-		results[dg.String()] = result{ok, found, errs}
-		return results[dg.String()], err
+		r, err := vc.checkBundles(ctx, dg, bundlesOf)
+		results[dg.String()] = r
+		return r, err
 	}
 	var out []Verified
 	for _, dg := range digests {
@@ -325,7 +293,7 @@ func (vc *verifier) bundles(ctx context.Context, d name.Digest, digests []name.D
 		if err != nil {
 			return nil, err
 		}
-		sigs := of(r.ok, PredicateCosignSign)
+		sigs := r.ofType(PredicateCosignSign)
 		if len(sigs) == 0 {
 			return nil, diagnoseBundles(ctx, dg, PredicateCosignSign, r.found, vc.v, vc.opts.PublicKey, r.errs)
 		}
@@ -340,7 +308,7 @@ func (vc *verifier) bundles(ctx context.Context, d name.Digest, digests []name.D
 		return nil, err
 	}
 	for _, pt := range want {
-		atts := of(r.ok, pt)
+		atts := r.ofType(pt)
 		if len(atts) == 0 {
 			return nil, diagnoseBundles(ctx, d, pt, r.found, vc.v, vc.opts.PublicKey, r.errs)
 		}
@@ -355,6 +323,43 @@ func (vc *verifier) bundles(ctx context.Context, d name.Digest, digests []name.D
 		out = append(out, Verified{Subject: d.String(), Kind: KindAttestation, PredicateType: pt, Format: FormatBundle, Ref: atts[0].ref.String(), Count: len(atts)})
 	}
 	return out, nil
+}
+
+// bundleCheck is what verifying the bundles attached to one digest found.
+type bundleCheck struct {
+	ok    []verifiedBundle // verified, with a statement about the digest
+	found []foundBundle    // all of them
+	errs  []error          // why the others did not verify
+}
+
+// checkBundles verifies every bundle attached to dg.
+func (vc *verifier) checkBundles(ctx context.Context, dg name.Digest, bundlesOf func(name.Digest) ([]foundBundle, error)) (bundleCheck, error) {
+	found, err := bundlesOf(dg)
+	if err != nil {
+		return bundleCheck{}, err
+	}
+	r := bundleCheck{found: found}
+	for _, f := range found {
+		if err := verifyBundle(ctx, vc.bco, dg, f.bundle); err != nil {
+			r.errs = append(r.errs, err)
+			continue
+		}
+		if st, err := f.statement(); err == nil && st.names(dg) {
+			r.ok = append(r.ok, verifiedBundle{f, st})
+		}
+	}
+	return r, nil
+}
+
+// ofType are the verified bundles whose statement has predicate type pt.
+func (r bundleCheck) ofType(pt string) []verifiedBundle {
+	var out []verifiedBundle
+	for _, b := range r.ok {
+		if b.st.PredicateType == pt {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // diagnoseBundles explains why no bundle of predicate type pt about d verified: none attached,
