@@ -48,14 +48,8 @@ func GenerateLoad(ctx context.Context, opts LoadOptions) (LoadResult, error) {
 	if err != nil {
 		return LoadResult{}, err
 	}
-	workers := opts.Concurrency
-	if workers <= 0 {
-		workers = 4
-	}
-	timeout := opts.Timeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
+	workers := positiveOr(opts.Concurrency, 4)
+	timeout := positiveOr(opts.Timeout, 10*time.Second)
 	if opts.Duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.Duration)

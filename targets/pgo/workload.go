@@ -126,10 +126,7 @@ func runWorkload(ctx context.Context, w *Workload, opts *Options) ([]byte, *Load
 		u, _ := url.Parse(f.url)
 		ready = u.Scheme + "://" + u.Host + "/debug/pprof/"
 	}
-	grace := w.StopGrace
-	if grace <= 0 {
-		grace = DefaultStopGrace
-	}
+	grace := positiveOr(w.StopGrace, DefaultStopGrace)
 
 	svc, err := startProcess(w.Command, w.Dir, w.Env)
 	if err != nil {
@@ -228,9 +225,7 @@ func warmUp(ctx context.Context, svc *process, warmup time.Duration) error {
 
 // waitReady polls url until it answers 2xx, the process exits, or the timeout passes.
 func waitReady(ctx context.Context, svc *process, url string, timeout time.Duration) error {
-	if timeout <= 0 {
-		timeout = DefaultReadyTimeout
-	}
+	timeout = positiveOr(timeout, DefaultReadyTimeout)
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: 2 * time.Second}
 	var last string
