@@ -423,18 +423,7 @@ func pushLegacy(opts *Options, t *target, ropts []ociremote.Option) ([]Signed, e
 	}
 	var out []Signed
 	if t.sign {
-		tag, err := ociremote.SignatureTag(t.digest, ropts...)
-		if err != nil {
-			return nil, err
-		}
-		if err := ociremote.WriteSignatures(t.digest.Repository, t.se, ropts...); err != nil {
-			return nil, fmt.Errorf("the registry refused the signature push to %s (does this account have push access to %s?): %w%s", tag, t.digest.Repository, err, registryHint(err))
-		}
-		sigs, err := t.se.Signatures()
-		if err != nil {
-			return nil, err
-		}
-		h, err := sigs.Digest()
+		tag, h, err := pushLegacyTag(t.digest, t.se, KindSignature, ropts)
 		if err != nil {
 			return nil, err
 		}
@@ -442,18 +431,7 @@ func pushLegacy(opts *Options, t *target, ropts []ociremote.Option) ([]Signed, e
 		out = append(out, Signed{Subject: t.digest.String(), Kind: KindSignature, Format: FormatLegacy, Ref: tag.String(), Digest: h.String()})
 	}
 	if len(t.stmts) > 0 {
-		tag, err := ociremote.AttestationTag(t.digest, ropts...)
-		if err != nil {
-			return nil, err
-		}
-		if err := ociremote.WriteAttestations(t.digest.Repository, t.attSE, ropts...); err != nil {
-			return nil, fmt.Errorf("the registry refused the attestation push to %s (does this account have push access to %s?): %w%s", tag, t.digest.Repository, err, registryHint(err))
-		}
-		atts, err := t.attSE.Attestations()
-		if err != nil {
-			return nil, err
-		}
-		h, err := atts.Digest()
+		tag, h, err := pushLegacyTag(t.digest, t.attSE, KindAttestation, ropts)
 		if err != nil {
 			return nil, err
 		}
@@ -463,6 +441,32 @@ func pushLegacy(opts *Options, t *target, ropts []ociremote.Option) ([]Signed, e
 		}
 	}
 	return out, nil
+}
+
+// pushLegacyTag writes the signatures or the attestations (kind) attached to se, the entity of
+// d, to their tag in cosign's classic layout, and returns the tag and the digest of what it
+// now holds.
+func pushLegacyTag(d name.Digest, se oci.SignedEntity, kind string, ropts []ociremote.Option) (name.Tag, v1.Hash, error) {
+	tagOf, write, attached := ociremote.SignatureTag, ociremote.WriteSignatures, se.Signatures
+	if kind == KindAttestation {
+		tagOf, write, attached = ociremote.AttestationTag, ociremote.WriteAttestations, se.Attestations
+	}
+	tag, err := tagOf(d, ropts...)
+	if err != nil {
+		return name.Tag{}, v1.Hash{}, err
+	}
+	if err := write(d.Repository, se, ropts...); err != nil {
+		return name.Tag{}, v1.Hash{}, fmt.Errorf("the registry refused the %s push to %s (does this account have push access to %s?): %w%s", kind, tag, d.Repository, err, registryHint(err))
+	}
+	sigs, err := attached()
+	if err != nil {
+		return name.Tag{}, v1.Hash{}, err
+	}
+	h, err := sigs.Digest()
+	if err != nil {
+		return name.Tag{}, v1.Hash{}, err
+	}
+	return tag, h, nil
 }
 
 func verb(kind string, reused bool) string {

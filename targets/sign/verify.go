@@ -204,12 +204,8 @@ func (vc *verifier) formats(d name.Digest, bundlesOf func(name.Digest) ([]foundB
 	if err != nil {
 		return nil, err
 	}
-	sigs, err := ociremote.Signatures(tag, vc.ropts...)
-	if err != nil {
-		return nil, fmt.Errorf("fetch signatures of %s from %s: %w", d, tag, err)
-	}
-	if list, err := sigs.Get(); err != nil {
-		return nil, fmt.Errorf("read signatures of %s from %s: %w", d, tag, err)
+	if list, err := legacyList(d, tag, "signatures", vc.ropts); err != nil {
+		return nil, err
 	} else if len(list) > 0 {
 		out = append(out, FormatLegacy)
 	}
@@ -519,6 +515,20 @@ func checkBlobs(d name.Digest, img v1.Image, ropts []remote.Option) error {
 	return nil
 }
 
+// legacyList reads the signatures or attestations (what) of d held by their tag in cosign's
+// classic layout.
+func legacyList(d name.Digest, tag name.Tag, what string, ropts []ociremote.Option) ([]oci.Signature, error) {
+	sigs, err := ociremote.Signatures(tag, ropts...)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s of %s from %s: %w", what, d, tag, err)
+	}
+	list, err := sigs.Get()
+	if err != nil {
+		return nil, fmt.Errorf("read %s of %s from %s: %w", what, d, tag, err)
+	}
+	return list, nil
+}
+
 // diagnoseSignatures explains why no signature of d verified: none pushed, wrong key, or a
 // signature whose payload names another digest.
 func diagnoseSignatures(d name.Digest, v signature.Verifier, keyRef string, ropts []ociremote.Option, cause error) error {
@@ -526,13 +536,9 @@ func diagnoseSignatures(d name.Digest, v signature.Verifier, keyRef string, ropt
 	if err != nil {
 		return err
 	}
-	sigs, err := ociremote.Signatures(tag, ropts...)
+	list, err := legacyList(d, tag, "signatures", ropts)
 	if err != nil {
-		return fmt.Errorf("fetch signatures of %s from %s: %w", d, tag, err)
-	}
-	list, err := sigs.Get()
-	if err != nil {
-		return fmt.Errorf("read signatures of %s from %s: %w", d, tag, err)
+		return err
 	}
 	if len(list) == 0 {
 		return fmt.Errorf("%s is not signed: no signature at %s (run Sign)", d, tag)
@@ -576,13 +582,9 @@ func diagnoseAttestations(d name.Digest, v signature.Verifier, keyRef string, ro
 	if err != nil {
 		return err
 	}
-	atts, err := ociremote.Signatures(tag, ropts...)
+	list, err := legacyList(d, tag, "attestations", ropts)
 	if err != nil {
-		return fmt.Errorf("fetch attestations of %s from %s: %w", d, tag, err)
-	}
-	list, err := atts.Get()
-	if err != nil {
-		return fmt.Errorf("read attestations of %s from %s: %w", d, tag, err)
+		return err
 	}
 	if len(list) == 0 {
 		return fmt.Errorf("%s has no attestations: nothing at %s (run Sign)", d, tag)
