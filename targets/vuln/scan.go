@@ -78,26 +78,34 @@ func (db *DB) Scan(ctx context.Context, bins []Binary) []Scanned {
 	}
 	copyURL := FileURL(copyDir)
 
-	sem := make(chan struct{}, db.opts.Parallel)
+	parallel(len(jobs), db.opts.Parallel, func(n int) {
+		j := jobs[n]
+		blobPath := filepath.Join(dir, fmt.Sprintf("binary-%d.json", n))
+		r, err := db.scanOne(ctx, copyURL, blobPath, j.bin, version)
+		if err != nil {
+			out[j.i].Err = fmt.Errorf("vulnerability scan of %s: %w", j.path, err)
+			return
+		}
+		db.store(j.key, r)
+		out[j.i] = Scanned{Result: r}
+	})
+	return out
+}
+
+// parallel calls f(0) … f(n-1), at most limit at a time, and returns when every call has.
+func parallel(n, limit int, f func(i int)) {
+	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
-	for n, j := range jobs {
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			blobPath := filepath.Join(dir, fmt.Sprintf("binary-%d.json", n))
-			r, err := db.scanOne(ctx, copyURL, blobPath, j.bin, version)
-			if err != nil {
-				out[j.i].Err = fmt.Errorf("vulnerability scan of %s: %w", j.path, err)
-				return
-			}
-			db.store(j.key, r)
-			out[j.i] = Scanned{Result: r}
+			f(i)
 		}()
 	}
 	wg.Wait()
-	return out
 }
 
 // scanJob is a binary to scan: bins[i], described.
