@@ -6,8 +6,6 @@ package targets_test
 
 import (
 	"archive/tar"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"os"
@@ -91,16 +89,6 @@ func record(t *testing.T, dir string) *artifacts.Artifacts {
 	return rec
 }
 
-func sha(t *testing.T, path string) string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := sha256.Sum256(data)
-	return hex.EncodeToString(s[:])
-}
-
 // TestImageOffline is the main job on a fresh machine: no configuration, no registry, no network.
 func TestImageOffline(t *testing.T) {
 	dir := project(t, nil)
@@ -116,7 +104,7 @@ func TestImageOffline(t *testing.T) {
 		t.Fatalf("binaries: %+v", rec.Binaries)
 	}
 	bin := rec.Binaries[0]
-	if got := sha(t, filepath.Join(dir, bin.Path)); got != bin.SHA256 || bin.Path != "dist/hello/linux_"+runtime.GOARCH+"/hello" {
+	if got := testenv.FileSHA256(t, filepath.Join(dir, bin.Path)); got != bin.SHA256 || bin.Path != "dist/hello/linux_"+runtime.GOARCH+"/hello" {
 		t.Errorf("recorded %s %s, file %s", bin.Path, bin.SHA256, got)
 	}
 	dests := map[string]artifacts.Image{}
@@ -150,7 +138,7 @@ func TestImageOffline(t *testing.T) {
 		umoci := testenv.Tool(t, "umoci")
 		bundle := filepath.Join(t.TempDir(), "bundle")
 		testenv.Run(t, umoci, "unpack", "--image", filepath.Join(dir, "dist", "layout")+":hello:latest", bundle)
-		if got := sha(t, filepath.Join(bundle, "rootfs", "ko-app", "hello")); got != bin.SHA256 {
+		if got := testenv.FileSHA256(t, filepath.Join(bundle, "rootfs", "ko-app", "hello")); got != bin.SHA256 {
 			t.Errorf("umoci-unpacked binary %s, verified %s", got, bin.SHA256)
 		}
 	}

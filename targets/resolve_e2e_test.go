@@ -156,7 +156,7 @@ func TestResolve(t *testing.T) {
 		{File: "deploy/app.yaml", Line: 20, Main: "example.com/hello", Image: "hello", Ref: hello},
 		{File: "deploy/tools/mage.yml", Line: 12, Main: "github.com/magefile/mage", Image: "mage", Ref: mageRef},
 	}
-	if r := rec.Resolved; r == nil || r.Path != "dist/resolved.yaml" || r.SHA256 != sha(t, resolvedPath) || !equalSubs(r.Substitutions, wantSubs) {
+	if r := rec.Resolved; r == nil || r.Path != "dist/resolved.yaml" || r.SHA256 != testenv.FileSHA256(t, resolvedPath) || !equalSubs(r.Substitutions, wantSubs) {
 		t.Errorf("artifacts.json resolved: %+v, want %+v", r, wantSubs)
 	}
 	for _, w := range []string{"deploy/app.yaml:20", "ko://example.com/hello", "deploy/tools/mage.yml:12", "dist/resolved.yaml: 3 documents from 2 files, 2 references replaced"} {

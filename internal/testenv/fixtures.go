@@ -199,3 +199,14 @@ func CopyFiles(t testing.TB, from, to string, names ...string) {
 		}
 	}
 }
+
+// FileSHA256 is the sha256 of the file at path, in hex.
+func FileSHA256(t testing.TB, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(data)
+	return hex.EncodeToString(s[:])
+}

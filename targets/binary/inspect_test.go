@@ -200,7 +200,7 @@ func TestInspectSHA256(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := fileSHA(t, path); info.SHA256 != want {
+	if want := testenv.FileSHA256(t, path); info.SHA256 != want {
 		t.Errorf("sha256 %s, want %s", info.SHA256, want)
 	}
 }

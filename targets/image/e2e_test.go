@@ -46,7 +46,7 @@ func TestE2EHelloInDocker(t *testing.T) {
 	}
 	docker := testenv.Docker(t)
 	bin, platform := buildHello(t)
-	s := Spec{Name: "hello", Created: testCreated, Binaries: []Binary{{Platform: platform, Path: bin, SHA256: sha(t, bin)}},
+	s := Spec{Name: "hello", Created: testCreated, Binaries: []Binary{{Platform: platform, Path: bin, SHA256: testenv.FileSHA256(t, bin)}},
 		CacheDir: t.TempDir()}
 
 	// The image run is the second build, its layers read from the layer cache the first filled.

@@ -152,8 +152,8 @@ func TestSBOM(t *testing.T) {
 			binPkg = &doc.Packages[i]
 		}
 	}
-	if binPkg == nil || binPkg.PrimaryPurpose != "APPLICATION" || len(binPkg.Checksums) != 1 || binPkg.Checksums[0].ChecksumValue != sha(t, bin) {
-		t.Fatalf("described package %+v, want the binary with sha256 %s", binPkg, sha(t, bin))
+	if binPkg == nil || binPkg.PrimaryPurpose != "APPLICATION" || len(binPkg.Checksums) != 1 || binPkg.Checksums[0].ChecksumValue != testenv.FileSHA256(t, bin) {
+		t.Fatalf("described package %+v, want the binary with sha256 %s", binPkg, testenv.FileSHA256(t, bin))
 	}
 	if !strings.Contains(binPkg.Comment, "GOARCH=amd64") || !strings.Contains(binPkg.Comment, "-trimpath=true") {
 		t.Errorf("binary comment lacks its build settings: %s", binPkg.Comment)

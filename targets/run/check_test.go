@@ -8,6 +8,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/scratchkit/scratchkit/internal/testenv"
 	"github.com/scratchkit/scratchkit/targets/image"
 )
 
@@ -17,7 +18,7 @@ func TestCheckExampleOnStatic(t *testing.T) {
 	bin := helloBinary(t)
 	img := imageOf(t, "hello", bin, "static", "", "-addr", ":8080")
 	m := findings(t, img, Options{
-		BinarySHA256: map[string]string{hostPlatformString(): sha256File(t, bin)},
+		BinarySHA256: map[string]string{hostPlatformString(): testenv.FileSHA256(t, bin)},
 		Probes:       []Probe{{HTTP: &HTTPProbe{Port: 8080, Path: "/healthz"}}},
 	})
 	for _, c := range []string{CheckConfig, CheckEntrypoint, CheckLinkage, CheckPlatform, CheckBinary, CheckUser, CheckCARoots,
@@ -85,7 +86,7 @@ func TestCheckEntrypoint(t *testing.T) {
 	img := imageOf(t, "hello", bin, "static", "")
 	other := strings.Repeat("0", 64)
 	wantFinding(t, findings(t, img, Options{BinarySHA256: map[string]string{hostPlatformString(): other}}), CheckBinary, StatusFail,
-		"sha256:"+other, "sha256:"+sha256File(t, bin), "does not ship what was verified")
+		"sha256:"+other, "sha256:"+testenv.FileSHA256(t, bin), "does not ship what was verified")
 
 	cfg := v1.Config{Entrypoint: []string{"/ko-app/hello"}, User: "65532:65532"}
 	private := handImage(t, cfg, layer(t, file{name: "ko-app", typ: tar.TypeDir}, binFile(t, bin, "hello", 0o700)))

@@ -4,8 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"io"
 	"os"
 	"runtime"
@@ -54,16 +52,6 @@ func hostPlatformString() string {
 		s += "/" + variant
 	}
 	return s
-}
-
-func sha256File(t testing.TB, path string) string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := sha256.Sum256(data)
-	return hex.EncodeToString(s[:])
 }
 
 // buildImage assembles an image the way the Image target does.
