@@ -28,7 +28,7 @@ func slidesProject(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	write(t, filepath.Join(dir, "magefiles", "go.mod"), strings.Replace(string(gomod), "=> ../../..", "=> "+root, 1))
+	testenv.WriteFile(t, filepath.Join(dir, "magefiles", "go.mod"), strings.Replace(string(gomod), "=> ../../..", "=> "+root, 1))
 	return dir
 }
 
@@ -93,7 +93,7 @@ func TestDependencyMain(t *testing.T) {
 
 	// A main package whose imports go.sum lacks checksums for: one sentence with the command.
 	// (GOFLAGS=-mod=mod, which the tests give mage for the magefiles module, would add them.)
-	write(t, filepath.Join(dir, "scratchkit.yaml"), "builds:\n  - main: golang.org/x/tools/cmd/stringer\n")
+	testenv.WriteFile(t, filepath.Join(dir, "scratchkit.yaml"), "builds:\n  - main: golang.org/x/tools/cmd/stringer\n")
 	out, err := run(t, dir, append(env, "GOFLAGS="), "build")
 	if err == nil {
 		t.Fatalf("mage build of a main without go.sum entries succeeded:\n%s", out)
@@ -103,7 +103,7 @@ func TestDependencyMain(t *testing.T) {
 	}
 
 	// A configured data directory that does not exist is an error naming the key.
-	write(t, filepath.Join(dir, "scratchkit.yaml"), "builds:\n  - main: golang.org/x/tools/cmd/present\n    data: slides\n")
+	testenv.WriteFile(t, filepath.Join(dir, "scratchkit.yaml"), "builds:\n  - main: golang.org/x/tools/cmd/present\n    data: slides\n")
 	out, err = run(t, dir, []string{"SCRATCHKIT_PLATFORMS=linux/amd64"}, "image")
 	if err == nil || !strings.Contains(out, "builds[0].data") || !strings.Contains(out, "slides") {
 		t.Errorf("a missing data directory: %v\n%s", err, out)

@@ -43,21 +43,11 @@ func project(t *testing.T, files map[string]string) string {
 		t.Fatal(err)
 	}
 	gomod = []byte(strings.Replace(string(gomod), "=> ../../..", "=> "+root, 1))
-	write(t, filepath.Join(dir, "magefiles", "go.mod"), string(gomod))
+	testenv.WriteFile(t, filepath.Join(dir, "magefiles", "go.mod"), string(gomod))
 	for name, body := range files {
-		write(t, filepath.Join(dir, name), body)
+		testenv.WriteFile(t, filepath.Join(dir, name), body)
 	}
 	return dir
-}
-
-func write(t *testing.T, path, body string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // run runs mage targets for the project and returns the combined output.
@@ -541,7 +531,7 @@ func TestPipelineExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	write(t, filepath.Join(pipeline, "go.mod"), strings.Replace(string(gomod), "=> ../../..", "=> "+root, 1))
+	testenv.WriteFile(t, filepath.Join(pipeline, "go.mod"), strings.Replace(string(gomod), "=> ../../..", "=> "+root, 1))
 	env := append(os.Environ(), "GOFLAGS=-mod=mod", "NO_COLOR=1", "COSIGN_PASSWORD=pw", "KO_DOCKER_REPO=", "SCRATCHKIT_PLATFORMS=",
 		"PRIMARY_REPO="+primary.Host+"/team", "MIRROR_REPO="+mirror.Host+"/mirror")
 	mageIn := func(args ...string) string {
@@ -823,7 +813,7 @@ func TestDockerfileContextHoldsNoKey(t *testing.T) {
 
 	// The context as docker sends it: the legacy builder reads .dockerignore like BuildKit.
 	probe := filepath.Join(t.TempDir(), "Dockerfile")
-	write(t, probe, "FROM scratch\nCOPY . /ctx/\n")
+	testenv.WriteFile(t, probe, "FROM scratch\nCOPY . /ctx/\n")
 	tag := "scratchkit-e2e-context:" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
 	cmd := exec.Command(docker, "build", "--quiet", "--file", probe, "--tag", tag, dir)
 	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")

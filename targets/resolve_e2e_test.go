@@ -200,7 +200,7 @@ func TestResolve(t *testing.T) {
 
 	// An unknown import path: an error naming the file and line, before anything is built;
 	// neither the stream nor a new output is written.
-	write(t, filepath.Join(dir, "deploy", "zz-more.yaml"), "kind: Pod\nspec:\n  containers:\n    - image: ko://example.com/hello/cmd/nope\n")
+	testenv.WriteFile(t, filepath.Join(dir, "deploy", "zz-more.yaml"), "kind: Pod\nspec:\n  containers:\n    - image: ko://example.com/hello/cmd/nope\n")
 	out, err = run(t, dir, append(env, "SCRATCHKIT_RESOLVE_OUTPUT=dist/other.yaml"), "resolve")
 	if err == nil || !strings.Contains(out, "deploy/zz-more.yaml:4: ko://example.com/hello/cmd/nope matches no build") || !strings.Contains(out, "github.com/magefile/mage") {
 		t.Errorf("unknown import path: %v\n%s", err, out)

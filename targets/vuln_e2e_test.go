@@ -109,13 +109,13 @@ func TestVerifyVulncheck(t *testing.T) {
 	cfg := func(until string) string {
 		return "verify:\n  vulncheck: enforce\n  vuln_ignore:\n    - id: CVE-2099-0101\n      reason: " + reason + "\n      until: " + until + "\n"
 	}
-	write(t, filepath.Join(dir, "scratchkit.yaml"), cfg("2099-12-31"))
+	testenv.WriteFile(t, filepath.Join(dir, "scratchkit.yaml"), cfg("2099-12-31"))
 	out = mustRun(t, dir, env, "verify")
 	contains(out, "in the binary (ListenAndServe trusts a header); ignored: "+reason, "1 of 1 binaries passed")
 	if f := record(t, dir).Binaries[0].Vuln.Findings[0]; f.Ignored != reason {
 		t.Errorf("recorded finding: %+v", f)
 	}
-	write(t, filepath.Join(dir, "scratchkit.yaml"), cfg("2000-01-31"))
+	testenv.WriteFile(t, filepath.Join(dir, "scratchkit.yaml"), cfg("2000-01-31"))
 	out, err = run(t, dir, env, "verify")
 	if err == nil {
 		t.Fatalf("an expired ignore entry passed:\n%s", out)

@@ -60,7 +60,7 @@ smoke:
 		t.Errorf("verifySignatures checked no vuln attestation:\n%s", out)
 	}
 
-	write(t, filepath.Join(dir, "scratchkit.yaml"), "platforms: [linux/amd64]\nverify:\n  vulncheck: off\nsmoke:\n  runtime: none\nsign:\n  attest: [sbom, vuln]\n")
+	testenv.WriteFile(t, filepath.Join(dir, "scratchkit.yaml"), "platforms: [linux/amd64]\nverify:\n  vulncheck: off\nsmoke:\n  runtime: none\nsign:\n  attest: [sbom, vuln]\n")
 	out, err := run(t, dir, env, "sign")
 	if err == nil || !strings.Contains(out, "scratchkit.yaml:7: sign.attest lists vuln, but hello (linux/"+runtime.GOARCH+") has no vulnerability check to attest: verify.vulncheck is off for it") {
 		t.Errorf("sign.attest vuln without a check: %v\n%s", err, out)

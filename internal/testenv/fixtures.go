@@ -188,15 +188,29 @@ func CopyFiles(t testing.TB, from, to string, names ...string) {
 	t.Helper()
 	for _, n := range names {
 		data, err := os.ReadFile(filepath.Join(from, n))
-		if err == nil {
-			err = os.MkdirAll(filepath.Dir(filepath.Join(to, n)), 0o755)
-		}
-		if err == nil {
-			err = os.WriteFile(filepath.Join(to, n), data, 0o644)
-		}
 		if err != nil {
 			t.Fatal(err)
 		}
+		WriteFile(t, filepath.Join(to, n), string(data))
+	}
+}
+
+// WriteFile writes body to the file at path (mode 0644), making the directories it needs.
+func WriteFile(t testing.TB, path, body string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// WriteFiles writes files (a path relative to dir → its body) with WriteFile.
+func WriteFiles(t testing.TB, dir string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		WriteFile(t, filepath.Join(dir, name), body)
 	}
 }
 
