@@ -16,19 +16,9 @@ import (
 // magefiles module pointing at this repository.
 func slidesProject(t *testing.T) string {
 	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := filepath.Join(root, "examples", "slides")
 	dir := filepath.Join(t.TempDir(), "slides")
-	testenv.CopyFiles(t, src, dir, "go.mod", "go.sum", "scratchkit.yaml", "kodata/welcome.slide")
-	testenv.CopyFiles(t, filepath.Join(src, "magefiles"), filepath.Join(dir, "magefiles"), "go.sum", "magefile.go")
-	gomod, err := os.ReadFile(filepath.Join(src, "magefiles", "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	testenv.WriteFile(t, filepath.Join(dir, "magefiles", "go.mod"), strings.Replace(string(gomod), "=> ../../..", "=> "+root, 1))
+	testenv.CopyFiles(t, filepath.Join(testenv.ModuleRoot(t), "examples", "slides"), dir, "go.mod", "go.sum", "scratchkit.yaml", "kodata/welcome.slide")
+	copyMagefiles(t, "slides", filepath.Join(dir, "magefiles"))
 	return dir
 }
 

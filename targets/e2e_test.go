@@ -31,23 +31,27 @@ func mage(t *testing.T) string {
 // repository, and the given extra files (e.g. scratchkit.yaml). It returns the service directory.
 func project(t *testing.T, files map[string]string) string {
 	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := filepath.Join(t.TempDir(), "hello")
-	testenv.CopyFiles(t, filepath.Join(root, "examples", "hello"), dir, "go.mod", "main.go")
-	testenv.CopyFiles(t, filepath.Join(root, "examples", "hello", "magefiles"), filepath.Join(dir, "magefiles"), "go.sum", "magefile.go")
-	gomod, err := os.ReadFile(filepath.Join(root, "examples", "hello", "magefiles", "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gomod = []byte(strings.Replace(string(gomod), "=> ../../..", "=> "+root, 1))
-	testenv.WriteFile(t, filepath.Join(dir, "magefiles", "go.mod"), string(gomod))
+	testenv.CopyFiles(t, filepath.Join(testenv.ModuleRoot(t), "examples", "hello"), dir, "go.mod", "main.go")
+	copyMagefiles(t, "hello", filepath.Join(dir, "magefiles"))
 	for name, body := range files {
 		testenv.WriteFile(t, filepath.Join(dir, name), body)
 	}
 	return dir
+}
+
+// copyMagefiles copies the magefiles module of examples/<example> to dir, its go.mod's replace
+// pointing at this checkout.
+func copyMagefiles(t *testing.T, example, dir string) {
+	t.Helper()
+	root := testenv.ModuleRoot(t)
+	src := filepath.Join(root, "examples", example, "magefiles")
+	testenv.CopyFiles(t, src, dir, "go.sum", "magefile.go")
+	gomod, err := os.ReadFile(filepath.Join(src, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.WriteFile(t, filepath.Join(dir, "go.mod"), strings.Replace(string(gomod), "=> ../../..", "=> "+root, 1))
 }
 
 // run runs mage targets for the project and returns the combined output.
@@ -524,14 +528,8 @@ func TestPipelineExample(t *testing.T) {
 	primary := testenv.StartRegistry(t, testenv.RegistryOptions{})
 	mirror := testenv.StartRegistry(t, testenv.RegistryOptions{})
 	dir := project(t, nil)
-	root, _ := filepath.Abs("..")
 	pipeline := filepath.Join(t.TempDir(), "pipeline", "magefiles")
-	testenv.CopyFiles(t, filepath.Join(root, "examples", "pipeline", "magefiles"), pipeline, "magefile.go", "go.sum")
-	gomod, err := os.ReadFile(filepath.Join(root, "examples", "pipeline", "magefiles", "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	testenv.WriteFile(t, filepath.Join(pipeline, "go.mod"), strings.Replace(string(gomod), "=> ../../..", "=> "+root, 1))
+	copyMagefiles(t, "pipeline", pipeline)
 	env := append(os.Environ(), "GOFLAGS=-mod=mod", "NO_COLOR=1", "COSIGN_PASSWORD=pw", "KO_DOCKER_REPO=", "SCRATCHKIT_PLATFORMS=",
 		"PRIMARY_REPO="+primary.Host+"/team", "MIRROR_REPO="+mirror.Host+"/mirror")
 	mageIn := func(args ...string) string {

@@ -23,11 +23,7 @@ import (
 // checksums from the example's magefiles module, so nothing is fetched.
 func resolveProject(t *testing.T) string {
 	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sums, err := os.ReadFile(filepath.Join(root, "examples", "hello", "magefiles", "go.sum"))
+	sums, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(t), "examples", "hello", "magefiles", "go.sum"))
 	if err != nil {
 		t.Fatal(err)
 	}
