@@ -17,19 +17,9 @@ import (
 // magefiles module pointing at this repository.
 func slidesProject(t *testing.T) string {
 	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := filepath.Join(root, "examples", "slides")
 	dir := filepath.Join(t.TempDir(), "slides")
-	copyFiles(t, src, dir, "go.mod", "go.sum", "scratchkit.yaml", "kodata/welcome.slide")
-	copyFiles(t, filepath.Join(src, "magefiles"), filepath.Join(dir, "magefiles"), "go.sum", "magefile.go")
-	gomod, err := os.ReadFile(filepath.Join(src, "magefiles", "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	write(t, filepath.Join(dir, "magefiles", "go.mod"), strings.Replace(string(gomod), "=> ../../..", "=> "+root, 1))
+	testenv.CopyFiles(t, filepath.Join(testenv.ModuleRoot(t), "examples", "slides"), dir, "go.mod", "go.sum", "scratchkit.yaml", "kodata/welcome.slide")
+	copyMagefiles(t, "slides", filepath.Join(dir, "magefiles"))
 	return dir
 }
 
@@ -96,7 +86,7 @@ func TestDependencyMain(t *testing.T) {
 	// A second commit that changes no Go file (nor the data) pushes no layer: the binaries are
 	// the same, and so are their layers; only the configs (the commit time) and manifests change.
 	before := registryBlobs(t, reg.Dir)
-	write(t, filepath.Join(dir, "NOTES"), "a change that is not Go\n")
+	testenv.WriteFile(t, filepath.Join(dir, "NOTES"), "a change that is not Go\n")
 	gitCommit(t, dir, "2026-02-02T02:02:02Z", "notes")
 	mustRun(t, dir, env, "image")
 	for blob, size := range registryBlobs(t, reg.Dir) {
@@ -144,7 +134,7 @@ func TestDependencyMain(t *testing.T) {
 
 	// A main package whose imports go.sum lacks checksums for: one sentence with the command.
 	// (GOFLAGS=-mod=mod, which the tests give mage for the magefiles module, would add them.)
-	write(t, filepath.Join(dir, "scratchkit.yaml"), "builds:\n  - main: golang.org/x/tools/cmd/stringer\n")
+	testenv.WriteFile(t, filepath.Join(dir, "scratchkit.yaml"), "builds:\n  - main: golang.org/x/tools/cmd/stringer\n")
 	out, err := run(t, dir, append(env, "GOFLAGS="), "build")
 	if err == nil {
 		t.Fatalf("mage build of a main without go.sum entries succeeded:\n%s", out)
@@ -154,7 +144,7 @@ func TestDependencyMain(t *testing.T) {
 	}
 
 	// A configured data directory that does not exist is an error naming the key.
-	write(t, filepath.Join(dir, "scratchkit.yaml"), "builds:\n  - main: golang.org/x/tools/cmd/present\n    data: slides\n")
+	testenv.WriteFile(t, filepath.Join(dir, "scratchkit.yaml"), "builds:\n  - main: golang.org/x/tools/cmd/present\n    data: slides\n")
 	out, err = run(t, dir, []string{"SCRATCHKIT_PLATFORMS=linux/amd64"}, "image")
 	if err == nil || !strings.Contains(out, "builds[0].data") || !strings.Contains(out, "slides") {
 		t.Errorf("a missing data directory: %v\n%s", err, out)

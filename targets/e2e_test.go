@@ -6,8 +6,6 @@ package targets_test
 
 import (
 	"archive/tar"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"os"
@@ -15,7 +13,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -24,76 +21,37 @@ import (
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 )
 
-var (
-	mageOnce sync.Once
-	mageBin  string
-	mageErr  error
-)
-
-// mage builds the mage CLI from this module's pinned version, once per test binary.
+// mage builds the mage CLI from this module's pinned version, once per test process.
 func mage(t *testing.T) string {
 	t.Helper()
-	mageOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "scratchkit-mage-")
-		if err != nil {
-			mageErr = err
-			return
-		}
-		mageBin = filepath.Join(dir, "mage")
-		out, err := exec.Command("go", "build", "-o", mageBin, "github.com/magefile/mage").CombinedOutput()
-		if err != nil {
-			mageErr = err
-			t.Logf("%s", out)
-		}
-	})
-	if mageErr != nil {
-		t.Fatalf("build mage: %v", mageErr)
-	}
-	return mageBin
+	return testenv.GoBuild(t, testenv.GoProgram{Dir: ".", Pkg: "github.com/magefile/mage"})
 }
 
 // project makes a copy of the hello example with its own magefiles module pointing at this
 // repository, and the given extra files (e.g. scratchkit.yaml). It returns the service directory.
 func project(t *testing.T, files map[string]string) string {
 	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := filepath.Join(t.TempDir(), "hello")
-	copyFiles(t, filepath.Join(root, "examples", "hello"), dir, "go.mod", "main.go")
-	copyFiles(t, filepath.Join(root, "examples", "hello", "magefiles"), filepath.Join(dir, "magefiles"), "go.sum", "magefile.go")
-	gomod, err := os.ReadFile(filepath.Join(root, "examples", "hello", "magefiles", "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gomod = []byte(strings.Replace(string(gomod), "=> ../../..", "=> "+root, 1))
-	write(t, filepath.Join(dir, "magefiles", "go.mod"), string(gomod))
+	testenv.CopyFiles(t, filepath.Join(testenv.ModuleRoot(t), "examples", "hello"), dir, "go.mod", "main.go")
+	copyMagefiles(t, "hello", filepath.Join(dir, "magefiles"))
 	for name, body := range files {
-		write(t, filepath.Join(dir, name), body)
+		testenv.WriteFile(t, filepath.Join(dir, name), body)
 	}
 	return dir
 }
 
-func copyFiles(t *testing.T, from, to string, names ...string) {
+// copyMagefiles copies the magefiles module of examples/<example> to dir, its go.mod's replace
+// pointing at this checkout.
+func copyMagefiles(t *testing.T, example, dir string) {
 	t.Helper()
-	for _, n := range names {
-		data, err := os.ReadFile(filepath.Join(from, n))
-		if err != nil {
-			t.Fatal(err)
-		}
-		write(t, filepath.Join(to, n), string(data))
-	}
-}
-
-func write(t *testing.T, path, body string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	root := testenv.ModuleRoot(t)
+	src := filepath.Join(root, "examples", example, "magefiles")
+	testenv.CopyFiles(t, src, dir, "go.sum", "magefile.go")
+	gomod, err := os.ReadFile(filepath.Join(src, "go.mod"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, filepath.Join(dir, "go.mod"), strings.Replace(string(gomod), "=> ../../..", "=> "+root, 1))
 }
 
 // run runs mage targets for the project and returns the combined output.
@@ -125,16 +83,6 @@ func record(t *testing.T, dir string) *artifacts.Artifacts {
 	return rec
 }
 
-func sha(t *testing.T, path string) string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := sha256.Sum256(data)
-	return hex.EncodeToString(s[:])
-}
-
 // TestImageOffline is the main job on a fresh machine: no configuration, no registry, no network.
 func TestImageOffline(t *testing.T) {
 	dir := project(t, nil)
@@ -150,7 +98,7 @@ func TestImageOffline(t *testing.T) {
 		t.Fatalf("binaries: %+v", rec.Binaries)
 	}
 	bin := rec.Binaries[0]
-	if got := sha(t, filepath.Join(dir, bin.Path)); got != bin.SHA256 || bin.Path != "dist/hello/linux_"+runtime.GOARCH+"/hello" {
+	if got := testenv.FileSHA256(t, filepath.Join(dir, bin.Path)); got != bin.SHA256 || bin.Path != "dist/hello/linux_"+runtime.GOARCH+"/hello" {
 		t.Errorf("recorded %s %s, file %s", bin.Path, bin.SHA256, got)
 	}
 	dests := map[string]artifacts.Image{}
@@ -184,7 +132,7 @@ func TestImageOffline(t *testing.T) {
 		umoci := testenv.Tool(t, "umoci")
 		bundle := filepath.Join(t.TempDir(), "bundle")
 		testenv.Run(t, umoci, "unpack", "--image", filepath.Join(dir, "dist", "layout")+":hello:latest", bundle)
-		if got := sha(t, filepath.Join(bundle, "rootfs", "ko-app", "hello")); got != bin.SHA256 {
+		if got := testenv.FileSHA256(t, filepath.Join(bundle, "rootfs", "ko-app", "hello")); got != bin.SHA256 {
 			t.Errorf("umoci-unpacked binary %s, verified %s", got, bin.SHA256)
 		}
 	}
@@ -580,14 +528,8 @@ func TestPipelineExample(t *testing.T) {
 	primary := testenv.StartRegistry(t, testenv.RegistryOptions{})
 	mirror := testenv.StartRegistry(t, testenv.RegistryOptions{})
 	dir := project(t, nil)
-	root, _ := filepath.Abs("..")
 	pipeline := filepath.Join(t.TempDir(), "pipeline", "magefiles")
-	copyFiles(t, filepath.Join(root, "examples", "pipeline", "magefiles"), pipeline, "magefile.go", "go.sum")
-	gomod, err := os.ReadFile(filepath.Join(root, "examples", "pipeline", "magefiles", "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	write(t, filepath.Join(pipeline, "go.mod"), strings.Replace(string(gomod), "=> ../../..", "=> "+root, 1))
+	copyMagefiles(t, "pipeline", pipeline)
 	env := append(os.Environ(), "GOFLAGS=-mod=mod", "NO_COLOR=1", "COSIGN_PASSWORD=pw", "KO_DOCKER_REPO=", "SCRATCHKIT_PLATFORMS=",
 		"PRIMARY_REPO="+primary.Host+"/team", "MIRROR_REPO="+mirror.Host+"/mirror")
 	mageIn := func(args ...string) string {
@@ -869,7 +811,7 @@ func TestDockerfileContextHoldsNoKey(t *testing.T) {
 
 	// The context as docker sends it: the legacy builder reads .dockerignore like BuildKit.
 	probe := filepath.Join(t.TempDir(), "Dockerfile")
-	write(t, probe, "FROM scratch\nCOPY . /ctx/\n")
+	testenv.WriteFile(t, probe, "FROM scratch\nCOPY . /ctx/\n")
 	tag := "scratchkit-e2e-context:" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
 	cmd := exec.Command(docker, "build", "--quiet", "--file", probe, "--tag", tag, dir)
 	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")

@@ -23,11 +23,7 @@ import (
 // checksums from the example's magefiles module, so nothing is fetched.
 func resolveProject(t *testing.T) string {
 	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sums, err := os.ReadFile(filepath.Join(root, "examples", "hello", "magefiles", "go.sum"))
+	sums, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(t), "examples", "hello", "magefiles", "go.sum"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +152,7 @@ func TestResolve(t *testing.T) {
 		{File: "deploy/app.yaml", Line: 20, Main: "example.com/hello", Image: "hello", Ref: hello},
 		{File: "deploy/tools/mage.yml", Line: 12, Main: "github.com/magefile/mage", Image: "mage", Ref: mageRef},
 	}
-	if r := rec.Resolved; r == nil || r.Path != "dist/resolved.yaml" || r.SHA256 != sha(t, resolvedPath) || !equalSubs(r.Substitutions, wantSubs) {
+	if r := rec.Resolved; r == nil || r.Path != "dist/resolved.yaml" || r.SHA256 != testenv.FileSHA256(t, resolvedPath) || !equalSubs(r.Substitutions, wantSubs) {
 		t.Errorf("artifacts.json resolved: %+v, want %+v", r, wantSubs)
 	}
 	for _, w := range []string{"deploy/app.yaml:20", "ko://example.com/hello", "deploy/tools/mage.yml:12", "dist/resolved.yaml: 3 documents from 2 files, 2 references replaced"} {
@@ -200,7 +196,7 @@ func TestResolve(t *testing.T) {
 
 	// An unknown import path: an error naming the file and line, before anything is built;
 	// neither the stream nor a new output is written.
-	write(t, filepath.Join(dir, "deploy", "zz-more.yaml"), "kind: Pod\nspec:\n  containers:\n    - image: ko://example.com/hello/cmd/nope\n")
+	testenv.WriteFile(t, filepath.Join(dir, "deploy", "zz-more.yaml"), "kind: Pod\nspec:\n  containers:\n    - image: ko://example.com/hello/cmd/nope\n")
 	out, err = run(t, dir, append(env, "SCRATCHKIT_RESOLVE_OUTPUT=dist/other.yaml"), "resolve")
 	if err == nil || !strings.Contains(out, "deploy/zz-more.yaml:4: ko://example.com/hello/cmd/nope matches no build") || !strings.Contains(out, "github.com/magefile/mage") {
 		t.Errorf("unknown import path: %v\n%s", err, out)

@@ -15,7 +15,8 @@ import (
 
 // TestMain points every engine the tests run at an empty local vulnerability database (through
 // GOVULNDB, which SCRATCHKIT_VERIFY_VULNDB in a test's own environment overrides): Verify's
-// vulnerability check never reaches for the network.
+// vulnerability check never reaches for the network. testenv.Main removes the fixtures the tests
+// built.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "scratchkit-e2e-vulndb-")
 	if err != nil {
@@ -28,9 +29,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	os.Setenv("GOVULNDB", url)
-	code := m.Run()
+	testenv.Main(m)
 	os.RemoveAll(dir)
-	os.Exit(code)
 }
 
 // helloVulnDB writes a database with two vulnerabilities of the standard library's net/http:
@@ -109,13 +109,13 @@ func TestVerifyVulncheck(t *testing.T) {
 	cfg := func(until string) string {
 		return "verify:\n  vulncheck: enforce\n  vuln_ignore:\n    - id: CVE-2099-0101\n      reason: " + reason + "\n      until: " + until + "\n"
 	}
-	write(t, filepath.Join(dir, "scratchkit.yaml"), cfg("2099-12-31"))
+	testenv.WriteFile(t, filepath.Join(dir, "scratchkit.yaml"), cfg("2099-12-31"))
 	out = mustRun(t, dir, env, "verify")
 	contains(out, "in the binary (ListenAndServe trusts a header); ignored: "+reason, "1 of 1 binaries passed")
 	if f := record(t, dir).Binaries[0].Vuln.Findings[0]; f.Ignored != reason {
 		t.Errorf("recorded finding: %+v", f)
 	}
-	write(t, filepath.Join(dir, "scratchkit.yaml"), cfg("2000-01-31"))
+	testenv.WriteFile(t, filepath.Join(dir, "scratchkit.yaml"), cfg("2000-01-31"))
 	out, err = run(t, dir, env, "verify")
 	if err == nil {
 		t.Fatalf("an expired ignore entry passed:\n%s", out)

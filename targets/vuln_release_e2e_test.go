@@ -1,8 +1,6 @@
 package targets_test
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -51,7 +49,7 @@ smoke:
 			t.Errorf("no vuln attestation of %s (%s) in artifacts.json: %+v", m.ref, m.platform, rec.Attestations)
 		}
 		cmd := testenv.Run(t, cosign, "verify-attestation", "--key", filepath.Join(dir, "cosign.pub"), "--insecure-ignore-tlog", "--allow-insecure-registry", "--type", "vuln", m.ref)
-		pred := vulnPredicate(t, cmd)
+		pred := string(testenv.Predicate(t, cmd, "https://cosign.sigstore.dev/attestation/vuln/v1"))
 		for _, want := range []string{`"platform":"` + m.platform + `"`, `"version":"2026-03-31T00:00:00Z"`, `"GO-2099-0101"`, `"net/http.Server.ListenAndServe"`, `"GO-2099-0102"`, `"uri":"pkg:golang/golang.org/x/vuln@`} {
 			if !strings.Contains(pred, want) {
 				t.Errorf("%s (%s): the vuln predicate lacks %s:\n%s", m.ref, m.platform, want, pred)
@@ -62,36 +60,9 @@ smoke:
 		t.Errorf("verifySignatures checked no vuln attestation:\n%s", out)
 	}
 
-	write(t, filepath.Join(dir, "scratchkit.yaml"), "platforms: [linux/amd64]\nverify:\n  vulncheck: off\nsmoke:\n  runtime: none\nsign:\n  attest: [sbom, vuln]\n")
+	testenv.WriteFile(t, filepath.Join(dir, "scratchkit.yaml"), "platforms: [linux/amd64]\nverify:\n  vulncheck: off\nsmoke:\n  runtime: none\nsign:\n  attest: [sbom, vuln]\n")
 	out, err := run(t, dir, env, "sign")
 	if err == nil || !strings.Contains(out, "scratchkit.yaml:7: sign.attest lists vuln, but hello (linux/"+runtime.GOARCH+") has no vulnerability check to attest: verify.vulncheck is off for it") {
 		t.Errorf("sign.attest vuln without a check: %v\n%s", err, out)
 	}
-}
-
-// vulnPredicate returns the predicate, as JSON, of the vuln statement in the cosign CLI's
-// verify-attestation output (one DSSE envelope per line).
-func vulnPredicate(t *testing.T, out string) string {
-	t.Helper()
-	for _, line := range strings.Split(out, "\n") {
-		var env struct {
-			Payload string `json:"payload"`
-		}
-		if json.Unmarshal([]byte(line), &env) != nil || env.Payload == "" {
-			continue
-		}
-		raw, err := base64.StdEncoding.DecodeString(env.Payload)
-		if err != nil {
-			continue
-		}
-		var st struct {
-			PredicateType string          `json:"predicateType"`
-			Predicate     json.RawMessage `json:"predicate"`
-		}
-		if json.Unmarshal(raw, &st) == nil && st.PredicateType == "https://cosign.sigstore.dev/attestation/vuln/v1" {
-			return string(st.Predicate)
-		}
-	}
-	t.Fatalf("no vuln statement in the cosign output:\n%s", out)
-	return ""
 }

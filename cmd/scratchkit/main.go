@@ -99,87 +99,14 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 // run is the whole command; it returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("scratchkit", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	verbose := fs.Bool("v", os.Getenv("MAGEFILE_VERBOSE") == "1", "print each command line and every registry request")
-	dir := fs.String("C", ".", "the project `directory` (where go.mod and scratchkit.yaml are)")
-	var skip []string
-	fs.Func("skip", "a `stage` that already ran in this mage invocation (set by the mage targets; repeatable)", func(s string) error {
-		skip = append(skip, s)
-		return nil
-	})
-	fs.Usage = func() { usage(fs, stderr) }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return launch.ExitUsage
-	}
-	if fs.NArg() == 0 {
-		usage(fs, stderr)
-		return launch.ExitUsage
-	}
-	cmd, ok := find(fs.Arg(0))
+	inv, code, ok := parse(args, stderr)
 	if !ok {
-		fmt.Fprintf(stderr, "scratchkit: unknown command %q\n", fs.Arg(0))
-		usage(fs, stderr)
-		return launch.ExitUsage
+		return code
 	}
-	var arg string
-	switch {
-	case cmd.arg == "" && fs.NArg() > 1:
-		fmt.Fprintf(stderr, "scratchkit: %s takes no argument (got %q)\n", cmd.name, fs.Arg(1))
-		return launch.ExitUsage
-	case cmd.arg != "" && fs.NArg() != 2:
-		fmt.Fprintf(stderr, "scratchkit: %s takes one argument, the %s: scratchkit %s <%s>\n", cmd.name, cmd.arg, cmd.name, cmd.arg)
-		return launch.ExitUsage
-	case cmd.arg != "":
-		arg = fs.Arg(1)
-	}
-
 	status := launch.Status{}
 	statusFile := os.Getenv(launch.EnvStatus)
 	os.Unsetenv(launch.EnvStatus)
-	code := func() int {
-		if cmd.full && signing == nil {
-			status.NeedsFull = true
-			status.Error = fmt.Sprintf("%s: %v", cmd.name, errNeedsFull)
-			return launch.ExitNeedsFull
-		}
-		configured, err := configure()
-		if err != nil {
-			status.Error = err.Error()
-			return launch.ExitFailure
-		}
-		ctx, stop := interrupts(stderr)
-		defer stop()
-		e, err := engine.New(engine.Options{Dir: *dir, Configure: configured, Verbose: *verbose, Out: stdout, Extra: extra, Skip: skip, Command: cmd.name})
-		if err != nil {
-			status.Error = err.Error()
-			return launch.ExitFailure
-		}
-		if e.NeedsFull() {
-			status.NeedsFull = true
-			status.Error = fmt.Sprintf("%s: %v", cmd.name, errNeedsFull)
-			return launch.ExitNeedsFull
-		}
-		err = cmd.run(ctx, e, arg)
-		status.Ran = e.Ran()
-		switch {
-		case err == nil:
-			return 0
-		case ctx.Err() != nil:
-			status.Error = fmt.Sprintf("%s: interrupted: %v", cmd.name, err)
-			return launch.ExitInterrupted
-		case errors.Is(err, engine.ErrNeedsFull):
-			status.NeedsFull = true
-		}
-		status.Error = err.Error()
-		if status.NeedsFull {
-			return launch.ExitNeedsFull
-		}
-		return launch.ExitFailure
-	}()
+	code = execute(inv, &status, stdout, stderr)
 	status.Code = code
 	if statusFile != "" {
 		// The mage targets report the error themselves, once, as mage reports any target's.
@@ -195,6 +122,102 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// invocation is a command line, parsed.
+type invocation struct {
+	cmd     command
+	arg     string // the command's argument, if it takes one
+	dir     string
+	verbose bool
+	skip    []string
+}
+
+// parse parses the command line; when it is not a command to run (-h, a usage error), it says
+// so on stderr and returns ok false with the exit status.
+func parse(args []string, stderr io.Writer) (inv invocation, code int, ok bool) {
+	fs := flag.NewFlagSet("scratchkit", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	verbose := fs.Bool("v", os.Getenv("MAGEFILE_VERBOSE") == "1", "print each command line and every registry request")
+	dir := fs.String("C", ".", "the project `directory` (where go.mod and scratchkit.yaml are)")
+	var skip []string
+	fs.Func("skip", "a `stage` that already ran in this mage invocation (set by the mage targets; repeatable)", func(s string) error {
+		skip = append(skip, s)
+		return nil
+	})
+	fs.Usage = func() { usage(fs, stderr) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return invocation{}, 0, false
+		}
+		return invocation{}, launch.ExitUsage, false
+	}
+	if fs.NArg() == 0 {
+		usage(fs, stderr)
+		return invocation{}, launch.ExitUsage, false
+	}
+	cmd, ok := find(fs.Arg(0))
+	if !ok {
+		fmt.Fprintf(stderr, "scratchkit: unknown command %q\n", fs.Arg(0))
+		usage(fs, stderr)
+		return invocation{}, launch.ExitUsage, false
+	}
+	var arg string
+	switch {
+	case cmd.arg == "" && fs.NArg() > 1:
+		fmt.Fprintf(stderr, "scratchkit: %s takes no argument (got %q)\n", cmd.name, fs.Arg(1))
+		return invocation{}, launch.ExitUsage, false
+	case cmd.arg != "" && fs.NArg() != 2:
+		fmt.Fprintf(stderr, "scratchkit: %s takes one argument, the %s: scratchkit %s <%s>\n", cmd.name, cmd.arg, cmd.name, cmd.arg)
+		return invocation{}, launch.ExitUsage, false
+	case cmd.arg != "":
+		arg = fs.Arg(1)
+	}
+	return invocation{cmd: cmd, arg: arg, dir: *dir, verbose: *verbose, skip: skip}, 0, true
+}
+
+// execute runs the command of inv on one engine Run, filling in status (all but its code), and
+// returns the exit status.
+func execute(inv invocation, status *launch.Status, stdout, stderr io.Writer) int {
+	cmd := inv.cmd
+	if cmd.full && signing == nil {
+		status.NeedsFull = true
+		status.Error = fmt.Sprintf("%s: %v", cmd.name, errNeedsFull)
+		return launch.ExitNeedsFull
+	}
+	configured, err := configure()
+	if err != nil {
+		status.Error = err.Error()
+		return launch.ExitFailure
+	}
+	ctx, stop := interrupts(stderr)
+	defer stop()
+	e, err := engine.New(engine.Options{Dir: inv.dir, Configure: configured, Verbose: inv.verbose, Out: stdout, Extra: extra, Skip: inv.skip, Command: cmd.name})
+	if err != nil {
+		status.Error = err.Error()
+		return launch.ExitFailure
+	}
+	if e.NeedsFull() {
+		status.NeedsFull = true
+		status.Error = fmt.Sprintf("%s: %v", cmd.name, errNeedsFull)
+		return launch.ExitNeedsFull
+	}
+	err = cmd.run(ctx, e, inv.arg)
+	status.Ran = e.Ran()
+	switch {
+	case err == nil:
+		return 0
+	case ctx.Err() != nil:
+		status.Error = fmt.Sprintf("%s: interrupted: %v", cmd.name, err)
+		return launch.ExitInterrupted
+	case errors.Is(err, engine.ErrNeedsFull):
+		status.NeedsFull = true
+	}
+	status.Error = err.Error()
+	if status.NeedsFull {
+		return launch.ExitNeedsFull
+	}
+	return launch.ExitFailure
 }
 
 // configure reads what a magefile passed to targets.Configure, handed over by the mage targets

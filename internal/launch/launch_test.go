@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scratchkit/scratchkit/internal/testenv"
 	"golang.org/x/mod/module"
 	modzip "golang.org/x/mod/zip"
 )
@@ -65,12 +66,7 @@ func copyFile(t *testing.T, from, to string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, to, string(data))
 }
 
 func appendTo(t *testing.T, path, text string) {

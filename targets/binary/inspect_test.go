@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/scratchkit/scratchkit/internal/testenv"
 )
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
@@ -198,7 +200,7 @@ func TestInspectSHA256(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := fileSHA(t, path); info.SHA256 != want {
+	if want := testenv.FileSHA256(t, path); info.SHA256 != want {
 		t.Errorf("sha256 %s, want %s", info.SHA256, want)
 	}
 }
@@ -409,7 +411,7 @@ func TestCleanLeakPaths(t *testing.T) {
 }
 
 func TestBuildPaths(t *testing.T) {
-	root := moduleRoot(t)
+	root := testenv.ModuleRoot(t)
 	paths, err := BuildPaths(context.Background(), "", root, nil)
 	if err != nil {
 		t.Fatal(err)

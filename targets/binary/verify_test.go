@@ -2,8 +2,6 @@ package binary
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/scratchkit/scratchkit/internal/bytesize"
+	"github.com/scratchkit/scratchkit/internal/testenv"
 )
 
 var hostPlatform = "linux/" + runtime.GOARCH
@@ -19,7 +18,7 @@ var hostPlatform = "linux/" + runtime.GOARCH
 // leakPaths are this machine's build paths, as the Verify target will pass them.
 func leakPaths(t *testing.T) []string {
 	t.Helper()
-	paths, err := BuildPaths(context.Background(), "go", moduleRoot(t), nil)
+	paths, err := BuildPaths(context.Background(), "go", testenv.ModuleRoot(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,22 +91,12 @@ func wantDetail(t *testing.T, res Result, parts ...string) {
 	}
 }
 
-func fileSHA(t *testing.T, path string) string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])
-}
-
 func TestVerifyStaticBuildPasses(t *testing.T) {
 	path := fixture(t, "static")
 	st, _ := os.Stat(path)
 	rep := verifyAs(t, "static", "hello", Expect{
 		Platform:  hostPlatform,
-		SHA256:    fileSHA(t, path),
+		SHA256:    testenv.FileSHA256(t, path),
 		MaxSize:   st.Size(),
 		LeakPaths: leakPaths(t),
 	})
@@ -193,7 +182,7 @@ func TestVerifyUnstripped(t *testing.T) {
 }
 
 func TestVerifyWithoutTrimpathLeaksPaths(t *testing.T) {
-	root := moduleRoot(t)
+	root := testenv.ModuleRoot(t)
 	rep := verifyAs(t, "no-trimpath", "hello", Expect{Platform: hostPlatform, LeakPaths: leakPaths(t)})
 	wantFailing(t, rep, CheckTrimpath, CheckPaths)
 	wantDetail(t, mustResult(t, rep, CheckTrimpath), "without -trimpath", "add -trimpath")
@@ -322,7 +311,7 @@ func TestVerifyNonELFIsNotApplicable(t *testing.T) {
 		{"windows", "windows/amd64", FormatPE},
 	} {
 		path := fixture(t, tc.fixture)
-		rep := verifyAs(t, tc.fixture, "hello", Expect{Platform: tc.platform, SHA256: fileSHA(t, path), MaxSize: 1 << 30, LeakPaths: leakPaths(t)})
+		rep := verifyAs(t, tc.fixture, "hello", Expect{Platform: tc.platform, SHA256: testenv.FileSHA256(t, path), MaxSize: 1 << 30, LeakPaths: leakPaths(t)})
 		wantFailing(t, rep)
 		if rep.Format != tc.format {
 			t.Errorf("%s: format %q, want %q", tc.fixture, rep.Format, tc.format)
@@ -347,7 +336,7 @@ func TestVerifyNonELFIsNotApplicable(t *testing.T) {
 
 func TestVerifyIntegrity(t *testing.T) {
 	path := fixture(t, "static")
-	sum := fileSHA(t, path)
+	sum := testenv.FileSHA256(t, path)
 	for _, recorded := range []string{sum, "sha256:" + sum, strings.ToUpper(sum)} {
 		rep := verifyAs(t, "static", "hello", Expect{SHA256: recorded})
 		if res := mustResult(t, rep, CheckIntegrity); res.Status != StatusPass {

@@ -77,13 +77,10 @@ func Generate(o Options) (string, error) {
 	if len(o.Builds) == 0 {
 		return "", errors.New("dockerfile: no builds")
 	}
-	user := o.User
-	if user == "" {
-		user = image.DefaultUser
-	}
-	moduleDir := o.ModuleDir
-	if moduleDir == "" {
-		moduleDir = "."
+	for _, bl := range o.Builds {
+		if bl.Linkage != "" && bl.Linkage != binary.LinkageStatic {
+			return "", fmt.Errorf("dockerfile: build %s: linkage %s needs a C toolchain the golang image lacks; use linkage: static, or keep building it with mage", bl.Name, bl.Linkage)
+		}
 	}
 	var b bytes.Buffer
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
@@ -91,6 +88,21 @@ func Generate(o Options) (string, error) {
 	w("%s from scratchkit.yaml: the build `mage image` does.", Marker)
 	w("# Edit scratchkit.yaml and run `mage dockerfile` again rather than editing this file.")
 	w("")
+	writeBuildStage(w, o)
+	for _, bl := range o.Builds {
+		w("")
+		writeImageStage(w, o, bl)
+	}
+	return b.String(), nil
+}
+
+// writeBuildStage writes the stage that builds every binary (and, for a static base on scratch,
+// the files scratch lacks) under /out.
+func writeBuildStage(w func(string, ...any), o Options) {
+	moduleDir := o.ModuleDir
+	if moduleDir == "" {
+		moduleDir = "."
+	}
 	w("FROM --platform=$BUILDPLATFORM %s AS build", o.Builder)
 	w("WORKDIR /src")
 	w("# Modules first, so a source change does not download them again.")
@@ -99,9 +111,6 @@ func Generate(o Options) (string, error) {
 	w("COPY %s .", path(moduleDir, ""))
 	w("ARG TARGETOS TARGETARCH TARGETVARIANT")
 	for _, bl := range o.Builds {
-		if bl.Linkage != "" && bl.Linkage != binary.LinkageStatic {
-			return "", fmt.Errorf("dockerfile: build %s: linkage %s needs a C toolchain the golang image lacks; use linkage: static, or keep building it with mage", bl.Name, bl.Linkage)
-		}
 		ldflags := strings.TrimSpace("-s -w " + strings.Join(bl.Ldflags, " "))
 		args := []string{"go", "build", "-trimpath", "-ldflags=" + shellQuote(ldflags), "-pgo=auto"}
 		if len(bl.Tags) > 0 {
@@ -127,55 +136,60 @@ func Generate(o Options) (string, error) {
 		w(`    printf 'root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n' > /out/etc/group && \`)
 		w(`    printf 'hosts: files dns\n' > /out/etc/nsswitch.conf`)
 	}
-	for _, bl := range o.Builds {
-		w("")
-		w("FROM %s AS %s", o.Base, bl.Name)
-		if o.Static && o.Base == "scratch" {
-			w("COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt")
-			w("COPY --from=build /usr/local/go/lib/time/zoneinfo.zip /usr/local/go/lib/time/zoneinfo.zip")
-			w("COPY --from=build /out/etc/ /etc/")
-			w("COPY --from=build --chown=65532:65532 /out/home/nonroot /home/nonroot")
-			w("COPY --from=build /out/tmp /tmp")
-		}
-		w("COPY --from=build /out/%s %s", bl.Name, image.AppPath(bl.Name))
-		env := []string{"PATH=" + image.AppDir}
-		if o.Static && o.Base == "scratch" {
-			env = append(env, "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt", "ZONEINFO=/usr/local/go/lib/time/zoneinfo.zip")
-		}
-		env = append(env, o.Env...)
-		var quoted []string
-		for _, e := range env {
-			k, v, _ := strings.Cut(e, "=")
-			quoted = append(quoted, k+"="+strconv.Quote(v))
-		}
-		w("ENV %s", strings.Join(quoted, " "))
-		for _, k := range slices.Sorted(maps.Keys(o.Labels)) {
-			w("LABEL %s=%s", strconv.Quote(k), strconv.Quote(o.Labels[k]))
-		}
-		if o.Workdir != "" {
-			w("WORKDIR %s", o.Workdir)
-		}
-		for _, p := range o.Ports {
-			w("EXPOSE %s", p)
-		}
-		if len(o.Volumes) > 0 {
-			var v []string
-			for _, s := range o.Volumes {
-				v = append(v, strconv.Quote(s))
-			}
-			w("VOLUME [%s]", strings.Join(v, ", "))
-		}
-		w("USER %s", user)
-		w("ENTRYPOINT [%s]", strconv.Quote(image.AppPath(bl.Name)))
-		if len(o.Args) > 0 {
-			var a []string
-			for _, s := range o.Args {
-				a = append(a, strconv.Quote(s))
-			}
-			w("CMD [%s]", strings.Join(a, ", "))
-		}
+}
+
+// writeImageStage writes the stage of the image of one build: its base, the binary at
+// /ko-app/<name>, and the image's config.
+func writeImageStage(w func(string, ...any), o Options, bl Build) {
+	user := o.User
+	if user == "" {
+		user = image.DefaultUser
 	}
-	return b.String(), nil
+	w("FROM %s AS %s", o.Base, bl.Name)
+	if o.Static && o.Base == "scratch" {
+		w("COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt")
+		w("COPY --from=build /usr/local/go/lib/time/zoneinfo.zip /usr/local/go/lib/time/zoneinfo.zip")
+		w("COPY --from=build /out/etc/ /etc/")
+		w("COPY --from=build --chown=65532:65532 /out/home/nonroot /home/nonroot")
+		w("COPY --from=build /out/tmp /tmp")
+	}
+	w("COPY --from=build /out/%s %s", bl.Name, image.AppPath(bl.Name))
+	env := []string{"PATH=" + image.AppDir}
+	if o.Static && o.Base == "scratch" {
+		env = append(env, "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt", "ZONEINFO=/usr/local/go/lib/time/zoneinfo.zip")
+	}
+	env = append(env, o.Env...)
+	var quoted []string
+	for _, e := range env {
+		k, v, _ := strings.Cut(e, "=")
+		quoted = append(quoted, k+"="+strconv.Quote(v))
+	}
+	w("ENV %s", strings.Join(quoted, " "))
+	for _, k := range slices.Sorted(maps.Keys(o.Labels)) {
+		w("LABEL %s=%s", strconv.Quote(k), strconv.Quote(o.Labels[k]))
+	}
+	if o.Workdir != "" {
+		w("WORKDIR %s", o.Workdir)
+	}
+	for _, p := range o.Ports {
+		w("EXPOSE %s", p)
+	}
+	if len(o.Volumes) > 0 {
+		var v []string
+		for _, s := range o.Volumes {
+			v = append(v, strconv.Quote(s))
+		}
+		w("VOLUME [%s]", strings.Join(v, ", "))
+	}
+	w("USER %s", user)
+	w("ENTRYPOINT [%s]", strconv.Quote(image.AppPath(bl.Name)))
+	if len(o.Args) > 0 {
+		var a []string
+		for _, s := range o.Args {
+			a = append(a, strconv.Quote(s))
+		}
+		w("CMD [%s]", strings.Join(a, ", "))
+	}
 }
 
 // checkRef refuses floating references: a digest, or a tag with an exact version.

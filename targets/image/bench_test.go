@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/scratchkit/scratchkit/internal/testenv"
 )
 
 // BenchmarkImage measures what the Image stage costs for examples/hello in a fresh process (no
@@ -29,7 +30,7 @@ func BenchmarkImage(b *testing.B) {
 	cache := b.TempDir()
 	spec := func(bin, cacheDir string) Spec {
 		return Spec{Name: "hello", Created: testCreated, GoRoot: root, CacheDir: cacheDir,
-			Binaries: []Binary{{Platform: platform, Path: bin, SHA256: sha(b, bin)}}}
+			Binaries: []Binary{{Platform: platform, Path: bin, SHA256: testenv.FileSHA256(b, bin)}}}
 	}
 	run := func(b *testing.B, s Spec) {
 		resetStatic()

@@ -3,8 +3,6 @@ package image
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -20,13 +18,8 @@ import (
 // buildHello builds examples/hello as a static binary for the host's linux architecture.
 func buildHello(t testing.TB) (string, string) {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "hello")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, ".")
-	cmd.Dir = "../../examples/hello"
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH, "GOWORK=off", "GOFLAGS=")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build examples/hello: %v\n%s", err, b)
-	}
+	out := testenv.GoBuild(t, testenv.GoProgram{Dir: "../../examples/hello", Flags: []string{"-trimpath", "-ldflags=-s -w"},
+		Env: []string{"GOOS=linux", "GOARCH=" + runtime.GOARCH, "GOWORK=off", "GOFLAGS="}})
 	platform := "linux/" + runtime.GOARCH
 	if runtime.GOARCH == "arm" {
 		platform += "/v7"
@@ -53,7 +46,7 @@ func TestE2EHelloInDocker(t *testing.T) {
 	}
 	docker := testenv.Docker(t)
 	bin, platform := buildHello(t)
-	s := Spec{Name: "hello", Created: testCreated, Binaries: []Binary{{Platform: platform, Path: bin, SHA256: sha(t, bin)}},
+	s := Spec{Name: "hello", Created: testCreated, Binaries: []Binary{{Platform: platform, Path: bin, SHA256: testenv.FileSHA256(t, bin)}},
 		CacheDir: t.TempDir()}
 
 	// The image run is the second build, its layers read from the layer cache the first filled.

@@ -5,56 +5,32 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/scratchkit/scratchkit/internal/testenv"
 )
 
-// tinyBinaries caches one tiny real Go binary per platform for the whole test run.
-var tinyBinaries struct {
-	sync.Mutex
-	dir  string
-	bins map[string]string
-}
-
-// tinyBinary builds (once) a small static Go program for platform os/arch[/variant].
+// tinyBinary builds (once per test process) a small static Go program for platform os/arch[/variant].
 func tinyBinary(t *testing.T, platform string) string {
 	t.Helper()
-	tinyBinaries.Lock()
-	defer tinyBinaries.Unlock()
-	if p, ok := tinyBinaries.bins[platform]; ok {
-		return p
-	}
-	if tinyBinaries.dir == "" {
-		dir, err := os.MkdirTemp("", "scratchkit-image-test-")
-		if err != nil {
-			t.Fatal(err)
+	src := testenv.Fixture(t, "tiny", func(src string) error {
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			return err
 		}
-		tinyBinaries.dir = dir
-		tinyBinaries.bins = map[string]string{}
-		src := filepath.Join(dir, "src")
-		must(t, os.MkdirAll(src, 0o755))
-		must(t, os.WriteFile(filepath.Join(src, "go.mod"), []byte("module example.com/tiny\n\ngo 1.26\n"), 0o644))
-		must(t, os.WriteFile(filepath.Join(src, "main.go"), []byte("package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"tiny\") }\n"), 0o644))
-	}
+		if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte("module example.com/tiny\n\ngo 1.26\n"), 0o644); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(src, "main.go"), []byte("package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"tiny\") }\n"), 0o644)
+	})
 	parts := strings.Split(platform, "/")
-	env := append(os.Environ(), "CGO_ENABLED=0", "GOOS="+parts[0], "GOARCH="+parts[1], "GOFLAGS=", "GOWORK=off")
+	env := []string{"GOOS=" + parts[0], "GOARCH=" + parts[1], "GOFLAGS=", "GOWORK=off"}
 	if len(parts) == 3 && parts[1] == "arm" {
 		env = append(env, "GOARM="+strings.TrimPrefix(parts[2], "v"))
 	}
-	out := filepath.Join(tinyBinaries.dir, strings.ReplaceAll(platform, "/", "-"))
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, ".")
-	cmd.Dir = filepath.Join(tinyBinaries.dir, "src")
-	cmd.Env = env
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build tiny binary for %s: %v\n%s", platform, err, b)
-	}
-	tinyBinaries.bins[platform] = out
-	return out
+	return testenv.GoBuild(t, testenv.GoProgram{Dir: src, Env: env, Flags: []string{"-trimpath", "-ldflags=-s -w"}})
 }
 
 // resetStatic forgets the static base built in this process, as a new process starts.
@@ -64,13 +40,7 @@ func resetStatic() {
 	staticCache.Unlock()
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if tinyBinaries.dir != "" {
-		os.RemoveAll(tinyBinaries.dir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 func must(t testing.TB, err error) {
 	t.Helper()

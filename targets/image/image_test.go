@@ -4,8 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -15,15 +13,10 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/scratchkit/scratchkit/internal/testenv"
 )
 
 var testCreated = time.Date(2026, 11, 2, 10, 30, 0, 0, time.UTC)
-
-func sha(t testing.TB, p string) string {
-	t.Helper()
-	s := sha256.Sum256(readFile(t, p))
-	return hex.EncodeToString(s[:])
-}
 
 // baseSpec is the spec of the tests' images, without binaries.
 func baseSpec() Spec {
@@ -35,7 +28,7 @@ func spec(t *testing.T, platforms ...string) Spec {
 	s := baseSpec()
 	for _, p := range platforms {
 		bin := tinyBinary(t, p)
-		s.Binaries = append(s.Binaries, Binary{Platform: p, Path: bin, SHA256: sha(t, bin)})
+		s.Binaries = append(s.Binaries, Binary{Platform: p, Path: bin, SHA256: testenv.FileSHA256(t, bin)})
 	}
 	return s
 }
@@ -417,7 +410,7 @@ func TestWriteSBOMs(t *testing.T) {
 		if want := filepath.Join(dir, "tiny-"+strings.ReplaceAll(r.Platforms[i].Platform, "/", "-")+".spdx.json"); f.Path != want {
 			t.Errorf("SBOM path %s, want %s", f.Path, want)
 		}
-		if !bytes.Equal(readFile(t, f.Path), r.Platforms[i].SBOM) || f.ImageDigest != r.Platforms[i].Digest.String() || f.SHA256 != sha(t, f.Path) {
+		if !bytes.Equal(readFile(t, f.Path), r.Platforms[i].SBOM) || f.ImageDigest != r.Platforms[i].Digest.String() || f.SHA256 != testenv.FileSHA256(t, f.Path) {
 			t.Errorf("SBOM file %+v does not match platform %s", f, r.Platforms[i].Platform)
 		}
 	}

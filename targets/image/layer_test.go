@@ -19,6 +19,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/scratchkit/scratchkit/internal/testenv"
 	"github.com/scratchkit/scratchkit/targets/image/internal/layercache"
 )
 
@@ -168,7 +169,7 @@ func TestLayerCacheMissesAChangedBinary(t *testing.T) {
 	changed := filepath.Join(t.TempDir(), "tiny")
 	content := append(readFile(t, s.Binaries[0].Path), "one more byte"...)
 	must(t, os.WriteFile(changed, content, 0o755))
-	s.Binaries[0] = Binary{Platform: s.Binaries[0].Platform, Path: changed, SHA256: sha(t, changed)}
+	s.Binaries[0] = Binary{Platform: s.Binaries[0].Platform, Path: changed, SHA256: testenv.FileSHA256(t, changed)}
 	second := fresh(t, s)
 
 	after := entries(t, s.CacheDir)
@@ -374,7 +375,7 @@ func TestLayerCacheHelperProcess(t *testing.T) {
 	s.Warn = func(m string) { fmt.Printf("warning: %s\n", m) }
 	bins := strings.Split(os.Getenv("SCRATCHKIT_LAYERCACHE_BINARIES"), ",")
 	for i, p := range []string{"linux/amd64", "linux/arm64"} {
-		s.Binaries = append(s.Binaries, Binary{Platform: p, Path: bins[i], SHA256: sha(t, bins[i])})
+		s.Binaries = append(s.Binaries, Binary{Platform: p, Path: bins[i], SHA256: testenv.FileSHA256(t, bins[i])})
 	}
 	fmt.Printf("digest %s\n", digest(t, build(t, s)))
 }

@@ -15,19 +15,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scratchkit/scratchkit/internal/testenv"
 	"golang.org/x/crypto/x509roots/fallback/bundle"
 )
 
 // buildProbe builds testdata/sbomprobe, a program of this module with two module dependencies.
 func buildProbe(t *testing.T) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "sbomprobe")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./testdata/sbomprobe")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOWORK=off")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build sbomprobe: %v\n%s", err, b)
-	}
-	return out
+	return testenv.GoBuild(t, testenv.GoProgram{Dir: ".", Pkg: "./testdata/sbomprobe", Flags: []string{"-trimpath"},
+		Env: []string{"GOOS=linux", "GOARCH=amd64", "GOWORK=off"}})
 }
 
 // goSum reads the h1 hash of module@version from the repository's go.sum.
@@ -156,8 +152,8 @@ func TestSBOM(t *testing.T) {
 			binPkg = &doc.Packages[i]
 		}
 	}
-	if binPkg == nil || binPkg.PrimaryPurpose != "APPLICATION" || len(binPkg.Checksums) != 1 || binPkg.Checksums[0].ChecksumValue != sha(t, bin) {
-		t.Fatalf("described package %+v, want the binary with sha256 %s", binPkg, sha(t, bin))
+	if binPkg == nil || binPkg.PrimaryPurpose != "APPLICATION" || len(binPkg.Checksums) != 1 || binPkg.Checksums[0].ChecksumValue != testenv.FileSHA256(t, bin) {
+		t.Fatalf("described package %+v, want the binary with sha256 %s", binPkg, testenv.FileSHA256(t, bin))
 	}
 	if !strings.Contains(binPkg.Comment, "GOARCH=amd64") || !strings.Contains(binPkg.Comment, "-trimpath=true") {
 		t.Errorf("binary comment lacks its build settings: %s", binPkg.Comment)

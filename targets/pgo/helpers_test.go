@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -26,13 +25,6 @@ const helloModule = "example.com/hello"
 // in the variable, comma-separated, until it is stopped.
 const loadHelperEnv = "PGO_TEST_LOAD_URLS"
 
-var (
-	tmpRoot   string // removed after the tests
-	buildOnce sync.Once
-	helloBin  string
-	buildErr  error
-)
-
 func TestMain(m *testing.M) {
 	if urls := os.Getenv(loadHelperEnv); urls != "" {
 		_, err := GenerateLoad(context.Background(), LoadOptions{URLs: strings.Split(urls, ","), Concurrency: 2})
@@ -42,15 +34,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	var err error
-	tmpRoot, err = os.MkdirTemp("", "pgo-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(tmpRoot)
-	os.Exit(code)
+	testenv.Main(m)
 }
 
 // exampleDir is the example service's source, read but never written by the tests.
@@ -63,24 +47,10 @@ func exampleDir(t testing.TB) string {
 	return dir
 }
 
-// goTool is the go command of the toolchain running the tests.
-func goTool() string { return filepath.Join(runtime.GOROOT(), "bin", "go") }
-
-// hello builds the example once per test binary with `go build -trimpath`.
+// hello builds the example once per test process with `go build -trimpath -pgo=off`.
 func hello(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		helloBin = filepath.Join(tmpRoot, "hello")
-		cmd := exec.Command(goTool(), "build", "-trimpath", "-pgo=off", "-o", helloBin, ".")
-		cmd.Dir = exampleDir(t)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build example: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return helloBin
+	return testenv.GoBuild(t, testenv.GoProgram{Dir: exampleDir(t), Flags: []string{"-trimpath", "-pgo=off"}})
 }
 
 // replica is one running instance of the example service.
@@ -159,31 +129,29 @@ func drive(t testing.TB, rs ...replica) (stop func() LoadResult) {
 	return stop
 }
 
-var (
-	realOnce  sync.Once
-	realBytes []byte
-	realErr   error
-)
-
-// realProfile is a CPU profile of the example under load, fetched once per test binary over
+// realProfile is a CPU profile of the example under load, fetched once per test process over
 // real HTTP; each call parses a fresh copy.
 func realProfile(t testing.TB) *profile.Profile {
 	t.Helper()
-	realOnce.Do(func() {
+	path := testenv.Fixture(t, "real.pprof", func(path string) error {
 		r := startReplica(t)
 		stop := drive(t, r)
 		p, _, err := Collect(context.Background(), Options{Endpoints: []Endpoint{{URL: r.Debug}}, Seconds: 1, MainModule: helloModule})
 		stop()
 		if err != nil {
-			realErr = err
-			return
+			return err
 		}
-		realBytes, realErr = Encode(p)
+		data, err := Encode(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(path, data, 0o644)
 	})
-	if realErr != nil {
-		t.Fatal(realErr)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	p, err := Parse(realBytes)
+	p, err := Parse(data)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,25 +44,12 @@ func GenerateLoad(ctx context.Context, opts LoadOptions) (LoadResult, error) {
 	if len(opts.URLs) == 0 {
 		return LoadResult{}, fmt.Errorf("load: no URLs")
 	}
-	reqs := make([]*http.Request, len(opts.URLs))
-	for i, u := range opts.URLs {
-		r, err := http.NewRequest(http.MethodGet, u, nil)
-		if err != nil {
-			return LoadResult{}, fmt.Errorf("load: %w", err)
-		}
-		for k, v := range opts.Headers {
-			r.Header.Set(k, v)
-		}
-		reqs[i] = r
+	reqs, err := loadRequests(opts)
+	if err != nil {
+		return LoadResult{}, err
 	}
-	workers := opts.Concurrency
-	if workers <= 0 {
-		workers = 4
-	}
-	timeout := opts.Timeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
+	workers := positiveOr(opts.Concurrency, 4)
+	timeout := positiveOr(opts.Timeout, 10*time.Second)
 	if opts.Duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.Duration)
@@ -91,17 +78,8 @@ func GenerateLoad(ctx context.Context, opts LoadOptions) (LoadResult, error) {
 			defer wg.Done()
 			for ctx.Err() == nil {
 				i := next.Add(1) - 1
-				if interval > 0 {
-					due := time.Until(start.Add(time.Duration(i) * interval))
-					if due > 0 {
-						t := time.NewTimer(due)
-						select {
-						case <-ctx.Done():
-							t.Stop()
-							return
-						case <-t.C:
-						}
-					}
+				if interval > 0 && !waitUntil(ctx, start.Add(time.Duration(i)*interval)) {
+					return
 				}
 				err := get(ctx, client, reqs[int(i)%len(reqs)])
 				switch {
@@ -118,6 +96,39 @@ func GenerateLoad(ctx context.Context, opts LoadOptions) (LoadResult, error) {
 	}
 	wg.Wait()
 	return LoadResult{Requests: ok.Load(), Errors: bad.Load(), Elapsed: time.Since(start), FirstError: first}, nil
+}
+
+// loadRequests are the requests of the load: a GET of each URL, with the headers.
+func loadRequests(opts LoadOptions) ([]*http.Request, error) {
+	reqs := make([]*http.Request, len(opts.URLs))
+	for i, u := range opts.URLs {
+		r, err := http.NewRequest(http.MethodGet, u, nil)
+		if err != nil {
+			return nil, fmt.Errorf("load: %w", err)
+		}
+		for k, v := range opts.Headers {
+			r.Header.Set(k, v)
+		}
+		reqs[i] = r
+	}
+	return reqs, nil
+}
+
+// waitUntil waits until the time a request is due (not at all when it is past) and reports
+// whether it came before ctx was done.
+func waitUntil(ctx context.Context, due time.Time) bool {
+	d := time.Until(due)
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	select {
+	case <-ctx.Done():
+		t.Stop()
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 func get(ctx context.Context, client *http.Client, r *http.Request) error {

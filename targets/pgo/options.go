@@ -88,19 +88,17 @@ func (o *Options) logf(format string, args ...any) {
 	}
 }
 
-func (o Options) seconds() int {
-	if o.Seconds <= 0 {
-		return DefaultSeconds
+// positiveOr is v, or d when v is not positive (unset).
+func positiveOr[T int | time.Duration](v, d T) T {
+	if v <= 0 {
+		return d
 	}
-	return o.Seconds
+	return v
 }
 
-func (o Options) timeout() time.Duration {
-	if o.Timeout <= 0 {
-		return DefaultTimeout
-	}
-	return o.Timeout
-}
+func (o Options) seconds() int { return positiveOr(o.Seconds, DefaultSeconds) }
+
+func (o Options) timeout() time.Duration { return positiveOr(o.Timeout, DefaultTimeout) }
 
 func (o Options) retries() int {
 	switch {
@@ -112,12 +110,7 @@ func (o Options) retries() int {
 	return o.Retries
 }
 
-func (o Options) backoff() time.Duration {
-	if o.RetryBackoff <= 0 {
-		return DefaultRetryBackoff
-	}
-	return o.RetryBackoff
-}
+func (o Options) backoff() time.Duration { return positiveOr(o.RetryBackoff, DefaultRetryBackoff) }
 
 // ParseEndpoints splits a comma- or space-separated list of endpoint URLs (the form of
 // SCRATCHKIT_PGO_ENDPOINTS) into Endpoints without headers or TLS options.

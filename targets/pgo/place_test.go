@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -152,10 +151,8 @@ func TestPlaceAndBuild(t *testing.T) {
 	out := t.TempDir()
 	build := func(name string, args ...string) string {
 		bin := filepath.Join(out, name)
-		cmd := exec.Command(goTool(), append(append([]string{"build", "-trimpath", "-o", bin}, args...), ".")...)
-		cmd.Dir = mod
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build: %v\n%s", err, b)
+		if err := (testenv.GoProgram{Dir: mod, Flags: append([]string{"-trimpath"}, args...)}).Build(bin); err != nil {
+			t.Fatal(err)
 		}
 		return bin
 	}

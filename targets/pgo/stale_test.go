@@ -7,26 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-func writeFiles(t *testing.T, root string, files map[string]string) {
-	t.Helper()
-	for name, content := range files {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
+	"github.com/scratchkit/scratchkit/internal/testenv"
+)
 
 // TestStalenessKinds builds a profile by hand against a small module and checks each status and
 // the weighted shares.
 func TestStalenessKinds(t *testing.T) {
 	root := t.TempDir()
-	writeFiles(t, root, map[string]string{
+	testenv.WriteFiles(t, root, map[string]string{
 		"go.mod": "module example.com/m // comment\n\ngo 1.26\n",
 		"main.go": `package main
 

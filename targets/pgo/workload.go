@@ -126,10 +126,7 @@ func runWorkload(ctx context.Context, w *Workload, opts *Options) ([]byte, *Load
 		u, _ := url.Parse(f.url)
 		ready = u.Scheme + "://" + u.Host + "/debug/pprof/"
 	}
-	grace := w.StopGrace
-	if grace <= 0 {
-		grace = DefaultStopGrace
-	}
+	grace := positiveOr(w.StopGrace, DefaultStopGrace)
 
 	svc, err := startProcess(w.Command, w.Dir, w.Env)
 	if err != nil {
@@ -143,57 +140,29 @@ func runWorkload(ctx context.Context, w *Workload, opts *Options) ([]byte, *Load
 
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
-	var (
-		loadDone = make(chan struct{})
-		result   *LoadResult
-		loadProc *process
-	)
-	switch {
-	case len(w.Load) > 0:
-		loadProc, err = startProcess(w.Load, w.Dir, w.Env)
-		if err != nil {
-			return nil, nil, err
-		}
-		defer loadProc.stop(grace)
-		close(loadDone)
-	case len(w.URLs) > 0:
-		go func() {
-			defer close(loadDone)
-			r, err := GenerateLoad(loadCtx, LoadOptions{URLs: w.URLs, Rate: w.Rate, Concurrency: w.Concurrency})
-			if err == nil {
-				result = &r
-			}
-		}()
-	default:
-		close(loadDone)
-		opts.logf("pgo: workload: no load configured; profiling whatever the service does by itself")
+	load, err := startLoad(loadCtx, w, opts)
+	if err != nil {
+		return nil, nil, err
 	}
-
-	warmup := w.Warmup
-	if warmup == 0 {
-		warmup = DefaultWarmup
+	if load.proc != nil {
+		defer load.proc.stop(grace)
 	}
-	if warmup > 0 {
-		select {
-		case <-ctx.Done():
-			return nil, nil, ctx.Err()
-		case <-svc.done:
-			return nil, nil, svc.exitError("exited during warm-up")
-		case <-time.After(warmup):
-		}
+	if err := warmUp(ctx, svc, w.Warmup); err != nil {
+		return nil, nil, err
 	}
 	opts.logf("pgo: workload: profiling for %ds over %s", seconds, f.url)
 	data, err := f.fetch(ctx)
 	stopLoad()
-	<-loadDone
+	<-load.done
+	result := load.result
 	if svc.exited() {
 		return nil, result, svc.exitError("exited while it was profiled")
 	}
 	if err != nil {
 		return nil, result, err
 	}
-	if loadProc != nil && loadProc.exited() && loadProc.err != nil {
-		opts.logf("pgo: workload: load command %s", loadProc.exitError("ended early"))
+	if load.proc != nil && load.proc.exited() && load.proc.err != nil {
+		opts.logf("pgo: workload: load command %s", load.proc.exitError("ended early"))
 	}
 	if result != nil && result.Requests == 0 && result.Errors > 0 {
 		return nil, result, because(ErrWorkload, "load generator: all %d requests failed (first: %s)", result.Errors, result.FirstError)
@@ -201,11 +170,62 @@ func runWorkload(ctx context.Context, w *Workload, opts *Options) ([]byte, *Load
 	return data, result, nil
 }
 
+// workloadLoad is the load a workload puts on its service: a command of its own, the built-in
+// generator, or none.
+type workloadLoad struct {
+	done   chan struct{} // closed once the generator returned; at once for a command or none
+	result *LoadResult   // the generator's, once done
+	proc   *process      // the load command
+}
+
+// startLoad starts w's load; the generator runs until ctx ends, the command until it is stopped.
+func startLoad(ctx context.Context, w *Workload, opts *Options) (*workloadLoad, error) {
+	l := &workloadLoad{done: make(chan struct{})}
+	switch {
+	case len(w.Load) > 0:
+		proc, err := startProcess(w.Load, w.Dir, w.Env)
+		if err != nil {
+			return nil, err
+		}
+		l.proc = proc
+		close(l.done)
+	case len(w.URLs) > 0:
+		go func() {
+			defer close(l.done)
+			r, err := GenerateLoad(ctx, LoadOptions{URLs: w.URLs, Rate: w.Rate, Concurrency: w.Concurrency})
+			if err == nil {
+				l.result = &r
+			}
+		}()
+	default:
+		close(l.done)
+		opts.logf("pgo: workload: no load configured; profiling whatever the service does by itself")
+	}
+	return l, nil
+}
+
+// warmUp waits out the warm-up (DefaultWarmup when 0; none when negative) before profiling,
+// failing if the service exits meanwhile.
+func warmUp(ctx context.Context, svc *process, warmup time.Duration) error {
+	if warmup == 0 {
+		warmup = DefaultWarmup
+	}
+	if warmup <= 0 {
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-svc.done:
+		return svc.exitError("exited during warm-up")
+	case <-time.After(warmup):
+		return nil
+	}
+}
+
 // waitReady polls url until it answers 2xx, the process exits, or the timeout passes.
 func waitReady(ctx context.Context, svc *process, url string, timeout time.Duration) error {
-	if timeout <= 0 {
-		timeout = DefaultReadyTimeout
-	}
+	timeout = positiveOr(timeout, DefaultReadyTimeout)
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: 2 * time.Second}
 	var last string

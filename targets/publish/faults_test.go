@@ -63,12 +63,19 @@ func layerDigest(t *testing.T, img v1.Image) (v1.Hash, int64) {
 	return m.Layers[0].Digest, m.Layers[0].Size
 }
 
+// faultyRegistry starts a registry whose credentials DOCKER_CONFIG holds for the test, and a
+// fault proxy in front of it.
+func faultyRegistry(t *testing.T) (*testenv.Registry, *testenv.FaultProxy) {
+	t.Helper()
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	t.Setenv("DOCKER_CONFIG", reg.DockerConfig(t))
+	return reg, testenv.StartFaultProxy(t, reg)
+}
+
 // A registry that stops answering fails the push within the configured timeouts, with a
 // sentence naming the registry and the request that timed out, and moves no tag.
 func TestRegistryHungFailsInTimeAndMovesNoTag(t *testing.T) {
-	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
-	t.Setenv("DOCKER_CONFIG", reg.DockerConfig(t))
-	fp := testenv.StartFaultProxy(t, reg)
+	reg, fp := faultyRegistry(t)
 	repo := fp.Host + "/x"
 	v1img := randomImage(t, 256)
 	d1, _ := v1img.Digest()
@@ -114,9 +121,7 @@ func TestRegistryHungFailsInTimeAndMovesNoTag(t *testing.T) {
 // A connection dropped in the middle of a blob's upload is explained in a sentence naming the
 // blob and how far it got, without the upload URL and its session token.
 func TestRegistryDroppedUploadIsASentence(t *testing.T) {
-	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
-	t.Setenv("DOCKER_CONFIG", reg.DockerConfig(t))
-	fp := testenv.StartFaultProxy(t, reg)
+	reg, fp := faultyRegistry(t)
 	repo := fp.Host + "/x"
 	v1img := randomImage(t, 256)
 	d1, _ := v1img.Digest()

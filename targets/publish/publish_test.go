@@ -17,9 +17,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/scratchkit/scratchkit/internal/bytesize"
+	"github.com/scratchkit/scratchkit/internal/testenv"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/publish/internal/testimage"
 )
+
+// TestMain removes the binaries testimage built.
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 func TestNewRegistryNamesTheKey(t *testing.T) {
 	for _, c := range []struct{ repo, says string }{

@@ -262,9 +262,7 @@ func TestRegistryConnectionRefused(t *testing.T) {
 // A registry failing with 503 on every upload: the push is retried a bounded number of times,
 // fails with one sentence, and does not move the tag.
 func TestRegistryServerErrorDoesNotMoveTag(t *testing.T) {
-	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
-	t.Setenv("DOCKER_CONFIG", reg.DockerConfig(t))
-	fp := testenv.StartFaultProxy(t, reg)
+	reg, fp := faultyRegistry(t)
 	host := fp.Host
 	repo := host + "/x"
 	p := newRegistry(t, publish.RegistryOptions{Repo: repo, Tags: []string{"stable"}, Attempts: 2})

@@ -14,9 +14,7 @@ import (
 // Tags move together: when one tag cannot be pushed, the tags already moved go back to where
 // they were, and the error says where every tag points.
 func TestRegistryTagsMoveTogether(t *testing.T) {
-	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
-	t.Setenv("DOCKER_CONFIG", reg.DockerConfig(t))
-	fp := testenv.StartFaultProxy(t, reg)
+	reg, fp := faultyRegistry(t)
 	repo := fp.Host + "/x"
 	p := newRegistry(t, publish.RegistryOptions{Repo: repo, Attempts: 2})
 	old := randomImage(t, 256)

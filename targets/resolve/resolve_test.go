@@ -3,11 +3,12 @@ package resolve
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/scratchkit/scratchkit/internal/testenv"
 )
 
 const app = "registry.example/team/app@sha256:1111111111111111111111111111111111111111111111111111111111111111"
@@ -280,7 +281,7 @@ func TestTooLarge(t *testing.T) {
 	}
 	dir := t.TempDir()
 	p := filepath.Join(dir, "deploy", "big.yaml")
-	writeFile(t, p, big)
+	testenv.WriteFile(t, p, big)
 	_, err = Read(dir, []string{p}, Options{MaxFileSize: 64})
 	if !errors.Is(err, ErrTooLarge) || !strings.HasPrefix(err.Error(), "deploy/big.yaml: file too large: 104 bytes") {
 		t.Errorf("Read: %v", err)
@@ -291,23 +292,13 @@ func TestTooLarge(t *testing.T) {
 	}
 }
 
-func writeFile(t *testing.T, p, body string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestExpand(t *testing.T) {
 	dir := t.TempDir()
 	for _, f := range []string{
 		"config/b.yaml", "config/a.yml", "config/sub/c.YAML", "config/notes.txt", "config/.hidden/x.yaml",
 		"config/dist/resolved.yaml", "other/z.yaml", "other/y.yaml", "single.json",
 	} {
-		writeFile(t, filepath.Join(dir, f), "a: 1\n")
+		testenv.WriteFile(t, filepath.Join(dir, f), "a: 1\n")
 	}
 	out := filepath.Join(dir, "config", "dist", "resolved.yaml")
 	skip := func(p string) bool { return p == out }

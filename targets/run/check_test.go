@@ -8,6 +8,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/scratchkit/scratchkit/internal/testenv"
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/image"
 	"github.com/scratchkit/scratchkit/targets/platform"
@@ -19,7 +20,7 @@ func TestCheckExampleOnStatic(t *testing.T) {
 	bin := helloBinary(t)
 	img := imageOf(t, "hello", bin, "static", "", "-addr", ":8080")
 	m := findings(t, img, Options{
-		BinarySHA256: map[string]string{hostPlatformString(): sha256File(t, bin)},
+		BinarySHA256: map[string]string{hostPlatformString(): testenv.FileSHA256(t, bin)},
 		Probes:       []Probe{{HTTP: &HTTPProbe{Port: 8080, Path: "/healthz"}}},
 	})
 	for _, c := range []string{CheckConfig, CheckEntrypoint, CheckLinkage, CheckPlatform, CheckBinary, CheckUser, CheckCARoots,
@@ -47,7 +48,7 @@ func TestCheckExampleOnScratch(t *testing.T) {
 
 // A binary that embeds roots and zone data needs neither in the image.
 func TestCheckEmbeddedRootsAndZones(t *testing.T) {
-	bin := buildOnce(t, "hello-embedded", "../../examples/hello", "GOOS=linux", "GOARCH="+hostArch(), "GOFLAGS=-buildvcs=false -tags=timetzdata")
+	bin := goBinary(t, "../../examples/hello", "GOOS=linux", "GOARCH="+hostArch(), "GOFLAGS=-buildvcs=false -tags=timetzdata")
 	img := imageOf(t, "hello", bin, "scratch", "")
 	m := findings(t, img, Options{})
 	wantFinding(t, m, CheckZoneInfo, binary.StatusPass, "embeds time/tzdata")
@@ -87,7 +88,7 @@ func TestCheckEntrypoint(t *testing.T) {
 	img := imageOf(t, "hello", bin, "static", "")
 	other := strings.Repeat("0", 64)
 	wantFinding(t, findings(t, img, Options{BinarySHA256: map[string]string{hostPlatformString(): other}}), CheckBinary, binary.StatusFail,
-		"sha256:"+other, "sha256:"+sha256File(t, bin), "does not ship what was verified")
+		"sha256:"+other, "sha256:"+testenv.FileSHA256(t, bin), "does not ship what was verified")
 
 	cfg := v1.Config{Entrypoint: []string{"/ko-app/hello"}, User: "65532:65532"}
 	private := handImage(t, cfg, layer(t, file{name: "ko-app", typ: tar.TypeDir}, binFile(t, bin, "hello", 0o700)))

@@ -4,16 +4,10 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,87 +22,32 @@ import (
 	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
-// fixtureDir holds the binaries the tests build, once per test binary.
-var fixtureDir string
+func TestMain(m *testing.M) { testenv.Main(m) }
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "scratchkit-run-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fixtureDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-type built struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-var (
-	buildMu sync.Mutex
-	builds  = map[string]*built{}
-)
-
-// buildOnce builds a Go program once per test binary: dir is the package directory, env is added
-// to the environment (after CGO_ENABLED=0 unless env sets it).
-func buildOnce(t testing.TB, key, dir string, env ...string) string {
+// goBinary builds a Go program once per test process: dir is the package directory, env is
+// added to the environment (after CGO_ENABLED=0 and GOFLAGS=-buildvcs=false unless env sets them).
+func goBinary(t testing.TB, dir string, env ...string) string {
 	t.Helper()
-	buildMu.Lock()
-	b := builds[key]
-	if b == nil {
-		b = &built{}
-		builds[key] = b
-	}
-	buildMu.Unlock()
-	b.once.Do(func() {
-		out := filepath.Join(fixtureDir, key)
-		cmd := exec.Command("go", "build", "-trimpath", "-o", out, ".")
-		cmd.Dir = dir
-		cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false"), env...)
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("go build %s: %v\n%s", dir, err, msg)
-			return
-		}
-		b.path = out
-	})
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
-	return b.path
+	return testenv.GoBinary(t, dir, append([]string{"GOFLAGS=-buildvcs=false"}, env...)...)
 }
 
 // helloBinary is the example service, built static for the host's architecture.
 func helloBinary(t testing.TB) string {
-	return buildOnce(t, "hello-"+runtime.GOARCH, "../../examples/hello", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+	return goBinary(t, "../../examples/hello", "GOOS=linux", "GOARCH="+runtime.GOARCH)
 }
 
 // pitfallBinary is testdata/pitfall, static.
 func pitfallBinary(t testing.TB) string {
-	return buildOnce(t, "pitfall", "testdata/pitfall", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+	return goBinary(t, "testdata/pitfall", "GOOS=linux", "GOARCH="+runtime.GOARCH)
 }
 
 // dynBinary is testdata/dyn built with cgo, dynamically linked against the C library.
 func dynBinary(t testing.TB) string {
 	testenv.Tool(t, "gcc")
-	return buildOnce(t, "dyn", "testdata/dyn", "CGO_ENABLED=1", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+	return goBinary(t, "testdata/dyn", "CGO_ENABLED=1", "GOOS=linux", "GOARCH="+runtime.GOARCH)
 }
 
 func hostPlatformString() string { return platform.Host().String() }
-
-func sha256File(t testing.TB, path string) string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := sha256.Sum256(data)
-	return hex.EncodeToString(s[:])
-}
 
 // buildImage assembles an image the way the Image target does.
 func buildImage(t testing.TB, spec image.Spec) *image.Result {

@@ -103,7 +103,7 @@ func TestSmokeExample(t *testing.T) {
 	bin := helloBinary(t)
 	img := imageOf(t, "hello", bin, "static", "", "-addr", ":8080")
 	eachRuntime(t, func(t *testing.T, opts Options) {
-		opts.BinarySHA256 = map[string]string{hostPlatformString(): sha256File(t, bin)}
+		opts.BinarySHA256 = map[string]string{hostPlatformString(): testenv.FileSHA256(t, bin)}
 		opts.Probes = []Probe{
 			{Exit: &ExitProbe{Args: []string{"-version"}, Output: "^hello "}},
 			{HTTP: &HTTPProbe{Port: 8080, Path: "/healthz", Timeout: 20 * time.Second}},
@@ -302,7 +302,7 @@ func TestSmokeMultiPlatform(t *testing.T) {
 		foreign = "amd64"
 	}
 	host := helloBinary(t)
-	other := buildOnce(t, "hello-"+foreign, "../../examples/hello", "GOOS=linux", "GOARCH="+foreign)
+	other := goBinary(t, "../../examples/hello", "GOOS=linux", "GOARCH="+foreign)
 	res := buildImage(t, image.Spec{Name: "hello", Args: []string{"-addr", ":8080"}, Binaries: []image.Binary{
 		{Platform: hostPlatformString(), Path: host}, {Platform: "linux/" + foreign, Path: other},
 	}})

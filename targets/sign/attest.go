@@ -103,36 +103,8 @@ func provenancePredicate(p *Provenance) (slsa1.ProvenancePredicate, error) {
 	if p.BuilderID == "" {
 		return slsa1.ProvenancePredicate{}, fmt.Errorf("provenance: builder id is empty (set it to the URI of the CI workflow or builder)")
 	}
-	source := map[string]any{}
-	var deps []slsa1.ResourceDescriptor
-	repo := redact.URL(p.SourceRepo) // never a clone URL's token in an attestation
-	if repo != "" || p.Commit != "" {
-		src := slsa1.ResourceDescriptor{URI: repo}
-		if repo != "" {
-			source["uri"] = repo
-		}
-		if p.SourceRef != "" {
-			source["ref"] = p.SourceRef
-			src.Annotations = map[string]any{"ref": p.SourceRef}
-		}
-		if p.Commit != "" {
-			source["digest"] = map[string]string{"gitCommit": p.Commit}
-			src.Digest = slsacommon.DigestSet{"gitCommit": p.Commit}
-		}
-		deps = append(deps, src)
-	}
-	if p.GoVersion != "" {
-		deps = append(deps, slsa1.ResourceDescriptor{Name: "go", URI: "pkg:golang/stdlib@" + p.GoVersion})
-	}
-	mods := append([]Dependency(nil), p.Deps...)
-	sort.Slice(mods, func(i, j int) bool { return mods[i].Path < mods[j].Path })
-	for _, m := range mods {
-		rd := slsa1.ResourceDescriptor{Name: m.Path, URI: "pkg:golang/" + m.Path + "@" + m.Version}
-		if h, ok := dirHash(m.Sum); ok {
-			rd.Digest = slsacommon.DigestSet{"dirHash": h}
-		}
-		deps = append(deps, rd)
-	}
+	source, deps := sourceOf(p)
+	deps = append(deps, goDependencies(p)...)
 	ext := map[string]any{}
 	if p.Parameters != nil {
 		ext["config"] = p.Parameters
@@ -169,6 +141,49 @@ func provenancePredicate(p *Provenance) (slsa1.ProvenancePredicate, error) {
 		pred.RunDetails.BuildMetadata.FinishedOn = &t
 	}
 	return pred, nil
+}
+
+// sourceOf is the source repository p names, as the source external parameter and as a
+// resolved dependency (neither when p names none).
+func sourceOf(p *Provenance) (map[string]any, []slsa1.ResourceDescriptor) {
+	source := map[string]any{}
+	var deps []slsa1.ResourceDescriptor
+	repo := redact.URL(p.SourceRepo) // never a clone URL's token in an attestation
+	if repo != "" || p.Commit != "" {
+		src := slsa1.ResourceDescriptor{URI: repo}
+		if repo != "" {
+			source["uri"] = repo
+		}
+		if p.SourceRef != "" {
+			source["ref"] = p.SourceRef
+			src.Annotations = map[string]any{"ref": p.SourceRef}
+		}
+		if p.Commit != "" {
+			source["digest"] = map[string]string{"gitCommit": p.Commit}
+			src.Digest = slsacommon.DigestSet{"gitCommit": p.Commit}
+		}
+		deps = append(deps, src)
+	}
+	return source, deps
+}
+
+// goDependencies are the Go toolchain and the modules, sorted by path, p was built with, as
+// resolved dependencies.
+func goDependencies(p *Provenance) []slsa1.ResourceDescriptor {
+	var deps []slsa1.ResourceDescriptor
+	if p.GoVersion != "" {
+		deps = append(deps, slsa1.ResourceDescriptor{Name: "go", URI: "pkg:golang/stdlib@" + p.GoVersion})
+	}
+	mods := append([]Dependency(nil), p.Deps...)
+	sort.Slice(mods, func(i, j int) bool { return mods[i].Path < mods[j].Path })
+	for _, m := range mods {
+		rd := slsa1.ResourceDescriptor{Name: m.Path, URI: "pkg:golang/" + m.Path + "@" + m.Version}
+		if h, ok := dirHash(m.Sum); ok {
+			rd.Digest = slsacommon.DigestSet{"dirHash": h}
+		}
+		deps = append(deps, rd)
+	}
+	return deps
 }
 
 // dirHash converts a go.sum "h1:<base64>" hash to the in-toto dirHash digest (lowercase hex).

@@ -159,9 +159,7 @@ func count(list []Signed, kind string) int {
 func TestE2EBundlesThroughFallbackTagWithCosignV2AndV3(t *testing.T) {
 	e := setupE2E(t)
 	ctx := context.Background()
-	d := e.pushIndex(t, "hello", "v1")
-	sbom := writeSBOM(t, t.TempDir(), "hello")
-	sub := Subject{Name: "hello", Ref: d.String(), Tags: []string{d.Context().String() + ":v1"}, SBOM: sbom, Provenance: testProvenance()}
+	d, sub := e.helloIndex(t)
 	var logs bytes.Buffer
 	opts := e.keyOpts(&logs)
 	opts.Recursive = true
@@ -260,7 +258,7 @@ func TestE2EBundlesThroughFallbackTagWithCosignV2AndV3(t *testing.T) {
 	// With the bundle format alone, nothing in the legacy layout: cosign v2.6 finds nothing
 	// without --new-bundle-format, cosign v3 and v2.6 with it accept.
 	b := e.pushImage(t, "bundled", "v1")
-	bsub := Subject{Name: "bundled", Ref: b.String(), SBOM: sbom, Provenance: testProvenance()}
+	bsub := Subject{Name: "bundled", Ref: b.String(), SBOM: sub.SBOM, Provenance: testProvenance()}
 	bopts := e.keyOpts(nil)
 	bopts.Format = FormatBundle
 	signed, err = SignImages(ctx, bopts, []Subject{bsub})

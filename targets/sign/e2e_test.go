@@ -84,18 +84,7 @@ func (e *e2e) pushIndex(t *testing.T, repo, tag string) name.Digest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := name.NewTag(e.reg.Host + "/" + repo + ":" + tag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.WriteIndex(ref, idx, remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
-		t.Fatal(err)
-	}
-	h, err := idx.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ref.Context().Digest(h.String())
+	return e.push(t, repo, tag, idx, func(ref name.Tag, o remote.Option) error { return remote.WriteIndex(ref, idx, o) })
 }
 
 // pushImage pushes a random one-layer image as repo:tag and returns its digest reference.
@@ -105,18 +94,34 @@ func (e *e2e) pushImage(t *testing.T, repo, tag string) name.Digest {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return e.push(t, repo, tag, img, func(ref name.Tag, o remote.Option) error { return remote.Write(ref, img, o) })
+}
+
+// push writes an image or index, whose digest is what digest returns, as repo:tag and returns
+// its digest reference.
+func (e *e2e) push(t *testing.T, repo, tag string, digest interface{ Digest() (v1.Hash, error) }, write func(name.Tag, remote.Option) error) name.Digest {
+	t.Helper()
 	ref, err := name.NewTag(e.reg.Host + "/" + repo + ":" + tag)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(ref, img, remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
+	if err := write(ref, remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
 		t.Fatal(err)
 	}
-	h, err := img.Digest()
+	h, err := digest.Digest()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return ref.Context().Digest(h.String())
+}
+
+// helloIndex pushes a two-platform index as hello:v1 and returns its digest reference and the
+// subject to sign: with its tag, an SBOM and a provenance.
+func (e *e2e) helloIndex(t *testing.T) (name.Digest, Subject) {
+	t.Helper()
+	d := e.pushIndex(t, "hello", "v1")
+	sbom := writeSBOM(t, t.TempDir(), "hello")
+	return d, Subject{Name: "hello", Ref: d.String(), Tags: []string{d.Context().String() + ":v1"}, SBOM: sbom, Provenance: testProvenance()}
 }
 
 // manifestOf fetches the manifest at ref, or nil when the registry has none.
@@ -184,9 +189,7 @@ func testProvenance() *Provenance {
 func TestE2ESignVerifyWithCosignCLI(t *testing.T) {
 	e := setupE2E(t)
 	ctx := context.Background()
-	d := e.pushIndex(t, "hello", "v1")
-	sbom := writeSBOM(t, t.TempDir(), "hello")
-	sub := Subject{Name: "hello", Ref: d.String(), Tags: []string{d.Context().String() + ":v1"}, SBOM: sbom, Provenance: testProvenance()}
+	d, sub := e.helloIndex(t)
 
 	var logs bytes.Buffer
 	opts := e.keyOpts(&logs)

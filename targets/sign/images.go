@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	cremote "github.com/sigstore/cosign/v2/pkg/cosign/remote"
 	"github.com/sigstore/cosign/v2/pkg/oci"
@@ -160,23 +161,17 @@ type pendingBundle struct {
 	reuse         *foundBundle
 }
 
+// signSubject signs one subject: its image and, where asked, the manifests under it, with their
+// statements; it reports what it pushed only once every push succeeded.
 func signSubject(ctx context.Context, opts *Options, s *signer, sub Subject, d name.Digest) ([]Signed, error) {
 	// Statements first: a bad SBOM or provenance fails before anything is signed or pushed.
 	stmts, err := statementsFor(d, sub)
 	if err != nil {
 		return nil, err
 	}
-	manifests := map[string][]statement{}
-	for _, m := range sub.Manifests {
-		md, err := parseDigest(m.Ref, opts.Insecure)
-		if err != nil {
-			return nil, fmt.Errorf("platform manifest %s: %w", label(m), err)
-		}
-		st, err := statementsFor(md, m)
-		if err != nil {
-			return nil, fmt.Errorf("platform manifest %s: %w", label(m), err)
-		}
-		manifests[md.String()] = st
+	manifests, err := manifestStatements(sub.Manifests, opts.Insecure)
+	if err != nil {
+		return nil, err
 	}
 	ropts := ociOptions(ctx, opts.Keychain, opts.Insecure, opts.timeouts())
 	rops := remoteOptions(ctx, opts.Keychain, opts.Insecure, opts.timeouts())
@@ -184,21 +179,9 @@ func signSubject(ctx context.Context, opts *Options, s *signer, sub Subject, d n
 	if err != nil {
 		return nil, err
 	}
-	targets := make([]*target, 0, len(ents))
-	for i, e := range ents {
-		t := &target{digest: e.digest, se: e.se, attSE: e.se, sign: i == 0 || opts.Recursive}
-		if i == 0 {
-			t.stmts = stmts
-		} else if st, ok := manifests[e.digest.String()]; ok {
-			t.stmts = st
-			delete(manifests, e.digest.String())
-		}
-		if t.sign || len(t.stmts) > 0 {
-			targets = append(targets, t)
-		}
-	}
-	if len(manifests) > 0 {
-		return nil, fmt.Errorf("%s is not a manifest of the index %s: a platform's attestations go on the platform manifests the index lists", slices.Sorted(maps.Keys(manifests))[0], d)
+	targets, err := targetsOf(d, ents, stmts, manifests, opts.Recursive)
+	if err != nil {
+		return nil, err
 	}
 
 	// Sign everything in memory.
@@ -218,27 +201,80 @@ func signSubject(ctx context.Context, opts *Options, s *signer, sub Subject, d n
 		out = append(out, got...)
 	}
 	for _, t := range targets {
-		for _, b := range t.bundles {
-			home := bundleHome{}
-			if b.reuse != nil {
-				if home, err = homeOf(t.digest, b.reuse.ref, rops); err != nil {
-					return nil, err
-				}
-			} else if home, err = pushBundle(t.digest, b.data, b.predicateType, ropts, rops); err != nil {
-				return nil, err
-			}
-			what := "bundle"
-			if b.kind == KindAttestation {
-				what = PredicateName(b.predicateType) + ", bundle"
-			}
-			opts.logf("%s %s (%s) -> %s", verb(b.kind, b.reuse != nil), t.digest, what, home.where())
-			sd := Signed{Subject: t.digest.String(), Kind: b.kind, Format: FormatBundle,
-				Ref: home.ref.String(), Digest: home.ref.DigestStr(), FallbackTag: home.fallbackTag}
-			if b.kind == KindAttestation {
-				sd.PredicateType = b.predicateType
-			}
-			out = append(out, sd)
+		got, err := pushBundles(opts, t, ropts, rops)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, got...)
+	}
+	return out, nil
+}
+
+// manifestStatements are the statements of each platform manifest of a subject, by digest.
+func manifestStatements(manifests []Subject, insecure bool) (map[string][]statement, error) {
+	out := map[string][]statement{}
+	for _, m := range manifests {
+		md, err := parseDigest(m.Ref, insecure)
+		if err != nil {
+			return nil, fmt.Errorf("platform manifest %s: %w", label(m), err)
+		}
+		st, err := statementsFor(md, m)
+		if err != nil {
+			return nil, fmt.Errorf("platform manifest %s: %w", label(m), err)
+		}
+		out[md.String()] = st
+	}
+	return out, nil
+}
+
+// targetsOf picks, of the entities fetched for the subject d (d first), those to sign or
+// attest: d with the subject's statements, every manifest when recursive, and each platform
+// manifest with its statements, which must all be among the entities.
+func targetsOf(d name.Digest, ents []entity, stmts []statement, manifests map[string][]statement, recursive bool) ([]*target, error) {
+	targets := make([]*target, 0, len(ents))
+	for i, e := range ents {
+		t := &target{digest: e.digest, se: e.se, attSE: e.se, sign: i == 0 || recursive}
+		if i == 0 {
+			t.stmts = stmts
+		} else if st, ok := manifests[e.digest.String()]; ok {
+			t.stmts = st
+			delete(manifests, e.digest.String())
+		}
+		if t.sign || len(t.stmts) > 0 {
+			targets = append(targets, t)
+		}
+	}
+	if len(manifests) > 0 {
+		return nil, fmt.Errorf("%s is not a manifest of the index %s: a platform's attestations go on the platform manifests the index lists", slices.Sorted(maps.Keys(manifests))[0], d)
+	}
+	return targets, nil
+}
+
+// pushBundles pushes t's bundles, or finds where an identical one already is, and reports each.
+func pushBundles(opts *Options, t *target, ropts []ociremote.Option, rops []remote.Option) ([]Signed, error) {
+	var out []Signed
+	for _, b := range t.bundles {
+		var home bundleHome
+		var err error
+		if b.reuse != nil {
+			home, err = homeOf(t.digest, b.reuse.ref, rops)
+		} else {
+			home, err = pushBundle(t.digest, b.data, b.predicateType, ropts, rops)
+		}
+		if err != nil {
+			return nil, err
+		}
+		what := "bundle"
+		if b.kind == KindAttestation {
+			what = PredicateName(b.predicateType) + ", bundle"
+		}
+		opts.logf("%s %s (%s) -> %s", verb(b.kind, b.reuse != nil), t.digest, what, home.where())
+		sd := Signed{Subject: t.digest.String(), Kind: b.kind, Format: FormatBundle,
+			Ref: home.ref.String(), Digest: home.ref.DigestStr(), FallbackTag: home.fallbackTag}
+		if b.kind == KindAttestation {
+			sd.PredicateType = b.predicateType
+		}
+		out = append(out, sd)
 	}
 	return out, nil
 }
@@ -387,18 +423,7 @@ func pushLegacy(opts *Options, t *target, ropts []ociremote.Option) ([]Signed, e
 	}
 	var out []Signed
 	if t.sign {
-		tag, err := ociremote.SignatureTag(t.digest, ropts...)
-		if err != nil {
-			return nil, err
-		}
-		if err := ociremote.WriteSignatures(t.digest.Repository, t.se, ropts...); err != nil {
-			return nil, fmt.Errorf("the registry refused the signature push to %s (does this account have push access to %s?): %w%s", tag, t.digest.Repository, err, registryHint(err))
-		}
-		sigs, err := t.se.Signatures()
-		if err != nil {
-			return nil, err
-		}
-		h, err := sigs.Digest()
+		tag, h, err := pushLegacyTag(t.digest, t.se, KindSignature, ropts)
 		if err != nil {
 			return nil, err
 		}
@@ -406,18 +431,7 @@ func pushLegacy(opts *Options, t *target, ropts []ociremote.Option) ([]Signed, e
 		out = append(out, Signed{Subject: t.digest.String(), Kind: KindSignature, Format: FormatLegacy, Ref: tag.String(), Digest: h.String()})
 	}
 	if len(t.stmts) > 0 {
-		tag, err := ociremote.AttestationTag(t.digest, ropts...)
-		if err != nil {
-			return nil, err
-		}
-		if err := ociremote.WriteAttestations(t.digest.Repository, t.attSE, ropts...); err != nil {
-			return nil, fmt.Errorf("the registry refused the attestation push to %s (does this account have push access to %s?): %w%s", tag, t.digest.Repository, err, registryHint(err))
-		}
-		atts, err := t.attSE.Attestations()
-		if err != nil {
-			return nil, err
-		}
-		h, err := atts.Digest()
+		tag, h, err := pushLegacyTag(t.digest, t.attSE, KindAttestation, ropts)
 		if err != nil {
 			return nil, err
 		}
@@ -427,6 +441,32 @@ func pushLegacy(opts *Options, t *target, ropts []ociremote.Option) ([]Signed, e
 		}
 	}
 	return out, nil
+}
+
+// pushLegacyTag writes the signatures or the attestations (kind) attached to se, the entity of
+// d, to their tag in cosign's classic layout, and returns the tag and the digest of what it
+// now holds.
+func pushLegacyTag(d name.Digest, se oci.SignedEntity, kind string, ropts []ociremote.Option) (name.Tag, v1.Hash, error) {
+	tagOf, write, attached := ociremote.SignatureTag, ociremote.WriteSignatures, se.Signatures
+	if kind == KindAttestation {
+		tagOf, write, attached = ociremote.AttestationTag, ociremote.WriteAttestations, se.Attestations
+	}
+	tag, err := tagOf(d, ropts...)
+	if err != nil {
+		return name.Tag{}, v1.Hash{}, err
+	}
+	if err := write(d.Repository, se, ropts...); err != nil {
+		return name.Tag{}, v1.Hash{}, fmt.Errorf("the registry refused the %s push to %s (does this account have push access to %s?): %w%s", kind, tag, d.Repository, err, registryHint(err))
+	}
+	sigs, err := attached()
+	if err != nil {
+		return name.Tag{}, v1.Hash{}, err
+	}
+	h, err := sigs.Digest()
+	if err != nil {
+		return name.Tag{}, v1.Hash{}, err
+	}
+	return tag, h, nil
 }
 
 func verb(kind string, reused bool) string {

@@ -200,12 +200,7 @@ func TestWriteChecksumsMatchesSha256sum(t *testing.T) {
 	var list []string
 	for rel, content := range files {
 		p := filepath.Join(dist, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.WriteFile(t, p, content)
 		list = append(list, p) // absolute
 	}
 	list = append(list, "app_linux_amd64") // relative, duplicate: listed once

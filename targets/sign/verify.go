@@ -204,12 +204,8 @@ func (vc *verifier) formats(d name.Digest, bundlesOf func(name.Digest) ([]foundB
 	if err != nil {
 		return nil, err
 	}
-	sigs, err := ociremote.Signatures(tag, vc.ropts...)
-	if err != nil {
-		return nil, fmt.Errorf("fetch signatures of %s from %s: %w", d, tag, err)
-	}
-	if list, err := sigs.Get(); err != nil {
-		return nil, fmt.Errorf("read signatures of %s from %s: %w", d, tag, err)
+	if list, err := legacyList(d, tag, "signatures", vc.ropts); err != nil {
+		return nil, err
 	} else if len(list) > 0 {
 		out = append(out, FormatLegacy)
 	}
@@ -278,46 +274,14 @@ func (vc *verifier) bundles(ctx context.Context, d name.Digest, digests []name.D
 		}
 		vc.bco = co
 	}
-	check := func(dg name.Digest) ([]verifiedBundle, []foundBundle, []error, error) {
-		found, err := bundlesOf(dg)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		var ok []verifiedBundle
-		var errs []error
-		for _, f := range found {
-			if err := verifyBundle(ctx, vc.bco, dg, f.bundle); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if st, err := f.statement(); err == nil && st.names(dg) {
-				ok = append(ok, verifiedBundle{f, st})
-			}
-		}
-		return ok, found, errs, nil
-	}
-	of := func(list []verifiedBundle, pt string) []verifiedBundle {
-		var out []verifiedBundle
-		for _, b := range list {
-			if b.st.PredicateType == pt {
-				out = append(out, b)
-			}
-		}
-		return out
-	}
-	type result struct {
-		ok    []verifiedBundle
-		found []foundBundle
-		errs  []error
-	}
-	results := map[string]result{}
-	checked := func(dg name.Digest) (result, error) {
+	results := map[string]bundleCheck{}
+	checked := func(dg name.Digest) (bundleCheck, error) {
 		if r, ok := results[dg.String()]; ok {
 			return r, nil
 		}
-		ok, found, errs, err := check(dg)
-		results[dg.String()] = result{ok, found, errs}
-		return results[dg.String()], err
+		r, err := vc.checkBundles(ctx, dg, bundlesOf)
+		results[dg.String()] = r
+		return r, err
 	}
 	var out []Verified
 	for _, dg := range digests {
@@ -325,7 +289,7 @@ func (vc *verifier) bundles(ctx context.Context, d name.Digest, digests []name.D
 		if err != nil {
 			return nil, err
 		}
-		sigs := of(r.ok, PredicateCosignSign)
+		sigs := r.ofType(PredicateCosignSign)
 		if len(sigs) == 0 {
 			return nil, diagnoseBundles(ctx, dg, PredicateCosignSign, r.found, vc.v, vc.opts.PublicKey, r.errs)
 		}
@@ -340,7 +304,7 @@ func (vc *verifier) bundles(ctx context.Context, d name.Digest, digests []name.D
 		return nil, err
 	}
 	for _, pt := range want {
-		atts := of(r.ok, pt)
+		atts := r.ofType(pt)
 		if len(atts) == 0 {
 			return nil, diagnoseBundles(ctx, d, pt, r.found, vc.v, vc.opts.PublicKey, r.errs)
 		}
@@ -355,6 +319,43 @@ func (vc *verifier) bundles(ctx context.Context, d name.Digest, digests []name.D
 		out = append(out, Verified{Subject: d.String(), Kind: KindAttestation, PredicateType: pt, Format: FormatBundle, Ref: atts[0].ref.String(), Count: len(atts)})
 	}
 	return out, nil
+}
+
+// bundleCheck is what verifying the bundles attached to one digest found.
+type bundleCheck struct {
+	ok    []verifiedBundle // verified, with a statement about the digest
+	found []foundBundle    // all of them
+	errs  []error          // why the others did not verify
+}
+
+// checkBundles verifies every bundle attached to dg.
+func (vc *verifier) checkBundles(ctx context.Context, dg name.Digest, bundlesOf func(name.Digest) ([]foundBundle, error)) (bundleCheck, error) {
+	found, err := bundlesOf(dg)
+	if err != nil {
+		return bundleCheck{}, err
+	}
+	r := bundleCheck{found: found}
+	for _, f := range found {
+		if err := verifyBundle(ctx, vc.bco, dg, f.bundle); err != nil {
+			r.errs = append(r.errs, err)
+			continue
+		}
+		if st, err := f.statement(); err == nil && st.names(dg) {
+			r.ok = append(r.ok, verifiedBundle{f, st})
+		}
+	}
+	return r, nil
+}
+
+// ofType are the verified bundles whose statement has predicate type pt.
+func (r bundleCheck) ofType(pt string) []verifiedBundle {
+	var out []verifiedBundle
+	for _, b := range r.ok {
+		if b.st.PredicateType == pt {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // diagnoseBundles explains why no bundle of predicate type pt about d verified: none attached,
@@ -514,6 +515,20 @@ func checkBlobs(d name.Digest, img v1.Image, ropts []remote.Option) error {
 	return nil
 }
 
+// legacyList reads the signatures or attestations (what) of d held by their tag in cosign's
+// classic layout.
+func legacyList(d name.Digest, tag name.Tag, what string, ropts []ociremote.Option) ([]oci.Signature, error) {
+	sigs, err := ociremote.Signatures(tag, ropts...)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s of %s from %s: %w", what, d, tag, err)
+	}
+	list, err := sigs.Get()
+	if err != nil {
+		return nil, fmt.Errorf("read %s of %s from %s: %w", what, d, tag, err)
+	}
+	return list, nil
+}
+
 // diagnoseSignatures explains why no signature of d verified: none pushed, wrong key, or a
 // signature whose payload names another digest.
 func diagnoseSignatures(d name.Digest, v signature.Verifier, keyRef string, ropts []ociremote.Option, cause error) error {
@@ -521,13 +536,9 @@ func diagnoseSignatures(d name.Digest, v signature.Verifier, keyRef string, ropt
 	if err != nil {
 		return err
 	}
-	sigs, err := ociremote.Signatures(tag, ropts...)
+	list, err := legacyList(d, tag, "signatures", ropts)
 	if err != nil {
-		return fmt.Errorf("fetch signatures of %s from %s: %w", d, tag, err)
-	}
-	list, err := sigs.Get()
-	if err != nil {
-		return fmt.Errorf("read signatures of %s from %s: %w", d, tag, err)
+		return err
 	}
 	if len(list) == 0 {
 		return fmt.Errorf("%s is not signed: no signature at %s (run Sign)", d, tag)
@@ -571,13 +582,9 @@ func diagnoseAttestations(d name.Digest, v signature.Verifier, keyRef string, ro
 	if err != nil {
 		return err
 	}
-	atts, err := ociremote.Signatures(tag, ropts...)
+	list, err := legacyList(d, tag, "attestations", ropts)
 	if err != nil {
-		return fmt.Errorf("fetch attestations of %s from %s: %w", d, tag, err)
-	}
-	list, err := atts.Get()
-	if err != nil {
-		return fmt.Errorf("read attestations of %s from %s: %w", d, tag, err)
+		return err
 	}
 	if len(list) == 0 {
 		return fmt.Errorf("%s has no attestations: nothing at %s (run Sign)", d, tag)

@@ -2,11 +2,12 @@ package sign
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scratchkit/scratchkit/internal/testenv"
 )
 
 // TestE2EVulnAttestationWithCosignCLI: each platform of an index gets a vuln attestation about
@@ -113,29 +114,12 @@ type vulnPredicate struct {
 	} `json:"metadata"`
 }
 
-// vulnPredicateOf reads the predicate of the (first) vuln statement the cosign CLI printed: one
-// DSSE envelope per line.
+// vulnPredicateOf reads the predicate of the (first) vuln statement the cosign CLI printed.
 func vulnPredicateOf(t *testing.T, out string) vulnPredicate {
 	t.Helper()
-	for _, line := range strings.Split(out, "\n") {
-		var env struct {
-			Payload string `json:"payload"`
-		}
-		if json.Unmarshal([]byte(line), &env) != nil || env.Payload == "" {
-			continue
-		}
-		raw, err := base64.StdEncoding.DecodeString(env.Payload)
-		if err != nil {
-			continue
-		}
-		var st struct {
-			PredicateType string        `json:"predicateType"`
-			Predicate     vulnPredicate `json:"predicate"`
-		}
-		if json.Unmarshal(raw, &st) == nil && st.PredicateType == PredicateVuln {
-			return st.Predicate
-		}
+	var p vulnPredicate
+	if err := json.Unmarshal(testenv.Predicate(t, out, PredicateVuln), &p); err != nil {
+		t.Fatalf("vuln predicate: %v", err)
 	}
-	t.Fatalf("no vuln statement in the cosign output:\n%s", out)
-	return vulnPredicate{}
+	return p
 }

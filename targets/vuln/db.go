@@ -142,18 +142,7 @@ func (db *DB) fetch(ctx context.Context, modules map[string]bool) error {
 	}
 	got := make([][]byte, len(want))
 	errs := make([]error, len(want))
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	for i, id := range want {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			got[i], errs[i] = db.entry(ctx, id)
-		}()
-	}
-	wg.Wait()
+	parallel(len(want), 8, func(i int) { got[i], errs[i] = db.entry(ctx, want[i]) })
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("vulnerability database %s: %w", db.URL, err)
 	}

@@ -54,13 +54,73 @@ type Scanned struct {
 func (db *DB) Scan(ctx context.Context, bins []Binary) []Scanned {
 	out := make([]Scanned, len(bins))
 	version := scannerVersion()
-	type job struct {
-		i    int
-		bin  *blob
-		key  string
-		path string
+	jobs, modules := db.plan(bins, version, out)
+	if len(jobs) == 0 {
+		return out
 	}
-	var jobs []job
+	fail := func(err error) []Scanned {
+		for _, j := range jobs {
+			out[j.i].Err = err
+		}
+		return out
+	}
+	if err := db.fetch(ctx, modules); err != nil {
+		return fail(err)
+	}
+	dir, err := os.MkdirTemp("", "scratchkit-vulndb-")
+	if err != nil {
+		return fail(fmt.Errorf("vulnerability scan: %w", err))
+	}
+	defer os.RemoveAll(dir)
+	copyDir := filepath.Join(dir, "db")
+	if err := db.writeCopy(copyDir); err != nil {
+		return fail(fmt.Errorf("vulnerability scan: copy of %s: %w", db.URL, err))
+	}
+	copyURL := FileURL(copyDir)
+
+	parallel(len(jobs), db.opts.Parallel, func(n int) {
+		j := jobs[n]
+		blobPath := filepath.Join(dir, fmt.Sprintf("binary-%d.json", n))
+		r, err := db.scanOne(ctx, copyURL, blobPath, j.bin, version)
+		if err != nil {
+			out[j.i].Err = fmt.Errorf("vulnerability scan of %s: %w", j.path, err)
+			return
+		}
+		db.store(j.key, r)
+		out[j.i] = Scanned{Result: r}
+	})
+	return out
+}
+
+// parallel calls f(0) … f(n-1), at most limit at a time, and returns when every call has.
+func parallel(n, limit int, f func(i int)) {
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			f(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// scanJob is a binary to scan: bins[i], described.
+type scanJob struct {
+	i    int
+	bin  *blob
+	key  string // its result's cache key
+	path string
+}
+
+// plan fills out with the results in the cache and the binaries that cannot be read, and
+// returns the others to scan, with the modules (and the standard library) whose entries the
+// scans need.
+func (db *DB) plan(bins []Binary, version string, out []Scanned) ([]scanJob, map[string]bool) {
+	var jobs []scanJob
 	modules := map[string]bool{"stdlib": true, "toolchain": true}
 	for i, b := range bins {
 		sum := b.SHA256
@@ -85,51 +145,9 @@ func (db *DB) Scan(ctx context.Context, bins []Binary) []Scanned {
 		for _, m := range bl.moduleQueries() {
 			modules[m] = true
 		}
-		jobs = append(jobs, job{i: i, bin: bl, key: key, path: b.Path})
+		jobs = append(jobs, scanJob{i: i, bin: bl, key: key, path: b.Path})
 	}
-	if len(jobs) == 0 {
-		return out
-	}
-	fail := func(err error) []Scanned {
-		for _, j := range jobs {
-			out[j.i].Err = err
-		}
-		return out
-	}
-	if err := db.fetch(ctx, modules); err != nil {
-		return fail(err)
-	}
-	dir, err := os.MkdirTemp("", "scratchkit-vulndb-")
-	if err != nil {
-		return fail(fmt.Errorf("vulnerability scan: %w", err))
-	}
-	defer os.RemoveAll(dir)
-	copyDir := filepath.Join(dir, "db")
-	if err := db.writeCopy(copyDir); err != nil {
-		return fail(fmt.Errorf("vulnerability scan: copy of %s: %w", db.URL, err))
-	}
-	copyURL := FileURL(copyDir)
-
-	sem := make(chan struct{}, db.opts.Parallel)
-	var wg sync.WaitGroup
-	for n, j := range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			blobPath := filepath.Join(dir, fmt.Sprintf("binary-%d.json", n))
-			r, err := db.scanOne(ctx, copyURL, blobPath, j.bin, version)
-			if err != nil {
-				out[j.i].Err = fmt.Errorf("vulnerability scan of %s: %w", j.path, err)
-				return
-			}
-			db.store(j.key, r)
-			out[j.i] = Scanned{Result: r}
-		}()
-	}
-	wg.Wait()
-	return out
+	return jobs, modules
 }
 
 // scanOne runs govulncheck on the description of one binary against the database copy.
@@ -167,47 +185,55 @@ func (db *DB) scanOne(ctx context.Context, dbURL, blobPath string, b *blob, vers
 	return r, nil
 }
 
+// streamMessage is a message of govulncheck's JSON stream, with the parts parseStream reads.
+type streamMessage struct {
+	Config *struct {
+		ProtocolVersion string `json:"protocol_version"`
+		ScanMode        string `json:"scan_mode"`
+		ScanLevel       string `json:"scan_level"`
+	} `json:"config"`
+	SBOM *json.RawMessage `json:"SBOM"`
+	OSV  *struct {
+		ID      string   `json:"id"`
+		Aliases []string `json:"aliases"`
+		Summary string   `json:"summary"`
+	} `json:"osv"`
+	Finding *streamFinding `json:"finding"`
+}
+
+// streamFinding is a finding message: a vulnerability and where the binary has it, the
+// vulnerable frame first.
+type streamFinding struct {
+	OSV          string         `json:"osv"`
+	FixedVersion string         `json:"fixed_version"`
+	Trace        []*streamFrame `json:"trace"`
+}
+
+type streamFrame struct {
+	Module   string `json:"module"`
+	Version  string `json:"version"`
+	Package  string `json:"package"`
+	Function string `json:"function"`
+	Receiver string `json:"receiver"`
+}
+
+// osvText is what a stream says of a vulnerability beside its findings.
+type osvText struct {
+	aliases []string
+	summary string
+}
+
 // parseStream reads govulncheck's JSON stream (config, progress, SBOM, osv and finding
 // messages) into a Result. A stream without its config and SBOM messages is not a scan.
 func parseStream(data []byte) (*Result, error) {
-	type frame struct {
-		Module   string `json:"module"`
-		Version  string `json:"version"`
-		Package  string `json:"package"`
-		Function string `json:"function"`
-		Receiver string `json:"receiver"`
-	}
-	type message struct {
-		Config *struct {
-			ProtocolVersion string `json:"protocol_version"`
-			ScanMode        string `json:"scan_mode"`
-			ScanLevel       string `json:"scan_level"`
-		} `json:"config"`
-		SBOM *json.RawMessage `json:"SBOM"`
-		OSV  *struct {
-			ID      string   `json:"id"`
-			Aliases []string `json:"aliases"`
-			Summary string   `json:"summary"`
-		} `json:"osv"`
-		Finding *struct {
-			OSV          string   `json:"osv"`
-			FixedVersion string   `json:"fixed_version"`
-			Trace        []*frame `json:"trace"`
-		} `json:"finding"`
-	}
-	type key struct{ id, module string }
 	var (
 		configured, sbom bool
-		order            []key
-		found            = map[key]*Finding{}
-		osvs             = map[string]struct {
-			aliases []string
-			summary string
-		}{}
+		found            findingSet
+		osvs             = map[string]osvText{}
 	)
 	dec := json.NewDecoder(bytes.NewReader(data))
 	for {
-		var m message
+		var m streamMessage
 		err := dec.Decode(&m)
 		if errors.Is(err, io.EOF) {
 			break
@@ -224,60 +250,81 @@ func parseStream(data []byte) (*Result, error) {
 		case m.SBOM != nil:
 			sbom = true
 		case m.OSV != nil:
-			osvs[m.OSV.ID] = struct {
-				aliases []string
-				summary string
-			}{m.OSV.Aliases, m.OSV.Summary}
+			osvs[m.OSV.ID] = osvText{m.OSV.Aliases, m.OSV.Summary}
 		case m.Finding != nil:
-			f := m.Finding
-			if f.OSV == "" || len(f.Trace) == 0 || f.Trace[0] == nil || f.Trace[0].Module == "" {
-				return nil, errors.New("a finding without a vulnerability ID or module")
-			}
-			top := f.Trace[0]
-			k := key{f.OSV, top.Module}
-			fd := found[k]
-			if fd == nil {
-				fd = &Finding{ID: f.OSV, Module: top.Module, Found: goVersion(top.Module, top.Version), Fixed: goVersion(top.Module, f.FixedVersion)}
-				found[k] = fd
-				order = append(order, k)
-			}
-			if top.Package != "" && !slices.Contains(fd.Packages, top.Package) {
-				fd.Packages = append(fd.Packages, top.Package)
-			}
-			if top.Function != "" {
-				sym := top.Function
-				if r := strings.Trim(top.Receiver, "(*)"); r != "" {
-					sym = r + "." + sym
-				}
-				if top.Package != "" {
-					sym = top.Package + "." + sym
-				}
-				if !slices.Contains(fd.Symbols, sym) {
-					fd.Symbols = append(fd.Symbols, sym)
-				}
+			if err := found.add(m.Finding); err != nil {
+				return nil, err
 			}
 		}
 	}
 	if !configured || !sbom {
 		return nil, errors.New("no config or SBOM message: govulncheck did not scan")
 	}
-	r := &Result{}
-	for _, k := range order {
-		f := found[k]
+	return &Result{Findings: found.sorted(osvs)}, nil
+}
+
+// findingSet gathers a stream's findings: one per vulnerability and module, with every package
+// and symbol the stream names for it.
+type findingSet struct {
+	order []findingKey
+	found map[findingKey]*Finding
+}
+
+type findingKey struct{ id, module string }
+
+// add adds a finding message.
+func (s *findingSet) add(f *streamFinding) error {
+	if f.OSV == "" || len(f.Trace) == 0 || f.Trace[0] == nil || f.Trace[0].Module == "" {
+		return errors.New("a finding without a vulnerability ID or module")
+	}
+	top := f.Trace[0]
+	k := findingKey{f.OSV, top.Module}
+	fd := s.found[k]
+	if fd == nil {
+		if s.found == nil {
+			s.found = map[findingKey]*Finding{}
+		}
+		fd = &Finding{ID: f.OSV, Module: top.Module, Found: goVersion(top.Module, top.Version), Fixed: goVersion(top.Module, f.FixedVersion)}
+		s.found[k] = fd
+		s.order = append(s.order, k)
+	}
+	if top.Package != "" && !slices.Contains(fd.Packages, top.Package) {
+		fd.Packages = append(fd.Packages, top.Package)
+	}
+	if top.Function != "" {
+		sym := top.Function
+		if r := strings.Trim(top.Receiver, "(*)"); r != "" {
+			sym = r + "." + sym
+		}
+		if top.Package != "" {
+			sym = top.Package + "." + sym
+		}
+		if !slices.Contains(fd.Symbols, sym) {
+			fd.Symbols = append(fd.Symbols, sym)
+		}
+	}
+	return nil
+}
+
+// sorted returns the findings, with the aliases and summaries of osvs, sorted by ID and module.
+func (s *findingSet) sorted(osvs map[string]osvText) []Finding {
+	var out []Finding
+	for _, k := range s.order {
+		f := s.found[k]
 		if o, ok := osvs[f.ID]; ok {
 			f.Aliases, f.Summary = o.aliases, o.summary
 		}
 		slices.Sort(f.Packages)
 		slices.Sort(f.Symbols)
-		r.Findings = append(r.Findings, *f)
+		out = append(out, *f)
 	}
-	slices.SortFunc(r.Findings, func(a, b Finding) int {
+	slices.SortFunc(out, func(a, b Finding) int {
 		if c := strings.Compare(a.ID, b.ID); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Module, b.Module)
 	})
-	return r, nil
+	return out
 }
 
 // goVersion writes a standard-library version the Go way (go1.26.8) instead of as the semantic

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -29,87 +28,62 @@ import (
 // made from testdata/vulnmod; and they write real databases in the vulnerability database
 // layout that mark those functions vulnerable.
 
-var (
-	testRoot  string // set by TestMain
-	buildOnce sync.Once
-	builtBins map[string]string // GOARCH → binary
-	buildErr  error
-)
+func TestMain(m *testing.M) { testenv.Main(m) }
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "scratchkit-vuln-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	testRoot = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// testBinaries returns the test program built for amd64 and arm64.
+// testBinaries returns the test program built for amd64 and arm64, once per test process.
 func testBinaries(t *testing.T) map[string]string {
 	t.Helper()
-	buildOnce.Do(func() { builtBins, buildErr = buildTestProgram() })
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	root := testenv.Fixture(t, "vulnapp", writeTestProgram)
+	out := map[string]string{}
+	for _, arch := range []string{"amd64", "arm64"} {
+		// A module cache of its own: the shared one may hold another example.com/vulnmod.
+		out[arch] = testenv.GoBuild(t, testenv.GoProgram{Dir: filepath.Join(root, "vulnapp"), Flags: []string{"-trimpath", "-ldflags=-s -w"},
+			Env: []string{"GOOS=linux", "GOARCH=" + arch, "GOPROXY=file://" + filepath.ToSlash(filepath.Join(root, "proxy")),
+				"GOMODCACHE=" + filepath.Join(root, "modcache"), "GOSUMDB=off", "GOFLAGS=-mod=mod -modcacherw -buildvcs=false", "GOWORK=off", "GOTOOLCHAIN=local"}})
 	}
-	return builtBins
+	return out
 }
 
-func buildTestProgram() (map[string]string, error) {
-	root := testRoot
+// writeTestProgram writes, under root, a module proxy serving example.com/vulnmod v1.0.0 from
+// testdata/vulnmod and the sources of testdata/vulnapp.
+func writeTestProgram(root string) error {
 	// The module proxy: example.com/vulnmod v1.0.0 from testdata/vulnmod.
 	proxy := filepath.Join(root, "proxy")
 	at := filepath.Join(proxy, "example.com", "vulnmod", "@v")
 	if err := os.MkdirAll(at, 0o755); err != nil {
-		return nil, err
+		return err
 	}
 	var zbuf bytes.Buffer
 	mv := module.Version{Path: "example.com/vulnmod", Version: "v1.0.0"}
 	if err := modzip.CreateFromDir(&zbuf, mv, "testdata/vulnmod"); err != nil {
-		return nil, err
+		return err
 	}
 	gomod, err := os.ReadFile("testdata/vulnmod/go.mod")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for name, data := range map[string][]byte{
 		"list": []byte("v1.0.0\n"), "v1.0.0.info": []byte(`{"Version":"v1.0.0","Time":"2024-01-01T00:00:00Z"}`),
 		"v1.0.0.mod": gomod, "v1.0.0.zip": zbuf.Bytes(),
 	} {
 		if err := os.WriteFile(filepath.Join(at, name), data, 0o644); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	src := filepath.Join(root, "vulnapp")
 	if err := os.MkdirAll(src, 0o755); err != nil {
-		return nil, err
+		return err
 	}
 	for _, f := range []string{"go.mod", "main.go"} {
 		data, err := os.ReadFile(filepath.Join("testdata", "vulnapp", f))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if err := os.WriteFile(filepath.Join(src, f), data, 0o644); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	out := map[string]string{}
-	for _, arch := range []string{"amd64", "arm64"} {
-		bin := filepath.Join(root, "vulnapp-"+arch)
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
-		cmd.Dir = src
-		// A module cache of its own: the shared one may hold another example.com/vulnmod.
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch, "GOPROXY=file://"+filepath.ToSlash(proxy),
-			"GOMODCACHE="+filepath.Join(root, "modcache"), "GOSUMDB=off", "GOFLAGS=-mod=mod -modcacherw -buildvcs=false", "GOWORK=off", "GOTOOLCHAIN=local")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("go build %s: %v\n%s", arch, err, b)
-		}
-		out[arch] = bin
-	}
-	return out, nil
+	return nil
 }
 
 var dbTime = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)

@@ -39,116 +39,155 @@ type about struct {
 // A platform whose SBOM and binary are not on this runner (after mage index) is left to the
 // runner that built it, which signs it as an image of its own.
 func subjects(ctx context.Context, e *engine.Run, rec *artifacts.Artifacts, write bool) ([]sign.Subject, map[string]about, error) {
-	wantSBOM, wantProv, wantVuln := false, false, false
+	c := &subjectList{ctx: ctx, e: e, rec: rec, write: write, own: map[string]bool{}, info: map[string]about{}}
 	for _, a := range e.Config.Attest() {
-		wantSBOM = wantSBOM || a == "sbom"
-		wantProv = wantProv || a == "provenance"
-		wantVuln = wantVuln || a == "vuln"
+		c.wantSBOM = c.wantSBOM || a == "sbom"
+		c.wantProv = c.wantProv || a == "provenance"
+		c.wantVuln = c.wantVuln || a == "vuln"
 	}
 	registry := func(img artifacts.Image) bool {
 		return img.Destination == publish.Registry || img.Destination == publish.RegistryPlatform
 	}
-	own := map[string]bool{} // platform images recorded as images of their own
 	for _, img := range rec.Images {
 		if registry(img) {
-			own[img.Digest] = true
+			c.own[img.Digest] = true
 		}
 	}
 	var out []sign.Subject
-	info := map[string]about{}
 	for _, img := range rec.Images {
 		if !registry(img) {
 			continue
 		}
-		s := sign.Subject{Name: img.Name, Ref: img.Ref, Tags: img.Tags}
-		if !isIndex(img) {
-			platform, sbom, bin := "", img.SBOM, (*artifacts.Binary)(nil)
-			if len(img.Manifests) == 1 {
-				m := img.Manifests[0]
-				platform, bin = m.Platform, binaryOf(e, rec, img.Name, m)
-				if m.SBOM != "" {
-					sbom = m.SBOM
-				}
-			}
-			if wantSBOM && sbom != "" {
-				s.SBOM = e.Abs(sbom)
-			}
-			if wantProv {
-				if bin == nil && platform != "" {
-					e.UI.Info("%s %s: the binary it holds is not on this runner: its provenance names no build settings", img.Name, platform)
-				}
-				p, err := platformProvenance(ctx, e, rec, img, platform, bin)
-				if err != nil {
-					return nil, nil, err
-				}
-				s.Provenance = p
-			}
-			if wantVuln && len(img.Manifests) == 1 {
-				v, err := vulnScan(e, img, img.Manifests[0], bin)
-				if err != nil {
-					return nil, nil, err
-				}
-				s.Vuln = v
-			}
-			out = append(out, s)
-			info[img.Ref] = about{image: img.Name, platform: platform, sbom: s.SBOM}
-			continue
+		var s sign.Subject
+		var err error
+		if isIndex(img) {
+			s, err = c.index(img)
+		} else {
+			s, err = c.image(img)
 		}
-		if wantSBOM {
-			p, err := indexSBOM(e, rec, img, write)
-			if err != nil {
-				return nil, nil, err
-			}
-			s.SBOM = p
-		}
-		if wantProv {
-			p, err := indexProvenance(ctx, e, rec, img)
-			if err != nil {
-				return nil, nil, err
-			}
-			s.Provenance = p
-		}
-		info[img.Ref] = about{image: img.Name, sbom: s.SBOM}
-		repo, _, _ := strings.Cut(img.Ref, "@")
-		for _, m := range img.Manifests {
-			ref := repo + "@" + m.Digest
-			info[ref] = about{image: img.Name, platform: m.Platform}
-			if own[m.Digest] {
-				continue // attested as an image of its own
-			}
-			ms := sign.Subject{Name: img.Name + " " + m.Platform, Ref: ref}
-			if sbom := e.Abs(m.SBOM); wantSBOM && m.SBOM != "" && exists(sbom) {
-				ms.SBOM = sbom
-			}
-			bin := binaryOf(e, rec, img.Name, m)
-			if wantProv && bin != nil {
-				p, err := platformProvenance(ctx, e, rec, img, m.Platform, bin)
-				if err != nil {
-					return nil, nil, err
-				}
-				ms.Provenance = p
-			}
-			if wantVuln && bin != nil {
-				v, err := vulnScan(e, img, m, bin)
-				if err != nil {
-					return nil, nil, err
-				}
-				ms.Vuln = v
-			}
-			if (wantSBOM && ms.SBOM == "") || (wantProv && ms.Provenance == nil) {
-				e.UI.Info("%s %s: its SBOM or binary is not on this runner: its attestations are left to the runner that built it", img.Name, m.Platform)
-			}
-			if ms.SBOM != "" || ms.Provenance != nil || ms.Vuln != nil {
-				s.Manifests = append(s.Manifests, ms)
-				info[ref] = about{image: img.Name, platform: m.Platform, sbom: ms.SBOM}
-			}
+		if err != nil {
+			return nil, nil, err
 		}
 		out = append(out, s)
 	}
 	if len(out) == 0 {
 		return nil, nil, fmt.Errorf("sign: artifacts.json lists no image pushed to a registry, and signatures live in registries: set image.repo (or KO_DOCKER_REPO) and run mage image")
 	}
-	return out, info, nil
+	return out, c.info, nil
+}
+
+// subjectList is what subjects gathers the subjects with.
+type subjectList struct {
+	ctx                          context.Context
+	e                            *engine.Run
+	rec                          *artifacts.Artifacts
+	write                        bool             // write the index SBOMs
+	wantSBOM, wantProv, wantVuln bool             // the attestations sign.attest asks for
+	own                          map[string]bool  // platform images recorded as images of their own
+	info                         map[string]about // what is said of each digest, by reference
+}
+
+// image is the subject of an image of one platform.
+func (c *subjectList) image(img artifacts.Image) (sign.Subject, error) {
+	e := c.e
+	s := sign.Subject{Name: img.Name, Ref: img.Ref, Tags: img.Tags}
+	platform, sbom, bin := "", img.SBOM, (*artifacts.Binary)(nil)
+	if len(img.Manifests) == 1 {
+		m := img.Manifests[0]
+		platform, bin = m.Platform, binaryOf(e, c.rec, img.Name, m)
+		if m.SBOM != "" {
+			sbom = m.SBOM
+		}
+	}
+	if c.wantSBOM && sbom != "" {
+		s.SBOM = e.Abs(sbom)
+	}
+	if c.wantProv {
+		if bin == nil && platform != "" {
+			e.UI.Info("%s %s: the binary it holds is not on this runner: its provenance names no build settings", img.Name, platform)
+		}
+		p, err := platformProvenance(c.ctx, e, c.rec, img, platform, bin)
+		if err != nil {
+			return sign.Subject{}, err
+		}
+		s.Provenance = p
+	}
+	if c.wantVuln && len(img.Manifests) == 1 {
+		v, err := vulnScan(e, img, img.Manifests[0], bin)
+		if err != nil {
+			return sign.Subject{}, err
+		}
+		s.Vuln = v
+	}
+	c.info[img.Ref] = about{image: img.Name, platform: platform, sbom: s.SBOM}
+	return s, nil
+}
+
+// index is the subject of an image index, with its platform manifests that are not images of
+// their own.
+func (c *subjectList) index(img artifacts.Image) (sign.Subject, error) {
+	s := sign.Subject{Name: img.Name, Ref: img.Ref, Tags: img.Tags}
+	if c.wantSBOM {
+		p, err := indexSBOM(c.e, c.rec, img, c.write)
+		if err != nil {
+			return sign.Subject{}, err
+		}
+		s.SBOM = p
+	}
+	if c.wantProv {
+		p, err := indexProvenance(c.ctx, c.e, c.rec, img)
+		if err != nil {
+			return sign.Subject{}, err
+		}
+		s.Provenance = p
+	}
+	c.info[img.Ref] = about{image: img.Name, sbom: s.SBOM}
+	repo, _, _ := strings.Cut(img.Ref, "@")
+	for _, m := range img.Manifests {
+		ref := repo + "@" + m.Digest
+		c.info[ref] = about{image: img.Name, platform: m.Platform}
+		if c.own[m.Digest] {
+			continue // attested as an image of its own
+		}
+		ms, err := c.manifest(img, m, ref)
+		if err != nil {
+			return sign.Subject{}, err
+		}
+		if ms.SBOM != "" || ms.Provenance != nil || ms.Vuln != nil {
+			s.Manifests = append(s.Manifests, ms)
+			c.info[ref] = about{image: img.Name, platform: m.Platform, sbom: ms.SBOM}
+		}
+	}
+	return s, nil
+}
+
+// manifest is the subject of the platform manifest m of the index img, at ref: what this runner
+// has of that platform's SBOM, binary and vulnerability check.
+func (c *subjectList) manifest(img artifacts.Image, m artifacts.Manifest, ref string) (sign.Subject, error) {
+	e := c.e
+	ms := sign.Subject{Name: img.Name + " " + m.Platform, Ref: ref}
+	if sbom := e.Abs(m.SBOM); c.wantSBOM && m.SBOM != "" && exists(sbom) {
+		ms.SBOM = sbom
+	}
+	bin := binaryOf(e, c.rec, img.Name, m)
+	if c.wantProv && bin != nil {
+		p, err := platformProvenance(c.ctx, e, c.rec, img, m.Platform, bin)
+		if err != nil {
+			return sign.Subject{}, err
+		}
+		ms.Provenance = p
+	}
+	if c.wantVuln && bin != nil {
+		v, err := vulnScan(e, img, m, bin)
+		if err != nil {
+			return sign.Subject{}, err
+		}
+		ms.Vuln = v
+	}
+	if (c.wantSBOM && ms.SBOM == "") || (c.wantProv && ms.Provenance == nil) {
+		e.UI.Info("%s %s: its SBOM or binary is not on this runner: its attestations are left to the runner that built it", img.Name, m.Platform)
+	}
+	return ms, nil
 }
 
 // isIndex reports whether img is an image index: its manifests are not the image itself.

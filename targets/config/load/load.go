@@ -56,52 +56,13 @@ func Load(opts Options) (*Resolved, error) {
 		lookup = os.LookupEnv
 	}
 	r := &Resolved{Dir: abs, origins: map[string]string{}}
-	var fileErrs []error
 
-	// .ko.yaml, as ko finds it (KO_CONFIG_PATH may name the file or its directory).
-	koPath := filepath.Join(abs, ".ko.yaml")
-	if p, ok := lookup("KO_CONFIG_PATH"); ok && p != "" {
-		koPath = p
-		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			koPath = filepath.Join(p, ".ko.yaml")
-		}
-		if !filepath.IsAbs(koPath) {
-			koPath = filepath.Join(abs, koPath)
-		}
+	if err := r.mergeKoYAML(lookup); err != nil {
+		return nil, err
 	}
-	if data, err := os.ReadFile(koPath); err == nil {
-		layer, origins, warns, err := loadKo(r.rel(koPath), data)
-		if err != nil {
-			return nil, err
-		}
-		r.Files = append(r.Files, koPath)
-		r.Warnings = append(r.Warnings, warns...)
-		merge(reflect.ValueOf(&r.Config).Elem(), reflect.ValueOf(layer), "", origins, r.origins, "")
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("config: read %s: %w", koPath, err)
-	}
-
-	skPath := filepath.Join(abs, FileName)
-	if p, ok := lookup("SCRATCHKIT_CONFIG"); ok && p != "" {
-		skPath = p
-		if !filepath.IsAbs(skPath) {
-			skPath = filepath.Join(abs, skPath)
-		}
-	}
-	if data, err := os.ReadFile(skPath); err == nil {
-		layer, origins, err := loadFile(r.rel(skPath), data)
-		var ke *keyErrors
-		if errors.As(err, &ke) {
-			fileErrs = append(fileErrs, ke.errs...)
-		} else if err != nil {
-			return nil, err
-		}
-		r.Files = append(r.Files, skPath)
-		merge(reflect.ValueOf(&r.Config).Elem(), reflect.ValueOf(layer), "", origins, r.origins, "")
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("config: read %s: %w", skPath, err)
-	} else if _, set := lookup("SCRATCHKIT_CONFIG"); set {
-		return nil, fmt.Errorf("config: SCRATCHKIT_CONFIG names %s, which does not exist", skPath)
+	fileErrs, err := r.mergeScratchkitYAML(lookup)
+	if err != nil {
+		return nil, err
 	}
 
 	if opts.Configure != nil {
@@ -121,6 +82,67 @@ func Load(opts Options) (*Resolved, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// mergeKoYAML merges .ko.yaml into r when there is one, found as ko finds it (KO_CONFIG_PATH
+// may name the file or its directory).
+func (r *Resolved) mergeKoYAML(lookup func(string) (string, bool)) error {
+	koPath := filepath.Join(r.Dir, ".ko.yaml")
+	if p, ok := lookup("KO_CONFIG_PATH"); ok && p != "" {
+		koPath = p
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			koPath = filepath.Join(p, ".ko.yaml")
+		}
+		if !filepath.IsAbs(koPath) {
+			koPath = filepath.Join(r.Dir, koPath)
+		}
+	}
+	data, err := os.ReadFile(koPath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("config: read %s: %w", koPath, err)
+	}
+	layer, origins, warns, err := loadKo(r.rel(koPath), data)
+	if err != nil {
+		return err
+	}
+	r.Files = append(r.Files, koPath)
+	r.Warnings = append(r.Warnings, warns...)
+	merge(reflect.ValueOf(&r.Config).Elem(), reflect.ValueOf(layer), "", origins, r.origins, "")
+	return nil
+}
+
+// mergeScratchkitYAML merges scratchkit.yaml (or the file SCRATCHKIT_CONFIG names, which must
+// exist) into r when there is one. Its unknown keys and values of the wrong shape are keyErrs,
+// reported with validation's; err is fatal.
+func (r *Resolved) mergeScratchkitYAML(lookup func(string) (string, bool)) (keyErrs []error, err error) {
+	skPath := filepath.Join(r.Dir, FileName)
+	if p, ok := lookup("SCRATCHKIT_CONFIG"); ok && p != "" {
+		skPath = p
+		if !filepath.IsAbs(skPath) {
+			skPath = filepath.Join(r.Dir, skPath)
+		}
+	}
+	data, err := os.ReadFile(skPath)
+	if errors.Is(err, os.ErrNotExist) {
+		if _, set := lookup("SCRATCHKIT_CONFIG"); set {
+			return nil, fmt.Errorf("config: SCRATCHKIT_CONFIG names %s, which does not exist", skPath)
+		}
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("config: read %s: %w", skPath, err)
+	}
+	layer, origins, err := loadFile(r.rel(skPath), data)
+	var ke *keyErrors
+	if errors.As(err, &ke) {
+		keyErrs = ke.errs
+	} else if err != nil {
+		return nil, err
+	}
+	r.Files = append(r.Files, skPath)
+	merge(reflect.ValueOf(&r.Config).Elem(), reflect.ValueOf(layer), "", origins, r.origins, "")
+	return keyErrs, nil
 }
 
 // rel names a file relative to the working directory when it is inside it.
@@ -267,16 +289,8 @@ func (c *keyChecker) check(n *yaml.Node, t reflect.Type, path string) {
 	if c.bomb != nil {
 		return
 	}
-	if c.alias != nil {
-		if c.expanded++; c.expanded > MaxAliasNodes {
-			what := c.aliasAt
-			if what == "" {
-				what = "the top level"
-			}
-			c.bomb = fmt.Errorf("%s:%d: %s: the alias *%s expands, with the aliases in it, to more than %d values (scratchkit's limit on what a file's aliases repeat in all, config.MaxAliasNodes): "+
-				"an alias bomb, or aliases nested deeper than a configuration needs; write the values out, or alias fewer of them", c.file, c.alias.Line, what, c.alias.Value, MaxAliasNodes)
-			return
-		}
+	if c.countExpansion() {
+		return
 	}
 	at := fmt.Sprintf("%s:%d", c.file, n.Line)
 	if path != "" {
@@ -303,21 +317,7 @@ func (c *keyChecker) check(n *yaml.Node, t reflect.Type, path string) {
 	case scalarForms[t] != "" && n.Kind == yaml.ScalarNode:
 		return
 	case t.Kind() == reflect.Struct && t != sizeType && t != durationType:
-		if n.Kind != yaml.MappingNode {
-			c.errs = append(c.errs, fmt.Errorf("%s: %s: want a mapping of keys (%s), not %s", at, what, strings.Join(keysOf(t), ", "), shape(n)))
-			return
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			f, ok := fieldByTag(t, k.Value)
-			if !ok {
-				c.errs = append(c.errs, fmt.Errorf("%s:%d: %s: unknown key %q%s", c.file, k.Line, what, k.Value, didYouMean(k.Value, keysOf(t))))
-				continue
-			}
-			kp := join(path, k.Value)
-			c.check(v, f.Type, kp)
-			c.origins[kp] = fmt.Sprintf("%s:%d", c.file, k.Line)
-		}
+		c.checkStruct(n, t, path, at, what)
 	case t.Kind() == reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			c.errs = append(c.errs, fmt.Errorf("%s: %s: want a list, not %s; write e.g. %s: [a, b]", at, what, shape(n), lastKey(path)))
@@ -338,22 +338,65 @@ func (c *keyChecker) check(n *yaml.Node, t reflect.Type, path string) {
 			c.origins[kp] = fmt.Sprintf("%s:%d", c.file, k.Line)
 		}
 	default:
-		if n.Kind != yaml.ScalarNode {
-			c.errs = append(c.errs, fmt.Errorf("%s: %s: want a single value, not %s", at, what, shape(n)))
-			return
+		c.checkValue(n, t, at, what)
+	}
+}
+
+// countExpansion counts a value visited again through an alias and reports whether the aliases
+// have now expanded to more than MaxAliasNodes values: then c.bomb is set and the walk stops.
+func (c *keyChecker) countExpansion() bool {
+	if c.alias == nil {
+		return false
+	}
+	if c.expanded++; c.expanded <= MaxAliasNodes {
+		return false
+	}
+	what := c.aliasAt
+	if what == "" {
+		what = "the top level"
+	}
+	c.bomb = fmt.Errorf("%s:%d: %s: the alias *%s expands, with the aliases in it, to more than %d values (scratchkit's limit on what a file's aliases repeat in all, config.MaxAliasNodes): "+
+		"an alias bomb, or aliases nested deeper than a configuration needs; write the values out, or alias fewer of them", c.file, c.alias.Line, what, c.alias.Value, MaxAliasNodes)
+	return true
+}
+
+// checkStruct checks a mapping n, at what (line at), against the keys of the struct type t.
+func (c *keyChecker) checkStruct(n *yaml.Node, t reflect.Type, path, at, what string) {
+	if n.Kind != yaml.MappingNode {
+		c.errs = append(c.errs, fmt.Errorf("%s: %s: want a mapping of keys (%s), not %s", at, what, strings.Join(keysOf(t), ", "), shape(n)))
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		f, ok := fieldByTag(t, k.Value)
+		if !ok {
+			c.errs = append(c.errs, fmt.Errorf("%s:%d: %s: unknown key %q%s", c.file, k.Line, what, k.Value, didYouMean(k.Value, keysOf(t))))
+			continue
 		}
-		// Sizes and durations are read by the model's own unmarshalers, which know no lines:
-		// their values are checked here, where the line is known.
-		var err error
-		switch t {
-		case sizeType:
-			_, err = config.ParseSize(n.Value)
-		case durationType:
-			_, err = config.ParseDuration(n.Value)
-		}
-		if err != nil {
-			c.errs = append(c.errs, fmt.Errorf("%s: %s: %v", at, what, err))
-		}
+		kp := join(path, k.Value)
+		c.check(v, f.Type, kp)
+		c.origins[kp] = fmt.Sprintf("%s:%d", c.file, k.Line)
+	}
+}
+
+// checkValue checks that n, at what (line at), is a single value, and a valid one where t is a
+// size or a duration.
+func (c *keyChecker) checkValue(n *yaml.Node, t reflect.Type, at, what string) {
+	if n.Kind != yaml.ScalarNode {
+		c.errs = append(c.errs, fmt.Errorf("%s: %s: want a single value, not %s", at, what, shape(n)))
+		return
+	}
+	// Sizes and durations are read by the model's own unmarshalers, which know no lines:
+	// their values are checked here, where the line is known.
+	var err error
+	switch t {
+	case sizeType:
+		_, err = config.ParseSize(n.Value)
+	case durationType:
+		_, err = config.ParseDuration(n.Value)
+	}
+	if err != nil {
+		c.errs = append(c.errs, fmt.Errorf("%s: %s: %v", at, what, err))
 	}
 }
 

@@ -64,15 +64,6 @@ var closedSets = []closedSet{
 	{reflect.TypeFor[config.Sign](), "format", "a signature format", SignFormats},
 }
 
-// linkages are binary.BuildLinkages as strings.
-func linkages() []string {
-	var out []string
-	for _, l := range binary.BuildLinkages() {
-		out = append(out, string(l))
-	}
-	return out
-}
-
 // Allowed returns the values key, a field of the configuration type t, accepts when they are a
 // closed set, else nil. For a list, they are the values of its items.
 func Allowed(t reflect.Type, key string) []string {
@@ -162,7 +153,18 @@ func (r *Resolved) validate() error {
 		bad("dist", "%q would mix outputs with sources; write a folder of its own, e.g. dist", r.Dist)
 	}
 	r.checkPlatforms("platforms", r.Platforms, bad)
+	r.checkBuilds(bad)
+	checkClosedSets(reflect.ValueOf(r.Config), "", bad)
+	r.checkVuln(bad)
+	checkImage(r.Image, bad)
+	checkSmoke(r.Smoke, bad)
+	checkPGO(r.PGO, bad)
+	return errors.Join(errs...)
+}
 
+// checkBuilds checks every build: its main package, a name of its own, and the environment,
+// flags, tags and platforms it adds to the top level's.
+func (r *Resolved) checkBuilds(bad func(string, string, ...any)) {
 	names := map[string]int{}
 	for i, b := range r.Builds {
 		p := fmt.Sprintf("builds[%d]", i)
@@ -178,35 +180,8 @@ func (r *Resolved) validate() error {
 			}
 			names[b.Name] = i
 		}
-		for j, e := range b.Env {
-			k, v, ok := strings.Cut(e, "=")
-			if !ok || !envNameRE.MatchString(k) {
-				bad(fmt.Sprintf("%s.env[%d]", p, j), "%q is not NAME=VALUE", e)
-				continue
-			}
-			if k == "CGO_ENABLED" && v != "0" && b.Linkage == string(binary.LinkageStatic) {
-				bad(fmt.Sprintf("%s.env[%d]", p, j), "CGO_ENABLED=%s would make this static build dynamic; remove it, or set linkage: cgo-static (cgo with musl) or static-pie", v)
-			}
-			if k == "GOOS" || k == "GOARCH" || k == "GOARM" {
-				bad(fmt.Sprintf("%s.env[%d]", p, j), "%s is set per platform; list the platform under platforms instead", k)
-			}
-		}
-		for j, f := range b.Flags {
-			fp := fmt.Sprintf("%s.flags[%d]", p, j)
-			flag, _, _ := strings.Cut(strings.TrimLeft(f, "-"), "=")
-			switch flag {
-			case "o":
-				bad(fp, "-o is chosen by scratchkit (dist/<name>/<os>_<arch>/<name>); remove it")
-			case "ldflags":
-				bad(fp, "use the ldflags key instead of -ldflags in flags")
-			case "buildmode":
-				bad(fp, "use linkage: static-pie instead of -buildmode")
-			case "tags":
-				bad(fp, "use the tags key instead of -tags in flags")
-			case "pgo":
-				bad(fp, "use the pgo key (auto, off or a file) instead of -pgo in flags")
-			}
-		}
+		checkBuildEnv(p, b, bad)
+		checkBuildFlags(p, b.Flags, bad)
 		for j, tag := range b.Tags {
 			if strings.ContainsAny(tag, " ,") || tag == "" {
 				bad(fmt.Sprintf("%s.tags[%d]", p, j), "%q: write one build tag per list item", tag)
@@ -214,20 +189,51 @@ func (r *Resolved) validate() error {
 		}
 		r.checkPlatforms(p+".platforms", b.Platforms, bad)
 	}
-	checkClosedSets(reflect.ValueOf(r.Config), "", bad)
-	r.checkVuln(bad)
+}
 
-	im := r.Image
-	switch im.Base {
-	case image.BaseStatic, image.BaseScratch:
-	default:
-		ref, err := name.ParseReference(im.Base)
-		if err != nil {
-			bad("image.base", "%q is neither static, scratch nor an image reference: %v", im.Base, err)
-		} else if !image.BasePinned(im.Base) && !im.AllowUnpinned {
-			bad("image.base", "%q is not pinned by digest, so the same commit could ship a different base tomorrow; write %s@sha256:<digest> (crane digest %s), or set image.allow_unpinned: true to accept it with a warning", im.Base, ref.Context().Name(), im.Base)
+// checkBuildEnv checks the env of the build at key path p: NAME=VALUE items that neither make a
+// static build dynamic nor set what is chosen per platform.
+func checkBuildEnv(p string, b config.Build, bad func(string, string, ...any)) {
+	for j, e := range b.Env {
+		k, v, ok := strings.Cut(e, "=")
+		if !ok || !envNameRE.MatchString(k) {
+			bad(fmt.Sprintf("%s.env[%d]", p, j), "%q is not NAME=VALUE", e)
+			continue
+		}
+		if k == "CGO_ENABLED" && v != "0" && b.Linkage == string(binary.LinkageStatic) {
+			bad(fmt.Sprintf("%s.env[%d]", p, j), "CGO_ENABLED=%s would make this static build dynamic; remove it, or set linkage: cgo-static (cgo with musl) or static-pie", v)
+		}
+		if k == "GOOS" || k == "GOARCH" || k == "GOARM" {
+			bad(fmt.Sprintf("%s.env[%d]", p, j), "%s is set per platform; list the platform under platforms instead", k)
 		}
 	}
+}
+
+// checkBuildFlags refuses, in the flags of the build at key path p, the go build flags that are
+// chosen for it or have a key of their own.
+func checkBuildFlags(p string, flags []string, bad func(string, string, ...any)) {
+	for j, f := range flags {
+		fp := fmt.Sprintf("%s.flags[%d]", p, j)
+		flag, _, _ := strings.Cut(strings.TrimLeft(f, "-"), "=")
+		switch flag {
+		case "o":
+			bad(fp, "-o is chosen by scratchkit (dist/<name>/<os>_<arch>/<name>); remove it")
+		case "ldflags":
+			bad(fp, "use the ldflags key instead of -ldflags in flags")
+		case "buildmode":
+			bad(fp, "use linkage: static-pie instead of -buildmode")
+		case "tags":
+			bad(fp, "use the tags key instead of -tags in flags")
+		case "pgo":
+			bad(fp, "use the pgo key (auto, off or a file) instead of -pgo in flags")
+		}
+	}
+}
+
+// checkImage checks the image keys: a base pinned by digest, a user that is not root unless
+// asked for, the config's env, ports, volumes and tags, and a repository where one is needed.
+func checkImage(im config.Image, bad func(string, string, ...any)) {
+	checkBase(im, bad)
 	if image.IsRoot(im.User) && !im.AllowRoot {
 		bad("image.user", "%q runs the image as root; set image.allow_root: true to ask for that explicitly, or leave user unset (%s, nonroot)", im.User, image.DefaultUser)
 	}
@@ -262,47 +268,66 @@ func (r *Resolved) validate() error {
 	if slices.Contains(im.Publish, publish.Registry) && (im.Repo == "" || im.Repo == publish.LocalDomain || im.Repo == publish.KindDomain) {
 		bad("image.publish", "registry needs a repository; set image.repo or KO_DOCKER_REPO, e.g. 127.0.0.1:5000/team")
 	}
+}
 
-	if s := r.Smoke; true {
-		if s.Pids < MinSmokePids {
-			bad("smoke.pids", "%d: want at least %d (the Go runtime alone starts several threads); the default is 256", s.Pids, MinSmokePids)
-		}
-		seen := map[string]int{}
-		for i, t := range s.Tmpfs {
-			p := fmt.Sprintf("smoke.tmpfs[%d]", i)
-			if checkDir(p+".path", t.Path, "a tmpfs", bad) {
-				if j, dup := seen[t.Path]; dup {
-					bad(p+".path", "%s is also smoke.tmpfs[%d]; list each directory once", t.Path, j)
-				}
-				seen[t.Path] = i
-			}
-			if m, err := strconv.ParseUint(t.Mode, 8, 32); err != nil || m > 0o7777 {
-				bad(p+".mode", "%q is not a mode; write the permission bits in octal, e.g. 1777 (as /tmp) or 0700", t.Mode)
-			}
-		}
-		for i, e := range s.Env {
-			if k, _, ok := strings.Cut(e, "="); !ok || !envNameRE.MatchString(k) {
-				bad(fmt.Sprintf("smoke.env[%d]", i), "%q is not NAME=VALUE", e)
-			}
-		}
-		for img, pr := range s.Images {
-			p := "smoke.images." + img
-			checkProbe(p, pr.Exit, pr.HTTP, bad)
-			for i, item := range pr.Probes {
-				ip := fmt.Sprintf("%s.probes[%d]", p, i)
-				if (item.Exit == nil) == (item.HTTP == nil) {
-					bad(ip, "want exactly one of exit and http in each item, e.g. - http: {port: 8080, path: /healthz}")
-					continue
-				}
-				checkProbe(ip, item.Exit, item.HTTP, bad)
-			}
-			if pr.Exit == nil && pr.HTTP == nil && len(pr.Probes) == 0 {
-				bad(p, "no probe; write exit: {args: [--version]}, http: {port: 8080, path: /healthz}, or a probes list of them")
-			}
+// checkBase checks image.base: static, scratch, or an image reference pinned by digest (or
+// allowed unpinned).
+func checkBase(im config.Image, bad func(string, string, ...any)) {
+	switch im.Base {
+	case image.BaseStatic, image.BaseScratch:
+	default:
+		ref, err := name.ParseReference(im.Base)
+		if err != nil {
+			bad("image.base", "%q is neither static, scratch nor an image reference: %v", im.Base, err)
+		} else if !image.BasePinned(im.Base) && !im.AllowUnpinned {
+			bad("image.base", "%q is not pinned by digest, so the same commit could ship a different base tomorrow; write %s@sha256:<digest> (crane digest %s), or set image.allow_unpinned: true to accept it with a warning", im.Base, ref.Context().Name(), im.Base)
 		}
 	}
+}
 
-	pg := r.PGO
+// checkSmoke checks the smoke keys: the container's limits, tmpfs mounts and env, and each
+// image's probes.
+func checkSmoke(s config.Smoke, bad func(string, string, ...any)) {
+	if s.Pids < MinSmokePids {
+		bad("smoke.pids", "%d: want at least %d (the Go runtime alone starts several threads); the default is 256", s.Pids, MinSmokePids)
+	}
+	seen := map[string]int{}
+	for i, t := range s.Tmpfs {
+		p := fmt.Sprintf("smoke.tmpfs[%d]", i)
+		if checkDir(p+".path", t.Path, "a tmpfs", bad) {
+			if j, dup := seen[t.Path]; dup {
+				bad(p+".path", "%s is also smoke.tmpfs[%d]; list each directory once", t.Path, j)
+			}
+			seen[t.Path] = i
+		}
+		if m, err := strconv.ParseUint(t.Mode, 8, 32); err != nil || m > 0o7777 {
+			bad(p+".mode", "%q is not a mode; write the permission bits in octal, e.g. 1777 (as /tmp) or 0700", t.Mode)
+		}
+	}
+	for i, e := range s.Env {
+		if k, _, ok := strings.Cut(e, "="); !ok || !envNameRE.MatchString(k) {
+			bad(fmt.Sprintf("smoke.env[%d]", i), "%q is not NAME=VALUE", e)
+		}
+	}
+	for img, pr := range s.Images {
+		p := "smoke.images." + img
+		checkProbe(p, pr.Exit, pr.HTTP, bad)
+		for i, item := range pr.Probes {
+			ip := fmt.Sprintf("%s.probes[%d]", p, i)
+			if (item.Exit == nil) == (item.HTTP == nil) {
+				bad(ip, "want exactly one of exit and http in each item, e.g. - http: {port: 8080, path: /healthz}")
+				continue
+			}
+			checkProbe(ip, item.Exit, item.HTTP, bad)
+		}
+		if pr.Exit == nil && pr.HTTP == nil && len(pr.Probes) == 0 {
+			bad(p, "no probe; write exit: {args: [--version]}, http: {port: 8080, path: /healthz}, or a probes list of them")
+		}
+	}
+}
+
+// checkPGO checks the pgo keys: http(s) endpoints and the collection's numbers.
+func checkPGO(pg config.PGO, bad func(string, string, ...any)) {
 	for i, e := range pg.Endpoints {
 		u, err := url.Parse(e.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -318,8 +343,6 @@ func (r *Resolved) validate() error {
 	if pg.Retries < 0 {
 		bad("pgo.retries", "%d: want 0 or more", pg.Retries)
 	}
-
-	return errors.Join(errs...)
 }
 
 // checkProbe checks an exit and an http probe at key path p.
@@ -533,4 +556,13 @@ func (r *Resolved) Attest() []string {
 		return r.Sign.Attest
 	}
 	return Attestations
+}
+
+// linkages are binary.BuildLinkages as strings.
+func linkages() []string {
+	var out []string
+	for _, l := range binary.BuildLinkages() {
+		out = append(out, string(l))
+	}
+	return out
 }

@@ -15,6 +15,9 @@ import (
 	"github.com/scratchkit/scratchkit/targets/publish/kopub"
 )
 
+// TestMain removes the binaries testimage built.
+func TestMain(m *testing.M) { testenv.Main(m) }
+
 func TestDaemonLoadsHostImageOfIndex(t *testing.T) {
 	docker := testenv.Docker(t)
 	version := fmt.Sprintf("d%d", time.Now().UnixNano())

@@ -7,9 +7,7 @@ import (
 	"bytes"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -17,32 +15,16 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/scratchkit/scratchkit/internal/testenv"
 )
 
-// HelloDir is the examples/hello directory of this checkout.
-func HelloDir(t testing.TB) string {
-	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("cannot locate the source tree")
-	}
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "examples", "hello")
-	if _, err := os.Stat(filepath.Join(dir, "main.go")); err != nil {
-		t.Fatalf("examples/hello not found: %v", err)
-	}
-	return dir
-}
-
-// HelloBinary compiles examples/hello for linux/arch with main.version set to version.
+// HelloBinary compiles examples/hello for linux/arch with main.version set to version, once per
+// test process (the tests' TestMain calls testenv.Main).
 func HelloBinary(t testing.TB, arch, version string) []byte {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "hello-"+arch)
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version="+version, "-o", out, ".")
-	cmd.Dir = HelloDir(t)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch, "GOFLAGS=", "GOWORK=off")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build examples/hello for linux/%s: %v\n%s", arch, err, b)
-	}
+	out := testenv.GoBuild(t, testenv.GoProgram{Dir: filepath.Join(testenv.ModuleRoot(t), "examples", "hello"),
+		Env:   []string{"GOOS=linux", "GOARCH=" + arch, "GOFLAGS=", "GOWORK=off"},
+		Flags: []string{"-trimpath", "-ldflags", "-s -w -X main.version=" + version}})
 	b, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
