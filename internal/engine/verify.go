@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fatih/color"
-
 	"github.com/scratchkit/scratchkit/internal/launch"
+	"github.com/scratchkit/scratchkit/internal/render"
+	"github.com/scratchkit/scratchkit/internal/ui"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/config"
@@ -76,7 +76,7 @@ func (e *Run) verify(ctx context.Context) error {
 		b.Verified = !reports[i].Failed()
 		b.Vuln, b.VulnError = jobs[i].result, jobs[i].err
 	}
-	if err := binary.WriteTable(e.UI.Out, reports, !color.NoColor); err != nil {
+	if err := render.VerifyTable(e.UI.Out, reports, ui.Colour()); err != nil {
 		return err
 	}
 	if err := e.Save(); err != nil {
@@ -366,7 +366,7 @@ func (e *Run) verifyFiles(ctx context.Context, paths string) error {
 	}
 	e.UI.Heading("Verify")
 	vulnErr := e.vulncheck(ctx, reports, jobs)
-	if err := binary.WriteTable(e.UI.Out, reports, !color.NoColor); err != nil {
+	if err := render.VerifyTable(e.UI.Out, reports, ui.Colour()); err != nil {
 		return err
 	}
 	return verdict(reports, "file", "files", vulnErr)

@@ -12,6 +12,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/scratchkit/scratchkit/internal/render"
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/pgo"
 	"github.com/scratchkit/scratchkit/targets/publish"
@@ -103,7 +104,7 @@ func TestGoldenVerifyTable(t *testing.T) {
 		{"verify-none.txt", nil, false},
 	} {
 		var b bytes.Buffer
-		if err := binary.WriteTable(&b, c.reports, c.colour); err != nil {
+		if err := render.VerifyTable(&b, c.reports, c.colour); err != nil {
 			t.Fatal(err)
 		}
 		golden(t, c.name, b.Bytes())

@@ -192,6 +192,17 @@ func (r Report) Failed() bool {
 	return false
 }
 
+// Unchecked returns the failed inspect or config result of a report whose checks did not run:
+// the file could not be inspected, or the Expect was invalid.
+func (r Report) Unchecked() (Result, bool) {
+	for _, res := range r.Results {
+		if (res.Check == CheckInspect || res.Check == CheckConfig) && res.Status == StatusFail {
+			return res, true
+		}
+	}
+	return Result{}, false
+}
+
 // Result returns the result of the named check.
 func (r Report) Result(check string) (Result, bool) {
 	for _, res := range r.Results {
