@@ -12,6 +12,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/internal/bytesize"
 	"github.com/scratchkit/scratchkit/internal/redact"
+	"github.com/scratchkit/scratchkit/internal/render"
 	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/image"
@@ -71,7 +72,7 @@ func (e *Run) publishImages(ctx context.Context, repo string) error {
 	}
 	e.UI.Heading("Image")
 	if len(results) > 0 {
-		if err := publish.WriteTable(e.UI.Out, results); err != nil {
+		if err := render.ImageTable(e.UI.Out, results); err != nil {
 			return err
 		}
 		for _, r := range results {
@@ -242,7 +243,7 @@ func (e *Run) publishers(repo string) ([]publish.Publisher, error) {
 			opts := publish.RegistryOptions{Repo: repo, RepoKey: repoKey, Tags: e.Config.Image.Tags, Insecure: e.Config.Image.Insecure,
 				ResponseTimeout: e.Config.Image.ResponseTimeout.D(), RequestTimeout: e.Config.Image.RequestTimeout.D()}
 			if e.Verbose {
-				opts.Progress = publish.ProgressWriter(e.UI.Out)
+				opts.Progress = render.PushProgress(e.UI.Out)
 			} else {
 				opts.Progress = summaryProgress(e)
 			}

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/scratchkit/scratchkit/internal/render"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/image"
 	"github.com/scratchkit/scratchkit/targets/publish"
@@ -105,7 +106,7 @@ func (e *Run) index(ctx context.Context, sources string) error {
 			Base: joined.BaseName, BaseDigest: joined.BaseDigest, Size: r.Size, Manifests: manifests[n]})
 	}
 	e.UI.Heading("Index")
-	if err := publish.WriteTable(e.UI.Out, results); err != nil {
+	if err := render.ImageTable(e.UI.Out, results); err != nil {
 		return err
 	}
 	return e.Save()

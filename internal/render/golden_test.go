@@ -114,7 +114,7 @@ func TestGoldenVerifyTable(t *testing.T) {
 func TestGoldenPush(t *testing.T) {
 	h := func(c string) v1.Hash { return v1.Hash{Algorithm: "sha256", Hex: strings.Repeat(c, 64)} }
 	var b bytes.Buffer
-	progress := publish.ProgressWriter(&b)
+	progress := render.PushProgress(&b)
 	for _, e := range []publish.Event{
 		{Image: "hello", Kind: publish.BlobSkipped, Digest: h("a"), Size: 10},
 		{Image: "hello", Kind: publish.BlobUploaded, Digest: h("b"), Size: 3 << 20},
@@ -139,7 +139,7 @@ func TestGoldenPush(t *testing.T) {
 		{Name: "hello", Destination: publish.Tarball, Digest: h("d"), Platforms: []string{"linux/amd64"}, Size: 3 << 20},
 		{Name: "x", Destination: publish.Layout, Digest: h("e"), Size: 100},
 	}
-	if err := publish.WriteTable(&b, results); err != nil {
+	if err := render.ImageTable(&b, results); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "image.txt", b.Bytes())

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/scratchkit/scratchkit/internal/bytesize"
+	"github.com/scratchkit/scratchkit/internal/render"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/publish/internal/testimage"
 )
@@ -82,7 +83,7 @@ func TestDefaultOfflineWritesDist(t *testing.T) {
 		t.Fatalf("results %+v, want two naming %s", res, want)
 	}
 	var table bytes.Buffer
-	if err := publish.WriteTable(&table, res); err != nil {
+	if err := render.ImageTable(&table, res); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(table.String(), "app    layout       "+want.String()+"  linux/"+runtime.GOARCH) {
@@ -174,28 +175,6 @@ func TestArtifactNeedsOneOfImageAndIndex(t *testing.T) {
 	}
 }
 
-func TestProgressWriter(t *testing.T) {
-	var buf bytes.Buffer
-	w := publish.ProgressWriter(&buf)
-	h := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)}
-	w(publish.Event{Image: "hello", Kind: publish.BlobUploaded, Digest: h, Size: 3 << 20})
-	w(publish.Event{Image: "hello", Kind: publish.BlobSkipped, Digest: h, Size: 10})
-	for i := int64(0); i <= 100; i++ {
-		w(publish.Event{Image: "hello", Kind: publish.Bytes, Complete: i, Total: 100})
-	}
-	w(publish.Event{Image: "hello", Kind: publish.Pushed, Ref: "r/hello@sha256:x", Uploaded: 1, Skipped: 1, Sent: 3 << 20})
-	out := buf.String()
-	for _, s := range []string{"hello: uploaded sha256:abababababab (3.0 MiB)", "hello: exists   sha256:abababababab (10 B)",
-		"hello: 100 B / 100 B", "pushed r/hello@sha256:x (1 blobs uploaded, 1 already there, 3.0 MiB sent)"} {
-		if !strings.Contains(out, s) {
-			t.Errorf("progress lacks %q:\n%s", s, out)
-		}
-	}
-	if n := strings.Count(out, " / 100 B"); n != 11 {
-		t.Errorf("%d byte-progress lines for 101 updates, want 11 (one per tenth)", n)
-	}
-}
-
 // The Image table says what one platform pulls, not the sum over an index: per platform, its
 // config and layers; a layer the platforms share counts for each.
 func TestTableSizesPerPlatform(t *testing.T) {
@@ -229,7 +208,7 @@ func TestTableSizesPerPlatform(t *testing.T) {
 		t.Errorf("Size %d, want the sum of the distinct blobs %d", res.Size, wantAmd+wantArm)
 	}
 	var table bytes.Buffer
-	if err := publish.WriteTable(&table, []*publish.Result{res}); err != nil {
+	if err := render.ImageTable(&table, []*publish.Result{res}); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(table.String()), "\n")

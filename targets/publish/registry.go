@@ -37,7 +37,7 @@ type RegistryOptions struct {
 	// Keychain finds credentials. Default authn.DefaultKeychain: the docker config
 	// ($DOCKER_CONFIG or ~/.docker/config.json) and its credential helpers.
 	Keychain authn.Keychain
-	// Progress, when set, receives the push's events (see ProgressWriter). Calls are serialised.
+	// Progress, when set, receives the push's events (see Event). Calls are serialised.
 	Progress func(Event)
 	// Attempts is how often a request failing transiently (5xx, 429, reset or refused
 	// connections) is tried. Default 3.
