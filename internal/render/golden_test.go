@@ -167,7 +167,7 @@ func TestGoldenSmoke(t *testing.T) {
 		{Name: "static", Platforms: []run.PlatformReport{{Platform: "linux/s390x", Reason: "smoke.runtime is none"}}},
 	}
 	var b bytes.Buffer
-	if err := run.WriteReport(&b, reports); err != nil {
+	if err := render.SmokeReport(&b, reports); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "smoke.txt", b.Bytes())
