@@ -201,18 +201,13 @@ func TestGoldenPGO(t *testing.T) {
 		r := r
 		r.Stale = c.stale
 		var b bytes.Buffer
-		if err := r.Write(&b); err != nil {
+		if err := render.PGOReport(&b, r); err != nil {
 			t.Fatal(err)
 		}
 		golden(t, c.name, b.Bytes())
 	}
 	var b bytes.Buffer
-	if err := stale.Write(&b); err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "stale.txt", b.Bytes())
-	b.Reset()
-	if err := (pgo.Report{}).Write(&b); err != nil {
+	if err := render.PGOReport(&b, pgo.Report{}); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "pgo-empty.txt", b.Bytes())
