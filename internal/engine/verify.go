@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -58,6 +59,9 @@ func (e *Run) verify(ctx context.Context) error {
 		var rep binary.Report
 		if err != nil {
 			rep = binary.Verify(ctx, e.Abs(b.Path), exp) // reports why the file cannot be inspected
+			if errors.Is(err, fs.ErrNotExist) {
+				missingBinary(&rep)
+			}
 		} else {
 			rep = binary.Check(info, exp)
 			sizes := info.Sizes()
@@ -83,6 +87,16 @@ func (e *Run) verify(ctx context.Context) error {
 		return err
 	}
 	return verdict(reports, "binary", "binaries", vulnErr)
+}
+
+// missingBinary adds to the inspect failure of a recorded binary whose file is gone how to get
+// it back.
+func missingBinary(rep *binary.Report) {
+	for i, res := range rep.Results {
+		if res.Check == binary.CheckInspect && res.Status == binary.StatusFail {
+			rep.Results[i].Detail += ". The artifact is missing: run the Build target again, or fix the path recorded for it."
+		}
+	}
 }
 
 // verdict is Verify's error: the binaries that would break in a scratch image, then the

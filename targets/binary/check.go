@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -225,12 +224,8 @@ func Verify(ctx context.Context, path string, exp Expect) Report {
 	}
 	info, err := Inspect(ctx, path, WithLeakPaths(exp.LeakPaths...))
 	if err != nil {
-		detail := err.Error()
-		if errors.Is(err, fs.ErrNotExist) {
-			detail += ". The artifact is missing: run the Build target again, or fix the path recorded for it."
-		}
 		return Report{Name: exp.Name, Platform: exp.Platform, Path: path,
-			Results: []Result{{Check: CheckInspect, Status: StatusFail, Value: "error", Detail: detail}}}
+			Results: []Result{{Check: CheckInspect, Status: StatusFail, Value: "error", Detail: err.Error()}}}
 	}
 	return Check(info, exp)
 }
