@@ -163,6 +163,12 @@ func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name strin
 	return results, nil
 }
 
+// registryKeys are the configuration's keys for the registry settings, for the advice in
+// publish's errors; repo names where the repository came from.
+func registryKeys(repo string) publish.Keys {
+	return publish.Keys{Repo: repo, Insecure: "image.insecure", ResponseTimeout: "image.response_timeout", RequestTimeout: "image.request_timeout"}
+}
+
 // baseSpec is the part of an image's Spec that says where its base comes from (base, the way
 // to reach it, the layer cache) and where warnings go: what Build and Join share.
 func (e *Run) baseSpec(name, base string) image.Spec {
@@ -240,7 +246,7 @@ func (e *Run) publishers(repo string) ([]publish.Publisher, error) {
 	for _, d := range dests {
 		switch d {
 		case publish.Registry:
-			opts := publish.RegistryOptions{Repo: repo, RepoKey: repoKey, Tags: e.Config.Image.Tags, Insecure: e.Config.Image.Insecure,
+			opts := publish.RegistryOptions{Repo: repo, Keys: registryKeys(repoKey), Tags: e.Config.Image.Tags, Insecure: e.Config.Image.Insecure,
 				ResponseTimeout: e.Config.Image.ResponseTimeout.D(), RequestTimeout: e.Config.Image.RequestTimeout.D()}
 			if e.Verbose {
 				opts.Progress = render.PushProgress(e.UI.Out)

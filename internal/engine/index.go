@@ -66,7 +66,7 @@ func (e *Run) index(ctx context.Context, sources string) error {
 			return fmt.Errorf("index: %s records no platform image: build it with image.per_platform: true and a registry repository", s)
 		}
 	}
-	reg, err := publish.NewRegistry(publish.RegistryOptions{Repo: e.Config.Image.Repo, RepoKey: e.Config.Where("image.repo") + ": image.repo", Tags: e.Config.Image.Tags, Insecure: e.Config.Image.Insecure, Progress: summaryProgress(e),
+	reg, err := publish.NewRegistry(publish.RegistryOptions{Repo: e.Config.Image.Repo, Keys: registryKeys(e.Config.Where("image.repo") + ": image.repo"), Tags: e.Config.Image.Tags, Insecure: e.Config.Image.Insecure, Progress: summaryProgress(e),
 		ResponseTimeout: e.Config.Image.ResponseTimeout.D(), RequestTimeout: e.Config.Image.RequestTimeout.D()})
 	if err != nil {
 		return err

@@ -29,10 +29,14 @@ func TestNewRegistryNamesTheKey(t *testing.T) {
 		{"ko.local", `names ko's ko.local, which is not a registry: publish to the daemon destination`},
 		{"kind.local", `names ko's kind.local, which is not a registry: publish to the kind destination`},
 	} {
-		_, err := publish.NewRegistry(publish.RegistryOptions{Repo: c.repo})
+		_, err := publish.NewRegistry(publish.RegistryOptions{Repo: c.repo, Keys: publish.Keys{Repo: "image.repo / KO_DOCKER_REPO"}})
 		if err == nil || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("repo %q: got %v, want an error saying %q", c.repo, err, c.says)
 		}
+	}
+	// Without a name from the caller, the error names the option.
+	if _, err := publish.NewRegistry(publish.RegistryOptions{}); err == nil || !strings.Contains(err.Error(), "no repository is configured: set RegistryOptions.Repo") {
+		t.Errorf("no repository, no key: got %v", err)
 	}
 	r, err := publish.NewRegistry(publish.RegistryOptions{Repo: "ghcr.io/acme/"})
 	if err != nil {
