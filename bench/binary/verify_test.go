@@ -25,6 +25,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/scratchkit/scratchkit/internal/render"
 	"github.com/scratchkit/scratchkit/targets/binary"
 )
 
@@ -209,7 +210,7 @@ func BenchmarkVerify100MB(b *testing.B) {
 	}
 	rep := binary.Verify(ctx, path, exp)
 	if rep.Failed() {
-		binary.WriteTable(os.Stderr, []binary.Report{rep}, false)
+		render.VerifyTable(os.Stderr, []binary.Report{rep}, false)
 		b.Fatal("the benchmark binary does not pass verification")
 	}
 	info, _ := binary.Inspect(ctx, path)

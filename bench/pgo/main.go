@@ -54,6 +54,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/scratchkit/scratchkit/internal/render"
 	"github.com/scratchkit/scratchkit/targets/pgo"
 )
 
@@ -128,7 +129,7 @@ func main() {
 	if st, err := pgo.Staleness(prof, mod); err == nil {
 		rep.Stale = &st
 	}
-	check(rep.Write(os.Stdout))
+	check(render.PGOReport(os.Stdout, rep))
 
 	// 3. The PGO build: default.pgo next to main, go build's default -pgo=auto.
 	opt := filepath.Join(tmp, "hello-pgo")

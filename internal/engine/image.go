@@ -12,6 +12,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/internal/bytesize"
 	"github.com/scratchkit/scratchkit/internal/redact"
+	"github.com/scratchkit/scratchkit/internal/render"
 	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/image"
@@ -71,7 +72,7 @@ func (e *Run) publishImages(ctx context.Context, repo string) error {
 	}
 	e.UI.Heading("Image")
 	if len(results) > 0 {
-		if err := publish.WriteTable(e.UI.Out, results); err != nil {
+		if err := render.ImageTable(e.UI.Out, results); err != nil {
 			return err
 		}
 		for _, r := range results {
@@ -162,6 +163,12 @@ func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name strin
 	return results, nil
 }
 
+// registryKeys are the configuration's keys for the registry settings, for the advice in
+// publish's errors; repo names where the repository came from.
+func registryKeys(repo string) publish.Keys {
+	return publish.Keys{Repo: repo, Insecure: "image.insecure", ResponseTimeout: "image.response_timeout", RequestTimeout: "image.request_timeout"}
+}
+
 // baseSpec is the part of an image's Spec that says where its base comes from (base, the way
 // to reach it, the layer cache) and where warnings go: what Build and Join share.
 func (e *Run) baseSpec(name, base string) image.Spec {
@@ -239,10 +246,10 @@ func (e *Run) publishers(repo string) ([]publish.Publisher, error) {
 	for _, d := range dests {
 		switch d {
 		case publish.Registry:
-			opts := publish.RegistryOptions{Repo: repo, RepoKey: repoKey, Tags: e.Config.Image.Tags, Insecure: e.Config.Image.Insecure,
+			opts := publish.RegistryOptions{Repo: repo, Keys: registryKeys(repoKey), Tags: e.Config.Image.Tags, Insecure: e.Config.Image.Insecure,
 				ResponseTimeout: e.Config.Image.ResponseTimeout.D(), RequestTimeout: e.Config.Image.RequestTimeout.D()}
 			if e.Verbose {
-				opts.Progress = publish.ProgressWriter(e.UI.Out)
+				opts.Progress = render.PushProgress(e.UI.Out)
 			} else {
 				opts.Progress = summaryProgress(e)
 			}

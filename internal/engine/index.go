@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/scratchkit/scratchkit/internal/render"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/image"
 	"github.com/scratchkit/scratchkit/targets/publish"
@@ -65,7 +66,7 @@ func (e *Run) index(ctx context.Context, sources string) error {
 			return fmt.Errorf("index: %s records no platform image: build it with image.per_platform: true and a registry repository", s)
 		}
 	}
-	reg, err := publish.NewRegistry(publish.RegistryOptions{Repo: e.Config.Image.Repo, RepoKey: e.Config.Where("image.repo") + ": image.repo", Tags: e.Config.Image.Tags, Insecure: e.Config.Image.Insecure, Progress: summaryProgress(e),
+	reg, err := publish.NewRegistry(publish.RegistryOptions{Repo: e.Config.Image.Repo, Keys: registryKeys(e.Config.Where("image.repo") + ": image.repo"), Tags: e.Config.Image.Tags, Insecure: e.Config.Image.Insecure, Progress: summaryProgress(e),
 		ResponseTimeout: e.Config.Image.ResponseTimeout.D(), RequestTimeout: e.Config.Image.RequestTimeout.D()})
 	if err != nil {
 		return err
@@ -105,7 +106,7 @@ func (e *Run) index(ctx context.Context, sources string) error {
 			Base: joined.BaseName, BaseDigest: joined.BaseDigest, Size: r.Size, Manifests: manifests[n]})
 	}
 	e.UI.Heading("Index")
-	if err := publish.WriteTable(e.UI.Out, results); err != nil {
+	if err := render.ImageTable(e.UI.Out, results); err != nil {
 		return err
 	}
 	return e.Save()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/scratchkit/scratchkit/internal/render"
 	"github.com/scratchkit/scratchkit/targets/gobuild"
 	"github.com/scratchkit/scratchkit/targets/pgo"
 	"github.com/scratchkit/scratchkit/targets/platform"
@@ -99,7 +100,7 @@ func (e *Run) pgo(ctx context.Context) error {
 	}
 	res, err := pgo.Refresh(ctx, opts, targets, pgo.PlaceOptions{Dir: filepath.Join(e.DistDir(), "pgo"), MainModule: module}, e.Dir)
 	e.UI.Heading("PGO")
-	if werr := res.Report.Write(e.UI.Out); werr != nil && err == nil {
+	if werr := render.PGOReport(e.UI.Out, res.Report); werr != nil && err == nil {
 		err = werr
 	}
 	if err != nil {

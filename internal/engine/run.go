@@ -213,7 +213,13 @@ func (e *Run) Record() (*artifacts.Artifacts, error) {
 		return e.rec, nil
 	}
 	rec, err := artifacts.Load(e.DistDir())
-	if err != nil {
+	var le *artifacts.LoadError
+	switch {
+	case errors.As(err, &le) && le.Missing:
+		return nil, fmt.Errorf("%w: run `mage build` first", err)
+	case errors.As(err, &le):
+		return nil, fmt.Errorf("%w: delete it and run `mage build`", err)
+	case err != nil:
 		return nil, err
 	}
 	e.rec = rec

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/scratchkit/scratchkit/internal/regtransport"
+	"github.com/scratchkit/scratchkit/internal/render"
 	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/binary"
@@ -68,7 +69,7 @@ func (e *Run) smoke(ctx context.Context) error {
 				return fmt.Errorf("smoke %s: %w", img.Name, err)
 			}
 			reports = append(reports, *rep)
-			run.WriteReport(e.UI.Out, reports)
+			render.SmokeReport(e.UI.Out, reports)
 			return fmt.Errorf("smoke %s: %w", img.Name, err)
 		}
 		reports = append(reports, *rep)
@@ -80,7 +81,7 @@ func (e *Run) smoke(ctx context.Context) error {
 		}
 	}
 	e.UI.Heading("Smoke")
-	if err := run.WriteReport(e.UI.Out, reports); err != nil {
+	if err := render.SmokeReport(e.UI.Out, reports); err != nil {
 		return err
 	}
 	if err := e.Save(); err != nil {

@@ -5,15 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/fatih/color"
-
 	"github.com/scratchkit/scratchkit/internal/launch"
+	"github.com/scratchkit/scratchkit/internal/render"
+	"github.com/scratchkit/scratchkit/internal/ui"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/config"
@@ -58,6 +59,9 @@ func (e *Run) verify(ctx context.Context) error {
 		var rep binary.Report
 		if err != nil {
 			rep = binary.Verify(ctx, e.Abs(b.Path), exp) // reports why the file cannot be inspected
+			if errors.Is(err, fs.ErrNotExist) {
+				missingBinary(&rep)
+			}
 		} else {
 			rep = binary.Check(info, exp)
 			sizes := info.Sizes()
@@ -76,13 +80,23 @@ func (e *Run) verify(ctx context.Context) error {
 		b.Verified = !reports[i].Failed()
 		b.Vuln, b.VulnError = jobs[i].result, jobs[i].err
 	}
-	if err := binary.WriteTable(e.UI.Out, reports, !color.NoColor); err != nil {
+	if err := render.VerifyTable(e.UI.Out, reports, ui.Colour()); err != nil {
 		return err
 	}
 	if err := e.Save(); err != nil {
 		return err
 	}
 	return verdict(reports, "binary", "binaries", vulnErr)
+}
+
+// missingBinary adds to the inspect failure of a recorded binary whose file is gone how to get
+// it back.
+func missingBinary(rep *binary.Report) {
+	for i, res := range rep.Results {
+		if res.Check == binary.CheckInspect && res.Status == binary.StatusFail {
+			rep.Results[i].Detail += ". The artifact is missing: run the Build target again, or fix the path recorded for it."
+		}
+	}
 }
 
 // verdict is Verify's error: the binaries that would break in a scratch image, then the
@@ -366,7 +380,7 @@ func (e *Run) verifyFiles(ctx context.Context, paths string) error {
 	}
 	e.UI.Heading("Verify")
 	vulnErr := e.vulncheck(ctx, reports, jobs)
-	if err := binary.WriteTable(e.UI.Out, reports, !color.NoColor); err != nil {
+	if err := render.VerifyTable(e.UI.Out, reports, ui.Colour()); err != nil {
 		return err
 	}
 	return verdict(reports, "file", "files", vulnErr)

@@ -60,6 +60,43 @@ func Faint(s string) string { return faint(s) }
 func Green(s string) string { return green(s) }
 func Red(s string) string   { return red(s) }
 
+// Colour reports whether standard output gets colour: it is a terminal and NO_COLOR is unset.
+func Colour() bool { return !color.NoColor }
+
+// Palette colours text as its owner decides, whatever standard output is: for a report written
+// to a buffer, or for a caller that has already asked Colour.
+type Palette struct {
+	red, yellow, green, bold, faint *color.Color
+}
+
+// NewPalette returns a Palette that colours when on, and returns text unchanged otherwise.
+func NewPalette(on bool) Palette {
+	mk := func(a ...color.Attribute) *color.Color {
+		c := color.New(a...)
+		if on {
+			c.EnableColor()
+		} else {
+			c.DisableColor()
+		}
+		return c
+	}
+	return Palette{
+		red:    mk(color.FgRed, color.Bold),
+		yellow: mk(color.FgYellow),
+		green:  mk(color.FgGreen),
+		bold:   mk(color.Bold),
+		faint:  mk(color.Faint),
+	}
+}
+
+// Red renders a failure, Yellow a warning, Green a success, Bold a title and Faint what matters
+// less, as the Printer's marks do.
+func (p Palette) Red(s string) string    { return p.red.Sprint(s) }
+func (p Palette) Yellow(s string) string { return p.yellow.Sprint(s) }
+func (p Palette) Green(s string) string  { return p.green.Sprint(s) }
+func (p Palette) Bold(s string) string   { return p.bold.Sprint(s) }
+func (p Palette) Faint(s string) string  { return p.faint.Sprint(s) }
+
 // Table prints rows under a header, aligned.
 func (p *Printer) Table(header []string, rows [][]string) {
 	w := tabwriter.NewWriter(p.Out, 0, 0, 2, ' ', 0)

@@ -182,19 +182,37 @@ const PrevFileName = "artifacts.prev.json"
 // Path is the record's path inside a dist folder.
 func Path(dist string) string { return filepath.Join(dist, FileName) }
 
-// Load reads the record; a missing file says which target makes it.
+// LoadError is a record file Load cannot use: there is none yet (Missing; Err wraps
+// fs.ErrNotExist), or the file is not a record (Err says why). Whoever runs the build says how
+// to make a new one.
+type LoadError struct {
+	Path    string
+	Missing bool
+	Err     error
+}
+
+func (e *LoadError) Error() string {
+	if e.Missing {
+		return e.Path + " does not exist"
+	}
+	return fmt.Sprintf("%s is not a scratchkit record (%v)", e.Path, e.Err)
+}
+
+func (e *LoadError) Unwrap() error { return e.Err }
+
+// Load reads the record. A missing or unreadable record is a *LoadError.
 func Load(dist string) (*Artifacts, error) {
 	p := Path(dist)
 	data, err := os.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%s does not exist: run `mage build` first", p)
+		return nil, &LoadError{Path: p, Missing: true, Err: err}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", p, err)
 	}
 	var a Artifacts
 	if err := json.Unmarshal(data, &a); err != nil {
-		return nil, fmt.Errorf("%s is not a scratchkit record (%v): delete it and run `mage build`", p, err)
+		return nil, &LoadError{Path: p, Err: err}
 	}
 	return &a, nil
 }

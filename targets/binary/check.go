@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -192,6 +191,17 @@ func (r Report) Failed() bool {
 	return false
 }
 
+// Unchecked returns the failed inspect or config result of a report whose checks did not run:
+// the file could not be inspected, or the Expect was invalid.
+func (r Report) Unchecked() (Result, bool) {
+	for _, res := range r.Results {
+		if (res.Check == CheckInspect || res.Check == CheckConfig) && res.Status == StatusFail {
+			return res, true
+		}
+	}
+	return Result{}, false
+}
+
 // Result returns the result of the named check.
 func (r Report) Result(check string) (Result, bool) {
 	for _, res := range r.Results {
@@ -214,12 +224,8 @@ func Verify(ctx context.Context, path string, exp Expect) Report {
 	}
 	info, err := Inspect(ctx, path, WithLeakPaths(exp.LeakPaths...))
 	if err != nil {
-		detail := err.Error()
-		if errors.Is(err, fs.ErrNotExist) {
-			detail += ". The artifact is missing: run the Build target again, or fix the path recorded for it."
-		}
 		return Report{Name: exp.Name, Platform: exp.Platform, Path: path,
-			Results: []Result{{Check: CheckInspect, Status: StatusFail, Value: "error", Detail: detail}}}
+			Results: []Result{{Check: CheckInspect, Status: StatusFail, Value: "error", Detail: err.Error()}}}
 	}
 	return Check(info, exp)
 }

@@ -11,8 +11,9 @@
 // Check compares an Info with what the build recorded (Expect) and returns a Report with one
 // Result per check: linkage, platform, cgo, trimpath, stripped, paths, packed, integrity,
 // size, and the hardening checks pie, relro and nx. Each failure's Detail names what was
-// found, what it does in a container, and the fix. Verify is Inspect followed by Check, and
-// WriteTable prints reports for many binaries as one table.
+// found, what it does in a container, and the fix. Verify is Inspect followed by Check. The
+// package returns Reports; printing them for a person (scratchkit's Verify table) is the
+// caller's part.
 //
 // Nothing here shells out to file, ldd or readelf.
 package binary

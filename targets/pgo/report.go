@@ -1,11 +1,7 @@
 package pgo
 
 import (
-	"fmt"
-	"io"
 	"sort"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/google/pprof/profile"
@@ -90,44 +86,4 @@ func topShares(m map[string]int64, all int64, top int) []FuncShare {
 		out = out[:top]
 	}
 	return out
-}
-
-// Write prints the report for people.
-func (r Report) Write(w io.Writer) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "PGO profile: %d of %d inputs, %d samples, %s CPU over %s of profiling\n",
-		r.Used, len(r.Inputs), r.Samples, r.CPU.Round(time.Millisecond), r.Duration.Round(time.Millisecond))
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	for _, in := range r.Inputs {
-		if in.Err != nil {
-			fmt.Fprintf(tw, "  ✗ %s\t%s\n", in.Kind, in.Err)
-			continue
-		}
-		extra := ""
-		if in.Load != nil {
-			extra = fmt.Sprintf("\tload: %d requests (%.0f/s), %d errors", in.Load.Requests, in.Load.Throughput(), in.Load.Errors)
-		}
-		fmt.Fprintf(tw, "  ✓ %s\t%s\t%d samples\t%s CPU in %s\t×%.3g%s\n", in.Kind, in.Source, in.Samples,
-			in.CPU.Round(time.Millisecond), in.Duration.Round(time.Millisecond), in.Scale, extra)
-	}
-	tw.Flush()
-	for _, list := range []struct {
-		title string
-		fs    []FuncShare
-	}{{"top by flat (own) CPU", r.Flat}, {"top by cumulative CPU", r.Cum}} {
-		if len(list.fs) == 0 {
-			continue
-		}
-		fmt.Fprintf(&b, "%s:\n", list.title)
-		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-		for _, f := range list.fs {
-			fmt.Fprintf(tw, "%5.1f%%\t%s\t  %s\n", 100*f.Share, f.CPU.Round(time.Millisecond), f.Name)
-		}
-		tw.Flush()
-	}
-	if r.Stale != nil {
-		r.Stale.write(&b)
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }

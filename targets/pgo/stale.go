@@ -5,7 +5,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -54,40 +53,6 @@ type StaleReport struct {
 
 // Stale is the share of the module's hot weight that no longer matches the source.
 func (r StaleReport) Stale() float64 { return r.Moved + r.Changed + r.Missing }
-
-// Write prints the report for people.
-func (r StaleReport) Write(w io.Writer) error {
-	var b strings.Builder
-	r.write(&b)
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-func (r StaleReport) write(b *strings.Builder) {
-	if r.ModuleWeight == 0 {
-		fmt.Fprintf(b, "staleness: no samples in module %s\n", r.Module)
-		return
-	}
-	fmt.Fprintf(b, "staleness: %.1f%% of the profile's CPU runs through %s; of that, %.1f%% matches the current source",
-		100*float64(r.ModuleWeight)/float64(max(r.Total, 1)), r.Module, 100*r.Current)
-	if r.Stale() > 0 {
-		fmt.Fprintf(b, ", %.1f%% is in functions missing now, %.1f%% moved to another file, %.1f%% changed shape; refresh the profile when this grows",
-			100*r.Missing, 100*r.Moved, 100*r.Changed)
-	}
-	b.WriteString("\n")
-	shown := 0
-	for _, f := range r.Functions {
-		if f.Status == StatusCurrent || shown == 10 {
-			continue
-		}
-		shown++
-		where := f.File
-		if f.CurrentFile != "" {
-			where += " → " + f.CurrentFile
-		}
-		fmt.Fprintf(b, "  %-7s %5.1f%%  %s (%s)\n", f.Status, 100*f.Share, f.Name, where)
-	}
-}
 
 // decl is a function or method declaration in the current source.
 type decl struct {

@@ -91,7 +91,7 @@ func (l *List[T]) Push(v T) {
 		t.Errorf("moved main.c: current file %q", status["main.c"].CurrentFile)
 	}
 	var buf bytes.Buffer
-	r.Write(&buf)
+	WriteReport(&buf, Report{Stale: &r})
 	for _, want := range []string{"missing", "main.b", "moved", "main.go → other.go", "changed"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, buf.String())
@@ -139,7 +139,7 @@ func TestStalenessRename(t *testing.T) {
 	var buf bytes.Buffer
 	rep := Summarize(p, nil, 5)
 	rep.Stale = &r
-	rep.Write(&buf)
+	WriteReport(&buf, rep)
 	if !strings.Contains(buf.String(), "main.digest") || !strings.Contains(buf.String(), "missing") {
 		t.Errorf("report:\n%s", buf.String())
 	}

@@ -190,7 +190,7 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("cum: %+v", r.Cum)
 	}
 	var buf bytes.Buffer
-	if err := r.Write(&buf); err != nil {
+	if err := WriteReport(&buf, r); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"1 of 2 inputs", "bad: down", "main.c", "top by cumulative CPU"} {

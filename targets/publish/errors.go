@@ -118,7 +118,7 @@ func (s TagState) describe(pushed v1.Hash) string {
 // explainer turns registry errors into RegistryErrors.
 type explainer struct {
 	registry, repo string
-	repoKey        string // the configuration key naming the repository, for the sentences
+	keys           Keys   // the caller's names of the settings, for the advice
 	configured     string // its value
 	anonymous      bool   // no credentials were found for the registry
 	attempts       int
@@ -159,25 +159,25 @@ func (x explainer) explain(op string, err error) error {
 		x.transportError(e, terr)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		e.Problem = ConnectionRefused
-		e.Sentence = fmt.Sprintf("nothing listens at %s (connection refused, %s): is the registry running, and is %s (%s) right?", reg, x.tries(), x.repoKey, x.configured)
+		e.Sentence = fmt.Sprintf("nothing listens at %s (connection refused, %s): is the registry running, and is %s (%s) right?", reg, x.tries(), x.keys.Repo, x.configured)
 	case errors.As(err, &dns):
 		e.Problem = UnknownHost
-		e.Sentence = fmt.Sprintf("the registry host of %s does not resolve (%v): check %s and the network's DNS", repo, dns.Err, x.repoKey)
+		e.Sentence = fmt.Sprintf("the registry host of %s does not resolve (%v): check %s and the network's DNS", repo, dns.Err, x.keys.Repo)
 	case errors.As(err, &uae), errors.As(err, &hne), errors.As(err, &cve):
 		e.Problem = TLSProblem
-		e.Sentence = fmt.Sprintf("registry %s presented a certificate this machine does not accept (%v): install its CA in the system trust store, or set image.insecure for a test registry", reg, err)
+		e.Sentence = fmt.Sprintf("registry %s presented a certificate this machine does not accept (%v): install its CA in the system trust store, or set %s for a test registry", reg, err, x.keys.Insecure)
 	case errors.As(err, &rhe):
 		e.Problem = TLSProblem
-		e.Sentence = fmt.Sprintf("registry %s does not speak TLS: if it is a plain-HTTP registry, set image.insecure (only registries on this machine are reached over HTTP without it)", reg)
+		e.Sentence = fmt.Sprintf("registry %s does not speak TLS: if it is a plain-HTTP registry, set %s (only registries on this machine are reached over HTTP without it)", reg, x.keys.Insecure)
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &nerr) && nerr.Timeout():
 		e.Problem = Timeout
-		e.Sentence = fmt.Sprintf("registry %s did not answer in time (%s): check that the address in %s is reachable from here", reg, x.tries(), x.repoKey)
+		e.Sentence = fmt.Sprintf("registry %s did not answer in time (%s): check that the address in %s is reachable from here", reg, x.tries(), x.keys.Repo)
 	case errors.As(err, &phe):
 		e.Problem = PlainHTTPRefused
-		e.Sentence = fmt.Sprintf("registry %s could only be reached over plain HTTP, which scratchkit uses only for registries on this machine: set image.insecure if %s may travel unencrypted, or give the registry TLS", reg, repo)
+		e.Sentence = fmt.Sprintf("registry %s could only be reached over plain HTTP, which scratchkit uses only for registries on this machine: set %s if %s may travel unencrypted, or give the registry TLS", reg, x.keys.Insecure, repo)
 	case errors.As(err, &cre):
 		e.Problem = PlainHTTPRefused
-		e.Sentence = fmt.Sprintf("registry %s asks for credentials over plain HTTP, and scratchkit never sends them unencrypted to another machine: give the registry TLS (image.insecure also accepts a self-signed certificate)", reg)
+		e.Sentence = fmt.Sprintf("registry %s asks for credentials over plain HTTP, and scratchkit never sends them unencrypted to another machine: give the registry TLS (%s also accepts a self-signed certificate)", reg, x.keys.Insecure)
 	default:
 		e.Problem = OtherRegistryError
 		e.Sentence = fmt.Sprintf("%s %s at registry %s failed: %v", op, repo, reg, err)
@@ -192,13 +192,13 @@ func (x explainer) requestError(rte *regtransport.Error, err error) error {
 	reg := x.registry
 	switch rte.Kind {
 	case regtransport.NoAnswer:
-		e.Sentence = fmt.Sprintf("registry %s did not answer the %s within %s: check the registry's health and logs; if it is only slow, raise image.response_timeout", reg, rte.Op, regtransport.Human(rte.Limit))
+		e.Sentence = fmt.Sprintf("registry %s did not answer the %s within %s: check the registry's health and logs; if it is only slow, raise %s", reg, rte.Op, regtransport.Human(rte.Limit), x.keys.ResponseTimeout)
 	case regtransport.Unfinished:
 		e.Sentence = fmt.Sprintf("registry %s did not complete the %s within %s", reg, rte.Op, regtransport.Human(rte.Limit))
 		if p := rte.Progress(); p != "" {
 			e.Sentence += " (" + p + ")"
 		}
-		e.Sentence += ": on a slow link, raise image.request_timeout; otherwise check the registry's health and logs"
+		e.Sentence += ": on a slow link, raise " + x.keys.RequestTimeout + "; otherwise check the registry's health and logs"
 	default:
 		e.Problem = ConnectionDropped
 		how := x.tries()
@@ -258,13 +258,13 @@ func (x explainer) transportError(e *RegistryError, terr *transport.Error) {
 		}
 	case terr.StatusCode == http.StatusForbidden || code == string(transport.DeniedErrorCode):
 		e.Problem = Denied
-		e.Sentence = fmt.Sprintf("registry %s denied access to %s (%s): the credentials were accepted but may not push there; check the account's permissions and %s", reg, repo, status, x.repoKey)
+		e.Sentence = fmt.Sprintf("registry %s denied access to %s (%s): the credentials were accepted but may not push there; check the account's permissions and %s", reg, repo, status, x.keys.Repo)
 	case code == string(transport.ManifestUnknownErrorCode) || code == string(transport.BlobUnknownErrorCode):
 		e.Problem = NotFound
-		e.Sentence = fmt.Sprintf("registry %s does not have %s (%s): check that it was pushed there, and %s", reg, repo, status, x.repoKey)
+		e.Sentence = fmt.Sprintf("registry %s does not have %s (%s): check that it was pushed there, and %s", reg, repo, status, x.keys.Repo)
 	case terr.StatusCode == http.StatusNotFound || code == string(transport.NameUnknownErrorCode):
 		e.Problem = NotFound
-		e.Sentence = fmt.Sprintf("registry %s has no repository %s or is not a registry at that address (%s): check %s", reg, repo, status, x.repoKey)
+		e.Sentence = fmt.Sprintf("registry %s has no repository %s or is not a registry at that address (%s): check %s", reg, repo, status, x.keys.Repo)
 	case terr.StatusCode >= 500 || terr.StatusCode == http.StatusTooManyRequests:
 		e.Problem = ServerError
 		e.Sentence = fmt.Sprintf("registry %s kept failing with %s (%s) while receiving %s: check the registry's health and logs, then publish again", reg, status, x.tries(), repo)

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/scratchkit/scratchkit/internal/bytesize"
+	"github.com/scratchkit/scratchkit/internal/render"
 	"github.com/scratchkit/scratchkit/internal/testenv"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/publish/internal/testimage"
@@ -32,10 +33,14 @@ func TestNewRegistryNamesTheKey(t *testing.T) {
 		{"ko.local", `names ko's ko.local, which is not a registry: publish to the daemon destination`},
 		{"kind.local", `names ko's kind.local, which is not a registry: publish to the kind destination`},
 	} {
-		_, err := publish.NewRegistry(publish.RegistryOptions{Repo: c.repo})
+		_, err := publish.NewRegistry(publish.RegistryOptions{Repo: c.repo, Keys: publish.Keys{Repo: "image.repo / KO_DOCKER_REPO"}})
 		if err == nil || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("repo %q: got %v, want an error saying %q", c.repo, err, c.says)
 		}
+	}
+	// Without a name from the caller, the error names the option.
+	if _, err := publish.NewRegistry(publish.RegistryOptions{}); err == nil || !strings.Contains(err.Error(), "no repository is configured: set RegistryOptions.Repo") {
+		t.Errorf("no repository, no key: got %v", err)
 	}
 	r, err := publish.NewRegistry(publish.RegistryOptions{Repo: "ghcr.io/acme/"})
 	if err != nil {
@@ -86,7 +91,7 @@ func TestDefaultOfflineWritesDist(t *testing.T) {
 		t.Fatalf("results %+v, want two naming %s", res, want)
 	}
 	var table bytes.Buffer
-	if err := publish.WriteTable(&table, res); err != nil {
+	if err := render.ImageTable(&table, res); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(table.String(), "app    layout       "+want.String()+"  linux/"+runtime.GOARCH) {
@@ -178,28 +183,6 @@ func TestArtifactNeedsOneOfImageAndIndex(t *testing.T) {
 	}
 }
 
-func TestProgressWriter(t *testing.T) {
-	var buf bytes.Buffer
-	w := publish.ProgressWriter(&buf)
-	h := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)}
-	w(publish.Event{Image: "hello", Kind: publish.BlobUploaded, Digest: h, Size: 3 << 20})
-	w(publish.Event{Image: "hello", Kind: publish.BlobSkipped, Digest: h, Size: 10})
-	for i := int64(0); i <= 100; i++ {
-		w(publish.Event{Image: "hello", Kind: publish.Bytes, Complete: i, Total: 100})
-	}
-	w(publish.Event{Image: "hello", Kind: publish.Pushed, Ref: "r/hello@sha256:x", Uploaded: 1, Skipped: 1, Sent: 3 << 20})
-	out := buf.String()
-	for _, s := range []string{"hello: uploaded sha256:abababababab (3.0 MiB)", "hello: exists   sha256:abababababab (10 B)",
-		"hello: 100 B / 100 B", "pushed r/hello@sha256:x (1 blobs uploaded, 1 already there, 3.0 MiB sent)"} {
-		if !strings.Contains(out, s) {
-			t.Errorf("progress lacks %q:\n%s", s, out)
-		}
-	}
-	if n := strings.Count(out, " / 100 B"); n != 11 {
-		t.Errorf("%d byte-progress lines for 101 updates, want 11 (one per tenth)", n)
-	}
-}
-
 // The Image table says what one platform pulls, not the sum over an index: per platform, its
 // config and layers; a layer the platforms share counts for each.
 func TestTableSizesPerPlatform(t *testing.T) {
@@ -233,7 +216,7 @@ func TestTableSizesPerPlatform(t *testing.T) {
 		t.Errorf("Size %d, want the sum of the distinct blobs %d", res.Size, wantAmd+wantArm)
 	}
 	var table bytes.Buffer
-	if err := publish.WriteTable(&table, []*publish.Result{res}); err != nil {
+	if err := render.ImageTable(&table, []*publish.Result{res}); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(table.String()), "\n")

@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,16 +20,32 @@ import (
 	"github.com/scratchkit/scratchkit/internal/regtransport"
 )
 
-// DefaultRepoKey names where the repository comes from in error messages.
-const DefaultRepoKey = "image.repo / KO_DOCKER_REPO"
+// Keys name, in error messages, the caller's settings behind RegistryOptions: what a person
+// changes to mend a failure, in the caller's words (a configuration file's keys, a command's
+// flags). An empty name is the option's own, e.g. "RegistryOptions.Insecure".
+type Keys struct {
+	Repo            string // where Repo came from
+	Insecure        string
+	ResponseTimeout string
+	RequestTimeout  string
+}
+
+func (k Keys) orDefaults() Keys {
+	return Keys{
+		Repo:            cmp.Or(k.Repo, "RegistryOptions.Repo"),
+		Insecure:        cmp.Or(k.Insecure, "RegistryOptions.Insecure"),
+		ResponseTimeout: cmp.Or(k.ResponseTimeout, "RegistryOptions.ResponseTimeout"),
+		RequestTimeout:  cmp.Or(k.RequestTimeout, "RegistryOptions.RequestTimeout"),
+	}
+}
 
 // RegistryOptions configures NewRegistry.
 type RegistryOptions struct {
 	// Repo is the repository images are pushed under, as <Repo>/<name> (ko's KO_DOCKER_REPO),
 	// e.g. "ghcr.io/acme" or "127.0.0.1:5000/team". Required.
 	Repo string
-	// RepoKey names the setting Repo came from, for error messages. Default DefaultRepoKey.
-	RepoKey string
+	// Keys name the settings behind these options in error messages.
+	Keys Keys
 	// Tags are applied after the whole push succeeded. Default ["latest"], as ko does.
 	Tags []string
 	// Insecure allows plain HTTP and unverified TLS to this registry. Registries on this
@@ -37,7 +54,7 @@ type RegistryOptions struct {
 	// Keychain finds credentials. Default authn.DefaultKeychain: the docker config
 	// ($DOCKER_CONFIG or ~/.docker/config.json) and its credential helpers.
 	Keychain authn.Keychain
-	// Progress, when set, receives the push's events (see ProgressWriter). Calls are serialised.
+	// Progress, when set, receives the push's events (see Event). Calls are serialised.
 	Progress func(Event)
 	// Attempts is how often a request failing transiently (5xx, 429, reset or refused
 	// connections) is tried. Default 3.
@@ -74,22 +91,20 @@ type RegistryPublisher struct {
 
 // NewRegistry checks o and returns a registry publisher.
 func NewRegistry(o RegistryOptions) (*RegistryPublisher, error) {
-	if o.RepoKey == "" {
-		o.RepoKey = DefaultRepoKey
-	}
+	o.Keys = o.Keys.orDefaults()
 	o.Repo = strings.TrimSuffix(strings.TrimSpace(o.Repo), "/")
 	if o.Repo == "" {
-		return nil, fmt.Errorf("publish to a registry: no repository is configured: set %s (e.g. ghcr.io/acme or 127.0.0.1:5000/dev)", o.RepoKey)
+		return nil, fmt.Errorf("publish to a registry: no repository is configured: set %s (e.g. ghcr.io/acme or 127.0.0.1:5000/dev)", o.Keys.Repo)
 	}
 	nameOpts := regtransport.NameOptions(o.Insecure)
 	// Checked with an image name under it: like ko, a bare registry ("localhost:5000") is a
 	// valid repository prefix.
 	probe, err := name.NewRepository(o.Repo+"/x", nameOpts...)
 	if err != nil {
-		return nil, fmt.Errorf("publish to a registry: %s %q is not a repository name (want registry[:port][/path], lower case): %w", o.RepoKey, o.Repo, err)
+		return nil, fmt.Errorf("publish to a registry: %s %q is not a repository name (want registry[:port][/path], lower case): %w", o.Keys.Repo, o.Repo, err)
 	}
 	notRegistry := func(dest string) error {
-		return fmt.Errorf("publish to a registry: %s %q names ko's %s, which is not a registry: publish to the %s destination (package kopub) instead", o.RepoKey, o.Repo, probe.RegistryStr(), dest)
+		return fmt.Errorf("publish to a registry: %s %q names ko's %s, which is not a registry: publish to the %s destination (package kopub) instead", o.Keys.Repo, o.Repo, probe.RegistryStr(), dest)
 	}
 	switch probe.RegistryStr() {
 	case LocalDomain:
@@ -130,7 +145,7 @@ func (r *RegistryPublisher) Repo(imageName string) (name.Repository, error) {
 	}
 	repo, err := name.NewRepository(r.o.Repo+"/"+n, r.nameOpts...)
 	if err != nil {
-		return name.Repository{}, fmt.Errorf("image %s under %s %q: %w", n, r.o.RepoKey, r.o.Repo, err)
+		return name.Repository{}, fmt.Errorf("image %s under %s %q: %w", n, r.o.Keys.Repo, r.o.Repo, err)
 	}
 	return repo, nil
 }
@@ -309,7 +324,7 @@ func (r *RegistryPublisher) emitter() func(Event) {
 }
 
 func (r *RegistryPublisher) explainerFor(ctx context.Context, repo name.Repository) (explainer, error) {
-	x := explainer{registry: repo.RegistryStr(), repo: repo.Name(), repoKey: r.o.RepoKey, configured: r.o.Repo, attempts: r.o.Attempts}
+	x := explainer{registry: repo.RegistryStr(), repo: repo.Name(), keys: r.o.Keys, configured: r.o.Repo, attempts: r.o.Attempts}
 	auth, err := authn.Resolve(ctx, r.o.Keychain, repo)
 	if err != nil {
 		return x, fmt.Errorf("read credentials for %s from the docker config (%s): %w", repo.RegistryStr(), dockerConfigPath(), err)

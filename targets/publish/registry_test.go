@@ -247,7 +247,7 @@ func TestRegistryCredentials(t *testing.T) {
 func TestRegistryConnectionRefused(t *testing.T) {
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	host := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	p := newRegistry(t, publish.RegistryOptions{Repo: host + "/x", Attempts: 2})
+	p := newRegistry(t, publish.RegistryOptions{Repo: host + "/x", Keys: publish.Keys{Repo: "image.repo / KO_DOCKER_REPO"}, Attempts: 2})
 	_, err := p.Publish(context.Background(), publish.Artifact{Name: "app", Image: randomImage(t, 64)})
 	t.Log(err)
 	var re *publish.RegistryError

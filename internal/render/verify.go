@@ -1,4 +1,4 @@
-package binary
+package render
 
 import (
 	"bufio"
@@ -7,27 +7,27 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/fatih/color"
-
 	"github.com/scratchkit/scratchkit/internal/bytesize"
+	"github.com/scratchkit/scratchkit/internal/ui"
+	"github.com/scratchkit/scratchkit/targets/binary"
 )
 
-// WriteTable writes one table for all binaries — name, platform, size, then one column per
+// VerifyTable writes one table for all binaries — name, platform, size, then one column per
 // check — followed by the diagnosis of every failure and warning, the notes, the Go build
 // settings (PGO, tags), and the size breakdowns that were asked for or caused by a size
-// failure. colour selects ANSI colours; callers pass false when NO_COLOR is set or the output
-// is not a terminal (fatih/color's color.NoColor says exactly that for stdout).
+// failure. colour selects ANSI colours; callers pass ui.Colour(), false when NO_COLOR is set or
+// standard output is not a terminal.
 //
-// A Result whose check is none of CheckNames (a check the caller ran itself, such as the
+// A Result whose check is none of binary.CheckNames (a check the caller ran itself, such as the
 // engine's vulnerability scan) gets a column of its own after them. A Detail's lines after the
 // first are printed as indented paragraphs of their own.
-func WriteTable(w io.Writer, reports []Report, colour bool) error {
+func VerifyTable(w io.Writer, reports []binary.Report, colour bool) error {
 	bw := bufio.NewWriter(w)
 	p := newPainter(colour)
-	checks := CheckNames()
+	checks := binary.CheckNames()
 	for _, r := range reports {
 		for _, res := range r.Results {
-			if res.Check != CheckInspect && res.Check != CheckConfig && !slices.Contains(checks, res.Check) {
+			if res.Check != binary.CheckInspect && res.Check != binary.CheckConfig && !slices.Contains(checks, res.Check) {
 				checks = append(checks, res.Check)
 			}
 		}
@@ -48,12 +48,12 @@ func WriteTable(w io.Writer, reports []Report, colour bool) error {
 			platform = "-"
 		}
 		row := []cell{{text: r.Name}, {text: platform}, {text: size}}
-		if res, ok := failedPseudo(r); ok {
-			row[0].status = StatusFail
+		if res, ok := r.Unchecked(); ok {
+			row[0].status = binary.StatusFail
 			for range checks {
 				row = append(row, cell{text: "-"})
 			}
-			row[3] = cell{text: strings.ToUpper(res.Check) + " FAILED", status: StatusFail}
+			row[3] = cell{text: strings.ToUpper(res.Check) + " FAILED", status: binary.StatusFail}
 		} else {
 			for _, name := range checks {
 				res, ok := r.Result(name)
@@ -64,7 +64,7 @@ func WriteTable(w io.Writer, reports []Report, colour bool) error {
 				row = append(row, cell{text: cellText(res), status: res.Status})
 			}
 			if r.Failed() {
-				row[0].status = StatusFail
+				row[0].status = binary.StatusFail
 			}
 		}
 		rows = append(rows, row)
@@ -106,10 +106,10 @@ func WriteTable(w io.Writer, reports []Report, colour bool) error {
 		var lines []string
 		for _, res := range r.Results {
 			switch res.Status {
-			case StatusFail:
-				lines = append(lines, p.paint(StatusFail, "FAIL")+" "+res.Check+": "+res.Detail)
-			case StatusWarn:
-				lines = append(lines, p.paint(StatusWarn, "warn")+" "+res.Check+": "+res.Detail)
+			case binary.StatusFail:
+				lines = append(lines, p.paint(binary.StatusFail, "FAIL")+" "+res.Check+": "+res.Detail)
+			case binary.StatusWarn:
+				lines = append(lines, p.paint(binary.StatusWarn, "warn")+" "+res.Check+": "+res.Detail)
 			}
 		}
 		for _, n := range r.Notes {
@@ -120,9 +120,9 @@ func WriteTable(w io.Writer, reports []Report, colour bool) error {
 		}
 		verdict := "passed"
 		if r.Failed() {
-			verdict = p.paint(StatusFail, "FAILED")
+			verdict = p.paint(binary.StatusFail, "FAILED")
 		}
-		fmt.Fprintf(bw, "\n%s (%s) %s\n", p.bold(r.Name), orDash(r.Platform), verdict)
+		fmt.Fprintf(bw, "\n%s (%s) %s\n", p.Bold(r.Name), orDash(r.Platform), verdict)
 		for _, l := range lines {
 			paras := strings.Split(l, "\n")
 			bw.WriteString(wrap(paras[0], 100, "  ", "      "))
@@ -151,7 +151,7 @@ func WriteTable(w io.Writer, reports []Report, colour bool) error {
 		build = append(build, fmt.Sprintf("  %s (%s): %s, -buildmode=%s, pgo: %s, tags: %s\n", r.Name, orDash(r.Platform), r.GoVersion, mode, pgo, tags))
 	}
 	if len(build) > 0 {
-		fmt.Fprintf(bw, "\n%s\n", p.bold("Go build settings"))
+		fmt.Fprintf(bw, "\n%s\n", p.Bold("Go build settings"))
 		for _, b := range build {
 			bw.WriteString(b)
 		}
@@ -173,21 +173,21 @@ func WriteTable(w io.Writer, reports []Report, colour bool) error {
 	case len(reports) == 0:
 		fmt.Fprintf(bw, "\nno binaries to verify\n")
 	case failed > 0:
-		fmt.Fprintf(bw, "\n%s\n", p.paint(StatusFail, fmt.Sprintf("%d of %d binaries failed verification", failed, len(reports))))
+		fmt.Fprintf(bw, "\n%s\n", p.paint(binary.StatusFail, fmt.Sprintf("%d of %d binaries failed verification", failed, len(reports))))
 	default:
-		fmt.Fprintf(bw, "\n%s\n", p.paint(StatusPass, fmt.Sprintf("%d of %d binaries passed verification", len(reports), len(reports))))
+		fmt.Fprintf(bw, "\n%s\n", p.paint(binary.StatusPass, fmt.Sprintf("%d of %d binaries passed verification", len(reports), len(reports))))
 	}
 	return bw.Flush()
 }
 
-func writeBreakdown(w io.Writer, p painter, r Report) {
+func writeBreakdown(w io.Writer, p painter, r binary.Report) {
 	b := r.Breakdown
 	change := ""
 	if b.PrevTotal > 0 {
 		change = fmt.Sprintf(" (%s since the previous run)", bytesize.Signed(b.Total-b.PrevTotal))
 	}
-	fmt.Fprintf(w, "\n%s %s (%s): %s%s\n", p.bold("Size breakdown"), r.Name, orDash(r.Platform), bytesize.Format(b.Total), change)
-	list := func(title string, items []SizeItem, total int64) {
+	fmt.Fprintf(w, "\n%s %s (%s): %s%s\n", p.Bold("Size breakdown"), r.Name, orDash(r.Platform), bytesize.Format(b.Total), change)
+	list := func(title string, items []binary.SizeItem, total int64) {
 		if len(items) == 0 {
 			return
 		}
@@ -219,40 +219,30 @@ func writeBreakdown(w io.Writer, p painter, r Report) {
 
 type cell struct {
 	text   string
-	status Status
+	status binary.Status
 }
 
 // cellText is what a result shows in the table.
-func cellText(r Result) string {
+func cellText(r binary.Result) string {
 	switch r.Status {
-	case StatusFail:
+	case binary.StatusFail:
 		return "FAIL"
-	case StatusWarn:
+	case binary.StatusWarn:
 		return "warn"
-	case StatusSkip:
+	case binary.StatusSkip:
 		return "-"
-	case StatusNA:
+	case binary.StatusNA:
 		return "n/a"
-	case StatusInfo:
+	case binary.StatusInfo:
 		return r.Value
 	}
 	switch r.Check {
-	case CheckLinkage, CheckCgo, CheckPIE, CheckRELRO, CheckNX:
+	case binary.CheckLinkage, binary.CheckCgo, binary.CheckPIE, binary.CheckRELRO, binary.CheckNX:
 		if r.Value != "" {
 			return r.Value
 		}
 	}
 	return "ok"
-}
-
-// failedPseudo returns the inspect or config failure of a report that has no checks.
-func failedPseudo(r Report) (Result, bool) {
-	for _, res := range r.Results {
-		if (res.Check == CheckInspect || res.Check == CheckConfig) && res.Status == StatusFail {
-			return res, true
-		}
-	}
-	return Result{}, false
 }
 
 func orDash(s string) string {
@@ -263,46 +253,25 @@ func orDash(s string) string {
 }
 
 // painter colours text by status, or leaves it alone.
-type painter struct {
-	fail, warn, pass, info, bolds *color.Color
-}
+type painter struct{ ui.Palette }
 
-func newPainter(on bool) painter {
-	mk := func(a ...color.Attribute) *color.Color {
-		c := color.New(a...)
-		if on {
-			c.EnableColor()
-		} else {
-			c.DisableColor()
-		}
-		return c
-	}
-	return painter{
-		fail:  mk(color.FgRed, color.Bold),
-		warn:  mk(color.FgYellow),
-		pass:  mk(color.FgGreen),
-		info:  mk(color.Faint),
-		bolds: mk(color.Bold),
-	}
-}
+func newPainter(on bool) painter { return painter{ui.NewPalette(on)} }
 
-func (p painter) paint(s Status, text string) string {
+func (p painter) paint(s binary.Status, text string) string {
 	switch s {
-	case StatusFail:
-		return p.fail.Sprint(text)
-	case StatusWarn:
-		return p.warn.Sprint(text)
-	case StatusPass:
-		return p.pass.Sprint(text)
-	case StatusInfo, StatusSkip, StatusNA:
-		return p.info.Sprint(text)
+	case binary.StatusFail:
+		return p.Red(text)
+	case binary.StatusWarn:
+		return p.Yellow(text)
+	case binary.StatusPass:
+		return p.Green(text)
+	case binary.StatusInfo, binary.StatusSkip, binary.StatusNA:
+		return p.Faint(text)
 	case "header":
-		return p.bolds.Sprint(text)
+		return p.Bold(text)
 	}
 	return text
 }
-
-func (p painter) bold(s string) string { return p.bolds.Sprint(s) }
 
 // wrap breaks s into lines of at most width columns (longer words stay whole), the first
 // line prefixed with first, the others with rest.

@@ -1,0 +1,9 @@
+package pgo_test
+
+import (
+	"github.com/scratchkit/scratchkit/internal/render"
+	"github.com/scratchkit/scratchkit/targets/pgo"
+)
+
+// The report a person reads is printed by internal/render; see WriteReport in export_test.go.
+func init() { pgo.WriteReport = render.PGOReport }
