@@ -137,6 +137,9 @@ func format(v float64, u unit) string {
 	case count:
 		return fmt.Sprintf("%.0f", v)
 	}
+	if v < 0.1 {
+		return fmt.Sprintf("%.3f s", v)
+	}
 	return fmt.Sprintf("%.2f s", v)
 }
 
