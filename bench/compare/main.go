@@ -109,9 +109,11 @@ func main() {
 		defer func() { err = errors.Join(err, b.Close()) }()
 		b.header()
 		for _, name := range run {
+			start := loadAvg()
 			if err := comparisons[name](ctx, b); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
+			fmt.Printf("\nload average (1, 5, 15 min) when %s started: %s; when it ended: %s\n", name, start, loadAvg())
 		}
 		return nil
 	}()
