@@ -199,6 +199,7 @@ func compareDeps(ctx context.Context, b *bench) error {
 		}
 	}
 
+	var coldRuns []func() // printed after the tables
 	if b.opts.cold {
 		seed, err := b.seedStd(ctx)
 		if err != nil {
@@ -240,6 +241,7 @@ func compareDeps(ctx context.Context, b *bench) error {
 				return err
 			}
 			rows = append(rows, row{name: "cold compile of the magefile binary (`mage -compile`, " + label + ")", sk: durations(res[targets.name]), other: durations(res[bare.name])})
+			coldRuns = append(coldRuns, func() { printRuns(what, res, targets.name, bare.name, "engine core", "engine full") })
 			engineRows = append(engineRows, row{name: "build the engine, " + label, sk: durations(res["engine core"]), other: durations(res["engine full"])})
 		}
 	}
@@ -301,6 +303,12 @@ func compareDeps(ctx context.Context, b *bench) error {
 	)
 	printTable("deps: cost of importing the targets into a magefile (ratio = targets / nothing)", "imports targets", "imports nothing", rows)
 	printTable("deps: the engine, built once per version, Go and host (ratio = core / full)", "core", "full", engineRows)
+	if len(coldRuns) > 0 {
+		fmt.Println()
+		for _, r := range coldRuns {
+			r()
+		}
+	}
 	fmt.Printf("\nThe engine builds as internal/launch builds it for a replaced checkout: go build -o OUT [-tags=scratchkit_core] ./cmd/scratchkit, GOFLAGS and GOWORK cleared. A magefile requiring a scratchkit version runs go install …/cmd/scratchkit@version instead: the same packages.\n")
 	return nil
 }

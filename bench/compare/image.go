@@ -430,6 +430,11 @@ func compareImage(ctx context.Context, b *bench) error {
 	}
 	printTable(fmt.Sprintf("image: wall time, medians (ratio = scratchkit / ko; ko --sbom=%s, scratchkit SBOM on)", b.opts.koSBOM), "scratchkit", "ko", times)
 	fmt.Println()
+	for _, r := range results {
+		if r.cold {
+			printRuns(r.row, r.res, mageTool.name, goToolTool.name, engineTool.name, koInstallTool.name, koTool.name)
+		}
+	}
 	for _, g := range goals {
 		g()
 	}
