@@ -355,8 +355,13 @@ func compareImage(ctx context.Context, b *bench) error {
 		var vs []*variant
 		for _, t := range tools {
 			var prep func() error
-			if change {
+			switch {
+			case change:
 				prep = p.stamp
+			case cold:
+				// A CI job's first run has no dist/: no earlier binary for go build to find up
+				// to date (which would skip the compile of main and the link).
+				prep = func() error { return os.RemoveAll(filepath.Join(p.dir, "dist")) }
 			}
 			vs = append(vs, t.variant(b, platforms, cold, prep))
 		}
