@@ -98,6 +98,9 @@ func (b *bench) header() {
 
 // env is the environment of every tool run: the caller's, without scratchkit's, ko's and
 // mage's own variables (so nothing from the shell changes what is measured), plus extra.
+// mage's binary cache and scratchkit's engine cache default to folders of the temporary
+// directory, so no run reads or writes the user's; projects and cold runs give their own
+// (extra comes last, and the last value of a variable wins).
 func (b *bench) env(extra ...string) []string {
 	var env []string
 	for _, e := range os.Environ() {
@@ -108,7 +111,7 @@ func (b *bench) env(extra ...string) []string {
 		}
 		env = append(env, e)
 	}
-	env = append(env, "NO_COLOR=1", "MAGEFILE_CACHE="+filepath.Join(b.tmp, "magecache"))
+	env = append(env, "NO_COLOR=1", "MAGEFILE_CACHE="+filepath.Join(b.tmp, "magecache"), "SCRATCHKIT_CACHE="+filepath.Join(b.tmp, "scratchkit-cache"))
 	return append(env, extra...)
 }
 
@@ -158,6 +161,33 @@ func (b *bench) freshCache(name string) (string, error) {
 		return "", err
 	}
 	return dir, nil
+}
+
+// coldCaches are the caches of one cold run, all empty: the Go build cache, scratchkit's engine
+// cache, mage's binary cache, and a GOBIN for a go install. The module cache stays warm.
+type coldCaches struct {
+	root, gocache, skcache, magecache, gobin string
+}
+
+// freshCaches makes the empty caches of one cold run; remove them with os.RemoveAll(c.root).
+func (b *bench) freshCaches(name string) (*coldCaches, error) {
+	root, err := os.MkdirTemp(b.tmp, "cold-"+name+"-")
+	if err != nil {
+		return nil, err
+	}
+	c := &coldCaches{root: root, gocache: filepath.Join(root, "gocache"), skcache: filepath.Join(root, "scratchkit-cache"),
+		magecache: filepath.Join(root, "magecache"), gobin: filepath.Join(root, "bin")}
+	for _, d := range []string{c.gocache, c.skcache, c.magecache, c.gobin} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return nil, errors.Join(err, os.RemoveAll(root))
+		}
+	}
+	return c, nil
+}
+
+// env is the environment of a cold run: every cache empty.
+func (c *coldCaches) env() []string {
+	return []string{"GOCACHE=" + c.gocache, "SCRATCHKIT_CACHE=" + c.skcache, "MAGEFILE_CACHE=" + c.magecache}
 }
 
 // snapshot extracts `git archive HEAD` of the checkout into dir and names the commit.

@@ -83,16 +83,20 @@ func timed(mk func(ctx context.Context) *exec.Cmd) func(context.Context) (sample
 }
 
 // compareBuild times `mage build` against the bare go build it wraps, on a no-op and on a
-// one-file change, with mage's own startup split out.
+// one-file change, with mage's own startup and the engine alone split out.
 func compareBuild(ctx context.Context, b *bench) error {
 	fmt.Printf("\n## build: mage build vs the bare go build it wraps\n")
 	p, err := b.newProject("build")
 	if err != nil {
 		return err
 	}
-	// The first run warms the caches and prints the exact go build command line.
+	// The first run builds the engine into the project's empty SCRATCHKIT_CACHE, warms the Go
+	// cache and prints the exact go build command line.
 	out, err := output(p.mage(ctx, nil, "-v", "build"))
 	if err != nil {
+		return err
+	}
+	if err := p.findEngine(); err != nil {
 		return err
 	}
 	g, err := parseGoBuild(out)
@@ -114,24 +118,26 @@ func compareBuild(ctx context.Context, b *bench) error {
 		g.dir, strings.Join(g.env, " "), strings.Join(g.args, " "), g.dir, strings.Join(g.env, " "), strings.Join(bareArgs, " "))
 
 	mageBuild := &variant{name: "mage build", run: timed(func(ctx context.Context) *exec.Cmd { return p.mage(ctx, nil, "build") })}
+	goTool := &variant{name: "go tool mage build", run: timed(func(ctx context.Context) *exec.Cmd { return p.goToolMage(ctx, nil, "build") })}
 	hashFast := &variant{name: "MAGEFILE_HASHFAST=1 mage build", run: timed(func(ctx context.Context) *exec.Cmd {
 		return p.mage(ctx, []string{"MAGEFILE_HASHFAST=1"}, "build")
 	})}
 	direct := &variant{name: "compiled magefile build", run: timed(func(ctx context.Context) *exec.Cmd { return p.direct(ctx, nil, "build") })}
+	engine := &variant{name: "scratchkit build", run: timed(func(ctx context.Context) *exec.Cmd { return p.engineCmd(ctx, nil, "build") })}
 	bare := &variant{name: "go build", run: timed(func(ctx context.Context) *exec.Cmd {
 		return b.command(ctx, g.dir, g.env, "go", bareArgs...)
 	})}
 	list := &variant{name: "mage -l", run: timed(func(ctx context.Context) *exec.Cmd { return p.mage(ctx, nil, "-l") })}
 
 	n := b.opts.n
-	noop, err := b.alternate(ctx, "build no-op", n, true, mageBuild, hashFast, direct, bare, list)
+	noop, err := b.alternate(ctx, "build no-op", n, true, mageBuild, goTool, hashFast, direct, engine, bare, list)
 	if err != nil {
 		return err
 	}
-	for _, v := range []*variant{mageBuild, hashFast, direct, bare} {
+	for _, v := range []*variant{mageBuild, goTool, hashFast, direct, engine, bare} {
 		v.prep = p.stamp
 	}
-	change, err := b.alternate(ctx, "build one-file change", n, false, mageBuild, hashFast, direct, bare)
+	change, err := b.alternate(ctx, "build one-file change", n, false, mageBuild, goTool, hashFast, direct, engine, bare)
 	if err != nil {
 		return err
 	}
@@ -139,12 +145,28 @@ func compareBuild(ctx context.Context, b *bench) error {
 	goTimes := func(m map[string][]sample) []float64 { return durations(m[bare.name]) }
 	printTable("build: wall time, medians (ratio = scratchkit / go build)", "scratchkit", "go build", []row{
 		{name: "no-op: `mage build`", sk: durations(noop[mageBuild.name]), other: goTimes(noop)},
+		{name: "no-op: `go tool mage build`", sk: durations(noop[goTool.name]), other: goTimes(noop)},
 		{name: "no-op: `MAGEFILE_HASHFAST=1 mage build`", sk: durations(noop[hashFast.name]), other: goTimes(noop)},
-		{name: "no-op: Build stage alone (compiled magefile)", sk: durations(noop[direct.name]), other: goTimes(noop)},
+		{name: "no-op: compiled magefile `build` (launch + engine)", sk: durations(noop[direct.name]), other: goTimes(noop)},
+		{name: "no-op: engine alone, `scratchkit build`", sk: durations(noop[engine.name]), other: goTimes(noop)},
 		{name: "mage startup only: `mage -l` (parse, no magefile build)", sk: durations(noop[list.name])},
 		{name: "one-file change: `mage build`", sk: durations(change[mageBuild.name]), other: goTimes(change)},
+		{name: "one-file change: `go tool mage build`", sk: durations(change[goTool.name]), other: goTimes(change)},
 		{name: "one-file change: `MAGEFILE_HASHFAST=1 mage build`", sk: durations(change[hashFast.name]), other: goTimes(change)},
-		{name: "one-file change: Build stage alone (compiled magefile)", sk: durations(change[direct.name]), other: goTimes(change)},
+		{name: "one-file change: compiled magefile `build` (launch + engine)", sk: durations(change[direct.name]), other: goTimes(change)},
+		{name: "one-file change: engine alone, `scratchkit build`", sk: durations(change[engine.name]), other: goTimes(change)},
 	})
+	fmt.Println()
+	goal("`mage build` no-op / `go build`", durations(noop[mageBuild.name]), goTimes(noop), 3)
 	return nil
+}
+
+// goal prints whether a measured ratio (medians) meets its goal: at most max.
+func goal(what string, sk, other []float64, max float64) {
+	r := median(sk) / median(other)
+	verdict := "met"
+	if r > max {
+		verdict = "**not met**"
+	}
+	fmt.Printf("- goal: %s ≤ %.2f×: measured %.2f×, %s\n", what, max, r, verdict)
 }

@@ -23,9 +23,14 @@ func Noop() {}
 `
 
 // magefileModule is a magefiles module (the example's go.mod and go.sum, pointing at the
-// checkout) whose magefile imports pkg ("" for none).
+// checkout) whose magefile imports pkg ("" for none), with its own mage and engine caches.
 type magefileModule struct {
 	name, dir, bin string
+}
+
+// env is the module's caches, then extra.
+func (m *magefileModule) env(extra ...string) []string {
+	return append([]string{"MAGEFILE_CACHE=" + filepath.Join(m.dir, ".magecache"), "SCRATCHKIT_CACHE=" + filepath.Join(m.dir, ".scratchkit-cache")}, extra...)
 }
 
 // copyTree copies the files of a directory tree (a Go build cache) to dst.
@@ -73,13 +78,13 @@ func (b *bench) magefileModule(name, pkg string) (*magefileModule, error) {
 	return m, os.WriteFile(filepath.Join(m.dir, "magefile.go"), []byte(fmt.Sprintf(magefileBody, imports)), 0o644)
 }
 
-// packages counts the packages the magefile compiles: all of them, and those outside the
-// standard library. Like mage's own go build, it names the file rather than the package.
-func (b *bench) packages(ctx context.Context, m *magefileModule) (all, nonStd int, err error) {
-	cmd := b.command(ctx, m.dir, nil, "go", "list", "-tags", "mage", "-deps", "-f", "{{.Standard}}", "magefile.go")
+// countPackages counts what `go list -deps ARGS` lists in dir: all packages, and those outside
+// the standard library.
+func (b *bench) countPackages(ctx context.Context, dir string, env []string, args ...string) (all, nonStd int, err error) {
+	cmd := b.command(ctx, dir, env, "go", append([]string{"list", "-deps", "-f", "{{.Standard}}"}, args...)...)
 	out, err := cmd.Output()
 	if err != nil {
-		return 0, 0, fmt.Errorf("go list -deps in %s: %w", m.dir, err)
+		return 0, 0, fmt.Errorf("go list -deps %s in %s: %w", strings.Join(args, " "), dir, err)
 	}
 	for _, l := range strings.Fields(string(out)) {
 		all++
@@ -90,126 +95,222 @@ func (b *bench) packages(ctx context.Context, m *magefileModule) (all, nonStd in
 	return all, nonStd, nil
 }
 
-// compareDeps measures what importing the targets costs a magefile: packages, a cold compile
-// of the magefile binary, and the per-invocation overhead with a warm cache.
+// engineBuild is the engine's build as internal/launch runs it for a checkout (a replace
+// directive's directory): go build -o OUT [-tags=scratchkit_core] ./cmd/scratchkit in the
+// checkout, with GOFLAGS and GOWORK cleared.
+type engineBuild struct {
+	name string // core or full
+	tags []string
+}
+
+func (e engineBuild) cmd(ctx context.Context, b *bench, out string, env ...string) *exec.Cmd {
+	args := append([]string{"build", "-o", out}, e.tags...)
+	return b.command(ctx, b.src, append([]string{"GOFLAGS=", "GOWORK=off"}, env...), "go", append(args, "./cmd/scratchkit")...)
+}
+
+// seedStd compiles the standard library into a new cache, to copy into cold runs' caches: what
+// a CI job that already built something would have, less that something's own packages.
+func (b *bench) seedStd(ctx context.Context) (string, error) {
+	fmt.Fprintf(os.Stderr, "compare: deps: compiling the standard library into a seed cache\n")
+	seed, err := b.freshCache("deps-std")
+	if err != nil {
+		return "", err
+	}
+	if _, err := run(b.command(ctx, b.src, []string{"GOCACHE=" + seed, "GOFLAGS=", "GOWORK=off"}, "go", "build", "std")); err != nil {
+		return "", err
+	}
+	return seed, nil
+}
+
+// coldGoCache is a new cache, empty or a copy of seed.
+func (b *bench) coldGoCache(name, seed string) (string, error) {
+	cache, err := b.freshCache(name)
+	if err != nil {
+		return "", err
+	}
+	if seed != "" {
+		if err := copyTree(seed, cache); err != nil {
+			return "", err
+		}
+	}
+	return cache, nil
+}
+
+// compareDeps measures what the targets cost a magefile (packages, a cold compile of the
+// magefile binary, the per-invocation overhead with a warm cache) against a magefile importing
+// nothing, then what the engine costs once: its packages, building it cold, its size.
 func compareDeps(ctx context.Context, b *bench) error {
-	fmt.Printf("\n## deps: a magefile importing targets vs targets/lite\n")
-	full, err := b.magefileModule("targets", "github.com/scratchkit/scratchkit/targets")
+	fmt.Printf("\n## deps: a magefile importing targets vs one importing nothing; the engine, core and full\n")
+	targets, err := b.magefileModule("targets", "github.com/scratchkit/scratchkit/targets")
 	if err != nil {
 		return err
 	}
-	lite, err := b.magefileModule("lite", "github.com/scratchkit/scratchkit/targets/lite")
+	bare, err := b.magefileModule("nothing", "")
 	if err != nil {
 		return err
 	}
-	bare, err := b.magefileModule("bare", "")
-	if err != nil {
-		return err
-	}
+	// Like mage's own go build, go list names the file rather than the package.
 	pkgs := map[string][2]int{}
-	for _, m := range []*magefileModule{full, lite, bare} {
-		all, nonStd, err := b.packages(ctx, m)
+	for _, m := range []*magefileModule{targets, bare} {
+		all, nonStd, err := b.countPackages(ctx, m.dir, m.env(), "-tags", "mage", "magefile.go")
 		if err != nil {
 			return err
 		}
 		pkgs[m.name] = [2]int{all, nonStd}
 	}
+	core := engineBuild{name: "core", tags: []string{"-tags=scratchkit_core"}}
+	full := engineBuild{name: "full"}
+	for _, e := range []engineBuild{core, full} {
+		all, nonStd, err := b.countPackages(ctx, b.src, []string{"GOFLAGS=", "GOWORK=off"}, append(e.tags, "./cmd/scratchkit")...)
+		if err != nil {
+			return err
+		}
+		pkgs["engine "+e.name] = [2]int{all, nonStd}
+	}
+	rows := []row{
+		{name: "packages in the magefile build (`go list -deps`)", sk: []float64{float64(pkgs[targets.name][0])}, other: []float64{float64(pkgs[bare.name][0])}, unit: count},
+		{name: "… of which outside the standard library", sk: []float64{float64(pkgs[targets.name][1])}, other: []float64{float64(pkgs[bare.name][1])}, unit: count},
+	}
+	engineRows := []row{
+		{name: "packages (`go list -deps ./cmd/scratchkit`)", sk: []float64{float64(pkgs["engine core"][0])}, other: []float64{float64(pkgs["engine full"][0])}, unit: count},
+		{name: "… of which outside the standard library", sk: []float64{float64(pkgs["engine core"][1])}, other: []float64{float64(pkgs["engine full"][1])}, unit: count},
+	}
 
-	var rows []row
-	rows = append(rows,
-		row{name: "packages in the magefile build (`go list -deps`)", sk: []float64{float64(pkgs["targets"][0])}, other: []float64{float64(pkgs["lite"][0])}, unit: count},
-		row{name: "… of which outside the standard library", sk: []float64{float64(pkgs["targets"][1])}, other: []float64{float64(pkgs["lite"][1])}, unit: count},
-	)
-
-	compile := func(m *magefileModule, cache string) func(context.Context) *exec.Cmd {
-		return func(ctx context.Context) *exec.Cmd {
-			var env []string
-			if cache != "" {
-				env = []string{"GOCACHE=" + cache}
-			}
-			return b.command(ctx, m.dir, env, b.mage, "-compile", m.bin)
+	// Warm, untimed: the engines and the magefile binaries exist, and the module cache holds
+	// everything the cold builds need.
+	engineBin := func(e engineBuild) string { return filepath.Join(b.tmp, "deps", "engine-"+e.name) }
+	for _, e := range []engineBuild{core, full} {
+		if _, err := run(e.cmd(ctx, b, engineBin(e))); err != nil {
+			return err
 		}
 	}
+	// A cold compile writes a new binary: go build skips the work (even with a cold cache)
+	// when its output already holds the up-to-date binary, and a first mage run has none.
+	compile := func(ctx context.Context, m *magefileModule, out, cache string) *exec.Cmd {
+		var env []string
+		if cache != "" {
+			env = []string{"GOCACHE=" + cache}
+		}
+		return b.command(ctx, m.dir, m.env(env...), b.mage, "-compile", out)
+	}
+	for _, m := range []*magefileModule{targets, bare} {
+		if _, err := run(compile(ctx, m, m.bin, "")); err != nil {
+			return err
+		}
+	}
+
+	var coldRuns []func() // printed after the tables
 	if b.opts.cold {
-		// Each run gets its own cache: empty, or a copy of one holding only the standard library
-		// (what a CI job that already built the service would have, less the service's own
-		// packages), to separate what the import costs from compiling std.
-		fmt.Fprintf(os.Stderr, "compare: deps: compiling the standard library into a seed cache\n")
-		seed, err := b.freshCache("deps-std")
+		seed, err := b.seedStd(ctx)
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(seed)
-		if _, err := run(b.command(ctx, full.dir, []string{"GOCACHE=" + seed}, "go", "build", "std")); err != nil {
-			return err
-		}
-		coldVariant := func(m *magefileModule, withStd bool) *variant {
-			return &variant{name: m.name, run: func(ctx context.Context) (sample, error) {
-				cache, err := b.freshCache("deps-" + m.name)
-				if err != nil {
-					return sample{}, err
-				}
-				defer os.RemoveAll(cache)
-				if withStd {
-					if err := copyTree(seed, cache); err != nil {
+		for _, withStd := range []bool{false, true} {
+			label, what, from := "empty GOCACHE", "deps cold", ""
+			if withStd {
+				label, what, from = "GOCACHE holding only std", "deps cold, std cached", seed
+			}
+			fmt.Fprintf(os.Stderr, "compare: deps: compiling each magefile and each engine %d time(s), each with its own cache (%s; minutes)\n", b.opts.coldN, label)
+			magefileVariant := func(m *magefileModule) *variant {
+				return &variant{name: m.name, run: func(ctx context.Context) (sample, error) {
+					cache, err := b.coldGoCache("deps-"+m.name, from)
+					if err != nil {
 						return sample{}, err
 					}
-				}
-				d, err := run(compile(m, cache)(ctx))
-				return sample{d: d}, err
-			}}
-		}
-		for _, withStd := range []bool{false, true} {
-			label, what := "empty GOCACHE", "deps cold"
-			if withStd {
-				label, what = "GOCACHE holding only std", "deps cold, std cached"
+					defer os.RemoveAll(cache)
+					out := cache + "-magefile"
+					defer os.Remove(out)
+					d, err := run(compile(ctx, m, out, cache))
+					return sample{d: d}, err
+				}}
 			}
-			fmt.Fprintf(os.Stderr, "compare: deps: compiling each magefile %d time(s), each with its own cache (%s; minutes)\n", b.opts.coldN, label)
-			res, err := b.alternate(ctx, what, b.opts.coldN, false, coldVariant(lite, withStd), coldVariant(full, withStd))
+			engineVariant := func(e engineBuild) *variant {
+				return &variant{name: "engine " + e.name, run: func(ctx context.Context) (sample, error) {
+					cache, err := b.coldGoCache("deps-engine-"+e.name, from)
+					if err != nil {
+						return sample{}, err
+					}
+					defer os.RemoveAll(cache)
+					out := cache + "-scratchkit"
+					defer os.Remove(out)
+					d, err := run(e.cmd(ctx, b, out, "GOCACHE="+cache))
+					return sample{d: d}, err
+				}}
+			}
+			res, err := b.alternate(ctx, what, b.opts.coldN, false, magefileVariant(bare), engineVariant(core), magefileVariant(targets), engineVariant(full))
 			if err != nil {
 				return err
 			}
-			rows = append(rows, row{name: "cold compile of the magefile binary (`mage -compile`, " + label + ")", sk: durations(res[full.name]), other: durations(res[lite.name])})
+			rows = append(rows, row{name: "cold compile of the magefile binary (`mage -compile`, " + label + ")", sk: durations(res[targets.name]), other: durations(res[bare.name])})
+			coldRuns = append(coldRuns, func() { printRuns(what, res, targets.name, bare.name, "engine core", "engine full") })
+			engineRows = append(engineRows, row{name: "build the engine, " + label, sk: durations(res["engine core"]), other: durations(res["engine full"])})
 		}
-	}
-	// Warm: compile with the normal cache, untimed, so the binaries exist.
-	for _, m := range []*magefileModule{full, lite, bare} {
-		if _, err := run(compile(m, "")(ctx)); err != nil {
-			return err
-		}
-	}
-	var sizes [2]float64
-	for i, m := range []*magefileModule{full, lite} {
-		fi, err := os.Stat(m.bin)
-		if err != nil {
-			return err
-		}
-		sizes[i] = float64(fi.Size())
 	}
 
 	type trio struct{ list, noop, direct *variant }
 	mk := func(m *magefileModule) trio {
 		return trio{
-			list: &variant{name: m.name + ": mage -l", run: timed(func(ctx context.Context) *exec.Cmd { return b.command(ctx, m.dir, nil, b.mage, "-l") })},
-			noop: &variant{name: m.name + ": mage noop", run: timed(func(ctx context.Context) *exec.Cmd { return b.command(ctx, m.dir, nil, b.mage, "noop") })},
+			list: &variant{name: m.name + ": mage -l", run: timed(func(ctx context.Context) *exec.Cmd { return b.command(ctx, m.dir, m.env(), b.mage, "-l") })},
+			noop: &variant{name: m.name + ": mage noop", run: timed(func(ctx context.Context) *exec.Cmd { return b.command(ctx, m.dir, m.env(), b.mage, "noop") })},
 			direct: &variant{name: m.name + ": compiled noop", run: timed(func(ctx context.Context) *exec.Cmd {
-				return b.command(ctx, m.dir, nil, m.bin, "noop")
+				return b.command(ctx, m.dir, m.env(), m.bin, "noop")
 			})},
 		}
 	}
-	f, l, n := mk(full), mk(lite), mk(bare)
-	res, err := b.alternate(ctx, "deps warm", b.opts.depsN, true, f.list, l.list, n.list, f.noop, l.noop, n.noop, f.direct, l.direct, n.direct)
+	// An engine build with a warm Go cache links only: what a new SCRATCHKIT_CACHE (or a changed
+	// checkout of scratchkit itself) costs on a machine that built it before.
+	relink := func(e engineBuild) *variant {
+		i := 0
+		return &variant{name: "engine " + e.name + " relink", run: func(ctx context.Context) (sample, error) {
+			i++
+			out := fmt.Sprintf("%s-relink-%d", engineBin(e), i)
+			defer os.Remove(out)
+			d, err := run(e.cmd(ctx, b, out))
+			return sample{d: d}, err
+		}}
+	}
+	t, n := mk(targets), mk(bare)
+	res, err := b.alternate(ctx, "deps warm", b.opts.depsN, true, t.list, n.list, t.noop, n.noop, t.direct, n.direct)
 	if err != nil {
 		return err
 	}
+	coreRelink, fullRelink := relink(core), relink(full)
+	relinks, err := b.alternate(ctx, "engine relink", b.opts.n, false, coreRelink, fullRelink)
+	if err != nil {
+		return err
+	}
+	size := func(path string) (float64, error) {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return 0, err
+		}
+		return float64(fi.Size()), nil
+	}
+	var sizes [4]float64
+	for i, path := range []string{targets.bin, bare.bin, engineBin(core), engineBin(full)} {
+		if sizes[i], err = size(path); err != nil {
+			return err
+		}
+	}
 	rows = append(rows,
-		row{name: "`mage -l`, warm cache (mage parses the imports; no build)", sk: durations(res[f.list.name]), other: durations(res[l.list.name])},
-		row{name: "`mage noop`, warm cache (parse + go build of the magefile + run)", sk: durations(res[f.noop.name]), other: durations(res[l.noop.name])},
-		row{name: "compiled magefile binary, `noop` (process start and package init)", sk: durations(res[f.direct.name]), other: durations(res[l.direct.name])},
+		row{name: "`mage -l`, warm cache (mage parses the imports; no build)", sk: durations(res[t.list.name]), other: durations(res[n.list.name])},
+		row{name: "`mage noop`, warm cache (parse + go build of the magefile + run)", sk: durations(res[t.noop.name]), other: durations(res[n.noop.name])},
+		row{name: "compiled magefile binary, `noop` (process start and package init)", sk: durations(res[t.direct.name]), other: durations(res[n.direct.name])},
 		row{name: "size of the compiled magefile binary", sk: []float64{sizes[0]}, other: []float64{sizes[1]}, unit: byteSize},
 	)
-	printTable("deps: cost of importing the targets into a magefile (ratio = targets / targets/lite)", "targets", "targets/lite", rows)
-	fmt.Printf("\nFor reference, a magefile importing nothing: %d packages (%d outside the standard library); warm `mage -l` %.2f s, `mage noop` %.2f s, compiled noop %.3f s.\n",
-		pkgs["bare"][0], pkgs["bare"][1], median(durations(res[n.list.name])), median(durations(res[n.noop.name])), median(durations(res[n.direct.name])))
+	engineRows = append(engineRows,
+		row{name: "build the engine, warm GOCACHE (link only)", sk: durations(relinks[coreRelink.name]), other: durations(relinks[fullRelink.name])},
+		row{name: "size of the engine binary", sk: []float64{sizes[2]}, other: []float64{sizes[3]}, unit: byteSize},
+	)
+	printTable("deps: cost of importing the targets into a magefile (ratio = targets / nothing)", "imports targets", "imports nothing", rows)
+	printTable("deps: the engine, built once per version, Go and host (ratio = core / full)", "core", "full", engineRows)
+	if len(coldRuns) > 0 {
+		fmt.Println()
+		for _, r := range coldRuns {
+			r()
+		}
+	}
+	fmt.Printf("\nThe engine builds as internal/launch builds it for a replaced checkout: go build -o OUT [-tags=scratchkit_core] ./cmd/scratchkit, GOFLAGS and GOWORK cleared. A magefile requiring a scratchkit version runs go install …/cmd/scratchkit@version instead: the same packages.\n")
 	return nil
 }

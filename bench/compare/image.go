@@ -151,26 +151,27 @@ type imageTool struct {
 	name  string
 	proxy *proxy
 	last  string // the reference pushed last
-	run   func(ctx context.Context, platforms, gocache string) (string, error)
+	// run pushes the image for platforms; cold, when set, holds empty caches for the run.
+	run func(ctx context.Context, platforms string, cold *coldCaches) (string, error)
 }
 
-// variant makes the row variant of the tool: platforms, an optional fresh cache per run.
+// variant makes the row variant of the tool: platforms, fresh empty caches per run when cold.
 func (t *imageTool) variant(b *bench, platforms string, cold bool, prep func() error) *variant {
 	return &variant{name: t.name, prep: prep, run: func(ctx context.Context) (sample, error) {
-		cache := ""
+		var caches *coldCaches
 		if cold {
-			c, err := b.freshCache(strings.ReplaceAll(t.name, " ", "-"))
+			c, err := b.freshCaches(strings.NewReplacer(" ", "-", "+", "", "`", "").Replace(t.name))
 			if err != nil {
 				return sample{}, err
 			}
-			defer os.RemoveAll(c)
-			cache = c
+			defer os.RemoveAll(c.root)
+			caches = c
 		}
 		t.proxy.reset()
 		var s sample
 		start := time.Now()
-		ref, err := t.run(ctx, platforms, cache)
-		s.d = time.Now().Sub(start)
+		ref, err := t.run(ctx, platforms, caches)
+		s.d = time.Since(start)
 		s.bytes = t.proxy.uploaded()
 		t.last = ref
 		return s, err
@@ -201,10 +202,14 @@ func compareImage(ctx context.Context, b *bench) error {
 	if err != nil {
 		return err
 	}
-	// ko gets the ldflags scratchkit passes, from a .ko.yaml outside the project (KO_CONFIG_PATH),
-	// so scratchkit does not read it.
+	// The first mage run builds the core engine into the project's empty SCRATCHKIT_CACHE
+	// (untimed) and prints the go build line; ko gets the ldflags scratchkit passes, from a
+	// .ko.yaml outside the project (KO_CONFIG_PATH), so scratchkit does not read it.
 	out, err := output(p.mage(ctx, []string{"SCRATCHKIT_PLATFORMS=" + host}, "-v", "build"))
 	if err != nil {
+		return err
+	}
+	if err := p.findEngine(); err != nil {
 		return err
 	}
 	g, err := parseGoBuild(out)
@@ -230,16 +235,12 @@ func compareImage(ctx context.Context, b *bench) error {
 		}
 		return &imageTool{name: name, proxy: px}, nil
 	}
-	skEnv := func(t *imageTool, repo, platforms, cache string) []string {
-		env := []string{
+	skEnv := func(t *imageTool, repo, platforms string, extra []string) []string {
+		return append([]string{
 			"SCRATCHKIT_IMAGE_REPO=" + t.proxy.host + "/" + repo,
 			"SCRATCHKIT_IMAGE_BASE=" + t.proxy.host + "/base@" + baseDigest.String(),
 			"SCRATCHKIT_PLATFORMS=" + platforms,
-		}
-		if cache != "" {
-			env = append(env, "GOCACHE="+cache)
-		}
-		return env
+		}, extra...)
 	}
 	pushed := func() (string, error) {
 		rec, err := artifacts.Load(filepath.Join(p.dir, "dist"))
@@ -253,41 +254,54 @@ func compareImage(ctx context.Context, b *bench) error {
 		}
 		return "", fmt.Errorf("dist/artifacts.json records no registry image")
 	}
-	mageTool, err := newTool("mage image")
-	if err != nil {
-		return err
-	}
-	mageTool.run = func(ctx context.Context, platforms, cache string) (string, error) {
-		if _, err := run(p.mage(ctx, skEnv(mageTool, "sk-mage", platforms, cache), "image")); err != nil {
-			return "", err
+	// scratchkit's ways in: mage (cold: every cache empty, so mage compiles the magefile and the
+	// targets build the engine), go tool mage (cold: the go command also builds mage), the
+	// compiled magefile (mage's parse and build left out), and the engine alone (prebuilt; cold:
+	// an empty GOCACHE only).
+	skTool := func(name, repo string, cmd func(ctx context.Context, env []string) *exec.Cmd, coldEnv func(*coldCaches) []string) (*imageTool, error) {
+		t, err := newTool(name)
+		if err != nil {
+			return nil, err
 		}
-		return pushed()
-	}
-	directTool, err := newTool("compiled magefile image")
-	if err != nil {
-		return err
-	}
-	directTool.run = func(ctx context.Context, platforms, cache string) (string, error) {
-		if _, err := run(p.direct(ctx, skEnv(directTool, "sk-compiled", platforms, cache), "image")); err != nil {
-			return "", err
+		t.run = func(ctx context.Context, platforms string, cold *coldCaches) (string, error) {
+			var extra []string
+			if cold != nil {
+				extra = coldEnv(cold)
+			}
+			if _, err := run(cmd(ctx, skEnv(t, repo, platforms, extra))); err != nil {
+				return "", err
+			}
+			return pushed()
 		}
-		return pushed()
+		return t, nil
 	}
-	koTool, err := newTool("ko build")
+	allEmpty := func(c *coldCaches) []string { return c.env() }
+	goCacheOnly := func(c *coldCaches) []string { return []string{"GOCACHE=" + c.gocache} }
+	mageTool, err := skTool("mage image", "sk-mage", func(ctx context.Context, env []string) *exec.Cmd { return p.mage(ctx, env, "image") }, allEmpty)
 	if err != nil {
 		return err
 	}
+	goToolTool, err := skTool("go tool mage image", "sk-gotool", func(ctx context.Context, env []string) *exec.Cmd { return p.goToolMage(ctx, env, "image") }, allEmpty)
+	if err != nil {
+		return err
+	}
+	directTool, err := skTool("compiled magefile image", "sk-compiled", func(ctx context.Context, env []string) *exec.Cmd { return p.direct(ctx, env, "image") }, allEmpty)
+	if err != nil {
+		return err
+	}
+	engineTool, err := skTool("scratchkit image", "sk-engine", func(ctx context.Context, env []string) *exec.Cmd { return p.engineCmd(ctx, env, "image") }, goCacheOnly)
+	if err != nil {
+		return err
+	}
+
 	refs := filepath.Join(b.tmp, "image", "ko-refs")
-	koTool.run = func(ctx context.Context, platforms, cache string) (string, error) {
-		env := []string{
-			"KO_DOCKER_REPO=" + koTool.proxy.host + "/ko/hello",
-			"KO_DEFAULTBASEIMAGE=" + koTool.proxy.host + "/base@" + baseDigest.String(),
+	koBuild := func(ctx context.Context, t *imageTool, koBin, repo, platforms string, extra []string) (string, error) {
+		env := append([]string{
+			"KO_DOCKER_REPO=" + t.proxy.host + "/" + repo,
+			"KO_DEFAULTBASEIMAGE=" + t.proxy.host + "/base@" + baseDigest.String(),
 			"KO_CONFIG_PATH=" + koConfig,
-		}
-		if cache != "" {
-			env = append(env, "GOCACHE="+cache)
-		}
-		cmd := b.command(ctx, p.dir, env, ko, "build", "--bare", "--sbom="+b.opts.koSBOM, "--platform="+platforms, "--image-refs="+refs, ".")
+		}, extra...)
+		cmd := b.command(ctx, p.dir, env, koBin, "build", "--bare", "--sbom="+b.opts.koSBOM, "--platform="+platforms, "--image-refs="+refs, ".")
 		if _, err := run(cmd); err != nil {
 			return "", err
 		}
@@ -299,91 +313,157 @@ func compareImage(ctx context.Context, b *bench) error {
 		first, _, _ := strings.Cut(strings.TrimSpace(string(data)), "\n")
 		return first, nil
 	}
+	koTool, err := newTool("ko build")
+	if err != nil {
+		return err
+	}
+	koTool.run = func(ctx context.Context, platforms string, cold *coldCaches) (string, error) {
+		var extra []string
+		if cold != nil {
+			extra = goCacheOnly(cold)
+		}
+		return koBuild(ctx, koTool, ko, "ko/hello", platforms, extra)
+	}
+	// A CI job without ko: go install it, then ko build, both in the same empty GOCACHE.
+	koInstallTool, err := newTool("go install ko + ko build")
+	if err != nil {
+		return err
+	}
+	koInstallTool.run = func(ctx context.Context, platforms string, cold *coldCaches) (string, error) {
+		if cold == nil {
+			return "", fmt.Errorf("go install ko + ko build is a cold-row variant only")
+		}
+		install := b.command(ctx, b.tmp, []string{"GOCACHE=" + cold.gocache, "GOBIN=" + cold.gobin}, "go", "install", "github.com/google/ko@"+koVersion)
+		if _, err := run(install); err != nil {
+			return "", err
+		}
+		return koBuild(ctx, koInstallTool, filepath.Join(cold.gobin, "ko"), "ko-installed/hello", platforms, goCacheOnly(cold))
+	}
+
 	fmt.Printf("\nregistry: docker-registry on %s, one counting proxy per tool; base: scratchkit's static base for %s pushed as %s/base@%s, given to both\n",
 		registry, strings.Join(both, ", "), registry, baseDigest)
 	fmt.Printf("ko: %s build --bare --sbom=%s --platform=... ., KO_CONFIG_PATH .ko.yaml: builds: [{main: ., ldflags: [%q]}] (ko adds -trimpath, CGO_ENABLED=0)\n", ko, b.opts.koSBOM, g.ldflags())
-	fmt.Printf("scratchkit: image.sbom spdx (default: SPDX written to dist/sbom, not pushed); mage image runs build, verify and image\n")
+	fmt.Printf("scratchkit: image.sbom spdx (default: SPDX written to dist/sbom, not pushed); mage image runs build, verify and image in the core engine %s\n", p.engine)
+	fmt.Printf("cold runs: empty GOCACHE (and for mage, empty SCRATCHKIT_CACHE and MAGEFILE_CACHE; for go install ko, an empty GOBIN); the module cache (GOMODCACHE) stays warm\n")
 
 	type result struct {
-		row   string
-		cold  bool
-		res   map[string][]sample
-		sizes map[string]map[string]imageSize
+		row  string
+		cold bool
+		res  map[string][]sample
 	}
 	var results []result
-	measure := func(row string, n int, warm bool, platforms string, cold bool, change bool) error {
+	measure := func(row string, n int, warm bool, platforms string, cold bool, change bool, tools ...*imageTool) error {
 		var vs []*variant
-		for _, t := range []*imageTool{mageTool, directTool, koTool} {
+		for _, t := range tools {
 			var prep func() error
-			if change {
+			switch {
+			case change:
 				prep = p.stamp
+			case cold:
+				// A CI job's first run has no dist/: no earlier binary for go build to find up
+				// to date (which would skip the compile of main and the link).
+				prep = func() error { return os.RemoveAll(filepath.Join(p.dir, "dist")) }
 			}
 			vs = append(vs, t.variant(b, platforms, cold, prep))
 		}
 		if cold {
-			fmt.Fprintf(os.Stderr, "compare: image: %s, %d run(s) per tool, each with an empty GOCACHE (minutes)\n", row, n)
+			fmt.Fprintf(os.Stderr, "compare: image: %s, %d run(s) per variant, each with empty caches (minutes)\n", row, n)
 		}
 		res, err := b.alternate(ctx, "image "+row, n, warm, vs...)
 		if err != nil {
 			return err
 		}
-		r := result{row: row, cold: cold, res: res, sizes: map[string]map[string]imageSize{}}
-		for _, t := range []*imageTool{mageTool, directTool, koTool} {
-			s, err := sizes(ctx, t.last)
-			if err != nil {
-				return err
-			}
-			r.sizes[t.name] = s
-		}
-		results = append(results, r)
+		results = append(results, result{row: row, cold: cold, res: res})
 		return nil
 	}
 	n := b.opts.n
 	if b.opts.cold {
-		if err := measure("cold cache", b.opts.coldN, false, host, true, false); err != nil {
+		// Untimed: make sure the module cache holds ko's modules, so go install measures a build,
+		// not a download (scratchkit's modules are there already: the engine was built above).
+		warmKo := b.command(ctx, b.tmp, []string{"GOBIN=" + filepath.Join(b.tmp, "image", "ko-warm")}, "go", "install", "github.com/google/ko@"+koVersion)
+		if _, err := run(warmKo); err != nil {
+			return err
+		}
+		if err := measure("cold cache", b.opts.coldN, false, host, true, false, mageTool, goToolTool, engineTool, koInstallTool, koTool); err != nil {
 			return err
 		}
 	}
-	if err := measure("warm no-op", n, true, host, false, false); err != nil {
+	warmTools := []*imageTool{mageTool, goToolTool, directTool, engineTool, koTool}
+	if err := measure("warm no-op", n, true, host, false, false, warmTools...); err != nil {
 		return err
 	}
-	if err := measure("one-file change", n, false, host, false, true); err != nil {
+	if err := measure("one-file change", n, false, host, false, true, warmTools...); err != nil {
 		return err
 	}
-	if err := measure("two platforms, no-op", n, true, strings.Join(both, ","), false, false); err != nil {
+	if err := measure("two platforms, no-op", n, true, strings.Join(both, ","), false, false, warmTools...); err != nil {
 		return err
 	}
-	if err := measure("two platforms, one-file change", n, false, strings.Join(both, ","), false, true); err != nil {
+	if err := measure("two platforms, one-file change", n, false, strings.Join(both, ","), false, true, warmTools...); err != nil {
 		return err
 	}
 
 	var times, bytes []row
+	var goals []func()
 	for _, r := range results {
-		koRuns := r.res[koTool.name]
-		times = append(times,
-			row{name: r.row + ": `mage image`", sk: durations(r.res[mageTool.name]), other: durations(koRuns)},
-			row{name: r.row + ": Image stage alone (compiled magefile)", sk: durations(r.res[directTool.name]), other: durations(koRuns)})
+		koRuns := durations(r.res[koTool.name])
+		sk := func(t *imageTool) []float64 { return durations(r.res[t.name]) }
 		if r.cold {
+			installed := durations(r.res[koInstallTool.name])
+			times = append(times,
+				row{name: r.row + ": `mage image` vs `go install ko` + `ko build`", sk: sk(mageTool), other: installed},
+				row{name: r.row + ": `go tool mage image` vs `go install ko` + `ko build`", sk: sk(goToolTool), other: installed},
+				row{name: r.row + ": `mage image` vs `ko build` (ko preinstalled)", sk: sk(mageTool), other: koRuns},
+				row{name: r.row + ": engine alone, `scratchkit image` (engine prebuilt) vs `ko build` (ko preinstalled)", sk: sk(engineTool), other: koRuns})
 			// Later cold runs push what the first one did; only the first push says something.
-			bytes = append(bytes, row{name: r.row + " (first push)", sk: uploads(r.res[mageTool.name][:1]), other: uploads(koRuns[:1]), unit: byteSize})
+			bytes = append(bytes, row{name: r.row + " (first push)", sk: uploads(r.res[mageTool.name][:1]), other: uploads(r.res[koTool.name][:1]), unit: byteSize})
+			goals = append(goals, func() {
+				goal("`mage image` from empty caches / `go install ko` + `ko build` from an empty GOCACHE", sk(mageTool), installed, 0.75)
+			})
 			continue
 		}
-		bytes = append(bytes, row{name: r.row, sk: uploads(r.res[mageTool.name]), other: uploads(koRuns), unit: byteSize})
+		times = append(times,
+			row{name: r.row + ": `mage image`", sk: sk(mageTool), other: koRuns},
+			row{name: r.row + ": `go tool mage image`", sk: sk(goToolTool), other: koRuns},
+			row{name: r.row + ": compiled magefile `image` (launch + engine)", sk: sk(directTool), other: koRuns},
+			row{name: r.row + ": engine alone, `scratchkit image`", sk: sk(engineTool), other: koRuns})
+		bytes = append(bytes, row{name: r.row, sk: uploads(r.res[mageTool.name]), other: uploads(r.res[koTool.name]), unit: byteSize})
+		switch r.row {
+		case "warm no-op":
+			goals = append(goals, func() { goal("warm no-op `mage image` / `ko build`", sk(mageTool), koRuns, 0.5) })
+		case "one-file change":
+			goals = append(goals, func() { goal("one-file change `mage image` / `ko build`", sk(mageTool), koRuns, 0.8) })
+		}
 	}
-	printTable(fmt.Sprintf("image: wall time, medians (ratio = scratchkit / ko build; ko --sbom=%s, scratchkit SBOM on)", b.opts.koSBOM), "scratchkit", "ko build", times)
+	printTable(fmt.Sprintf("image: wall time, medians (ratio = scratchkit / ko; ko --sbom=%s, scratchkit SBOM on)", b.opts.koSBOM), "scratchkit", "ko", times)
+	fmt.Println()
+	for _, r := range results {
+		if r.cold {
+			printRuns(r.row, r.res, mageTool.name, goToolTool.name, engineTool.name, koInstallTool.name, koTool.name)
+		}
+	}
+	for _, g := range goals {
+		g()
+	}
 	printTable("image: bytes uploaded to the registry per run (blob upload and manifest bodies), medians", "mage image", "ko build", bytes)
 
-	// Sizes of the last images pushed in the two-platform rows (the single-platform rows give the
-	// same per-platform images).
-	last := results[len(results)-1]
+	// Sizes of the images pushed last, in the two-platform rows (the single-platform rows give
+	// the same per-platform images).
+	skSizes, err := sizes(ctx, mageTool.last)
+	if err != nil {
+		return err
+	}
+	koSizes, err := sizes(ctx, koTool.last)
+	if err != nil {
+		return err
+	}
 	var sizeRows []row
 	var platforms []string
-	for pl := range last.sizes[mageTool.name] {
+	for pl := range skSizes {
 		platforms = append(platforms, pl)
 	}
 	sort.Strings(platforms)
 	for _, pl := range platforms {
-		sk, other := last.sizes[mageTool.name][pl], last.sizes[koTool.name][pl]
+		sk, other := skSizes[pl], koSizes[pl]
 		sizeRows = append(sizeRows,
 			row{name: pl + ": compressed layers + config", sk: []float64{float64(sk.bytes)}, other: []float64{float64(other.bytes)}, unit: exactBytes},
 			row{name: pl + ": layers", sk: []float64{float64(sk.layers)}, other: []float64{float64(other.layers)}, unit: count})

@@ -6,7 +6,7 @@
 //	go run ./bench/compare all       # build, image and deps
 //	go run ./bench/compare build     # mage build vs the bare go build it wraps
 //	go run ./bench/compare image     # mage image vs ko build (pinned v0.18.1) to the same registry
-//	go run ./bench/compare deps      # importing targets vs targets/lite into a magefile
+//	go run ./bench/compare deps      # a magefile importing targets vs nothing; the engine, core and full
 //	go run ./bench/compare -n 7 -cold=false image
 //
 // Method: every comparison works on a fresh copy of examples/hello in a temporary directory, its
@@ -16,11 +16,16 @@
 // warms up both tools once, untimed, then runs N iterations; each iteration runs every variant
 // once, in an order rotated by the iteration, so whatever else the machine does hits all of them
 // alike. Times are wall-clock times of the whole command as a user types it; the tables give the
-// medians. Rows marked cold run once per tool, each with its own empty GOCACHE.
+// medians. Rows marked cold run -cold-n times per tool, each run with its own empty GOCACHE
+// (and, for mage, empty engine and magefile caches); the module cache stays warm.
 //
-// Everything lives under one temporary directory (mage's binary cache included, through
-// MAGEFILE_CACHE), which is removed on exit, as are the registries and proxies it starts, also
-// on error or interrupt. Nothing here runs under go test.
+// The mage targets run the scratchkit engine, built once into SCRATCHKIT_CACHE: every project
+// here has its own (and its own MAGEFILE_CACHE), empty at first, so a warm row's untimed warm-up
+// builds the engine and a cold row starts without one.
+//
+// Everything lives under one temporary directory (mage's and scratchkit's caches included),
+// which is removed on exit, as are the registries and proxies it starts, also on error or
+// interrupt; the user's own caches are never read or written. Nothing here runs under go test.
 package main
 
 import (
@@ -51,8 +56,8 @@ func main() {
 	var o options
 	flag.IntVar(&o.n, "n", 5, "iterations per warm row (each runs every variant once)")
 	flag.IntVar(&o.depsN, "deps-n", 10, "iterations of the warm rows of deps")
-	flag.BoolVar(&o.cold, "cold", true, "run the cold-cache rows (a fresh GOCACHE per tool: minutes each)")
-	flag.IntVar(&o.coldN, "cold-n", 1, "iterations of the cold rows (each a fresh GOCACHE per tool)")
+	flag.BoolVar(&o.cold, "cold", true, "run the cold-cache rows (empty caches per run: minutes each)")
+	flag.IntVar(&o.coldN, "cold-n", 1, "iterations of the cold rows (each run with empty caches)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory")
 	flag.StringVar(&o.src, "src", "head", "scratchkit source to measure: head (a snapshot of the commit, immune to edits during the run) or worktree (the checkout as it is)")
 	flag.StringVar(&o.tools, "tools", "", "directory holding ko (installed there at v0.18.1 if absent); default $SCRATCHKIT_TOOLS, else .ci/bin")
@@ -104,9 +109,11 @@ func main() {
 		defer func() { err = errors.Join(err, b.Close()) }()
 		b.header()
 		for _, name := range run {
+			start := loadAvg()
 			if err := comparisons[name](ctx, b); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
+			fmt.Printf("\nload average (1, 5, 15 min) when %s started: %s; when it ended: %s\n", name, start, loadAvg())
 		}
 		return nil
 	}()

@@ -128,6 +128,20 @@ func printTable(title, skCol, otherCol string, rows []row) {
 	}
 }
 
+// printRuns prints every run of the named variants of a row, in iteration order: for rows of
+// few runs (the cold ones), where a median hides how much the shared machine moved.
+func printRuns(row string, res map[string][]sample, names ...string) {
+	var parts []string
+	for _, name := range names {
+		var runs []string
+		for _, s := range res[name] {
+			runs = append(runs, fmt.Sprintf("%.1f s", s.d.Seconds()))
+		}
+		parts = append(parts, fmt.Sprintf("%s %s", name, strings.Join(runs, ", ")))
+	}
+	fmt.Printf("- %s, each run: %s\n", row, strings.Join(parts, "; "))
+}
+
 func format(v float64, u unit) string {
 	switch u {
 	case byteSize:
@@ -136,6 +150,9 @@ func format(v float64, u unit) string {
 		return fmt.Sprintf("%s (%.0f B)", formatBytes(v), v)
 	case count:
 		return fmt.Sprintf("%.0f", v)
+	}
+	if v < 0.1 {
+		return fmt.Sprintf("%.3f s", v)
 	}
 	return fmt.Sprintf("%.2f s", v)
 }
