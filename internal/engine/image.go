@@ -22,7 +22,7 @@ import (
 // Image assembles an image per build from the verified linux binaries and publishes it to every
 // destination, recording each result by digest in artifacts.json; after Verify.
 func (e *Run) Image(ctx context.Context) error {
-	if err := e.Verify(ctx); err != nil {
+	if err := e.verifyWarming(ctx); err != nil {
 		return err
 	}
 	return e.Stage(ctx, StageImage, func(ctx context.Context) error { return e.publishImages(ctx, "") })
@@ -34,10 +34,50 @@ func (e *Run) ImageTo(ctx context.Context, repo string) error {
 	if repo == "" {
 		return fmt.Errorf("imageTo: no repository given: run e.g. mage imageTo ghcr.io/acme")
 	}
-	if err := e.Verify(ctx); err != nil {
+	if err := e.verifyWarming(ctx); err != nil {
 		return err
 	}
 	return e.Stage(ctx, "imageTo "+repo, func(ctx context.Context) error { return e.publishImages(ctx, repo) })
+}
+
+// verifyWarming runs Verify after Build, and while it runs compresses the layers Image will
+// need (image.Warm): on a changed binary, compression is most of Image's own time, and it needs
+// only the bytes Verify is reading. Image still uses only binaries Verify passed: it checks
+// their digests, and a layer of a binary that failed stays unused in the cache.
+func (e *Run) verifyWarming(ctx context.Context) error {
+	if err := e.Build(ctx); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	_, verified := e.done[StageVerify]
+	e.mu.Unlock()
+	if verified {
+		return e.Verify(ctx)
+	}
+	var specs []image.Spec
+	if rec, err := e.Record(); err == nil {
+		groups := map[string][]image.Binary{}
+		for _, b := range rec.Binaries {
+			if strings.HasPrefix(b.Platform, "linux/") {
+				groups[b.Name] = append(groups[b.Name], image.Binary{Platform: b.Platform, Path: e.Abs(b.Path), SHA256: b.SHA256})
+			}
+		}
+		for _, name := range sortedKeys(groups) {
+			spec := e.baseSpec(name, e.Config.Image.Base)
+			spec.Binaries = groups[name]
+			specs = append(specs, spec)
+		}
+	}
+	warmed := make(chan struct{})
+	go func() {
+		defer close(warmed)
+		for _, spec := range specs {
+			image.Warm(ctx, spec)
+		}
+	}()
+	err := e.Verify(ctx)
+	<-warmed
+	return err
 }
 
 // publishImages publishes to the configured destinations, or to the registry repository repo
