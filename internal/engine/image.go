@@ -71,7 +71,10 @@ func (e *Run) verifyWarming(ctx context.Context) error {
 	warmed := make(chan struct{})
 	go func() {
 		defer close(warmed)
+		e.Source(ctx) // learned once: Image's annotations need it
+		root := e.goRoot(ctx)
 		for _, spec := range specs {
+			spec.GoRoot = root
 			image.Warm(ctx, spec)
 		}
 	}()
@@ -140,6 +143,7 @@ func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name strin
 	spec.User, spec.Env, spec.Args, spec.Workdir = e.Config.Image.User, e.Config.Image.Env, e.Config.Image.Args, e.Config.Image.Workdir
 	spec.Ports, spec.Volumes, spec.Labels, spec.Annotations = e.Config.Image.Ports, e.Config.Image.Volumes, e.Config.Image.Labels, e.Config.Image.Annotations
 	spec.Created, spec.Source, spec.Revision, spec.Version = meta.created, meta.source, meta.revision, meta.version
+	spec.GoRoot = e.goRoot(ctx)
 	if _, v, ok := strings.Cut(bins[0].Module, "@"); ok {
 		spec.Version = v // a dependency's main package is that module's version, not the project's
 	}
@@ -350,6 +354,21 @@ func (e *Run) Source(ctx context.Context) string {
 	s := strings.TrimSuffix(redact.URL(u), ".git")
 	e.source = &s
 	return s
+}
+
+// goRoot is the GOROOT of the go command on PATH, whose zone data fills the static base, learned
+// once per Run; "" when `go env` fails, and then image.Build asks again and reports the failure.
+func (e *Run) goRoot(ctx context.Context) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.goroot == nil {
+		root, err := image.GoRoot(ctx)
+		if err != nil {
+			root = ""
+		}
+		e.goroot = &root
+	}
+	return *e.goroot
 }
 
 // dataDir is the directory of an image's data layer (/var/run/ko), or "" for none: the build's

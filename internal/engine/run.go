@@ -86,6 +86,7 @@ type Run struct {
 
 	rec    *artifacts.Artifacts // the record in memory; nil until first read
 	source *string              // the repository URL, once learned
+	goroot *string              // the GOROOT of the go command, once learned ("" when it failed)
 	builds *resolvedBuilds      // the resolved builds, once learned
 
 	vulnOnce sync.Once // the vulnerability database, opened at most once per run
