@@ -15,6 +15,7 @@ import (
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
 	"github.com/scratchkit/scratchkit/internal/bytesize"
 	"github.com/scratchkit/scratchkit/internal/secrets"
+	"github.com/scratchkit/scratchkit/internal/tick"
 	"github.com/scratchkit/scratchkit/internal/ui"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/binary"
@@ -260,24 +261,12 @@ func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys
 // the standard library for each platform: minutes), until the returned func is called.
 func stillBuilding(e *Run, mu *sync.Mutex, pending map[string]bool) (stop func()) {
 	start := time.Now()
-	done := make(chan struct{})
-	var once sync.Once
-	go func() {
-		t := time.NewTicker(10 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				mu.Lock()
-				names := sortedKeys(pending)
-				mu.Unlock()
-				if len(names) > 0 {
-					e.UI.Info("… still building %s (%s)", strings.Join(names, ", "), time.Since(start).Round(time.Second))
-				}
-			}
+	return tick.Every(10*time.Second, func() {
+		mu.Lock()
+		names := sortedKeys(pending)
+		mu.Unlock()
+		if len(names) > 0 {
+			e.UI.Info("… still building %s (%s)", strings.Join(names, ", "), time.Since(start).Round(time.Second))
 		}
-	}()
-	return func() { once.Do(func() { close(done) }) }
+	})
 }

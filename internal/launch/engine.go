@@ -18,6 +18,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/internal/filelock"
 	"github.com/scratchkit/scratchkit/internal/secrets"
+	"github.com/scratchkit/scratchkit/internal/tick"
 )
 
 // Variant is which engine binary: Core leaves out signing and ko's daemon and kind publishers.
@@ -276,31 +277,14 @@ func (p *progress) messages() []byte {
 
 // report says every ten seconds how far the build has come, until the returned func is called.
 func (p *progress) report(w io.Writer, start time.Time) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(10 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				p.mu.Lock()
-				n, d := p.packages, p.downloads
-				p.mu.Unlock()
-				line := fmt.Sprintf("  … %d packages compiled", n)
-				if d > 0 {
-					line += fmt.Sprintf(", %d modules downloaded", d)
-				}
-				fmt.Fprintf(w, "%s (%s)\n", line, time.Since(start).Round(time.Second))
-			}
+	return tick.Every(10*time.Second, func() {
+		p.mu.Lock()
+		n, d := p.packages, p.downloads
+		p.mu.Unlock()
+		line := fmt.Sprintf("  … %d packages compiled", n)
+		if d > 0 {
+			line += fmt.Sprintf(", %d modules downloaded", d)
 		}
-	}()
-	return func() {
-		close(done)
-		wg.Wait()
-	}
+		fmt.Fprintf(w, "%s (%s)\n", line, time.Since(start).Round(time.Second))
+	})
 }
