@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"debug/buildinfo"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
+	"github.com/scratchkit/scratchkit/internal/modsum"
 	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
@@ -209,7 +209,7 @@ func modulePackage(id string, m *debug.Module, purpose string, main bool) spdxPa
 			notes = append(notes, "local directory")
 		}
 	}
-	if h, ok := h1SHA256(eff.Sum); ok {
+	if h, ok := modsum.Hex(eff.Sum); ok {
 		// The go.sum hash: a SHA-256 over the module's file hashes (Go's dirhash "h1").
 		p.Checksums = []spdxChecksum{{Algorithm: "SHA256", ChecksumValue: h}}
 		notes = append(notes, "go.sum "+eff.Sum)
@@ -224,19 +224,6 @@ func versionOf(v string) string {
 		return ""
 	}
 	return v
-}
-
-// h1SHA256 turns a go.sum "h1:" hash into hex.
-func h1SHA256(sum string) (string, bool) {
-	b64, ok := strings.CutPrefix(sum, "h1:")
-	if !ok {
-		return "", false
-	}
-	b, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil || len(b) != sha256.Size {
-		return "", false
-	}
-	return hex.EncodeToString(b), true
 }
 
 // purl is a package URL for a Go module (pkg:golang/<path>@<version>).

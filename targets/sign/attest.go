@@ -3,8 +3,6 @@ package sign
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -15,6 +13,7 @@ import (
 	intotov1 "github.com/in-toto/attestation/go/v1"
 	slsacommon "github.com/in-toto/in-toto-golang/in_toto/slsa_provenance/common"
 	slsa1 "github.com/in-toto/in-toto-golang/in_toto/slsa_provenance/v1"
+	"github.com/scratchkit/scratchkit/internal/modsum"
 	"github.com/scratchkit/scratchkit/internal/redact"
 	"github.com/sigstore/cosign/v2/pkg/types"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -178,25 +177,12 @@ func goDependencies(p *Provenance) []slsa1.ResourceDescriptor {
 	sort.Slice(mods, func(i, j int) bool { return mods[i].Path < mods[j].Path })
 	for _, m := range mods {
 		rd := slsa1.ResourceDescriptor{Name: m.Path, URI: "pkg:golang/" + m.Path + "@" + m.Version}
-		if h, ok := dirHash(m.Sum); ok {
+		if h, ok := modsum.Hex(m.Sum); ok {
 			rd.Digest = slsacommon.DigestSet{"dirHash": h}
 		}
 		deps = append(deps, rd)
 	}
 	return deps
-}
-
-// dirHash converts a go.sum "h1:<base64>" hash to the in-toto dirHash digest (lowercase hex).
-func dirHash(sum string) (string, bool) {
-	b64, ok := strings.CutPrefix(sum, "h1:")
-	if !ok {
-		return "", false
-	}
-	raw, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil || len(raw) != 32 {
-		return "", false
-	}
-	return hex.EncodeToString(raw), true
 }
 
 // provenanceStatement builds the SLSA provenance v1 statement about d: what
