@@ -91,6 +91,8 @@ func TestValidate(t *testing.T) {
 		{"zero", synth(good, []int64{0}, synthOpts{}), "", ErrNoSamples, "no samples"},
 		{"not go", synth([][]string{{"Foo::bar()@foo.cc:3:4", "main@main.cc:1:2"}}, []int64{20e6}, synthOpts{noRuntime: true}), "", ErrNotGo, "not a Go profile"},
 		{"old go", synth(good, []int64{20e6}, synthOpts{noStartLines: true}), "", ErrNotGo, "start lines"},
+		// A few samples, all in the service's own code: Go's stacks end at the goroutine's entry.
+		{"go without runtime frames", synth(good, []int64{20e6}, synthOpts{noRuntime: true}), helloModule, nil, ""},
 		{"unsymbolized", synth(good, []int64{20e6}, synthOpts{noSymbols: true}), "", ErrNotSymbolized, "not symbolized"},
 		{"installed module", synth([][]string{{"main.work@example.com/hello@v1.2.0/main.go:10:12"}}, []int64{20e6}, synthOpts{}), helloModule, nil, ""},
 		{"other module", synth(good, []int64{20e6}, synthOpts{}), "example.com/other", ErrNotMainModule, "no samples in module example.com/other"},
