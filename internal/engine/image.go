@@ -337,38 +337,30 @@ func summaryProgress(e *Run) func(publish.Event) {
 // token in its userinfo), query or ".git".
 // It is learned once per Run.
 func (e *Run) Source(ctx context.Context) string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.source != nil {
-		return *e.source
-	}
-	u := e.Config.Image.Source
-	if u == "" {
-		cmd := exec.CommandContext(ctx, "git", "config", "--get", "remote.origin.url")
-		cmd.Dir = e.Dir
-		cmd.Env = secrets.Environ()
-		if out, err := cmd.Output(); err == nil {
-			u = string(out)
+	e.sourceOnce.Do(func() {
+		u := e.Config.Image.Source
+		if u == "" {
+			cmd := exec.CommandContext(ctx, "git", "config", "--get", "remote.origin.url")
+			cmd.Dir = e.Dir
+			cmd.Env = secrets.Environ()
+			if out, err := cmd.Output(); err == nil {
+				u = string(out)
+			}
 		}
-	}
-	s := strings.TrimSuffix(redact.URL(u), ".git")
-	e.source = &s
-	return s
+		e.source = strings.TrimSuffix(redact.URL(u), ".git")
+	})
+	return e.source
 }
 
 // goRoot is the GOROOT of the go command on PATH, whose zone data fills the static base, learned
 // once per Run; "" when `go env` fails, and then image.Build asks again and reports the failure.
 func (e *Run) goRoot(ctx context.Context) string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.goroot == nil {
-		root, err := image.GoRoot(ctx)
-		if err != nil {
-			root = ""
+	e.gorootOnce.Do(func() {
+		if root, err := image.GoRoot(ctx); err == nil {
+			e.goroot = root
 		}
-		e.goroot = &root
-	}
-	return *e.goroot
+	})
+	return e.goroot
 }
 
 // dataDir is the directory of an image's data layer (/var/run/ko), or "" for none: the build's

@@ -85,9 +85,14 @@ type Run struct {
 	ran  []string         // stages this process ran and passed, in order
 
 	rec    *artifacts.Artifacts // the record in memory; nil until first read
-	source *string              // the repository URL, once learned
-	goroot *string              // the GOROOT of the go command, once learned ("" when it failed)
 	builds *resolvedBuilds      // the resolved builds, once learned
+
+	// Facts learned from a child process, once each, outside mu: Image learns them while
+	// Verify runs.
+	sourceOnce sync.Once
+	source     string // the repository URL
+	gorootOnce sync.Once
+	goroot     string // the GOROOT of the go command; "" when `go env` failed
 
 	vulnOnce sync.Once // the vulnerability database, opened at most once per run
 	vulnDB   *vuln.DB
