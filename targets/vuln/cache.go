@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
@@ -13,6 +15,17 @@ import (
 
 // maxCachedBytes bounds a cached result read back.
 const maxCachedBytes = 64 << 20
+
+// The result cache holds an entry per binary and database version, and a database changes
+// daily: entries unused for CacheMaxAge are removed, by a walk at most once per pruneEvery.
+const (
+	CacheMaxAge = 30 * 24 * time.Hour
+	pruneEvery  = 24 * time.Hour
+	touchEvery  = 24 * time.Hour // a hit refreshes its entry's time at most this often
+	pruneMarker = "last-prune"   // its modification time is the last prune's
+)
+
+var entryRE = regexp.MustCompile(`^[0-9a-f]{64}\.json$`)
 
 // cacheKey names the result of scanning the binary whose sha256 is sum with this scanner
 // version against the database at url as of modified.
@@ -44,7 +57,50 @@ func (db *DB) cached(key string) (*Result, bool) {
 	if json.Unmarshal(data, &r) != nil || r.DB != db.URL || !r.DBModified.Equal(db.Modified) {
 		return nil, false
 	}
+	if fi, err := f.Stat(); err == nil {
+		if now := db.opts.Now(); now.Sub(fi.ModTime()) > touchEvery {
+			_ = os.Chtimes(db.cachePath(key), now, now)
+		}
+	}
 	return &r, true
+}
+
+// prune removes the cache entries unused for CacheMaxAge, at most once per pruneEvery; failing
+// to is not an error (the entries stay until the next prune).
+func (db *DB) prune() {
+	dir := db.opts.CacheDir
+	if dir == "" {
+		return
+	}
+	now := db.opts.Now()
+	mark := filepath.Join(dir, pruneMarker)
+	if fi, err := os.Stat(mark); err == nil && now.Sub(fi.ModTime()) < pruneEvery && !fi.ModTime().After(now) {
+		return
+	}
+	subs, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, sub := range subs {
+		if !sub.IsDir() || len(sub.Name()) != 2 {
+			continue
+		}
+		entries, err := os.ReadDir(filepath.Join(dir, sub.Name()))
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if !entryRE.MatchString(e.Name()) || !strings.HasPrefix(e.Name(), sub.Name()) {
+				continue
+			}
+			if fi, err := e.Info(); err == nil && now.Sub(fi.ModTime()) > CacheMaxAge {
+				_ = os.Remove(filepath.Join(dir, sub.Name(), e.Name()))
+			}
+		}
+	}
+	if atomicfile.WriteFile(mark, []byte(now.UTC().Format(time.RFC3339)+"\n"), 0o644) == nil {
+		_ = os.Chtimes(mark, now, now)
+	}
 }
 
 // store keeps a result; failing to is not an error (the next run scans again).

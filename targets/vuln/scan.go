@@ -89,6 +89,7 @@ func (db *DB) Scan(ctx context.Context, bins []Binary) []Scanned {
 		db.store(j.key, r)
 		out[j.i] = Scanned{Result: r}
 	})
+	db.prune()
 	return out
 }
 

@@ -379,3 +379,60 @@ func TestScanWhatIsNotAGoBinary(t *testing.T) {
 		t.Errorf("script: %v", got[0].Err)
 	}
 }
+
+// TestCachePruned: results unused for CacheMaxAge go, at most once a day; a result read back
+// stays, and so does anything in the directory that is not an entry.
+func TestCachePruned(t *testing.T) {
+	bins := testBinaries(t)
+	dir := t.TempDir()
+	testenv.WriteVulnDB(t, dir, dbTime, testVulns...)
+	srv, _ := serveDB(t, dir)
+	cache := t.TempDir()
+	list := []Binary{{Path: bins["amd64"]}}
+	now := time.Now()
+	clock := func() time.Time { return now }
+	must := func(t *testing.T, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	open(t, srv.URL, Options{CacheDir: cache, Now: clock}).Scan(context.Background(), list)
+	entries, _ := filepath.Glob(filepath.Join(cache, "*", "*.json"))
+	if len(entries) != 1 {
+		t.Fatalf("cache entries after a scan: %v, want one", entries)
+	}
+	kept := entries[0]
+	old := filepath.Join(cache, "ab", "ab"+strings.Repeat("0", 62)+".json")
+	other := filepath.Join(cache, "ab", "notes.txt")
+	for _, p := range []string{old, other} {
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		must(t, os.WriteFile(p, []byte("{}"), 0o644))
+		must(t, os.Chtimes(p, now.Add(-CacheMaxAge-time.Hour), now.Add(-CacheMaxAge-time.Hour)))
+	}
+	must(t, os.Chtimes(kept, now.Add(-CacheMaxAge+time.Hour), now.Add(-CacheMaxAge+time.Hour)))
+
+	// A hit refreshes the entry; no scan ran, so nothing is pruned.
+	if s := open(t, srv.URL, Options{CacheDir: cache, Now: clock}).Scan(context.Background(), list); !s[0].Cached {
+		t.Fatalf("second scan not served from the cache: %+v", s[0])
+	}
+	// Within a day of the last prune, a scan prunes nothing.
+	testenv.WriteVulnDB(t, dir, dbTime.Add(time.Hour), testVulns...)
+	open(t, srv.URL, Options{CacheDir: cache, Now: clock}).Scan(context.Background(), list)
+	if _, err := os.Stat(old); err != nil {
+		t.Fatalf("pruned again within a day of the last prune: %v", err)
+	}
+	// A day later, the old entry goes; the refreshed one, the new one and the stranger stay.
+	now = now.Add(25 * time.Hour)
+	testenv.WriteVulnDB(t, dir, dbTime.Add(2*time.Hour), testVulns...)
+	open(t, srv.URL, Options{CacheDir: cache, Now: clock}).Scan(context.Background(), list)
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("an entry unused for %s is still there: %v", CacheMaxAge, err)
+	}
+	for _, p := range []string{kept, other} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was removed: %v", p, err)
+		}
+	}
+}
