@@ -196,3 +196,17 @@ smoke:
 		t.Errorf("images left after Ctrl-C: %s", imgs)
 	}
 }
+
+// The configuration's warnings are said once per mage invocation, however many targets run an
+// engine process (here two, and the handover from the core to the full engine would be a third).
+func TestConfigWarningsSaidOnce(t *testing.T) {
+	dir := project(t, map[string]string{".ko.yaml": "baseImageOverrides:\n  example.com/hello: cgr.dev/chainguard/static\n"})
+	out := mustRun(t, dir, nil, "build", "verify")
+	if n := strings.Count(out, "baseImageOverrides is ignored"); n != 1 {
+		t.Errorf("the .ko.yaml warning appears %d times, want once:\n%s", n, out)
+	}
+	out = mustRun(t, dir, nil, "build")
+	if n := strings.Count(out, "baseImageOverrides is ignored"); n != 1 {
+		t.Errorf("a new invocation says the warning %d times, want once:\n%s", n, out)
+	}
+}

@@ -192,7 +192,9 @@ func execute(inv invocation, status *launch.Status, stdout, stderr io.Writer) in
 	}
 	ctx, stop := interrupts(stderr)
 	defer stop()
-	e, err := engine.New(engine.Options{Dir: inv.dir, Configure: configured, Verbose: inv.verbose, Out: stdout, Extra: extra, Skip: inv.skip, Command: cmd.name})
+	_, warned := os.LookupEnv(launch.EnvWarned)
+	os.Unsetenv(launch.EnvWarned)
+	e, err := engine.New(engine.Options{Dir: inv.dir, Configure: configured, Verbose: inv.verbose, Out: stdout, Extra: extra, Skip: inv.skip, Command: cmd.name, WarningsSaid: warned})
 	if err != nil {
 		status.Error = err.Error()
 		return launch.ExitFailure

@@ -56,6 +56,9 @@ type Options struct {
 	// Skip names stages that already ran in this invocation (another process of the same mage
 	// run): they count as done.
 	Skip []string
+	// WarningsSaid: an earlier process of the same invocation printed the configuration's
+	// warnings, so New does not print them again.
+	WarningsSaid bool
 	// Command is the command the run serves (cmd/scratchkit's). For resolve writing its stream
 	// to standard output (resolve.output: -), Out carries the stream alone and the run prints
 	// to standard error.
@@ -104,7 +107,8 @@ type resolvedBuilds struct {
 	info   gobuild.Info
 }
 
-// New loads and validates the configuration for opts.Dir and prints its warnings once.
+// New loads and validates the configuration for opts.Dir and prints its warnings, once per
+// invocation (see Options.WarningsSaid).
 func New(opts Options) (*Run, error) {
 	dir := opts.Dir
 	if dir == "" {
@@ -125,8 +129,10 @@ func New(opts Options) (*Run, error) {
 	for _, s := range opts.Skip {
 		e.done[s] = nil
 	}
-	for _, w := range r.Warnings {
-		e.UI.Warn("%s", w)
+	if !opts.WarningsSaid {
+		for _, w := range r.Warnings {
+			e.UI.Warn("%s", w)
+		}
 	}
 	return e, nil
 }

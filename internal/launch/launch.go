@@ -24,6 +24,10 @@ const (
 	// EnvConfigure holds the JSON of what the magefile passed to targets.Configure. The engine
 	// removes it from its environment once read.
 	EnvConfigure = "SCRATCHKIT_CONFIGURE"
+	// EnvWarned is set by the targets on every engine run of a mage invocation after the first:
+	// that run printed the configuration's warnings, so this one does not again. The engine
+	// removes it once read.
+	EnvWarned = "SCRATCHKIT_CONFIG_WARNED"
 	// EnvEngine names an engine binary to run instead of building one (e.g. one installed with
 	// go install github.com/scratchkit/scratchkit/cmd/scratchkit@<version>).
 	EnvEngine = "SCRATCHKIT_ENGINE"

@@ -22,6 +22,7 @@ type Session struct {
 	configure []byte
 	ran       []string
 	full      bool // a run needed the full engine: later ones start there
+	warned    bool // an engine ran and printed the configuration's warnings
 	failed    error
 
 	// Cache builds and keeps engines; its zero value is the default cache.
@@ -126,11 +127,15 @@ func (s *Session) exec(ctx context.Context, bin, name, arg string) (Status, erro
 	if s.configure != nil {
 		cmd.Env = append(cmd.Env, EnvConfigure+"="+string(s.configure))
 	}
+	if s.warned {
+		cmd.Env = append(cmd.Env, EnvWarned+"=1")
+	}
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
 	cmd.WaitDelay = 30 * time.Second
 	runErr := cmd.Run()
 	st, err := readStatus(statusFile)
 	if err == nil {
+		s.warned = true
 		return st, nil
 	}
 	why := "exited"
