@@ -4,15 +4,20 @@ package targets_test
 // comes back, which engine binaries a run builds, Ctrl-C.
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/scratchkit/scratchkit/internal/engine"
+	"github.com/scratchkit/scratchkit/internal/filelock"
 	"github.com/scratchkit/scratchkit/internal/testenv"
 )
 
@@ -209,4 +214,87 @@ func TestConfigWarningsSaidOnce(t *testing.T) {
 	if n := strings.Count(out, "baseImageOverrides is ignored"); n != 1 {
 		t.Errorf("a new invocation says the warning %d times, want once:\n%s", n, out)
 	}
+}
+
+// Two runs on one project take turns: while another process holds dist/'s lock, mage build says
+// it waits and writes nothing; once the lock is free it builds.
+func TestRunsOnOneDistTakeTurns(t *testing.T) {
+	dir := project(t, nil)
+	mustRun(t, dir, nil, "build") // the engine built, so the wait below is the lock's alone
+	rec := filepath.Join(dir, "dist", "artifacts.json")
+	before, err := os.ReadFile(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := filelock.Lock(context.Background(), filepath.Join(dir, "dist", engine.DistLockFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if unlock != nil {
+			unlock()
+		}
+	}()
+	src, err := os.ReadFile(filepath.Join(dir, "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.WriteFile(t, filepath.Join(dir, "main.go"), strings.Replace(string(src), `var version = "`, `var version = "turns-`, 1))
+
+	cmd := exec.Command(mage(t), "-w", "..", "build")
+	cmd.Dir = filepath.Join(dir, "magefiles")
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "NO_COLOR=1", "SCRATCHKIT_PLATFORMS=", "KO_DOCKER_REPO=")
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.After(2 * time.Minute)
+	for !strings.Contains(out.String(), "waiting for another scratchkit run using dist") {
+		select {
+		case err := <-done:
+			t.Fatalf("mage build ended while another run held dist/ (%v):\n%s", err, out.String())
+		case <-deadline:
+			cmd.Process.Kill()
+			t.Fatalf("mage build did not say it waits:\n%s", out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if now, err := os.ReadFile(rec); err != nil || string(now) != string(before) {
+		t.Errorf("artifacts.json changed while another run held dist/ (%v)", err)
+	}
+	unlock()
+	unlock = nil
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("mage build after the lock was freed: %v\n%s", err, out.String())
+		}
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("mage build did not finish after the lock was freed:\n%s", out.String())
+	}
+	if now, _ := os.ReadFile(rec); string(now) == string(before) {
+		t.Errorf("artifacts.json unchanged after the waiting build of a changed main.go")
+	}
+}
+
+// syncBuffer is a bytes.Buffer for a child's output read while it runs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

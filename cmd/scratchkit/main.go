@@ -204,6 +204,15 @@ func execute(inv invocation, status *launch.Status, stdout, stderr io.Writer) in
 		status.Error = fmt.Sprintf("%s: %v", cmd.name, errNeedsFull)
 		return launch.ExitNeedsFull
 	}
+	unlock, err := e.LockDist(ctx)
+	if err != nil {
+		status.Error = fmt.Sprintf("%s: %v", cmd.name, err)
+		if ctx.Err() != nil {
+			return launch.ExitInterrupted
+		}
+		return launch.ExitFailure
+	}
+	defer unlock()
 	err = cmd.run(ctx, e, inv.arg)
 	status.Ran = e.Ran()
 	switch {

@@ -16,7 +16,9 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
+	"github.com/scratchkit/scratchkit/internal/filelock"
 	"github.com/scratchkit/scratchkit/internal/launch"
 	"github.com/scratchkit/scratchkit/internal/ui"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
@@ -196,6 +198,25 @@ func (e *Run) DistDir() string {
 		return e.Config.Dist
 	}
 	return filepath.Join(e.Dir, e.Config.Dist)
+}
+
+// DistLockFile is the lock a run holds in dist/ from start to end, so that two runs on one
+// project (a second `mage image`, parallel CI steps in one workspace) take turns instead of
+// losing each other's updates of artifacts.json.
+const DistLockFile = ".scratchkit.lock"
+
+// LockDist takes dist/'s lock, saying so when another run holds it for more than a moment, and
+// waits until it is free or ctx ends. The lock ends with its process, however that ends.
+func (e *Run) LockDist(ctx context.Context) (unlock func(), err error) {
+	path := filepath.Join(e.DistDir(), DistLockFile)
+	quick, cancel := context.WithTimeout(ctx, time.Second)
+	unlock, err = filelock.Lock(quick, path)
+	cancel()
+	if err == nil || ctx.Err() != nil {
+		return unlock, err
+	}
+	e.UI.Info("waiting for another scratchkit run using %s to finish …", e.Rel(e.DistDir()))
+	return filelock.Lock(ctx, path)
 }
 
 // LayoutDir is the OCI layout the layout destination writes: dist/layout.
