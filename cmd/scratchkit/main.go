@@ -37,7 +37,10 @@ type command struct {
 	arg  string // the argument's name; "" for none
 	doc  string // the target's one-line doc (mage -l)
 	full bool   // needs the full engine (signing)
-	run  func(ctx context.Context, e *engine.Run, arg string) error
+	// noDist: the command reads and writes nothing in dist/, so it runs without dist/'s lock
+	// (and creates no dist/).
+	noDist bool
+	run    func(ctx context.Context, e *engine.Run, arg string) error
 }
 
 // signing holds the stages of the full engine (full.go); nil in a core build.
@@ -64,7 +67,7 @@ func commands() []command {
 			run: func(ctx context.Context, e *engine.Run, _ string) error { return e.Build(ctx) }},
 		{name: "verify", doc: "Verify proves every built binary static, stripped and clean, and says why when it is not.",
 			run: func(ctx context.Context, e *engine.Run, _ string) error { return e.Verify(ctx) }},
-		{name: "verifyFiles", arg: "paths", doc: `VerifyFiles checks binaries from elsewhere: mage verifyFiles "bin/app bin/worker".`,
+		{name: "verifyFiles", arg: "paths", noDist: true, doc: `VerifyFiles checks binaries from elsewhere: mage verifyFiles "bin/app bin/worker".`,
 			run: func(ctx context.Context, e *engine.Run, paths string) error { return e.VerifyFiles(ctx, paths) }},
 		{name: "image", doc: "Image builds, verifies and assembles an image per build, then publishes it (default: dist/).",
 			run: func(ctx context.Context, e *engine.Run, _ string) error { return e.Image(ctx) }},
@@ -78,7 +81,7 @@ func commands() []command {
 			run: func(ctx context.Context, e *engine.Run, _ string) error { return e.PGO(ctx) }},
 		{name: "resolve", doc: "Resolve runs Image, then writes resolve.files with each ko://<import path> replaced by that image's reference by digest.",
 			run: func(ctx context.Context, e *engine.Run, _ string) error { return e.Resolve(ctx) }},
-		{name: "dockerfile", doc: "Dockerfile writes the equivalent multi-stage Dockerfile, for teams that must keep one.",
+		{name: "dockerfile", noDist: true, doc: "Dockerfile writes the equivalent multi-stage Dockerfile, for teams that must keep one.",
 			run: func(ctx context.Context, e *engine.Run, _ string) error { return e.Dockerfile(ctx) }},
 		{name: "sign", full: true, doc: "Sign signs every pushed image digest with cosign, attests SBOM and provenance, signs SHA256SUMS.",
 			run: signed(func(s *signingStages) func(context.Context, *engine.Run) error { return s.sign })},
@@ -86,7 +89,7 @@ func commands() []command {
 			run: signed(func(s *signingStages) func(context.Context, *engine.Run) error { return s.signRecorded })},
 		{name: "verifySignatures", full: true, doc: "VerifySignatures checks the signatures and attestations of artifacts.json with the public key.",
 			run: signed(func(s *signingStages) func(context.Context, *engine.Run) error { return s.verifySignatures })},
-		{name: "keygen", full: true, doc: "Keygen writes a cosign key pair (cosign.key, cosign.pub), encrypted with COSIGN_PASSWORD.",
+		{name: "keygen", full: true, noDist: true, doc: "Keygen writes a cosign key pair (cosign.key, cosign.pub), encrypted with COSIGN_PASSWORD.",
 			run: signed(func(s *signingStages) func(context.Context, *engine.Run) error { return s.keygen })},
 		{name: "release", full: true, doc: "Release runs Build, Verify, Image, Smoke and Sign, each once, and prints what went where.",
 			run: signed(func(s *signingStages) func(context.Context, *engine.Run) error { return s.release })},
@@ -204,15 +207,17 @@ func execute(inv invocation, status *launch.Status, stdout, stderr io.Writer) in
 		status.Error = fmt.Sprintf("%s: %v", cmd.name, errNeedsFull)
 		return launch.ExitNeedsFull
 	}
-	unlock, err := e.LockDist(ctx)
-	if err != nil {
-		status.Error = fmt.Sprintf("%s: %v", cmd.name, err)
-		if ctx.Err() != nil {
-			return launch.ExitInterrupted
+	if !cmd.noDist {
+		unlock, err := e.LockDist(ctx)
+		if err != nil {
+			status.Error = fmt.Sprintf("%s: %v", cmd.name, err)
+			if ctx.Err() != nil {
+				return launch.ExitInterrupted
+			}
+			return launch.ExitFailure
 		}
-		return launch.ExitFailure
+		defer unlock()
 	}
-	defer unlock()
 	err = cmd.run(ctx, e, inv.arg)
 	status.Ran = e.Ran()
 	switch {
