@@ -155,7 +155,7 @@ func (e *Run) ignoresOf(name string) []vulnIgnore {
 // vulnDatabase opens the vulnerability database, once per run.
 func (e *Run) vulnDatabase(ctx context.Context) (*vuln.DB, error) {
 	e.vulnOnce.Do(func() {
-		opts := vuln.Options{}
+		opts := vuln.Options{InfoMaxAge: vuln.DefaultInfoMaxAge}
 		if dir, err := launch.DefaultCacheDir(); err == nil {
 			opts.CacheDir = filepath.Join(dir, "vuln")
 		}

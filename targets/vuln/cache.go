@@ -117,3 +117,51 @@ func (db *DB) store(key string, r *Result) {
 		_ = atomicfile.WriteFile(p, data, 0o644)
 	}
 }
+
+// infoCache keeps a remote database's index/db.json with the time it was fetched. A nil
+// infoCache keeps nothing.
+type infoCache struct {
+	path, url string
+}
+
+type infoEntry struct {
+	URL     string          `json:"url"`
+	Fetched time.Time       `json:"fetched"`
+	Info    json.RawMessage `json:"info"`
+}
+
+// get returns the kept index/db.json when it was fetched from this URL less than maxAge before
+// now (and not after now: a clock set back makes it stale); else nil.
+func (c *infoCache) get(now time.Time, maxAge time.Duration) []byte {
+	if c == nil {
+		return nil
+	}
+	f, err := os.Open(c.path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	data, err := readBounded(f, 2*MaxDBInfoBytes)
+	if err != nil {
+		return nil
+	}
+	var e infoEntry
+	if json.Unmarshal(data, &e) != nil || e.URL != c.url || e.Fetched.After(now) || now.Sub(e.Fetched) >= maxAge || len(e.Info) == 0 {
+		return nil
+	}
+	return e.Info
+}
+
+// put keeps info, fetched at now; failing to is not an error (the next run asks again).
+func (c *infoCache) put(info []byte, now time.Time) {
+	if c == nil || !json.Valid(info) {
+		return
+	}
+	data, err := json.Marshal(infoEntry{URL: c.url, Fetched: now.UTC(), Info: info})
+	if err != nil {
+		return
+	}
+	if os.MkdirAll(filepath.Dir(c.path), 0o755) == nil {
+		_ = atomicfile.WriteFile(c.path, data, 0o644)
+	}
+}

@@ -43,7 +43,16 @@ type Options struct {
 	Parallel int
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
+	// InfoMaxAge is how long an http(s) database's index/db.json fetched into CacheDir is used
+	// again instead of asked for, so that runs in a row make no request when their binaries
+	// were scanned already; a database changed meanwhile is seen once it has passed. Zero: ask
+	// every time. A file:// database is always read.
+	InfoMaxAge time.Duration
 }
+
+// DefaultInfoMaxAge is the InfoMaxAge of scratchkit's Verify: vuln.go.dev changes a few times a
+// day, and a check an hour behind it is what a run in a fresh CI job sees at worst anyway.
+const DefaultInfoMaxAge = time.Hour
 
 // DB is a vulnerability database, opened once for any number of scans.
 type DB struct {
@@ -72,9 +81,23 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vulnerability database %s: %w", u, err)
 	}
-	data, err := src.get(ctx, "index/db", MaxDBInfoBytes)
-	if err != nil {
-		return nil, fmt.Errorf("vulnerability database %s: %w", u, err)
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Parallel <= 0 {
+		opts.Parallel = runtime.GOMAXPROCS(0)
+	}
+	// A remote database's metadata is used again for InfoMaxAge; it is checked as if fetched.
+	var recent *infoCache
+	if _, remote := src.(httpSource); remote && opts.CacheDir != "" && opts.InfoMaxAge > 0 {
+		recent = &infoCache{path: filepath.Join(opts.CacheDir, "info", cacheKey("", u, time.Time{}, "index/db.json")+".json"), url: u}
+	}
+	data, fetched := recent.get(opts.Now(), opts.InfoMaxAge), false
+	if data == nil {
+		if data, err = src.get(ctx, "index/db", MaxDBInfoBytes); err != nil {
+			return nil, fmt.Errorf("vulnerability database %s: %w", u, err)
+		}
+		fetched = true
 	}
 	var info struct {
 		Modified time.Time `json:"modified"`
@@ -85,11 +108,8 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	if info.Modified.IsZero() {
 		return nil, fmt.Errorf("vulnerability database %s: index/db.json has no modified time", u)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Parallel <= 0 {
-		opts.Parallel = runtime.GOMAXPROCS(0)
+	if fetched {
+		recent.put(data, opts.Now())
 	}
 	return &DB{URL: u, Modified: info.Modified.UTC(), opts: opts, src: src, dbInfo: data, entries: map[string][]byte{}}, nil
 }

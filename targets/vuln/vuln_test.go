@@ -436,3 +436,51 @@ func TestCachePruned(t *testing.T) {
 		}
 	}
 }
+
+// TestInfoKeptForInfoMaxAge: with InfoMaxAge, runs in a row ask an http database nothing when
+// their binaries were scanned already, and ask again once it has passed; a clock set back, or
+// no InfoMaxAge, asks every time.
+func TestInfoKeptForInfoMaxAge(t *testing.T) {
+	bins := testBinaries(t)
+	dir := t.TempDir()
+	testenv.WriteVulnDB(t, dir, dbTime, testVulns...)
+	srv, requests := serveDB(t, dir)
+	cache := t.TempDir()
+	list := []Binary{{Path: bins["amd64"]}}
+	now := time.Now()
+	opts := Options{CacheDir: cache, InfoMaxAge: time.Hour, Now: func() time.Time { return now }}
+
+	if s := open(t, srv.URL, opts).Scan(context.Background(), list); s[0].Err != nil || s[0].Cached {
+		t.Fatalf("first scan: %+v", s[0])
+	}
+	requests()
+	now = now.Add(59 * time.Minute)
+	if s := open(t, srv.URL, opts).Scan(context.Background(), list); s[0].Err != nil || !s[0].Cached {
+		t.Fatalf("scan within the hour: %+v", s[0])
+	}
+	if c := requests(); len(c) != 0 {
+		t.Errorf("a run within InfoMaxAge of the last fetch asked %v, want nothing", c)
+	}
+
+	// The database changes; within the hour it is not seen, after it it is.
+	testenv.WriteVulnDB(t, dir, dbTime.Add(time.Hour), testVulns[:1]...)
+	if db := open(t, srv.URL, opts); !db.Modified.Equal(dbTime) {
+		t.Errorf("within the hour: modified %s, want the kept %s", db.Modified, dbTime)
+	}
+	now = now.Add(2 * time.Minute)
+	if db := open(t, srv.URL, opts); !db.Modified.Equal(dbTime.Add(time.Hour)) {
+		t.Errorf("after the hour: modified %s, want the changed database's %s", db.Modified, dbTime.Add(time.Hour))
+	}
+	if c := requests(); c["/index/db.json.gz"] != 1 {
+		t.Errorf("after the hour the run asked %v, want index/db.json.gz once", c)
+	}
+
+	now = now.Add(-3 * time.Hour) // a clock set back
+	open(t, srv.URL, opts)
+	noAge := opts
+	noAge.InfoMaxAge = 0
+	open(t, srv.URL, noAge)
+	if c := requests(); c["/index/db.json.gz"] != 2 {
+		t.Errorf("a clock set back and a zero InfoMaxAge asked %v, want index/db.json.gz twice", c)
+	}
+}
