@@ -71,6 +71,7 @@ alias bomb, naming the line of the alias.
 		{"pgo.workload", reflect.TypeOf(config.Workload{}), "pgo.workload"},
 		{"sign", reflect.TypeOf(config.Sign{}), "sign"},
 		{"resolve", reflect.TypeOf(config.Resolve{}), "resolve"},
+		{"dockerfile", reflect.TypeOf(config.Dockerfile{}), "dockerfile"},
 	}
 	for _, s := range sections {
 		fmt.Fprintf(&b, "## %s\n\n| key | type | default | environment | meaning |\n|---|---|---|---|---|\n", s.title)
