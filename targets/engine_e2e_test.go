@@ -6,10 +6,12 @@ package targets_test
 import (
 	"bytes"
 	"context"
+	"debug/buildinfo"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -297,4 +299,44 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// A project whose .gitignore does not name dist/ still builds from a clean checkout: the dist/
+// scratchkit makes ignores itself, so Go stamps vcs.modified=false and a second build is the
+// first one's binary, byte for byte.
+func TestDistKeepsTheCheckoutClean(t *testing.T) {
+	dir := project(t, nil)
+	git := func(args ...string) string {
+		t.Helper()
+		return testenv.Run(t, "git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+	}
+	git("init", "-q")
+	git("add", "main.go", "go.mod", "magefiles")
+	git("commit", "-q", "-m", "service")
+	bin := filepath.Join(dir, "dist", "hello", "linux_"+runtime.GOARCH, "hello")
+	mustRun(t, dir, nil, "build")
+	first, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := git("status", "--porcelain"); st != "" {
+		t.Fatalf("the checkout is dirty after mage build:\n%s", st)
+	}
+	mustRun(t, dir, nil, "build")
+	second, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range info.Settings {
+		if s.Key == "vcs.modified" && s.Value != "false" {
+			t.Errorf("vcs.modified=%s in the binary", s.Value)
+		}
+	}
+	if !bytes.Equal(first, second) {
+		t.Errorf("the second build of an unchanged checkout differs from the first")
+	}
 }

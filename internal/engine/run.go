@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scratchkit/scratchkit/internal/atomicfile"
 	"github.com/scratchkit/scratchkit/internal/filelock"
 	"github.com/scratchkit/scratchkit/internal/launch"
 	"github.com/scratchkit/scratchkit/internal/ui"
@@ -208,6 +209,9 @@ const DistLockFile = ".scratchkit.lock"
 // LockDist takes dist/'s lock, saying so when another run holds it for more than a moment, and
 // waits until it is free or ctx ends. The lock ends with its process, however that ends.
 func (e *Run) LockDist(ctx context.Context) (unlock func(), err error) {
+	if err := e.makeDist(); err != nil {
+		return nil, err
+	}
 	path := filepath.Join(e.DistDir(), DistLockFile)
 	quick, cancel := context.WithTimeout(ctx, time.Second)
 	unlock, err = filelock.Lock(quick, path)
@@ -217,6 +221,25 @@ func (e *Run) LockDist(ctx context.Context) (unlock func(), err error) {
 	}
 	e.UI.Info("waiting for another scratchkit run using %s to finish …", e.Rel(e.DistDir()))
 	return filelock.Lock(ctx, path)
+}
+
+// makeDist creates dist/ when there is none, with a .gitignore that ignores all of it (as
+// `python -m venv` does for its directory). Go stamps vcs.modified=true into binaries built in a
+// checkout with untracked files, so an unignored dist/ would make every build after the first
+// differ from it, and its layer be pushed again. A dist/ that exists is left as it is.
+func (e *Run) makeDist() error {
+	dir := e.DistDir()
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("make %s: %w", dir, err)
+	}
+	ignore := "# Written by scratchkit when it made this directory: what it builds here stays out of git.\n*\n"
+	if err := atomicfile.WriteFile(filepath.Join(dir, ".gitignore"), []byte(ignore), 0o644); err != nil {
+		return fmt.Errorf("make %s: %w", dir, err)
+	}
+	return nil
 }
 
 // LayoutDir is the OCI layout the layout destination writes: dist/layout.
