@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
+	"github.com/scratchkit/scratchkit/internal/prunemark"
 )
 
 // maxCachedBytes bounds a cached result read back.
@@ -22,7 +23,6 @@ const (
 	CacheMaxAge = 30 * 24 * time.Hour
 	pruneEvery  = 24 * time.Hour
 	touchEvery  = 24 * time.Hour // a hit refreshes its entry's time at most this often
-	pruneMarker = "last-prune"   // its modification time is the last prune's
 )
 
 var entryRE = regexp.MustCompile(`^[0-9a-f]{64}\.json$`)
@@ -57,11 +57,7 @@ func (db *DB) cached(key string) (*Result, bool) {
 	if json.Unmarshal(data, &r) != nil || r.DB != db.URL || !r.DBModified.Equal(db.Modified) {
 		return nil, false
 	}
-	if fi, err := f.Stat(); err == nil {
-		if now := db.opts.Now(); now.Sub(fi.ModTime()) > touchEvery {
-			_ = os.Chtimes(db.cachePath(key), now, now)
-		}
-	}
+	prunemark.Touch(db.cachePath(key), touchEvery, db.opts.Now())
 	return &r, true
 }
 
@@ -73,8 +69,7 @@ func (db *DB) prune() {
 		return
 	}
 	now := db.opts.Now()
-	mark := filepath.Join(dir, pruneMarker)
-	if fi, err := os.Stat(mark); err == nil && now.Sub(fi.ModTime()) < pruneEvery && !fi.ModTime().After(now) {
+	if !prunemark.Due(dir, pruneEvery, now) {
 		return
 	}
 	subs, err := os.ReadDir(dir)
@@ -98,9 +93,7 @@ func (db *DB) prune() {
 			}
 		}
 	}
-	if atomicfile.WriteFile(mark, []byte(now.UTC().Format(time.RFC3339)+"\n"), 0o644) == nil {
-		_ = os.Chtimes(mark, now, now)
-	}
+	_ = prunemark.Done(dir, now)
 }
 
 // store keeps a result; failing to is not an error (the next run scans again).

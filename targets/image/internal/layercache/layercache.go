@@ -33,6 +33,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
+	"github.com/scratchkit/scratchkit/internal/prunemark"
 )
 
 // Limits of a cache; the zero values of Cache's fields mean these.
@@ -48,7 +49,6 @@ const (
 	pruneEvery = 24 * time.Hour // Prune walks the directory at most this often
 	touchEvery = time.Hour      // a hit refreshes an entry's time at most this often
 	stale      = 24 * time.Hour // a temporary file this old belongs to a dead writer
-	marker     = "last-prune"   // its modification time is the last Prune's
 )
 
 // Errors of Get besides those of the file system, which say that the cache cannot be read.
@@ -118,10 +118,7 @@ func (c *Cache) Get(key string, limit int64, check func(blob []byte) error) ([]b
 		}
 		return nil, v1.Hash{}, fmt.Errorf("%w %s: %v; removed it", ErrDamaged, p, err)
 	}
-	if fi, err := os.Stat(p); err == nil && c.now().Sub(fi.ModTime()) > touchEvery {
-		now := c.now()
-		_ = os.Chtimes(p, now, now) // a race with Prune may have removed it: no matter
-	}
+	prunemark.Touch(p, touchEvery, c.now())
 	return blob, digest, nil
 }
 
@@ -235,8 +232,7 @@ func (c *Cache) Put(key string, blob []byte, digest v1.Hash) error {
 // build costs one stat. A missing directory is not an error.
 func (c *Cache) Prune() error {
 	now := c.now()
-	mark := filepath.Join(c.Dir, marker)
-	if fi, err := os.Stat(mark); err == nil && now.Sub(fi.ModTime()) < pruneEvery && fi.ModTime().Before(now.Add(time.Minute)) {
+	if !prunemark.Due(c.Dir, pruneEvery, now) {
 		return nil
 	}
 	des, err := os.ReadDir(c.Dir)
@@ -291,9 +287,7 @@ func (c *Cache) Prune() error {
 		remove(entries[i].name)
 		total -= entries[i].size
 	}
-	if err := atomicfile.WriteFile(mark, []byte(now.UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
-		errs = append(errs, err)
-	} else if err := os.Chtimes(mark, now, now); err != nil {
+	if err := prunemark.Done(c.Dir, now); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {

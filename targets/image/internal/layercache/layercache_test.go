@@ -14,6 +14,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/scratchkit/scratchkit/internal/prunemark"
 )
 
 func digestOf(b []byte) v1.Hash {
@@ -261,7 +263,7 @@ func TestPrune(t *testing.T) {
 	// Within a day of the last walk, Prune does nothing.
 	gone := put("unused for a year", 10, 365*24*time.Hour)
 	now = now.Add(23 * time.Hour)
-	must(t, os.Chtimes(filepath.Join(c.Dir, marker), now.Add(-23*time.Hour), now.Add(-23*time.Hour)))
+	must(t, os.Chtimes(filepath.Join(c.Dir, prunemark.Name), now.Add(-23*time.Hour), now.Add(-23*time.Hour)))
 	must(t, c.Prune())
 	if !exists(gone) {
 		t.Error("Prune walked the directory twice in a day")
