@@ -56,15 +56,10 @@ func (e *Run) verifyWarming(ctx context.Context) error {
 	}
 	var specs []image.Spec
 	if rec, err := e.Record(); err == nil {
-		groups := map[string][]image.Binary{}
-		for _, b := range rec.Binaries {
-			if strings.HasPrefix(b.Platform, "linux/") {
-				groups[b.Name] = append(groups[b.Name], image.Binary{Platform: b.Platform, Path: e.Abs(b.Path), SHA256: b.SHA256})
-			}
-		}
+		groups := groupLinux(rec)
 		for _, name := range sortedKeys(groups) {
 			spec := e.baseSpec(name, e.Config.Image.Base)
-			spec.Binaries = groups[name]
+			spec.Binaries = e.imageBinaries(groups[name])
 			specs = append(specs, spec)
 		}
 	}
@@ -147,9 +142,7 @@ func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name strin
 	if _, v, ok := strings.Cut(bins[0].Module, "@"); ok {
 		spec.Version = v // a dependency's main package is that module's version, not the project's
 	}
-	for _, b := range bins {
-		spec.Binaries = append(spec.Binaries, image.Binary{Platform: b.Platform, Path: e.Abs(b.Path), SHA256: b.SHA256})
-	}
+	spec.Binaries = e.imageBinaries(bins)
 	data, err := e.dataDir(ctx, name, bins[0])
 	if err != nil {
 		return nil, err
@@ -256,17 +249,14 @@ func manifestsFor(all []artifacts.Manifest, platforms []string) []artifacts.Mani
 // linuxBinaries groups the verified linux binaries by name. Binaries for other systems are
 // release binaries, not images. A binary Verify did not pass stops the run.
 func linuxBinaries(rec *artifacts.Artifacts) (map[string][]artifacts.Binary, error) {
-	groups := map[string][]artifacts.Binary{}
+	groups := groupLinux(rec)
 	var unverified []string
-	for _, b := range rec.Binaries {
-		if !strings.HasPrefix(b.Platform, "linux/") {
-			continue
+	for _, bins := range groups {
+		for _, b := range bins {
+			if !b.Verified {
+				unverified = append(unverified, b.Name+" "+b.Platform)
+			}
 		}
-		if !b.Verified {
-			unverified = append(unverified, b.Name+" "+b.Platform)
-			continue
-		}
-		groups[b.Name] = append(groups[b.Name], b)
 	}
 	if len(unverified) > 0 {
 		sort.Strings(unverified)
@@ -276,6 +266,27 @@ func linuxBinaries(rec *artifacts.Artifacts) (map[string][]artifacts.Binary, err
 		return nil, fmt.Errorf("image: no linux binary in artifacts.json: add a linux platform to platforms")
 	}
 	return groups, nil
+}
+
+// groupLinux groups the record's linux binaries by name, in the record's order.
+func groupLinux(rec *artifacts.Artifacts) map[string][]artifacts.Binary {
+	groups := map[string][]artifacts.Binary{}
+	for _, b := range rec.Binaries {
+		if strings.HasPrefix(b.Platform, "linux/") {
+			groups[b.Name] = append(groups[b.Name], b)
+		}
+	}
+	return groups
+}
+
+// imageBinaries are bins as image.Build takes them: absolute paths, each with the digest Build
+// checks the file against.
+func (e *Run) imageBinaries(bins []artifacts.Binary) []image.Binary {
+	out := make([]image.Binary, len(bins))
+	for i, b := range bins {
+		out[i] = image.Binary{Platform: b.Platform, Path: e.Abs(b.Path), SHA256: b.SHA256}
+	}
+	return out
 }
 
 // publishers makes the configured destinations, or the registry repository repo alone.
