@@ -44,21 +44,38 @@ func (db *DB) cached(key string) (*Result, bool) {
 	if db.opts.CacheDir == "" {
 		return nil, false
 	}
-	f, err := os.Open(db.cachePath(key))
-	if err != nil {
-		return nil, false
-	}
-	defer f.Close()
-	data, err := readBounded(f, maxCachedBytes)
-	if err != nil {
-		return nil, false
-	}
 	var r Result
-	if json.Unmarshal(data, &r) != nil || r.DB != db.URL || !r.DBModified.Equal(db.Modified) {
+	if !readJSON(db.cachePath(key), maxCachedBytes, &r) || r.DB != db.URL || !r.DBModified.Equal(db.Modified) {
 		return nil, false
 	}
 	prunemark.Touch(db.cachePath(key), touchEvery, db.opts.Now())
 	return &r, true
+}
+
+// store keeps a result; failing to is not an error (the next run scans again).
+func (db *DB) store(key string, r *Result) {
+	if db.opts.CacheDir != "" {
+		writeJSON(db.cachePath(key), r)
+	}
+}
+
+// readJSON reads at most limit bytes of JSON at path into v, reporting whether it could.
+func readJSON(path string, limit int64, v any) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	data, err := readBounded(f, limit)
+	return err == nil && json.Unmarshal(data, v) == nil
+}
+
+// writeJSON writes v at path, whole or not at all; failing to is not an error for a cache.
+func writeJSON(path string, v any) {
+	data, err := json.Marshal(v)
+	if err == nil && os.MkdirAll(filepath.Dir(path), 0o755) == nil {
+		_ = atomicfile.WriteFile(path, data, 0o644)
+	}
 }
 
 // prune removes the cache entries unused for CacheMaxAge, at most once per pruneEvery; failing
@@ -96,21 +113,6 @@ func (db *DB) prune() {
 	_ = prunemark.Done(dir, now)
 }
 
-// store keeps a result; failing to is not an error (the next run scans again).
-func (db *DB) store(key string, r *Result) {
-	if db.opts.CacheDir == "" {
-		return
-	}
-	data, err := json.Marshal(r)
-	if err != nil {
-		return
-	}
-	p := db.cachePath(key)
-	if os.MkdirAll(filepath.Dir(p), 0o755) == nil {
-		_ = atomicfile.WriteFile(p, data, 0o644)
-	}
-}
-
 // infoCache keeps a remote database's index/db.json with the time it was fetched. A nil
 // infoCache keeps nothing.
 type infoCache struct {
@@ -129,17 +131,8 @@ func (c *infoCache) get(now time.Time, maxAge time.Duration) []byte {
 	if c == nil {
 		return nil
 	}
-	f, err := os.Open(c.path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	data, err := readBounded(f, 2*MaxDBInfoBytes)
-	if err != nil {
-		return nil
-	}
 	var e infoEntry
-	if json.Unmarshal(data, &e) != nil || e.URL != c.url || e.Fetched.After(now) || now.Sub(e.Fetched) >= maxAge || len(e.Info) == 0 {
+	if !readJSON(c.path, 2*MaxDBInfoBytes, &e) || e.URL != c.url || e.Fetched.After(now) || now.Sub(e.Fetched) >= maxAge || len(e.Info) == 0 {
 		return nil
 	}
 	return e.Info
@@ -147,14 +140,7 @@ func (c *infoCache) get(now time.Time, maxAge time.Duration) []byte {
 
 // put keeps info, fetched at now; failing to is not an error (the next run asks again).
 func (c *infoCache) put(info []byte, now time.Time) {
-	if c == nil || !json.Valid(info) {
-		return
-	}
-	data, err := json.Marshal(infoEntry{URL: c.url, Fetched: now.UTC(), Info: info})
-	if err != nil {
-		return
-	}
-	if os.MkdirAll(filepath.Dir(c.path), 0o755) == nil {
-		_ = atomicfile.WriteFile(c.path, data, 0o644)
+	if c != nil && json.Valid(info) {
+		writeJSON(c.path, infoEntry{URL: c.url, Fetched: now.UTC(), Info: info})
 	}
 }
