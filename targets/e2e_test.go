@@ -54,14 +54,21 @@ func copyMagefiles(t *testing.T, example, dir string) {
 	testenv.WriteFile(t, filepath.Join(dir, "go.mod"), strings.Replace(string(gomod), "=> ../../..", "=> "+root, 1))
 }
 
-// run runs mage targets for the project and returns the combined output.
-func run(t *testing.T, dir string, env []string, args ...string) (string, error) {
+// mageCommand is mage running targets for the project from its magefiles module, in the tests'
+// environment (plain output, no platforms or repository from the caller's), plus env.
+func mageCommand(t *testing.T, dir string, env []string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(mage(t), append([]string{"-w", ".."}, args...)...)
 	cmd.Dir = filepath.Join(dir, "magefiles")
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "NO_COLOR=1", "SCRATCHKIT_PLATFORMS=", "KO_DOCKER_REPO=")
 	cmd.Env = append(cmd.Env, env...)
-	out, err := cmd.CombinedOutput()
+	return cmd
+}
+
+// run runs mage targets for the project and returns the combined output.
+func run(t *testing.T, dir string, env []string, args ...string) (string, error) {
+	t.Helper()
+	out, err := mageCommand(t, dir, env, args...).CombinedOutput()
 	return string(out), err
 }
 

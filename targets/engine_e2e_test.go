@@ -155,9 +155,7 @@ smoke:
     %s:
       http: {port: 9, path: /never, timeout: 2m}
 `, name, name)})
-	cmd := exec.Command(mage(t), "-w", "..", "smoke")
-	cmd.Dir = filepath.Join(dir, "magefiles")
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "NO_COLOR=1", "SCRATCHKIT_PLATFORMS=", "KO_DOCKER_REPO=")
+	cmd := mageCommand(t, dir, nil, "smoke")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a terminal's process group
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -243,9 +241,7 @@ func TestRunsOnOneDistTakeTurns(t *testing.T) {
 	}
 	testenv.WriteFile(t, filepath.Join(dir, "main.go"), strings.Replace(string(src), `var version = "`, `var version = "turns-`, 1))
 
-	cmd := exec.Command(mage(t), "-w", "..", "build")
-	cmd.Dir = filepath.Join(dir, "magefiles")
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "NO_COLOR=1", "SCRATCHKIT_PLATFORMS=", "KO_DOCKER_REPO=")
+	cmd := mageCommand(t, dir, nil, "build")
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
