@@ -15,6 +15,7 @@ import (
 	"github.com/scratchkit/scratchkit/internal/render"
 	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
+	"github.com/scratchkit/scratchkit/targets/goenv"
 	"github.com/scratchkit/scratchkit/targets/image"
 	"github.com/scratchkit/scratchkit/targets/publish"
 )
@@ -45,6 +46,7 @@ func (e *Run) ImageTo(ctx context.Context, repo string) error {
 // only the bytes Verify is reading. Image still uses only binaries Verify passed: it checks
 // their digests, and a layer of a binary that failed stays unused in the cache.
 func (e *Run) verifyWarming(ctx context.Context) error {
+	e.learnAhead(ctx)
 	if err := e.Build(ctx); err != nil {
 		return err
 	}
@@ -63,19 +65,31 @@ func (e *Run) verifyWarming(ctx context.Context) error {
 			specs = append(specs, spec)
 		}
 	}
-	warmed := make(chan struct{})
+	done := make(chan struct{})
 	go func() {
-		defer close(warmed)
-		e.Source(ctx) // learned once: Image's annotations need it
-		root := e.goRoot(ctx)
+		defer close(done)
+		root := e.goRoot(ctx) // learned while the build ran (learnAhead)
 		for _, spec := range specs {
 			spec.GoRoot = root
-			image.Warm(ctx, spec)
+			w := image.Warm(ctx, spec)
+			e.mu.Lock()
+			if e.warmed == nil {
+				e.warmed = map[string]*image.Warmed{}
+			}
+			e.warmed[spec.Name] = w
+			e.mu.Unlock()
 		}
 	}()
 	err := e.Verify(ctx)
-	<-warmed
+	<-done
 	return err
+}
+
+// warmedFor is what verifyWarming's image.Warm made for image name, or nil.
+func (e *Run) warmedFor(name string) *image.Warmed {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.warmed[name]
 }
 
 // publishImages publishes to the configured destinations, or to the registry repository repo
@@ -143,6 +157,7 @@ func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name strin
 		spec.Version = v // a dependency's main package is that module's version, not the project's
 	}
 	spec.Binaries = e.imageBinaries(bins)
+	spec.Warmed = e.warmedFor(name)
 	data, err := e.dataDir(ctx, name, bins[0])
 	if err != nil {
 		return nil, err
@@ -363,15 +378,28 @@ func (e *Run) Source(ctx context.Context) string {
 	return e.source
 }
 
-// goRoot is the GOROOT of the go command on PATH, whose zone data fills the static base, learned
-// once per Run; "" when `go env` fails, and then image.Build asks again and reports the failure.
+// GoEnv is what `go env` reports for the project (the Go installation, GOPATH, the module
+// cache), learned once per Run.
+func (e *Run) GoEnv(ctx context.Context) (goenv.Env, error) {
+	e.goEnvOnce.Do(func() { e.goEnv, e.goEnvErr = goenv.Read(ctx, "go", e.Dir, nil) })
+	return e.goEnv, e.goEnvErr
+}
+
+// goRoot is the GOROOT of the go command, whose zone data fills the static base; "" when `go
+// env` failed, and then image.Build asks again and reports the failure.
 func (e *Run) goRoot(ctx context.Context) string {
-	e.gorootOnce.Do(func() {
-		if root, err := image.GoRoot(ctx); err == nil {
-			e.goroot = root
-		}
+	ge, _ := e.GoEnv(ctx)
+	return ge.GOROOT
+}
+
+// learnAhead starts learning, once per Run, the facts Verify and Image need after the build
+// (what `go env` reports, the source URL): each asks a child process, which runs while the go
+// command builds.
+func (e *Run) learnAhead(ctx context.Context) {
+	e.aheadOnce.Do(func() {
+		go e.GoEnv(ctx)
+		go e.Source(ctx)
 	})
-	return e.goroot
 }
 
 // dataDir is the directory of an image's data layer (/var/run/ko), or "" for none: the build's

@@ -26,6 +26,8 @@ import (
 	"github.com/scratchkit/scratchkit/targets/config"
 	"github.com/scratchkit/scratchkit/targets/config/load"
 	"github.com/scratchkit/scratchkit/targets/gobuild"
+	"github.com/scratchkit/scratchkit/targets/goenv"
+	"github.com/scratchkit/scratchkit/targets/image"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/vuln"
 )
@@ -90,15 +92,19 @@ type Run struct {
 	done map[string]error // stages finished in this Run (nil error: passed) or skipped
 	ran  []string         // stages this process ran and passed, in order
 
-	rec    *artifacts.Artifacts // the record in memory; nil until first read
-	builds *resolvedBuilds      // the resolved builds, once learned
+	rec    *artifacts.Artifacts     // the record in memory; nil until first read
+	warmed map[string]*image.Warmed // layers made while Verify ran, by image name
+	builds *resolvedBuilds          // the resolved builds, once learned
 
-	// Facts learned from a child process, once each, outside mu: Image learns them while
-	// Verify runs.
+	// Facts learned from a child process, once each, outside mu: Verify and Image start
+	// learning them when they start (learnAhead), so that they are known by the time the
+	// build they wait for is done.
+	aheadOnce  sync.Once
 	sourceOnce sync.Once
 	source     string // the repository URL
-	gorootOnce sync.Once
-	goroot     string // the GOROOT of the go command; "" when `go env` failed
+	goEnvOnce  sync.Once
+	goEnv      goenv.Env // what `go env` reports for the project
+	goEnvErr   error
 
 	vulnOnce sync.Once // the vulnerability database, opened at most once per run
 	vulnDB   *vuln.DB

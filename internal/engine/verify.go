@@ -14,6 +14,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/internal/launch"
 	"github.com/scratchkit/scratchkit/internal/render"
+	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/internal/ui"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/binary"
@@ -26,6 +27,7 @@ import (
 // Verify checks every binary Build recorded and marks the ones that pass in artifacts.json,
 // after Build.
 func (e *Run) Verify(ctx context.Context) error {
+	e.learnAhead(ctx)
 	if err := e.Build(ctx); err != nil {
 		return err
 	}
@@ -38,9 +40,9 @@ func (e *Run) verify(ctx context.Context) error {
 		return err
 	}
 	prev := previousSizes(e.DistDir())
-	leaks, err := binary.BuildPaths(ctx, "go", e.Dir, nil)
+	leaks, err := e.buildPaths(ctx)
 	if err != nil {
-		return fmt.Errorf("verify: %w", err)
+		return err
 	}
 	var reports []binary.Report
 	var jobs []*vulnJob
@@ -362,9 +364,9 @@ func (e *Run) verifyFiles(ctx context.Context, paths string) error {
 	if len(list) == 0 {
 		return fmt.Errorf("verifyFiles: no paths given; run e.g. mage verifyFiles \"bin/app bin/worker\"")
 	}
-	leaks, err := binary.BuildPaths(ctx, "go", e.Dir, nil)
+	leaks, err := e.buildPaths(ctx)
 	if err != nil {
-		return fmt.Errorf("verify: %w", err)
+		return err
 	}
 	v := e.Config.VerifyOf(config.Build{})
 	var reports []binary.Report
@@ -384,4 +386,13 @@ func (e *Run) verifyFiles(ctx context.Context, paths string) error {
 		return err
 	}
 	return verdict(reports, "file", "files", vulnErr)
+}
+
+// buildPaths are the directories a build here may leak into a binary (binary.BuildPaths).
+func (e *Run) buildPaths(ctx context.Context) ([]string, error) {
+	ge, err := e.GoEnv(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("verify: build paths: %w", err)
+	}
+	return binary.BuildPathsOf(e.Dir, secrets.Environ(), ge)
 }

@@ -1,15 +1,13 @@
 package binary
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"github.com/scratchkit/scratchkit/internal/secrets"
+	"github.com/scratchkit/scratchkit/targets/goenv"
 )
 
 // BuildPaths returns the directories a build on this machine may leak into a binary, for
@@ -17,28 +15,21 @@ import (
 // GOMODCACHE and GOROOT that `go env` reports for dir. goCmd is the go command the build
 // uses ("go" when empty); env is the build's environment (os.Environ() when nil).
 func BuildPaths(ctx context.Context, goCmd, dir string, env []string) ([]string, error) {
-	if goCmd == "" {
-		goCmd = "go"
-	}
 	if env == nil {
 		env = secrets.Environ()
 	}
-	abs, err := filepath.Abs(dir)
+	ge, err := goenv.Read(ctx, goCmd, dir, env)
 	if err != nil {
 		return nil, fmt.Errorf("build paths: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, goCmd, "env", "-json", "GOROOT", "GOPATH", "GOMODCACHE")
-	cmd.Dir = abs
-	cmd.Env = env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	return BuildPathsOf(dir, env, ge)
+}
+
+// BuildPathsOf is BuildPaths with what `go env` reported for dir already known.
+func BuildPathsOf(dir string, env []string, ge goenv.Env) ([]string, error) {
+	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return nil, fmt.Errorf("build paths: %s env in %s: %w: %s", goCmd, abs, err, bytes.TrimSpace(stderr.Bytes()))
-	}
-	var ge struct{ GOROOT, GOPATH, GOMODCACHE string }
-	if err := json.Unmarshal(out, &ge); err != nil {
-		return nil, fmt.Errorf("build paths: parse go env output: %w", err)
+		return nil, fmt.Errorf("build paths: %w", err)
 	}
 	paths := []string{abs}
 	for _, kv := range env {

@@ -2,12 +2,14 @@ package image
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/scratchkit/scratchkit/internal/testenv"
@@ -134,4 +136,13 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// writeTar is the tar writeTarTo writes, in memory.
+func writeTar(entries []entry, mtime time.Time) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := writeTarTo(&buf, entries, mtime); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

@@ -89,6 +89,8 @@ type Spec struct {
 	Binaries []Binary
 	// DataDir, when set, is copied to /var/run/ko and KO_DATA_PATH points at it (ko's kodata).
 	DataDir string
+	// Warmed holds layers Warm made of these binaries in this process; nil makes every layer here.
+	Warmed *Warmed
 	// CacheDir keeps the compressed layers scratchkit writes (binary, data, static base) by
 	// content, so that a build whose layer has not changed does not compress it again; entries
 	// are checked before use and pruned after 30 days unused or beyond 2 GiB. Empty means no
@@ -463,9 +465,11 @@ func buildPlatform(p *plan, i int, base *resolvedBase, data v1.Layer) (PlatformI
 		return fail(err)
 	}
 	appPath := AppPath(p.spec.Name)
-	binLayer, err := binaryLayer(p.spec.Name, content, LayerTime, p.layers)
-	if err != nil {
-		return fail(err)
+	binLayer := p.spec.Warmed.binary(p.spec.Name, sum)
+	if binLayer == nil {
+		if binLayer, err = binaryLayer(p.spec.Name, content, LayerTime, p.layers); err != nil {
+			return fail(err)
+		}
 	}
 	hist := v1.History{Author: author, Created: v1.Time{Time: p.created}, CreatedBy: "scratchkit image " + p.spec.Name}
 	var adds []mutate.Addendum

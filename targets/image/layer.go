@@ -147,23 +147,21 @@ func (l *layers) failed(err error) {
 // layer makes the gzip layer of the tar of entries (see writeTar), compressed with c.
 //
 // With a cache, the key is the tar's digest (the layer's diff ID: every byte of every header and
-// file is in it), the codec's ID and the media type. The tar is hashed as it streams, so a hit
-// costs no copy of the files; the diff ID is always this computation, never read back. A hit is
-// checked against the tar before use; a refused entry is said through warn and compressed again,
-// and so is a cache that cannot be written, the build going on without it.
+// file is in it), the codec's ID and the media type. The tar is written once, digested as it is
+// written; the diff ID is always this computation, never read back. A hit is checked against the
+// tar before use; a refused entry is said through warn and compressed again, and so is a cache
+// that cannot be written, the build going on without it.
 func (l *layers) layer(entries []entry, mtime time.Time, c *codec) (v1.Layer, error) {
-	if l == nil || l.cache == nil {
-		tb, err := writeTar(entries, mtime)
-		if err != nil {
-			return nil, err
-		}
-		return compressed(tb, sha256Hash(tb), c)
-	}
+	var buf bytes.Buffer
+	buf.Grow(tarSize(entries))
 	sum := tarSum{sha: sha256.New(), crc: crc32.NewIEEE()}
-	if err := writeTarTo(&sum, entries, mtime); err != nil {
+	if err := writeTarTo(io.MultiWriter(&buf, &sum), entries, mtime); err != nil {
 		return nil, err
 	}
 	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum.sha.Sum(nil))}
+	if l == nil || l.cache == nil {
+		return compressed(buf.Bytes(), diffID, c)
+	}
 	key := layerKey(layerMediaType, c, diffID)
 	blob, digest, err := l.cache.Get(key, gzipBound(sum.size), func(blob []byte) error { return gzipMatches(blob, sum.crc.Sum32(), sum.size) })
 	if err == nil {
@@ -175,14 +173,7 @@ func (l *layers) layer(entries []entry, mtime time.Time, c *codec) (v1.Layer, er
 	case !errors.Is(err, layercache.ErrMiss):
 		l.failed(err)
 	}
-	tb, err := writeTar(entries, mtime)
-	if err != nil {
-		return nil, err
-	}
-	if got := sha256Hash(tb); got != diffID {
-		return nil, fmt.Errorf("layer: the tar written twice differs (%s, then %s)", diffID, got)
-	}
-	bl, err := compressed(tb, diffID, c)
+	bl, err := compressed(buf.Bytes(), diffID, c)
 	if err != nil {
 		return nil, err
 	}
@@ -190,6 +181,16 @@ func (l *layers) layer(entries []entry, mtime time.Time, c *codec) (v1.Layer, er
 		l.failed(fmt.Errorf("layer cache: %w", err))
 	}
 	return bl, nil
+}
+
+// tarSize is the size of the tar of entries: a header block per entry (two for a long name), the
+// files' data in whole blocks, and the two zero blocks that end it.
+func tarSize(entries []entry) int {
+	n := 2 * 512
+	for _, e := range entries {
+		n += 2*512 + (len(e.data)+511)/512*512
+	}
+	return n
 }
 
 // layerMediaType is the media type of the layers scratchkit writes.

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"reflect"
@@ -25,7 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/scratchkit/scratchkit/internal/secrets"
+	"github.com/scratchkit/scratchkit/targets/goenv"
 	"golang.org/x/crypto/x509roots/fallback/bundle"
 )
 
@@ -110,21 +109,14 @@ func loadStatic(ctx context.Context, goroot string) (*staticContent, error) {
 // lib/time/zoneinfo.zip fills the static base. runtime.GOROOT is not used: it is empty in
 // binaries built with -trimpath, such as a mage binary.
 func GoRoot(ctx context.Context) (string, error) {
-	out, err := goCmd(ctx, "env", "GOROOT").Output()
-	if ctx.Err() != nil {
-		return "", ctx.Err()
-	}
+	e, err := goenv.Read(ctx, "", "", nil)
 	if err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
-			err = fmt.Errorf("%w: %s", err, bytes.TrimSpace(ee.Stderr))
+		if ctx.Err() != nil {
+			return "", ctx.Err()
 		}
-		return "", fmt.Errorf("static base: find the Go installation for zone data (`go env GOROOT`): %w; install Go or set the GOROOT of the Go that builds", err)
+		return "", fmt.Errorf("static base: find the Go installation for zone data: %w", err)
 	}
-	root := strings.TrimSpace(string(out))
-	if root == "" {
-		return "", fmt.Errorf("static base: `go env GOROOT` printed nothing; set the GOROOT of the Go that builds")
-	}
-	return root, nil
+	return e.GOROOT, nil
 }
 
 // StaticBase returns the built-in static base for one platform: a distroless-static equivalent
@@ -392,11 +384,4 @@ func moduleVersion(mod string, fn any) string {
 		}
 	}
 	return "unknown"
-}
-
-// goCmd is the go command, without the signing secrets in its environment.
-func goCmd(ctx context.Context, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Env = secrets.Environ()
-	return cmd
 }

@@ -2,7 +2,6 @@ package image
 
 import (
 	"archive/tar"
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -68,17 +67,8 @@ func withParents(entries []entry) []entry {
 	return entries
 }
 
-// writeTar writes entries as an uncompressed tar with fixed owners, modes and modification
+// writeTarTo writes entries as an uncompressed tar with fixed owners, modes and modification
 // time, so that the same entries always give the same bytes.
-func writeTar(entries []entry, mtime time.Time) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := writeTarTo(&buf, entries, mtime); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// writeTarTo writes the tar of writeTar to w.
 func writeTarTo(w io.Writer, entries []entry, mtime time.Time) error {
 	tw := tar.NewWriter(w)
 	for _, e := range entries {

@@ -2,20 +2,40 @@ package image
 
 import (
 	"context"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // Warm does ahead of time the part of Build that depends only on the binaries and the built-in
-// base: it compresses each binary's layer into the layer cache at spec.CacheDir and, for the
-// static base, assembles the base once for this process and puts its layer in the cache. A Build
-// of the same spec that follows reads them back instead of doing the work, so a caller can
-// overlap it with other work on the same binaries (the engine runs it while Verify runs).
+// base: it compresses each binary's layer (into the layer cache at spec.CacheDir too, when there
+// is one) and, for the static base, assembles the base once for this process and puts its layer
+// in the cache. A Build of the same spec that follows in this process, given the result as
+// Spec.Warmed, takes the binaries' layers from it and reads the base's back from the cache
+// instead of doing the work, so a caller can overlap it with other work on the same binaries
+// (the engine runs it while Verify runs).
 //
-// Warm changes nothing a Build would not: a layer cache entry is keyed by its content, and a
-// binary that later fails verification only leaves an entry that no image uses. Its errors are
-// dropped: the Build that follows meets the same one and reports it in its place. It reads only
-// spec's Name, Binaries, Base, GoRoot and CacheDir.
-func Warm(ctx context.Context, spec Spec) {
+// Warm changes nothing a Build would not: a binary's layer is used only for a binary with the
+// same sha256, and a layer cache entry is keyed by its content, so a binary that later fails
+// verification only leaves layers that no image uses. Its errors are dropped: the Build that
+// follows meets the same one and reports it in its place. It reads only spec's Name, Binaries,
+// Base, GoRoot and CacheDir.
+func Warm(ctx context.Context, spec Spec) *Warmed {
+	w := &Warmed{}
 	l := newLayers(spec.CacheDir, nil)
+	// The binaries first: on a changed binary, its layer is the one that takes long.
+	for _, b := range spec.Binaries {
+		if ctx.Err() != nil {
+			return w
+		}
+		content, sum, err := readBinary(b)
+		if err != nil {
+			continue
+		}
+		if layer, err := binaryLayer(spec.Name, content, LayerTime, l); err == nil {
+			w.add(spec.Name, sum, layer)
+		}
+	}
 	if spec.Base == "" || spec.Base == BaseStatic {
 		c, err := loadStatic(ctx, spec.GoRoot)
 		if err == nil && l.cache != nil {
@@ -23,17 +43,31 @@ func Warm(ctx context.Context, spec Spec) {
 			_, _ = l.layer(c.entries, baseEpoch, baseGzip)
 		}
 	}
-	if l.cache == nil {
-		return // no cache to hand a compressed layer to Build through
+	return w
+}
+
+// Warmed holds the binary layers Warm made, by image name and the binary's sha256. The zero
+// value and nil hold none.
+type Warmed struct {
+	mu     sync.Mutex
+	layers map[string]v1.Layer
+}
+
+func (w *Warmed) add(name, sha256 string, l v1.Layer) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.layers == nil {
+		w.layers = map[string]v1.Layer{}
 	}
-	for _, b := range spec.Binaries {
-		if ctx.Err() != nil {
-			return
-		}
-		content, _, err := readBinary(b)
-		if err != nil {
-			continue
-		}
-		_, _ = binaryLayer(spec.Name, content, LayerTime, l)
+	w.layers[name+" "+sha256] = l
+}
+
+// binary is the layer Warm made of the binary with sha256 in image name, or nil.
+func (w *Warmed) binary(name, sha256 string) v1.Layer {
+	if w == nil {
+		return nil
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.layers[name+" "+sha256]
 }

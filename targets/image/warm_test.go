@@ -1,9 +1,14 @@
 package image
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/scratchkit/scratchkit/internal/testenv"
 )
 
 // Warm fills the layer cache with exactly the layers Build uses: a Build after it finds every
@@ -53,5 +58,38 @@ func TestWarmSkipsAChangedBinary(t *testing.T) {
 	}
 	if _, err := Build(context.Background(), s); err == nil || !strings.Contains(err.Error(), "changed after verification") {
 		t.Errorf("Build of a changed binary after Warm: %v, want the changed-after-verification error", err)
+	}
+}
+
+// Build takes the layers Warm made (no cache needed) and makes the image a Build without them
+// makes; a warmed layer of other bytes than the binary now holds is never used.
+func TestBuildUsesWarmedLayersOfTheSameBinaryOnly(t *testing.T) {
+	s := spec(t, "linux/amd64", "linux/arm64")
+	want := digest(t, fresh(t, s))
+
+	w := Warm(context.Background(), s)
+	for _, b := range s.Binaries {
+		if w.binary(s.Name, b.SHA256) == nil {
+			t.Fatalf("Warm without a cache made no layer for %s", b.Platform)
+		}
+	}
+	s.Warmed = w
+	if got := digest(t, build(t, s)); got != want {
+		t.Errorf("Build with the warmed layers: %s, without: %s", got, want)
+	}
+
+	// The amd64 binary changes after Warm (a new build passed Verify): its warmed layer is stale.
+	changed := filepath.Join(t.TempDir(), "tiny")
+	content := append(readFile(t, s.Binaries[0].Path), "one more byte"...)
+	must(t, os.WriteFile(changed, content, 0o755))
+	s.Binaries[0] = Binary{Platform: s.Binaries[0].Platform, Path: changed, SHA256: testenv.FileSHA256(t, changed)}
+	r := build(t, s)
+	files, _ := layerFiles(t, binaryLayerOf(t, r, 0))
+	if got := files["/ko-app/tiny"].data; !bytes.Equal(got, content) {
+		t.Errorf("the image holds %d bytes at /ko-app/tiny, want the changed binary's %d: a stale warmed layer was used", len(got), len(content))
+	}
+	s.Warmed = nil
+	if got, want := digest(t, r), digest(t, fresh(t, s)); got != want {
+		t.Errorf("Build with a stale warmed layer: %s, without warmed layers: %s", got, want)
 	}
 }
