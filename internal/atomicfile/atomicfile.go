@@ -1,7 +1,7 @@
 // Package atomicfile writes files so that they appear complete or not at all: through a
 // temporary file in the same directory, synced, then renamed (or linked) into place, and the
-// directory synced so the rename survives a crash. A failed write leaves the previous file, if
-// any, untouched and no temporary file behind.
+// directory synced so the rename survives a crash (WriteCache, for caches, skips the syncs). A
+// failed write leaves the previous file, if any, untouched and no temporary file behind.
 //
 // A writer killed outright (kill -9, OOM, power loss) cannot clean up: its temporary file,
 // .<name>.tmp-<pid>-<random>, stays. The next write of the same name removes such leftovers:
@@ -27,12 +27,20 @@ const StaleAfter = 10 * time.Minute
 
 // Write creates path with perm from what write writes, replacing an existing file.
 func Write(path string, perm os.FileMode, write func(io.Writer) error) error {
-	return put(path, perm, write, os.Rename)
+	return put(path, perm, write, os.Rename, true)
 }
 
 // WriteFile creates path with perm holding data, replacing an existing file.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
 	return Write(path, perm, func(w io.Writer) error { _, err := w.Write(data); return err })
+}
+
+// WriteCache is Write for an entry of a cache whose readers check what they read: the same
+// whole-or-nothing replacement while the system runs, without the syncs, which cost more than
+// the entry is worth. After a crash the entry may be missing or damaged, and its reader builds it
+// again.
+func WriteCache(path string, perm os.FileMode, write func(io.Writer) error) error {
+	return put(path, perm, write, os.Rename, false)
 }
 
 // WriteNew creates path with perm holding data, and refuses to replace an existing file.
@@ -45,10 +53,10 @@ func WriteNew(path string, data []byte, perm os.FileMode) error {
 			return err
 		}
 		return nil
-	})
+	}, true)
 }
 
-func put(path string, perm os.FileMode, write func(io.Writer) error, place func(tmp, path string) error) error {
+func put(path string, perm os.FileMode, write func(io.Writer) error, place func(tmp, path string) error, sync bool) error {
 	if path == "" {
 		return errors.New("write: empty path")
 	}
@@ -67,7 +75,7 @@ func put(path string, perm os.FileMode, write func(io.Writer) error, place func(
 	if err == nil {
 		err = write(f)
 	}
-	if err == nil {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -78,6 +86,9 @@ func put(path string, perm os.FileMode, write func(io.Writer) error, place func(
 	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if !sync {
+		return nil
 	}
 	if err := syncDir(dir); err != nil {
 		return fmt.Errorf("write %s: in place, but syncing its directory failed, so it may not survive a crash: %w", path, err)

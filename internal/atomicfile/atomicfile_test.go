@@ -13,31 +13,39 @@ import (
 	"time"
 )
 
+// Write and WriteCache (which only skips the syncs) replace a file whole, and only on success.
 func TestWriteReplacesOnlyOnSuccess(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "sub", "f")
-	if err := WriteFile(p, []byte("one"), 0o640); err != nil {
-		t.Fatal(err)
+	for name, write := range map[string]func(string, os.FileMode, func(io.Writer) error) error{"Write": Write, "WriteCache": WriteCache} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, "sub", "f")
+			if err := write(p, 0o640, func(w io.Writer) error { _, err := w.Write([]byte("one")); return err }); err != nil {
+				t.Fatal(err)
+			}
+			if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o640 {
+				t.Errorf("mode %v", fi.Mode())
+			}
+			boom := errors.New("boom")
+			err := write(p, 0o644, func(w io.Writer) error { w.Write([]byte("half")); return boom })
+			if !errors.Is(err, boom) {
+				t.Fatalf("err %v", err)
+			}
+			if b, _ := os.ReadFile(p); string(b) != "one" {
+				t.Errorf("a failed write changed the file: %q", b)
+			}
+			if entries, _ := os.ReadDir(filepath.Dir(p)); len(entries) != 1 {
+				t.Errorf("temporary files left: %v", entries)
+			}
+			if err := write(p, 0o644, func(w io.Writer) error { _, err := w.Write([]byte("two")); return err }); err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := os.ReadFile(p); string(b) != "two" {
+				t.Errorf("got %q", b)
+			}
+		})
 	}
-	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o640 {
-		t.Errorf("mode %v", fi.Mode())
-	}
-	boom := errors.New("boom")
-	err := Write(p, 0o644, func(w io.Writer) error { w.Write([]byte("half")); return boom })
-	if !errors.Is(err, boom) {
-		t.Fatalf("err %v", err)
-	}
-	if b, _ := os.ReadFile(p); string(b) != "one" {
-		t.Errorf("a failed write changed the file: %q", b)
-	}
-	if entries, _ := os.ReadDir(filepath.Dir(p)); len(entries) != 1 {
-		t.Errorf("temporary files left: %v", entries)
-	}
-	if err := WriteFile(p, []byte("two"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(p); string(b) != "two" {
-		t.Errorf("got %q", b)
+	if err := WriteFile(filepath.Join(t.TempDir(), "f"), []byte("x"), 0o644); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -41,20 +41,27 @@ func (e *Run) ImageTo(ctx context.Context, repo string) error {
 	return e.Stage(ctx, "imageTo "+repo, func(ctx context.Context) error { return e.publishImages(ctx, repo) })
 }
 
-// verifyWarming runs Verify after Build, and while it runs compresses the layers Image will
-// need (image.Warm): on a changed binary, compression is most of Image's own time, and it needs
-// only the bytes Verify is reading. Image still uses only binaries Verify passed: it checks
-// their digests, and a layer of a binary that failed stays unused in the cache.
+// verifyWarming runs Verify after Build, assembling the static base while the go command builds
+// (image.WarmBase) and compressing the binaries' layers while Verify runs (image.Warm): on a
+// changed binary, compression is most of Image's own time, and it needs only the bytes Verify is
+// reading. Image still uses only binaries Verify passed: it checks their digests, and a layer of
+// a binary that failed stays unused.
 func (e *Run) verifyWarming(ctx context.Context) error {
 	e.learnAhead(ctx)
-	if err := e.Build(ctx); err != nil {
-		return err
-	}
 	e.mu.Lock()
 	_, verified := e.done[StageVerify]
 	e.mu.Unlock()
 	if verified {
 		return e.Verify(ctx)
+	}
+	go func() {
+		// The static base needs no binary: it is assembled while the go command builds.
+		spec := e.baseSpec("", e.Config.Image.Base)
+		spec.GoRoot = e.goRoot(ctx)
+		image.WarmBase(ctx, spec)
+	}()
+	if err := e.Build(ctx); err != nil {
+		return err
 	}
 	var specs []image.Spec
 	if rec, err := e.Record(); err == nil {
@@ -68,9 +75,7 @@ func (e *Run) verifyWarming(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		root := e.goRoot(ctx) // learned while the build ran (learnAhead)
 		for _, spec := range specs {
-			spec.GoRoot = root
 			w := image.Warm(ctx, spec)
 			e.mu.Lock()
 			if e.warmed == nil {

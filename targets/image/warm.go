@@ -7,23 +7,20 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// Warm does ahead of time the part of Build that depends only on the binaries and the built-in
-// base: it compresses each binary's layer (into the layer cache at spec.CacheDir too, when there
-// is one) and, for the static base, assembles the base once for this process and puts its layer
-// in the cache. A Build of the same spec that follows in this process, given the result as
-// Spec.Warmed, takes the binaries' layers from it and reads the base's back from the cache
-// instead of doing the work, so a caller can overlap it with other work on the same binaries
-// (the engine runs it while Verify runs).
+// Warm does ahead of time the part of Build that depends only on the binaries: it compresses
+// each binary's layer (into the layer cache at spec.CacheDir too, when there is one). A Build of
+// the same spec that follows in this process, given the result as Spec.Warmed, takes the
+// binaries' layers from it instead of doing the work, so a caller can overlap it with other
+// work on the same binaries (the engine runs it while Verify runs).
 //
 // Warm changes nothing a Build would not: a binary's layer is used only for a binary with the
 // same sha256, and a layer cache entry is keyed by its content, so a binary that later fails
 // verification only leaves layers that no image uses. Its errors are dropped: the Build that
-// follows meets the same one and reports it in its place. It reads only spec's Name, Binaries,
-// Base, GoRoot and CacheDir.
+// follows meets the same one and reports it in its place. It reads only spec's Name, Binaries
+// and CacheDir.
 func Warm(ctx context.Context, spec Spec) *Warmed {
 	w := &Warmed{}
 	l := newLayers(spec.CacheDir, nil)
-	// The binaries first: on a changed binary, its layer is the one that takes long.
 	for _, b := range spec.Binaries {
 		if ctx.Err() != nil {
 			return w
@@ -36,14 +33,23 @@ func Warm(ctx context.Context, spec Spec) *Warmed {
 			w.add(spec.Name, sum, layer)
 		}
 	}
-	if spec.Base == "" || spec.Base == BaseStatic {
-		c, err := loadStatic(ctx, spec.GoRoot)
-		if err == nil && l.cache != nil {
-			// Into the cache only: the layer Build uses is its own, with its own warnings.
-			_, _ = l.layer(c.entries, baseEpoch, baseGzip)
-		}
-	}
 	return w
+}
+
+// WarmBase does ahead of time the part of Build that depends only on the base: for the static
+// base, it assembles the base once for this process and puts its layer in the layer cache at
+// spec.CacheDir, for Builds that follow to read back. It needs no binary, so a caller can run it
+// while the binaries build. Like Warm, it changes nothing a Build would not, and its errors are
+// the Build's to report. It reads only spec's Base, GoRoot and CacheDir.
+func WarmBase(ctx context.Context, spec Spec) {
+	if spec.Base != "" && spec.Base != BaseStatic {
+		return
+	}
+	c, err := loadStatic(ctx, spec.GoRoot)
+	if l := newLayers(spec.CacheDir, nil); err == nil && l.cache != nil {
+		// Into the cache only: the layer Build uses is its own, with its own warnings.
+		_, _ = l.layer(c.entries, baseEpoch, baseGzip)
+	}
 }
 
 // Warmed holds the binary layers Warm made, by image name and the binary's sha256. The zero

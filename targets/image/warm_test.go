@@ -11,8 +11,8 @@ import (
 	"github.com/scratchkit/scratchkit/internal/testenv"
 )
 
-// Warm fills the layer cache with exactly the layers Build uses: a Build after it finds every
-// entry there, writes none, and makes the image a Build without Warm makes.
+// WarmBase and Warm fill the layer cache with exactly the layers Build uses: a Build after them
+// finds every entry there, writes none, and makes the image a Build without them makes.
 func TestWarmFillsTheCacheBuildUses(t *testing.T) {
 	s, warnings := cached(t)
 	plain := s
@@ -21,7 +21,11 @@ func TestWarmFillsTheCacheBuildUses(t *testing.T) {
 
 	resetStatic()
 	t.Cleanup(resetStatic)
-	Warm(context.Background(), s)
+	WarmBase(context.Background(), s)
+	if n := len(entries(t, s.CacheDir)); n != 1 {
+		t.Fatalf("WarmBase left %d cache entries, want 1 (the static base)", n)
+	}
+	s.Warmed = Warm(context.Background(), s)
 	warmed := entries(t, s.CacheDir)
 	// The static base and both binaries; the data layer is Build's own work.
 	if len(warmed) != 3 {
@@ -52,7 +56,8 @@ func TestWarmSkipsAChangedBinary(t *testing.T) {
 	s.DataDir = ""
 	s.Binaries = s.Binaries[:1]
 	s.Binaries[0].SHA256 = strings.Repeat("0", 64)
-	Warm(context.Background(), s)
+	WarmBase(context.Background(), s)
+	s.Warmed = Warm(context.Background(), s)
 	if n := len(entries(t, s.CacheDir)); n != 1 {
 		t.Errorf("Warm left %d entries, want only the static base's", n)
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -74,7 +75,7 @@ func readJSON(path string, limit int64, v any) bool {
 func writeJSON(path string, v any) {
 	data, err := json.Marshal(v)
 	if err == nil && os.MkdirAll(filepath.Dir(path), 0o755) == nil {
-		_ = atomicfile.WriteFile(path, data, 0o644)
+		_ = atomicfile.WriteCache(path, 0o644, func(w io.Writer) error { _, err := w.Write(data); return err })
 	}
 }
 

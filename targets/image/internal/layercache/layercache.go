@@ -5,7 +5,8 @@
 // An entry is one file, DIR/KEY.layer: a header line naming the key, the blob's digest and size,
 // then the blob. It is written through a temporary file renamed into place, so a reader sees a
 // whole entry or none, and processes sharing a directory race harmlessly: a key always holds the
-// same bytes, and the last rename wins. Nothing read back is trusted: Get checks the header, the
+// same bytes, and the last rename wins. Entries are not synced to disk (atomicfile.WriteCache): a
+// crash may leave one damaged, which is what Get checks for anyway. Nothing read back is trusted: Get checks the header, the
 // size and the sha256 of the blob, then the caller's own check, before it returns a blob; an
 // entry that fails is removed and reported, and the caller builds the blob again.
 //
@@ -214,7 +215,7 @@ func (c *Cache) Put(key string, blob []byte, digest v1.Hash) error {
 	if sum := sha256.Sum256(blob); digest.Algorithm != "sha256" || digest.Hex != hex.EncodeToString(sum[:]) {
 		return fmt.Errorf("layer cache: blob for %s does not have digest %s", key, digest)
 	}
-	return atomicfile.Write(c.path(key), 0o644, func(w io.Writer) error {
+	return atomicfile.WriteCache(c.path(key), 0o644, func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 1<<20)
 		if _, err := io.WriteString(bw, header(key, digest, len(blob))); err != nil {
 			return err
