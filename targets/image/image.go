@@ -457,16 +457,20 @@ func buildPlatform(p *plan, i int, base *resolvedBase, data v1.Layer) (PlatformI
 	fail := func(err error) (PlatformImage, error) {
 		return PlatformImage{}, fmt.Errorf("image %s for %s: %w", p.spec.Name, pl, err)
 	}
-	content, sum, err := readBinary(bin)
-	if err != nil {
-		return fail(err)
+	// A binary Warm read has the digest Verify passed: its bytes are the verified ones, read once.
+	content, sum, binLayer := p.spec.Warmed.binary(p.spec.Name, bin.SHA256)
+	if content == nil {
+		var err error
+		if content, sum, err = readBinary(bin); err != nil {
+			return fail(err)
+		}
 	}
 	if err := checkBinaryPlatform(bin.Path, content, pl); err != nil {
 		return fail(err)
 	}
 	appPath := AppPath(p.spec.Name)
-	binLayer := p.spec.Warmed.binary(p.spec.Name, sum)
 	if binLayer == nil {
+		var err error
 		if binLayer, err = binaryLayer(p.spec.Name, content, LayerTime, p.layers); err != nil {
 			return fail(err)
 		}

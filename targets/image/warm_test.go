@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -66,21 +67,30 @@ func TestWarmSkipsAChangedBinary(t *testing.T) {
 	}
 }
 
-// Build takes the layers Warm made (no cache needed) and makes the image a Build without them
-// makes; a warmed layer of other bytes than the binary now holds is never used.
+// Build takes the binaries Warm read and the layers it made (no cache needed) and makes the image
+// a Build without them makes; what Warm read of other bytes than the verified ones is never used.
 func TestBuildUsesWarmedLayersOfTheSameBinaryOnly(t *testing.T) {
 	s := spec(t, "linux/amd64", "linux/arm64")
 	want := digest(t, fresh(t, s))
 
 	w := Warm(context.Background(), s)
 	for _, b := range s.Binaries {
-		if w.binary(s.Name, b.SHA256) == nil {
-			t.Fatalf("Warm without a cache made no layer for %s", b.Platform)
+		if content, _, layer := w.binary(s.Name, b.SHA256); content == nil || layer == nil {
+			t.Fatalf("Warm without a cache kept no binary and layer for %s", b.Platform)
 		}
 	}
 	s.Warmed = w
 	if got := digest(t, build(t, s)); got != want {
 		t.Errorf("Build with the warmed layers: %s, without: %s", got, want)
+	}
+	// The bytes Warm read are the verified ones (their digest is SHA256): Build reads no file again.
+	moved := s
+	moved.Binaries = slices.Clone(s.Binaries)
+	for i := range moved.Binaries {
+		moved.Binaries[i].Path = filepath.Join(t.TempDir(), "gone")
+	}
+	if got := digest(t, build(t, moved)); got != want {
+		t.Errorf("Build with the warmed binaries: %s, want %s", got, want)
 	}
 
 	// The amd64 binary changes after Warm (a new build passed Verify): its warmed layer is stale.
