@@ -47,7 +47,10 @@ func (e *Run) ImageTo(ctx context.Context, repo string) error {
 // reading. Image still uses only binaries Verify passed: it checks their digests, and a layer of
 // a binary that failed stays unused.
 func (e *Run) verifyWarming(ctx context.Context) error {
-	e.learnAhead(ctx)
+	// Facts learned from child processes while the go command builds: Verify's leak paths need
+	// `go env`, Image's annotations the source URL. Each is learned once; a second start waits.
+	go e.GoEnv(ctx)
+	go e.Source(ctx)
 	e.mu.Lock()
 	_, verified := e.done[StageVerify]
 	e.mu.Unlock()
@@ -395,16 +398,6 @@ func (e *Run) GoEnv(ctx context.Context) (goenv.Env, error) {
 func (e *Run) goRoot(ctx context.Context) string {
 	ge, _ := e.GoEnv(ctx)
 	return ge.GOROOT
-}
-
-// learnAhead starts learning, once per Run, the facts Verify and Image need after the build
-// (what `go env` reports, the source URL): each asks a child process, which runs while the go
-// command builds.
-func (e *Run) learnAhead(ctx context.Context) {
-	e.aheadOnce.Do(func() {
-		go e.GoEnv(ctx)
-		go e.Source(ctx)
-	})
 }
 
 // dataDir is the directory of an image's data layer (/var/run/ko), or "" for none: the build's

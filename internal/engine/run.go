@@ -97,9 +97,7 @@ type Run struct {
 	builds *resolvedBuilds          // the resolved builds, once learned
 
 	// Facts learned from a child process, once each, outside mu: Verify and Image start
-	// learning them when they start (learnAhead), so that they are known by the time the
-	// build they wait for is done.
-	aheadOnce  sync.Once
+	// learning them before the build they wait for, so that they are known when it is done.
 	sourceOnce sync.Once
 	source     string // the repository URL
 	goEnvOnce  sync.Once

@@ -27,7 +27,7 @@ import (
 // Verify checks every binary Build recorded and marks the ones that pass in artifacts.json,
 // after Build.
 func (e *Run) Verify(ctx context.Context) error {
-	e.learnAhead(ctx)
+	go e.GoEnv(ctx) // for the leak paths, learned while the go command builds
 	if err := e.Build(ctx); err != nil {
 		return err
 	}
