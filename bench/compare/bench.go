@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/scratchkit/scratchkit/internal/testenv"
 )
 
 // bench holds what every comparison shares: the checkout, one temporary directory, the mage CLI
@@ -25,7 +27,7 @@ type bench struct {
 	tmp      string // everything this run writes
 	mage     string // the mage CLI
 	goVer    string
-	vulndb   string // an empty vulnerability database on disk (GOVULNDB)
+	vulndb   string // the file:// URL of an empty vulnerability database on disk (GOVULNDB)
 	cleanups []func() error
 }
 
@@ -59,8 +61,7 @@ func newBench(ctx context.Context, o options) (*bench, error) {
 
 	// Verify's vulnerability check reads a database; the bench machine is offline, so point it
 	// at an empty copy on disk: the check runs (scratchkit does the work), no network wait.
-	b.vulndb = filepath.Join(tmp, "vulndb")
-	if err := writeEmptyVulnDB(b.vulndb); err != nil {
+	if b.vulndb, err = testenv.WriteVulnDBFiles(filepath.Join(tmp, "vulndb"), time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
 		return nil, errors.Join(err, b.Close())
 	}
 
@@ -120,20 +121,8 @@ func (b *bench) env(extra ...string) []string {
 		env = append(env, e)
 	}
 	env = append(env, "NO_COLOR=1", "MAGEFILE_CACHE="+filepath.Join(b.tmp, "magecache"), "SCRATCHKIT_CACHE="+filepath.Join(b.tmp, "scratchkit-cache"),
-		"GOVULNDB=file://"+b.vulndb)
+		"GOVULNDB="+b.vulndb)
 	return append(env, extra...)
-}
-
-// writeEmptyVulnDB writes a vulnerability database with no entries in the layout of the Go
-// vulnerability database (index/db.json, index/modules.json).
-func writeEmptyVulnDB(dir string) error {
-	if err := os.MkdirAll(filepath.Join(dir, "index"), 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "index", "db.json"), []byte(`{"modified":"2026-01-01T00:00:00Z"}`), 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "index", "modules.json"), []byte("[]"), 0o644)
 }
 
 // command makes a command with the bench environment.
