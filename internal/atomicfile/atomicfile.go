@@ -35,10 +35,10 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	return Write(path, perm, func(w io.Writer) error { _, err := w.Write(data); return err })
 }
 
-// WriteCache is Write for an entry of a cache whose readers check what they read: the same
-// whole-or-nothing replacement while the system runs, without the syncs, which cost more than
-// the entry is worth. After a crash the entry may be missing or damaged, and its reader builds it
-// again.
+// WriteCache is Write for an entry of a cache whose readers refuse a damaged entry (a digest
+// that does not match, JSON that does not parse) and build it again: the same whole-or-nothing
+// replacement while the system runs, without the syncs, which cost more than the entry is worth.
+// After a crash the entry may be missing, empty or cut short.
 func WriteCache(path string, perm os.FileMode, write func(io.Writer) error) error {
 	return put(path, perm, write, os.Rename, false)
 }

@@ -57,12 +57,15 @@ func (e *Run) verifyWarming(ctx context.Context) error {
 	if verified {
 		return e.Verify(ctx)
 	}
+	baseDone := make(chan struct{})
 	go func() {
 		// The static base needs no binary: it is assembled while the go command builds.
+		defer close(baseDone)
 		spec := e.baseSpec("", e.Config.Image.Base)
 		spec.GoRoot = e.goRoot(ctx)
 		image.WarmBase(ctx, spec)
 	}()
+	defer func() { <-baseDone }()
 	if err := e.Build(ctx); err != nil {
 		return err
 	}
@@ -79,25 +82,12 @@ func (e *Run) verifyWarming(ctx context.Context) error {
 	go func() {
 		defer close(done)
 		for _, spec := range specs {
-			w := image.Warm(ctx, spec)
-			e.mu.Lock()
-			if e.warmed == nil {
-				e.warmed = map[string]*image.Warmed{}
-			}
-			e.warmed[spec.Name] = w
-			e.mu.Unlock()
+			image.Warm(ctx, spec, e.warmed)
 		}
 	}()
 	err := e.Verify(ctx)
 	<-done
 	return err
-}
-
-// warmedFor is what verifyWarming's image.Warm made for image name, or nil.
-func (e *Run) warmedFor(name string) *image.Warmed {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.warmed[name]
 }
 
 // publishImages publishes to the configured destinations, or to the registry repository repo
@@ -165,7 +155,8 @@ func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name strin
 		spec.Version = v // a dependency's main package is that module's version, not the project's
 	}
 	spec.Binaries = e.imageBinaries(bins)
-	spec.Warmed = e.warmedFor(name)
+	spec.Warmed = e.warmed
+	defer e.warmed.Release(name) // built: what Warm kept of its binaries can go
 	data, err := e.dataDir(ctx, name, bins[0])
 	if err != nil {
 		return nil, err

@@ -92,9 +92,9 @@ type Run struct {
 	done map[string]error // stages finished in this Run (nil error: passed) or skipped
 	ran  []string         // stages this process ran and passed, in order
 
-	rec    *artifacts.Artifacts     // the record in memory; nil until first read
-	warmed map[string]*image.Warmed // layers made while Verify ran, by image name
-	builds *resolvedBuilds          // the resolved builds, once learned
+	rec    *artifacts.Artifacts // the record in memory; nil until first read
+	warmed *image.Warmed        // binaries read and layers made while Verify ran
+	builds *resolvedBuilds      // the resolved builds, once learned
 
 	// Facts learned from a child process, once each, outside mu: Verify and Image start
 	// learning them before the build they wait for, so that they are known when it is done.
@@ -129,7 +129,7 @@ func New(opts Options) (*Run, error) {
 	if out == nil {
 		out = os.Stdout
 	}
-	e := &Run{Config: r, Dir: r.Dir, UI: &ui.Printer{Out: out}, Verbose: opts.Verbose, extra: opts.Extra, stdout: out, done: map[string]error{}}
+	e := &Run{Config: r, Dir: r.Dir, UI: &ui.Printer{Out: out}, Verbose: opts.Verbose, extra: opts.Extra, stdout: out, done: map[string]error{}, warmed: &image.Warmed{}}
 	if opts.Command == StageResolve && r.Resolve.Output == "-" {
 		e.UI.Out = stderr
 	}

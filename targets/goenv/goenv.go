@@ -1,6 +1,7 @@
-// Package goenv asks the go command, once, where the Go installation, GOPATH and the module
-// cache of a directory are: the directories a build reads from, which Verify looks for in
-// binaries and whose zone data fills the static base.
+// Package goenv asks the go command, in one call, where the Go installation, GOPATH and the
+// module cache of a directory are: the directories a build reads from, which Verify looks for in
+// binaries, and the Go installation whose zone data fills the static base. Read does not remember
+// its answer; the engine asks once per run.
 package goenv
 
 import (

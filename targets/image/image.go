@@ -89,12 +89,14 @@ type Spec struct {
 	Binaries []Binary
 	// DataDir, when set, is copied to /var/run/ko and KO_DATA_PATH points at it (ko's kodata).
 	DataDir string
-	// Warmed holds layers Warm made of these binaries in this process; nil makes every layer here.
+	// Warmed holds binaries Warm read and their layers, in this process; Build takes from it
+	// those whose digest is their Binary's SHA256, and says the warnings Warm met. Nil: Build
+	// reads and makes every one itself.
 	Warmed *Warmed
 	// CacheDir keeps the compressed layers scratchkit writes (binary, data, static base) by
 	// content, so that a build whose layer has not changed does not compress it again; entries
 	// are checked before use and pruned after 30 days unused or beyond 2 GiB. Empty means no
-	// cache: every Build compresses every layer.
+	// cache: every Build compresses every layer it does not take from Warmed.
 	CacheDir string
 
 	// User is user[:group] to run as. Empty means 65532:65532 (nonroot); root ("0", "root") runs
@@ -203,12 +205,23 @@ type plan struct {
 	env       [][2]string
 	ports     []string
 	platforms []*v1.Platform // parsed Binaries[i].Platform
+
+	warnMu sync.Mutex
+	said   map[string]bool // warnings said
 }
 
+// warn says msg through Spec.Warn, once: Warm's warnings and Build's own may repeat one another.
 func (p *plan) warn(msg string) {
-	if p.spec.Warn != nil {
-		p.spec.Warn(msg)
+	p.warnMu.Lock()
+	defer p.warnMu.Unlock()
+	if p.spec.Warn == nil || p.said[msg] {
+		return
 	}
+	if p.said == nil {
+		p.said = map[string]bool{}
+	}
+	p.said[msg] = true
+	p.spec.Warn(msg)
 }
 
 var (
@@ -365,6 +378,15 @@ func Build(ctx context.Context, spec Spec) (*Result, error) {
 	p, err := newPlan(spec)
 	if err != nil {
 		return nil, err
+	}
+	warnings, unusable := spec.Warmed.takeWarnings()
+	for _, msg := range warnings {
+		p.warn(msg)
+	}
+	if unusable {
+		p.layers.mu.Lock()
+		p.layers.unusable = true // said: the cache is the same one
+		p.layers.mu.Unlock()
 	}
 	base, err := resolveBase(ctx, p)
 	if err != nil {

@@ -144,24 +144,26 @@ func (l *layers) failed(err error) {
 	}
 }
 
-// layer makes the gzip layer of the tar of entries (see writeTar), compressed with c.
+// layer makes the gzip layer of the tar of entries (see writeTarTo), compressed with c.
 //
 // With a cache, the key is the tar's digest (the layer's diff ID: every byte of every header and
-// file is in it), the codec's ID and the media type. The tar is written once, digested as it is
-// written; the diff ID is always this computation, never read back. A hit is checked against the
-// tar before use; a refused entry is said through warn and compressed again, and so is a cache
-// that cannot be written, the build going on without it.
+// file is in it), the codec's ID and the media type. The tar is hashed as it streams, so a hit
+// costs no copy of the files; the diff ID is always this computation, never read back. A hit is
+// checked against the tar before use; a refused entry is said through warn and compressed again,
+// and so is a cache that cannot be written, the build going on without it.
 func (l *layers) layer(entries []entry, mtime time.Time, c *codec) (v1.Layer, error) {
-	var buf bytes.Buffer
-	buf.Grow(tarSize(entries))
+	if l == nil || l.cache == nil {
+		tb, sum, err := tarOf(entries, mtime)
+		if err != nil {
+			return nil, err
+		}
+		return compressed(tb, sum, c)
+	}
 	sum := tarSum{sha: sha256.New(), crc: crc32.NewIEEE()}
-	if err := writeTarTo(io.MultiWriter(&buf, &sum), entries, mtime); err != nil {
+	if err := writeTarTo(&sum, entries, mtime); err != nil {
 		return nil, err
 	}
 	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum.sha.Sum(nil))}
-	if l == nil || l.cache == nil {
-		return compressed(buf.Bytes(), diffID, c)
-	}
 	key := layerKey(layerMediaType, c, diffID)
 	blob, digest, err := l.cache.Get(key, gzipBound(sum.size), func(blob []byte) error { return gzipMatches(blob, sum.crc.Sum32(), sum.size) })
 	if err == nil {
@@ -173,7 +175,14 @@ func (l *layers) layer(entries []entry, mtime time.Time, c *codec) (v1.Layer, er
 	case !errors.Is(err, layercache.ErrMiss):
 		l.failed(err)
 	}
-	bl, err := compressed(buf.Bytes(), diffID, c)
+	tb, got, err := tarOf(entries, mtime)
+	if err != nil {
+		return nil, err
+	}
+	if got != diffID {
+		return nil, fmt.Errorf("layer: the tar written twice differs (%s, then %s)", diffID, got)
+	}
+	bl, err := compressed(tb, diffID, c)
 	if err != nil {
 		return nil, err
 	}
@@ -183,8 +192,21 @@ func (l *layers) layer(entries []entry, mtime time.Time, c *codec) (v1.Layer, er
 	return bl, nil
 }
 
-// tarSize is the size of the tar of entries: a header block per entry (two for a long name), the
-// files' data in whole blocks, and the two zero blocks that end it.
+// tarOf writes the tar of entries into memory, hashing it as it is written: its bytes and its
+// digest (the diff ID), in one pass.
+func tarOf(entries []entry, mtime time.Time) ([]byte, v1.Hash, error) {
+	var buf bytes.Buffer
+	buf.Grow(tarSize(entries))
+	h := sha256.New()
+	if err := writeTarTo(io.MultiWriter(&buf, h), entries, mtime); err != nil {
+		return nil, v1.Hash{}, err
+	}
+	return buf.Bytes(), v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// tarSize is about the size of the tar of entries, to size its buffer: two header blocks per
+// entry (enough for a long name), the files' data in whole blocks, and the two zero blocks that
+// end it.
 func tarSize(entries []entry) int {
 	n := 2 * 512
 	for _, e := range entries {

@@ -105,8 +105,8 @@ func loadStatic(ctx context.Context, goroot string) (*staticContent, error) {
 	return c, nil
 }
 
-// GoRoot returns the GOROOT of the go command on PATH (`go env GOROOT`), whose
-// lib/time/zoneinfo.zip fills the static base. runtime.GOROOT is not used: it is empty in
+// GoRoot returns the GOROOT of the go command on PATH (as `go env` reports it, through
+// goenv.Read), whose lib/time/zoneinfo.zip fills the static base. runtime.GOROOT is not used: it is empty in
 // binaries built with -trimpath, such as a mage binary.
 func GoRoot(ctx context.Context) (string, error) {
 	e, err := goenv.Read(ctx, "", "", nil)

@@ -10,21 +10,21 @@ import (
 
 // Warm does ahead of time the part of Build that depends only on the binaries: it reads each
 // binary and compresses its layer (into the layer cache at spec.CacheDir too, when there is
-// one). A Build of the same spec that follows in this process, given the result as Spec.Warmed,
-// takes the binaries and their layers from it instead of doing the work, so a caller can overlap
-// it with other work on the same binaries (the engine runs it while Verify runs).
+// one), and keeps both in w, within w's limit. A Build that follows in this process, given w as
+// Spec.Warmed, takes each binary and its layer from w instead of doing the work, so a caller can
+// overlap Warm with other work on the same binaries (the engine runs it while Verify runs).
 //
 // Warm changes nothing a Build would not: what it read of a binary is used only for a Binary
-// whose SHA256 (the digest Verify passed) is the digest of those bytes, and a layer cache entry is keyed by its content, so a binary that later fails
-// verification only leaves layers that no image uses. Its errors are dropped: the Build that
-// follows meets the same one and reports it in its place. It reads only spec's Name, Binaries
-// and CacheDir.
-func Warm(ctx context.Context, spec Spec) *Warmed {
-	w := &Warmed{}
-	l := newLayers(spec.CacheDir, nil)
+// whose SHA256 (the digest Verify passed) is the digest of those bytes, and a layer cache entry
+// is keyed by its content, so a binary that later fails verification only leaves layers that no
+// image uses. Its errors are dropped: the Build that follows meets the same one and reports it
+// in its place. Its warnings (a damaged or unwritable layer cache) are kept in w and said by the
+// Build that uses w. It reads only spec's Name, Binaries and CacheDir.
+func Warm(ctx context.Context, spec Spec, w *Warmed) {
+	l := newLayers(spec.CacheDir, w.warn)
 	for _, b := range spec.Binaries {
 		if ctx.Err() != nil {
-			return w
+			return
 		}
 		content, sum, err := readBinary(b)
 		if err != nil {
@@ -34,7 +34,14 @@ func Warm(ctx context.Context, spec Spec) *Warmed {
 			w.add(spec.Name, sum, content, layer)
 		}
 	}
-	return w
+	l.mu.Lock()
+	unusable := l.unusable
+	l.mu.Unlock()
+	if unusable && w != nil {
+		w.mu.Lock()
+		w.cacheUnusable = true
+		w.mu.Unlock()
+	}
 }
 
 // WarmBase does ahead of time the part of Build that depends only on the base: for the static
@@ -53,38 +60,109 @@ func WarmBase(ctx context.Context, spec Spec) {
 	}
 }
 
-// Warmed holds the binaries Warm read, with their layers, by image name and sha256. The zero
-// value and nil hold none.
+// DefaultWarmLimit is how many bytes of binaries and compressed layers a Warmed holds when its
+// Limit is zero.
+const DefaultWarmLimit = 1 << 30
+
+// Warmed holds the binaries Warm read, with their layers, by image name and sha256, and the
+// warnings Warm met. It holds at most Limit bytes (binaries and compressed layers): past it, Warm
+// keeps nothing more, and Build reads those binaries itself (and their layers from the layer
+// cache). A nil *Warmed holds nothing and takes nothing.
 type Warmed struct {
+	// Limit bounds the bytes held; zero means DefaultWarmLimit.
+	Limit int64
+
 	mu       sync.Mutex
+	held     int64
 	binaries map[string]warmBinary
+	warnings []string
+	// cacheUnusable: Warm could not read or write the layer cache, and said so in warnings.
+	cacheUnusable bool
 }
 
 type warmBinary struct {
 	content []byte
 	layer   v1.Layer
+	size    int64
 }
 
 func (w *Warmed) add(name, sha256 string, content []byte, l v1.Layer) {
+	if w == nil {
+		return
+	}
+	size := int64(len(content))
+	if n, err := l.Size(); err == nil {
+		size += n
+	}
+	limit := w.Limit
+	if limit == 0 {
+		limit = DefaultWarmLimit
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.held+size > limit {
+		return
+	}
 	if w.binaries == nil {
 		w.binaries = map[string]warmBinary{}
 	}
-	w.binaries[name+" "+sha256] = warmBinary{content, l}
+	if _, ok := w.binaries[name+" "+sha256]; ok {
+		return
+	}
+	w.binaries[name+" "+sha256] = warmBinary{content, l, size}
+	w.held += size
 }
 
-// binary is the binary of image name Warm read with digest sha256, and its layer; nil when
-// Warm read none with that digest, or sha256 is empty.
+func (w *Warmed) warn(msg string) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.warnings = append(w.warnings, msg)
+}
+
+// binary is the binary of image name Warm read with digest sha256, and its layer; nil when w
+// holds none with that digest, or sha256 is empty.
 func (w *Warmed) binary(name, sha256 string) ([]byte, string, v1.Layer) {
 	if w == nil || sha256 == "" {
 		return nil, "", nil
 	}
+	sha256 = strings.ToLower(sha256)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	b, ok := w.binaries[name+" "+strings.ToLower(sha256)]
+	b, ok := w.binaries[name+" "+sha256]
 	if !ok {
 		return nil, "", nil
 	}
-	return b.content, strings.ToLower(sha256), b.layer
+	return b.content, sha256, b.layer
+}
+
+// takeWarnings returns the warnings Warm met and forgets them, so that they are said once, and
+// whether one of them said the layer cache cannot be used (which a Build need not say again).
+func (w *Warmed) takeWarnings() ([]string, bool) {
+	if w == nil {
+		return nil, false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out, unusable := w.warnings, w.cacheUnusable
+	w.warnings, w.cacheUnusable = nil, false
+	return out, unusable
+}
+
+// Release forgets the binaries of image name (a Build of it is done), so that their memory can
+// go.
+func (w *Warmed) Release(name string) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for k, b := range w.binaries {
+		if strings.HasPrefix(k, name+" ") {
+			delete(w.binaries, k)
+			w.held -= b.size
+		}
+	}
 }

@@ -12,8 +12,9 @@ import (
 	"github.com/scratchkit/scratchkit/internal/testenv"
 )
 
-// WarmBase and Warm fill the layer cache with exactly the layers Build uses: a Build after them
-// finds every entry there, writes none, and makes the image a Build without them makes.
+// WarmBase and Warm fill the layer cache with exactly the layers Build uses: a Build after them,
+// with or without what Warm kept, finds every entry there, writes none, and makes the image a
+// Build without them makes.
 func TestWarmFillsTheCacheBuildUses(t *testing.T) {
 	s, warnings := cached(t)
 	plain := s
@@ -26,12 +27,13 @@ func TestWarmFillsTheCacheBuildUses(t *testing.T) {
 	if n := len(entries(t, s.CacheDir)); n != 1 {
 		t.Fatalf("WarmBase left %d cache entries, want 1 (the static base)", n)
 	}
-	s.Warmed = Warm(context.Background(), s)
+	Warm(context.Background(), s, &Warmed{})
 	warmed := entries(t, s.CacheDir)
 	// The static base and both binaries; the data layer is Build's own work.
 	if len(warmed) != 3 {
 		t.Fatalf("Warm left %d cache entries, want 3 (static base, two binaries)", len(warmed))
 	}
+	// Without Warmed, Build looks every layer up by its own key: Warm's keys must be those.
 	r := build(t, s)
 	if got := digest(t, r); got != want {
 		t.Errorf("Build after Warm: %s, without a cache: %s", got, want)
@@ -58,7 +60,8 @@ func TestWarmSkipsAChangedBinary(t *testing.T) {
 	s.Binaries = s.Binaries[:1]
 	s.Binaries[0].SHA256 = strings.Repeat("0", 64)
 	WarmBase(context.Background(), s)
-	s.Warmed = Warm(context.Background(), s)
+	s.Warmed = &Warmed{}
+	Warm(context.Background(), s, s.Warmed)
 	if n := len(entries(t, s.CacheDir)); n != 1 {
 		t.Errorf("Warm left %d entries, want only the static base's", n)
 	}
@@ -73,7 +76,8 @@ func TestBuildUsesWarmedLayersOfTheSameBinaryOnly(t *testing.T) {
 	s := spec(t, "linux/amd64", "linux/arm64")
 	want := digest(t, fresh(t, s))
 
-	w := Warm(context.Background(), s)
+	w := &Warmed{}
+	Warm(context.Background(), s, w)
 	for _, b := range s.Binaries {
 		if content, _, layer := w.binary(s.Name, b.SHA256); content == nil || layer == nil {
 			t.Fatalf("Warm without a cache kept no binary and layer for %s", b.Platform)
@@ -93,7 +97,7 @@ func TestBuildUsesWarmedLayersOfTheSameBinaryOnly(t *testing.T) {
 		t.Errorf("Build with the warmed binaries: %s, want %s", got, want)
 	}
 
-	// The amd64 binary changes after Warm (a new build passed Verify): its warmed layer is stale.
+	// The amd64 binary changes after Warm (a new build passed Verify): what Warm kept is stale.
 	changed := filepath.Join(t.TempDir(), "tiny")
 	content := append(readFile(t, s.Binaries[0].Path), "one more byte"...)
 	must(t, os.WriteFile(changed, content, 0o755))
@@ -106,5 +110,61 @@ func TestBuildUsesWarmedLayersOfTheSameBinaryOnly(t *testing.T) {
 	s.Warmed = nil
 	if got, want := digest(t, r), digest(t, fresh(t, s)); got != want {
 		t.Errorf("Build with a stale warmed layer: %s, without warmed layers: %s", got, want)
+	}
+
+	// Released, the image's binaries are read again.
+	w.Release(s.Name)
+	if content, _, _ := w.binary(s.Name, moved.Binaries[1].SHA256); content != nil {
+		t.Error("Release kept the binary")
+	}
+	moved.Warmed = w
+	if _, err := Build(context.Background(), moved); err == nil {
+		t.Error("a Build after Release used bytes it no longer holds")
+	}
+}
+
+// A Warmed holds at most its limit: past it, Warm keeps nothing more and Build reads the files.
+func TestWarmedKeepsItsLimit(t *testing.T) {
+	s := spec(t, "linux/amd64", "linux/arm64")
+	want := digest(t, fresh(t, s))
+	size := func(b Binary) int64 { fi, err := os.Stat(b.Path); must(t, err); return fi.Size() }
+	// Room for the first binary and its layer, not for the second binary as well.
+	w := &Warmed{Limit: 2*size(s.Binaries[0]) + 1024}
+	Warm(context.Background(), s, w)
+	first, _, _ := w.binary(s.Name, s.Binaries[0].SHA256)
+	second, _, _ := w.binary(s.Name, s.Binaries[1].SHA256)
+	if first == nil || second != nil {
+		t.Fatalf("held: first %v, second %v; want the first only", first != nil, second != nil)
+	}
+	if w.held > w.Limit {
+		t.Errorf("holds %d bytes, more than its limit %d", w.held, w.Limit)
+	}
+	s.Warmed = w
+	if got := digest(t, build(t, s)); got != want {
+		t.Errorf("Build with a partly warmed spec: %s, want %s", got, want)
+	}
+}
+
+// What Warm meets in the layer cache is said, once, by the Build that uses what it made.
+func TestWarmWarningsAreSaidByBuild(t *testing.T) {
+	s, warnings := cached(t)
+	s.DataDir = ""
+	file := filepath.Join(t.TempDir(), "file")
+	must(t, os.WriteFile(file, nil, 0o644))
+	s.CacheDir = filepath.Join(file, "layers")
+	s.Warmed = &Warmed{}
+	Warm(context.Background(), s, s.Warmed)
+	if len(*warnings) != 0 {
+		t.Fatalf("Warm said %q itself; its warnings are the Build's to say", *warnings)
+	}
+	fresh(t, s)
+	n := 0
+	for _, w := range *warnings {
+		if strings.Contains(w, "building without the layer cache") && strings.Contains(w, s.CacheDir) {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("warnings %q: want the unwritable cache said once", *warnings)
 	}
 }

@@ -5,10 +5,11 @@
 // An entry is one file, DIR/KEY.layer: a header line naming the key, the blob's digest and size,
 // then the blob. It is written through a temporary file renamed into place, so a reader sees a
 // whole entry or none, and processes sharing a directory race harmlessly: a key always holds the
-// same bytes, and the last rename wins. Entries are not synced to disk (atomicfile.WriteCache): a
-// crash may leave one damaged, which is what Get checks for anyway. Nothing read back is trusted: Get checks the header, the
-// size and the sha256 of the blob, then the caller's own check, before it returns a blob; an
-// entry that fails is removed and reported, and the caller builds the blob again.
+// same bytes, and the last rename wins. Entries are not synced to disk (atomicfile.WriteCache):
+// a crash may leave one damaged, which is what Get checks for anyway. Nothing read back is
+// trusted: Get checks the header, the size and the sha256 of the blob, then the caller's own
+// check, before it returns a blob; an entry that fails is removed and reported, and the caller
+// builds the blob again.
 //
 // Entries unused for MaxAge are pruned, and the oldest go first when the directory holds more
 // than MaxBytes; Prune does the work at most once a day.
