@@ -2,6 +2,7 @@ package image
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -22,18 +23,28 @@ import (
 // Build that uses w. It reads only spec's Name, Binaries and CacheDir.
 func Warm(ctx context.Context, spec Spec, w *Warmed) {
 	l := newLayers(spec.CacheDir, w.warn)
+	// One binary per CPU at a time, as Build does: compression is most of the work.
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
 	for _, b := range spec.Binaries {
-		if ctx.Err() != nil {
-			return
-		}
-		content, sum, err := readBinary(b)
-		if err != nil {
-			continue
-		}
-		if layer, err := binaryLayer(spec.Name, content, LayerTime, l); err == nil {
-			w.add(spec.Name, sum, content, layer)
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				return
+			}
+			content, sum, err := readBinary(b)
+			if err != nil {
+				return
+			}
+			if layer, err := binaryLayer(spec.Name, content, LayerTime, l); err == nil {
+				w.add(spec.Name, sum, content, layer)
+			}
+		}()
 	}
+	wg.Wait()
 	l.mu.Lock()
 	unusable := l.unusable
 	l.mu.Unlock()
