@@ -23,6 +23,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/targets/binary"
+	"github.com/scratchkit/scratchkit/targets/goenv"
 	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
@@ -493,13 +494,11 @@ func installArgs(ctx context.Context, opts Options, b *Build, args, env []string
 	}
 	modcache, ok := lookup(opts.Env, "GOMODCACHE")
 	if !ok || modcache == "" {
-		cmd := exec.CommandContext(ctx, opts.Go, "env", "GOMODCACHE")
-		cmd.Dir, cmd.Env = b.Dir, secrets.Env(opts.Env)
-		out, err := cmd.Output()
+		ge, err := goenv.Read(ctx, opts.Go, b.Dir, secrets.Env(opts.Env))
 		if err != nil {
-			return nil, nil, fmt.Errorf("go env GOMODCACHE: %w", err)
+			return nil, nil, fmt.Errorf("the module cache go install keeps: %w", err)
 		}
-		modcache = strings.TrimSpace(string(out))
+		modcache = ge.GOMODCACHE
 	}
 	// args: build -o OUT -trimpath ... MAIN → install -trimpath ... MAIN@VERSION
 	in := append([]string{"install"}, args[3:len(args)-1]...)
