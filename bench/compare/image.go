@@ -21,7 +21,7 @@ import (
 )
 
 // koVersion is the ko CLI compared against: the line scratchkit's publishers come from.
-const koVersion = "v0.18.1"
+const koVersion = "v0.19.1"
 
 // koTool returns the ko CLI at koVersion, installing it with go install when it is absent.
 func (b *bench) koTool(ctx context.Context) (string, error) {

@@ -5,7 +5,7 @@
 //
 //	go run ./bench/compare all       # build, image and deps
 //	go run ./bench/compare build     # mage build vs the bare go build it wraps
-//	go run ./bench/compare image     # mage image vs ko build (pinned v0.18.1) to the same registry
+//	go run ./bench/compare image     # mage image vs ko build (pinned, koVersion) to the same registry
 //	go run ./bench/compare deps      # a magefile importing targets vs nothing; the engine, core and full
 //	go run ./bench/compare -n 7 -cold=false image
 //
@@ -60,7 +60,7 @@ func main() {
 	flag.IntVar(&o.coldN, "cold-n", 1, "iterations of the cold rows (each run with empty caches)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory")
 	flag.StringVar(&o.src, "src", "head", "scratchkit source to measure: head (a snapshot of the commit, immune to edits during the run) or worktree (the checkout as it is)")
-	flag.StringVar(&o.tools, "tools", "", "directory holding ko (installed there at v0.18.1 if absent); default $SCRATCHKIT_TOOLS, else .ci/bin")
+	flag.StringVar(&o.tools, "tools", "", "directory holding ko (installed there at koVersion if absent); default $SCRATCHKIT_TOOLS, else .ci/bin")
 	flag.StringVar(&o.koSBOM, "ko-sbom", "none", "ko's --sbom: none, or spdx (ko's default, which also pushes the SBOM)")
 	flag.BoolVar(&o.verbose, "v", false, "print every iteration")
 	flag.Usage = func() {

@@ -312,8 +312,8 @@ func TestCodecOutputIsPinned(t *testing.T) {
 		c    *codec
 		want string
 	}{
-		{appGzip, "sha256:0f20fbb043284e408491f635e4a4dc262bd0dcd118ca0957e764b38d0659bdf5"},
-		{baseGzip, "sha256:e523f3501e5dee1b91435965e080c9e6e722e475acf96554505408368ff037fb"},
+		{appGzip, "sha256:756e2cd73d9a287314e8b8175ebadb6951166f2626a4bb80c79496206e8f9ece"},
+		{baseGzip, "sha256:5bdc164baba2756b8b33e48a3de0a7dda034fe3635a5432a808d9c08f2c32572"},
 	} {
 		out, err := tc.c.compress(codecProbe())
 		must(t, err)

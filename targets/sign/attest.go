@@ -1,8 +1,6 @@
 package sign
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -15,10 +13,6 @@ import (
 	slsa1 "github.com/in-toto/in-toto-golang/in_toto/slsa_provenance/v1"
 	"github.com/scratchkit/scratchkit/internal/modsum"
 	"github.com/scratchkit/scratchkit/internal/redact"
-	"github.com/sigstore/cosign/v2/pkg/types"
-	"github.com/sigstore/sigstore/pkg/signature"
-	"github.com/sigstore/sigstore/pkg/signature/dsse"
-	sigopts "github.com/sigstore/sigstore/pkg/signature/options"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 )
@@ -201,13 +195,4 @@ func provenanceStatement(d name.Digest, p *Provenance) (statement, error) {
 		return statement{}, fmt.Errorf("provenance: %w", err)
 	}
 	return st, nil
-}
-
-// dsseSign returns the DSSE envelope (JSON) of an in-toto statement signed with sv.
-func dsseSign(ctx context.Context, sv signature.SignerVerifier, payload []byte) ([]byte, error) {
-	env, err := dsse.WrapSigner(sv, types.IntotoPayloadType).SignMessage(bytes.NewReader(payload), sigopts.WithContext(ctx))
-	if err != nil {
-		return nil, fmt.Errorf("sign attestation: %w", err)
-	}
-	return env, nil
 }

@@ -16,8 +16,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/sigstore/cosign/v2/pkg/cosign"
-	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
+	"github.com/sigstore/cosign/v3/pkg/cosign"
 	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -72,7 +71,7 @@ func SignBlob(ctx context.Context, opts Options, path string) (BlobSignature, er
 	if err != nil {
 		return BlobSignature{}, err
 	}
-	raw, entry, err := s.signPayload(ctx, data)
+	x, err := s.signPayload(ctx, data)
 	if err != nil {
 		return BlobSignature{}, fmt.Errorf("sign %s: %w", path, err)
 	}
@@ -80,7 +79,7 @@ func SignBlob(ctx context.Context, opts Options, path string) (BlobSignature, er
 	out := BlobSignature{Path: path, SHA256: "sha256:" + hex.EncodeToString(sum[:])}
 	files := map[string][]byte{}
 	if opts.Format.bundle() {
-		b, err := s.blobBundle(sum[:], raw, entry)
+		b, err := x.json()
 		if err != nil {
 			return BlobSignature{}, fmt.Errorf("sign %s: %w", path, err)
 		}
@@ -89,9 +88,9 @@ func SignBlob(ctx context.Context, opts Options, path string) (BlobSignature, er
 	}
 	if opts.Format.legacy() {
 		out.Signature = path + BlobSignatureSuffix
-		files[out.Signature] = []byte(b64(raw))
-		if entry != nil {
-			lsp := cosign.LocalSignedPayload{Base64Signature: b64(raw), Bundle: cbundle.EntryToBundle(entry)}
+		files[out.Signature] = []byte(b64(x.signature()))
+		if rb := x.rekorBundle(); rb != nil {
+			lsp := cosign.LocalSignedPayload{Base64Signature: b64(x.signature()), Bundle: rb}
 			if s.cert != nil {
 				lsp.Cert = base64.StdEncoding.EncodeToString(s.cert)
 			}

@@ -1,4 +1,4 @@
-// Package sign signs and verifies what scratchkit built, with sigstore/cosign v2 as a library.
+// Package sign signs and verifies what scratchkit built, with sigstore/cosign v3 as a library.
 //
 // It is the engine behind the Sign, VerifySignatures and Keygen targets and the only scratchkit
 // package that links cosign: a team that does not sign does not import it and does not pay for

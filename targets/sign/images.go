@@ -12,14 +12,13 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-	cremote "github.com/sigstore/cosign/v2/pkg/cosign/remote"
-	"github.com/sigstore/cosign/v2/pkg/oci"
-	"github.com/sigstore/cosign/v2/pkg/oci/mutate"
-	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
-	"github.com/sigstore/cosign/v2/pkg/oci/static"
-	"github.com/sigstore/cosign/v2/pkg/oci/walk"
-	"github.com/sigstore/cosign/v2/pkg/types"
-	"github.com/sigstore/rekor/pkg/generated/models"
+	cremote "github.com/sigstore/cosign/v3/pkg/cosign/remote"
+	"github.com/sigstore/cosign/v3/pkg/oci"
+	"github.com/sigstore/cosign/v3/pkg/oci/mutate"
+	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
+	"github.com/sigstore/cosign/v3/pkg/oci/static"
+	"github.com/sigstore/cosign/v3/pkg/oci/walk"
+	"github.com/sigstore/cosign/v3/pkg/types"
 	sigpayload "github.com/sigstore/sigstore/pkg/signature/payload"
 
 	"github.com/scratchkit/scratchkit/internal/redact"
@@ -322,11 +321,11 @@ func (s *signer) signTarget(ctx context.Context, opts *Options, t *target, ropts
 		if err != nil {
 			return fmt.Errorf("signature payload for %s: %w", t.digest, err)
 		}
-		raw, entry, err := s.signPayload(ctx, payload)
+		x, err := s.signPayload(ctx, payload)
 		if err != nil {
 			return err
 		}
-		sig, err := static.NewSignature(payload, b64(raw), s.staticOptions(entry)...)
+		sig, err := static.NewSignature(payload, b64(x.signature()), s.staticOptions(x)...)
 		if err != nil {
 			return err
 		}
@@ -344,12 +343,16 @@ func (s *signer) signTarget(ctx context.Context, opts *Options, t *target, ropts
 		}
 	}
 	for _, st := range t.stmts {
-		env, entry, err := s.signDSSE(ctx, st.payload)
+		x, err := s.signDSSE(ctx, st.payload)
 		if err != nil {
 			return err
 		}
 		if opts.Format.legacy() {
-			o := append(s.staticOptions(entry),
+			env, err := x.envelope()
+			if err != nil {
+				return err
+			}
+			o := append(s.staticOptions(x),
 				static.WithLayerMediaType(types.DssePayloadType),
 				static.WithAnnotations(map[string]string{"predicateType": st.predicateType}))
 			att, err := static.NewAttestation(env, o...)
@@ -364,7 +367,7 @@ func (s *signer) signTarget(ctx context.Context, opts *Options, t *target, ropts
 		}
 		if opts.Format.bundle() {
 			// The same envelope, and the same Rekor entry, in a bundle.
-			if err := s.addBundle(ctx, opts, t, KindAttestation, st, &signedEnvelope{env, entry}, ropts); err != nil {
+			if err := s.addBundle(ctx, opts, t, KindAttestation, st, &x, ropts); err != nil {
 				return err
 			}
 		}
@@ -372,18 +375,12 @@ func (s *signer) signTarget(ctx context.Context, opts *Options, t *target, ropts
 	return nil
 }
 
-// signedEnvelope is a DSSE envelope already signed, with its Rekor entry if any.
-type signedEnvelope struct {
-	env   []byte
-	entry *models.LogEntryAnon
-}
-
 // addBundle makes the bundle of statement st about t (signing it unless signed is given) and
 // queues it, or queues the reuse of an identical bundle already attached to t: signed with this
 // key and saying the same, it would only pile up. Keyless and transparency-logged signatures
 // are always new (each carries its own certificate or log entry).
-func (s *signer) addBundle(ctx context.Context, opts *Options, t *target, kind string, st statement, signed *signedEnvelope, ropts []ociremote.Option) error {
-	if s.cert == nil && s.rekor == nil {
+func (s *signer) addBundle(ctx context.Context, opts *Options, t *target, kind string, st statement, signed *sealed, ropts []ociremote.Option) error {
+	if s.cert == nil && s.tlog == nil {
 		if !t.listed {
 			found, err := listBundles(t.digest, ropts)
 			if err != nil {
@@ -402,13 +399,13 @@ func (s *signer) addBundle(ctx context.Context, opts *Options, t *target, kind s
 		}
 	}
 	if signed == nil {
-		env, entry, err := s.signDSSE(ctx, st.payload)
+		x, err := s.signDSSE(ctx, st.payload)
 		if err != nil {
 			return err
 		}
-		signed = &signedEnvelope{env, entry}
+		signed = &x
 	}
-	b, err := s.dsseBundle(st.payload, signed.env, signed.entry)
+	b, err := signed.json()
 	if err != nil {
 		return err
 	}

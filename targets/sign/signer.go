@@ -7,20 +7,21 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/sigstore/cosign/v2/pkg/cosign"
-	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
-	"github.com/sigstore/cosign/v2/pkg/oci/static"
-	"github.com/sigstore/cosign/v2/pkg/providers"
+	"github.com/sigstore/cosign/v3/pkg/cosign"
+	cbundle "github.com/sigstore/cosign/v3/pkg/cosign/bundle"
+	"github.com/sigstore/cosign/v3/pkg/oci/static"
+	"github.com/sigstore/cosign/v3/pkg/providers"
+	"github.com/sigstore/cosign/v3/pkg/types"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
-	rekor "github.com/sigstore/rekor/pkg/client"
-	rekorclient "github.com/sigstore/rekor/pkg/generated/client"
-	"github.com/sigstore/rekor/pkg/generated/models"
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"github.com/sigstore/sigstore-go/pkg/sign"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -30,17 +31,21 @@ import (
 	// Ambient OIDC identity for keyless signing: GitHub Actions, SIGSTORE_ID_TOKEN and a token
 	// file (/var/run/sigstore/cosign/oidc-token). cosign's Google, Buildkite and SPIFFE providers
 	// are left out: they would add Google's API client and other modules to every user's build.
-	_ "github.com/sigstore/cosign/v2/pkg/providers/envvar"
-	_ "github.com/sigstore/cosign/v2/pkg/providers/filesystem"
-	_ "github.com/sigstore/cosign/v2/pkg/providers/github"
+	_ "github.com/sigstore/cosign/v3/pkg/providers/envvar"
+	_ "github.com/sigstore/cosign/v3/pkg/providers/filesystem"
+	_ "github.com/sigstore/cosign/v3/pkg/providers/github"
 )
 
 // signer signs payloads with a key (file/KMS) or an ephemeral key certified by Fulcio, and
-// optionally records each signature in Rekor.
+// optionally records each signature in Rekor. Every signature is made by sigstore-go's
+// sign.Bundle, cosign v3's own signing path: the Sigstore bundle it returns holds the signature
+// (or DSSE envelope), the certificate or key hint and the log entry, and the legacy layouts are
+// derived from it (see sealed).
 type signer struct {
 	sv        signature.SignerVerifier
+	kp        *keypair
 	cert      []byte // PEM leaf certificate (keyless)
-	rekor     *rekorclient.Rekor
+	tlog      sign.Transparency
 	rekorURL  string
 	fulcioURL string
 	isKeyless bool
@@ -65,19 +70,18 @@ func newSigner(ctx context.Context, opts *Options) (*signer, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.sv = sv
 		if opts.PublicKey != "" {
 			if err := checkPair(ctx, sv, opts.Key, opts.PublicKey); err != nil {
 				return nil, err
 			}
 		}
+		if s.kp, err = newKeypair(sv, true); err != nil {
+			return nil, err
+		}
+		s.sv = sv
 	}
 	if opts.TLog || opts.Keyless {
-		rc, err := rekor.GetRekorClient(s.rekorURL, rekor.WithUserAgent("scratchkit-sign"), rekor.WithRetryCount(1))
-		if err != nil {
-			return nil, fmt.Errorf("transparency log %s: %w", s.rekorURL, err)
-		}
-		s.rekor = rc
+		s.tlog = sign.NewRekor(&sign.RekorOptions{BaseURL: s.rekorURL, Timeout: 30 * time.Second, Retries: 1, Version: 1})
 	}
 	return s, nil
 }
@@ -97,7 +101,8 @@ func (s *signer) networkError(step string, err error) error {
 	return fmt.Errorf("transparency log upload (sign.tlog) needs %s: %s: %w", s.rekorURL, step, err)
 }
 
-// keyless generates an ephemeral key and obtains a Fulcio certificate for the OIDC identity.
+// keyless generates an ephemeral key and obtains a Fulcio certificate for the OIDC identity,
+// once: every signature of the run is made under it.
 func (s *signer) keyless(ctx context.Context, opts *Options) error {
 	s.isKeyless = true
 	token := opts.IdentityToken
@@ -119,9 +124,12 @@ func (s *signer) keyless(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return fmt.Errorf("keyless signing: %w", err)
 	}
+	if s.kp, err = newKeypair(sv, false); err != nil {
+		return fmt.Errorf("keyless signing: %w", err)
+	}
 	s.sv = sv
 	fulcio := sign.NewFulcio(&sign.FulcioOptions{BaseURL: s.fulcioURL, Timeout: 30 * time.Second, Retries: 1})
-	der, err := fulcio.GetCertificate(ctx, &keypair{sv: sv}, &sign.CertificateProviderOptions{IDToken: token})
+	der, err := fulcio.GetCertificate(ctx, s.kp, &sign.CertificateProviderOptions{IDToken: token})
 	if err != nil {
 		return s.networkError("get a signing certificate from Fulcio", err)
 	}
@@ -129,142 +137,158 @@ func (s *signer) keyless(ctx context.Context, opts *Options) error {
 	return nil
 }
 
-// verifierPEM is what Rekor records as the verifier: the certificate, or the public key.
-func (s *signer) verifierPEM() ([]byte, error) {
+// seal signs content (a payload, or an in-toto statement in a DSSE envelope) and, with TLog,
+// records it in Rekor: a hashedrekord entry for a payload, a dsse entry for an envelope.
+func (s *signer) seal(ctx context.Context, content sign.Content) (sealed, error) {
+	bo := sign.BundleOptions{Context: ctx}
 	if s.cert != nil {
-		return s.cert, nil
+		block, _ := pem.Decode(s.cert)
+		bo.CertificateProvider = fixedCertificate(block.Bytes)
 	}
-	return publicKeyPEM(s.sv)
+	if s.tlog != nil {
+		bo.TransparencyLogs = []sign.Transparency{s.tlog}
+	}
+	pb, err := sign.Bundle(content, s.kp, bo)
+	if err != nil {
+		if s.tlog != nil {
+			return sealed{}, s.networkError("sign and record the signature in Rekor", err)
+		}
+		return sealed{}, fmt.Errorf("sign: %w", err)
+	}
+	x := sealed{pb: pb}
+	if e := x.entry(); e != nil {
+		s.logf("transparency log entry %d on %s", e.GetLogIndex(), s.rekorURL)
+	}
+	return x, nil
 }
 
-// staticOptions are the annotations every legacy signature layer carries: the certificate and
-// the Rekor bundle.
-func (s *signer) staticOptions(entry *models.LogEntryAnon) []static.Option {
+// signPayload signs payload as a message (hashed with SHA-256).
+func (s *signer) signPayload(ctx context.Context, payload []byte) (sealed, error) {
+	return s.seal(ctx, &sign.PlainData{Data: payload})
+}
+
+// signDSSE wraps an in-toto statement in a DSSE envelope and signs it.
+func (s *signer) signDSSE(ctx context.Context, statement []byte) (sealed, error) {
+	return s.seal(ctx, &sign.DSSEData{Data: statement, PayloadType: types.IntotoPayloadType})
+}
+
+// staticOptions are the annotations a legacy signature or attestation layer carries: the
+// certificate and the Rekor bundle of x's log entry.
+func (s *signer) staticOptions(x sealed) []static.Option {
 	var o []static.Option
 	if s.cert != nil {
 		o = append(o, static.WithCertChain(s.cert, nil))
 	}
-	if entry != nil {
-		o = append(o, static.WithBundle(cbundle.EntryToBundle(entry)))
+	if rb := x.rekorBundle(); rb != nil {
+		o = append(o, static.WithBundle(rb))
 	}
 	return o
 }
 
-// signPayload signs payload (hashed with SHA-256) and, with TLog, records it in Rekor as a
-// hashedrekord entry. It returns the raw signature and the Rekor entry (nil without TLog).
-func (s *signer) signPayload(ctx context.Context, payload []byte) ([]byte, *models.LogEntryAnon, error) {
-	sig, err := s.sv.SignMessage(bytes.NewReader(payload), sigopts.WithContext(ctx))
-	if err != nil {
-		return nil, nil, fmt.Errorf("sign: %w", err)
+// sealed is one signature as sigstore-go made it: a Sigstore bundle (v0.3). The Sigstore bundle
+// format stores it as it is; the legacy layouts take its parts.
+type sealed struct{ pb *protobundle.Bundle }
+
+// signature is the raw signature of a message.
+func (x sealed) signature() []byte { return x.pb.GetMessageSignature().GetSignature() }
+
+// envelope is the DSSE envelope in JSON, as cosign's legacy attestation layer holds it.
+func (x sealed) envelope() ([]byte, error) {
+	e := x.pb.GetDsseEnvelope()
+	if e == nil {
+		return nil, errors.New("the bundle holds no DSSE envelope")
 	}
-	if s.rekor == nil {
-		return sig, nil, nil
+	type sig struct {
+		KeyID string `json:"keyid"`
+		Sig   string `json:"sig"`
 	}
-	vpem, err := s.verifierPEM()
-	if err != nil {
-		return nil, nil, err
+	out := struct {
+		PayloadType string `json:"payloadType"`
+		Payload     string `json:"payload"`
+		Signatures  []sig  `json:"signatures"`
+	}{PayloadType: e.GetPayloadType(), Payload: base64.StdEncoding.EncodeToString(e.GetPayload())}
+	for _, s := range e.GetSignatures() {
+		out.Signatures = append(out.Signatures, sig{KeyID: s.GetKeyid(), Sig: base64.StdEncoding.EncodeToString(s.GetSig())})
 	}
-	h := sha256.New()
-	h.Write(payload)
-	entry, err := cosign.TLogUpload(ctx, s.rekor, sig, h, vpem)
-	if err != nil {
-		return nil, nil, s.networkError("upload the signature to Rekor", err)
-	}
-	s.logEntry(entry)
-	return sig, entry, nil
+	return json.Marshal(out)
 }
 
-// signDSSE wraps statement in a DSSE envelope signed for the in-toto payload type and, with
-// TLog, records it in Rekor as a dsse entry. It returns the envelope (JSON) and the Rekor entry
-// (nil without TLog).
-func (s *signer) signDSSE(ctx context.Context, statement []byte) ([]byte, *models.LogEntryAnon, error) {
-	env, err := dsseSign(ctx, s.sv, statement)
-	if err != nil {
-		return nil, nil, err
+// entry is the transparency log entry, nil without TLog.
+func (x sealed) entry() *protorekor.TransparencyLogEntry {
+	if es := x.pb.GetVerificationMaterial().GetTlogEntries(); len(es) > 0 {
+		return es[0]
 	}
-	if s.rekor == nil {
-		return env, nil, nil
-	}
-	vpem, err := s.verifierPEM()
-	if err != nil {
-		return nil, nil, err
-	}
-	entry, err := cosign.TLogUploadDSSEEnvelope(ctx, s.rekor, env, vpem)
-	if err != nil {
-		return nil, nil, s.networkError("upload the attestation to Rekor", err)
-	}
-	s.logEntry(entry)
-	return env, entry, nil
+	return nil
 }
 
-// dsseBundle is the Sigstore bundle (v0.3, JSON) of a DSSE envelope env over statement, with the
-// key's hint or the Fulcio certificate, and the Rekor entry when there is one: what
-// `cosign attest --new-bundle-format` attaches.
-func (s *signer) dsseBundle(statement, env []byte, entry *models.LogEntryAnon) ([]byte, error) {
-	pub, err := s.sv.PublicKey()
-	if err != nil {
-		return nil, err
+// rekorBundle is the log entry in cosign's older form (the dev.sigstore.cosign/bundle
+// annotation, a sign-blob .bundle file): Rekor's signed entry timestamp over the entry's body,
+// integrated time, index and log ID. Nil without an entry.
+func (x sealed) rekorBundle() *cbundle.RekorBundle {
+	e := x.entry()
+	if e == nil || e.GetInclusionPromise() == nil {
+		return nil
 	}
-	vpem, err := s.verifierPEM()
-	if err != nil {
-		return nil, err
+	return &cbundle.RekorBundle{
+		SignedEntryTimestamp: e.GetInclusionPromise().GetSignedEntryTimestamp(),
+		Payload: cbundle.RekorPayload{
+			Body:           base64.StdEncoding.EncodeToString(e.GetCanonicalizedBody()),
+			IntegratedTime: e.GetIntegratedTime(),
+			LogIndex:       e.GetLogIndex(),
+			LogID:          hex.EncodeToString(e.GetLogId().GetKeyId()),
+		},
 	}
-	b, err := cbundle.MakeNewBundle(pub, entry, statement, env, vpem, nil)
+}
+
+// json is the bundle as the Sigstore bundle format stores it.
+func (x sealed) json() ([]byte, error) {
+	b, err := protojson.Marshal(x.pb)
 	if err != nil {
 		return nil, fmt.Errorf("make Sigstore bundle: %w", err)
 	}
 	return b, nil
-}
-
-// blobBundle is the Sigstore bundle (v0.3, JSON) of a signature sig over a blob whose SHA-256
-// is digest: what `cosign sign-blob --new-bundle-format --bundle` writes.
-func (s *signer) blobBundle(digest, sig []byte, entry *models.LogEntryAnon) ([]byte, error) {
-	var hint string
-	var rawCert []byte
-	if s.cert != nil {
-		certs, err := cryptoutils.UnmarshalCertificatesFromPEM(s.cert)
-		if err != nil || len(certs) == 0 {
-			return nil, fmt.Errorf("make Sigstore bundle: read the signing certificate: %w", err)
-		}
-		rawCert = certs[0].Raw
-	} else {
-		pub, err := s.sv.PublicKey()
-		if err != nil {
-			return nil, err
-		}
-		der, err := x509.MarshalPKIXPublicKey(pub)
-		if err != nil {
-			return nil, fmt.Errorf("make Sigstore bundle: %w", err)
-		}
-		h := sha256.Sum256(der) // the key hint, as cosign computes it
-		hint = base64.StdEncoding.EncodeToString(h[:])
-	}
-	pb, err := cbundle.MakeProtobufBundle(hint, rawCert, entry, nil)
-	if err != nil {
-		return nil, fmt.Errorf("make Sigstore bundle: %w", err)
-	}
-	pb.Content = &protobundle.Bundle_MessageSignature{MessageSignature: &protocommon.MessageSignature{
-		MessageDigest: &protocommon.HashOutput{Algorithm: protocommon.HashAlgorithm_SHA2_256, Digest: digest},
-		Signature:     sig,
-	}}
-	b, err := protojson.Marshal(pb)
-	if err != nil {
-		return nil, fmt.Errorf("make Sigstore bundle: %w", err)
-	}
-	return b, nil
-}
-
-func (s *signer) logEntry(e *models.LogEntryAnon) {
-	if e != nil && e.LogIndex != nil {
-		s.logf("transparency log entry %d on %s", *e.LogIndex, s.rekorURL)
-	}
 }
 
 func b64(sig []byte) string { return base64.StdEncoding.EncodeToString(sig) }
 
-// keypair adapts a sigstore SignerVerifier to the sigstore-go Keypair that its Fulcio client
-// uses for the proof of possession.
-type keypair struct{ sv signature.SignerVerifier }
+// fixedCertificate is the certificate keyless signing obtained once, handed to sign.Bundle for
+// every signature of the run.
+type fixedCertificate []byte
+
+func (c fixedCertificate) GetCertificate(context.Context, sign.Keypair, *sign.CertificateProviderOptions) ([]byte, error) {
+	return c, nil
+}
+
+// keypair adapts a sigstore SignerVerifier to the sigstore-go Keypair that sign.Bundle and its
+// Fulcio client sign with.
+type keypair struct {
+	sv   signature.SignerVerifier
+	pem  string
+	hint []byte
+}
+
+// newKeypair reads sv's public key once; withHint sets the key hint a bundle signed with a key
+// names (base64 of the SHA-256 of the key's PKIX form, as cosign computes it).
+func newKeypair(sv signature.SignerVerifier, withHint bool) (*keypair, error) {
+	pub, err := sv.PublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("read the public key: %w", err)
+	}
+	p, err := cryptoutils.MarshalPublicKeyToPEM(pub)
+	if err != nil {
+		return nil, fmt.Errorf("read the public key: %w", err)
+	}
+	k := &keypair{sv: sv, pem: string(p)}
+	if withHint {
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			return nil, fmt.Errorf("read the public key: %w", err)
+		}
+		h := sha256.Sum256(der)
+		k.hint = []byte(base64.StdEncoding.EncodeToString(h[:]))
+	}
+	return k, nil
+}
 
 func (k *keypair) GetHashAlgorithm() protocommon.HashAlgorithm {
 	return protocommon.HashAlgorithm_SHA2_256
@@ -274,7 +298,7 @@ func (k *keypair) GetSigningAlgorithm() protocommon.PublicKeyDetails {
 	return protocommon.PublicKeyDetails_PKIX_ECDSA_P256_SHA_256
 }
 
-func (k *keypair) GetHint() []byte { return nil }
+func (k *keypair) GetHint() []byte { return k.hint }
 
 func (k *keypair) GetKeyAlgorithm() string { return "ECDSA" }
 
@@ -286,19 +310,9 @@ func (k *keypair) GetPublicKey() crypto.PublicKey {
 	return pub
 }
 
-func (k *keypair) GetPublicKeyPem() (string, error) {
-	pub, err := k.sv.PublicKey()
-	if err != nil {
-		return "", err
-	}
-	b, err := cryptoutils.MarshalPublicKeyToPEM(pub)
-	return string(b), err
-}
+func (k *keypair) GetPublicKeyPem() (string, error) { return k.pem, nil }
 
 func (k *keypair) SignData(ctx context.Context, data []byte) ([]byte, []byte, error) {
-	if k.sv == nil {
-		return nil, nil, errors.New("no key")
-	}
 	sig, err := k.sv.SignMessage(bytes.NewReader(data), sigopts.WithContext(ctx))
 	if err != nil {
 		return nil, nil, err

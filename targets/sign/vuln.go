@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/sigstore/cosign/v2/pkg/cosign/attestation"
+	"github.com/sigstore/cosign/v3/pkg/cosign/attestation"
 )
 
 // PredicateVuln is cosign's vulnerability scan predicate (`cosign attest --type vuln`).

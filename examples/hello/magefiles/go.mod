@@ -1,6 +1,6 @@
 module example.com/hello/magefiles
 
-go 1.26.0
+go 1.26.3
 
 require github.com/scratchkit/scratchkit v0.0.0
 

@@ -1,6 +1,6 @@
 module example.com/pipeline/magefiles
 
-go 1.26.0
+go 1.26.3
 
 require (
 	github.com/magefile/mage v1.17.2
