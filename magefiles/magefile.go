@@ -80,7 +80,7 @@ func Tools(ctx context.Context) error {
 }
 
 // pinnedTools are the CLIs .ci/test installs, at the versions it pins.
-var pinnedTools = []string{"github.com/google/go-containerregistry/cmd/crane@v0.22.1", "github.com/sigstore/cosign/v2/cmd/cosign@v2.6.2"}
+var pinnedTools = []string{"github.com/google/go-containerregistry/cmd/crane@v0.22.1", "github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5"}
 
 func toolName(tool string) string { return filepath.Base(strings.SplitN(tool, "@", 2)[0]) }
 

@@ -364,20 +364,27 @@ sign:
 			t.Errorf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, out)
 		}
 	}
-	// cosign v2 reads the legacy layout, cosign v3 with its default flags the bundles.
+	// cosign v3 with its default flags and cosign v2.6.5 (which finds the bundles itself and,
+	// offline, wants the trusted root Sign wrote) read the bundles.
+	flags := func(bin string) []string {
+		if bin == cosign {
+			return []string{"--key", "cosign.pub", "--insecure-ignore-tlog", "--trusted-root", rec.TrustedRoot}
+		}
+		return []string{"--key", "cosign.pub", "--insecure-ignore-tlog"}
+	}
 	for _, bin := range []string{cosign, cosign3} {
-		cosignRun(bin, "verify", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", img.Ref)
-		cosignRun(bin, "verify-attestation", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", "--type", "spdxjson", img.Ref)
-		cosignRun(bin, "verify-attestation", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", "--type", "slsaprovenance1", img.Ref)
+		cosignRun(bin, append([]string{"verify"}, append(flags(bin), img.Ref)...)...)
+		cosignRun(bin, append([]string{"verify-attestation"}, append(flags(bin), "--type", "spdxjson", img.Ref)...)...)
+		cosignRun(bin, append([]string{"verify-attestation"}, append(flags(bin), "--type", "slsaprovenance1", img.Ref)...)...)
 	}
 	cosignRun(cosign, "verify-blob", "--key", "cosign.pub", "--insecure-ignore-tlog", "--signature", "dist/SHA256SUMS.sig", "dist/SHA256SUMS")
 	cosignRun(cosign3, "verify-blob", "--key", "cosign.pub", "--insecure-ignore-tlog", "--bundle", "dist/SHA256SUMS.sigstore.json", "dist/SHA256SUMS")
 	// Each platform manifest carries the SBOM and provenance of its own binary, the index an SBOM
-	// naming every platform's binary and a provenance of the whole build; cosign v2 finds them in
-	// the legacy layout, cosign v3 in the bundles.
+	// naming every platform's binary and a provenance of the whole build; cosign v2 and v3 find
+	// them in the bundles.
 	attested := func(bin, typ, ref string) []map[string]any {
 		t.Helper()
-		cmd := exec.Command(bin, "verify-attestation", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", "--type", typ, ref)
+		cmd := exec.Command(bin, append([]string{"verify-attestation"}, append(flags(bin), "--type", typ, ref)...)...)
 		cmd.Dir, cmd.Env = dir, cosignEnv
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
@@ -562,7 +569,8 @@ func TestPipelineExample(t *testing.T) {
 		t.Fatalf("want the same digest in two registries, got %v", refs)
 	}
 	for _, ref := range refs {
-		cmd := exec.Command(cosign, "verify", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", ref)
+		// cosign v2.6.5 finds the bundles and, offline, checks them against the trusted root Sign wrote.
+		cmd := exec.Command(cosign, "verify", "--key", "cosign.pub", "--insecure-ignore-tlog", "--trusted-root", rec.TrustedRoot, ref)
 		cmd.Dir = dir
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("cosign verify %s: %v\n%s", ref, err, out)

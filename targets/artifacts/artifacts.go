@@ -32,6 +32,9 @@ type Artifacts struct {
 	Signatures   []Signature `json:"signatures,omitempty"`
 	Attestations []Signature `json:"attestations,omitempty"`
 	Checksums    *Checksums  `json:"checksums,omitempty"`
+	// TrustedRoot is the Sigstore trusted root Sign wrote for verifiers of its key-based
+	// bundles (dist/trusted_root.json), relative to the working directory.
+	TrustedRoot string `json:"trusted_root,omitempty"`
 	// Resolved is the YAML stream the resolve target wrote.
 	Resolved *Resolved `json:"resolved,omitempty"`
 }

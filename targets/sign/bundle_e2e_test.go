@@ -30,14 +30,14 @@ import (
 
 const statementV1 = "https://in-toto.io/Statement/v1"
 
-// offlineTrustedRoot writes a Sigstore trusted root naming no authority and no log. cosign v2.6
-// needs a trusted root to check bundles even with a key, and fetches the public one from
-// Sigstore's TUF repository; this machine has no route there, and a key alone is what these
-// signatures rest on.
+// offlineTrustedRoot writes the trusted root Sign writes beside key-based bundles, naming no
+// authority and no log. cosign v2.6 needs a trusted root to check bundles even with a key, and
+// fetches the public one from Sigstore's TUF repository; this machine has no route there, and a
+// key alone is what these signatures rest on.
 func offlineTrustedRoot(t *testing.T) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "trusted_root.json")
-	if err := os.WriteFile(p, []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`), 0o644); err != nil {
+	p := filepath.Join(t.TempDir(), TrustedRootFile)
+	if err := os.WriteFile(p, KeyOnlyTrustedRoot, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -126,14 +126,6 @@ func (c cliVerifier) accepts(t *testing.T, pub, otherPub string, digests ...name
 	}
 }
 
-// refuses checks that the CLI finds no signature of d it accepts, with the right key.
-func (c cliVerifier) refuses(t *testing.T, pub string, d name.Digest) {
-	t.Helper()
-	if _, all, err := c.run("verify", "--key", pub, "--insecure-ignore-tlog", d.String()); err == nil {
-		t.Errorf("%s verify accepted %s, which has no signature in the format it reads:\n%s", c.name, d, all)
-	}
-}
-
 func bySignedFormat(signed []Signed) map[Format][]Signed {
 	out := map[Format][]Signed{}
 	for _, s := range signed {
@@ -154,8 +146,9 @@ func count(list []Signed, kind string) int {
 
 // On the Debian docker-registry 2.8, which has no referrers API, the bundles go through the
 // referrers tag schema. With the default format (both) the cosign v3 CLI with its default flags
-// and the cosign v2.6 CLI with --new-bundle-format accept the bundles, cosign v2.6 without it the
-// legacy layout; with bundle alone only the bundles are there.
+// and the cosign v2.6 CLI with --new-bundle-format accept the bundles; cosign v2.6.5 without it
+// finds them too and, offline, wants the trusted root Sign writes; with bundle alone only the
+// bundles are there.
 func TestE2EBundlesThroughFallbackTagWithCosignV2AndV3(t *testing.T) {
 	e := setupE2E(t)
 	ctx := context.Background()
@@ -218,10 +211,16 @@ func TestE2EBundlesThroughFallbackTagWithCosignV2AndV3(t *testing.T) {
 
 	v3 := cliVerifier{"cosign v3", e.cosign3, nil}
 	v2bundle := cliVerifier{"cosign v2.6 --new-bundle-format", e.cosign, []string{"--new-bundle-format", "--trusted-root", offlineTrustedRoot(t)}}
-	v2 := cliVerifier{"cosign v2.6", e.cosign, nil}
+	v2 := cliVerifier{"cosign v2.6 --trusted-root", e.cosign, []string{"--trusted-root", offlineTrustedRoot(t)}}
 	_, otherPub := newKeys(t, "other")
 	for _, c := range []cliVerifier{v3, v2bundle, v2} {
 		c.accepts(t, e.pub, otherPub, digests...)
+	}
+	// Why Sign writes dist/trusted_root.json: cosign v2.6.3 and later detect the bundles among
+	// the referrers by themselves (sigstore/cosign#4727) and then, with no route to Sigstore's
+	// TUF repository, refuse even with --key.
+	if _, all, err := (cliVerifier{"cosign v2.6", e.cosign, nil}).run("verify", "--key", e.pub, "--insecure-ignore-tlog", d.String()); err == nil || !strings.Contains(all, "trusted root is required") {
+		t.Errorf("cosign v2.6 without --trusted-root: %v, want the refusal docs/sign.md explains:\n%s", err, all)
 	}
 
 	// Our verification checks both and says so.
@@ -255,8 +254,8 @@ func TestE2EBundlesThroughFallbackTagWithCosignV2AndV3(t *testing.T) {
 		t.Errorf("after re-signing, %d bundles on the index, want 3", len(found))
 	}
 
-	// With the bundle format alone, nothing in the legacy layout: cosign v2.6 finds nothing
-	// without --new-bundle-format, cosign v3 and v2.6 with it accept.
+	// With the bundle format alone, nothing in the legacy layout: cosign v3, and v2.6 with
+	// --new-bundle-format or (v2.6.3 and later) finding the bundles itself, accept.
 	b := e.pushImage(t, "bundled", "v1")
 	bsub := Subject{Name: "bundled", Ref: b.String(), SBOM: sub.SBOM, Provenance: testProvenance()}
 	bopts := e.keyOpts(nil)
@@ -275,7 +274,7 @@ func TestE2EBundlesThroughFallbackTagWithCosignV2AndV3(t *testing.T) {
 	}
 	v3.accepts(t, e.pub, otherPub, b)
 	v2bundle.accepts(t, e.pub, otherPub, b)
-	v2.refuses(t, e.pub, b)
+	v2.accepts(t, e.pub, otherPub, b)
 	verified, err = VerifyImages(ctx, VerifyOptions{PublicKey: e.pub}, []Subject{bsub})
 	if err != nil || len(verified) != 3 {
 		t.Fatalf("verified %+v: %v", verified, err)
@@ -341,7 +340,7 @@ func TestE2EBundlesThroughReferrersAPI(t *testing.T) {
 	_, otherPub := newKeys(t, "other")
 	cliVerifier{"cosign v3", e.cosign3, nil}.accepts(t, e.pub, otherPub, d)
 	cliVerifier{"cosign v2.6 --new-bundle-format", e.cosign, []string{"--new-bundle-format", "--trusted-root", offlineTrustedRoot(t)}}.accepts(t, e.pub, otherPub, d)
-	cliVerifier{"cosign v2.6", e.cosign, nil}.refuses(t, e.pub, d)
+	cliVerifier{"cosign v2.6 --trusted-root", e.cosign, []string{"--trusted-root", offlineTrustedRoot(t)}}.accepts(t, e.pub, otherPub, d)
 
 	verified, err := VerifyImages(ctx, VerifyOptions{PublicKey: e.pub}, []Subject{sub})
 	if err != nil || len(verified) != 3 {
@@ -403,7 +402,7 @@ func TestE2EPlatformManifestsAttestedWithTheirOwnSBOM(t *testing.T) {
 	}
 
 	_, otherPub := newKeys(t, "other")
-	clis := []cliVerifier{{"cosign v3", e.cosign3, nil}, {"cosign v2.6", e.cosign, nil}}
+	clis := []cliVerifier{{"cosign v3", e.cosign3, nil}, {"cosign v2.6", e.cosign, []string{"--trusted-root", offlineTrustedRoot(t)}}}
 	for _, m := range append([]Subject{sub}, sub.Manifests...) {
 		want := strings.TrimSuffix(filepath.Base(m.SBOM), ".spdx.json")
 		for _, c := range clis {

@@ -44,9 +44,10 @@ func TestE2EVulnAttestationWithCosignCLI(t *testing.T) {
 	if byFormat[FormatLegacy] != len(idx.Manifests) || byFormat[FormatBundle] != len(idx.Manifests) {
 		t.Fatalf("vuln attestations by format %v, want one per platform (%d) in each format: %+v", byFormat, len(idx.Manifests), signed)
 	}
+	tr := offlineTrustedRoot(t) // cosign v2.6.5 finds the bundles, and wants a trusted root offline
 	for i, m := range idx.Manifests {
 		ref := d.Context().Digest(m.Digest.String()).String()
-		out := e.mustCosign(t, "verify-attestation", "--key", e.pub, "--insecure-ignore-tlog", "--type", "vuln", ref)
+		out := e.mustCosign(t, "verify-attestation", "--key", e.pub, "--insecure-ignore-tlog", "--trusted-root", tr, "--type", "vuln", ref)
 		pred := vulnPredicateOf(t, out)
 		if pred.Scanner.DB.URI != "file:///srv/vulndb" || pred.Scanner.DB.Version != "2026-03-31T00:00:00Z" || pred.Scanner.URI != "pkg:golang/golang.org/x/vuln@v1.9.0" ||
 			!strings.Contains(string(pred.Scanner.Result), scans[i].Result.(map[string]any)["findings"].([]map[string]any)[0]["id"].(string)) ||
@@ -55,7 +56,7 @@ func TestE2EVulnAttestationWithCosignCLI(t *testing.T) {
 		}
 	}
 	// The index itself carries none: the scans are of the platforms' binaries.
-	if out, err := e.runCosign("verify-attestation", "--key", e.pub, "--insecure-ignore-tlog", "--type", "vuln", d.String()); err == nil {
+	if out, err := e.runCosign("verify-attestation", "--key", e.pub, "--insecure-ignore-tlog", "--trusted-root", tr, "--type", "vuln", d.String()); err == nil {
 		t.Errorf("the index has a vuln attestation:\n%s", out)
 	}
 	if _, err := VerifyImages(ctx, VerifyOptions{PublicKey: e.pub}, []Subject{sub}); err != nil {
@@ -89,8 +90,8 @@ func TestE2EVulnAttestationWithCosignCLI(t *testing.T) {
 	if m := manifestOf(t, sigTag(img, "att")); m == nil || len(m.Layers) != 2 {
 		t.Errorf("single-platform image attestations %v, want the SBOM's and the vuln one", m)
 	}
-	e.mustCosign(t, "verify-attestation", "--key", e.pub, "--insecure-ignore-tlog", "--type", "vuln", img.String())
-	e.mustCosign(t, "verify-attestation", "--key", e.pub, "--insecure-ignore-tlog", "--type", "spdxjson", img.String())
+	e.mustCosign(t, "verify-attestation", "--key", e.pub, "--insecure-ignore-tlog", "--trusted-root", tr, "--type", "vuln", img.String())
+	e.mustCosign(t, "verify-attestation", "--key", e.pub, "--insecure-ignore-tlog", "--trusted-root", tr, "--type", "spdxjson", img.String())
 	if _, err := VerifyImages(ctx, VerifyOptions{PublicKey: e.pub}, []Subject{one}); err != nil {
 		t.Fatal(err)
 	}

@@ -76,6 +76,9 @@ func signImages(ctx context.Context, e *engine.Run) error {
 	if signErr == nil && e.Config.Sign.SignChecksums() {
 		signErr = checksums(ctx, e, rec, opts)
 	}
+	if signErr == nil {
+		signErr = trustedRoot(e, rec, opts)
+	}
 	if err := e.Save(); err != nil {
 		return err
 	}
@@ -125,6 +128,25 @@ func publicKey(e *engine.Run) string {
 		return p
 	}
 	return ""
+}
+
+// trustedRoot writes dist/trusted_root.json when what was signed verifies against a trusted
+// root of scratchkit's writing (key-based bundles, no transparency log), so that cosign v2.6.3
+// and later verify offline with --trusted-root; else it removes an earlier run's.
+func trustedRoot(e *engine.Run, rec *artifacts.Artifacts, opts sign.Options) error {
+	p := filepath.Join(e.DistDir(), sign.TrustedRootFile)
+	rec.TrustedRoot = ""
+	if !opts.NeedsTrustedRoot() || (len(rec.Signatures) == 0 && rec.Checksums == nil) {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove the stale %s: %w", e.Rel(p), err)
+		}
+		return nil
+	}
+	if err := sign.WriteTrustedRoot(p); err != nil {
+		return err
+	}
+	rec.TrustedRoot = e.Rel(p)
+	return nil
 }
 
 // checksums writes dist/SHA256SUMS of every binary and SBOM and signs it like cosign sign-blob.
@@ -201,6 +223,9 @@ func report(e *engine.Run, rec *artifacts.Artifacts) {
 		if c.Signature != "" {
 			rows = append(rows, []string{"release binaries", "blob signature (legacy)", c.Path, c.Signature})
 		}
+	}
+	if rec.TrustedRoot != "" {
+		rows = append(rows, []string{"verifiers", "trusted root (key only)", "", rec.TrustedRoot})
 	}
 	if len(rows) > 0 {
 		e.UI.Table([]string{"IMAGE", "KIND", "SUBJECT", "WHERE"}, rows)
