@@ -58,6 +58,7 @@ alias bomb, naming the line of the alias.
 	}{
 		{"Top level", reflect.TypeOf(config.Config{}), ""},
 		{"builds[]", reflect.TypeOf(config.Build{}), "builds[]"},
+		{"build", reflect.TypeOf(config.BuildSettings{}), "build"},
 		{"verify", reflect.TypeOf(config.Verify{}), "verify"},
 		{"verify.vuln_ignore[]", reflect.TypeOf(config.VulnIgnore{}), "verify.vuln_ignore[]"},
 		{"image", reflect.TypeOf(config.Image{}), "image"},

@@ -33,7 +33,15 @@ func (e *Run) build(ctx context.Context) error {
 		return err
 	}
 	dist := e.DistDir()
-	opts := gobuild.Options{Dist: dist}
+	env, err := e.GoEnviron(ctx)
+	if err != nil {
+		return err
+	}
+	toolchain, _ := e.Toolchain(ctx)
+	if toolchain != "" {
+		e.UI.Info("building with %s (build.toolchain %s)", toolchain, e.Config.Build.Toolchain)
+	}
+	opts := gobuild.Options{Dist: dist, Env: env}
 	if e.Verbose {
 		opts.Verbose = stderr
 	}
@@ -77,7 +85,7 @@ func (e *Run) build(ctx context.Context) error {
 	for _, r := range results {
 		b := artifacts.Binary{
 			Name: r.Name, Platform: r.Platform.String(), Path: e.Rel(r.Path), SHA256: r.SHA256, Size: r.Size,
-			Main: r.Build.ImportPath, Linkage: string(r.Build.Linkage),
+			Main: r.Build.ImportPath, Linkage: string(r.Build.Linkage), Toolchain: toolchain,
 		}
 		if r.Build.InModule {
 			b.Dir = e.Rel(r.Build.PkgDir)

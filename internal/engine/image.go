@@ -15,7 +15,6 @@ import (
 	"github.com/scratchkit/scratchkit/internal/render"
 	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
-	"github.com/scratchkit/scratchkit/targets/goenv"
 	"github.com/scratchkit/scratchkit/targets/image"
 	"github.com/scratchkit/scratchkit/targets/publish"
 )
@@ -375,20 +374,6 @@ func (e *Run) Source(ctx context.Context) string {
 		e.source = strings.TrimSuffix(redact.URL(u), ".git")
 	})
 	return e.source
-}
-
-// GoEnv is what `go env` reports for the project (the Go installation, GOPATH, the module
-// cache), learned once per Run.
-func (e *Run) GoEnv(ctx context.Context) (goenv.Env, error) {
-	e.goEnvOnce.Do(func() { e.goEnv, e.goEnvErr = goenv.Read(ctx, "go", e.Dir, nil) })
-	return e.goEnv, e.goEnvErr
-}
-
-// goRoot is the GOROOT of the go command, whose zone data fills the static base; "" when `go
-// env` failed, and then image.Build asks again and reports the failure.
-func (e *Run) goRoot(ctx context.Context) string {
-	ge, _ := e.GoEnv(ctx)
-	return ge.GOROOT
 }
 
 // dataDir is the directory of an image's data layer (/var/run/ko), or "" for none: the build's

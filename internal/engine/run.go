@@ -103,6 +103,9 @@ type Run struct {
 	goEnvOnce  sync.Once
 	goEnv      goenv.Env // what `go env` reports for the project
 	goEnvErr   error
+	toolOnce   sync.Once
+	toolchain  string // the GOTOOLCHAIN build.toolchain resolved to; "" for the go on PATH
+	toolErr    error
 
 	vulnOnce sync.Once // the vulnerability database, opened at most once per run
 	vulnDB   *vuln.DB

@@ -161,7 +161,15 @@ func (e *Run) vulnDatabase(ctx context.Context) (*vuln.DB, error) {
 		if dir, err := launch.DefaultCacheDir(); err == nil {
 			opts.CacheDir = filepath.Join(dir, "vuln")
 		}
-		e.vulnDB, e.vulnErr = vuln.Open(ctx, e.Config.VulnDB(), opts)
+		if db := e.Config.VulnDB(); db == vuln.GoProxy {
+			mo := vuln.ModuleOptions{Env: secrets.Environ(), LatestMaxAge: vuln.DefaultInfoMaxAge}
+			if opts.CacheDir != "" {
+				mo.CacheDir = filepath.Join(filepath.Dir(opts.CacheDir), "vulndb")
+			}
+			e.vulnDB, e.vulnErr = vuln.OpenModule(ctx, mo, opts)
+		} else {
+			e.vulnDB, e.vulnErr = vuln.Open(ctx, db, opts)
+		}
 	})
 	return e.vulnDB, e.vulnErr
 }
@@ -198,7 +206,7 @@ func (e *Run) vulncheck(ctx context.Context, reports []binary.Report, jobs []*vu
 	}
 	db, err := e.vulnDatabase(ctx)
 	if err != nil {
-		detail := fmt.Sprintf("not checked: %v (verify.vulndb from %s).\nTo check offline or behind a firewall, point verify.vulndb or GOVULNDB at a mirror or a copy of the database in its layout (index/db.json, index/modules.json, ID/<id>.json), e.g. file:///srv/vulndb; see docs/verify.md", err, e.Config.Where("verify.vulndb"))
+		detail := fmt.Sprintf("not checked: %v (verify.vulndb from %s).\nTo check where only a Go module proxy is reachable, set verify.vulndb: goproxy (the same database, as the golang.org/x/vulndb module); or point verify.vulndb or GOVULNDB at a mirror or a copy in its layout, e.g. file:///srv/vulndb; see docs/verify.md", err, e.Config.Where("verify.vulndb"))
 		var enforced []string
 		for _, i := range active {
 			jobs[i].err = err.Error()
@@ -255,7 +263,7 @@ func (e *Run) vulncheck(ctx context.Context, reports []binary.Report, jobs []*vu
 			errs = append(errs, fmt.Errorf("verify: %s: %s; %s, or accept it for a while with a verify.vuln_ignore entry (id, reason, until)", label(i), f, fixOf(f)))
 		}
 	}
-	e.UI.Info("vulnerabilities: %s (modified %s): %d scanned, %d unchanged since an earlier scan", db.URL, db.Modified.Format(time.RFC3339), len(active)-cached, cached)
+	e.UI.Info("vulnerabilities: %s: %d scanned, %d unchanged since an earlier scan", vuln.Describe(db.URL, db.Modified), len(active)-cached, cached)
 	return errors.Join(dedupe(errs)...)
 }
 
@@ -284,10 +292,10 @@ func vulnResult(rep binary.Report, r *vuln.Result, mode vuln.Mode, expired []str
 		}
 		var lines []string
 		if len(reached) > 0 {
-			lines = append(lines, fmt.Sprintf("%s whose vulnerable functions are in the binary (database %s, modified %s):",
-				plural(len(reached), "known vulnerability", "known vulnerabilities"), r.DB, r.DBModified.Format(time.RFC3339)))
+			lines = append(lines, fmt.Sprintf("%s whose vulnerable functions are in the binary (database %s):",
+				plural(len(reached), "known vulnerability", "known vulnerabilities"), vuln.Describe(r.DB, r.DBModified)))
 			lines = append(lines, reached...)
-			lines = append(lines, "Fix: upgrade each module to its fixed version (go get module@version; for stdlib, a newer Go), or accept one for a while with a verify.vuln_ignore entry (id, reason, until).")
+			lines = append(lines, "Fix: upgrade each module to its fixed version (go get module@version; for stdlib, a newer Go: build.toolchain: patch), or accept one for a while with a verify.vuln_ignore entry (id, reason, until).")
 		}
 		lines = append(lines, expired...)
 		res.Detail = strings.Join(lines, "\n")
@@ -306,7 +314,7 @@ func fixOf(f vuln.Finding) string {
 	case f.Fixed == "":
 		return "no fixed version exists yet: avoid its vulnerable functions or watch the advisory"
 	case f.Module == "stdlib" || f.Module == "toolchain":
-		return fmt.Sprintf("build with %s or later", f.Fixed)
+		return fmt.Sprintf("build with %s or later (build.toolchain: %s, or patch for the newest patch release)", f.Fixed, f.Fixed)
 	}
 	return fmt.Sprintf("upgrade %s to %s (go get %s@%s)", f.Module, f.Fixed, f.Module, f.Fixed)
 }

@@ -56,6 +56,9 @@ type Binary struct {
 	Linkage string `json:"linkage,omitempty"`
 	// PGO is the profile the build used, if any.
 	PGO string `json:"pgo,omitempty"`
+	// Toolchain is the Go release build.toolchain chose (GOTOOLCHAIN), e.g. go1.26.11; empty
+	// when the go command on PATH built it as it is.
+	Toolchain string `json:"toolchain,omitempty"`
 	// Verified is set by Verify when every enforced check passed for this exact sha256.
 	Verified bool `json:"verified,omitempty"`
 	// Sizes is where the bytes go (ELF sections, Go packages), recorded by Verify so the next

@@ -21,6 +21,8 @@ type Config struct {
 	Version string `yaml:"version"`
 	// Builds lists the binaries. Default: every main package of the module.
 	Builds []Build `yaml:"builds"`
+	// Build configures what every build shares.
+	Build BuildSettings `yaml:"build"`
 
 	// Verify configures the static checks of each binary.
 	Verify Verify `yaml:"verify"`
@@ -58,6 +60,17 @@ type Dockerfile struct {
 	// Builder is the Go image of the build stage, pinned by digest or by an exact version.
 	// Default: golang:<the version of the Go that runs scratchkit>-bookworm.
 	Builder string `yaml:"builder"`
+}
+
+// BuildSettings are what every build shares.
+type BuildSettings struct {
+	// Toolchain is the Go that builds, through the go command's own GOTOOLCHAIN: empty for the
+	// go command on PATH as it is; a release such as go1.26.11, which the go command fetches
+	// from the module proxy (golang.org/toolchain) as it does for a go.mod toolchain line; or
+	// patch, the newest patch release of the Go minor in use, so that a standard-library fix is
+	// one setting away. Each binary's record in artifacts.json names it (toolchain), and its
+	// SBOM and provenance carry its Go version.
+	Toolchain string `yaml:"toolchain"`
 }
 
 // Build is one binary (and one image).
@@ -114,8 +127,11 @@ type Verify struct {
 	// that cannot be read fails the run; off: no check.
 	VulnCheck string `yaml:"vulncheck"`
 	// VulnDB is the vulnerability database: https://vuln.go.dev by default (GOVULNDB sets it
-	// too), another https:// server in the same layout, or file:///path for a mirror or an
-	// offline copy. One per run: top level only.
+	// too), another https:// server in the same layout, file:///path for a mirror or an
+	// offline copy, or goproxy: the same data as vuln.go.dev taken as the newest
+	// golang.org/x/vulndb module through the go command's module proxy (GOPROXY, GONOSUMDB,
+	// GOFLAGS and netrc as the go command uses them), indexed once per version under
+	// SCRATCHKIT_CACHE. One per run: top level only.
 	VulnDB string `yaml:"vulndb"`
 	// VulnIgnore lists vulnerabilities accepted for a while, each with its reason and the last
 	// day it applies; past that day Verify fails until the entry is renewed or removed. A

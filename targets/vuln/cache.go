@@ -42,7 +42,7 @@ func (db *DB) cachePath(key string) string {
 // cached returns the stored result of key. A missing, unreadable or damaged entry is a miss:
 // the binary is scanned again.
 func (db *DB) cached(key string) (*Result, bool) {
-	if db.opts.CacheDir == "" {
+	if db.opts.CacheDir == "" || key == "" {
 		return nil, false
 	}
 	var r Result
@@ -55,7 +55,7 @@ func (db *DB) cached(key string) (*Result, bool) {
 
 // store keeps a result; failing to is not an error (the next run scans again).
 func (db *DB) store(key string, r *Result) {
-	if db.opts.CacheDir != "" {
+	if db.opts.CacheDir != "" && key != "" {
 		writeJSON(db.cachePath(key), r)
 	}
 }

@@ -58,7 +58,9 @@ const DefaultInfoMaxAge = time.Hour
 type DB struct {
 	// URL is the database as given, without a trailing slash.
 	URL string
-	// Modified is its modified time (index/db.json): the time of its newest entry.
+	// Modified is its modified time (index/db.json): the time of its newest entry. It is zero
+	// for a database that states none (golang.org/x/vulndb's cmd/indexdb writes the zero time,
+	// which govulncheck accepts too): such a database is scanned, its results never cached.
 	Modified time.Time
 
 	opts Options
@@ -104,9 +106,6 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	}
 	if err := json.Unmarshal(data, &info); err != nil {
 		return nil, fmt.Errorf("vulnerability database %s: index/db.json is not the database's metadata: %v", u, err)
-	}
-	if info.Modified.IsZero() {
-		return nil, fmt.Errorf("vulnerability database %s: index/db.json has no modified time", u)
 	}
 	if fetched {
 		recent.put(data, opts.Now())

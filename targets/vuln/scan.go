@@ -134,6 +134,9 @@ func (db *DB) plan(bins []Binary, version string, out []Scanned) ([]scanJob, map
 			sum = s
 		}
 		key := cacheKey(version, db.URL, db.Modified, strings.TrimPrefix(sum, "sha256:"))
+		if db.Modified.IsZero() {
+			key = "" // a database of unknown date: what it said before may have changed
+		}
 		if r, ok := db.cached(key); ok {
 			out[i] = Scanned{Result: r, Cached: true}
 			continue

@@ -47,6 +47,27 @@ type Result struct {
 	Findings []Finding `json:"findings,omitempty"`
 }
 
+// DBVersion is the version of the database the result is of: its modified time (RFC 3339), or
+// "" for a database that states none.
+func (r *Result) DBVersion() string { return Version(r.DBModified) }
+
+// Version is a database's modified time as its version (RFC 3339), "" when it states none.
+func Version(modified time.Time) string {
+	if modified.IsZero() {
+		return ""
+	}
+	return modified.UTC().Format(time.RFC3339)
+}
+
+// Describe names a database and its version for people: "URL (modified TIME)", or "URL (no
+// modified time stated)".
+func Describe(url string, modified time.Time) string {
+	if v := Version(modified); v != "" {
+		return url + " (modified " + v + ")"
+	}
+	return url + " (no modified time stated)"
+}
+
 // Finding is one vulnerability of the database that affects a module of the binary at the
 // version the binary has.
 type Finding struct {

@@ -380,7 +380,7 @@ func vulnScan(e *engine.Run, img artifacts.Image, m artifacts.Manifest, bin *art
 		switch r := bin.Vuln; {
 		case r != nil:
 			return &sign.VulnScan{Platform: m.Platform, Scanner: r.Scanner, ScannerVersion: r.ScannerVersion,
-				DB: r.DB, DBVersion: r.DBModified.UTC().Format(time.RFC3339), Result: r, Started: r.Started, Finished: r.Finished}, nil
+				DB: r.DB, DBVersion: r.DBVersion(), Result: r, Started: r.Started, Finished: r.Finished}, nil
 		case bin.VulnError != "":
 			why = "its check could not run: " + bin.VulnError
 		default:

@@ -17,6 +17,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/config"
+	"github.com/scratchkit/scratchkit/targets/gobuild"
 	"github.com/scratchkit/scratchkit/targets/image"
 	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/publish"
@@ -154,6 +155,9 @@ func (r *Resolved) validate() error {
 	}
 	r.checkPlatforms("platforms", r.Platforms, bad)
 	r.checkBuilds(bad)
+	if err := gobuild.CheckToolchain(r.Build.Toolchain); err != nil {
+		bad("build.toolchain", "%v", err)
+	}
 	checkClosedSets(reflect.ValueOf(r.Config), "", bad)
 	r.checkVuln(bad)
 	checkImage(r.Image, bad)
@@ -519,6 +523,9 @@ func (r *Resolved) checkVuln(bad func(string, string, ...any)) {
 
 // checkVulnDB checks a vulnerability database URL.
 func checkVulnDB(db string) error {
+	if db == vuln.GoProxy {
+		return nil
+	}
 	if strings.Contains(db, ",") {
 		return errors.New("names several databases (older govulncheck merged a comma-separated GOVULNDB list); scratchkit reads one: keep one URL")
 	}
@@ -536,7 +543,7 @@ func checkVulnDB(db string) error {
 			return err
 		}
 	default:
-		return errors.New("not a database URL; write https://vuln.go.dev, another https:// mirror, or file:///path/to/a/copy")
+		return errors.New("not a database URL; write https://vuln.go.dev, another https:// mirror, file:///path/to/a/copy, or goproxy (the golang.org/x/vulndb module through GOPROXY)")
 	}
 	return nil
 }
