@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -160,9 +161,13 @@ func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name strin
 	if err != nil {
 		return nil, err
 	}
-	spec.DataDir = data
+	spec.DataDir, spec.DataLinks = data, image.DataLinks(e.Config.Image.DataLinks)
 	res, err := image.Build(ctx, spec)
 	if err != nil {
+		var le *image.DataLinkError
+		if errors.As(err, &le) {
+			return nil, fmt.Errorf("image %s: %w; copy what it points at into the data directory, or set image.data_links (%s): keep to store the link unfollowed, follow to publish its target", name, err, e.Config.Where("image.data_links"))
+		}
 		return nil, fmt.Errorf("image %s: %w", name, err)
 	}
 	entry := artifacts.Image{Name: name, Base: res.BaseName, BaseDigest: res.BaseDigest}

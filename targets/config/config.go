@@ -194,6 +194,12 @@ type Image struct {
 	// project (an absolute path is taken as it is); it must exist. Default: as ko does, the
 	// kodata directory next to each main package, when there is one.
 	Data string `yaml:"data"`
+	// DataLinks is what a symbolic link in a data directory (kodata, image.data, builds[].data)
+	// that resolves outside it becomes: refuse (the default) fails naming the link and its
+	// target, since following it would publish whatever file the build user can read; keep
+	// stores it as a link, not followed; follow publishes what it points at, as ko does. A link
+	// that resolves inside the directory is always stored as a link.
+	DataLinks string `yaml:"data_links"`
 	// Source is the org.opencontainers.image.source annotation. Default: from the git remote.
 	Source string `yaml:"source"`
 	// PerPlatform publishes each platform as its own image (multi-runner builds); see `mage index`.

@@ -89,6 +89,9 @@ type Spec struct {
 	Binaries []Binary
 	// DataDir, when set, is copied to /var/run/ko and KO_DATA_PATH points at it (ko's kodata).
 	DataDir string
+	// DataLinks is what a symbolic link in DataDir that resolves outside it becomes; the zero
+	// value refuses it (DataLinksRefuse).
+	DataLinks DataLinks
 	// Warmed holds binaries Warm read and their layers, in this process; Build takes from it
 	// those whose digest is their Binary's SHA256, and says the warnings Warm met. Nil: Build
 	// reads and makes every one itself.
@@ -397,7 +400,7 @@ func Build(ctx context.Context, spec Spec) (*Result, error) {
 	}
 	var data v1.Layer
 	if spec.DataDir != "" {
-		if data, err = dataLayer(spec.DataDir, LayerTime, p.layers); err != nil {
+		if data, err = dataLayer(spec.DataDir, spec.DataLinks, LayerTime, p.layers); err != nil {
 			return nil, fmt.Errorf("image %s: %w", spec.Name, err)
 		}
 	}

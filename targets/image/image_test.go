@@ -352,7 +352,7 @@ func TestBuildConfigFromSpec(t *testing.T) {
 	files, _ := layerFiles(t, layers[1])
 	for p, mode := range map[string]int64{
 		"/var/run/ko": 0o555, "/var/run/ko/static/css": 0o555, "/var/run/ko/static/css/site.css": 0o444,
-		"/var/run/ko/run.sh": 0o555, "/var/run/ko/link.sh": 0o555,
+		"/var/run/ko/run.sh": 0o555, "/var/run/ko/link.sh": 0o777,
 	} {
 		f, ok := files[p]
 		if !ok {
@@ -363,9 +363,107 @@ func TestBuildConfigFromSpec(t *testing.T) {
 			t.Errorf("%s: mode %o uid %d mtime %v", p, f.hdr.Mode, f.hdr.Uid, f.hdr.ModTime)
 		}
 	}
-	if string(files["/var/run/ko/link.sh"].data) != "#!/bin/sh\n" {
-		t.Errorf("the symbolic link was not followed")
+	if h := files["/var/run/ko/link.sh"].hdr; h.Typeflag != tar.TypeSymlink || h.Linkname != "run.sh" {
+		t.Errorf("a link inside the data directory: %+v, want a link to run.sh", h)
 	}
+}
+
+// A symbolic link in a data directory that resolves outside it would publish a host file: it is
+// refused, naming the link and its target, whether a file, a directory or a chain through a link
+// inside; links inside are stored as relative links, never followed; keep stores an outside link
+// unfollowed, follow publishes its target (ko's way).
+func TestDataDirectoryLinks(t *testing.T) {
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "config.json")
+	must(t, os.WriteFile(secret, []byte(`{"auths":{"x":{"auth":"c2VjcmV0"}}}`), 0o600))
+	must(t, os.MkdirAll(filepath.Join(outside, "dir"), 0o755))
+	must(t, os.WriteFile(filepath.Join(outside, "dir", "htpasswd"), []byte("ci:$2y$"), 0o600))
+	data := func(t *testing.T, links map[string]string) string {
+		d := t.TempDir()
+		must(t, os.MkdirAll(filepath.Join(d, "static", "css"), 0o755))
+		must(t, os.WriteFile(filepath.Join(d, "static", "css", "site.css"), []byte("body{}"), 0o644))
+		for name, to := range links {
+			must(t, os.MkdirAll(filepath.Dir(filepath.Join(d, name)), 0o755))
+			must(t, os.Symlink(to, filepath.Join(d, name)))
+		}
+		return d
+	}
+	dataFiles := func(t *testing.T, d string, mode DataLinks) (map[string]tarFile, error) {
+		s := spec(t, "linux/amd64")
+		s.DataDir, s.DataLinks = d, mode
+		r, err := Build(context.Background(), s)
+		if err != nil {
+			return nil, err
+		}
+		layers, err := r.Image.Layers()
+		must(t, err)
+		files, _ := layerFiles(t, layers[1])
+		return files, nil
+	}
+	for name, c := range map[string]struct {
+		links      map[string]string
+		link, dest string
+	}{
+		"file":         {map[string]string{"leak": secret}, "leak", secret},
+		"dir":          {map[string]string{"dirlink": filepath.Join(outside, "dir")}, "dirlink", filepath.Join(outside, "dir")},
+		"chain":        {map[string]string{"hop": "static/next", "static/next": secret}, "hop", secret},
+		"relative out": {map[string]string{"static/up": "../../../" + filepath.Base(outside) + "/config.json"}, "static/up", ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := data(t, c.links)
+			if name == "relative out" {
+				// ../../../<outside>/config.json from <tmp>/<d>/static/up: both temp dirs share a parent.
+				if filepath.Dir(filepath.Dir(d)) != filepath.Dir(filepath.Dir(outside)) {
+					t.Skip("the temporary directories do not share a parent")
+				}
+				rel, err := filepath.Rel(filepath.Join(d, "static"), secret)
+				must(t, err)
+				must(t, os.Remove(filepath.Join(d, "static", "up")))
+				must(t, os.Symlink(rel, filepath.Join(d, "static", "up")))
+				c.dest = secret
+			}
+			_, err := dataFiles(t, d, "")
+			var le *DataLinkError
+			if !errors.As(err, &le) || le.Link != filepath.Join(d, c.link) || le.Target != c.dest ||
+				!strings.Contains(err.Error(), filepath.Join(d, c.link)+" is a symbolic link to "+c.dest+", outside the data directory") {
+				t.Fatalf("err = %v, want the link %s and its target %s named", err, c.link, c.dest)
+			}
+		})
+	}
+	t.Run("inside only", func(t *testing.T) {
+		d := data(t, map[string]string{"style.css": "static/css/site.css", "assets": "static"})
+		must(t, os.Symlink(filepath.Join(d, "static", "css", "site.css"), filepath.Join(d, "static", "css", "abs.css")))
+		files, err := dataFiles(t, d, "")
+		must(t, err)
+		for p, want := range map[string]string{"/var/run/ko/style.css": "static/css/site.css", "/var/run/ko/assets": "static", "/var/run/ko/static/css/abs.css": "site.css"} {
+			if h := files[p].hdr; h == nil || h.Typeflag != tar.TypeSymlink || h.Linkname != want {
+				t.Errorf("%s: %+v, want a link to %s", p, h, want)
+			}
+		}
+		if _, ok := files["/var/run/ko/assets/css/site.css"]; ok {
+			t.Error("a directory link inside was followed (its files published twice)")
+		}
+	})
+	t.Run("keep", func(t *testing.T) {
+		files, err := dataFiles(t, data(t, map[string]string{"leak": secret}), DataLinksKeep)
+		must(t, err)
+		if h := files["/var/run/ko/leak"].hdr; h == nil || h.Typeflag != tar.TypeSymlink || h.Linkname != secret || len(files["/var/run/ko/leak"].data) != 0 {
+			t.Errorf("keep: %+v, want the link stored unfollowed", h)
+		}
+	})
+	t.Run("follow", func(t *testing.T) {
+		files, err := dataFiles(t, data(t, map[string]string{"leak": secret, "dirlink": filepath.Join(outside, "dir")}), DataLinksFollow)
+		must(t, err)
+		if string(files["/var/run/ko/leak"].data) != `{"auths":{"x":{"auth":"c2VjcmV0"}}}` || string(files["/var/run/ko/dirlink/htpasswd"].data) != "ci:$2y$" {
+			t.Errorf("follow did not publish the targets: %v", files)
+		}
+	})
+	t.Run("dangling", func(t *testing.T) {
+		_, err := dataFiles(t, data(t, map[string]string{"gone": "nowhere"}), "")
+		if err == nil || !strings.Contains(err.Error(), "is a symbolic link to nowhere, which does not resolve") {
+			t.Errorf("dangling: %v", err)
+		}
+	})
 }
 
 func TestBuildRejectsBadSpecs(t *testing.T) {

@@ -113,10 +113,33 @@ func binaryLayer(name string, content []byte, mtime time.Time, l *layers) (v1.La
 	}, mtime, appGzip)
 }
 
-// dataLayer holds the data directory at /var/run/ko (ko's kodata). Symbolic links are followed,
-// as ko does; files are read only (0444), or 0555 when executable on the host; directories are
-// 0555. Every entry is owned by root and carries mtime.
-func dataLayer(dir string, mtime time.Time, l *layers) (v1.Layer, error) {
+// DataLinks is what Build does with a symbolic link in a data directory that resolves outside
+// it. A link that resolves inside is always stored as a link (relative, so it holds wherever the
+// directory is mounted), never followed.
+type DataLinks string
+
+// Data link modes; the zero value is DataLinksRefuse.
+const (
+	// DataLinksRefuse fails the build naming the link and its target: whatever the build user can
+	// read (a docker config, a cloud credentials file) would otherwise be published.
+	DataLinksRefuse DataLinks = "refuse"
+	// DataLinksKeep stores the link as a link, not followed: it dangles in the image unless the
+	// image provides its target.
+	DataLinksKeep DataLinks = "keep"
+	// DataLinksFollow publishes what the link points at, as ko does.
+	DataLinksFollow DataLinks = "follow"
+)
+
+// DataLinkModes lists the modes, the default first.
+func DataLinkModes() []string {
+	return []string{string(DataLinksRefuse), string(DataLinksKeep), string(DataLinksFollow)}
+}
+
+// dataLayer holds the data directory at /var/run/ko (ko's kodata). Files are read only (0444),
+// or 0555 when executable on the host; directories are 0555; symbolic links inside the directory
+// are stored as links, those resolving outside it as links says. Every entry is owned by root
+// and carries mtime.
+func dataLayer(dir string, links DataLinks, mtime time.Time, l *layers) (v1.Layer, error) {
 	entries := []entry{
 		dirEntry("/var", 0o755, 0, 0),
 		dirEntry("/var/run", 0o755, 0, 0),
@@ -133,15 +156,29 @@ func dataLayer(dir string, mtime time.Time, l *layers) (v1.Layer, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("data directory %s: not a directory", dir)
 	}
-	if err := walkData(root, DataPath, map[string]bool{root: true}, &entries); err != nil {
+	w := dataWalk{root: root, links: links, ancestors: map[string]bool{root: true}}
+	if err := w.walk(root, DataPath, &entries); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", dir, err)
 	}
 	return l.layer(entries, mtime, appGzip)
 }
 
-// walkData adds the contents of host directory dir under image path at, in name order.
-// ancestors holds the resolved directories being walked, to stop symbolic link loops.
-func walkData(dir, at string, ancestors map[string]bool, entries *[]entry) error {
+// dataWalk is one walk of a data directory (root, resolved).
+type dataWalk struct {
+	root  string
+	links DataLinks
+	// ancestors holds the resolved directories being walked, to stop link loops (follow).
+	ancestors map[string]bool
+}
+
+// Within reports whether path p (cleaned, absolute) is root or lies under it.
+func Within(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+// walk adds the contents of host directory dir under image path at, in name order.
+func (w *dataWalk) walk(dir, at string, entries *[]entry) error {
 	des, err := os.ReadDir(dir)
 	if err != nil {
 		return err
@@ -149,7 +186,20 @@ func walkData(dir, at string, ancestors map[string]bool, entries *[]entry) error
 	for _, de := range des {
 		host := filepath.Join(dir, de.Name())
 		target := path.Join(at, de.Name())
-		fi, err := os.Stat(host) // follows symbolic links
+		li, err := os.Lstat(host)
+		if err != nil {
+			return err
+		}
+		if li.Mode()&os.ModeSymlink != 0 {
+			follow, err := w.link(host, target, entries)
+			if err != nil {
+				return err
+			}
+			if !follow {
+				continue
+			}
+		}
+		fi, err := os.Stat(host) // a followed link: what it points at
 		if err != nil {
 			return err
 		}
@@ -159,13 +209,13 @@ func walkData(dir, at string, ancestors map[string]bool, entries *[]entry) error
 			if err != nil {
 				return err
 			}
-			if ancestors[real] {
+			if w.ancestors[real] {
 				return fmt.Errorf("%s: symbolic link loop", host)
 			}
 			*entries = append(*entries, dirEntry(target, 0o555, 0, 0))
-			ancestors[real] = true
-			err = walkData(real, target, ancestors, entries)
-			delete(ancestors, real)
+			w.ancestors[real] = true
+			err = w.walk(real, target, entries)
+			delete(w.ancestors, real)
 			if err != nil {
 				return err
 			}
@@ -184,4 +234,54 @@ func walkData(dir, at string, ancestors map[string]bool, entries *[]entry) error
 		}
 	}
 	return nil
+}
+
+// link handles the symbolic link host, at image path target: stored as a link when it resolves
+// inside the data directory (or w.links is keep), refused when it resolves outside, or, with
+// follow, reported to be followed.
+func (w *dataWalk) link(host, target string, entries *[]entry) (follow bool, err error) {
+	text, err := os.Readlink(host)
+	if err != nil {
+		return false, err
+	}
+	resolved, rerr := filepath.EvalSymlinks(host)
+	if rerr == nil && Within(w.root, resolved) {
+		// Inside: a relative link to the same place in the image.
+		rel, _ := filepath.Rel(w.root, resolved)
+		to, err := filepath.Rel(path.Dir(target), path.Join(DataPath, filepath.ToSlash(rel)))
+		if err != nil {
+			return false, err
+		}
+		*entries = append(*entries, symlinkEntry(target, filepath.ToSlash(to)))
+		return false, nil
+	}
+	switch w.links {
+	case DataLinksKeep:
+		*entries = append(*entries, symlinkEntry(target, text))
+		return false, nil
+	case DataLinksFollow:
+		if rerr != nil {
+			return false, fmt.Errorf("%s: a symbolic link to %s, which does not resolve: %w", host, text, rerr)
+		}
+		return true, nil
+	}
+	if rerr != nil {
+		return false, &DataLinkError{Link: host, Target: text, Dangling: true}
+	}
+	return false, &DataLinkError{Link: host, Target: resolved}
+}
+
+// DataLinkError is a symbolic link in a data directory that resolves outside it.
+type DataLinkError struct {
+	Link   string // the link, on the host
+	Target string // where it resolves (or, dangling, what it says)
+	// Dangling is set when it resolves nowhere.
+	Dangling bool
+}
+
+func (e *DataLinkError) Error() string {
+	if e.Dangling {
+		return fmt.Sprintf("%s is a symbolic link to %s, which does not resolve", e.Link, e.Target)
+	}
+	return fmt.Sprintf("%s is a symbolic link to %s, outside the data directory: following it would publish that file in the image", e.Link, e.Target)
 }

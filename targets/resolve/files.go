@@ -40,7 +40,7 @@ func Expand(dir, entry string, skip func(path string) bool) ([]string, error) {
 			}
 			return []string{p}, nil
 		}
-		files, err := walk(p, skip)
+		files, err := walk(dir, p, skip)
 		if err != nil {
 			return nil, err
 		}
@@ -59,6 +59,9 @@ func Expand(dir, entry string, skip func(path string) bool) ([]string, error) {
 		if skip(m) {
 			continue
 		}
+		if err := inside(dir, m); err != nil {
+			return nil, err
+		}
 		fi, err := os.Stat(m)
 		if err != nil {
 			return nil, err
@@ -67,7 +70,7 @@ func Expand(dir, entry string, skip func(path string) bool) ([]string, error) {
 			files = append(files, m)
 			continue
 		}
-		found, err := walk(m, skip)
+		found, err := walk(dir, m, skip)
 		if err != nil {
 			return nil, err
 		}
@@ -81,8 +84,31 @@ func Expand(dir, entry string, skip func(path string) bool) ([]string, error) {
 
 func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[\`) }
 
-// walk lists the *.yaml and *.yml files under root in lexical order.
-func walk(root string, skip func(string) bool) ([]string, error) {
+// inside checks that p, found by a walk or a glob, is not a symbolic link resolving outside dir:
+// following it would copy a file from elsewhere on the machine into the resolved stream. A file
+// named exactly is read wherever it is: its name says what it is.
+func inside(dir, p string) error {
+	li, err := os.Lstat(p)
+	if err != nil || li.Mode()&fs.ModeSymlink == 0 {
+		return err
+	}
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return fmt.Errorf("%s is a symbolic link that does not resolve: %w", p, err)
+	}
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return err
+	}
+	if rel, err := filepath.Rel(root, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("%s is a symbolic link to %s, outside %s: a walk or glob does not follow it out; name the file itself in resolve.files to read it", p, real, dir)
+	}
+	return nil
+}
+
+// walk lists the *.yaml and *.yml files under root in lexical order, symbolic links to files
+// inside dir among them.
+func walk(dir, root string, skip func(string) bool) ([]string, error) {
 	var files []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -96,7 +122,18 @@ func walk(root string, skip func(string) bool) ([]string, error) {
 		}
 		switch strings.ToLower(filepath.Ext(p)) {
 		case ".yaml", ".yml":
-			if !skip(p) && d.Type().IsRegular() {
+			if skip(p) {
+				return nil
+			}
+			if d.Type()&fs.ModeSymlink != 0 {
+				if err := inside(dir, p); err != nil {
+					return err
+				}
+				if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+					return err
+				}
+				files = append(files, p)
+			} else if d.Type().IsRegular() {
 				files = append(files, p)
 			}
 		}

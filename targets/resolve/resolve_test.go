@@ -3,6 +3,7 @@ package resolve
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -362,4 +363,33 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%d references left in\n%q", n, out)
 		}
 	})
+}
+
+// A symbolic link that a walk or a glob finds is read only when it resolves inside the project:
+// one to a file elsewhere (a credentials file) is an error naming it, never copied into the
+// resolved stream; a file named exactly is read wherever it is.
+func TestExpandLinks(t *testing.T) {
+	dir, elsewhere := t.TempDir(), t.TempDir()
+	testenv.WriteFile(t, filepath.Join(dir, "config", "a.yaml"), "a: 1\n")
+	testenv.WriteFile(t, filepath.Join(dir, "shared", "s.yaml"), "s: 1\n")
+	secret := filepath.Join(elsewhere, "kubeconfig.yaml")
+	testenv.WriteFile(t, secret, "token: hunter2\n")
+	if err := os.Symlink(filepath.Join(dir, "shared", "s.yaml"), filepath.Join(dir, "config", "s.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Expand(dir, "config", nil)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("a link inside the project: %v, %v; want a.yaml and s.yaml", got, err)
+	}
+	if err := os.Symlink(secret, filepath.Join(dir, "config", "z.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	for _, entry := range []string{"config", "config/*.yaml"} {
+		if _, err := Expand(dir, entry, nil); err == nil || !strings.Contains(err.Error(), "z.yaml is a symbolic link to "+secret+", outside "+dir) {
+			t.Errorf("%s with a link out: %v", entry, err)
+		}
+	}
+	if got, err := Expand(dir, "config/z.yaml", nil); err != nil || len(got) != 1 {
+		t.Errorf("a link named exactly: %v, %v", got, err)
+	}
 }

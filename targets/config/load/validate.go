@@ -59,6 +59,7 @@ var closedSets = []closedSet{
 	{reflect.TypeFor[config.Verify](), "vulncheck", "a vulnerability check mode", vuln.Modes()},
 	{reflect.TypeFor[config.Image](), "sbom", "an SBOM format", SBOMFormats},
 	{reflect.TypeFor[config.Image](), "publish", "a destination", Destinations},
+	{reflect.TypeFor[config.Image](), "data_links", "a data link mode (refuse, keep, follow)", image.DataLinkModes()},
 	{reflect.TypeFor[config.Smoke](), "runtime", "a container runtime", Runtimes},
 	{reflect.TypeFor[config.Smoke](), "network", "a smoke network (none: the container's own loopback only; host: the http probe shares the host's network)", SmokeNetworks},
 	{reflect.TypeFor[config.Sign](), "attest", "an attestation", Attestations},
