@@ -215,12 +215,13 @@ func (e *Run) openImage(ctx context.Context, img artifacts.Image) (run.Artifact,
 func (e *Run) smokeOptions(img artifacts.Image) run.Options {
 	s := e.Config.Smoke
 	o := run.Options{
-		Runtime: s.Runtime, AllowRoot: s.AllowRoot || e.Config.Image.AllowRoot, Debug: s.Debug,
+		Runtime: s.Runtime, AllowRoot: s.AllowRoot, Debug: s.Debug,
 		Memory: int64(s.Memory), Timeout: s.Timeout.D(), BaseRef: img.Base, AllowUnpinned: e.Config.Image.AllowUnpinned,
 		Network: s.Network, Pids: s.Pids, Env: s.Env, CacheDir: e.CacheDir(),
 		BinarySHA256: map[string]string{},
 		Log:          func(f string, a ...any) { e.UI.Info(f, a...) },
 	}
+	o.CapAdd, _ = run.Capabilities(s.CapAdd) // validated
 	for _, m := range img.Manifests {
 		o.BinarySHA256[m.Platform] = m.Binary
 	}

@@ -162,7 +162,7 @@ func TestGoldenSmoke(t *testing.T) {
 			{Platform: "linux/arm64", Reason: "foreign platform", Findings: []run.Finding{{Check: run.CheckLinkage, Status: binary.StatusPass, Detail: "static"}}},
 			{Platform: "linux/riscv64", Error: "unreadable image\nlayer 2 is truncated"},
 		}},
-		{Name: "ok", Platforms: []run.PlatformReport{{Platform: "linux/amd64", Ran: true, Runtime: "docker"}}},
+		{Name: "ok", Platforms: []run.PlatformReport{{Platform: "linux/amd64", Ran: true, Runtime: "docker", Capabilities: []string{"CAP_NET_BIND_SERVICE"}}}},
 		{Name: "half", Platforms: []run.PlatformReport{{Platform: "linux/amd64", Ran: true, Runtime: "docker"}, {Platform: "linux/s390x"}}},
 		{Name: "static", Platforms: []run.PlatformReport{{Platform: "linux/s390x", Reason: "smoke.runtime is none"}}},
 	}

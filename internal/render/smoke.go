@@ -30,7 +30,10 @@ func SmokeReport(w io.Writer, reports []run.Report) error {
 		for _, p := range r.Platforms {
 			how := "NOT RUN, statically checked only"
 			if p.Ran {
-				how = "ran with " + p.Runtime
+				how = "ran with " + p.Runtime + ", capabilities: none"
+				if len(p.Capabilities) > 0 {
+					how = "ran with " + p.Runtime + ", capabilities: " + strings.Join(p.Capabilities, ", ") + " (smoke.cap_add)"
+				}
 			} else if p.Reason != "" {
 				how += ": " + p.Reason
 			}

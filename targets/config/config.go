@@ -224,8 +224,15 @@ type Smoke struct {
 	Network string `yaml:"network" default:"none" enum:"none,host"`
 	// Pids is how many processes and threads a container may have, as docker --pids-limit.
 	Pids int `yaml:"pids" default:"256"`
-	// AllowRoot permits an image that runs as root; without it such an image is not run at all.
+	// AllowRoot permits running an image whose user is root; without it such an image is not run
+	// at all. It is its own decision: image.allow_root (the image may be root) does not imply it.
+	// Even allowed, the container runs as every smoke container does: all capabilities dropped,
+	// no new privileges, read-only root, no network, a pids limit.
 	AllowRoot bool `yaml:"allow_root"`
+	// CapAdd are the Linux capabilities given back to the service's containers (NET_BIND_SERVICE,
+	// as docker --cap-add and a pod's securityContext.capabilities.add name them); none by
+	// default. The smoke report names them.
+	CapAdd []string `yaml:"cap_add"`
 	// Debug allows a shell or package manager in the image (a debug variant).
 	Debug bool `yaml:"debug"`
 	// Tmpfs are writable directories mounted in every container, as production mounts an

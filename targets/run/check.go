@@ -618,14 +618,21 @@ func (i *imageInfo) checkPorts(opts Options) Finding {
 	if len(probed) > 0 {
 		what = append(what, "listens on "+portList(probed)+" (its http probe)")
 	}
-	if i.userErr != nil || i.user.root() {
-		return Finding{Check: CheckPorts, Status: binary.StatusPass, Detail: fmt.Sprintf("the service %s, below 1024, and the image runs as root", strings.Join(what, " and "))}
+	root := i.userErr != nil || i.user.root()
+	if root && slices.Contains(opts.CapAdd, "CAP_NET_BIND_SERVICE") {
+		return Finding{Check: CheckPorts, Status: binary.StatusPass, Detail: fmt.Sprintf("the service %s, below 1024, as root with CAP_NET_BIND_SERVICE (smoke.cap_add)", strings.Join(what, " and "))}
 	}
 	first := ""
 	if len(probed) > 0 {
 		first = probed[0]
 	} else {
 		first, _, _ = strings.Cut(exposed[0], "/")
+	}
+	if root {
+		return Finding{Check: CheckPorts, Status: binary.StatusFail, Detail: fmt.Sprintf(
+			"the service %s as root, but its containers run with every capability dropped (as a restricted pod does): ports below 1024 need CAP_NET_BIND_SERVICE, so it fails with \"listen tcp :%s: bind: permission denied\". "+
+				"Fix: listen on a port of 1024 or above (e.g. 8080) and map it where the service is exposed; or add NET_BIND_SERVICE to smoke.cap_add, as the pod's securityContext.capabilities.add must.",
+			strings.Join(what, " and "), first)}
 	}
 	return Finding{Check: CheckPorts, Status: binary.StatusFail, Detail: fmt.Sprintf(
 		"the service %s as the non-root user %s: ports below 1024 need root or CAP_NET_BIND_SERVICE, so it fails with \"listen tcp :%s: bind: permission denied\" "+

@@ -166,7 +166,8 @@ func TestCheckPrivilegedPort(t *testing.T) {
 	m := findings(t, img, Options{Probes: []Probe{{HTTP: &HTTPProbe{Port: 80, Path: "/healthz"}}}})
 	wantFinding(t, m, CheckPorts, binary.StatusFail, "port 80", "bind: permission denied", "8080")
 	rootImg := imageOf(t, "hello", helloBinary(t), "static", "0", "-addr", ":80")
-	wantFinding(t, findings(t, rootImg, Options{AllowRoot: true, Probes: []Probe{{HTTP: &HTTPProbe{Port: 80}}}}), CheckPorts, binary.StatusPass)
+	wantFinding(t, findings(t, rootImg, Options{AllowRoot: true, Probes: []Probe{{HTTP: &HTTPProbe{Port: 80}}}}), CheckPorts, binary.StatusFail, "every capability dropped", "smoke.cap_add")
+	wantFinding(t, findings(t, rootImg, Options{AllowRoot: true, CapAdd: []string{"CAP_NET_BIND_SERVICE"}, Probes: []Probe{{HTTP: &HTTPProbe{Port: 80}}}}), CheckPorts, binary.StatusPass)
 
 	// Exposing ports below 1024 fails as well, even when the probe uses another port, and every
 	// such port is named.

@@ -115,15 +115,16 @@ func limitArgs(memory int64, pids int) []string {
 }
 
 // start creates and starts a container the way production runs it: the image's user, read-only
-// root, memory and pids limits (no swap beyond the memory), no new privileges, no capabilities for
-// a non-root user, no network but loopback (or the host's, for an http probe under smoke.network:
+// root, memory and pids limits (no swap beyond the memory), no new privileges, no capabilities
+// but those smoke.cap_add names (for a root image too), no network but loopback (or the host's, for an http probe under smoke.network:
 // host), and ports below 1024 privileged as on Kubernetes. Docker's default seccomp profile
 // applies.
 func (l *dockerLoaded) start(ctx context.Context, spec runSpec) (container, error) {
 	o := l.engine.opts
 	args := append([]string{"--name", spec.id}, limitArgs(o.Memory, o.Pids)...)
-	if l.info.userErr != nil || !l.info.user.root() {
-		args = append(args, "--cap-drop", "ALL")
+	args = append(args, "--cap-drop", "ALL") // root or not: only what smoke.cap_add names comes back
+	for _, c := range o.CapAdd {
+		args = append(args, "--cap-add", shortCap(c))
 	}
 	if spec.hostNetwork {
 		args = append(args, "--network", "host")

@@ -44,8 +44,12 @@ const (
 type Options struct {
 	// Runtime is auto (the default), docker, runc or none.
 	Runtime string
-	// AllowRoot accepts an image whose user is root.
+	// AllowRoot accepts an image whose user is root. It does not widen the container: every
+	// container runs with all capabilities dropped, whatever its user.
 	AllowRoot bool
+	// CapAdd are the capabilities (kernel names, CAP_NET_BIND_SERVICE; see Capabilities) given
+	// back to the service's containers; none by default.
+	CapAdd []string
 	// Debug accepts a shell or package manager in the image (a debug variant).
 	Debug bool
 	// Memory is the container's memory limit in bytes; 0 means DefaultMemory.

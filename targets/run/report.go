@@ -53,6 +53,9 @@ type PlatformReport struct {
 	// Reason says why the image was not run (a foreign platform, smoke.runtime none, a failed
 	// user check, no runtime) when Ran is false: such a platform was only checked statically.
 	Reason string `json:"reason,omitempty"`
+	// Capabilities are those the service's containers had (smoke.cap_add); none when it ran
+	// with every capability dropped, as by default.
+	Capabilities []string `json:"capabilities,omitempty"`
 	// Network is "host" when the http probe ran in the host's network (smoke.network: host).
 	Network string `json:"network,omitempty"`
 	// Tmpfs are the writable directories the containers had ("/tmp (64.0 MiB)", "/data (volume,

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -59,11 +60,6 @@ func (l *runcLoaded) remove(context.Context) error {
 	}
 	return nil
 }
-
-// dockerDefaultCaps are the capabilities docker gives a root container; a root image (when
-// allowed) gets the same under runc, so both runtimes behave alike.
-var dockerDefaultCaps = []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-	"CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"}
 
 // ociSpec is the part of the OCI runtime spec (config.json) scratchkit writes.
 type ociSpec struct {
@@ -180,10 +176,14 @@ func (l *runcLoaded) spec(s runSpec) (ociSpec, error) {
 	if cwd == "" {
 		cwd = "/"
 	}
-	caps := ociCaps{Bounding: []string{}, Effective: []string{}, Permitted: []string{}, Inheritable: []string{}, Ambient: []string{}}
-	if u.root() {
-		caps.Bounding, caps.Effective, caps.Permitted = dockerDefaultCaps, dockerDefaultCaps, dockerDefaultCaps
+	// No capabilities, root or not, but those smoke.cap_add names: as docker --cap-drop ALL
+	// --cap-add gives them (bounding, effective, permitted; a non-root process keeps them only
+	// through file capabilities, as under docker).
+	added := slices.Clone(l.engine.opts.CapAdd)
+	if added == nil {
+		added = []string{}
 	}
+	caps := ociCaps{Bounding: added, Effective: added, Permitted: added, Inheritable: []string{}, Ambient: []string{}}
 	// Open files: what this process may have, as docker's containers inherit dockerd's limit.
 	nofile := nofileLimit()
 	ns := []ociNamespace{{"pid"}, {"ipc"}, {"uts"}, {"mount"}}

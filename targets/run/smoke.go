@@ -147,7 +147,7 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 			return rep, err
 		}
 		pr := &rep.Platforms[k]
-		pr.Runtime = eng.name()
+		pr.Runtime, pr.Capabilities = eng.name(), opts.CapAdd
 		probes, err := runPlatform(ctx, eng, name, plats[k].img, infos[k], opts, pr)
 		pr.Probes = probes
 		pr.Ran = len(probes) > 0

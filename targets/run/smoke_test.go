@@ -231,7 +231,9 @@ func TestSmokeReadOnlyRoot(t *testing.T) {
 }
 
 // A non-root service on port 80 fails statically and at run with bind: permission denied, as on
-// Kubernetes; the same image as root is not run without allow_root, and with it binds the port.
+// Kubernetes; the same image as root is not run without allow_root; with it, its capabilities
+// are dropped as for any container, so it fails the same way, and binds the port once
+// smoke.cap_add gives back NET_BIND_SERVICE.
 func TestSmokePrivilegedPort(t *testing.T) {
 	bin := helloBinary(t)
 	nonroot := imageOf(t, "hello", bin, "static", "", "-addr", ":80")
@@ -256,8 +258,18 @@ func TestSmokePrivilegedPort(t *testing.T) {
 
 		opts.AllowRoot = true
 		rep = smoke(t, "hello", root, opts)
+		p = ranPlatform(t, rep, opts.Runtime)
+		if f, _ := p.Finding(CheckPorts); f.Status != binary.StatusFail || !strings.Contains(f.Detail, "smoke.cap_add") {
+			t.Errorf("static ports of a root image without NET_BIND_SERVICE: %s %s", f.Status, f.Detail)
+		}
+		if r := wantProbe(t, p, "http", false); !strings.Contains(r.Output, "bind: permission denied") {
+			t.Errorf("root without capabilities: output %q", r.Output)
+		}
+
+		opts.CapAdd = []string{"CAP_NET_BIND_SERVICE"}
+		rep = smoke(t, "hello", root, opts)
 		if rep.Failed() {
-			t.Error("root image with allow_root failed")
+			t.Error("root image with allow_root and NET_BIND_SERVICE failed")
 		}
 		wantProbe(t, ranPlatform(t, rep, opts.Runtime), "http", true)
 	})

@@ -201,6 +201,7 @@ func TestFileErrors(t *testing.T) {
 		{"unknown check", "verify:\n  report: [stripped, smell]\n", []string{"verify.report[1]", "smell", "linkage"}},
 		{"unpinned base", "image:\n  base: alpine:latest\n", []string{"scratchkit.yaml:2", "image.base", "pinned by digest", "allow_unpinned"}},
 		{"root", "image:\n  user: root\n", []string{"scratchkit.yaml:2", "allow_root"}},
+		{"cap_add", "smoke:\n  cap_add: [NET_BIND_SERVICE, WIZARD]\n", []string{"scratchkit.yaml:2", "smoke.cap_add", `"WIZARD" is not a Linux capability`}},
 		{"bad destination", "image:\n  publish: [registry, s3]\n  repo: 127.0.0.1:5000/x\n", []string{"image.publish[1]", "s3", "layout"}},
 		{"registry without repo", "image:\n  publish: [registry]\n", []string{"image.publish", "KO_DOCKER_REPO"}},
 		{"bad port", "image:\n  ports: [http]\n", []string{"image.ports[0]", "8080"}},

@@ -21,6 +21,7 @@ import (
 	"github.com/scratchkit/scratchkit/targets/image"
 	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/publish"
+	"github.com/scratchkit/scratchkit/targets/run"
 	"github.com/scratchkit/scratchkit/targets/vuln"
 )
 
@@ -293,6 +294,9 @@ func checkBase(im config.Image, bad func(string, string, ...any)) {
 // checkSmoke checks the smoke keys: the container's limits, tmpfs mounts and env, and each
 // image's probes.
 func checkSmoke(s config.Smoke, bad func(string, string, ...any)) {
+	if _, err := run.Capabilities(s.CapAdd); err != nil {
+		bad("smoke.cap_add", "%v", err)
+	}
 	if s.Pids < MinSmokePids {
 		bad("smoke.pids", "%d: want at least %d (the Go runtime alone starts several threads); the default is 256", s.Pids, MinSmokePids)
 	}

@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -31,6 +32,7 @@ func main() {
 	ignoreTerm := flag.Bool("ignore-term", false, "ignore SIGTERM")
 	threads := flag.Int("threads", 0, "start this many OS threads, then exit")
 	spewMB := flag.Int("spew-mb", 0, "write this many MiB to stdout, then fail")
+	privileges := flag.Bool("privileges", false, "print the process's uid, capability sets, no_new_privs, whether / is writable and the network interfaces, then exit")
 	keyctl := flag.Bool("keyctl", false, "join a new kernel session keyring (keyctl(2), which docker's seccomp profile refuses)")
 	flag.Parse()
 
@@ -44,6 +46,8 @@ func main() {
 		}
 	}
 	switch {
+	case *privileges:
+		printPrivileges()
 	case *printEnv != "":
 		fmt.Println(os.Getenv(*printEnv))
 	case *write != "":
@@ -138,4 +142,34 @@ func makeState() error {
 	}
 	fmt.Println("state in", dir, "scratch in", scratch)
 	return nil
+}
+
+// printPrivileges prints what the container gave the process: its uid, the capability sets and
+// NoNewPrivs from /proc/self/status, whether the root filesystem takes a file, and the network
+// interfaces.
+func printPrivileges() {
+	fmt.Println("uid", os.Getuid())
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pitfall:", err)
+		os.Exit(1)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		for _, k := range []string{"CapEff:", "CapPrm:", "CapBnd:", "NoNewPrivs:"} {
+			if strings.HasPrefix(line, k) {
+				fmt.Println(strings.Join(strings.Fields(line), " "))
+			}
+		}
+	}
+	if err := os.WriteFile("/root-writable", nil, 0o644); err != nil {
+		fmt.Println("root read-only")
+	} else {
+		fmt.Println("root writable")
+	}
+	ifs, _ := net.Interfaces()
+	var names []string
+	for _, i := range ifs {
+		names = append(names, i.Name)
+	}
+	fmt.Println("interfaces", strings.Join(names, ","))
 }
