@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -795,13 +796,22 @@ func qemuRegistered(arch string) bool {
 	return enabled && fixed
 }
 
+// secretFiles are files of each kind secret scanners name, which no build context may carry.
+var secretFiles = []string{
+	".env", "config/.env.production", "deploy/app.env", "certs/server.pem", "tls.crt", "store.p12", "release.jks",
+	"id_rsa", ".ssh/id_ed25519", ".netrc", ".git-credentials", ".docker/config.json", ".aws/credentials",
+	".config/gcloud/application_default_credentials.json", "gcp-service-account.json", ".azure/accessTokens.json",
+	".kube/config", "deploy/kubeconfig", ".npmrc", ".pypirc", "infra/terraform.tfstate",
+}
+
 // TestDockerfileContextHoldsNoKey: mage dockerfile extends the project's .dockerignore so that the
 // build context docker sends — built here by the real daemon from a FROM scratch Dockerfile that
-// copies the whole context, which needs no pull — holds no key, no dist and no .git, and still
-// everything the build needs.
+// copies the whole context, which needs no pull — holds no key, no secret file of any kind, no dist
+// and no .git, and still everything the build needs (an example env file among it); a signing key
+// the file cannot keep out is refused before anything is written.
 func TestDockerfileContextHoldsNoKey(t *testing.T) {
 	docker := testenv.Docker(t)
-	dir := project(t, map[string]string{
+	files := map[string]string{
 		"scratchkit.yaml":              "dockerfile:\n  builder: golang:1.26.8-bookworm\nsign:\n  key: keys/release.pem\n",
 		".dockerignore":                "node_modules\n",
 		"cosign.key":                   "encrypted cosign private key",
@@ -810,7 +820,12 @@ func TestDockerfileContextHoldsNoKey(t *testing.T) {
 		"internal/tls/srv.key":         "a TLS key",
 		"dist/hello/linux_amd64/hello": "a built binary",
 		"dist/artifacts.json":          "{}",
-	})
+		".env.example":                 "PORT=8080\n",
+	}
+	for _, f := range secretFiles {
+		files[f] = "a secret"
+	}
+	dir := project(t, files)
 	gitInit(t, dir, "https://example.com/hello.git")
 	out := mustRun(t, dir, nil, "dockerfile")
 	if !strings.Contains(out, "wrote .dockerignore") {
@@ -840,7 +855,7 @@ func TestDockerfileContextHoldsNoKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := map[string]bool{}
+	sent := map[string]bool{}
 	layers, err := img.Layers()
 	if err != nil {
 		t.Fatal(err)
@@ -859,18 +874,40 @@ func TestDockerfileContextHoldsNoKey(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			files[strings.TrimPrefix(strings.TrimSuffix(h.Name, "/"), "ctx/")] = true
+			sent[strings.TrimPrefix(strings.TrimSuffix(h.Name, "/"), "ctx/")] = true
 		}
 		rc.Close()
 	}
-	for _, need := range []string{"go.mod", "main.go", "scratchkit.yaml", "Dockerfile", "cosign.pub"} {
-		if !files[need] {
+	for _, need := range []string{"go.mod", "main.go", "scratchkit.yaml", "Dockerfile", "cosign.pub", ".env.example"} {
+		if !sent[need] {
 			t.Errorf("the build context lacks %s, which the build may need", need)
 		}
 	}
-	for f := range files {
-		if strings.HasSuffix(f, ".key") || f == "keys/release.pem" || f == "dist" || strings.HasPrefix(f, "dist/") || f == ".git" || strings.HasPrefix(f, ".git/") {
+	for f := range sent {
+		if strings.HasSuffix(f, ".key") || f == "keys/release.pem" || f == "dist" || strings.HasPrefix(f, "dist/") || f == ".git" || strings.HasPrefix(f, ".git/") || slices.Contains(secretFiles, f) {
 			t.Errorf("the build context holds %s", f)
 		}
+	}
+
+	// A key docker would read as a comment line cannot be ignored by name: refused, nothing written.
+	testenv.WriteFile(t, filepath.Join(dir, "#release"), "a key with an awkward name")
+	testenv.WriteFile(t, filepath.Join(dir, "scratchkit.yaml"), "dockerfile:\n  builder: golang:1.26.8-bookworm\nsign:\n  key: \"#release\"\n")
+	before, _ := os.ReadFile(filepath.Join(dir, ".dockerignore"))
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.Remove(filepath.Join(dir, "Dockerfile")))
+	out, err = run(t, dir, nil, "dockerfile")
+	if err == nil || !strings.Contains(out, "the signing key #release") || !strings.Contains(out, "nothing was written") {
+		t.Errorf("a key the context cannot keep out: %v\n%s", err, out)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, ".dockerignore")); string(after) != string(before) {
+		t.Error("the refused run changed .dockerignore")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "Dockerfile")); err == nil {
+		t.Error("the refused run wrote a Dockerfile")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -36,5 +37,19 @@ func TestCommandsMatchTargets(t *testing.T) {
 	}
 	for name := range targets {
 		t.Errorf("target %s has no command in cmd/scratchkit", name)
+	}
+}
+
+// The core engine (-tags scratchkit_core), what a first `mage image` builds, links neither the
+// signing stack nor ko's daemon and kind publishers: they are the full engine's cost alone.
+func TestCoreEngineLinksNoSigningStack(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-tags", "scratchkit_core", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if strings.HasPrefix(p, "github.com/sigstore/") || strings.HasPrefix(p, "github.com/google/ko/") {
+			t.Errorf("the core engine links %s", p)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -13,10 +14,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/scratchkit/scratchkit/internal/atomicfile"
 	"github.com/scratchkit/scratchkit/internal/regtransport"
 	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/targets/dockerfile"
 	"github.com/scratchkit/scratchkit/targets/image"
+	"github.com/scratchkit/scratchkit/targets/sign/keyfile"
 )
 
 // Dockerfile writes the multi-stage Dockerfile equivalent of the configured build.
@@ -58,11 +61,18 @@ func (e *Run) dockerfile(ctx context.Context) error {
 		return err
 	}
 	path := e.Abs(e.Config.Dockerfile.Path)
+	ignores, err := e.dockerignores(path)
+	if err != nil {
+		return err
+	}
 	if err := dockerfile.Write(path, text); err != nil {
 		return err
 	}
-	if err := e.dockerignore(path); err != nil {
-		return err
+	for _, ig := range ignores {
+		if err := atomicfile.WriteFile(ig.path, ig.data, 0o644); err != nil {
+			return fmt.Errorf("dockerignore: %w", err)
+		}
+		e.UI.OK("wrote %s: .git, %s, secret files by kind (env files, keys, certificates, netrc, docker, cloud and kube credentials) and signing keys stay out of the build context", e.Rel(ig.path), e.Rel(e.DistDir()))
 	}
 	var platforms []string
 	for _, p := range builds[0].Platforms {
@@ -73,12 +83,25 @@ func (e *Run) dockerfile(ctx context.Context) error {
 	return nil
 }
 
-// dockerignore keeps the dist folder, .git and keys out of the Dockerfile's build context (the
-// working directory): scratchkit's entries go into .dockerignore, and into <Dockerfile>.dockerignore
-// too when there is one, which BuildKit reads instead.
-func (e *Run) dockerignore(dockerfilePath string) error {
+// ignoreFile is a .dockerignore to write.
+type ignoreFile struct {
+	path string
+	data []byte
+}
+
+// dockerignores are the .dockerignore files that keep the dist folder, .git, secret files and the
+// signing key out of the Dockerfile's build context (the working directory): scratchkit's entries
+// go into .dockerignore, and into <Dockerfile>.dockerignore too when there is one, which BuildKit
+// reads instead; only those that change are returned. A signing key (sign.key, COSIGN_KEY, or
+// cosign.key) inside the context that a file would still let in is an error, and nothing is
+// written.
+func (e *Run) dockerignores(dockerfilePath string) ([]ignoreFile, error) {
 	var keys []string
-	if k := e.Config.Sign.Key; k != "" && !strings.Contains(k, "://") {
+	k := e.Config.Sign.Key
+	if k == "" {
+		k = keyfile.Private
+	}
+	if !strings.Contains(k, "://") {
 		keys = append(keys, e.Rel(e.Abs(k)))
 	}
 	entries := dockerfile.IgnoreEntries(e.Rel(e.DistDir()), keys...)
@@ -86,16 +109,29 @@ func (e *Run) dockerignore(dockerfilePath string) error {
 	if _, err := os.Stat(dockerfilePath + ".dockerignore"); err == nil {
 		files = append(files, dockerfilePath+".dockerignore")
 	}
+	var out []ignoreFile
 	for _, f := range files {
-		changed, err := dockerfile.WriteIgnore(f, entries)
+		old, updated, err := dockerfile.IgnoreFile(f, entries)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if changed {
-			e.UI.OK("wrote %s: %s stay out of the build context", e.Rel(f), strings.Join(entries, ", "))
+		for _, key := range keys {
+			if _, err := os.Stat(e.Abs(key)); err != nil || strings.HasPrefix(key, "../") {
+				continue // not a file in the context
+			}
+			excluded, err := dockerfile.Excluded(updated, filepath.ToSlash(key))
+			if err != nil {
+				return nil, fmt.Errorf("dockerfile: %s: %w", e.Rel(f), err)
+			}
+			if !excluded {
+				return nil, fmt.Errorf("dockerfile: the signing key %s (%s) is in the build context and %s would not keep it out (a file name docker reads as a comment or a pattern?): move the key out of %s, or rename it; nothing was written", key, e.Config.Where("sign.key"), e.Rel(f), e.Dir)
+			}
+		}
+		if !bytes.Equal(old, updated) {
+			out = append(out, ignoreFile{f, updated})
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // defaultBuilder is golang:<version>-bookworm of the Go running scratchkit, pinned by digest

@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
 
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
 	"github.com/scratchkit/scratchkit/targets/binary"
@@ -275,24 +277,54 @@ const (
 	ignoreEnd   = "# End of scratchkit's entries."
 )
 
+// SecretPatterns are the .dockerignore patterns of files that hold secrets by their kind, as
+// secret scanners (gitleaks, trufflehog) name them: environment files, private keys and
+// certificates and their stores, SSH keys, netrc, docker, cloud and Kubernetes credentials, and
+// package registry tokens. Example environment files stay in.
+var SecretPatterns = []string{
+	"**/.env", "**/.env.*", "**/*.env", "!**/.env.example", "!**/.env.sample", "!**/.env.template",
+	"**/*.key", "**/*.pem", "**/*.crt", "**/*.p12", "**/*.pfx", "**/*.jks", "**/*.keystore", "**/*.gpg",
+	"**/id_rsa*", "**/id_dsa*", "**/id_ecdsa*", "**/id_ed25519*", "**/.ssh",
+	"**/.netrc", "**/_netrc", "**/.git-credentials",
+	"**/.docker", "**/.dockercfg",
+	"**/.aws", "**/.azure", "**/.config/gcloud", "**/application_default_credentials.json", "**/*service-account*.json",
+	"**/.kube", "**/kubeconfig", "**/*.kubeconfig",
+	"**/.npmrc", "**/.pypirc", "**/*.tfstate", "**/*.tfstate.*", "**/terraform.tfvars",
+}
+
 // IgnoreEntries are the .dockerignore patterns that keep out of the build context what must never
-// enter an image's build stage or its cache: the dist folder (binaries, SBOMs, artifacts.json),
-// .git, private keys (*.key in any directory, cosign's among them), and keyFiles, relative paths of
-// further secrets such as a signing key by another name.
+// enter an image's build stage or its cache: .git, the dist folder (binaries, SBOMs,
+// artifacts.json), every SecretPatterns file, and keyFiles, relative paths of further secrets
+// such as a signing key by another name.
 func IgnoreEntries(dist string, keyFiles ...string) []string {
 	out := []string{".git"}
 	if d := filepath.ToSlash(filepath.Clean(dist)); d != "." && d != "" && !strings.HasPrefix(d, "../") {
 		out = append(out, strings.TrimPrefix(d, "/"))
 	}
-	out = append(out, "**/*.key")
+	out = append(out, SecretPatterns...)
 	for _, k := range keyFiles {
 		k = filepath.ToSlash(filepath.Clean(k))
-		if k == "." || strings.HasPrefix(k, "../") || strings.HasSuffix(k, ".key") || slices.Contains(out, k) {
+		if k == "." || strings.HasPrefix(k, "../") || slices.Contains(out, k) {
 			continue
 		}
 		out = append(out, k)
 	}
 	return out
+}
+
+// Excluded reports whether the .dockerignore text ignore keeps the file rel (relative to the
+// build context, forward slashes) out of the context, by docker's own rules
+// (github.com/moby/patternmatcher: the last matching line wins, a directory takes its files).
+func Excluded(ignore []byte, rel string) (bool, error) {
+	patterns, err := ignorefile.ReadAll(bytes.NewReader(ignore))
+	if err != nil {
+		return false, err
+	}
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		return false, err
+	}
+	return pm.MatchesOrParentMatches(rel)
 }
 
 // WriteIgnore writes entries into the .dockerignore at path as scratchkit's block: a new file
@@ -301,9 +333,25 @@ func IgnoreEntries(dist string, keyFiles ...string) []string {
 // re-include what it excludes. The file is written atomically, and only when it changes; changed
 // reports whether it did.
 func WriteIgnore(path string, entries []string) (changed bool, err error) {
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	old, b, err := IgnoreFile(path, entries)
+	if err != nil {
+		return false, err
+	}
+	if bytes.Equal(old, b) {
+		return false, nil
+	}
+	if err := atomicfile.WriteFile(path, b, 0o644); err != nil {
 		return false, fmt.Errorf("dockerignore: %w", err)
+	}
+	return true, nil
+}
+
+// IgnoreFile returns the .dockerignore at path as it is (nil when absent) and as WriteIgnore
+// would write it with entries.
+func IgnoreFile(path string, entries []string) (old, updated []byte, err error) {
+	old, err = os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, fmt.Errorf("dockerignore: %w", err)
 	}
 	var keep []string
 	inBlock := false
@@ -332,11 +380,5 @@ func WriteIgnore(path string, entries []string) (changed bool, err error) {
 		b.WriteString(e + "\n")
 	}
 	b.WriteString(ignoreEnd + "\n")
-	if bytes.Equal(old, b.Bytes()) {
-		return false, nil
-	}
-	if err := atomicfile.WriteFile(path, b.Bytes(), 0o644); err != nil {
-		return false, fmt.Errorf("dockerignore: %w", err)
-	}
-	return true, nil
+	return old, b.Bytes(), nil
 }

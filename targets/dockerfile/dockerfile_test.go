@@ -216,12 +216,29 @@ func TestWriteRefusesForeignDockerfile(t *testing.T) {
 
 // The entries keep dist, .git and keys out, and name a signing key by another name.
 func TestIgnoreEntries(t *testing.T) {
+	secrets := strings.Join(SecretPatterns, " ")
 	got := strings.Join(IgnoreEntries("dist", "keys/release.pem", "cosign.key", "../outside.pem", "env-key"), " ")
-	if want := ".git dist **/*.key keys/release.pem env-key"; got != want {
+	if want := ".git dist " + secrets + " keys/release.pem cosign.key env-key"; got != want {
 		t.Errorf("IgnoreEntries = %q, want %q", got, want)
 	}
-	if got := strings.Join(IgnoreEntries("./out/"), " "); got != ".git out **/*.key" {
+	if got := strings.Join(IgnoreEntries("./out/"), " "); got != ".git out "+secrets {
 		t.Errorf("IgnoreEntries(./out/) = %q", got)
+	}
+}
+
+// Excluded reads a .dockerignore as docker does: every secret kind is out, example env files and
+// sources are in, and the last matching line wins.
+func TestExcluded(t *testing.T) {
+	ignore := []byte(strings.Join(IgnoreEntries("dist", "#release"), "\n") + "\n")
+	for rel, want := range map[string]bool{
+		".env": true, "svc/.env.local": true, "prod.env": true, "tls/server.pem": true, "a/b/id_rsa.pub": true,
+		".ssh/known_hosts": true, ".docker/config.json": true, ".aws/credentials": true, ".kube/config": true,
+		"k8s/kubeconfig": true, ".netrc": true, "dist/hello": true, ".git/HEAD": true, "cosign.key": true,
+		".env.example": false, "main.go": false, "go.mod": false, "docs/env.md": false, "#release": false,
+	} {
+		if got, err := Excluded(ignore, rel); err != nil || got != want {
+			t.Errorf("Excluded(%s) = %v, %v; want %v", rel, got, err, want)
+		}
 	}
 }
 
@@ -235,7 +252,8 @@ func TestWriteIgnore(t *testing.T) {
 		t.Fatalf("new file: changed=%v err=%v", changed, err)
 	}
 	b, _ := os.ReadFile(p)
-	if want := ignoreBegin + "\n.git\ndist\n**/*.key\n" + ignoreEnd + "\n"; string(b) != want {
+	block := ignoreBegin + "\n" + strings.Join(entries, "\n") + "\n" + ignoreEnd + "\n"
+	if want := block; string(b) != want {
 		t.Errorf("new .dockerignore:\n%s\nwant:\n%s", b, want)
 	}
 
@@ -248,7 +266,7 @@ func TestWriteIgnore(t *testing.T) {
 		t.Fatalf("existing file: changed=%v err=%v", changed, err)
 	}
 	b, _ = os.ReadFile(p)
-	want := "node_modules\n!deploy/site.key\n*.log\n\n" + ignoreBegin + "\n.git\ndist\n**/*.key\n" + ignoreEnd + "\n"
+	want := "node_modules\n!deploy/site.key\n*.log\n\n" + block
 	if string(b) != want {
 		t.Errorf("extended .dockerignore:\n%s\nwant:\n%s", b, want)
 	}

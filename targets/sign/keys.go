@@ -16,12 +16,13 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
+	"github.com/scratchkit/scratchkit/targets/sign/keyfile"
 )
 
 // Key file names written by GenerateKeyPair, the same as `cosign generate-key-pair`.
 const (
-	PrivateKeyFile = "cosign.key"
-	PublicKeyFile  = "cosign.pub"
+	PrivateKeyFile = keyfile.Private
+	PublicKeyFile  = keyfile.Public
 )
 
 // GenerateKeyPair writes a new ECDSA P-256 key pair to dir in cosign's format: cosign.key, the
