@@ -19,6 +19,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/scratchkit/scratchkit/internal/redact"
 	"io"
 	"os"
 	"os/signal"
@@ -111,6 +112,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	os.Unsetenv(launch.EnvStatus)
 	code = execute(inv, &status, stdout, stderr)
 	status.Code = code
+	status.Error = redact.Text(status.Error) // what mage prints, as everything else printed
 	if statusFile != "" {
 		// The mage targets report the error themselves, once, as mage reports any target's.
 		if err := status.Write(statusFile); err != nil {

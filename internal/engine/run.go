@@ -21,6 +21,7 @@ import (
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
 	"github.com/scratchkit/scratchkit/internal/filelock"
 	"github.com/scratchkit/scratchkit/internal/launch"
+	"github.com/scratchkit/scratchkit/internal/redact"
 	"github.com/scratchkit/scratchkit/internal/ui"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/config"
@@ -132,9 +133,11 @@ func New(opts Options) (*Run, error) {
 	if out == nil {
 		out = os.Stdout
 	}
-	e := &Run{Config: r, Dir: r.Dir, UI: &ui.Printer{Out: out}, Verbose: opts.Verbose, extra: opts.Extra, stdout: out, done: map[string]error{}, warmed: &image.Warmed{}}
+	// What the engine prints for a person passes the one redactor; the resolved YAML stream on
+	// standard output (resolve.output "-") is the user's data and stays as it is.
+	e := &Run{Config: r, Dir: r.Dir, UI: &ui.Printer{Out: redact.Writer(out)}, Verbose: opts.Verbose, extra: opts.Extra, stdout: out, done: map[string]error{}, warmed: &image.Warmed{}}
 	if opts.Command == StageResolve && r.Resolve.Output == "-" {
-		e.UI.Out = stderr
+		e.UI.Out = redact.Writer(stderr)
 	}
 	for _, s := range opts.Skip {
 		e.done[s] = nil
@@ -309,7 +312,7 @@ func (e *Run) Save() error {
 }
 
 // stderr is where verbose command lines go.
-var stderr = os.Stderr
+var stderr = redact.Writer(os.Stderr)
 
 func plural(n int, one, many string) string {
 	if n == 1 {

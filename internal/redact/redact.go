@@ -2,6 +2,7 @@
 package redact
 
 import (
+	"io"
 	"net/url"
 	"regexp"
 	"strings"
@@ -74,8 +75,43 @@ func Error(err error) error {
 	if s, ok := err.(*cutError); ok {
 		return s
 	}
-	return &cutError{msg: urlRE.ReplaceAllStringFunc(err.Error(), requestURL), err: err}
+	return &cutError{msg: Text(err.Error()), err: err}
 }
+
+// Text returns s with what could be a credential cut out wherever it appears — in a registry's
+// or a proxy's message body as in a URL: every URL cut down as Error cuts it (no userinfo, no
+// query, no upload session), user:password@ before a host without a scheme, and the value of
+// every query parameter that signs a URL or carries a token (X-Amz-Signature, X-Amz-Credential,
+// X-Goog-Signature, sig, token, access_token, …) outside a URL too. It is the one redactor of
+// what scratchkit prints and records.
+func Text(s string) string {
+	s = urlRE.ReplaceAllStringFunc(s, requestURL)
+	s = cutUserinfo(s)
+	return signedRE.ReplaceAllString(s, "${1}=REDACTED")
+}
+
+// cutUserinfo removes user:password@ before a host; name:tag@sha256:… (an image reference by tag
+// and digest) is not userinfo and stays.
+func cutUserinfo(s string) string {
+	var b strings.Builder
+	last := 0
+	for _, m := range userinfoRE.FindAllStringSubmatchIndex(s, -1) {
+		if rest := s[m[1]:]; strings.HasPrefix(rest, "sha256:") || strings.HasPrefix(rest, "sha512:") {
+			continue
+		}
+		b.WriteString(s[last:m[3]]) // up to the end of the delimiter
+		last = m[1]
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// userinfoRE is user:password@ before a host name, without a scheme (proxy messages quote them
+// so: "proxy user:pw@proxy.corp:3128 refused").
+var userinfoRE = regexp.MustCompile(`(^|[\s"'(=,;])[^\s"'(@/:]+:[^\s"'@/]+@`)
+
+// signedRE is a query parameter that signs a URL or carries a credential, and its value.
+var signedRE = regexp.MustCompile(`(?i)\b(X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|X-Goog-Signature|X-Goog-Credential|Signature|sig|sv|se|skoid|sktid|token|access_token|refresh_token|id_token|client_secret|password|passwd|_state|Key-Pair-Id|Policy)=[^&\s"'<>;,]+`)
 
 var urlRE = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"'<>]+`)
 
@@ -112,4 +148,17 @@ func requestURL(raw string) string {
 		u.Path, u.RawPath = u.Path[:i+len("/blobs/uploads/")], ""
 	}
 	return u.String() + tail
+}
+
+// Writer passes everything written to it through Text: what a person reads is redacted however
+// it was printed. Each Write is redacted whole (a line printed at once stays whole).
+func Writer(w io.Writer) io.Writer { return textWriter{w} }
+
+type textWriter struct{ w io.Writer }
+
+func (t textWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(t.w, Text(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

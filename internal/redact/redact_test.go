@@ -69,3 +69,21 @@ func TestErrorKeepsPlainURLs(t *testing.T) {
 		}
 	}
 }
+
+// Text cuts credentials wherever a message holds them: URLs with userinfo and queries, signed
+// query parameters without a URL, user:password@host without a scheme; image references by tag
+// and digest, host:port pairs and times stay.
+func TestText(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"errors":[{"code":"DENIED","message":"see https://bob:hunter2@mirror.corp/v2/x?X-Amz-Signature=abc for details"}]}`: `{"errors":[{"code":"DENIED","message":"see https://mirror.corp/v2/x for details"}]}`,
+		"redirected with X-Amz-Credential=AKIAXYZ%2F2026&X-Amz-Signature=deadbeef&X-Amz-Date=20261207":                        "redirected with X-Amz-Credential=REDACTED&X-Amz-Signature=REDACTED&X-Amz-Date=20261207",
+		"blob at storage.example/b?sv=2024&se=2026&sig=c2VjcmV0":                                                              "blob at storage.example/b?sv=REDACTED&se=REDACTED&sig=REDACTED",
+		"proxy bob:hunter2@proxy.corp:3128 refused":                                                                           "proxy proxy.corp:3128 refused",
+		"upstream said token=abc123; retry":                                                                                   "upstream said token=REDACTED; retry",
+		"pull alpine:3.20@sha256:0123abcd failed at 10:30 from 127.0.0.1:5000/team/hello":                                     "pull alpine:3.20@sha256:0123abcd failed at 10:30 from 127.0.0.1:5000/team/hello",
+	} {
+		if got := Text(in); got != want {
+			t.Errorf("Text(%q)\n = %q\nwant %q", in, got, want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"encoding/json"
 	"io"
 	"log"
 	"net"
@@ -40,8 +41,10 @@ const (
 type Fault struct {
 	Match  func(*http.Request) bool
 	Action Action
-	Status int   // for Status
-	After  int64 // for Drop: body bytes read before the connection is closed
+	Status int // for Status
+	// Message is the registry error's message for Status; default a note that the proxy injected it.
+	Message string
+	After   int64 // for Drop: body bytes read before the connection is closed
 
 	mu   sync.Mutex
 	hits int
@@ -119,7 +122,12 @@ func (p *FaultProxy) apply(f *Fault, w http.ResponseWriter, req *http.Request) {
 		_, _ = io.Copy(io.Discard, req.Body)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(f.Status)
-		_, _ = io.WriteString(w, `{"errors":[{"code":"UNKNOWN","message":"injected by the test's fault proxy"}]}`)
+		msg := f.Message
+		if msg == "" {
+			msg = "injected by the test's fault proxy"
+		}
+		body, _ := json.Marshal(map[string]any{"errors": []map[string]string{{"code": "UNKNOWN", "message": msg}}})
+		_, _ = w.Write(body)
 	case Drop:
 		_, _ = io.CopyN(io.Discard, req.Body, f.After)
 		conn, _, err := http.NewResponseController(w).Hijack()

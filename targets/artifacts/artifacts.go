@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
+	"github.com/scratchkit/scratchkit/internal/redact"
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/vuln"
 )
@@ -225,6 +226,14 @@ func Load(dist string) (*Artifacts, error) {
 
 // Save writes the record atomically.
 func (a *Artifacts) Save(dist string) error {
+	// The messages the record keeps came from elsewhere (a database, a runtime, a registry):
+	// they pass the one redactor, as everything printed does.
+	for i := range a.Binaries {
+		a.Binaries[i].VulnError = redact.Text(a.Binaries[i].VulnError)
+	}
+	for i := range a.Smoke {
+		a.Smoke[i].Reason, a.Smoke[i].Error = redact.Text(a.Smoke[i].Reason), redact.Text(a.Smoke[i].Error)
+	}
 	data, err := json.MarshalIndent(a, "", "  ")
 	if err != nil {
 		return err

@@ -270,7 +270,7 @@ func (x explainer) transportError(e *RegistryError, terr *transport.Error) {
 		e.Sentence = fmt.Sprintf("registry %s kept failing with %s (%s) while receiving %s: check the registry's health and logs, then publish again", reg, status, x.tries(), repo)
 	default:
 		e.Problem = OtherRegistryError
-		e.Sentence = fmt.Sprintf("registry %s rejected %s (%s): %v", reg, repo, status, terr)
+		e.Sentence = fmt.Sprintf("registry %s rejected %s (%s): %s", reg, repo, status, redact.Text(terr.Error()))
 	}
 }
 

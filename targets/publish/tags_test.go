@@ -101,3 +101,26 @@ func TestRegistryTagsMoveTogether(t *testing.T) {
 		}
 	})
 }
+
+// A registry (or a proxy before it) whose error message holds credentials, a URL's userinfo or
+// a signed query, has them cut before the message reaches the error.
+func TestRegistryMessageIsRedacted(t *testing.T) {
+	_, fp := faultyRegistry(t)
+	p := newRegistry(t, publish.RegistryOptions{Repo: fp.Host + "/x", Attempts: 1})
+	fp.Inject(&testenv.Fault{Match: testenv.ManifestPut("v1"), Action: testenv.Status, Status: http.StatusBadRequest,
+		Message: "mirror https://bob:hunter2@mirror.corp/v2/x?X-Amz-Signature=sekrit refused; retry with X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=sekrit2 via proxy carol:pa55@proxy.corp:3128"})
+	defer fp.Clear()
+	_, err := p.Publish(context.Background(), publish.Artifact{Name: "app", Image: randomImage(t, 256), Tags: []string{"v1"}})
+	if err == nil {
+		t.Fatal("the push succeeded through a refusing registry")
+	}
+	msg := err.Error()
+	for _, secret := range []string{"hunter2", "sekrit", "AKIAEXAMPLE", "pa55", "bob:", "carol:"} {
+		if strings.Contains(msg, secret) {
+			t.Errorf("the error holds %q:\n%s", secret, msg)
+		}
+	}
+	if !strings.Contains(msg, "https://mirror.corp/v2/x") || !strings.Contains(msg, "proxy.corp:3128") {
+		t.Errorf("the error lost what is not secret:\n%s", msg)
+	}
+}
