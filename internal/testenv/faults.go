@@ -1,6 +1,9 @@
 package testenv
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log"
@@ -35,6 +38,8 @@ const (
 	Status
 	// Drop reads Fault.After bytes of the request body, then closes the connection.
 	Drop
+	// Observe passes the request through and records the SHA-256 of its body (Fault.Bodies).
+	Observe
 )
 
 // Fault is one misbehaviour, applied to the requests Match accepts.
@@ -46,8 +51,16 @@ type Fault struct {
 	Message string
 	After   int64 // for Drop: body bytes read before the connection is closed
 
-	mu   sync.Mutex
-	hits int
+	mu     sync.Mutex
+	hits   int
+	bodies []string
+}
+
+// Bodies are the sha256:<hex> digests of the bodies of the requests an Observe fault passed.
+func (f *Fault) Bodies() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.bodies...)
 }
 
 // Hits is how many requests the fault has been applied to.
@@ -69,8 +82,16 @@ func StartFaultProxy(t testing.TB, r *Registry) *FaultProxy {
 	proxy.ErrorLog = log.New(io.Discard, "", 0)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if f := p.match(req); f != nil {
-			p.apply(f, w, req)
-			return
+			if f.Action != Observe {
+				p.apply(f, w, req)
+				return
+			}
+			body, _ := io.ReadAll(req.Body)
+			sum := sha256.Sum256(body)
+			f.mu.Lock()
+			f.bodies = append(f.bodies, "sha256:"+hex.EncodeToString(sum[:]))
+			f.mu.Unlock()
+			req.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		proxy.ServeHTTP(w, req)
 	}), ErrorLog: log.New(io.Discard, "", 0)}
@@ -153,5 +174,21 @@ func UploadBody(req *http.Request) bool {
 func ManifestPut(ref string) func(*http.Request) bool {
 	return func(req *http.Request) bool {
 		return req.Method == http.MethodPut && strings.HasSuffix(req.URL.Path, "/manifests/"+ref)
+	}
+}
+
+// AfterFirst matches the requests match accepts but the first: a tag's second PUT, the move,
+// after the write of its own manifest that checks the registry lets it be written.
+func AfterFirst(match func(*http.Request) bool) func(*http.Request) bool {
+	var mu sync.Mutex
+	seen := 0
+	return func(req *http.Request) bool {
+		if !match(req) {
+			return false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		seen++
+		return seen > 1
 	}
 }

@@ -62,7 +62,10 @@ type TagError struct {
 	// Reading: where Failed points could not be read, so no tag was moved (it could not have
 	// been put back).
 	Reading bool
-	Tags    []TagState // every tag, in the order given; empty with Reading
+	// Probing: the registry refused a write of Failed's own manifest back to it, before any tag
+	// moved, so none was moved.
+	Probing bool
+	Tags    []TagState // every tag, in the order given; empty with Reading or Probing
 	Err     error      // why Failed failed, explained (a *RegistryError)
 }
 
@@ -78,6 +81,9 @@ type TagState struct {
 func (e *TagError) Error() string {
 	if e.Reading {
 		return fmt.Sprintf("pushed %s, but could not read where tag %s points, so no tag was moved (it could not have been put back): %v", e.Image, e.Failed, e.Err)
+	}
+	if e.Probing {
+		return fmt.Sprintf("pushed %s, but the registry refuses writes to tag %s (an immutable tag, or one this account may not move?), so no tag was moved: %v", e.Image, e.Failed, e.Err)
 	}
 	var states, stuck []string
 	for _, s := range e.Tags {

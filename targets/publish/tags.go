@@ -3,6 +3,7 @@ package publish
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -18,10 +19,18 @@ import (
 //
 //  1. read where every tag points now; a tag that cannot be read fails the tagging before any
 //     tag moves, since it could not be put back;
-//  2. move the tags that exist first and create the new ones last, so that a failure among the
+//  2. before any tag moves, write every existing tag's own manifest back to it (a write that
+//     changes nothing): a registry that refuses writes to one of them (an immutable tag, a
+//     per-tag permission) fails the tagging with no tag moved;
+//  3. move the tags that exist first and create the new ones last, so that a failure among the
 //     existing tags is undone completely;
-//  3. on a failure, put every moved tag back on the manifest it named before (read by digest);
-//  4. report where every tag points afterwards, read again from the registry.
+//  4. on a failure, put every moved tag back on the manifest it named before (read by digest);
+//  5. report where every tag points afterwards, read again from the registry.
+//
+// What remains is the window the distribution API leaves every client (ko and crane move tags
+// one PUT at a time too): while the tags move, and after a process killed among the moves or the
+// put-backs, some tags may name the new digest and others the old one; a new tag, once created,
+// stays. Publishing again moves every tag.
 //
 // Tags that already name digest are left alone (no manifest rewrite). It returns the tags, all
 // naming digest, or a *TagError.
@@ -52,6 +61,19 @@ func (r *RegistryPublisher) tagAll(ctx context.Context, x explainer, opts []remo
 			fresh = append(fresh, e)
 		default:
 			return nil, &TagError{Image: repo.Digest(digest.String()).String(), New: digest, Failed: tag.TagStr(), Reading: true, Err: x.explain("read tag", err)}
+		}
+	}
+	// Each existing tag takes a write of what it already holds before anything moves.
+	for _, e := range exist {
+		cur, err := remote.Get(e.tag, opts...)
+		if err == nil && cur.Digest != *e.before {
+			err = fmt.Errorf("tag %s moved to %s while it was being read (another publisher?)", e.tag.TagStr(), cur.Digest)
+		}
+		if err == nil {
+			err = pusher.Put(ctx, e.tag, cur)
+		}
+		if err != nil {
+			return nil, &TagError{Image: repo.Digest(digest.String()).String(), New: digest, Failed: e.tag.TagStr(), Probing: true, Err: x.explain("write tag", err)}
 		}
 	}
 	var failed *entry

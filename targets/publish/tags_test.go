@@ -11,7 +11,8 @@ import (
 	"github.com/scratchkit/scratchkit/targets/publish"
 )
 
-// Tags move together: when one tag cannot be pushed, the tags already moved go back to where
+// Tags move together: when one tag cannot be pushed (a failure after the registry took the write
+// of the tag's own manifest, so on the move itself), the tags already moved go back to where
 // they were, and the error says where every tag points.
 func TestRegistryTagsMoveTogether(t *testing.T) {
 	reg, fp := faultyRegistry(t)
@@ -25,7 +26,7 @@ func TestRegistryTagsMoveTogether(t *testing.T) {
 	at := func(t *testing.T, tag string) string { return tagDigest(t, reg.Host+"/x/app:"+tag) }
 
 	t.Run("existing tags roll back", func(t *testing.T) {
-		fp.Inject(&testenv.Fault{Match: testenv.ManifestPut("v2"), Action: testenv.Status, Status: http.StatusInternalServerError})
+		fp.Inject(&testenv.Fault{Match: testenv.AfterFirst(testenv.ManifestPut("v2")), Action: testenv.Status, Status: http.StatusInternalServerError})
 		defer fp.Clear()
 		img := randomImage(t, 256)
 		_, err := p.Publish(context.Background(), publish.Artifact{Name: "app", Image: img, Tags: []string{"latest", "v2"}})
@@ -46,7 +47,7 @@ func TestRegistryTagsMoveTogether(t *testing.T) {
 	})
 
 	t.Run("new tags go last", func(t *testing.T) {
-		fp.Inject(&testenv.Fault{Match: testenv.ManifestPut("latest"), Action: testenv.Status, Status: http.StatusInternalServerError})
+		fp.Inject(&testenv.Fault{Match: testenv.AfterFirst(testenv.ManifestPut("latest")), Action: testenv.Status, Status: http.StatusInternalServerError})
 		defer fp.Clear()
 		img := randomImage(t, 256)
 		_, err := p.Publish(context.Background(), publish.Artifact{Name: "app", Image: img, Tags: []string{"edge", "latest"}})
@@ -122,5 +123,38 @@ func TestRegistryMessageIsRedacted(t *testing.T) {
 	}
 	if !strings.Contains(msg, "https://mirror.corp/v2/x") || !strings.Contains(msg, "proxy.corp:3128") {
 		t.Errorf("the error lost what is not secret:\n%s", msg)
+	}
+}
+
+// Tags the registry refuses to move are found before any tag moves: an existing tag whose write
+// the registry refuses fails the tagging with every tag where it was, and the registry never
+// saw another tag at the new digest, not even for a moment.
+func TestRegistryRefusedTagMovesNoTag(t *testing.T) {
+	reg, fp := faultyRegistry(t)
+	p := newRegistry(t, publish.RegistryOptions{Repo: fp.Host + "/x", Attempts: 1})
+	old := randomImage(t, 256)
+	dOld, _ := old.Digest()
+	if _, err := p.Publish(context.Background(), publish.Artifact{Name: "app", Image: old, Tags: []string{"first", "second"}}); err != nil {
+		t.Fatal(err)
+	}
+	seen := fp.Inject(&testenv.Fault{Match: testenv.ManifestPut("first"), Action: testenv.Observe})
+	fp.Inject(&testenv.Fault{Match: testenv.ManifestPut("second"), Action: testenv.Status, Status: http.StatusForbidden, Message: "tag second is immutable"})
+	defer fp.Clear()
+	img := randomImage(t, 256)
+	dNew, _ := img.Digest()
+	_, err := p.Publish(context.Background(), publish.Artifact{Name: "app", Image: img, Tags: []string{"first", "second"}})
+	var te *publish.TagError
+	if !errors.As(err, &te) || !te.Probing || te.Failed != "second" || !strings.Contains(err.Error(), "refuses writes to tag second") || !strings.Contains(err.Error(), "no tag was moved") {
+		t.Fatalf("got %v, want a TagError naming second, before any move", err)
+	}
+	for _, b := range seen.Bodies() {
+		if b == dNew.String() {
+			t.Errorf(":first was PUT at the new digest %s (then put back?): a refused tag must be found before any moves", dNew)
+		}
+	}
+	for _, tag := range []string{"first", "second"} {
+		if got := tagDigest(t, reg.Host+"/x/app:"+tag); got != dOld.String() {
+			t.Errorf(":%s = %s, want it still at %s", tag, got, dOld)
+		}
 	}
 }
