@@ -11,6 +11,7 @@ package atomicfile
 import (
 	"errors"
 	"fmt"
+	"github.com/scratchkit/scratchkit/internal/pidlive"
 	"io"
 	"io/fs"
 	"os"
@@ -120,7 +121,7 @@ func sweep(dir, base string) {
 		gone := false
 		if pid, _, ok := strings.Cut(rest, "-"); ok {
 			n, err := strconv.Atoi(pid)
-			gone = err == nil && n > 0 && n != os.Getpid() && !alive(n)
+			gone = err == nil && n > 0 && n != os.Getpid() && !pidlive.Alive(n)
 		}
 		if gone || time.Since(info.ModTime()) > StaleAfter {
 			_ = os.Remove(filepath.Join(dir, e.Name()))

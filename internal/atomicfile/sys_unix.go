@@ -9,12 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// alive reports whether a process with pid exists (it may belong to another user).
-func alive(pid int) bool {
-	err := unix.Kill(pid, 0)
-	return err == nil || errors.Is(err, unix.EPERM)
-}
-
 // syncDir makes a rename in dir durable. File systems that cannot sync a directory are taken
 // at their word.
 func syncDir(dir string) error {

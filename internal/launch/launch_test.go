@@ -322,3 +322,60 @@ func goEnv(t *testing.T, name string) string {
 	}
 	return strings.TrimSpace(string(out))
 }
+
+// A run killed with SIGKILL cannot remove its status directory; the next run removes it, and
+// leaves a running process's alone.
+func TestStatusDirOfAKilledRunIsSwept(t *testing.T) {
+	if os.Getenv("SCRATCHKIT_STATUSDIR_HELPER") == "1" {
+		dir, err := statusDir()
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		fmt.Println(dir)
+		time.Sleep(time.Minute) // until killed
+		return
+	}
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	start := func() (*exec.Cmd, string) {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestStatusDirOfAKilledRunIsSwept$")
+		cmd.Env = append(os.Environ(), "SCRATCHKIT_STATUSDIR_HELPER=1", "TMPDIR="+tmp)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line := make([]byte, 4096)
+		n, _ := out.Read(line)
+		dir := strings.TrimSpace(string(line[:n]))
+		if !strings.HasPrefix(filepath.Base(dir), fmt.Sprintf("%s%d-", statusDirPrefix, cmd.Process.Pid)) {
+			t.Fatalf("the helper's status directory %q is not named for its pid %d", dir, cmd.Process.Pid)
+		}
+		return cmd, dir
+	}
+	killed, killedDir := start()
+	running, runningDir := start()
+	defer func() { _ = running.Process.Kill(); _ = running.Wait() }()
+	if err := killed.Process.Kill(); err != nil { // SIGKILL: no deferred clean-up runs
+		t.Fatal(err)
+	}
+	_ = killed.Wait()
+	if _, err := os.Stat(killedDir); err != nil {
+		t.Fatalf("the killed run's directory is already gone (%v): the test shows nothing", err)
+	}
+	mine, err := statusDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(killedDir); !os.IsNotExist(err) {
+		t.Errorf("the killed run's status directory %s outlived the next run: %v", killedDir, err)
+	}
+	for _, d := range []string{runningDir, mine} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s of a live process was removed: %v", d, err)
+		}
+	}
+}

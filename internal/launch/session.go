@@ -8,9 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/scratchkit/scratchkit/internal/pidlive"
 )
 
 // Session is one mage invocation's use of the engine: what the magefile configured, which
@@ -106,7 +110,7 @@ func (s *Session) engine(ctx context.Context, full bool) (string, error) {
 // terminal; a cancelled ctx (mage cancels on SIGINT) is forwarded as SIGINT, and the engine
 // gets time to clean up before it is killed.
 func (s *Session) exec(ctx context.Context, bin, name, arg string) (Status, error) {
-	dir, err := os.MkdirTemp("", "scratchkit-status-")
+	dir, err := statusDir()
 	if err != nil {
 		return Status{}, err
 	}
@@ -151,4 +155,40 @@ func (s *Session) exec(ctx context.Context, bin, name, arg string) (Status, erro
 		code = ee.ExitCode()
 	}
 	return Status{}, &ExitError{Code: code, Msg: fmt.Sprintf("%s: the scratchkit engine %s %s without saying why (%v); its output is above", name, bin, why, err)}
+}
+
+// statusDirPrefix starts the names of the status directories under the temporary directory.
+const statusDirPrefix = "scratchkit-status-"
+
+// statusDir makes the directory of one engine run's status file, named for this process
+// (scratchkit-status-<pid>-<random>), after removing those of processes that are gone: a run
+// killed with SIGKILL cannot remove its own, and the next run does.
+func statusDir() (string, error) {
+	sweepStatusDirs(os.TempDir())
+	return os.MkdirTemp("", fmt.Sprintf("%s%d-", statusDirPrefix, os.Getpid()))
+}
+
+// sweepStatusDirs removes the status directories in tmp whose process is gone. One of an earlier
+// version (no pid in its name) goes when it was last written over a day ago.
+func sweepStatusDirs(tmp string) {
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), statusDirPrefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		gone := false
+		if pid, _, ok := strings.Cut(rest, "-"); ok {
+			n, err := strconv.Atoi(pid)
+			gone = err == nil && n != os.Getpid() && !pidlive.Alive(n)
+		} else if info, err := e.Info(); err == nil {
+			gone = time.Since(info.ModTime()) > 24*time.Hour
+		}
+		if gone {
+			_ = os.RemoveAll(filepath.Join(tmp, e.Name()))
+		}
+	}
 }
