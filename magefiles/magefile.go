@@ -52,7 +52,7 @@ func Lint() error {
 
 // Docs regenerates the generated documentation: docs/config.md and the static base in docs/bases.md.
 func Docs() error {
-	if err := sh.RunV("go", "test", "./internal/docgen", "-update"); err != nil {
+	if err := sh.RunV("go", "test", "./cmd/scratchkit/docgen", "-update"); err != nil {
 		return err
 	}
 	return sh.RunV("go", "test", "./targets/image", "-run", "TestBasesDoc", "-update")

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scratchkit/scratchkit/internal/engine"
+	"github.com/scratchkit/scratchkit/cmd/scratchkit/engine"
 	"github.com/scratchkit/scratchkit/internal/filelock"
 	"github.com/scratchkit/scratchkit/internal/testenv"
 )

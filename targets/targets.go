@@ -17,8 +17,8 @@ package targets
 import (
 	"context"
 
-	"github.com/scratchkit/scratchkit/internal/launch"
 	"github.com/scratchkit/scratchkit/targets/config"
+	"github.com/scratchkit/scratchkit/targets/launch"
 )
 
 // Config is the configuration a magefile can set; its fields mirror scratchkit.yaml.

@@ -25,7 +25,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/scratchkit/scratchkit/internal/render"
+	"github.com/scratchkit/scratchkit/cmd/scratchkit/render"
 	"github.com/scratchkit/scratchkit/targets/binary"
 )
 

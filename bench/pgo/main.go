@@ -54,7 +54,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/scratchkit/scratchkit/internal/render"
+	"github.com/scratchkit/scratchkit/cmd/scratchkit/render"
 	"github.com/scratchkit/scratchkit/targets/pgo"
 )
 

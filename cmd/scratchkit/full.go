@@ -5,8 +5,8 @@ package main
 import (
 	"fmt"
 
-	"github.com/scratchkit/scratchkit/internal/engine"
-	"github.com/scratchkit/scratchkit/internal/engine/signstage"
+	"github.com/scratchkit/scratchkit/cmd/scratchkit/engine"
+	"github.com/scratchkit/scratchkit/cmd/scratchkit/engine/signstage"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/publish/kopub"
 )

@@ -19,7 +19,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/scratchkit/scratchkit/internal/redact"
 	"io"
 	"os"
 	"os/signal"
@@ -27,9 +26,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/scratchkit/scratchkit/internal/engine"
-	"github.com/scratchkit/scratchkit/internal/launch"
+	"github.com/scratchkit/scratchkit/internal/redact"
+
+	"github.com/scratchkit/scratchkit/cmd/scratchkit/engine"
 	"github.com/scratchkit/scratchkit/targets/config"
+	"github.com/scratchkit/scratchkit/targets/launch"
 )
 
 // A command is a subcommand, as mage's target of the same name.

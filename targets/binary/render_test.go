@@ -1,9 +1,9 @@
 package binary_test
 
 import (
-	"github.com/scratchkit/scratchkit/internal/render"
+	"github.com/scratchkit/scratchkit/cmd/scratchkit/render"
 	"github.com/scratchkit/scratchkit/targets/binary"
 )
 
-// The table a person reads is printed by internal/render; see WriteTable in export_test.go.
+// The table a person reads is printed by cmd/scratchkit/render; see WriteTable in export_test.go.
 func init() { binary.WriteTable = render.VerifyTable }

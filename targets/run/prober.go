@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scratchkit/scratchkit/internal/cachedir"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -67,11 +69,7 @@ func (o Options) cacheDir() (string, error) {
 	if o.CacheDir != "" {
 		return o.CacheDir, nil
 	}
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("no cache directory for smoke's prober (%w): set XDG_CACHE_HOME or HOME", err)
-	}
-	return filepath.Join(dir, "scratchkit"), nil
+	return cachedir.Dir()
 }
 
 // proberBinary returns the path of the prober binary for this source and Go version, building it

@@ -12,10 +12,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scratchkit/scratchkit/internal/launch"
-	"github.com/scratchkit/scratchkit/internal/render"
+	"github.com/scratchkit/scratchkit/internal/cachedir"
+
+	"github.com/scratchkit/scratchkit/cmd/scratchkit/render"
+	"github.com/scratchkit/scratchkit/cmd/scratchkit/ui"
 	"github.com/scratchkit/scratchkit/internal/secrets"
-	"github.com/scratchkit/scratchkit/internal/ui"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/config"
@@ -158,7 +159,7 @@ func (e *Run) ignoresOf(name string) []vulnIgnore {
 func (e *Run) vulnDatabase(ctx context.Context) (*vuln.DB, error) {
 	e.vulnOnce.Do(func() {
 		opts := vuln.Options{InfoMaxAge: vuln.DefaultInfoMaxAge}
-		if dir, err := launch.DefaultCacheDir(); err == nil {
+		if dir, err := cachedir.Dir(); err == nil {
 			opts.CacheDir = filepath.Join(dir, "vuln")
 		}
 		if db := e.Config.VulnDB(); db == vuln.GoProxy {

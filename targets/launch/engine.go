@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scratchkit/scratchkit/internal/cachedir"
+
 	"github.com/scratchkit/scratchkit/internal/filelock"
 	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/internal/tick"
@@ -34,7 +36,7 @@ const CoreTag = "scratchkit_core"
 
 // Cache is where engines are built and kept.
 type Cache struct {
-	// Dir holds one folder per engine build key. Default: DefaultCacheDir().
+	// Dir holds one folder per engine build key. Default: cachedir.Dir().
 	Dir string
 	// Go is the go command that builds engines. Default "go".
 	Go string
@@ -45,21 +47,9 @@ type Cache struct {
 	Log io.Writer
 }
 
-// DefaultCacheDir is $SCRATCHKIT_CACHE, else the user cache directory's scratchkit folder.
-func DefaultCacheDir() (string, error) {
-	if d := os.Getenv(EnvCache); d != "" {
-		return filepath.Abs(d)
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("no cache directory for the scratchkit engine (%v): set %s", err, EnvCache)
-	}
-	return filepath.Join(d, "scratchkit"), nil
-}
-
 func (c *Cache) defaults() error {
 	if c.Dir == "" {
-		d, err := DefaultCacheDir()
+		d, err := cachedir.Dir()
 		if err != nil {
 			return err
 		}

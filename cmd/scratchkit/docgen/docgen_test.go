@@ -10,13 +10,13 @@ import (
 var update = flag.Bool("update", false, "rewrite docs/config.md")
 
 // TestConfigReferenceCurrent fails when docs/config.md differs from the config types.
-// Regenerate with: go test ./internal/docgen -update
+// Regenerate with: go test ./cmd/scratchkit/docgen -update
 func TestConfigReferenceCurrent(t *testing.T) {
-	got, err := ConfigReference("../../targets/config")
+	got, err := ConfigReference("../../../targets/config")
 	if err != nil {
 		t.Fatal(err)
 	}
-	const path = "../../docs/config.md"
+	const path = "../../../docs/config.md"
 	if *update {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
@@ -24,10 +24,10 @@ func TestConfigReferenceCurrent(t *testing.T) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v: run go test ./internal/docgen -update", err)
+		t.Fatalf("%v: run go test ./cmd/scratchkit/docgen -update", err)
 	}
 	if string(want) != got {
-		t.Fatalf("docs/config.md is out of date with targets/config: run go test ./internal/docgen -update")
+		t.Fatalf("docs/config.md is out of date with targets/config: run go test ./cmd/scratchkit/docgen -update")
 	}
 	for _, key := range []string{"`platforms`", "`builds[].linkage`", "`image.base`", "`SCRATCHKIT_PLATFORMS`", "`KO_DOCKER_REPO`", "`pgo.endpoints`", "`sign.recursive`", "`verify.max_size`"} {
 		if !strings.Contains(got, key) {

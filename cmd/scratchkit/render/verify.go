@@ -7,8 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/scratchkit/scratchkit/cmd/scratchkit/ui"
 	"github.com/scratchkit/scratchkit/internal/bytesize"
-	"github.com/scratchkit/scratchkit/internal/ui"
 	"github.com/scratchkit/scratchkit/targets/binary"
 )
 

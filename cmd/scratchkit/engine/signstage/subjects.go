@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scratchkit/scratchkit/cmd/scratchkit/engine"
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
-	"github.com/scratchkit/scratchkit/internal/engine"
 	"github.com/scratchkit/scratchkit/internal/redact"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/image"

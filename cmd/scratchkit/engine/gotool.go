@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/scratchkit/scratchkit/internal/launch"
+	"github.com/scratchkit/scratchkit/internal/cachedir"
+
 	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/targets/gobuild"
 	"github.com/scratchkit/scratchkit/targets/goenv"
@@ -30,7 +31,7 @@ func (e *Run) GoEnv(ctx context.Context) (goenv.Env, error) {
 func (e *Run) Toolchain(ctx context.Context) (string, error) {
 	e.toolOnce.Do(func() {
 		opts := gobuild.ToolchainOptions{Env: secrets.Environ(), MaxAge: time.Hour}
-		if dir, err := launch.DefaultCacheDir(); err == nil {
+		if dir, err := cachedir.Dir(); err == nil {
 			opts.CacheDir = dir
 		}
 		e.toolchain, e.toolErr = gobuild.ResolveToolchain(ctx, e.Config.Build.Toolchain, opts)

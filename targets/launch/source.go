@@ -65,7 +65,7 @@ func checkout() (Source, error) {
 	if !ok || !filepath.IsAbs(file) {
 		return Source{}, fmt.Errorf("the scratchkit checkout this magefile uses cannot be located (it was compiled with -trimpath): compile it without -trimpath, or set %s to a scratchkit binary", EnvEngine)
 	}
-	dir := filepath.Dir(filepath.Dir(filepath.Dir(file))) // <root>/internal/launch/source.go
+	dir := filepath.Dir(filepath.Dir(filepath.Dir(file))) // <root>/targets/launch/source.go
 	if m, err := modulePath(filepath.Join(dir, "go.mod")); err != nil || m != ModulePath {
 		return Source{}, fmt.Errorf("the scratchkit checkout %s this magefile was compiled from is gone or moved (%s: module %q, %v): run mage again so it recompiles, or set %s", dir, filepath.Join(dir, "go.mod"), m, err, EnvEngine)
 	}

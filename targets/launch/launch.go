@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+
+	"github.com/scratchkit/scratchkit/internal/cachedir"
 )
 
 // ModulePath is scratchkit's module.
@@ -31,9 +33,8 @@ const (
 	// EnvEngine names an engine binary to run instead of building one (e.g. one installed with
 	// go install github.com/scratchkit/scratchkit/cmd/scratchkit@<version>).
 	EnvEngine = "SCRATCHKIT_ENGINE"
-	// EnvCache overrides where engines are cached (default: the user cache directory's
-	// scratchkit folder).
-	EnvCache = "SCRATCHKIT_CACHE"
+	// EnvCache overrides where engines (and every other cache) are kept (cachedir.Dir).
+	EnvCache = cachedir.Env
 )
 
 // Exit statuses of the engine.

@@ -10,7 +10,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/scratchkit/scratchkit/internal/render"
+	"github.com/scratchkit/scratchkit/cmd/scratchkit/render"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/image"
 	"github.com/scratchkit/scratchkit/targets/publish"

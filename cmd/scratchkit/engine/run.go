@@ -18,11 +18,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scratchkit/scratchkit/internal/cachedir"
+
+	"github.com/scratchkit/scratchkit/cmd/scratchkit/ui"
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
 	"github.com/scratchkit/scratchkit/internal/filelock"
-	"github.com/scratchkit/scratchkit/internal/launch"
 	"github.com/scratchkit/scratchkit/internal/redact"
-	"github.com/scratchkit/scratchkit/internal/ui"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/config"
 	"github.com/scratchkit/scratchkit/targets/config/load"
@@ -196,7 +197,7 @@ func (e *Run) Ran() []string {
 // (engines, compressed layers, the smoke prober): $SCRATCHKIT_CACHE, else the user cache
 // directory's scratchkit folder. Empty when there is none: then nothing is cached.
 func (e *Run) CacheDir() string {
-	d, err := launch.DefaultCacheDir()
+	d, err := cachedir.Dir()
 	if err != nil {
 		return ""
 	}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scratchkit/scratchkit/internal/render"
+	"github.com/scratchkit/scratchkit/cmd/scratchkit/render"
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/run"
 )

@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/scratchkit/scratchkit/internal/engine"
+	"github.com/scratchkit/scratchkit/cmd/scratchkit/engine"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/sign"
 )
