@@ -16,6 +16,19 @@ type goBuild struct {
 	args []string // after "go", with -o replaced by the caller
 }
 
+// firstBuild is the project's first, untimed `mage -v build`: it builds the engine into the
+// project's empty SCRATCHKIT_CACHE, warms the Go cache, and prints the go build line it returns.
+func (p *project) firstBuild(ctx context.Context, env []string) (*goBuild, error) {
+	out, err := output(p.mage(ctx, env, "-v", "build"))
+	if err != nil {
+		return nil, err
+	}
+	if err := p.findEngine(); err != nil {
+		return nil, err
+	}
+	return parseGoBuild(out)
+}
+
 // parseGoBuild finds `(cd DIR && ENV... go build ...)` in mage -v output.
 func parseGoBuild(out string) (*goBuild, error) {
 	for _, line := range strings.Split(out, "\n") {
@@ -92,14 +105,7 @@ func compareBuild(ctx context.Context, b *bench) error {
 	}
 	// The first run builds the engine into the project's empty SCRATCHKIT_CACHE, warms the Go
 	// cache and prints the exact go build command line.
-	out, err := output(p.mage(ctx, nil, "-v", "build"))
-	if err != nil {
-		return err
-	}
-	if err := p.findEngine(); err != nil {
-		return err
-	}
-	g, err := parseGoBuild(out)
+	g, err := p.firstBuild(ctx, nil)
 	if err != nil {
 		return err
 	}

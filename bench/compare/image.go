@@ -205,14 +205,7 @@ func compareImage(ctx context.Context, b *bench) error {
 	// The first mage run builds the core engine into the project's empty SCRATCHKIT_CACHE
 	// (untimed) and prints the go build line; ko gets the ldflags scratchkit passes, from a
 	// .ko.yaml outside the project (KO_CONFIG_PATH), so scratchkit does not read it.
-	out, err := output(p.mage(ctx, []string{"SCRATCHKIT_PLATFORMS=" + host}, "-v", "build"))
-	if err != nil {
-		return err
-	}
-	if err := p.findEngine(); err != nil {
-		return err
-	}
-	g, err := parseGoBuild(out)
+	g, err := p.firstBuild(ctx, []string{"SCRATCHKIT_PLATFORMS=" + host})
 	if err != nil {
 		return err
 	}

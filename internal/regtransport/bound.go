@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/scratchkit/scratchkit/internal/defaults"
 )
 
 // The default bounds of one registry request.
@@ -37,12 +39,7 @@ type Timeouts struct {
 }
 
 func (t Timeouts) orDefaults() Timeouts {
-	if t.Response <= 0 {
-		t.Response = DefaultResponseTimeout
-	}
-	if t.Request <= 0 {
-		t.Request = DefaultRequestTimeout
-	}
+	t.Response, t.Request = defaults.Positive(t.Response, DefaultResponseTimeout), defaults.Positive(t.Request, DefaultRequestTimeout)
 	return t
 }
 

@@ -40,15 +40,9 @@ type Options struct {
 	Static bool
 	// Builds are the images, one final stage each (docker build --target <name>).
 	Builds []Build
-	// User is the user of the final image. Default image.DefaultUser, 65532:65532 (nonroot).
-	User string
-	// Env, Args, Workdir, Ports, Volumes and Labels mirror the image: configuration.
-	Env     []string
-	Args    []string
-	Workdir string
-	Ports   []string
-	Volumes []string
-	Labels  map[string]string
+	// RunConfig is how the final image runs, as Image builds it; the user defaults to
+	// image.DefaultUser, 65532:65532 (nonroot).
+	image.RunConfig
 	// ModuleDir is the module's directory relative to the Dockerfile's (the build context), "." by default.
 	ModuleDir string
 }

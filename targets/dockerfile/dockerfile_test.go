@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/scratchkit/scratchkit/targets/image"
 )
 
 // instruction is one Dockerfile instruction with its continuation lines joined.
@@ -71,8 +73,8 @@ func generate(t *testing.T, o Options) []instruction {
 func hello() Options {
 	return Options{
 		Builder: "golang:1.26.8-bookworm", Base: "scratch", Static: true,
-		Builds: []Build{{Name: "hello", Main: ".", Ldflags: []string{"-X main.version=v1.2.3"}, Linkage: "static"}},
-		Args:   []string{"-addr", ":8080"}, Ports: []string{"8080"}, Volumes: []string{"/var/lib/hello"},
+		Builds:    []Build{{Name: "hello", Main: ".", Ldflags: []string{"-X main.version=v1.2.3"}, Linkage: "static"}},
+		RunConfig: image.RunConfig{Args: []string{"-addr", ":8080"}, Ports: []string{"8080"}, Volumes: []string{"/var/lib/hello"}},
 	}
 }
 

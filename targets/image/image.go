@@ -63,6 +63,27 @@ const author = "github.com/scratchkit/scratchkit"
 // that leaves a binary unchanged pushes no new layer for it.
 var LayerTime = time.Unix(0, 0).UTC()
 
+// RunConfig is what an image's config says about running it, the same whether scratchkit
+// builds the image (Spec) or writes a Dockerfile that builds it (dockerfile.Options).
+type RunConfig struct {
+	// User is user[:group] to run as. Empty means 65532:65532 (nonroot); root ("0", "root") runs
+	// only when asked for here, and is reported through Warn.
+	User string
+	// Env holds KEY=VALUE entries, set after the base's and PATH/KO_DATA_PATH.
+	Env []string
+	// Args are the arguments after the entrypoint (the config's Cmd).
+	Args []string
+	// Workdir is the absolute working directory; empty keeps the base's (/ for built-in bases).
+	Workdir string
+	// Ports are exposed ports: "8080", "8080/tcp", "53/udp".
+	Ports []string
+	// Volumes are absolute directories declared as volumes (the config's Volumes, a
+	// Dockerfile's VOLUME).
+	Volumes []string
+	// Labels go into the image config.
+	Labels map[string]string
+}
+
 // Spec says what image to assemble. It is plain data; the zero value of each optional field
 // means the documented default.
 type Spec struct {
@@ -102,22 +123,9 @@ type Spec struct {
 	// cache: every Build compresses every layer it does not take from Warmed.
 	CacheDir string
 
-	// User is user[:group] to run as. Empty means 65532:65532 (nonroot); root ("0", "root") runs
-	// only when asked for here, and is reported through Warn.
-	User string
-	// Env holds KEY=VALUE entries, set after the base's and PATH/KO_DATA_PATH.
-	Env []string
-	// Args are the arguments after the entrypoint (the config's Cmd).
-	Args []string
-	// Workdir is the absolute working directory; empty keeps the base's (/ for built-in bases).
-	Workdir string
-	// Ports are exposed ports: "8080", "8080/tcp", "53/udp".
-	Ports []string
-	// Volumes are absolute directories declared as volumes (the config's Volumes, a
-	// Dockerfile's VOLUME).
-	Volumes []string
-	// Labels go into the image config.
-	Labels map[string]string
+	// RunConfig is how the image runs: user, environment, arguments, working directory, ports,
+	// volumes, labels.
+	RunConfig
 	// Annotations go into every manifest and the index. They override the source, revision and
 	// version annotations below; created and base.* are facts and cannot be overridden.
 	Annotations map[string]string

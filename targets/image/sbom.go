@@ -169,14 +169,7 @@ func sbomFor(content []byte, sum, name string, created time.Time) ([]byte, error
 		doc.Packages = append(doc.Packages, modulePackage(id, dep, "LIBRARY", false))
 		doc.Relationships = append(doc.Relationships, spdxRelationship{binID, "DEPENDS_ON", id})
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(doc); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return encodeSPDX(doc)
 }
 
 // modulePackage describes a module; a replaced module is described by its replacement. Only
@@ -377,14 +370,7 @@ func IndexSBOM(name, repo, index string, platforms []IndexPlatform, created time
 			spdxRelationship{imgID, "CONTAINS", binID},
 		)
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(doc); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return encodeSPDX(doc)
 }
 
 // ociPURL is the package URL of an image by digest (pkg:oci/<name>@sha256%3A<hex>), with its
@@ -406,4 +392,16 @@ func ociPURL(name, repo, digest, plat string) []spdxExternalRef {
 		loc += "?" + q.Encode()
 	}
 	return []spdxExternalRef{{Category: "PACKAGE-MANAGER", Type: "purl", Locator: loc}}
+}
+
+// encodeSPDX writes an SPDX document as indented JSON, with no HTML escaping (URLs stay readable).
+func encodeSPDX(doc any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/scratchkit/scratchkit/internal/defaults"
 )
 
 // LoadOptions configures GenerateLoad.
@@ -48,8 +50,8 @@ func GenerateLoad(ctx context.Context, opts LoadOptions) (LoadResult, error) {
 	if err != nil {
 		return LoadResult{}, err
 	}
-	workers := positiveOr(opts.Concurrency, 4)
-	timeout := positiveOr(opts.Timeout, 10*time.Second)
+	workers := defaults.Positive(opts.Concurrency, 4)
+	timeout := defaults.Positive(opts.Timeout, 10*time.Second)
 	if opts.Duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.Duration)

@@ -1,6 +1,7 @@
 package pgo
 
 import (
+	"strconv"
 	"strings"
 )
 
@@ -55,21 +56,15 @@ func funcKey(rest string) (key string, closure bool) {
 // isInnerName reports whether a name element is one the compiler gives to closures and wrappers.
 func isInnerName(s string) bool {
 	for _, p := range []string{"func", "gowrap", "deferwrap"} {
-		if strings.HasPrefix(s, p) && allDigits(s[len(p):]) {
+		if strings.HasPrefix(s, p) && decimal(s[len(p):]) {
 			return true
 		}
 	}
-	return allDigits(s)
+	return decimal(s)
 }
 
-func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
+// decimal reports whether s is a number the compiler wrote (func1, the 2 of a.b.2).
+func decimal(s string) bool {
+	_, err := strconv.ParseUint(s, 10, 64)
+	return err == nil
 }

@@ -3,6 +3,8 @@ package pgo
 import (
 	"strings"
 	"time"
+
+	"github.com/scratchkit/scratchkit/internal/defaults"
 )
 
 // Defaults applied by Collect to zero fields of Options and Workload.
@@ -88,17 +90,9 @@ func (o *Options) logf(format string, args ...any) {
 	}
 }
 
-// positiveOr is v, or d when v is not positive (unset).
-func positiveOr[T int | time.Duration](v, d T) T {
-	if v <= 0 {
-		return d
-	}
-	return v
-}
+func (o Options) seconds() int { return defaults.Positive(o.Seconds, DefaultSeconds) }
 
-func (o Options) seconds() int { return positiveOr(o.Seconds, DefaultSeconds) }
-
-func (o Options) timeout() time.Duration { return positiveOr(o.Timeout, DefaultTimeout) }
+func (o Options) timeout() time.Duration { return defaults.Positive(o.Timeout, DefaultTimeout) }
 
 func (o Options) retries() int {
 	switch {
@@ -110,7 +104,9 @@ func (o Options) retries() int {
 	return o.Retries
 }
 
-func (o Options) backoff() time.Duration { return positiveOr(o.RetryBackoff, DefaultRetryBackoff) }
+func (o Options) backoff() time.Duration {
+	return defaults.Positive(o.RetryBackoff, DefaultRetryBackoff)
+}
 
 // ParseEndpoints splits a comma- or space-separated list of endpoint URLs (the form of
 // SCRATCHKIT_PGO_ENDPOINTS) into Endpoints without headers or TLS options.

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scratchkit/scratchkit/internal/defaults"
+
 	"github.com/scratchkit/scratchkit/internal/secrets"
 )
 
@@ -126,7 +128,7 @@ func runWorkload(ctx context.Context, w *Workload, opts *Options) ([]byte, *Load
 		u, _ := url.Parse(f.url)
 		ready = u.Scheme + "://" + u.Host + "/debug/pprof/"
 	}
-	grace := positiveOr(w.StopGrace, DefaultStopGrace)
+	grace := defaults.Positive(w.StopGrace, DefaultStopGrace)
 
 	svc, err := startProcess(w.Command, w.Dir, w.Env)
 	if err != nil {
@@ -225,7 +227,7 @@ func warmUp(ctx context.Context, svc *process, warmup time.Duration) error {
 
 // waitReady polls url until it answers 2xx, the process exits, or the timeout passes.
 func waitReady(ctx context.Context, svc *process, url string, timeout time.Duration) error {
-	timeout = positiveOr(timeout, DefaultReadyTimeout)
+	timeout = defaults.Positive(timeout, DefaultReadyTimeout)
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: 2 * time.Second}
 	var last string

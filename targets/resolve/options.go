@@ -1,5 +1,7 @@
 package resolve
 
+import "github.com/scratchkit/scratchkit/internal/defaults"
+
 // Defaults applied to zero fields of Options.
 const (
 	// DefaultMaxFileSize bounds each YAML file read: 16 MiB, far above any hand-written manifest
@@ -23,11 +25,6 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.MaxFileSize <= 0 {
-		o.MaxFileSize = DefaultMaxFileSize
-	}
-	if o.MaxAliasNodes <= 0 {
-		o.MaxAliasNodes = DefaultMaxAliasNodes
-	}
+	o.MaxFileSize, o.MaxAliasNodes = defaults.Positive(o.MaxFileSize, DefaultMaxFileSize), defaults.Positive(o.MaxAliasNodes, DefaultMaxAliasNodes)
 	return o
 }

@@ -512,17 +512,29 @@ func (i *imageInfo) checkCARoots() Finding {
 	}
 	fix := "Fix: build on the static base (image.base: static), which has Mozilla's roots at /etc/ssl/certs/ca-certificates.crt and sets SSL_CERT_FILE; " +
 		"or embed roots in the binary with import _ \"golang.org/x/crypto/x509roots/fallback\"; or add a CA bundle to the image and set SSL_CERT_FILE to it."
+	return lack{check: CheckCARoots, fix: fix,
+		unknown:  "cannot tell from the binary whether it makes TLS connections (no Go function table); " + missing + ". If it does, they fail with \"x509: certificate signed by unknown authority\". ",
+		unused:   "the binary does not link crypto/tls or crypto/x509: no CA roots needed",
+		embedded: "the image has no CA roots, but the binary embeds golang.org/x/crypto/x509roots/fallback, which Go uses when the system has none",
+		failure:  "the binary links crypto/tls and crypto/x509 and does not embed roots, but " + missing + ": every outgoing TLS connection will fail with \"x509: certificate signed by unknown authority\". ",
+	}.finding(known, f.UsesTLS, f.EmbedsRoots)
+}
+
+// lack is a check of something the image does not have that the binary may need (CA roots,
+// zone data): the texts for when the binary cannot tell, does not need it, brings its own, or
+// needs it and fails. fix ends the warning and the failure.
+type lack struct{ check, fix, unknown, unused, embedded, failure string }
+
+func (l lack) finding(known, uses, embeds bool) Finding {
 	switch {
 	case !known:
-		return Finding{Check: CheckCARoots, Status: binary.StatusWarn, Detail: "cannot tell from the binary whether it makes TLS connections (no Go function table); " + missing +
-			". If it does, they fail with \"x509: certificate signed by unknown authority\". " + fix}
-	case !f.UsesTLS:
-		return Finding{Check: CheckCARoots, Status: binary.StatusPass, Detail: "the binary does not link crypto/tls or crypto/x509: no CA roots needed"}
-	case f.EmbedsRoots:
-		return Finding{Check: CheckCARoots, Status: binary.StatusPass, Detail: "the image has no CA roots, but the binary embeds golang.org/x/crypto/x509roots/fallback, which Go uses when the system has none"}
+		return Finding{Check: l.check, Status: binary.StatusWarn, Detail: l.unknown + l.fix}
+	case !uses:
+		return Finding{Check: l.check, Status: binary.StatusPass, Detail: l.unused}
+	case embeds:
+		return Finding{Check: l.check, Status: binary.StatusPass, Detail: l.embedded}
 	}
-	return Finding{Check: CheckCARoots, Status: binary.StatusFail, Detail: "the binary links crypto/tls and crypto/x509 and does not embed roots, but " + missing +
-		": every outgoing TLS connection will fail with \"x509: certificate signed by unknown authority\". " + fix}
+	return Finding{Check: l.check, Status: binary.StatusFail, Detail: l.failure + l.fix}
 }
 
 func (i *imageInfo) checkZoneInfo() Finding {
@@ -550,16 +562,12 @@ func (i *imageInfo) checkZoneInfo() Finding {
 	}
 	fix := "Fix: build on the static base (image.base: static), which has Go's zone data in /usr/share/zoneinfo; " +
 		"or embed it in the binary with import _ \"time/tzdata\" (or -tags timetzdata, about 450KB); or add a zoneinfo.zip to the image and set ZONEINFO to it."
-	switch {
-	case !known:
-		return Finding{Check: CheckZoneInfo, Status: binary.StatusWarn, Detail: "cannot tell from the binary whether it loads time zones (no Go function table); " + missing + ". " + fix}
-	case !f.UsesLoadLocation:
-		return Finding{Check: CheckZoneInfo, Status: binary.StatusPass, Detail: "the binary does not call time.LoadLocation: no zone data needed"}
-	case f.EmbedsTZData:
-		return Finding{Check: CheckZoneInfo, Status: binary.StatusPass, Detail: "the image has no zone data, but the binary embeds time/tzdata"}
-	}
-	return Finding{Check: CheckZoneInfo, Status: binary.StatusFail, Detail: "the binary calls time.LoadLocation and does not embed time/tzdata, but " + missing +
-		": every zone but UTC and Local fails with \"unknown time zone Europe/Berlin\" (or whichever is asked for). " + fix}
+	return lack{check: CheckZoneInfo, fix: fix,
+		unknown:  "cannot tell from the binary whether it loads time zones (no Go function table); " + missing + ". ",
+		unused:   "the binary does not call time.LoadLocation: no zone data needed",
+		embedded: "the image has no zone data, but the binary embeds time/tzdata",
+		failure:  "the binary calls time.LoadLocation and does not embed time/tzdata, but " + missing + ": every zone but UTC and Local fails with \"unknown time zone Europe/Berlin\" (or whichever is asked for). ",
+	}.finding(known, f.UsesLoadLocation, f.EmbedsTZData)
 }
 
 func (i *imageInfo) checkPasswd() Finding {

@@ -171,7 +171,7 @@ func TestCheckPrivilegedPort(t *testing.T) {
 
 	// Exposing ports below 1024 fails as well, even when the probe uses another port, and every
 	// such port is named.
-	exposing := buildImage(t, image.Spec{Name: "hello", Ports: []string{"8080", "443", "80", "53/udp"},
+	exposing := buildImage(t, image.Spec{Name: "hello", RunConfig: image.RunConfig{Ports: []string{"8080", "443", "80", "53/udp"}},
 		Binaries: []image.Binary{{Platform: hostPlatformString(), Path: helloBinary(t)}}}).Image
 	m = findings(t, exposing, Options{Probes: []Probe{{HTTP: &HTTPProbe{Port: 8080}}}})
 	wantFinding(t, m, CheckPorts, binary.StatusFail, "exposes ports 53/udp, 80 and 443 as the non-root user", "bind: permission denied")

@@ -356,6 +356,20 @@ func (f *imageFS) resolve(p string) (string, *fsEntry) {
 
 // resolvePath follows the symlinks of p's components (and of the last one when followLast).
 func (f *imageFS) resolvePath(p string, followLast bool) (string, error) {
+	return followLinks(p, followLast, func(q string) (string, bool, error) {
+		if e := f.entries[q]; e != nil && e.hdr.Typeflag == tar.TypeSymlink {
+			return e.hdr.Linkname, true, nil
+		}
+		return "", false, nil
+	})
+}
+
+// followLinks resolves the slash path p as the kernel does inside a container: each component's
+// symbolic link (the last one's only when followLast) is followed, an absolute target from "/",
+// ".." stops at "/", and more than maxHops links is an error. link says whether a resolved path
+// is a link and its target. The result is absolute and clean; with an error, it is the path
+// reached.
+func followLinks(p string, followLast bool, link func(string) (string, bool, error)) (string, error) {
 	hops := 0
 	cur := "/"
 	rest := strings.Split(strings.TrimPrefix(path.Clean("/"+p), "/"), "/")
@@ -370,15 +384,17 @@ func (f *imageFS) resolvePath(p string, followLast bool) (string, error) {
 			continue
 		}
 		next := path.Join(cur, part)
-		e := f.entries[next]
-		if e == nil || e.hdr.Typeflag != tar.TypeSymlink || (len(rest) == 0 && !followLast) {
+		target, isLink, err := link(next)
+		if err != nil {
+			return next, err
+		}
+		if !isLink || (len(rest) == 0 && !followLast) {
 			cur = next
 			continue
 		}
 		if hops++; hops > maxHops {
 			return next, fmt.Errorf("%s: too many levels of symbolic links", p)
 		}
-		target := e.hdr.Linkname
 		if path.IsAbs(target) {
 			cur = "/"
 		}

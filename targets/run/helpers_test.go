@@ -66,7 +66,7 @@ func buildImage(t testing.TB, spec image.Spec) *image.Result {
 func imageOf(t testing.TB, name, bin, base, user string, args ...string) v1.Image {
 	t.Helper()
 	res := buildImage(t, image.Spec{
-		Name: name, Base: base, User: user, Args: args,
+		Name: name, Base: base, RunConfig: image.RunConfig{User: user, Args: args},
 		Binaries: []image.Binary{{Platform: hostPlatformString(), Path: bin}},
 	})
 	return res.Image

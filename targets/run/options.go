@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/scratchkit/scratchkit/internal/defaults"
 )
 
 // Runtimes Options.Runtime can name.
@@ -160,15 +163,19 @@ type HTTPProbe struct {
 	Host string
 }
 
+// Runtimes are the values of Options.Runtime (smoke.runtime), the default first.
+func Runtimes() []string { return []string{RuntimeAuto, RuntimeDocker, RuntimeRunc, RuntimeNone} }
+
+// Networks are the values of Options.Network (smoke.network), the default first.
+func Networks() []string { return []string{NetworkNone, NetworkHost} }
+
 // withDefaults fills in the defaults and validates what can be wrong in o.
 func (o Options) withDefaults() (Options, error) {
 	if o.Runtime == "" {
 		o.Runtime = RuntimeAuto
 	}
-	switch o.Runtime {
-	case RuntimeAuto, RuntimeDocker, RuntimeRunc, RuntimeNone:
-	default:
-		return o, fmt.Errorf("smoke runtime %q: want auto, docker, runc or none", o.Runtime)
+	if !slices.Contains(Runtimes(), o.Runtime) {
+		return o, fmt.Errorf("smoke runtime %q: want one of %s", o.Runtime, strings.Join(Runtimes(), ", "))
 	}
 	if o.Memory == 0 {
 		o.Memory = DefaultMemory
@@ -179,7 +186,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Network == "" {
 		o.Network = NetworkNone
 	}
-	if o.Network != NetworkNone && o.Network != NetworkHost {
+	if !slices.Contains(Networks(), o.Network) {
 		return o, fmt.Errorf("smoke network %q: want none (the container's own loopback) or host", o.Network)
 	}
 	if o.Pids == 0 {
@@ -188,15 +195,8 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Pids < MinPids {
 		return o, fmt.Errorf("smoke pids %d: want at least %d (the Go runtime alone starts several threads)", o.Pids, MinPids)
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
-	}
-	if o.StopTimeout <= 0 {
-		o.StopTimeout = DefaultStopTimeout
-	}
-	if o.Docker == "" {
-		o.Docker = "docker"
-	}
+	o.Timeout, o.StopTimeout = defaults.Positive(o.Timeout, DefaultTimeout), defaults.Positive(o.StopTimeout, DefaultStopTimeout)
+	o.Docker = defaults.String(o.Docker, "docker")
 	if o.Runc == "" {
 		o.Runc = "runc"
 	}

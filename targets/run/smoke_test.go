@@ -315,7 +315,7 @@ func TestSmokeMultiPlatform(t *testing.T) {
 	}
 	host := helloBinary(t)
 	other := goBinary(t, "../../examples/hello", "GOOS=linux", "GOARCH="+foreign)
-	res := buildImage(t, image.Spec{Name: "hello", Args: []string{"-addr", ":8080"}, Binaries: []image.Binary{
+	res := buildImage(t, image.Spec{Name: "hello", RunConfig: image.RunConfig{Args: []string{"-addr", ":8080"}}, Binaries: []image.Binary{
 		{Platform: hostPlatformString(), Path: host}, {Platform: "linux/" + foreign, Path: other},
 	}})
 	if res.Index == nil {

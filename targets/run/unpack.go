@@ -190,39 +190,16 @@ func fileMode(m int64) os.FileMode {
 // followed with root as "/", ".." stops at root. The last component is followed only when
 // followLast. The result is always inside root.
 func secureJoin(root, rel string, followLast bool) (string, error) {
-	cur := ""
-	rest := strings.Split(rel, "/")
-	hops := 0
-	for len(rest) > 0 {
-		part := rest[0]
-		rest = rest[1:]
-		switch part {
-		case "", ".":
-			continue
-		case "..":
-			cur = path.Dir(cur)
-			if cur == "." || cur == "/" {
-				cur = ""
-			}
-			continue
+	p, err := followLinks(rel, followLast, func(q string) (string, bool, error) {
+		host := filepath.Join(root, filepath.FromSlash(q))
+		if fi, err := os.Lstat(host); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			return "", false, nil
 		}
-		next := path.Join(cur, part)
-		fi, err := os.Lstat(filepath.Join(root, next))
-		if err != nil || fi.Mode()&os.ModeSymlink == 0 || (len(rest) == 0 && !followLast) {
-			cur = next
-			continue
-		}
-		if hops++; hops > 255 {
-			return "", fmt.Errorf("%s: too many levels of symbolic links", rel)
-		}
-		target, err := os.Readlink(filepath.Join(root, next))
-		if err != nil {
-			return "", err
-		}
-		if path.IsAbs(target) {
-			cur = ""
-		}
-		rest = append(strings.Split(target, "/"), rest...)
+		target, err := os.Readlink(host)
+		return target, true, err
+	})
+	if err != nil {
+		return "", err
 	}
-	return filepath.Join(root, cur), nil
+	return filepath.Join(root, filepath.FromSlash(p)), nil
 }

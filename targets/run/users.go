@@ -98,11 +98,12 @@ func resolveUser(spec string, passwd, group []byte) (execUser, error) {
 	switch {
 	case userPart == "":
 		// root
-	case isNumber(userPart):
-		u.uid, _ = strconv.Atoi(userPart)
-		if u.uid < 0 || u.uid > 1<<31-1 {
+	case numeric(userPart):
+		uid, err := strconv.ParseUint(userPart, 10, 31)
+		if err != nil {
 			return u, fmt.Errorf("user %q: uid out of range", spec)
 		}
+		u.uid = int(uid)
 	default:
 		found := false
 		for _, e := range users {
@@ -121,13 +122,13 @@ func resolveUser(spec string, passwd, group []byte) (execUser, error) {
 		}
 	}
 	for _, e := range users {
-		if e.uid == u.uid && (userPart == "" || isNumber(userPart) || e.name == userPart) {
+		if e.uid == u.uid && (userPart == "" || numeric(userPart) || e.name == userPart) {
 			u.name, u.gid, u.home, u.listed = e.name, e.gid, e.home, true
 			break
 		}
 	}
 	if hasGroup && groupPart != "" {
-		if isNumber(groupPart) {
+		if numeric(groupPart) {
 			u.gid, _ = strconv.Atoi(groupPart)
 		} else {
 			found := false
@@ -161,18 +162,6 @@ func resolveUser(spec string, passwd, group []byte) (execUser, error) {
 	return u, nil
 }
 
-func isNumber(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // inGroup reports whether the user has gid as primary or supplementary group.
 func (u execUser) inGroup(gid int) bool {
 	if u.gid == gid {
@@ -202,4 +191,9 @@ func (u execUser) may(bit int64, mode int64, uid, gid int) bool {
 		return mode&(bit<<3) != 0
 	}
 	return mode&bit != 0
+}
+
+// numeric reports whether a user or group is given by number (docker's rule: all digits).
+func numeric(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
 }

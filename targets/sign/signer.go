@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/scratchkit/scratchkit/internal/defaults"
+
 	"github.com/sigstore/cosign/v3/pkg/cosign"
 	cbundle "github.com/sigstore/cosign/v3/pkg/cosign/bundle"
 	"github.com/sigstore/cosign/v3/pkg/oci/static"
@@ -54,8 +56,8 @@ type signer struct {
 
 func newSigner(ctx context.Context, opts *Options) (*signer, error) {
 	s := &signer{
-		rekorURL:  orDefault(opts.RekorURL, DefaultRekorURL),
-		fulcioURL: orDefault(opts.FulcioURL, DefaultFulcioURL),
+		rekorURL:  defaults.String(opts.RekorURL, DefaultRekorURL),
+		fulcioURL: defaults.String(opts.FulcioURL, DefaultFulcioURL),
 		logf:      opts.logf,
 	}
 	if opts.Keyless {
@@ -84,13 +86,6 @@ func newSigner(ctx context.Context, opts *Options) (*signer, error) {
 		s.tlog = sign.NewRekor(&sign.RekorOptions{BaseURL: s.rekorURL, Timeout: 30 * time.Second, Retries: 1, Version: 1})
 	}
 	return s, nil
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // networkError says plainly which services keyless signing or TLog needs.

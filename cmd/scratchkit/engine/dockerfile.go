@@ -32,10 +32,7 @@ func (e *Run) dockerfile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	o := dockerfile.Options{
-		Builder: e.Config.Dockerfile.Builder, User: e.Config.Image.User, Env: e.Config.Image.Env, Args: e.Config.Image.Args,
-		Workdir: e.Config.Image.Workdir, Ports: e.Config.Image.Ports, Volumes: e.Config.Image.Volumes, Labels: e.Config.Image.Labels,
-	}
+	o := dockerfile.Options{Builder: e.Config.Dockerfile.Builder, RunConfig: e.runConfig()}
 	switch e.Config.Image.Base {
 	case image.BaseStatic:
 		o.Base, o.Static = "scratch", true

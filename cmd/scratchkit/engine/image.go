@@ -147,8 +147,7 @@ type annotations struct {
 // destination and records each result in rec.
 func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name string, bins []artifacts.Binary, pubs []publish.Publisher, meta annotations) ([]*publish.Result, error) {
 	spec := e.baseSpec(name, e.Config.Image.Base)
-	spec.User, spec.Env, spec.Args, spec.Workdir = e.Config.Image.User, e.Config.Image.Env, e.Config.Image.Args, e.Config.Image.Workdir
-	spec.Ports, spec.Volumes, spec.Labels, spec.Annotations = e.Config.Image.Ports, e.Config.Image.Volumes, e.Config.Image.Labels, e.Config.Image.Annotations
+	spec.RunConfig, spec.Annotations = e.runConfig(), e.Config.Image.Annotations
 	spec.Created, spec.Source, spec.Revision, spec.Version = meta.created, meta.source, meta.revision, meta.version
 	spec.GoRoot = e.goRoot(ctx)
 	if _, v, ok := strings.Cut(bins[0].Module, "@"); ok {
@@ -413,4 +412,10 @@ func (e *Run) dataDir(ctx context.Context, name string, bin artifacts.Binary) (s
 		return p, nil
 	}
 	return "", nil
+}
+
+// runConfig is how the configured images run, for Image and the Dockerfile alike.
+func (e *Run) runConfig() image.RunConfig {
+	c := e.Config.Image
+	return image.RunConfig{User: c.User, Env: c.Env, Args: c.Args, Workdir: c.Workdir, Ports: c.Ports, Volumes: c.Volumes, Labels: c.Labels}
 }

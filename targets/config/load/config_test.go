@@ -356,8 +356,8 @@ func TestSmokeVocabularyMatchesRun(t *testing.T) {
 	if strings.Join(SmokeNetworks, ",") != run.NetworkNone+","+run.NetworkHost {
 		t.Errorf("SmokeNetworks %v, run has %s and %s", SmokeNetworks, run.NetworkNone, run.NetworkHost)
 	}
-	if MinSmokePids != run.MinPids {
-		t.Errorf("MinSmokePids %d, run.MinPids %d", MinSmokePids, run.MinPids)
+	if run.MinPids != run.MinPids {
+		t.Errorf("run.MinPids %d, run.MinPids %d", run.MinPids, run.MinPids)
 	}
 	def := reflect.TypeOf(config.Smoke{})
 	if f, _ := def.FieldByName("Pids"); f.Tag.Get("default") != strconv.Itoa(run.DefaultPids) {
@@ -408,5 +408,19 @@ func TestResolveKeys(t *testing.T) {
 	r = mustLoad(t, t.TempDir(), nil, nil)
 	if r.Resolve.Files != nil || r.Resolve.Output != "" {
 		t.Errorf("default: %+v", r.Resolve)
+	}
+}
+
+// The configuration's defaults are the libraries' own: the default tags of config.Smoke say what
+// run.Options' zero values mean, so the two cannot drift apart.
+func TestSmokeDefaultsAreRunsDefaults(t *testing.T) {
+	r, err := load(t, t.TempDir(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.Smoke
+	if int64(s.Memory) != run.DefaultMemory || s.Pids != run.DefaultPids || s.Timeout.D() != run.DefaultTimeout ||
+		s.Runtime != run.Runtimes()[0] || s.Network != run.Networks()[0] {
+		t.Errorf("smoke defaults %+v, run's memory %d, pids %d, timeout %s, runtime %s, network %s", s, run.DefaultMemory, run.DefaultPids, run.DefaultTimeout, run.Runtimes()[0], run.Networks()[0])
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scratchkit/scratchkit/internal/defaults"
+
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/scratchkit/scratchkit/targets/binary"
@@ -35,8 +37,8 @@ var Attestations = []string{"sbom", "provenance", "vuln"}
 // cosign).
 var SignFormats = []string{"bundle", "legacy", "both"}
 
-// Runtimes are the values smoke.runtime accepts.
-var Runtimes = []string{"auto", "docker", "runc", "none"}
+// Runtimes are the values smoke.runtime accepts (run's).
+var Runtimes = run.Runtimes()
 
 // SBOMFormats are the values image.sbom accepts.
 var SBOMFormats = []string{"spdx", "none"}
@@ -134,12 +136,8 @@ func checkClosedSets(v reflect.Value, path string, bad func(string, string, ...a
 	}
 }
 
-// SmokeNetworks are the values smoke.network accepts (run.NetworkNone and run.NetworkHost; the
-// config package does not import the engine).
-var SmokeNetworks = []string{"none", "host"}
-
-// MinSmokePids is the least smoke.pids accepts (run.MinPids).
-const MinSmokePids = 16
+// SmokeNetworks are the values smoke.network accepts (run's).
+var SmokeNetworks = run.Networks()
 
 var (
 	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -175,7 +173,7 @@ func (r *Resolved) checkBuilds(bad func(string, string, ...any)) {
 	for i, b := range r.Builds {
 		p := fmt.Sprintf("builds[%d]", i)
 		if strings.TrimSpace(b.Main) == "" {
-			bad(p+".main", "missing; write the main package, e.g. main: ./cmd/%s", orDefault(b.Name, "app"))
+			bad(p+".main", "missing; write the main package, e.g. main: ./cmd/%s", defaults.String(b.Name, "app"))
 		}
 		if b.Name != "" {
 			if !imageNameRE.MatchString(b.Name) {
@@ -297,8 +295,8 @@ func checkSmoke(s config.Smoke, bad func(string, string, ...any)) {
 	if _, err := run.Capabilities(s.CapAdd); err != nil {
 		bad("smoke.cap_add", "%v", err)
 	}
-	if s.Pids < MinSmokePids {
-		bad("smoke.pids", "%d: want at least %d (the Go runtime alone starts several threads); the default is 256", s.Pids, MinSmokePids)
+	if s.Pids < run.MinPids {
+		bad("smoke.pids", "%d: want at least %d (the Go runtime alone starts several threads); the default is %d", s.Pids, run.MinPids, run.DefaultPids)
 	}
 	seen := map[string]int{}
 	for i, t := range s.Tmpfs {
@@ -427,13 +425,6 @@ func (r *Resolved) checkPlatforms(path string, ps []string, bad func(string, str
 	}
 }
 
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
-}
-
 // PlatformsOf returns the platforms of a build: its own, else the top-level ones, else the host.
 func (r *Resolved) PlatformsOf(b config.Build) []platform.Platform {
 	list := b.Platforms
@@ -505,7 +496,7 @@ func (r *Resolved) checkVuln(bad func(string, string, ...any)) {
 				bad(p+".id", "%q: write one vulnerability ID, e.g. GO-2024-2687, or an alias such as CVE-2023-45288", ig.ID)
 			}
 			if strings.TrimSpace(ig.Reason) == "" {
-				bad(p+".reason", "missing: say why %s is accepted, for whoever reads this next", orDefault(ig.ID, "it"))
+				bad(p+".reason", "missing: say why %s is accepted, for whoever reads this next", defaults.String(ig.ID, "it"))
 			}
 			if ig.Until == "" {
 				bad(p+".until", "missing: write the last day the entry applies, e.g. until: %s, so that it is looked at again", time.Now().AddDate(0, 3, 0).Format(VulnIgnoreDate))
