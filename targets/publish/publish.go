@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"runtime"
 	"sort"
 	"strings"
 
@@ -129,11 +128,6 @@ func DefaultDestinations(repo string) []string {
 		return []string{Kind}
 	}
 	return []string{Registry}
-}
-
-// HostPlatform is the platform a local daemon runs: linux on this machine's architecture.
-func HostPlatform() v1.Platform {
-	return v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
 }
 
 // SelectImage picks from idx the image for want (a variant-less want matches any variant), or,

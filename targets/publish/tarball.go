@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/scratchkit/scratchkit/targets/platform"
+
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -25,7 +27,7 @@ type TarballOptions struct {
 	// Tags recorded in the tarball. Default ["latest"].
 	Tags []string
 	// Platform is the platform written for a multi-platform index: docker's tarball format
-	// holds single-platform images. Default HostPlatform(); when the index lacks it, its first
+	// holds single-platform images. Default platform.Host().OCI(); when the index lacks it, its first
 	// image is written and Result.Note says so.
 	Platform *v1.Platform
 }
@@ -60,7 +62,7 @@ func (t *TarballPublisher) Publish(ctx context.Context, a Artifact) (*Result, er
 	if err != nil {
 		return nil, err
 	}
-	want := HostPlatform()
+	want := platform.Host().OCI()
 	if t.o.Platform != nil {
 		want = *t.o.Platform
 	}

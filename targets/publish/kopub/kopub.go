@@ -6,7 +6,7 @@
 // for; only magefiles that publish to a daemon or kind import kopub.
 //
 // Both destinations take one platform: for a multi-platform index they load the image for the
-// host (publish.HostPlatform), or the configured Platform, rather than ko's GOOS/GOARCH default
+// host (platform.Host), or the configured Platform, rather than ko's GOOS/GOARCH default
 // of linux/amd64.
 package kopub
 
@@ -22,6 +22,7 @@ import (
 	kopublish "github.com/google/ko/pkg/publish"
 	kokind "github.com/google/ko/pkg/publish/kind"
 
+	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/publish"
 )
 
@@ -143,14 +144,14 @@ func tagsOf(a publish.Artifact, def []string) []string {
 	return []string{publish.DefaultTag}
 }
 
-func publishOne(ctx context.Context, p kopublish.Interface, a publish.Artifact, domain string, tags []string, platform *v1.Platform, dest string) (*publish.Result, error) {
+func publishOne(ctx context.Context, p kopublish.Interface, a publish.Artifact, domain string, tags []string, only *v1.Platform, dest string) (*publish.Result, error) {
 	n, err := publish.ImageName(a.Name)
 	if err != nil {
 		return nil, err
 	}
-	want := publish.HostPlatform()
-	if platform != nil {
-		want = *platform
+	want := platform.Host().OCI()
+	if only != nil {
+		want = *only
 	}
 	img, plat, note, err := publish.Single(a, want)
 	if err != nil {
