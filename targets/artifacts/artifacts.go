@@ -62,6 +62,10 @@ type Binary struct {
 	Toolchain string `json:"toolchain,omitempty"`
 	// Verified is set by Verify when every enforced check passed for this exact sha256.
 	Verified bool `json:"verified,omitempty"`
+	// BuildInfo is the binary's Go build info as Verify read it, in the text form `go version -m`
+	// prints (runtime/debug.ParseBuildInfo reads it back): Image, the SBOM, the vulnerability
+	// scan and the provenance take it from here instead of reading the binary again.
+	BuildInfo string `json:"build_info,omitempty"`
 	// Sizes is where the bytes go (ELF sections, Go packages), recorded by Verify so the next
 	// run can show what changed.
 	Sizes *binary.Sizes `json:"sizes,omitempty"`

@@ -2,7 +2,6 @@ package binary
 
 import (
 	"bytes"
-	"debug/buildinfo"
 	"debug/elf"
 	"debug/gosym"
 	"encoding/binary"
@@ -16,11 +15,14 @@ import (
 // GoInfo is what the Go toolchain recorded in the binary (debug/buildinfo) plus where its
 // function table was found.
 type GoInfo struct {
-	Version  string            `json:"version"`        // e.g. "go1.26.8"
-	Path     string            `json:"path,omitempty"` // main package import path
-	Main     Module            `json:"main"`
-	Deps     []Module          `json:"deps,omitempty"`
-	Settings map[string]string `json:"settings,omitempty"` // -trimpath, CGO_ENABLED, GOARCH, ...
+	// BuildInfo is the build info as text (debug.BuildInfo.String, what `go version -m` prints):
+	// what later steps parse instead of reading the binary again (BuildInfoOf).
+	BuildInfo string            `json:"build_info,omitempty"`
+	Version   string            `json:"version"`        // e.g. "go1.26.8"
+	Path      string            `json:"path,omitempty"` // main package import path
+	Main      Module            `json:"main"`
+	Deps      []Module          `json:"deps,omitempty"`
+	Settings  map[string]string `json:"settings,omitempty"` // -trimpath, CGO_ENABLED, GOARCH, ...
 
 	CGO       string   `json:"cgo"`                 // CGO_ENABLED as recorded: "0", "1", or "" when absent
 	Trimpath  bool     `json:"trimpath"`            // -trimpath=true
@@ -78,7 +80,7 @@ const (
 // may simply not be Go.
 func inspectGo(r io.ReaderAt, info *Info) {
 	var bi *debug.BuildInfo
-	err := guard("Go build info", func() (e error) { bi, e = buildinfo.Read(r); return })
+	err := guard("Go build info", func() (e error) { bi, e = ReadBuildInfo(r); return })
 	if err != nil {
 		if info.ELF != nil && info.ELF.GoNote {
 			info.Notes = append(info.Notes, fmt.Sprintf("has Go's marks but its build info is unreadable: %v", err))
@@ -86,10 +88,11 @@ func inspectGo(r io.ReaderAt, info *Info) {
 		return
 	}
 	g := &GoInfo{
-		Version:  bi.GoVersion,
-		Path:     bi.Path,
-		Main:     Module{Path: bi.Main.Path, Version: bi.Main.Version},
-		Settings: map[string]string{},
+		BuildInfo: bi.String(),
+		Version:   bi.GoVersion,
+		Path:      bi.Path,
+		Main:      Module{Path: bi.Main.Path, Version: bi.Main.Version},
+		Settings:  map[string]string{},
 	}
 	for _, d := range bi.Deps {
 		if d == nil {

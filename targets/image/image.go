@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"debug/buildinfo"
 	"encoding/hex"
 	"fmt"
 	"os"
 	"path"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/scratchkit/scratchkit/internal/redact"
+	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
@@ -152,6 +153,9 @@ type Binary struct {
 	// SHA256 is the hex digest Verify passed. Build refuses a file with a different digest; empty
 	// skips the check and records what the file holds.
 	SHA256 string
+	// BuildInfo is the binary's Go build info as text, as Verify read it (binary.GoInfo.BuildInfo):
+	// the platform check and the SBOM use it instead of reading the binary again; empty: read.
+	BuildInfo string
 }
 
 // Result is what Build assembled.
@@ -498,7 +502,11 @@ func buildPlatform(p *plan, i int, base *resolvedBase, data v1.Layer) (PlatformI
 			return fail(err)
 		}
 	}
-	if err := checkBinaryPlatform(bin.Path, content, pl); err != nil {
+	bi, err := binary.BuildInfoOf(bin.BuildInfo, bytes.NewReader(content))
+	if err != nil {
+		return fail(fmt.Errorf("binary %s: no Go build information (%w); scratchkit images hold Go binaries", bin.Path, err))
+	}
+	if err := checkBinaryPlatform(bin.Path, bi, pl); err != nil {
 		return fail(err)
 	}
 	appPath := AppPath(p.spec.Name)
@@ -535,7 +543,7 @@ func buildPlatform(p *plan, i int, base *resolvedBase, data v1.Layer) (PlatformI
 	if err != nil {
 		return fail(err)
 	}
-	sbom, err := sbomFor(content, sum, p.spec.Name, p.created)
+	sbom, err := sbomFor(bi, sum, p.spec.Name, p.created)
 	if err != nil {
 		return fail(fmt.Errorf("SBOM of %s: %w", bin.Path, err))
 	}
@@ -649,11 +657,7 @@ func readBinary(b Binary) ([]byte, string, error) {
 }
 
 // checkBinaryPlatform refuses a Go binary built for another platform than its image's.
-func checkBinaryPlatform(file string, content []byte, pl v1.Platform) error {
-	bi, err := buildinfo.Read(bytes.NewReader(content))
-	if err != nil {
-		return fmt.Errorf("binary %s: no Go build information (%w); scratchkit images hold Go binaries", file, err)
-	}
+func checkBinaryPlatform(file string, bi *debug.BuildInfo, pl v1.Platform) error {
 	set := map[string]string{}
 	for _, s := range bi.Settings {
 		set[s.Key] = s.Value

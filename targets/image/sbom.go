@@ -3,7 +3,6 @@ package image
 import (
 	"bytes"
 	"crypto/sha256"
-	"debug/buildinfo"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
 	"github.com/scratchkit/scratchkit/internal/modsum"
+	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
@@ -83,7 +83,11 @@ func SBOM(binaryPath, name string, created time.Time) ([]byte, error) {
 		return nil, fmt.Errorf("SBOM: %w", err)
 	}
 	s := sha256.Sum256(content)
-	b, err := sbomFor(content, hex.EncodeToString(s[:]), name, created)
+	bi, err := binary.ReadBuildInfo(bytes.NewReader(content))
+	if err != nil {
+		return nil, fmt.Errorf("SBOM of %s: no Go build information: %w", binaryPath, err)
+	}
+	b, err := sbomFor(bi, hex.EncodeToString(s[:]), name, created)
 	if err != nil {
 		return nil, fmt.Errorf("SBOM of %s: %w", binaryPath, err)
 	}
@@ -95,11 +99,7 @@ func SBOM(binaryPath, name string, created time.Time) ([]byte, error) {
 var buildSettings = []string{"GOOS", "GOARCH", "GOARM", "GOAMD64", "GOARM64", "CGO_ENABLED", "-buildmode",
 	"-tags", "-trimpath", "-pgo", "vcs", "vcs.revision", "vcs.time", "vcs.modified"}
 
-func sbomFor(content []byte, sum, name string, created time.Time) ([]byte, error) {
-	bi, err := buildinfo.Read(bytes.NewReader(content))
-	if err != nil {
-		return nil, fmt.Errorf("no Go build information: %w", err)
-	}
+func sbomFor(bi *debug.BuildInfo, sum, name string, created time.Time) ([]byte, error) {
 	if created.IsZero() {
 		created = time.Unix(0, 0)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"debug/buildinfo"
 	"debug/gosym"
 	"encoding/hex"
 	"encoding/json"
@@ -37,6 +36,9 @@ type Binary struct {
 	Path string
 	// SHA256 is its digest in hex, the key of the result cache; computed when empty.
 	SHA256 string
+	// BuildInfo is its Go build info as text, as Verify read it (binary.GoInfo.BuildInfo); empty:
+	// read from the file.
+	BuildInfo string
 }
 
 // Scanned is the outcome of scanning one Binary: a Result, or why there is none.
@@ -141,7 +143,7 @@ func (db *DB) plan(bins []Binary, version string, out []Scanned) ([]scanJob, map
 			out[i] = Scanned{Result: r, Cached: true}
 			continue
 		}
-		bl, err := describe(b.Path)
+		bl, err := describe(b.Path, b.BuildInfo)
 		if err != nil {
 			out[i].Err = err
 			continue
@@ -375,8 +377,14 @@ var blobHeader = struct {
 // describe reads what govulncheck needs of the binary at path: its build info, and the names
 // of its functions from the function table (which stripped binaries keep, unlike the symbol
 // table govulncheck would read).
-func describe(path string) (*blob, error) {
-	bi, err := buildinfo.ReadFile(path)
+func describe(path, recorded string) (*blob, error) {
+	var bi *debug.BuildInfo
+	var err error
+	if recorded != "" {
+		bi, err = binary.BuildInfoOf(recorded, nil)
+	} else {
+		bi, err = binary.ReadBuildInfoFile(path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("vulnerability scan of %s: read its Go build info: %w (only Go binaries built in module mode can be checked)", path, err)
 	}

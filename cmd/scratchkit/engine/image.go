@@ -301,7 +301,7 @@ func groupLinux(rec *artifacts.Artifacts) map[string][]artifacts.Binary {
 func (e *Run) imageBinaries(bins []artifacts.Binary) []image.Binary {
 	out := make([]image.Binary, len(bins))
 	for i, b := range bins {
-		out[i] = image.Binary{Platform: b.Platform, Path: e.Abs(b.Path), SHA256: b.SHA256}
+		out[i] = image.Binary{Platform: b.Platform, Path: e.Abs(b.Path), SHA256: b.SHA256, BuildInfo: b.BuildInfo}
 	}
 	return out
 }

@@ -58,6 +58,7 @@ func (e *Run) verify(ctx context.Context) error {
 		if p, ok := prev[b.Name+" "+b.Platform]; ok {
 			exp.Prev = p
 		}
+		b.BuildInfo = ""
 		info, err := binary.Inspect(ctx, e.Abs(b.Path), binary.WithLeakPaths(leaks...))
 		var rep binary.Report
 		if err != nil {
@@ -69,12 +70,15 @@ func (e *Run) verify(ctx context.Context) error {
 			rep = binary.Check(info, exp)
 			sizes := info.Sizes()
 			b.Sizes = &sizes
+			if info.Go != nil {
+				b.BuildInfo = info.Go.BuildInfo // read once here; every later step takes it from the record
+			}
 		}
 		rep.Path = b.Path
 		reports = append(reports, rep)
 		// The scan's result is cached by the sha256 of the bytes read, not the recorded one: a file
 		// that fails integrity must not lend its result to the binary Build made.
-		jobs = append(jobs, &vulnJob{path: e.Abs(b.Path), sha256: rep.SHA256, mode: vuln.Mode(v.VulnCheck), ignores: e.ignoresOf(b.Name)})
+		jobs = append(jobs, &vulnJob{path: e.Abs(b.Path), sha256: rep.SHA256, buildInfo: b.BuildInfo, mode: vuln.Mode(v.VulnCheck), ignores: e.ignoresOf(b.Name)})
 	}
 	e.UI.Heading("Verify")
 	vulnErr := e.vulncheck(ctx, reports, jobs)
@@ -124,6 +128,7 @@ func verdict(reports []binary.Report, one, many string, vulnErr error) error {
 // vulnJob is one binary's vulnerability check: what to check and how strictly, and its outcome.
 type vulnJob struct {
 	path, sha256 string
+	buildInfo    string // as Verify read it
 	mode         vuln.Mode
 	ignores      []vulnIgnore
 	result       *vuln.Result // nil when the check was off or could not run
@@ -231,7 +236,7 @@ func (e *Run) vulncheck(ctx context.Context, reports []binary.Report, jobs []*vu
 	}
 	bins := make([]vuln.Binary, len(active))
 	for k, i := range active {
-		bins[k] = vuln.Binary{Path: jobs[i].path, SHA256: jobs[i].sha256}
+		bins[k] = vuln.Binary{Path: jobs[i].path, SHA256: jobs[i].sha256, BuildInfo: jobs[i].buildInfo}
 	}
 	scanned := db.Scan(ctx, bins)
 	cached := 0

@@ -2,12 +2,12 @@ package signstage
 
 import (
 	"context"
-	"debug/buildinfo"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -16,6 +16,7 @@ import (
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
 	"github.com/scratchkit/scratchkit/internal/redact"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
+	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/image"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/sign"
@@ -285,7 +286,13 @@ type build struct {
 }
 
 func readBuild(e *engine.Run, b *artifacts.Binary) (build, error) {
-	bi, err := buildinfo.ReadFile(e.Abs(b.Path))
+	var bi *debug.BuildInfo
+	var err error
+	if b.BuildInfo != "" {
+		bi, err = binary.BuildInfoOf(b.BuildInfo, nil) // as Verify read it
+	} else {
+		bi, err = binary.ReadBuildInfoFile(e.Abs(b.Path))
+	}
 	if err != nil {
 		return build{}, fmt.Errorf("read build info of %s: %w", b.Path, err)
 	}
