@@ -911,3 +911,15 @@ func TestDockerfileContextHoldsNoKey(t *testing.T) {
 		t.Error("the refused run wrote a Dockerfile")
 	}
 }
+
+// Forgetting -w .. runs scratchkit in the magefiles module, which has no main package: the error
+// says to add -w .., not to configure builds there.
+func TestForgottenWorkingDirectory(t *testing.T) {
+	dir := project(t, nil)
+	cmd := mageCommand(t, dir, nil, "build")
+	cmd.Args = append([]string{cmd.Args[0]}, "build") // no -w ..
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "is a magefiles module") || !strings.Contains(string(out), "-w ..") || strings.Contains(string(out), "add builds:") {
+		t.Errorf("mage build without -w ..: %v\n%s", err, out)
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/mod/modfile"
+
 	"github.com/scratchkit/scratchkit/cmd/scratchkit/ui"
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
 	"github.com/scratchkit/scratchkit/internal/bytesize"
@@ -181,6 +183,9 @@ func (e *Run) resolveBuilds(ctx context.Context) ([]gobuild.Build, error) {
 			return nil, err
 		}
 		if len(mains) == 0 {
+			if parent, ok := magefilesOf(ctx, e.Dir); ok {
+				return nil, fmt.Errorf("no main package in %s, which is a magefiles module (its go.mod requires github.com/magefile/mage): run mage with -w .. so that scratchkit works on the service's module in %s, e.g. go tool mage -w .. image", e.Dir, parent)
+			}
 			return nil, fmt.Errorf("no main package in %s: add builds: [{main: ./cmd/<name>}] to %s", e.Dir, load.FileName)
 		}
 		byName := map[string]string{}
@@ -277,4 +282,34 @@ func stillBuilding(e *Run, mu *sync.Mutex, pending map[string]bool) (stop func()
 			e.UI.Info("… still building %s (%s)", strings.Join(names, ", "), time.Since(start).Round(time.Second))
 		}
 	})
+}
+
+// magefilesOf reports whether dir is the root of a magefiles module (a go.mod requiring mage)
+// whose parent directory holds a module with a main package: the working directory mage runs
+// scratchkit in when -w .. was left out. It returns that parent.
+func magefilesOf(ctx context.Context, dir string) (string, bool) {
+	data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		return "", false
+	}
+	mf, err := modfile.ParseLax("go.mod", data, nil)
+	if err != nil {
+		return "", false
+	}
+	mage := false
+	for _, r := range mf.Require {
+		mage = mage || r.Mod.Path == "github.com/magefile/mage"
+	}
+	for _, t := range mf.Tool {
+		mage = mage || strings.HasPrefix(t.Path, "github.com/magefile/mage")
+	}
+	if !mage {
+		return "", false
+	}
+	parent := filepath.Dir(dir)
+	if _, err := os.Stat(filepath.Join(parent, "go.mod")); err != nil {
+		return "", false
+	}
+	mains, err := gobuild.MainPackages(ctx, parent)
+	return parent, err == nil && len(mains) > 0
 }
