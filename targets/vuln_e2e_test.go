@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -123,7 +124,8 @@ func TestVerifyVulncheck(t *testing.T) {
 	contains(out, "scratchkit.yaml:4: verify.vuln_ignore[0]: the entry for CVE-2099-0101 expired on 2000-01-31", "verify: hello ("+plat+"): "+reached)
 	os.Remove(filepath.Join(dir, "scratchkit.yaml"))
 
-	// An unreachable database: a warning under report, an error saying what to do under enforce.
+	// An unreachable database: one line under report, naming the fixes; an error saying what to do
+	// under enforce.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +134,10 @@ func TestVerifyVulncheck(t *testing.T) {
 	l.Close()
 	unreachable := []string{"SCRATCHKIT_VERIFY_VULNDB=" + gone}
 	out = mustRun(t, dir, unreachable, "verify")
-	contains(out, "vulnerability database "+gone+": ", "connection refused", "vulnerabilities not checked", "warn vuln: not checked")
+	contains(out, "vulnerability database "+gone+": ", "connection refused", "vulnerabilities not checked", "verify.vulndb: goproxy", "verify.vulncheck: off")
+	if n := len(slices.DeleteFunc(strings.Split(out, "\n"), func(l string) bool { return !strings.Contains(l, gone) })); n != 1 {
+		t.Errorf("the unreachable database is named on %d lines, want one:\n%s", n, out)
+	}
 	if b := record(t, dir).Binaries[0]; b.Vuln != nil || !strings.Contains(b.VulnError, "connection refused") || !b.Verified {
 		t.Errorf("recorded after an unreachable database: %+v %q %v", b.Vuln, b.VulnError, b.Verified)
 	}

@@ -121,6 +121,12 @@ smoke:
 	if err == nil || !strings.Contains(out, "scratchkit.yaml:7: sign.attest lists vuln, but hello (linux/"+runtime.GOARCH+") has no vulnerability check to attest: verify.vulncheck is off for it") {
 		t.Errorf("sign.attest vuln without a check: %v\n%s", err, out)
 	}
+	// With vuln only there by default, Sign goes on and says which attestation it skipped and why.
+	testenv.WriteFile(t, filepath.Join(dir, "scratchkit.yaml"), "platforms: [linux/amd64]\nverify:\n  vulncheck: off\nsmoke:\n  runtime: none\n")
+	out = mustRun(t, dir, env, "sign")
+	if !strings.Contains(out, "hello (linux/"+runtime.GOARCH+"): vuln attestation skipped, no vulnerability check to attest: verify.vulncheck is off for it") {
+		t.Errorf("Sign does not say it skipped the vuln attestation:\n%s", out)
+	}
 }
 
 // docCommands returns the cosign commands of the ```sh blocks in the section of docs/sign.md

@@ -212,26 +212,29 @@ func (e *Run) vulncheck(ctx context.Context, reports []binary.Report, jobs []*vu
 	}
 	db, err := e.vulnDatabase(ctx)
 	if err != nil {
-		detail := fmt.Sprintf("not checked: %v (verify.vulndb from %s).\nTo check where only a Go module proxy is reachable, set verify.vulndb: goproxy (the same database, as the golang.org/x/vulndb module); or point verify.vulndb or GOVULNDB at a mirror or a copy in its layout, e.g. file:///srv/vulndb; see docs/verify.md", err, e.Config.Where("verify.vulndb"))
+		// One line for the run says why and what to do; a binary under report says only that it
+		// was not checked. Under enforce, or with an expired ignore entry, the binary fails with
+		// the whole reason.
+		fix := "set verify.vulndb: goproxy (the same database, as the golang.org/x/vulndb module through the Go module proxy), point verify.vulndb or GOVULNDB at a mirror or a copy (file:///srv/vulndb), or set verify.vulncheck: off; see docs/verify.md"
 		var enforced []string
 		for _, i := range active {
 			jobs[i].err = err.Error()
-			st, d := binary.StatusWarn, detail
+			res := binary.Result{Check: vuln.Check, Status: binary.StatusSkip, Value: "not checked"}
 			if jobs[i].mode == vuln.Enforce || len(expired[i]) > 0 {
-				st = binary.StatusFail
+				res = binary.Result{Check: vuln.Check, Status: binary.StatusFail, Detail: fmt.Sprintf("not checked: %v (verify.vulndb from %s). To check: %s", err, e.Config.Where("verify.vulndb"), fix)}
+				if len(expired[i]) > 0 {
+					res.Detail += "\n" + strings.Join(expired[i], "\n")
+				}
 			}
-			if len(expired[i]) > 0 {
-				d += "\n" + strings.Join(expired[i], "\n")
-			}
-			reports[i].Results = append(reports[i].Results, binary.Result{Check: vuln.Check, Status: st, Detail: d})
+			reports[i].Results = append(reports[i].Results, res)
 			if jobs[i].mode == vuln.Enforce {
 				enforced = append(enforced, label(i))
 			}
 		}
 		if len(enforced) > 0 {
-			errs = append(errs, fmt.Errorf("verify: verify.vulncheck is enforce for %s, but %v; point verify.vulndb or GOVULNDB at a reachable mirror or copy, e.g. file:///srv/vulndb (docs/verify.md), or set verify.vulncheck: report", strings.Join(enforced, ", "), err))
+			errs = append(errs, fmt.Errorf("verify: verify.vulncheck is enforce for %s, but %v; point verify.vulndb or GOVULNDB at a reachable mirror or copy, e.g. file:///srv/vulndb, or goproxy (docs/verify.md), or set verify.vulncheck: report", strings.Join(enforced, ", "), err))
 		}
-		e.UI.Warn("%v: vulnerabilities not checked", err)
+		e.UI.Warn("vulnerabilities not checked: %v; %s", err, fix)
 		return errors.Join(dedupe(errs)...)
 	}
 	bins := make([]vuln.Binary, len(active))

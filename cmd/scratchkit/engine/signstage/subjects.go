@@ -397,6 +397,6 @@ func vulnScan(e *engine.Run, img artifacts.Image, m artifacts.Manifest, bin *art
 	if e.Config.Sign.Attest != nil {
 		return nil, fmt.Errorf("sign: %s: sign.attest lists vuln, but %s (%s) has no vulnerability check to attest: %s; run mage verify with verify.vulncheck on and a readable verify.vulndb, or drop vuln from sign.attest", e.Config.Where("sign.attest"), img.Name, m.Platform, why)
 	}
-	e.UI.Warn("%s (%s): no vulnerability check to attest: %s", img.Name, m.Platform, why)
+	e.UI.Warn("%s (%s): vuln attestation skipped, no vulnerability check to attest: %s; run mage verify with a readable verify.vulndb (goproxy, a mirror) and sign again to attest it", img.Name, m.Platform, why)
 	return nil, nil
 }
