@@ -62,7 +62,8 @@ func engineBinaries(t *testing.T, cache string) []string {
 }
 
 // A first mage image on an empty cache builds the core engine only (no cosign, no docker
-// client), saying so at once; a signing target then builds the full engine.
+// client), saying so at once; keygen, which needs no signing client, runs in it too; a signing
+// target then builds the full engine.
 func TestFirstImageBuildsCoreEngineOnly(t *testing.T) {
 	dir := project(t, nil)
 	cache := t.TempDir()
@@ -78,9 +79,19 @@ func TestFirstImageBuildsCoreEngineOnly(t *testing.T) {
 	if strings.Contains(out, "building the scratchkit engine") {
 		t.Errorf("the second run built the engine again:\n%s", out)
 	}
-	mustRun(t, dir, env, "keygen")
+	out = mustRun(t, dir, env, "keygen")
+	if got := engineBinaries(t, cache); strings.Join(got, " ") != "scratchkit-core" {
+		t.Errorf("after mage keygen the cache holds %v, want the core engine only", got)
+	}
+	if !strings.Contains(out, "in "+dir+", the working directory") {
+		t.Errorf("keygen does not say where the keys went:\n%s", out)
+	}
+	// A signing target needs the full engine (here it then finds nothing pushed to sign).
+	if out, err := run(t, dir, env, "verifySignatures"); err == nil || !strings.Contains(out, "no image pushed to a registry") {
+		t.Errorf("verifySignatures without a pushed image: %v\n%s", err, out)
+	}
 	if got := engineBinaries(t, cache); strings.Join(got, " ") != "scratchkit-core scratchkit-full" {
-		t.Errorf("after mage keygen the cache holds %v, want both engines", got)
+		t.Errorf("after mage verifySignatures the cache holds %v, want both engines", got)
 	}
 }
 

@@ -17,7 +17,6 @@ func init() {
 		sign:             signstage.Sign,
 		signRecorded:     signstage.SignRecorded,
 		verifySignatures: signstage.VerifySignatures,
-		keygen:           signstage.Keygen,
 		release:          signstage.Release,
 	}
 	extra = koPublishers

@@ -49,7 +49,7 @@ type command struct {
 var signing *signingStages
 
 type signingStages struct {
-	sign, signRecorded, verifySignatures, keygen, release func(context.Context, *engine.Run) error
+	sign, signRecorded, verifySignatures, release func(context.Context, *engine.Run) error
 }
 
 // extra gives the Image stage ko's daemon and kind publishers in a full build (full.go).
@@ -91,8 +91,8 @@ func commands() []command {
 			run: signed(func(s *signingStages) func(context.Context, *engine.Run) error { return s.signRecorded })},
 		{name: "verifySignatures", full: true, doc: "VerifySignatures checks the signatures and attestations of artifacts.json with the public key.",
 			run: signed(func(s *signingStages) func(context.Context, *engine.Run) error { return s.verifySignatures })},
-		{name: "keygen", full: true, noDist: true, doc: "Keygen writes a cosign key pair (cosign.key, cosign.pub), encrypted with COSIGN_PASSWORD.",
-			run: signed(func(s *signingStages) func(context.Context, *engine.Run) error { return s.keygen })},
+		{name: "keygen", noDist: true, doc: "Keygen writes a cosign key pair (cosign.key, cosign.pub), encrypted with COSIGN_PASSWORD.",
+			run: func(ctx context.Context, e *engine.Run, _ string) error { return e.Keygen(ctx) }},
 		{name: "release", full: true, doc: "Release runs Build, Verify, Image, Smoke and Sign, each once, and prints what went where.",
 			run: signed(func(s *signingStages) func(context.Context, *engine.Run) error { return s.release })},
 	}

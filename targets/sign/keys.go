@@ -6,16 +6,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/sigstore/cosign/v3/pkg/blob"
-	"github.com/sigstore/cosign/v3/pkg/cosign"
 	sigs "github.com/sigstore/cosign/v3/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 
-	"github.com/scratchkit/scratchkit/internal/atomicfile"
 	"github.com/scratchkit/scratchkit/targets/sign/keyfile"
 )
 
@@ -28,40 +25,9 @@ const (
 // GenerateKeyPair writes a new ECDSA P-256 key pair to dir in cosign's format: cosign.key, the
 // private key encrypted with the password (scrypt + secretbox, mode 0600), and cosign.pub, the
 // PEM public key. It refuses to overwrite either file. password nil means an empty password.
+// (keyfile.Generate, which the core engine's keygen calls without this package's signing stack.)
 func GenerateKeyPair(dir string, password func() ([]byte, error)) (privPath, pubPath string, err error) {
-	privPath = filepath.Join(dir, PrivateKeyFile)
-	pubPath = filepath.Join(dir, PublicKeyFile)
-	for _, p := range []string{privPath, pubPath} {
-		if _, err := os.Lstat(p); err == nil {
-			return "", "", fmt.Errorf("generate key pair: %s already exists; refusing to overwrite a key (move it away first if you really mean to replace it)", p)
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return "", "", fmt.Errorf("generate key pair: %w", err)
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", "", fmt.Errorf("generate key pair: %w", err)
-	}
-	keys, err := cosign.GenerateKeyPair(func(bool) ([]byte, error) {
-		if password == nil {
-			return []byte{}, nil
-		}
-		p, err := password()
-		if err != nil {
-			return nil, fmt.Errorf("key password: %w", err)
-		}
-		return p, nil
-	})
-	if err != nil {
-		return "", "", fmt.Errorf("generate key pair: %w", err)
-	}
-	if err := atomicfile.WriteNew(privPath, keys.PrivateBytes, 0o600); err != nil {
-		return "", "", fmt.Errorf("generate key pair: %w", err)
-	}
-	if err := atomicfile.WriteNew(pubPath, keys.PublicBytes, 0o644); err != nil {
-		_ = os.Remove(privPath) // ours: created a moment ago; never leave half a pair
-		return "", "", fmt.Errorf("generate key pair: %w", err)
-	}
-	return privPath, pubPath, nil
+	return keyfile.Generate(dir, password)
 }
 
 // loadSigner resolves opts.Key through cosign and turns its errors into ones that say what to do.

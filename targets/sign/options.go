@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/scratchkit/scratchkit/internal/regtransport"
+	"github.com/scratchkit/scratchkit/targets/sign/keyfile"
 	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
 )
 
@@ -76,7 +76,7 @@ const (
 	KindAttestation = "attestation"
 )
 
-const passwordEnvVariable = "COSIGN_PASSWORD"
+const passwordEnvVariable = keyfile.PasswordEnv
 
 // Options configures signing. The zero value is not usable: set Key, or Keyless.
 type Options struct {
@@ -224,15 +224,7 @@ type Verified struct {
 // PasswordFromEnv returns a password function reading COSIGN_PASSWORD, as the cosign CLI does
 // when it is not attached to a terminal. An unset variable is an error; set it to the empty
 // string for a key without password.
-func PasswordFromEnv() func() ([]byte, error) {
-	return func() ([]byte, error) {
-		p, ok := os.LookupEnv(passwordEnvVariable)
-		if !ok {
-			return nil, errors.New("COSIGN_PASSWORD is not set: set it to the password of the cosign key (empty for a key without password)")
-		}
-		return []byte(p), nil
-	}
-}
+func PasswordFromEnv() func() ([]byte, error) { return keyfile.PasswordFromEnv }
 
 func (o *Options) logf(format string, args ...any) {
 	if o.Log != nil {

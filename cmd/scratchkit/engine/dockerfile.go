@@ -154,3 +154,14 @@ func defaultBuilder(ctx context.Context) (string, error) {
 	}
 	return tag, nil
 }
+
+// Keygen writes cosign.key (0600, encrypted with COSIGN_PASSWORD) and cosign.pub in the working
+// directory, refusing to overwrite either. It needs no signing stack: the core engine runs it.
+func (e *Run) Keygen(ctx context.Context) error {
+	priv, pub, err := keyfile.Generate(e.Dir, keyfile.PasswordFromEnv)
+	if err != nil {
+		return fmt.Errorf("keygen: %w", err)
+	}
+	e.UI.OK("wrote %s (private, 0600: keep it out of git) and %s in %s, the working directory", e.Rel(priv), e.Rel(pub), e.Dir)
+	return nil
+}

@@ -314,14 +314,3 @@ func VerifySignatures(ctx context.Context, e *engine.Run) error {
 	}
 	return nil
 }
-
-// Keygen writes cosign.key (0600, encrypted with COSIGN_PASSWORD) and cosign.pub in the working
-// directory, refusing to overwrite either.
-func Keygen(ctx context.Context, e *engine.Run) error {
-	priv, pub, err := sign.GenerateKeyPair(e.Dir, sign.PasswordFromEnv())
-	if err != nil {
-		return fmt.Errorf("keygen: %w", err)
-	}
-	e.UI.OK("wrote %s (private, 0600: keep it out of git) and %s", e.Rel(priv), e.Rel(pub))
-	return nil
-}
