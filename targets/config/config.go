@@ -222,6 +222,12 @@ type Smoke struct {
 	// namespace) or host (the http probe's container shares the host's network and is probed on
 	// 127.0.0.1 at the probe's port, which must be free on the host; the report says so).
 	Network string `yaml:"network" default:"none" enum:"none,host"`
+	// StopTimeout is how long a service has after SIGTERM to exit, at the end of its probes,
+	// before it is killed and the probe fails (Kubernetes' terminationGracePeriodSeconds).
+	StopTimeout Duration `yaml:"stop_timeout" default:"10s"`
+	// StopExit is what a non-zero exit on that SIGTERM does: report (the default) warns, enforce
+	// fails the probe.
+	StopExit string `yaml:"stop_exit" default:"report"`
 	// Pids is how many processes and threads a container may have, as docker --pids-limit.
 	Pids int `yaml:"pids" default:"256"`
 	// AllowRoot permits running an image whose user is root; without it such an image is not run

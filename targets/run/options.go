@@ -63,6 +63,10 @@ type Options struct {
 	// StopTimeout is how long a service has to exit after SIGTERM before it is killed and the
 	// probe fails; 0 means DefaultStopTimeout.
 	StopTimeout time.Duration
+	// StopExit is what a non-zero exit on SIGTERM does to a probe that otherwise passed: StopReport
+	// (the default) passes it with a warning, StopEnforce fails it. Kubernetes stops a pod with
+	// SIGTERM and counts a non-zero exit as a failed container.
+	StopExit string
 
 	// BinarySHA256 maps a platform (os/arch[/variant]) to the hex sha256 of the binary Verify
 	// passed for it; the entrypoint must be that file. A platform without an entry skips the
@@ -163,6 +167,15 @@ type HTTPProbe struct {
 	Host string
 }
 
+// What a non-zero exit on SIGTERM does (Options.StopExit).
+const (
+	StopReport  = "report"
+	StopEnforce = "enforce"
+)
+
+// StopExits are the values of Options.StopExit, the default first.
+func StopExits() []string { return []string{StopReport, StopEnforce} }
+
 // Runtimes are the values of Options.Runtime (smoke.runtime), the default first.
 func Runtimes() []string { return []string{RuntimeAuto, RuntimeDocker, RuntimeRunc, RuntimeNone} }
 
@@ -197,6 +210,10 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	o.Timeout, o.StopTimeout = defaults.Positive(o.Timeout, DefaultTimeout), defaults.Positive(o.StopTimeout, DefaultStopTimeout)
 	o.Docker = defaults.String(o.Docker, "docker")
+	o.StopExit = defaults.String(o.StopExit, StopReport)
+	if !slices.Contains(StopExits(), o.StopExit) {
+		return o, fmt.Errorf("smoke stop exit %q: want one of %s", o.StopExit, strings.Join(StopExits(), ", "))
+	}
 	if o.Runc == "" {
 		o.Runc = "runc"
 	}

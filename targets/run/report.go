@@ -40,6 +40,9 @@ type ProbeResult struct {
 	Output string `json:"output,omitempty"`
 	// Diagnosis explains a known pitfall the output shows, with the fix; empty when none matched.
 	Diagnosis string `json:"diagnosis,omitempty"`
+	// Warning is what a passing probe should still be told (a non-zero exit on SIGTERM under
+	// StopReport); empty when none.
+	Warning string `json:"warning,omitempty"`
 }
 
 // PlatformReport is what Smoke found for one platform of an image.

@@ -399,8 +399,23 @@ func (p *prober) start(ctx context.Context) ProbeResult {
 	if err != nil || !ok {
 		return p.failed(ctx, probe, c, fmt.Sprintf("still running after %s (fine), but it did not exit within %s of SIGTERM%s", DefaultStartWait, p.opts.StopTimeout, errSuffix(err)))
 	}
-	return ProbeResult{Probe: probe, Passed: true, ExitCode: c.exitCode(), Output: c.output(ctx),
-		Detail: fmt.Sprintf("started and kept running for %s, then exited with code %d on SIGTERM (no probes configured: add smoke probes to check more)", DefaultStartWait, c.exitCode())}
+	return p.stopped(ctx, probe, c, ProbeResult{Probe: probe, Passed: true, ExitCode: c.exitCode(), Output: c.output(ctx),
+		Detail: fmt.Sprintf("started and kept running for %s, then exited with code %d on SIGTERM (no probes configured: add smoke probes to check more)", DefaultStartWait, c.exitCode())})
+}
+
+// stopped judges a probe that passed and whose service then stopped on SIGTERM by its exit code:
+// non-zero is a warning under StopReport and a failure under StopEnforce.
+func (p *prober) stopped(ctx context.Context, probe string, c container, r ProbeResult) ProbeResult {
+	code := c.exitCode()
+	if code == 0 {
+		return r
+	}
+	why := "Kubernetes stops a pod with SIGTERM and counts a non-zero exit as a failed container (restarts, alerts, a failed Job); handle SIGTERM by shutting down and exiting 0"
+	if p.opts.StopExit == StopEnforce {
+		return p.failed(ctx, probe, c, r.Detail+": "+why+" (smoke.stop_exit: enforce)")
+	}
+	r.Warning = fmt.Sprintf("the service exited with code %d on SIGTERM: %s", code, why)
+	return r
 }
 
 func errSuffix(err error) string {
@@ -515,6 +530,6 @@ func (p *prober) http(ctx context.Context, h HTTPProbe) ProbeResult {
 	if code != 0 {
 		clean = fmt.Sprintf("exited with code %d", code)
 	}
-	return ProbeResult{Probe: probe, Passed: true, ExitCode: code, Output: c.output(ctx),
-		Detail: fmt.Sprintf("%s answered %d, a %s (on %s); on SIGTERM the service %s", get, status, want, where, clean)}
+	return p.stopped(ctx, probe, c, ProbeResult{Probe: probe, Passed: true, ExitCode: code, Output: c.output(ctx),
+		Detail: fmt.Sprintf("%s answered %d, a %s (on %s); on SIGTERM the service %s", get, status, want, where, clean)})
 }

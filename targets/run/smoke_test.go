@@ -306,6 +306,28 @@ func TestSmokeStopTimeout(t *testing.T) {
 	})
 }
 
+// A service that exits with code 2 on SIGTERM (Kubernetes' stop) passes its http probe with a
+// warning saying so, or fails it under StopEnforce; one that exits 0 gets no warning.
+func TestSmokeStopExit(t *testing.T) {
+	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "")
+	eachRuntime(t, func(t *testing.T, opts Options) {
+		opts.Probes = []Probe{{HTTP: &HTTPProbe{Args: []string{"-serve", ":8080", "-term-exit", "2"}, Port: 8080}}}
+		r := wantProbe(t, ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime), "http", true)
+		if r.ExitCode != 2 || !strings.Contains(r.Warning, "exited with code 2 on SIGTERM") {
+			t.Errorf("report: exit code %d, warning %q", r.ExitCode, r.Warning)
+		}
+		opts.StopExit = StopEnforce
+		r = wantProbe(t, ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime), "http", false)
+		if !strings.Contains(r.Detail, "on SIGTERM the service exited with code 2: Kubernetes") || !strings.Contains(r.Detail, "smoke.stop_exit: enforce") {
+			t.Errorf("enforce: detail %q", r.Detail)
+		}
+		opts.Probes = []Probe{{HTTP: &HTTPProbe{Args: []string{"-serve", ":8080", "-term-exit", "0"}, Port: 8080}}}
+		if r := wantProbe(t, ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime), "http", true); r.Warning != "" {
+			t.Errorf("a clean exit warned: %q", r.Warning)
+		}
+	})
+}
+
 // A multi-platform index: the host's platform runs, a foreign one is checked statically only
 // (unless a qemu binfmt_misc handler is registered for it).
 func TestSmokeMultiPlatform(t *testing.T) {

@@ -59,6 +59,9 @@ func SmokeReport(w io.Writer, reports []run.Report) error {
 					st = "FAIL"
 				}
 				fmt.Fprintf(&b, "    %-4s  probe %-4s  %s\n", st, pr.Label(), indent(pr.Detail, "                      "))
+				if pr.Warning != "" {
+					fmt.Fprintf(&b, "    warn  probe %-4s  %s\n", pr.Label(), indent(pr.Warning, "                      "))
+				}
 				if pr.Passed {
 					continue
 				}

@@ -420,7 +420,7 @@ func TestSmokeDefaultsAreRunsDefaults(t *testing.T) {
 	}
 	s := r.Smoke
 	if int64(s.Memory) != run.DefaultMemory || s.Pids != run.DefaultPids || s.Timeout.D() != run.DefaultTimeout ||
-		s.Runtime != run.Runtimes()[0] || s.Network != run.Networks()[0] {
+		s.Runtime != run.Runtimes()[0] || s.Network != run.Networks()[0] || s.StopTimeout.D() != run.DefaultStopTimeout || s.StopExit != run.StopExits()[0] {
 		t.Errorf("smoke defaults %+v, run's memory %d, pids %d, timeout %s, runtime %s, network %s", s, run.DefaultMemory, run.DefaultPids, run.DefaultTimeout, run.Runtimes()[0], run.Networks()[0])
 	}
 }

@@ -30,6 +30,7 @@ func main() {
 	allocMB := flag.Int("alloc-mb", 0, "allocate and touch this many MiB, then exit")
 	serve := flag.String("serve", "", "serve HTTP on this address")
 	ignoreTerm := flag.Bool("ignore-term", false, "ignore SIGTERM")
+	termExit := flag.Int("term-exit", -1, "on SIGTERM, exit with this code (as a server that does not handle SIGTERM gracefully)")
 	threads := flag.Int("threads", 0, "start this many OS threads, then exit")
 	spewMB := flag.Int("spew-mb", 0, "write this many MiB to stdout, then fail")
 	privileges := flag.Bool("privileges", false, "print the process's uid, capability sets, no_new_privs, whether / is writable and the network interfaces, then exit")
@@ -38,6 +39,11 @@ func main() {
 
 	if *ignoreTerm {
 		signal.Ignore(syscall.SIGTERM)
+	}
+	if *termExit >= 0 {
+		term := make(chan os.Signal, 1)
+		signal.Notify(term, syscall.SIGTERM)
+		go func() { <-term; os.Exit(*termExit) }()
 	}
 	if *state {
 		if err := makeState(); err != nil {
