@@ -923,3 +923,44 @@ func TestForgottenWorkingDirectory(t *testing.T) {
 		t.Errorf("mage build without -w ..: %v\n%s", err, out)
 	}
 }
+
+// cgoLookup is a service whose C code looks a host up with getaddrinfo.
+const cgoLookup = `package main
+
+/*
+#include <netdb.h>
+static int lookup(const char *h) { struct addrinfo *r; return getaddrinfo(h, "80", 0, &r); }
+*/
+import "C"
+
+import "fmt"
+
+func main() { fmt.Println(C.lookup(C.CString("localhost"))) }
+`
+
+// A cgo-static build against glibc whose C code calls getaddrinfo: Build shows the linker's
+// warning, and Verify fails the nss check naming the function, with the fix; the same service
+// linked against musl passes.
+func TestCgoStaticGlibcNSS(t *testing.T) {
+	testenv.Tool(t, "gcc")
+	testenv.Tool(t, "musl-gcc")
+	if runtime.GOARCH != "amd64" {
+		t.Skip("musl-gcc targets amd64 here")
+	}
+	dir := project(t, map[string]string{
+		"main.go":         cgoLookup,
+		"scratchkit.yaml": "builds:\n  - name: lookup\n    main: .\n    linkage: cgo-static\n    cc: gcc\n",
+	})
+	out, err := run(t, dir, nil, "verify")
+	if err == nil || !strings.Contains(out, "warning: Using 'getaddrinfo' in statically linked applications requires at runtime the shared libraries") ||
+		!strings.Contains(out, "FAIL nss") || !strings.Contains(out, "netgo,osusergo") {
+		t.Errorf("glibc: %v\n%s", err, out)
+	}
+	if b := record(t, dir).Binaries[0]; strings.Join(b.GlibcRuntime, ",") != "getaddrinfo" {
+		t.Errorf("recorded glibc_runtime %v, want getaddrinfo", b.GlibcRuntime)
+	}
+	testenv.WriteFile(t, filepath.Join(dir, "scratchkit.yaml"), "builds:\n  - name: lookup\n    main: .\n    linkage: cgo-static\n    cc: musl-gcc\n")
+	if out, err := run(t, dir, nil, "verify"); err != nil || strings.Contains(out, "FAIL nss") {
+		t.Errorf("musl: %v\n%s", err, out)
+	}
+}

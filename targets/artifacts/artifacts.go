@@ -57,6 +57,9 @@ type Binary struct {
 	Linkage string `json:"linkage,omitempty"`
 	// PGO is the profile the build used, if any.
 	PGO string `json:"pgo,omitempty"`
+	// GlibcRuntime are the C functions the linker warned need glibc's shared libraries at run
+	// time (getaddrinfo, getpwnam, dlopen, …): Verify's nss check names them.
+	GlibcRuntime []string `json:"glibc_runtime,omitempty"`
 	// Toolchain is the Go release build.toolchain chose (GOTOOLCHAIN), e.g. go1.26.11; empty
 	// when the go command on PATH built it as it is.
 	Toolchain string `json:"toolchain,omitempty"`

@@ -18,6 +18,7 @@ const (
 	CheckLinkage   = "linkage"   // no PT_INTERP, no DT_NEEDED
 	CheckPlatform  = "platform"  // ELF class/machine/float ABI and Go GOOS/GOARCH/level match the platform
 	CheckCgo       = "cgo"       // CGO_ENABLED=0 unless the linkage is a cgo one
+	CheckNSS       = "nss"       // a static binary does not carry glibc's name service switch
 	CheckTrimpath  = "trimpath"  // built with -trimpath
 	CheckStripped  = "stripped"  // no .symtab, no .debug_*/.zdebug_*
 	CheckPaths     = "paths"     // no build-machine paths in the bytes
@@ -38,7 +39,7 @@ const (
 // CheckNames returns every check name, in table order. Configuration validation uses it to
 // reject unknown names.
 func CheckNames() []string {
-	return []string{CheckLinkage, CheckPlatform, CheckCgo, CheckTrimpath, CheckStripped, CheckPaths,
+	return []string{CheckLinkage, CheckPlatform, CheckCgo, CheckNSS, CheckTrimpath, CheckStripped, CheckPaths,
 		CheckPacked, CheckIntegrity, CheckSize, CheckPIE, CheckRELRO, CheckNX}
 }
 
@@ -106,6 +107,9 @@ type Expect struct {
 	Report []string
 	// Enforce lists hardening checks (pie, relro, nx) whose absence fails the binary.
 	Enforce []string
+	// LinkWarnings are the C functions the linker warned need glibc's shared libraries at run
+	// time (Build's record); the nss check names them.
+	LinkWarnings []string
 	// Breakdown asks for the size breakdown even when the size check passes.
 	Breakdown bool
 	// ImagePath is where the image puts the binary, used in messages ("exec /app: ...");
@@ -284,7 +288,7 @@ type checker struct {
 }
 
 func (c *checker) run(name string) Result {
-	elfOnly := map[string]bool{CheckLinkage: true, CheckPlatform: true, CheckCgo: true, CheckTrimpath: true,
+	elfOnly := map[string]bool{CheckLinkage: true, CheckPlatform: true, CheckCgo: true, CheckNSS: true, CheckTrimpath: true,
 		CheckStripped: true, CheckPacked: true, CheckPIE: true, CheckRELRO: true, CheckNX: true}
 	if c.info.ELF == nil && elfOnly[name] {
 		return Result{Status: StatusNA, Detail: fmt.Sprintf("a %s file, not ELF: does not go into a Linux image, so the ELF and Go checks do not apply", formatName(c.info.Format))}
@@ -296,6 +300,8 @@ func (c *checker) run(name string) Result {
 		return c.platform()
 	case CheckCgo:
 		return c.cgo()
+	case CheckNSS:
+		return c.nss()
 	case CheckTrimpath:
 		return c.trimpath()
 	case CheckStripped:
@@ -472,6 +478,27 @@ func (c *checker) cgo() Result {
 			"Fix: build with CGO_ENABLED=0, or, if cgo is intended, set linkage: cgo-static or static-pie."}
 	}
 	return Result{Status: StatusFail, Value: "unknown", Detail: "CGO_ENABLED is not recorded in the Go build info (built by a Go older than 1.18?): cannot tell whether cgo was on. Rebuild with a current Go."}
+}
+
+// nss fails a static binary that carries glibc's name service switch: at run time, every host,
+// user or group lookup through it (getaddrinfo, gethostbyname, getpwnam, getgrnam, …) makes glibc
+// dlopen libnss_*.so of the very glibc version it was linked with, which scratch and distroless
+// static lack, so the lookup fails (or crashes against another glibc). The linker warns about it
+// ("Using 'getaddrinfo' in statically linked applications requires at runtime the shared
+// libraries from the glibc version used for linking"); Build surfaces that warning.
+func (c *checker) nss() Result {
+	e := c.info.ELF
+	if e.Linkage == LinkageDynamic || e.Linkage == LinkageBroken {
+		return Result{Status: StatusNA, Value: "-", Detail: "a dynamic binary: the linkage check says what it needs"}
+	}
+	if !e.GlibcNSS {
+		return Result{Status: StatusPass, Value: "none", Detail: "no glibc name service switch: host and user lookups need no shared library"}
+	}
+	detail := "the binary is static but carries glibc's name service switch (/etc/nsswitch.conf, libnss_*.so): every host, user or group lookup through it (getaddrinfo, gethostbyname, getpwnam, getgrnam, …) dlopens glibc's libnss_*.so of the version it was linked with at run time, which the image does not have: lookups fail, or crash against another glibc"
+	if len(c.exp.LinkWarnings) > 0 {
+		detail += ". The linker warned about " + strings.Join(c.exp.LinkWarnings, ", ")
+	}
+	return Result{Status: StatusFail, Value: "glibc", Detail: detail + ". Fix: use Go's resolver and user lookup (-tags netgo,osusergo, which scratchkit's cgo linkages add for Go's own calls) and keep C code off these functions; or link against musl (CC=musl-gcc), whose static lookups need no shared library; or accept it for this build with verify.report: [nss]."}
 }
 
 func (c *checker) trimpath() Result {

@@ -59,6 +59,35 @@ type ELFInfo struct {
 	// GoNote is true when Go's own marks are present (.note.go.buildid, .go.buildinfo or
 	// .gopclntab sections), so a Go binary whose build info is unreadable is still known as Go.
 	GoNote bool `json:"go_note,omitempty"`
+	// GlibcNSS is true when .rodata holds glibc's name service switch (its nsswitch.conf path
+	// and libnss_ module names): a static binary with it loads libnss_*.so from the system at
+	// run time for host, user and group lookups.
+	GlibcNSS bool `json:"glibc_nss,omitempty"`
+}
+
+// Markers of glibc's name service switch, linked in when a program calls getaddrinfo,
+// gethostbyname, getpwnam, getgrnam and their kin: the configuration it reads and the pattern of
+// the modules it dlopens.
+var nssMarkers = [][]byte{[]byte("/etc/nsswitch.conf\x00"), []byte("libnss_%s.so")}
+
+// maxRodataScan bounds the read of .rodata for nssMarkers.
+const maxRodataScan = 256 << 20
+
+// findNSS reads .rodata (at most maxRodataScan bytes) and reports whether every NSS marker is in it.
+func findNSS(r io.ReaderAt, off, size int64) bool {
+	if size <= 0 || size > maxRodataScan {
+		return false
+	}
+	buf := make([]byte, size)
+	if n, err := r.ReadAt(buf, off); int64(n) < size && err != nil {
+		return false
+	}
+	for _, m := range nssMarkers {
+		if !bytes.Contains(buf, m) {
+			return false
+		}
+	}
+	return true
 }
 
 // Section is one ELF section.
@@ -361,6 +390,8 @@ func fillELF(r io.ReaderAt, size int64, f *elf.File, h *elfHeader, info *Info) e
 			e.DebugSize += fileBytes
 		case s.Name == ".note.go.buildid" || s.Name == ".go.buildinfo" || s.Name == ".gopclntab":
 			e.GoNote = true
+		case s.Name == ".rodata":
+			e.GlibcNSS = findNSS(r, int64(s.Offset), fileBytes)
 		}
 	}
 	return nil

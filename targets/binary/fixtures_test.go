@@ -22,7 +22,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // SCRATCHKIT_E2E=1).
 var fixtureTools = map[string]string{
 	"cgo-dynamic": "gcc", "static-pie": "gcc", "c-static": "gcc", "c-static-stripped": "gcc",
-	"c-armhf": "arm-linux-gnueabihf-gcc",
+	"c-armhf": "arm-linux-gnueabihf-gcc", "glibc-nss": "gcc", "glibc-netgo": "gcc",
 }
 
 // fixture returns the path of the named fixture, building it on first use.
@@ -72,6 +72,12 @@ func buildFixture(t testing.TB, name, out string) error {
 		return goBuild(hello, []string{"CGO_ENABLED=0", "GOARCH=arm64", "GOARM64=v9.0"}, goFlagsStripped...)
 	case "arm-v7":
 		return goBuild(hello, []string{"CGO_ENABLED=0", "GOARCH=arm", "GOARM=7"}, goFlagsStripped...)
+	case "glibc-nss": // static with glibc, and Go's net and os/user through it (no netgo, osusergo)
+		return goBuild("./targets/binary/testdata/lookup", []string{"CGO_ENABLED=1"}, "-trimpath",
+			"-ldflags=-s -w -linkmode=external -extldflags=-static")
+	case "glibc-netgo": // the same with Go's own resolver and user lookup, as the cgo linkages build
+		return goBuild("./targets/binary/testdata/lookup", []string{"CGO_ENABLED=1"}, "-tags", "netgo,osusergo", "-trimpath",
+			"-ldflags=-s -w -linkmode=external -extldflags=-static")
 	case "tlsclient":
 		return goBuild("./targets/binary/testdata/tlsclient", []string{"CGO_ENABLED=0"}, goFlagsStripped...)
 	case "darwin":

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"sort"
@@ -90,8 +91,14 @@ type Result struct {
 	Duration time.Duration
 	// Command is the go build command line with the environment that matters.
 	Command string
-	Build   *Build
-	Err     error
+	// Warnings are the warnings go build printed for a build that succeeded (the C linker's,
+	// for a cgo linkage), each once; GlibcRuntime are the C functions among them that glibc says
+	// need its shared libraries at run time ("Using 'getaddrinfo' in statically linked
+	// applications requires at runtime …").
+	Warnings     []string
+	GlibcRuntime []string
+	Build        *Build
+	Err          error
 }
 
 // Run builds every build for every platform. It returns every result, and an error joining the
@@ -371,6 +378,7 @@ func buildOne(ctx context.Context, b *Build, p platform.Platform, opts Options) 
 			return fail(fmt.Errorf("build %s for %s: %w", b.Name, p, err))
 		}
 	}
+	r.Warnings, r.GlibcRuntime = linkWarnings(output.String())
 	sum, size, err := hashFile(tmp)
 	if err != nil {
 		return fail(fmt.Errorf("build %s for %s: %w", b.Name, p, err))
@@ -520,4 +528,24 @@ func takeInstalled(gopath, dst string) error {
 		return fmt.Errorf("go install left %d binaries in %s (%v), want one", len(found), filepath.Join(gopath, "bin"), err)
 	}
 	return os.Rename(found[0], dst)
+}
+
+// glibcRuntimeRE is glibc's linker warning for a function a static binary can only run with
+// glibc's shared libraries present (NSS, dlopen, iconv).
+var glibcRuntimeRE = regexp.MustCompile(`warning: Using '([A-Za-z0-9_]+)' in statically linked applications requires at runtime the shared libraries`)
+
+// linkWarnings picks the warning lines out of a successful build's output, each once, and the
+// functions glibc warned about.
+func linkWarnings(out string) (warnings, glibc []string) {
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimSpace(l)
+		if !strings.Contains(l, "warning:") || slices.Contains(warnings, l) {
+			continue
+		}
+		warnings = append(warnings, l)
+		if m := glibcRuntimeRE.FindStringSubmatch(l); m != nil && !slices.Contains(glibc, m[1]) {
+			glibc = append(glibc, m[1])
+		}
+	}
+	return warnings, glibc
 }

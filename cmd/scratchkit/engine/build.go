@@ -87,7 +87,10 @@ func (e *Run) build(ctx context.Context) error {
 	for _, r := range results {
 		b := artifacts.Binary{
 			Name: r.Name, Platform: r.Platform.String(), Path: e.Rel(r.Path), SHA256: r.SHA256, Size: r.Size,
-			Main: r.Build.ImportPath, Linkage: string(r.Build.Linkage), Toolchain: toolchain,
+			Main: r.Build.ImportPath, Linkage: string(r.Build.Linkage), Toolchain: toolchain, GlibcRuntime: r.GlibcRuntime,
+		}
+		for _, w := range r.Warnings {
+			e.UI.Warn("%s %s: go build: %s", r.Name, r.Platform, w)
 		}
 		if r.Build.InModule {
 			b.Dir = e.Rel(r.Build.PkgDir)

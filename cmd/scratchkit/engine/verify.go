@@ -53,7 +53,7 @@ func (e *Run) verify(ctx context.Context) error {
 		exp := binary.Expect{
 			Name: b.Name, Platform: b.Platform, Linkage: binary.Linkage(b.Linkage), SHA256: b.SHA256,
 			MaxSize: int64(v.MaxSize), LeakPaths: leaks, Report: v.Report, Enforce: v.Enforce,
-			Breakdown: v.Breakdown, ImagePath: image.AppPath(b.Name),
+			Breakdown: v.Breakdown, ImagePath: image.AppPath(b.Name), LinkWarnings: b.GlibcRuntime,
 		}
 		if p, ok := prev[b.Name+" "+b.Platform]; ok {
 			exp.Prev = p
