@@ -235,6 +235,12 @@ type Smoke struct {
 	// Even allowed, the container runs as every smoke container does: all capabilities dropped,
 	// no new privileges, read-only root, no network, a pids limit.
 	AllowRoot bool `yaml:"allow_root"`
+	// Emulation is how a platform this machine's CPU cannot run is smoke-run when no qemu
+	// binfmt_misc handler is registered (which a shared CI runner seldom lets one register):
+	// auto runs the image's program under this machine's qemu-<arch>-static (Debian's
+	// qemu-user-static), mounted read-only into the container and never into the image; off
+	// checks such a platform statically only.
+	Emulation string `yaml:"emulation" default:"auto"`
 	// CapAdd are the Linux capabilities given back to the service's containers (NET_BIND_SERVICE,
 	// as docker --cap-add and a pod's securityContext.capabilities.add name them); none by
 	// default. The smoke report names them.

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -742,4 +743,24 @@ func (i *imageInfo) checkShell(opts Options) Finding {
 	return Finding{Check: CheckShell, Status: binary.StatusFail, Detail: fmt.Sprintf(
 		"the image carries %s: a shell or package manager is what an attacker needs after getting in, and it grows the image and its CVE list. "+
 			"Fix: build on the static or scratch base (or a distroless base without :debug), or set smoke.debug: true for a debug variant that is meant to have them.", strings.Join(found, ", "))}
+}
+
+// command is the command line a container of the image runs: the entrypoint and args (or, with
+// args nil, the image's Cmd), its program resolved to the absolute path the runtime finds (the
+// program), so that an emulator can be handed it.
+func (i *imageInfo) command(args []string) ([]string, error) {
+	cfg := i.config.Config
+	out := append([]string{}, cfg.Entrypoint...)
+	if args != nil {
+		out = append(out, args...)
+	} else {
+		out = append(out, cfg.Cmd...)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("the image config has neither Entrypoint nor Cmd: nothing to run")
+	}
+	if i.program != "" && (len(cfg.Entrypoint) > 0 || args == nil) {
+		out[0] = i.program
+	}
+	return out, nil
 }

@@ -139,6 +139,16 @@ func (l *dockerLoaded) start(ctx context.Context, spec runSpec) (container, erro
 	for _, e := range spec.env {
 		args = append(args, "--env", e)
 	}
+	if spec.emulator != "" {
+		// A foreign platform without a binfmt_misc handler: its program runs through this
+		// machine's emulator, bound read-only, and the whole command line follows it.
+		argv, err := l.info.command(spec.args)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "--mount", "type=bind,source="+spec.emulator+",target="+emulatorPath+",readonly", "--entrypoint", emulatorPath, l.tag)
+		return l.engine.run(ctx, spec.id, append(args, argv...))
+	}
 	args = append(args, l.tag)
 	args = append(args, spec.args...)
 	return l.engine.run(ctx, spec.id, args)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -50,7 +51,15 @@ type runSpec struct {
 	// hostNetwork shares the host's network namespace; without it the container gets a new one
 	// with only a loopback interface.
 	hostNetwork bool
+	// emulator is this machine's qemu user-mode emulator for a foreign platform (a static
+	// binary), bound read-only at emulatorPath in the container, which runs the image's
+	// program through it; empty for a platform this machine runs.
+	emulator string
 }
+
+// emulatorPath is where a foreign platform's container finds the emulator: outside the image's
+// own directories, never written into the image.
+const emulatorPath = "/.scratchkit-qemu"
 
 // container is a started container.
 type container interface {
@@ -173,19 +182,25 @@ func firstLine(out []byte, err error) string {
 	return s
 }
 
-// runnable reports whether this machine can run a platform's image, and why not.
-func runnable(p platform.Platform) (bool, string) {
+// runnable reports whether this machine can run a platform's image, how (emulator: the qemu
+// user-mode emulator to run its program through, when no binfmt_misc handler does), and why not.
+func runnable(p platform.Platform) (ok bool, why, emulator string) {
 	host := platform.Host()
 	if p.OS != host.OS {
-		return false, fmt.Sprintf("a %s image does not run in a Linux container", p.OS)
+		return false, fmt.Sprintf("a %s image does not run in a Linux container", p.OS), ""
 	}
 	if p.Arch == host.Arch {
-		return true, ""
+		return true, "", ""
 	}
 	if h := qemuHandler(p.Arch); h != "" {
-		return true, "foreign platform, run through the qemu binfmt_misc handler " + h
+		return true, "foreign platform, run through the qemu binfmt_misc handler " + h, ""
 	}
-	return false, fmt.Sprintf("foreign platform on this %s/%s machine, and no qemu binfmt_misc handler for %s is registered", host.OS, host.Arch, p.Arch)
+	if q, ok := qemuArch[p.Arch]; ok {
+		if path, err := exec.LookPath("qemu-" + q + "-static"); err == nil {
+			return true, "foreign platform, run under emulation: this machine's " + filepath.Base(path) + " is mounted read-only in the container (not in the image) and runs the program", path
+		}
+	}
+	return false, fmt.Sprintf("foreign platform on this %s/%s machine, with no qemu binfmt_misc handler for %s registered and no qemu-%s-static on PATH (Debian's qemu-user-static)", host.OS, host.Arch, p.Arch, qemuArch[p.Arch]), ""
 }
 
 // qemuArch maps GOARCH to the names of qemu's binfmt_misc handlers.

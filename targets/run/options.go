@@ -50,6 +50,9 @@ type Options struct {
 	// AllowRoot accepts an image whose user is root. It does not widen the container: every
 	// container runs with all capabilities dropped, whatever its user.
 	AllowRoot bool
+	// NoEmulation leaves a foreign platform that no binfmt_misc handler runs statically checked
+	// only, instead of running it under this machine's qemu-user-static (smoke.emulation: off).
+	NoEmulation bool
 	// CapAdd are the capabilities (kernel names, CAP_NET_BIND_SERVICE; see Capabilities) given
 	// back to the service's containers; none by default.
 	CapAdd []string

@@ -153,14 +153,12 @@ func (l *runcLoaded) spec(s runSpec) (ociSpec, error) {
 		return ociSpec{}, info.userErr
 	}
 	cfg := info.config.Config
-	args := append([]string{}, cfg.Entrypoint...)
-	if s.args != nil {
-		args = append(args, s.args...)
-	} else {
-		args = append(args, cfg.Cmd...)
+	args, err := info.command(s.args)
+	if err != nil {
+		return ociSpec{}, err
 	}
-	if len(args) == 0 {
-		return ociSpec{}, errors.New("the image config has neither Entrypoint nor Cmd: nothing to run")
+	if s.emulator != "" {
+		args = append([]string{emulatorPath}, args...)
 	}
 	u := info.user
 	env := append([]string{}, cfg.Env...)
@@ -201,6 +199,9 @@ func (l *runcLoaded) spec(s runSpec) (ociSpec, error) {
 	}
 	for _, m := range s.mounts {
 		mounts = append(mounts, ociMount{Destination: m.path, Type: "tmpfs", Source: "tmpfs", Options: append([]string{"nosuid", "nodev", "noexec"}, m.options()...)})
+	}
+	if s.emulator != "" {
+		mounts = append(mounts, ociMount{Destination: emulatorPath, Type: "bind", Source: s.emulator, Options: []string{"bind", "ro", "nosuid", "nodev"}})
 	}
 	return ociSpec{
 		OCIVersion: "1.0.2",

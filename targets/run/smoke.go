@@ -97,6 +97,7 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 		rep.Digest = d.String()
 	}
 	infos := make([]*imageInfo, len(plats))
+	emulators := make([]string, len(plats))
 	var toRun []int
 	for k, p := range plats {
 		pr := PlatformReport{Platform: p.platform.String(), Digest: p.digest}
@@ -112,7 +113,11 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 		}
 		infos[k] = info
 		pr.Findings = info.findings(opts)
-		ok, why := runnable(p.platform)
+		ok, why, emulator := runnable(p.platform)
+		if emulator != "" && opts.NoEmulation {
+			ok, why, emulator = false, "foreign platform, and smoke.emulation is off (qemu-user-static would run it)", ""
+		}
+		emulators[k] = emulator
 		switch {
 		case opts.Runtime == RuntimeNone:
 			pr.Reason = "smoke.runtime is none"
@@ -148,7 +153,7 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 		}
 		pr := &rep.Platforms[k]
 		pr.Runtime, pr.Capabilities = eng.name(), opts.CapAdd
-		probes, err := runPlatform(ctx, eng, name, plats[k].img, infos[k], opts, pr)
+		probes, err := runPlatform(ctx, eng, name, plats[k].img, infos[k], emulators[k], opts, pr)
 		pr.Probes = probes
 		pr.Ran = len(probes) > 0
 		if !pr.Ran {
@@ -176,7 +181,7 @@ func userPassed(pr PlatformReport) bool {
 
 // runPlatform loads one platform image into the engine, runs its probes and cleans up. A failure
 // to clean up does not fail the image: it goes into pr's note and the log.
-func runPlatform(ctx context.Context, eng engine, name string, img v1.Image, info *imageInfo, opts Options, pr *PlatformReport) (results []ProbeResult, err error) {
+func runPlatform(ctx context.Context, eng engine, name string, img v1.Image, info *imageInfo, emulator string, opts Options, pr *PlatformReport) (results []ProbeResult, err error) {
 	ld, err := eng.load(ctx, name, img, info)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", eng.name(), err)
@@ -194,7 +199,7 @@ func runPlatform(ctx context.Context, eng engine, name string, img v1.Image, inf
 	if len(skipped) > 0 {
 		pr.Note = strings.TrimPrefix(pr.Note+"; ", "; ") + fmt.Sprintf("no tmpfs at the image's volumes %s (the root, or the runtime's own directories)", strings.Join(skipped, ", "))
 	}
-	p := prober{eng: eng, ld: ld, info: info, opts: opts, name: name, mounts: mounts}
+	p := prober{eng: eng, ld: ld, info: info, opts: opts, name: name, mounts: mounts, emulator: emulator}
 	if len(opts.Probes) == 0 {
 		return []ProbeResult{p.start(ctx)}, nil
 	}
@@ -221,6 +226,8 @@ type prober struct {
 	opts   Options
 	name   string
 	mounts []mount // the writable directories of every container
+	// emulator runs a foreign platform's program (runSpec.emulator); empty for a native one.
+	emulator string
 	// killed is set when the prober sent SIGKILL itself (deadline, stop timeout), so that an
 	// exit by SIGKILL it did not send is known to be the OOM killer's.
 	killed bool
@@ -229,7 +236,7 @@ type prober struct {
 // launch starts a container; the returned cleanup removes it.
 func (p *prober) launch(ctx context.Context, probe string, spec runSpec) (container, func(), error) {
 	spec.id = newID(p.name)
-	spec.mounts, spec.env = p.mounts, p.opts.Env
+	spec.mounts, spec.env, spec.emulator = p.mounts, p.opts.Env, p.emulator
 	p.killed = false
 	p.opts.logf("smoke %s %s: %s probe: %s run %s", p.name, p.info.platform, probe, p.eng.name(), quoteArgs(p.argv(spec.args)))
 	c, err := p.ld.start(ctx, spec)

@@ -16,6 +16,7 @@ import (
 	"github.com/scratchkit/scratchkit/internal/testenv"
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/image"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // eachRuntime runs f once with real docker and once with real runc, each as a subtest, and
@@ -328,12 +329,17 @@ func TestSmokeStopExit(t *testing.T) {
 	})
 }
 
-// A multi-platform index: the host's platform runs, a foreign one is checked statically only
-// (unless a qemu binfmt_misc handler is registered for it).
+// A multi-platform index: the host's platform runs natively, the foreign one, with no qemu
+// binfmt_misc handler registered, under this machine's qemu-user-static mounted read-only into
+// the container: the real server answers its http probe under docker and runc alike, and the
+// report says it ran under emulation. Nothing of the emulator is in the image.
 func TestSmokeMultiPlatform(t *testing.T) {
 	foreign := "arm64"
 	if runtime.GOARCH == "arm64" {
 		foreign = "amd64"
+	}
+	if qemuHandler(foreign) == "" {
+		testenv.Tool(t, "qemu-"+qemuArch[foreign]+"-static")
 	}
 	host := helloBinary(t)
 	other := goBinary(t, "../../examples/hello", "GOOS=linux", "GOARCH="+foreign)
@@ -343,38 +349,56 @@ func TestSmokeMultiPlatform(t *testing.T) {
 	if res.Index == nil {
 		t.Fatal("no index for two platforms")
 	}
-	testenv.Root(t)
-	opts := Options{Runtime: RuntimeRunc, Runc: testenv.Tool(t, "runc"), TempDir: t.TempDir(),
-		Probes: []Probe{{HTTP: &HTTPProbe{Port: 8080, Path: "/healthz"}}}}
-	rep := smoke(t, "hello", res.Index, opts)
-	if len(rep.Platforms) != 2 {
-		t.Fatalf("%d platforms, want 2", len(rep.Platforms))
-	}
-	h, ok := rep.Platform(hostPlatformString())
-	if !ok || !h.Ran || h.Failed() {
-		t.Errorf("host platform: %+v", h)
-	}
-	f, ok := rep.Platform("linux/" + foreign)
-	if !ok {
-		t.Fatal("no report for the foreign platform")
-	}
-	if f.Failed() || len(f.Findings) == 0 {
-		t.Errorf("foreign platform: failed=%v findings=%d", f.Failed(), len(f.Findings))
-	}
-	if pf, _ := f.Finding(CheckPlatform); pf.Status != binary.StatusPass {
-		t.Errorf("foreign platform check: %s %s", pf.Status, pf.Detail)
-	}
-	if qemuHandler(foreign) == "" {
-		if f.Ran || !strings.Contains(f.Reason, "foreign platform") {
-			t.Errorf("foreign platform: ran=%v reason=%q, want statically checked only", f.Ran, f.Reason)
+	eachRuntime(t, func(t *testing.T, opts Options) {
+		opts.Probes = []Probe{{HTTP: &HTTPProbe{Port: 8080, Path: "/healthz", Timeout: 60 * time.Second}}}
+		rep := smoke(t, "hello", res.Index, opts)
+		if len(rep.Platforms) != 2 {
+			t.Fatalf("%d platforms, want 2", len(rep.Platforms))
 		}
-		var buf bytes.Buffer
-		WriteReport(&buf, []Report{*rep})
-		if want := "linux/" + foreign + ": NOT RUN, statically checked only: foreign platform"; !strings.Contains(buf.String(), want) {
-			t.Errorf("report does not say %q:\n%s", want, buf.String())
+		if h, ok := rep.Platform(hostPlatformString()); !ok || !h.Ran || h.Failed() {
+			t.Errorf("host platform: %+v", h)
 		}
-	} else if !f.Ran {
-		t.Errorf("foreign platform with a qemu handler did not run: %q", f.Note)
+		f, ok := rep.Platform("linux/" + foreign)
+		if !ok {
+			t.Fatal("no report for the foreign platform")
+		}
+		if pf, _ := f.Finding(CheckPlatform); pf.Status != binary.StatusPass {
+			t.Errorf("foreign platform check: %s %s", pf.Status, pf.Detail)
+		}
+		if !f.Ran || f.Failed() {
+			t.Fatalf("foreign platform: ran=%v failed=%v note=%q reason=%q probes=%+v", f.Ran, f.Failed(), f.Note, f.Reason, f.Probes)
+		}
+		wantProbe(t, f, "http", true)
+		if qemuHandler(foreign) == "" && !strings.Contains(f.Note, "run under emulation") {
+			t.Errorf("the report does not say it ran under emulation: %q", f.Note)
+		}
+	})
+	// The emulator is the container's, not the image's.
+	for _, p := range res.Platforms {
+		info, err := analyze(context.Background(), p.Image)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.fs.exists(emulatorPath) {
+			t.Errorf("the %s image holds %s", p.Platform, emulatorPath)
+		}
+	}
+}
+
+// With neither a binfmt_misc handler nor the emulator, a foreign platform is statically checked
+// only, and the reason says what would run it.
+func TestForeignPlatformWithoutEmulator(t *testing.T) {
+	foreign := "arm64"
+	if runtime.GOARCH == "arm64" {
+		foreign = "amd64"
+	}
+	if qemuHandler(foreign) != "" {
+		t.Skip("a binfmt_misc handler runs the foreign platform here")
+	}
+	t.Setenv("PATH", t.TempDir())
+	ok, why, emulator := runnable(platform.Platform{OS: "linux", Arch: foreign})
+	if ok || emulator != "" || !strings.Contains(why, "qemu-user-static") {
+		t.Errorf("runnable without an emulator: %v %q %q", ok, why, emulator)
 	}
 }
 

@@ -216,7 +216,7 @@ func (e *Run) smokeOptions(img artifacts.Image) run.Options {
 	s := e.Config.Smoke
 	o := run.Options{
 		Runtime: s.Runtime, AllowRoot: s.AllowRoot, Debug: s.Debug,
-		Memory: int64(s.Memory), Timeout: s.Timeout.D(), StopTimeout: s.StopTimeout.D(), StopExit: s.StopExit, BaseRef: img.Base, AllowUnpinned: e.Config.Image.AllowUnpinned,
+		Memory: int64(s.Memory), Timeout: s.Timeout.D(), StopTimeout: s.StopTimeout.D(), StopExit: s.StopExit, NoEmulation: s.Emulation == "off", BaseRef: img.Base, AllowUnpinned: e.Config.Image.AllowUnpinned,
 		Network: s.Network, Pids: s.Pids, Env: s.Env, CacheDir: e.CacheDir(),
 		BinarySHA256: map[string]string{},
 		Log:          func(f string, a ...any) { e.UI.Info(f, a...) },

@@ -45,6 +45,8 @@ func TestClosedSets(t *testing.T) {
 			"SCRATCHKIT_SIGN_ATTEST", func(v string) *config.Config { return &config.Config{Sign: config.Sign{Attest: []string{v}}} }, "sign.attest[0]"},
 		{reflect.TypeFor[config.Image](), "data_links", "image:\n  data_links: BAD\n", 2, "image.data_links", "a data link mode (refuse, keep, follow)", "copy",
 			"SCRATCHKIT_IMAGE_DATA_LINKS", func(v string) *config.Config { return &config.Config{Image: config.Image{DataLinks: v}} }, "image.data_links"},
+		{reflect.TypeFor[config.Smoke](), "emulation", "smoke:\n  emulation: BAD\n", 2, "smoke.emulation", "an emulation mode (auto: run a foreign platform under qemu-user-static; off: check it statically only)", "binfmt",
+			"SCRATCHKIT_SMOKE_EMULATION", func(v string) *config.Config { return &config.Config{Smoke: config.Smoke{Emulation: v}} }, "smoke.emulation"},
 		{reflect.TypeFor[config.Smoke](), "stop_exit", "smoke:\n  stop_exit: BAD\n", 2, "smoke.stop_exit", "a stop exit mode (report: warn on a non-zero exit after SIGTERM; enforce: fail)", "strict",
 			"SCRATCHKIT_SMOKE_STOP_EXIT", func(v string) *config.Config { return &config.Config{Smoke: config.Smoke{StopExit: v}} }, "smoke.stop_exit"},
 		{reflect.TypeFor[config.Sign](), "format", "sign:\n  format: BAD\n", 2, "sign.format", "a signature format", "sigstore",

@@ -64,6 +64,7 @@ var closedSets = []closedSet{
 	{reflect.TypeFor[config.Image](), "publish", "a destination", Destinations},
 	{reflect.TypeFor[config.Image](), "data_links", "a data link mode (refuse, keep, follow)", image.DataLinkModes()},
 	{reflect.TypeFor[config.Smoke](), "runtime", "a container runtime", Runtimes},
+	{reflect.TypeFor[config.Smoke](), "emulation", "an emulation mode (auto: run a foreign platform under qemu-user-static; off: check it statically only)", []string{"auto", "off"}},
 	{reflect.TypeFor[config.Smoke](), "stop_exit", "a stop exit mode (report: warn on a non-zero exit after SIGTERM; enforce: fail)", run.StopExits()},
 	{reflect.TypeFor[config.Smoke](), "network", "a smoke network (none: the container's own loopback only; host: the http probe shares the host's network)", SmokeNetworks},
 	{reflect.TypeFor[config.Sign](), "attest", "an attestation", Attestations},
