@@ -95,7 +95,7 @@ func record(t *testing.T, dir string) *artifacts.Artifacts {
 func TestImageOffline(t *testing.T) {
 	dir := project(t, nil)
 	out := mustRun(t, dir, []string{"SOURCE_DATE_EPOCH=1700000000"}, "image")
-	for _, want := range []string{"Build", "Verify", "Image", "hello"} {
+	for _, want := range []string{"Build", "Verify", "Image", "hello", "no builds configured: each main package of the module, named (binary and image) for its import path's last element: hello (example.com/hello)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -39,6 +39,13 @@ func (e *Run) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(e.Config.Builds) == 0 {
+		var names []string
+		for _, b := range builds {
+			names = append(names, fmt.Sprintf("%s (%s)", b.Name, b.ImportPath))
+		}
+		e.UI.Info("no builds configured: each main package of the module, named (binary and image) for its import path's last element: %s; builds[].name in %s renames one", strings.Join(names, ", "), load.FileName)
+	}
 	toolchain, _ := e.Toolchain(ctx)
 	if toolchain != "" {
 		e.UI.Info("building with %s (build.toolchain %s)", toolchain, e.Config.Build.Toolchain)
