@@ -329,48 +329,50 @@ func TestSmokeStopExit(t *testing.T) {
 	})
 }
 
-// A multi-platform index: the host's platform runs natively, the foreign one, with no qemu
-// binfmt_misc handler registered, under this machine's qemu-user-static mounted read-only into
-// the container: the real server answers its http probe under docker and runc alike, and the
-// report says it ran under emulation. Nothing of the emulator is in the image.
+// A multi-platform index: the host's platform runs natively, the foreign ones (arm64 and arm/v7 on
+// amd64), with no qemu binfmt_misc handler registered, under this machine's qemu-user-static
+// mounted read-only into the container: the real server answers its http probe under docker and
+// runc alike, and the report says it ran under emulation. Nothing of the emulator is in the image.
 func TestSmokeMultiPlatform(t *testing.T) {
-	foreign := "arm64"
-	if runtime.GOARCH == "arm64" {
-		foreign = "amd64"
+	foreign := []string{"arm64", "arm"}
+	if runtime.GOARCH != "amd64" {
+		foreign = []string{"amd64"}
 	}
-	if qemuHandler(foreign) == "" {
-		testenv.Tool(t, "qemu-"+qemuArch[foreign]+"-static")
+	bins := []image.Binary{{Platform: hostPlatformString(), Path: helloBinary(t)}}
+	for _, arch := range foreign {
+		if qemuHandler(arch) == "" {
+			testenv.Tool(t, "qemu-"+qemuArch[arch]+"-static")
+		}
+		p := platform.Platform{OS: "linux", Arch: arch, Variant: platform.DefaultVariant(arch)}
+		env := append([]string{"GOOS=linux", "GOARCH=" + arch}, p.Env()...)
+		bins = append(bins, image.Binary{Platform: p.String(), Path: goBinary(t, "../../examples/hello", env...)})
 	}
-	host := helloBinary(t)
-	other := goBinary(t, "../../examples/hello", "GOOS=linux", "GOARCH="+foreign)
-	res := buildImage(t, image.Spec{Name: "hello", RunConfig: image.RunConfig{Args: []string{"-addr", ":8080"}}, Binaries: []image.Binary{
-		{Platform: hostPlatformString(), Path: host}, {Platform: "linux/" + foreign, Path: other},
-	}})
+	res := buildImage(t, image.Spec{Name: "hello", RunConfig: image.RunConfig{Args: []string{"-addr", ":8080"}}, Binaries: bins})
 	if res.Index == nil {
-		t.Fatal("no index for two platforms")
+		t.Fatal("no index for several platforms")
 	}
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		opts.Probes = []Probe{{HTTP: &HTTPProbe{Port: 8080, Path: "/healthz", Timeout: 60 * time.Second}}}
 		rep := smoke(t, "hello", res.Index, opts)
-		if len(rep.Platforms) != 2 {
-			t.Fatalf("%d platforms, want 2", len(rep.Platforms))
+		if len(rep.Platforms) != len(bins) {
+			t.Fatalf("%d platforms, want %d", len(rep.Platforms), len(bins))
 		}
-		if h, ok := rep.Platform(hostPlatformString()); !ok || !h.Ran || h.Failed() {
-			t.Errorf("host platform: %+v", h)
-		}
-		f, ok := rep.Platform("linux/" + foreign)
-		if !ok {
-			t.Fatal("no report for the foreign platform")
-		}
-		if pf, _ := f.Finding(CheckPlatform); pf.Status != binary.StatusPass {
-			t.Errorf("foreign platform check: %s %s", pf.Status, pf.Detail)
-		}
-		if !f.Ran || f.Failed() {
-			t.Fatalf("foreign platform: ran=%v failed=%v note=%q reason=%q probes=%+v", f.Ran, f.Failed(), f.Note, f.Reason, f.Probes)
-		}
-		wantProbe(t, f, "http", true)
-		if qemuHandler(foreign) == "" && !strings.Contains(f.Note, "run under emulation") {
-			t.Errorf("the report does not say it ran under emulation: %q", f.Note)
+		for _, b := range bins {
+			f, ok := rep.Platform(b.Platform)
+			if !ok {
+				t.Fatalf("no report for %s", b.Platform)
+			}
+			if pf, _ := f.Finding(CheckPlatform); pf.Status != binary.StatusPass {
+				t.Errorf("%s platform check: %s %s", b.Platform, pf.Status, pf.Detail)
+			}
+			if !f.Ran || f.Failed() {
+				t.Errorf("%s: ran=%v failed=%v note=%q reason=%q probes=%+v", b.Platform, f.Ran, f.Failed(), f.Note, f.Reason, f.Probes)
+				continue
+			}
+			wantProbe(t, f, "http", true)
+			if arch := strings.Split(b.Platform, "/")[1]; arch != runtime.GOARCH && qemuHandler(arch) == "" && !strings.Contains(f.Note, "run under emulation") {
+				t.Errorf("%s: the report does not say it ran under emulation: %q", b.Platform, f.Note)
+			}
 		}
 	})
 	// The emulator is the container's, not the image's.
