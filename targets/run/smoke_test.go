@@ -387,6 +387,25 @@ func TestSmokeMultiPlatform(t *testing.T) {
 	}
 }
 
+// Under emulation, a service without a SIGTERM handler cannot exit on SIGTERM (the emulator is
+// PID 1): the probe passes with a warning that says why, instead of failing the platform.
+func TestSmokeEmulatedStopIsNotJudged(t *testing.T) {
+	if runtime.GOARCH != "amd64" || qemuHandler("arm64") != "" {
+		t.Skip("needs an amd64 machine running arm64 under qemu-user-static")
+	}
+	testenv.Tool(t, "qemu-aarch64-static")
+	bin := goBinary(t, "testdata/pitfall", "GOOS=linux", "GOARCH=arm64")
+	res := buildImage(t, image.Spec{Name: "pitfall", Binaries: []image.Binary{{Platform: "linux/arm64", Path: bin}}})
+	eachRuntime(t, func(t *testing.T, opts Options) {
+		opts.StopTimeout = 2 * time.Second
+		opts.Probes = []Probe{{HTTP: &HTTPProbe{Args: []string{"-serve", ":8080"}, Port: 8080, Timeout: 60 * time.Second}}}
+		r := wantProbe(t, ranPlatform(t, smoke(t, "pitfall", res.Image, opts), opts.Runtime), "http", true)
+		if !strings.Contains(r.Warning, "under emulation the stop is not judged") {
+			t.Errorf("warning %q", r.Warning)
+		}
+	})
+}
+
 // With neither a binfmt_misc handler nor the emulator, a foreign platform is statically checked
 // only, and the reason says what would run it.
 func TestForeignPlatformWithoutEmulator(t *testing.T) {
