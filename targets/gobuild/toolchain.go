@@ -1,18 +1,18 @@
 package gobuild
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/scratchkit/scratchkit/targets/goenv"
 )
 
 // ToolchainPatch is the build.toolchain value that builds with the newest patch release of the
@@ -139,16 +139,5 @@ func (o *ToolchainOptions) run(ctx context.Context, args ...string) ([]byte, err
 	if env == nil {
 		env = os.Environ()
 	}
-	cmd := exec.CommandContext(ctx, o.Go, args...)
-	cmd.Dir = os.TempDir()
-	cmd.Env = append(env[:len(env):len(env)], "GOTOOLCHAIN=local", "GOWORK=off", "GO111MODULE=on", "GOFLAGS=-mod=mod")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			return nil, fmt.Errorf("%s %s: %w: %s", o.Go, strings.Join(args, " "), err, msg)
-		}
-		return nil, fmt.Errorf("%s %s: %w", o.Go, strings.Join(args, " "), err)
-	}
-	return stdout.Bytes(), nil
+	return goenv.Outside(ctx, o.Go, append(env[:len(env):len(env)], "GOFLAGS=-mod=mod"), args...)
 }

@@ -10,13 +10,13 @@ import (
 	"io"
 	"maps"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/scratchkit/scratchkit/targets/goenv"
 	"golang.org/x/mod/module"
 )
 
@@ -133,34 +133,13 @@ func (i moduleInfo) valid() bool {
 	return !i.Time.IsZero() && module.Check(ModulePath, i.Version) == nil
 }
 
-// goCommand runs the go command outside any module, with scratchkit's module cache, and
-// returns its standard output; its error carries what it printed on standard error.
+// goCommand runs the go command outside any module, with scratchkit's module cache.
 func (mo *ModuleOptions) goCommand(ctx context.Context, args ...string) ([]byte, error) {
-	work, err := os.MkdirTemp("", "scratchkit-vulndb-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(work)
 	env := mo.Env
 	if env == nil {
 		env = os.Environ()
 	}
-	env = append(slices.Clip(env), "GOMODCACHE="+mo.modCache(), "GO111MODULE=on", "GOWORK=off", "GOTOOLCHAIN=local")
-	cmd := exec.CommandContext(ctx, mo.Go, args...)
-	cmd.Dir, cmd.Env = work, env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if len(msg) > 2000 {
-			msg = msg[:2000] + "…"
-		}
-		if msg == "" {
-			return nil, fmt.Errorf("%s %s: %w", mo.Go, strings.Join(args, " "), err)
-		}
-		return nil, fmt.Errorf("%s %s: %w: %s", mo.Go, strings.Join(args, " "), err, msg)
-	}
-	return stdout.Bytes(), nil
+	return goenv.Outside(ctx, mo.Go, append(slices.Clip(env), "GOMODCACHE="+mo.modCache()), args...)
 }
 
 func (mo *ModuleOptions) modCache() string { return filepath.Join(mo.CacheDir, "modcache") }
