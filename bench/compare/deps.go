@@ -95,7 +95,7 @@ func (b *bench) countPackages(ctx context.Context, dir string, env []string, arg
 	return all, nonStd, nil
 }
 
-// engineBuild is the engine's build as internal/launch runs it for a checkout (a replace
+// engineBuild is the engine's build as targets/launch runs it for a checkout (a replace
 // directive's directory): go build -o OUT [-tags=scratchkit_core] ./cmd/scratchkit in the
 // checkout, with GOFLAGS and GOWORK cleared.
 type engineBuild struct {
@@ -311,6 +311,6 @@ func compareDeps(ctx context.Context, b *bench) error {
 			r()
 		}
 	}
-	fmt.Printf("\nThe engine builds as internal/launch builds it for a replaced checkout: go build -o OUT [-tags=scratchkit_core] ./cmd/scratchkit, GOFLAGS and GOWORK cleared. A magefile requiring a scratchkit version runs go install …/cmd/scratchkit@version instead: the same packages.\n")
+	fmt.Printf("\nThe engine builds as targets/launch builds it for a replaced checkout: go build -o OUT [-tags=scratchkit_core] ./cmd/scratchkit, GOFLAGS and GOWORK cleared. A magefile requiring a scratchkit version runs go install …/cmd/scratchkit@version instead: the same packages.\n")
 	return nil
 }
