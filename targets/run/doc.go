@@ -1,18 +1,9 @@
-// Package run is the engine behind scratchkit's Smoke target: it checks an image's filesystem for
-// the pitfalls of scratch and distroless images, then runs the image in a real container the way
-// production would and probes it.
+// Package run is the engine behind scratchkit's Smoke target: it checks each platform of an image
+// with package lint, then runs the image in a real container the way production would and probes
+// it. Package lint owns the checks and their findings; package imagefs reads an image's
+// filesystem for both (and unpacks a runc bundle).
 //
-// Check reads one platform's image (all layers, whiteouts honoured) and reports a Finding per
-// check: the entrypoint exists, is a regular file the configured user may execute, is statically
-// linked (binary.Check, Verify's engine) and is byte for byte the verified binary; the user is not
-// root unless allowed and resolves in the image's /etc/passwd; a binary that links crypto/tls or
-// crypto/x509 finds CA roots, one that calls time.LoadLocation finds zone data, one that links
-// os/user finds /etc/passwd (what the binary links is read from its function table, see
-// binary.Features); the base is pinned by digest; no shell or package manager rides along unless a
-// debug variant was asked for; a non-root service neither exposes nor is probed on a port below
-// 1024.
-//
-// Smoke runs Check on every platform of an image or index, then runs the host's platform (and any
+// Smoke runs lint on every platform of an image or index, then runs the host's platform (and any
 // platform a qemu binfmt_misc handler can run) through docker or runc: as the image's configured
 // user, with a read-only root filesystem (writable only where Options.Tmpfs and the image's own
 // volumes get a bounded tmpfs, tmpfs.go), memory and pids limits, no capabilities for a non-root

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/scratchkit/scratchkit/internal/secrets"
+	"github.com/scratchkit/scratchkit/targets/lint"
 	"github.com/scratchkit/scratchkit/targets/run/internal/httpprobe"
 )
 
@@ -53,7 +54,7 @@ func (d *dockerEngine) docker(ctx context.Context, stdin io.Reader, args ...stri
 }
 
 // load streams the image into the daemon as a `docker load` tarball under a tag of its own.
-func (d *dockerEngine) load(ctx context.Context, imgName string, img v1.Image, info *imageInfo) (loaded, error) {
+func (d *dockerEngine) load(ctx context.Context, imgName string, img v1.Image, info *lint.Image) (loaded, error) {
 	dg, err := img.Digest()
 	if err != nil {
 		return nil, fmt.Errorf("docker load: %w", err)
@@ -65,7 +66,7 @@ func (d *dockerEngine) load(ctx context.Context, imgName string, img v1.Image, i
 	if err := d.loadImage(ctx, tag, img); err != nil {
 		return nil, err
 	}
-	d.opts.logf("smoke %s %s: loaded into docker as %s", imgName, info.platform, tag)
+	d.opts.logf("smoke %s %s: loaded into docker as %s", imgName, info.Platform(), tag)
 	return &dockerLoaded{engine: d, tag: tag.String(), info: info}, nil
 }
 
@@ -89,7 +90,7 @@ func (d *dockerEngine) loadImage(ctx context.Context, tag name.Tag, img v1.Image
 type dockerLoaded struct {
 	engine *dockerEngine
 	tag    string
-	info   *imageInfo
+	info   *lint.Image
 }
 
 func (l *dockerLoaded) remove(ctx context.Context) error {
@@ -142,7 +143,7 @@ func (l *dockerLoaded) start(ctx context.Context, spec runSpec) (container, erro
 	if spec.emulator != "" {
 		// A foreign platform without a binfmt_misc handler: its program runs through this
 		// machine's emulator, bound read-only, and the whole command line follows it.
-		argv, err := l.info.command(spec.args)
+		argv, err := l.info.Command(spec.args)
 		if err != nil {
 			return nil, err
 		}

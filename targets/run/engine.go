@@ -16,6 +16,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/scratchkit/scratchkit/internal/secrets"
+	"github.com/scratchkit/scratchkit/targets/lint"
 	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/run/internal/httpprobe"
 )
@@ -26,7 +27,7 @@ type engine interface {
 	// sweep removes what smoke runs whose process died left in this runtime (see sweep.go).
 	sweep(ctx context.Context) error
 	// load makes img runnable (docker load, or an unpacked runc root filesystem).
-	load(ctx context.Context, name string, img v1.Image, info *imageInfo) (loaded, error)
+	load(ctx context.Context, name string, img v1.Image, info *lint.Image) (loaded, error)
 }
 
 // loaded is an image an engine can start containers from.

@@ -15,14 +15,17 @@ import (
 
 	"github.com/scratchkit/scratchkit/internal/testenv"
 	"github.com/scratchkit/scratchkit/targets/binary"
+	"github.com/scratchkit/scratchkit/targets/imagefs"
+	"github.com/scratchkit/scratchkit/targets/imagefs/imagetest"
+	"github.com/scratchkit/scratchkit/targets/lint"
 )
 
 // An image that would run as root without allow_root, or as a user that does not resolve, fails
 // its user check and is not run: no image is loaded and no container created.
 func TestSmokeRefusesRootImage(t *testing.T) {
 	bin := helloBinary(t)
-	root := imageOf(t, "hello", bin, "static", "0", "-addr", ":8080")
-	ghost := handImage(t, v1.Config{Entrypoint: []string{"/ko-app/hello"}, User: "app"}, layer(t, binFile(t, bin, "hello", 0o755)))
+	root := imagetest.Of(t, "hello", bin, "static", "0", "-addr", ":8080")
+	ghost := imagetest.Image(t, v1.Config{Entrypoint: []string{"/ko-app/hello"}, User: "app"}, imagetest.Layer(t, imagetest.BinFile(t, bin, "hello", 0o755)))
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		since := time.Now().Add(-time.Second)
 		var mu sync.Mutex
@@ -43,7 +46,7 @@ func TestSmokeRefusesRootImage(t *testing.T) {
 			if !rep.Failed() || p.Ran || len(p.Probes) > 0 || !strings.Contains(p.Reason, "the user check failed") {
 				t.Errorf("%s: failed=%v ran=%v probes=%d reason=%q: want a failure, not run", name, rep.Failed(), p.Ran, len(p.Probes), p.Reason)
 			}
-			if f, _ := p.Finding(CheckUser); f.Status != binary.StatusFail {
+			if f, _ := p.Finding(lint.CheckUser); f.Status != binary.StatusFail {
 				t.Errorf("%s: user check %s", name, f.Status)
 			}
 		}
@@ -65,9 +68,9 @@ func TestSmokeRefusesRootImage(t *testing.T) {
 // only a loopback interface, under docker and runc alike; smoke.cap_add gives back exactly what
 // it names, and the report says which.
 func TestSmokeRootImageDropsEverything(t *testing.T) {
-	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "0")
+	img := imagetest.Of(t, "pitfall", pitfallBinary(t), "static", "0")
 	eachRuntime(t, func(t *testing.T, opts Options) {
-		opts.AllowRoot = true
+		opts.Policy.AllowRoot = true
 		opts.Probes = []Probe{{Exit: &ExitProbe{Args: []string{"-privileges"}}}}
 		p := ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime)
 		r := wantProbe(t, p, "exit", true)
@@ -79,7 +82,7 @@ func TestSmokeRootImageDropsEverything(t *testing.T) {
 		if len(p.Capabilities) != 0 {
 			t.Errorf("report capabilities %v, want none", p.Capabilities)
 		}
-		opts.CapAdd = []string{"CAP_NET_BIND_SERVICE"}
+		opts.Policy.CapAdd = []string{"CAP_NET_BIND_SERVICE"}
 		p = ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime)
 		r = wantProbe(t, p, "exit", true)
 		for _, want := range []string{"CapEff: 0000000000000400", "CapBnd: 0000000000000400", "NoNewPrivs: 1"} { // bit 10
@@ -112,7 +115,7 @@ func TestSmokeSeccomp(t *testing.T) {
 	if out, err := exec.Command(bin, "-keyctl").CombinedOutput(); err != nil {
 		testenv.Missing(t, "keyctl fails on this host already, so the test shows nothing: %v: %s", err, out)
 	}
-	img := imageOf(t, "pitfall", bin, "static", "")
+	img := imagetest.Of(t, "pitfall", bin, "static", "")
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		opts.Probes = []Probe{{Exit: &ExitProbe{Args: []string{"-keyctl"}}}}
 		p := ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime)
@@ -126,7 +129,7 @@ func TestSmokeSeccomp(t *testing.T) {
 // A container may not start more than smoke.pids processes and threads (256 by default); the
 // failure is diagnosed.
 func TestSmokePidsLimit(t *testing.T) {
-	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "")
+	img := imagetest.Of(t, "pitfall", pitfallBinary(t), "static", "")
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		opts.Probes = []Probe{{Exit: &ExitProbe{Args: []string{"-threads", "300"}}}}
 		p := ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime)
@@ -143,7 +146,7 @@ func TestSmokePidsLimit(t *testing.T) {
 // A container that floods its output costs scratchkit at most maxOutput of it, with the tail
 // kept: the end is where the reason is.
 func TestSmokeOutputBounded(t *testing.T) {
-	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "")
+	img := imagetest.Of(t, "pitfall", pitfallBinary(t), "static", "")
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		opts.Probes = []Probe{{Exit: &ExitProbe{Args: []string{"-spew-mb", "8"}}}}
 		p := ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime)
@@ -165,8 +168,8 @@ func TestDockerLogBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "")
-	info, err := analyze(ctx, img)
+	img := imagetest.Of(t, "pitfall", pitfallBinary(t), "static", "")
+	info, err := lint.Analyze(ctx, img, imagefs.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

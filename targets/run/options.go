@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scratchkit/scratchkit/internal/defaults"
+	"github.com/scratchkit/scratchkit/targets/lint"
 )
 
 // Runtimes Options.Runtime can name.
@@ -45,19 +46,16 @@ const (
 // Options says how to check and run one image. It is plain data; zero values mean the documented
 // defaults.
 type Options struct {
+	// Policy is what the image may be (lint.Policy: root, capabilities, a debug variant, the
+	// verified binaries, the base, the limits of reading it). AllowRoot does not widen the
+	// container: every container runs with all capabilities dropped but CapAdd, whatever its user.
+	lint.Policy
+
 	// Runtime is auto (the default), docker, runc or none.
 	Runtime string
-	// AllowRoot accepts an image whose user is root. It does not widen the container: every
-	// container runs with all capabilities dropped, whatever its user.
-	AllowRoot bool
 	// NoEmulation leaves a foreign platform that no binfmt_misc handler runs statically checked
 	// only, instead of running it under this machine's qemu-user-static (smoke.emulation: off).
 	NoEmulation bool
-	// CapAdd are the capabilities (kernel names, CAP_NET_BIND_SERVICE; see Capabilities) given
-	// back to the service's containers; none by default.
-	CapAdd []string
-	// Debug accepts a shell or package manager in the image (a debug variant).
-	Debug bool
 	// Memory is the container's memory limit in bytes; 0 means DefaultMemory.
 	Memory int64
 	// Timeout is the deadline of each probe (an exit probe's whole run, an http probe's default
@@ -70,20 +68,6 @@ type Options struct {
 	// (the default) passes it with a warning, StopEnforce fails it. Kubernetes stops a pod with
 	// SIGTERM and counts a non-zero exit as a failed container.
 	StopExit string
-
-	// BinarySHA256 maps a platform (os/arch[/variant]) to the hex sha256 of the binary Verify
-	// passed for it; the entrypoint must be that file. A platform without an entry skips the
-	// comparison.
-	BinarySHA256 map[string]string
-	// BaseRef is the base the image was built on as configured: "static", "scratch" or a registry
-	// reference, which must be pinned by digest (image.BasePinned). Empty: read from the image's
-	// org.opencontainers.image.base.name annotation.
-	BaseRef string
-	// BasePinned accepts the base as pinned whatever BaseRef says (the caller checked it).
-	BasePinned bool
-	// AllowUnpinned accepts a base that is not pinned by digest with a warning rather than a
-	// failure, as image.Spec.AllowUnpinned accepts it when the image is built.
-	AllowUnpinned bool
 
 	// Probes say what to run, each in a container of its own, in order. With none, the image is
 	// started with its own arguments and must not exit with a failure within DefaultStartWait (a
@@ -243,12 +227,22 @@ func (o Options) withDefaults() (Options, error) {
 			return o, fmt.Errorf("smoke env %q: want NAME=VALUE", e)
 		}
 	}
-	for p, sum := range o.BinarySHA256 {
-		if s := strings.TrimPrefix(sum, "sha256:"); len(s) != 64 || strings.Trim(s, "0123456789abcdef") != "" {
-			return o, fmt.Errorf("smoke: binary sha256 for %s %q: want 64 lower-case hex digits", p, sum)
-		}
+	if err := o.Policy.Validate(); err != nil {
+		return o, fmt.Errorf("smoke: %w", err)
 	}
 	return o, nil
+}
+
+// policy is the lint policy of o's images: o.Policy, with the ports the http probes listen on.
+func (o Options) policy() lint.Policy {
+	pol := o.Policy
+	pol.ProbedPorts = slices.Clone(pol.ProbedPorts)
+	for _, p := range o.Probes {
+		if p.HTTP != nil {
+			pol.ProbedPorts = append(pol.ProbedPorts, p.HTTP.Port)
+		}
+	}
+	return pol
 }
 
 // check validates one probe.

@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/scratchkit/scratchkit/internal/testenv"
+	"github.com/scratchkit/scratchkit/targets/imagefs/imagetest"
 	"github.com/scratchkit/scratchkit/targets/run/internal/httpprobe"
 )
 
@@ -49,7 +50,7 @@ func TestSmokeDockerNonRoot(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 
-	img := imageOf(t, "hello", helloBinary(t), "static", "", "-addr", ":8080")
+	img := imagetest.Of(t, "hello", helloBinary(t), "static", "", "-addr", ":8080")
 	if err := tarball.WriteToFile(filepath.Join(dir, "hello.tar"), name.MustParseReference("hello:nonroot"), img); err != nil {
 		t.Fatal(err)
 	}

@@ -1,31 +1,9 @@
 package run
 
-import "github.com/scratchkit/scratchkit/targets/binary"
-
-// Names of the static checks, as in Finding.Check. They are stable.
-const (
-	CheckConfig     = "config"     // the image config can be read and names a program
-	CheckEntrypoint = "entrypoint" // exists, regular file, executable by the image's user
-	CheckLinkage    = "linkage"    // static (binary.Check)
-	CheckPlatform   = "platform"   // the binary is built for the image's platform (binary.Check)
-	CheckBinary     = "binary"     // sha256 equals the verified dist binary
-	CheckUser       = "user"       // not root unless allowed; names resolve in /etc/passwd, /etc/group
-	CheckCARoots    = "ca-roots"   // a TLS client finds CA roots
-	CheckZoneInfo   = "zoneinfo"   // a time.LoadLocation caller finds zone data
-	CheckPasswd     = "passwd"     // an os/user caller finds /etc/passwd
-	CheckPorts      = "ports"      // a non-root service does not need a port below 1024
-	CheckBase       = "base"       // the base is pinned by digest
-	CheckShell      = "shell"      // no shell or package manager unless a debug variant
+import (
+	"github.com/scratchkit/scratchkit/targets/binary"
+	"github.com/scratchkit/scratchkit/targets/lint"
 )
-
-// Finding is the outcome of one static check. Its status is pass, fail, warn (worth knowing;
-// does not fail the image) or skip (nothing to check: no digest given, feature not used, ...).
-type Finding struct {
-	Check  string        `json:"check"`
-	Status binary.Status `json:"status"`
-	// Detail says what was found; for a failure also the symptom it would cause and the fix.
-	Detail string `json:"detail"`
-}
 
 // ProbeResult is the outcome of one probe run in a container.
 type ProbeResult struct {
@@ -47,9 +25,9 @@ type ProbeResult struct {
 
 // PlatformReport is what Smoke found for one platform of an image.
 type PlatformReport struct {
-	Platform string    `json:"platform"`
-	Digest   string    `json:"digest,omitempty"` // the platform image's manifest digest
-	Findings []Finding `json:"findings"`
+	Platform string         `json:"platform"`
+	Digest   string         `json:"digest,omitempty"` // the platform image's manifest digest
+	Findings []lint.Finding `json:"findings"`
 	// Ran is true when the image was run in a container; Runtime says with what.
 	Ran     bool   `json:"ran"`
 	Runtime string `json:"runtime,omitempty"`
@@ -90,13 +68,13 @@ func (p PlatformReport) Failed() bool {
 }
 
 // Finding returns the finding of the named check.
-func (p PlatformReport) Finding(check string) (Finding, bool) {
+func (p PlatformReport) Finding(check string) (lint.Finding, bool) {
 	for _, f := range p.Findings {
 		if f.Check == check {
 			return f, true
 		}
 	}
-	return Finding{}, false
+	return lint.Finding{}, false
 }
 
 // Probe returns the result of the probe of that name (ProbeResult.Name), else the first of that

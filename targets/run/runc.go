@@ -17,6 +17,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/scratchkit/scratchkit/internal/secrets"
+	"github.com/scratchkit/scratchkit/targets/imagefs"
+	"github.com/scratchkit/scratchkit/targets/lint"
 	"github.com/scratchkit/scratchkit/targets/run/internal/httpprobe"
 )
 
@@ -29,7 +31,7 @@ type runcEngine struct {
 func (r *runcEngine) name() string { return RuntimeRunc }
 
 // load unpacks the image's filesystem once; every container of this image shares it, read-only.
-func (r *runcEngine) load(ctx context.Context, imgName string, img v1.Image, info *imageInfo) (loaded, error) {
+func (r *runcEngine) load(ctx context.Context, imgName string, img v1.Image, info *lint.Image) (loaded, error) {
 	dir, err := os.MkdirTemp(r.opts.TempDir, "scratchkit-smoke-"+owner()+"-"+cleanName(imgName)+"-")
 	if err != nil {
 		return nil, fmt.Errorf("runc bundle: %w", err)
@@ -39,11 +41,11 @@ func (r *runcEngine) load(ctx context.Context, imgName string, img v1.Image, inf
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("runc bundle: %w", err)
 	}
-	if err := unpack(ctx, img, rootfs); err != nil {
+	if err := imagefs.Unpack(ctx, img, rootfs, r.opts.Limits); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("runc bundle %s: %w", dir, err)
 	}
-	r.opts.logf("smoke %s %s: unpacked into %s", imgName, info.platform, rootfs)
+	r.opts.logf("smoke %s %s: unpacked into %s", imgName, info.Platform(), rootfs)
 	return &runcLoaded{engine: r, dir: dir, rootfs: rootfs, info: info}, nil
 }
 
@@ -51,7 +53,7 @@ type runcLoaded struct {
 	engine *runcEngine
 	dir    string
 	rootfs string
-	info   *imageInfo
+	info   *lint.Image
 }
 
 func (l *runcLoaded) remove(context.Context) error {
@@ -149,25 +151,25 @@ type ociNamespace struct {
 // with docker's limits: a seccomp filter like docker's default profile and a pids limit.
 func (l *runcLoaded) spec(s runSpec) (ociSpec, error) {
 	info := l.info
-	if info.userErr != nil {
-		return ociSpec{}, info.userErr
+	u, uerr := info.User()
+	if uerr != nil {
+		return ociSpec{}, uerr
 	}
-	cfg := info.config.Config
-	args, err := info.command(s.args)
+	cfg := info.Config().Config
+	args, err := info.Command(s.args)
 	if err != nil {
 		return ociSpec{}, err
 	}
 	if s.emulator != "" {
 		args = append([]string{emulatorPath}, args...)
 	}
-	u := info.user
 	env := append([]string{}, cfg.Env...)
-	has := configEnv(cfg.Env)
+	has := lint.ConfigEnv(cfg.Env)
 	if _, ok := has["PATH"]; !ok {
-		env = append(env, "PATH="+defaultPATH)
+		env = append(env, "PATH="+lint.DefaultPATH)
 	}
 	if _, ok := has["HOME"]; !ok {
-		env = append(env, "HOME="+u.home)
+		env = append(env, "HOME="+u.Home())
 	}
 	env = withEnv(append(env, "HOSTNAME=scratchkit-smoke"), s.env)
 	cwd := cfg.WorkingDir
@@ -206,7 +208,7 @@ func (l *runcLoaded) spec(s runSpec) (ociSpec, error) {
 	return ociSpec{
 		OCIVersion: "1.0.2",
 		Process: ociProcess{
-			User:            ociUser{UID: u.uid, GID: u.gid, AdditionalGids: u.groups},
+			User:            ociUser{UID: u.UID(), GID: u.GID(), AdditionalGids: u.Groups()},
 			Args:            args,
 			Env:             env,
 			Cwd:             cwd,

@@ -4,13 +4,14 @@ import (
 	"testing"
 
 	"github.com/scratchkit/scratchkit/internal/testenv"
+	"github.com/scratchkit/scratchkit/targets/imagefs/imagetest"
 )
 
 // The docker and runc CLIs that smoke starts never see the signing secrets.
 func TestSmokeChildrenNeverSeeSigningSecrets(t *testing.T) {
 	leaks := testenv.SecretSpy(t, "docker", "runc")
 	bin := helloBinary(t)
-	img := imageOf(t, "hello", bin, "static", "", "-addr", ":8080")
+	img := imagetest.Of(t, "hello", bin, "static", "", "-addr", ":8080")
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		opts.Probes = []Probe{{Exit: &ExitProbe{Args: []string{"-version"}, Output: "^hello "}}}
 		before := len(leaks()) // the test's own docker and runc calls are not smoke's

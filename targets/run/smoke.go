@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/scratchkit/scratchkit/internal/bytesize"
 	"github.com/scratchkit/scratchkit/targets/binary"
+	"github.com/scratchkit/scratchkit/targets/lint"
 	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/run/internal/httpprobe"
 )
@@ -96,12 +97,12 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 	if d, err := artifact.Digest(); err == nil {
 		rep.Digest = d.String()
 	}
-	infos := make([]*imageInfo, len(plats))
+	infos := make([]*lint.Image, len(plats))
 	emulators := make([]string, len(plats))
 	var toRun []int
 	for k, p := range plats {
 		pr := PlatformReport{Platform: p.platform.String(), Digest: p.digest}
-		info, err := analyze(ctx, p.img)
+		info, err := lint.Analyze(ctx, p.img, opts.Limits)
 		if err != nil {
 			if ctx.Err() != nil {
 				return rep, ctx.Err()
@@ -112,7 +113,7 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 			continue
 		}
 		infos[k] = info
-		pr.Findings = info.findings(opts)
+		pr.Findings = info.Findings(opts.policy())
 		ok, why, emulator := runnable(p.platform)
 		if emulator != "" && opts.NoEmulation {
 			ok, why, emulator = false, "foreign platform, and smoke.emulation is off (qemu-user-static would run it)", ""
@@ -175,13 +176,13 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 // userPassed reports whether the platform's user check passed (or only warned): an image that
 // would run as root without smoke.allow_root, or as a user that does not resolve, is not run.
 func userPassed(pr PlatformReport) bool {
-	f, ok := pr.Finding(CheckUser)
+	f, ok := pr.Finding(lint.CheckUser)
 	return ok && f.Status != binary.StatusFail
 }
 
 // runPlatform loads one platform image into the engine, runs its probes and cleans up. A failure
 // to clean up does not fail the image: it goes into pr's note and the log.
-func runPlatform(ctx context.Context, eng engine, name string, img v1.Image, info *imageInfo, emulator string, opts Options, pr *PlatformReport) (results []ProbeResult, err error) {
+func runPlatform(ctx context.Context, eng engine, name string, img v1.Image, info *lint.Image, emulator string, opts Options, pr *PlatformReport) (results []ProbeResult, err error) {
 	ld, err := eng.load(ctx, name, img, info)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", eng.name(), err)
@@ -190,11 +191,11 @@ func runPlatform(ctx context.Context, eng engine, name string, img v1.Image, inf
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
 		if rerr := ld.remove(cctx); rerr != nil {
-			opts.logf("smoke %s %s: clean up: %v", name, info.platform, rerr)
+			opts.logf("smoke %s %s: clean up: %v", name, info.Platform(), rerr)
 			pr.Note = strings.TrimPrefix(pr.Note+"; ", "; ") + "clean up failed: " + rerr.Error()
 		}
 	}()
-	mounts, skipped := info.mounts(opts)
+	mounts, skipped := mounts(info, opts)
 	pr.Tmpfs = mountList(mounts)
 	if len(skipped) > 0 {
 		pr.Note = strings.TrimPrefix(pr.Note+"; ", "; ") + fmt.Sprintf("no tmpfs at the image's volumes %s (the root, or the runtime's own directories)", strings.Join(skipped, ", "))
@@ -222,7 +223,7 @@ func runPlatform(ctx context.Context, eng engine, name string, img v1.Image, inf
 type prober struct {
 	eng    engine
 	ld     loaded
-	info   *imageInfo
+	info   *lint.Image
 	opts   Options
 	name   string
 	mounts []mount // the writable directories of every container
@@ -238,7 +239,7 @@ func (p *prober) launch(ctx context.Context, probe string, spec runSpec) (contai
 	spec.id = newID(p.name)
 	spec.mounts, spec.env, spec.emulator = p.mounts, p.opts.Env, p.emulator
 	p.killed = false
-	p.opts.logf("smoke %s %s: %s probe: %s run %s", p.name, p.info.platform, probe, p.eng.name(), quoteArgs(p.argv(spec.args)))
+	p.opts.logf("smoke %s %s: %s probe: %s run %s", p.name, p.info.Platform(), probe, p.eng.name(), lint.QuoteArgs(p.argv(spec.args)))
 	c, err := p.ld.start(ctx, spec)
 	if err != nil {
 		return nil, nil, err
@@ -254,7 +255,7 @@ func (p *prober) launch(ctx context.Context, probe string, spec runSpec) (contai
 
 // argv is what the container runs for probe args (nil: the image's).
 func (p *prober) argv(args []string) []string {
-	cfg := p.info.config.Config
+	cfg := p.info.Config().Config
 	out := append([]string{}, cfg.Entrypoint...)
 	if args != nil {
 		return append(out, args...)
@@ -348,7 +349,7 @@ func (p *prober) exit(ctx context.Context, e ExitProbe) ProbeResult {
 	case <-c.done():
 	case <-time.After(p.opts.Timeout):
 		_, _ = p.stop(ctx, c)
-		return p.failed(ctx, probe, c, fmt.Sprintf("%s did not exit within %s (smoke.timeout); it was stopped", quoteArgs(p.argv(e.Args)), p.opts.Timeout))
+		return p.failed(ctx, probe, c, fmt.Sprintf("%s did not exit within %s (smoke.timeout); it was stopped", lint.QuoteArgs(p.argv(e.Args)), p.opts.Timeout))
 	case <-ctx.Done():
 		return p.failed(ctx, probe, c, "cancelled: "+ctx.Err().Error())
 	}
@@ -356,18 +357,18 @@ func (p *prober) exit(ctx context.Context, e ExitProbe) ProbeResult {
 	out := c.output(ctx)
 	took := time.Since(started).Round(10 * time.Millisecond)
 	if code != 0 {
-		return p.failed(ctx, probe, c, fmt.Sprintf("%s exited with code %d (want 0)", quoteArgs(p.argv(e.Args)), code))
+		return p.failed(ctx, probe, c, fmt.Sprintf("%s exited with code %d (want 0)", lint.QuoteArgs(p.argv(e.Args)), code))
 	}
 	if e.Output != "" {
 		re := regexp.MustCompile(e.Output) // validated by withDefaults
 		if !re.MatchString(out) {
-			r := p.failed(ctx, probe, c, fmt.Sprintf("%s exited 0, but its output does not match %q", quoteArgs(p.argv(e.Args)), e.Output))
+			r := p.failed(ctx, probe, c, fmt.Sprintf("%s exited 0, but its output does not match %q", lint.QuoteArgs(p.argv(e.Args)), e.Output))
 			r.ExitCode = code
 			return r
 		}
 	}
 	return ProbeResult{Probe: probe, Passed: true, ExitCode: 0, Output: out,
-		Detail: fmt.Sprintf("%s exited 0 in %s: %s", quoteArgs(p.argv(e.Args)), took, strconv.Quote(firstNonEmptyLine(out)))}
+		Detail: fmt.Sprintf("%s exited 0 in %s: %s", lint.QuoteArgs(p.argv(e.Args)), took, strconv.Quote(firstNonEmptyLine(out)))}
 }
 
 func firstNonEmptyLine(s string) string {
@@ -394,10 +395,10 @@ func (p *prober) start(ctx context.Context) ProbeResult {
 	select {
 	case <-c.done():
 		if code := c.exitCode(); code != 0 {
-			return p.failed(ctx, probe, c, fmt.Sprintf("%s exited with code %d at start", quoteArgs(p.argv(nil)), code))
+			return p.failed(ctx, probe, c, fmt.Sprintf("%s exited with code %d at start", lint.QuoteArgs(p.argv(nil)), code))
 		}
 		return ProbeResult{Probe: probe, Passed: true, ExitCode: 0, Output: c.output(ctx),
-			Detail: fmt.Sprintf("%s ran and exited 0 (no probes configured: add smoke probes to check more)", quoteArgs(p.argv(nil)))}
+			Detail: fmt.Sprintf("%s ran and exited 0 (no probes configured: add smoke probes to check more)", lint.QuoteArgs(p.argv(nil)))}
 	case <-time.After(DefaultStartWait):
 	case <-ctx.Done():
 		return p.failed(ctx, probe, c, "cancelled: "+ctx.Err().Error())

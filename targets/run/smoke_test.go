@@ -16,6 +16,9 @@ import (
 	"github.com/scratchkit/scratchkit/internal/testenv"
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/image"
+	"github.com/scratchkit/scratchkit/targets/imagefs"
+	"github.com/scratchkit/scratchkit/targets/imagefs/imagetest"
+	"github.com/scratchkit/scratchkit/targets/lint"
 	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
@@ -102,9 +105,9 @@ func wantProbe(t *testing.T, p PlatformReport, probe string, passed bool, diagno
 // service is reached on its own loopback and stops cleanly on SIGTERM — with docker and runc.
 func TestSmokeExample(t *testing.T) {
 	bin := helloBinary(t)
-	img := imageOf(t, "hello", bin, "static", "", "-addr", ":8080")
+	img := imagetest.Of(t, "hello", bin, "static", "", "-addr", ":8080")
 	eachRuntime(t, func(t *testing.T, opts Options) {
-		opts.BinarySHA256 = map[string]string{hostPlatformString(): testenv.FileSHA256(t, bin)}
+		opts.Policy.BinarySHA256 = map[string]string{hostPlatformString(): testenv.FileSHA256(t, bin)}
 		opts.Probes = []Probe{
 			{Exit: &ExitProbe{Args: []string{"-version"}, Output: "^hello "}},
 			{HTTP: &HTTPProbe{Port: 8080, Path: "/healthz", Timeout: 20 * time.Second}},
@@ -131,7 +134,7 @@ func TestSmokeExample(t *testing.T) {
 // Only when asked (smoke.network: host), the http probe uses the host network, and the report
 // says so: the service must then take its port from the probe's arguments.
 func TestSmokeHostNetwork(t *testing.T) {
-	img := imageOf(t, "hello", helloBinary(t), "static", "")
+	img := imagetest.Of(t, "hello", helloBinary(t), "static", "")
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		port := testenv.FreePort(t)
 		opts.Network = NetworkHost
@@ -155,21 +158,21 @@ func TestSmokeHostNetwork(t *testing.T) {
 // The example on scratch fails statically for CA roots, zone data and /etc/passwd, and at run
 // with the symptoms those cause, each diagnosed.
 func TestSmokeScratchPitfalls(t *testing.T) {
-	img := imageOf(t, "hello", helloBinary(t), "scratch", "")
+	img := imagetest.Of(t, "hello", helloBinary(t), "scratch", "")
 	cases := []struct {
 		check, finding, output string
 		diagnosis              []string
 	}{
-		{"roots", CheckCARoots, "x509: the system root pool is empty", []string{"no CA roots", "x509roots/fallback"}},
-		{"tz", CheckZoneInfo, "unknown time zone Europe/Berlin", []string{"time.LoadLocation(\"Europe/Berlin\")", "time/tzdata"}},
-		{"user", CheckPasswd, "user: Current requires cgo", []string{"/etc/passwd"}},
+		{"roots", lint.CheckCARoots, "x509: the system root pool is empty", []string{"no CA roots", "x509roots/fallback"}},
+		{"tz", lint.CheckZoneInfo, "unknown time zone Europe/Berlin", []string{"time.LoadLocation(\"Europe/Berlin\")", "time/tzdata"}},
+		{"user", lint.CheckPasswd, "user: Current requires cgo", []string{"/etc/passwd"}},
 	}
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		// The service itself runs on scratch: its health check needs none of what is missing.
 		opts.Probes = []Probe{{HTTP: &HTTPProbe{Args: []string{"-addr", ":8080"}, Port: 8080, Path: "/healthz"}}}
 		p := ranPlatform(t, smoke(t, "hello", img, opts), opts.Runtime)
 		wantProbe(t, p, "http", true)
-		for _, c := range []string{CheckCARoots, CheckZoneInfo, CheckPasswd} {
+		for _, c := range []string{lint.CheckCARoots, lint.CheckZoneInfo, lint.CheckPasswd} {
 			if f, _ := p.Finding(c); f.Status != binary.StatusFail {
 				t.Errorf("static %s on scratch: %s, want fail", c, f.Status)
 			}
@@ -197,11 +200,11 @@ func TestSmokeScratchPitfalls(t *testing.T) {
 // A dynamically linked cgo binary on scratch: the linkage check fails, and the run fails with
 // "no such file or directory" for a file that is there, diagnosed as the missing loader.
 func TestSmokeDynamicBinary(t *testing.T) {
-	img := imageOf(t, "dyn", dynBinary(t), "scratch", "")
+	img := imagetest.Of(t, "dyn", dynBinary(t), "scratch", "")
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		rep := smoke(t, "dyn", img, opts) // no probes: the start probe
 		p := ranPlatform(t, rep, opts.Runtime)
-		if f, _ := p.Finding(CheckLinkage); f.Status != binary.StatusFail {
+		if f, _ := p.Finding(lint.CheckLinkage); f.Status != binary.StatusFail {
 			t.Errorf("static linkage: %s, want fail", f.Status)
 		}
 		r := wantProbe(t, p, "start", false, "dynamic loader", "CGO_ENABLED=0")
@@ -214,7 +217,7 @@ func TestSmokeDynamicBinary(t *testing.T) {
 // A binary that writes next to itself fails under the read-only root production uses. No static
 // check can see this; the run does, and says what to do.
 func TestSmokeReadOnlyRoot(t *testing.T) {
-	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "")
+	img := imagetest.Of(t, "pitfall", pitfallBinary(t), "static", "")
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		opts.Probes = []Probe{{Exit: &ExitProbe{Args: []string{"-write", "/state.db"}}}}
 		rep := smoke(t, "pitfall", img, opts)
@@ -237,14 +240,14 @@ func TestSmokeReadOnlyRoot(t *testing.T) {
 // smoke.cap_add gives back NET_BIND_SERVICE.
 func TestSmokePrivilegedPort(t *testing.T) {
 	bin := helloBinary(t)
-	nonroot := imageOf(t, "hello", bin, "static", "", "-addr", ":80")
-	root := imageOf(t, "hello", bin, "static", "0", "-addr", ":80")
+	nonroot := imagetest.Of(t, "hello", bin, "static", "", "-addr", ":80")
+	root := imagetest.Of(t, "hello", bin, "static", "0", "-addr", ":80")
 	probe := []Probe{{HTTP: &HTTPProbe{Port: 80, Path: "/healthz", Timeout: 10 * time.Second}}}
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		opts.Probes = probe
 		rep := smoke(t, "hello", nonroot, opts)
 		p := ranPlatform(t, rep, opts.Runtime)
-		if f, _ := p.Finding(CheckPorts); f.Status != binary.StatusFail {
+		if f, _ := p.Finding(lint.CheckPorts); f.Status != binary.StatusFail {
 			t.Errorf("static ports: %s, want fail", f.Status)
 		}
 		r := wantProbe(t, p, "http", false, "port 80", "8080")
@@ -257,17 +260,17 @@ func TestSmokePrivilegedPort(t *testing.T) {
 			t.Errorf("root image without allow_root: ran=%v probes=%d failed=%v, want not run and failed", p.Ran, len(p.Probes), rep.Failed())
 		}
 
-		opts.AllowRoot = true
+		opts.Policy.AllowRoot = true
 		rep = smoke(t, "hello", root, opts)
 		p = ranPlatform(t, rep, opts.Runtime)
-		if f, _ := p.Finding(CheckPorts); f.Status != binary.StatusFail || !strings.Contains(f.Detail, "smoke.cap_add") {
+		if f, _ := p.Finding(lint.CheckPorts); f.Status != binary.StatusFail || !strings.Contains(f.Detail, "smoke.cap_add") {
 			t.Errorf("static ports of a root image without NET_BIND_SERVICE: %s %s", f.Status, f.Detail)
 		}
 		if r := wantProbe(t, p, "http", false); !strings.Contains(r.Output, "bind: permission denied") {
 			t.Errorf("root without capabilities: output %q", r.Output)
 		}
 
-		opts.CapAdd = []string{"CAP_NET_BIND_SERVICE"}
+		opts.Policy.CapAdd = []string{"CAP_NET_BIND_SERVICE"}
 		rep = smoke(t, "hello", root, opts)
 		if rep.Failed() {
 			t.Error("root image with allow_root and NET_BIND_SERVICE failed")
@@ -278,7 +281,7 @@ func TestSmokePrivilegedPort(t *testing.T) {
 
 // The memory limit applies: a program that needs more is killed, and the result says so.
 func TestSmokeMemoryLimit(t *testing.T) {
-	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "")
+	img := imagetest.Of(t, "pitfall", pitfallBinary(t), "static", "")
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		opts.Memory = 64 << 20
 		opts.Probes = []Probe{{Exit: &ExitProbe{Args: []string{"-alloc-mb", "200"}}}}
@@ -295,7 +298,7 @@ func TestSmokeMemoryLimit(t *testing.T) {
 
 // A service that ignores SIGTERM fails the http probe: it would be killed on every rollout.
 func TestSmokeStopTimeout(t *testing.T) {
-	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "")
+	img := imagetest.Of(t, "pitfall", pitfallBinary(t), "static", "")
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		opts.StopTimeout = time.Second
 		opts.Probes = []Probe{{HTTP: &HTTPProbe{Args: []string{"-serve", ":8080", "-ignore-term"}, Port: 8080}}}
@@ -310,7 +313,7 @@ func TestSmokeStopTimeout(t *testing.T) {
 // A service that exits with code 2 on SIGTERM (Kubernetes' stop) passes its http probe with a
 // warning saying so, or fails it under StopEnforce; one that exits 0 gets no warning.
 func TestSmokeStopExit(t *testing.T) {
-	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "")
+	img := imagetest.Of(t, "pitfall", pitfallBinary(t), "static", "")
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		opts.Probes = []Probe{{HTTP: &HTTPProbe{Args: []string{"-serve", ":8080", "-term-exit", "2"}, Port: 8080}}}
 		r := wantProbe(t, ranPlatform(t, smoke(t, "pitfall", img, opts), opts.Runtime), "http", true)
@@ -347,7 +350,7 @@ func TestSmokeMultiPlatform(t *testing.T) {
 		env := append([]string{"GOOS=linux", "GOARCH=" + arch}, p.Env()...)
 		bins = append(bins, image.Binary{Platform: p.String(), Path: goBinary(t, "../../examples/hello", env...)})
 	}
-	res := buildImage(t, image.Spec{Name: "hello", RunConfig: image.RunConfig{Args: []string{"-addr", ":8080"}}, Binaries: bins})
+	res := imagetest.Build(t, image.Spec{Name: "hello", RunConfig: image.RunConfig{Args: []string{"-addr", ":8080"}}, Binaries: bins})
 	if res.Index == nil {
 		t.Fatal("no index for several platforms")
 	}
@@ -362,7 +365,7 @@ func TestSmokeMultiPlatform(t *testing.T) {
 			if !ok {
 				t.Fatalf("no report for %s", b.Platform)
 			}
-			if pf, _ := f.Finding(CheckPlatform); pf.Status != binary.StatusPass {
+			if pf, _ := f.Finding(lint.CheckPlatform); pf.Status != binary.StatusPass {
 				t.Errorf("%s platform check: %s %s", b.Platform, pf.Status, pf.Detail)
 			}
 			if !f.Ran || f.Failed() {
@@ -377,11 +380,11 @@ func TestSmokeMultiPlatform(t *testing.T) {
 	})
 	// The emulator is the container's, not the image's.
 	for _, p := range res.Platforms {
-		info, err := analyze(context.Background(), p.Image)
+		fs, err := imagefs.Read(context.Background(), p.Image, imagefs.Plan{}, imagefs.Limits{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if info.fs.exists(emulatorPath) {
+		if fs.Exists(emulatorPath) {
 			t.Errorf("the %s image holds %s", p.Platform, emulatorPath)
 		}
 	}
@@ -395,7 +398,7 @@ func TestSmokeEmulatedStopIsNotJudged(t *testing.T) {
 	}
 	testenv.Tool(t, "qemu-aarch64-static")
 	bin := goBinary(t, "testdata/pitfall", "GOOS=linux", "GOARCH=arm64")
-	res := buildImage(t, image.Spec{Name: "pitfall", Binaries: []image.Binary{{Platform: "linux/arm64", Path: bin}}})
+	res := imagetest.Build(t, image.Spec{Name: "pitfall", Binaries: []image.Binary{{Platform: "linux/arm64", Path: bin}}})
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		opts.StopTimeout = 2 * time.Second
 		opts.Probes = []Probe{{HTTP: &HTTPProbe{Args: []string{"-serve", ":8080"}, Port: 8080, Timeout: 60 * time.Second}}}
@@ -426,7 +429,7 @@ func TestForeignPlatformWithoutEmulator(t *testing.T) {
 // Without a runtime the error says what to install, and the static findings are still there;
 // runtime none checks statically and runs nothing.
 func TestSmokeNoRuntime(t *testing.T) {
-	img := imageOf(t, "hello", helloBinary(t), "static", "")
+	img := imagetest.Of(t, "hello", helloBinary(t), "static", "")
 	rep, err := Smoke(context.Background(), "hello", img, Options{Docker: "/nonexistent/docker", Runc: "/nonexistent/runc"})
 	if err == nil {
 		t.Fatal("no error without docker and runc")
@@ -475,7 +478,7 @@ func withVolumes(t *testing.T, img v1.Image, volumes ...string) v1.Image {
 // read-only root, and the diagnosis names the path and the setting; with those directories as
 // tmpfs it passes. The root stays read-only, and a tmpfs is bounded.
 func TestSmokeWritableDirectories(t *testing.T) {
-	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "")
+	img := imagetest.Of(t, "pitfall", pitfallBinary(t), "static", "")
 	serve := []Probe{{HTTP: &HTTPProbe{Args: []string{"-state", "-serve", ":8080"}, Port: 8080, Path: "/", Timeout: 10 * time.Second}}}
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		opts.Probes = serve
@@ -513,7 +516,7 @@ func TestSmokeWritableDirectories(t *testing.T) {
 // A volume the image declares gets a tmpfs, owned by the image's user; smoke.env reaches the
 // process over the image's environment.
 func TestSmokeVolumesAndEnv(t *testing.T) {
-	img := withVolumes(t, imageOf(t, "pitfall", pitfallBinary(t), "static", ""), "/var/lib/pitfall")
+	img := withVolumes(t, imagetest.Of(t, "pitfall", pitfallBinary(t), "static", ""), "/var/lib/pitfall")
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		opts.Env = []string{"PITFALL_MODE=smoke", "HOME=/var/lib/pitfall"}
 		opts.Probes = []Probe{
@@ -539,7 +542,7 @@ func TestSmokeVolumesAndEnv(t *testing.T) {
 // followed), a body pattern, a Host header; an answer that is not the expected one fails and
 // says what came instead.
 func TestSmokeHTTPExpectations(t *testing.T) {
-	img := imageOf(t, "pitfall", pitfallBinary(t), "static", "", "-serve", ":8080")
+	img := imagetest.Of(t, "pitfall", pitfallBinary(t), "static", "", "-serve", ":8080")
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		opts.Probes = []Probe{
 			{Name: "host", HTTP: &HTTPProbe{Port: 8080, Path: "/", Host: "app.example", Body: `(?m)^ok, host app\.example$`}},

@@ -14,13 +14,16 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/scratchkit/scratchkit/internal/testenv"
+	"github.com/scratchkit/scratchkit/targets/imagefs"
+	"github.com/scratchkit/scratchkit/targets/imagefs/imagetest"
+	"github.com/scratchkit/scratchkit/targets/lint"
 )
 
 // A smoke run removes what runs whose process died left behind — containers, image tags, runc
 // containers and bundles — and leaves a live process's, and those of other pid namespaces, alone.
 func TestSmokeSweepsLeftovers(t *testing.T) {
-	hello := imageOf(t, "hello", helloBinary(t), "static", "", "-addr", ":8080")
-	pitfall := imageOf(t, "pitfall", pitfallBinary(t), "static", "")
+	hello := imagetest.Of(t, "hello", helloBinary(t), "static", "", "-addr", ":8080")
+	pitfall := imagetest.Of(t, "pitfall", pitfallBinary(t), "static", "")
 	tokens := leftoverTokens(t)
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -56,7 +59,7 @@ func TestSmokeSweepsLeftovers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			info, err := analyze(ctx, hello)
+			info, err := lint.Analyze(ctx, hello, imagefs.Limits{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,7 +73,7 @@ func TestSmokeSweepsLeftovers(t *testing.T) {
 				if err := os.Mkdir(rootfs, 0o755); err != nil {
 					t.Fatal(err)
 				}
-				if err := unpack(ctx, hello, rootfs); err != nil {
+				if err := imagefs.Unpack(ctx, hello, rootfs, imagefs.Limits{}); err != nil {
 					t.Fatal(err)
 				}
 				l := &runcLoaded{engine: eng, dir: dir, rootfs: rootfs, info: info}

@@ -14,11 +14,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// oNoFollow makes open(2) refuse a symlink as the last component.
-const oNoFollow = syscall.O_NOFOLLOW
-
-func mkfifo(path string, mode uint32) error { return syscall.Mkfifo(path, mode) }
-
 // dialInNetns connects to addr from inside the network namespace of process pid: a goroutine
 // locks itself to a thread, moves that thread into the namespace, and creates the socket
 // there. The socket stays in that namespace for its life; the thread is never unlocked, so the Go
@@ -48,12 +43,6 @@ func dialInNetns(ctx context.Context, pid int, addr string) (net.Conn, error) {
 	}()
 	r := <-ch
 	return r.conn, r.err
-}
-
-// setxattr sets an extended attribute on a file (no symlink following needed: called on files
-// and directories only).
-func setxattr(path, name string, value []byte) error {
-	return syscall.Setxattr(path, name, value, 0)
 }
 
 // nofileLimit is this process's hard limit of open files (Go raises the soft limit to it).

@@ -12,14 +12,6 @@ func dialInNetns(context.Context, int, string) (net.Conn, error) {
 	return nil, errors.New("joining a container's network namespace needs Linux")
 }
 
-func setxattr(string, string, []byte) error {
-	return errors.New("extended attributes are only written on Linux")
-}
-
-const oNoFollow = 0
-
-func mkfifo(string, uint32) error { return errors.New("fifos are only made on Linux") }
-
 func nofileLimit() uint64 { return 1024 }
 
 func bootAndPidNamespace() (string, string, error) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/scratchkit/scratchkit/internal/bytesize"
+	"github.com/scratchkit/scratchkit/targets/lint"
 )
 
 // mount is one tmpfs of a container, as both runtimes mount it.
@@ -21,10 +22,10 @@ type mount struct {
 // mounts lists the tmpfs mounts of the image's containers: opts.Tmpfs, then one at every volume
 // the image config declares that opts.Tmpfs does not name, each owned by the image's user. A
 // declared volume no tmpfs can be mounted at (the root, /proc) is left out and returned in skipped.
-func (i *imageInfo) mounts(opts Options) (out []mount, skipped []string) {
+func mounts(i *lint.Image, opts Options) (out []mount, skipped []string) {
 	owner := func(m mount) mount {
-		if i.userErr == nil {
-			m.uid, m.gid = i.user.uid, i.user.gid
+		if u, err := i.User(); err == nil {
+			m.uid, m.gid = u.UID(), u.GID()
 		}
 		if m.size == 0 {
 			m.size = DefaultTmpfsSize
@@ -40,7 +41,7 @@ func (i *imageInfo) mounts(opts Options) (out []mount, skipped []string) {
 		named[t.Path] = true
 	}
 	var volumes []string
-	for v := range i.config.Config.Volumes {
+	for v := range i.Config().Config.Volumes {
 		volumes = append(volumes, v)
 	}
 	slices.Sort(volumes)

@@ -22,6 +22,7 @@ import (
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/config"
+	"github.com/scratchkit/scratchkit/targets/lint"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/run"
 )
@@ -215,11 +216,13 @@ func (e *Run) openImage(ctx context.Context, img artifacts.Image) (run.Artifact,
 func (e *Run) smokeOptions(img artifacts.Image) run.Options {
 	s := e.Config.Smoke
 	o := run.Options{
-		Runtime: s.Runtime, AllowRoot: s.AllowRoot, Debug: s.Debug,
-		Memory: int64(s.Memory), Timeout: s.Timeout.D(), StopTimeout: s.StopTimeout.D(), StopExit: s.StopExit, NoEmulation: s.Emulation == "off", BaseRef: img.Base, AllowUnpinned: e.Config.Image.AllowUnpinned,
+		Policy: lint.Policy{
+			AllowRoot: s.AllowRoot, Debug: s.Debug, BaseRef: img.Base, AllowUnpinned: e.Config.Image.AllowUnpinned,
+			BinarySHA256: map[string]string{},
+		},
+		Runtime: s.Runtime, Memory: int64(s.Memory), Timeout: s.Timeout.D(), StopTimeout: s.StopTimeout.D(), StopExit: s.StopExit, NoEmulation: s.Emulation == "off",
 		Network: s.Network, Pids: s.Pids, Env: s.Env, CacheDir: e.CacheDir(),
-		BinarySHA256: map[string]string{},
-		Log:          func(f string, a ...any) { e.UI.Info(f, a...) },
+		Log: func(f string, a ...any) { e.UI.Info(f, a...) },
 	}
 	o.CapAdd, _ = run.Capabilities(s.CapAdd) // validated
 	for _, m := range img.Manifests {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/cmd/scratchkit/render"
 	"github.com/scratchkit/scratchkit/targets/binary"
+	"github.com/scratchkit/scratchkit/targets/lint"
 	"github.com/scratchkit/scratchkit/targets/pgo"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/run"
@@ -150,16 +151,16 @@ func TestGoldenSmoke(t *testing.T) {
 	reports := []run.Report{
 		{Name: "dyn", Platforms: []run.PlatformReport{
 			{Platform: "linux/amd64", Ran: true, Runtime: "runc", Network: run.NetworkHost, Tmpfs: []string{"/tmp (64.0 MiB)", "/data (volume, 64.0 MiB)"}, Note: "through qemu",
-				Findings: []run.Finding{
-					{Check: run.CheckLinkage, Status: binary.StatusFail, Detail: "dynamically linked\nFix: link it statically"},
-					{Check: run.CheckCARoots, Status: binary.StatusPass, Detail: "the static base has them"},
+				Findings: []lint.Finding{
+					{Check: lint.CheckLinkage, Status: binary.StatusFail, Detail: "dynamically linked\nFix: link it statically"},
+					{Check: lint.CheckCARoots, Status: binary.StatusPass, Detail: "the static base has them"},
 				},
 				Probes: []run.ProbeResult{
 					{Probe: "start", ExitCode: 1, Detail: "exited with code 1 at start", Output: out, Diagnosis: "the binary is there, but\nits loader is not"},
 					{Probe: "http", Name: "health", Passed: true, Detail: "answered 200"},
 					{Probe: "exit", Name: "exit", Passed: false, ExitCode: 2, Detail: "exited 2"},
 				}},
-			{Platform: "linux/arm64", Reason: "foreign platform", Findings: []run.Finding{{Check: run.CheckLinkage, Status: binary.StatusPass, Detail: "static"}}},
+			{Platform: "linux/arm64", Reason: "foreign platform", Findings: []lint.Finding{{Check: lint.CheckLinkage, Status: binary.StatusPass, Detail: "static"}}},
 			{Platform: "linux/riscv64", Error: "unreadable image\nlayer 2 is truncated"},
 		}},
 		{Name: "ok", Platforms: []run.PlatformReport{{Platform: "linux/amd64", Ran: true, Runtime: "docker", Capabilities: []string{"CAP_NET_BIND_SERVICE"}}}},

@@ -7,6 +7,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/cmd/scratchkit/render"
 	"github.com/scratchkit/scratchkit/targets/binary"
+	"github.com/scratchkit/scratchkit/targets/lint"
 	"github.com/scratchkit/scratchkit/targets/run"
 )
 
@@ -15,9 +16,9 @@ func TestSmokeReport(t *testing.T) {
 	out := strings.Repeat("line\n", 30) + "exec /ko-app/dyn: no such file or directory\n"
 	rep := run.Report{Name: "dyn", Platforms: []run.PlatformReport{
 		{Platform: "linux/amd64", Ran: true, Runtime: "runc",
-			Findings: []run.Finding{{Check: run.CheckLinkage, Status: binary.StatusFail, Detail: "dynamically linked"}},
+			Findings: []lint.Finding{{Check: lint.CheckLinkage, Status: binary.StatusFail, Detail: "dynamically linked"}},
 			Probes:   []run.ProbeResult{{Probe: "start", ExitCode: 1, Detail: "exited with code 1 at start", Output: out, Diagnosis: run.Diagnose(out)}}},
-		{Platform: "linux/arm64", Reason: "foreign platform", Findings: []run.Finding{{Check: run.CheckLinkage, Status: binary.StatusPass, Detail: "static"}}},
+		{Platform: "linux/arm64", Reason: "foreign platform", Findings: []lint.Finding{{Check: lint.CheckLinkage, Status: binary.StatusPass, Detail: "static"}}},
 	}}
 	var buf bytes.Buffer
 	if err := render.SmokeReport(&buf, []run.Report{rep}); err != nil {

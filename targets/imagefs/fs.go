@@ -1,4 +1,4 @@
-package run
+package imagefs
 
 import (
 	"archive/tar"
@@ -22,21 +22,33 @@ import (
 // Limits on reading an image's filesystem, for the static checks and for unpacking a runc bundle
 // alike. An image past either is refused with an error; it is never checked or run in part.
 const (
-	// MaxImageBytes bounds the uncompressed size of an image's layers together: file contents,
+	// MaxBytes bounds the uncompressed size of an image's layers together: file contents,
 	// tar headers, and entries that upper layers delete or hide, since all of them are
 	// decompressed and read. A gzip layer can expand a thousandfold, so what a registry serves
 	// bounds nothing by itself.
-	MaxImageBytes int64 = 4 << 30
-	// MaxImageEntries bounds the entries of the flattened filesystem, each of which the checks
+	MaxBytes int64 = 4 << 30
+	// MaxEntries bounds the entries of the flattened filesystem, each of which the checks
 	// keep in memory.
-	MaxImageEntries = 1 << 20
+	MaxEntries = 1 << 20
 )
 
-// imageLimits are the limits in force: MaxImageBytes and MaxImageEntries, lowered by tests.
-var imageLimits = struct {
-	bytes   int64
-	entries int
-}{MaxImageBytes, MaxImageEntries}
+// Limits bound reading one image's filesystem. A zero field means its default, MaxBytes or
+// MaxEntries; callers lower them (tests do), never raise them past what memory allows.
+type Limits struct {
+	Bytes   int64
+	Entries int
+}
+
+// orDefault fills in the defaults.
+func (l Limits) orDefault() Limits {
+	if l.Bytes <= 0 {
+		l.Bytes = MaxBytes
+	}
+	if l.Entries <= 0 {
+		l.Entries = MaxEntries
+	}
+	return l
+}
 
 // flatStream is an image's flattened filesystem (mutate.Extract) as a tar stream that ends in an
 // error, never a clean EOF, when the image could not be read whole. mutate.Extract stops at the
@@ -44,19 +56,21 @@ var imageLimits = struct {
 // layer) but still writes the tar footer before passing the error on, so a reader that stops at
 // the footer sees a clean end of a partial filesystem: next drains the pipe after the footer and
 // returns what is there. Errors name the image and the layer. The whole stream is bounded by
-// imageLimits.
+// its Limits.
 type flatStream struct {
 	img     v1.Image
+	limits  Limits
 	rc      io.ReadCloser
 	tr      *tar.Reader
 	layers  *layerBudget
 	entries int
 }
 
-func openFlat(img v1.Image) *flatStream {
-	b := &layerBudget{left: imageLimits.bytes}
+func openFlat(img v1.Image, lim Limits) *flatStream {
+	lim = lim.orDefault()
+	b := &layerBudget{left: lim.Bytes, limit: lim.Bytes}
 	rc := mutate.Extract(budgetImage{Image: img, budget: b})
-	return &flatStream{img: img, rc: rc, tr: tar.NewReader(rc), layers: b}
+	return &flatStream{img: img, limits: lim, rc: rc, tr: tar.NewReader(rc), layers: b}
 }
 
 // next returns the next entry's header, or io.EOF after the last entry of a whole image.
@@ -72,8 +86,8 @@ func (s *flatStream) next() (*tar.Header, error) {
 	if err != nil {
 		return nil, s.wrap(err)
 	}
-	if s.entries++; s.entries > imageLimits.entries {
-		return nil, s.wrap(&limitError{fmt.Sprintf("the image has more than %d entries, scratchkit's limit (run.MaxImageEntries)", imageLimits.entries)})
+	if s.entries++; s.entries > s.limits.Entries {
+		return nil, s.wrap(&limitError{fmt.Sprintf("the image has more than %d entries, scratchkit's limit (imagefs.MaxEntries)", s.limits.Entries)})
 	}
 	return hdr, nil
 }
@@ -106,7 +120,7 @@ func (s *flatStream) wrap(err error) error {
 	return fmt.Errorf("%s: %w (the image cannot be read whole, so it is neither checked nor run in part: rebuild that layer, or the base it comes from)", name, err)
 }
 
-// limitError is an image past imageLimits.
+// limitError is an image past its Limits.
 type limitError struct{ what string }
 
 func (e *limitError) Error() string {
@@ -135,9 +149,10 @@ func (b budgetImage) Layers() ([]v1.Layer, error) {
 // layerBudget is shared by the extracting goroutine, which spends it, and the reader, which
 // names the layer being read when something fails.
 type layerBudget struct {
-	mu   sync.Mutex
-	left int64
-	cur  *budgetLayer
+	mu    sync.Mutex
+	left  int64
+	limit int64 // what left started at
+	cur   *budgetLayer
 }
 
 func (b *layerBudget) current() *budgetLayer {
@@ -201,23 +216,25 @@ func (r *budgetReader) Read(p []byte) (int, error) {
 }
 
 func (r *budgetReader) tooBig() error {
-	return &limitError{fmt.Sprintf("the image's layers together expand to more than %s uncompressed, scratchkit's limit (run.MaxImageBytes)", bytesize.Format(imageLimits.bytes))}
+	return &limitError{fmt.Sprintf("the image's layers together expand to more than %s uncompressed, scratchkit's limit (imagefs.MaxBytes)", bytesize.Format(r.budget.limit))}
 }
 
 func (r *budgetReader) Close() error { return r.rc.Close() }
 
-// imageFS is the flattened filesystem of an image (all layers, whiteouts honoured) as tar headers
+// FS is the flattened filesystem of an image (all layers, whiteouts honoured) as tar headers
 // by absolute path, plus the contents of the few files the checks read.
-type imageFS struct {
-	entries map[string]*fsEntry
+type FS struct {
+	entries map[string]*Entry
 	// dirs holds every directory that has an entry below it, whether or not the layers list the
 	// directory itself (a layer may hold /ko-app/hello without /ko-app).
 	dirs map[string]bool
 }
 
-type fsEntry struct {
-	hdr  *tar.Header
-	data []byte // nil unless captured
+// Entry is one entry of the flattened filesystem: its tar header and, when the Plan asked for
+// it, its contents.
+type Entry struct {
+	Header *tar.Header
+	data   []byte // nil unless captured
 }
 
 // maxCapture bounds one captured file (a binary or a CA bundle); maxCaptureTotal bounds all files
@@ -227,18 +244,18 @@ const (
 	maxCaptureTotal = 64 << 20
 )
 
-// capturePlan says which files' contents to keep while streaming the image.
-type capturePlan struct {
-	files map[string]bool // exact absolute paths
-	dirs  []string        // every regular file directly in these directories, up to maxCaptureTotal
+// Plan says which files' contents to keep while streaming the image.
+type Plan struct {
+	Files map[string]bool // exact absolute paths
+	Dirs  []string        // every regular file directly in these directories, up to maxCaptureTotal
 }
 
 // wants says whether to keep p's contents, and whether it counts against maxCaptureTotal.
-func (c capturePlan) wants(p string) (want, bounded bool) {
-	if c.files[p] {
+func (c Plan) wants(p string) (want, bounded bool) {
+	if c.Files[p] {
 		return true, false
 	}
-	for _, d := range c.dirs {
+	for _, d := range c.Dirs {
 		if path.Dir(p) == d {
 			return true, true
 		}
@@ -246,39 +263,40 @@ func (c capturePlan) wants(p string) (want, bounded bool) {
 	return false, false
 }
 
-// readImageFS streams the flattened image once, keeping the headers of every entry and the
+// Read streams the flattened image once, keeping the headers of every entry and the
 // contents of what plan asks for. Files plan names that turn out to be symlinks or hard links have
-// their targets read in a second pass.
-func readImageFS(ctx context.Context, img v1.Image, plan capturePlan) (*imageFS, error) {
-	f := &imageFS{entries: map[string]*fsEntry{}, dirs: map[string]bool{"/": true}}
-	if err := f.stream(ctx, img, plan.wants, true); err != nil {
+// their targets read in a second pass. An image that cannot be read whole, or is past lim, is an
+// error: it is never read in part.
+func Read(ctx context.Context, img v1.Image, plan Plan, lim Limits) (*FS, error) {
+	f := &FS{entries: map[string]*Entry{}, dirs: map[string]bool{"/": true}}
+	if err := f.stream(ctx, img, lim, plan.wants, true); err != nil {
 		return nil, err
 	}
 	// Targets of links among the wanted files, which the first pass could not know.
 	second := map[string]bool{}
 	wanted := func(p string) bool { w, _ := plan.wants(p); return w }
-	for p := range plan.files {
-		if rp, e := f.resolve(p); e != nil && e.data == nil && e.hdr.Typeflag == tar.TypeReg {
+	for p := range plan.Files {
+		if rp, e := f.Resolve(p); e != nil && e.data == nil && e.Header.Typeflag == tar.TypeReg {
 			second[rp] = true
 		}
 	}
 	for p := range f.entries {
 		if wanted(p) {
-			if rp, e := f.resolve(p); e != nil && e.data == nil && e.hdr.Typeflag == tar.TypeReg {
+			if rp, e := f.Resolve(p); e != nil && e.data == nil && e.Header.Typeflag == tar.TypeReg {
 				second[rp] = true
 			}
 		}
 	}
 	if len(second) > 0 {
-		if err := f.stream(ctx, img, func(p string) (bool, bool) { return second[p], false }, false); err != nil {
+		if err := f.stream(ctx, img, lim, func(p string) (bool, bool) { return second[p], false }, false); err != nil {
 			return nil, err
 		}
 	}
 	return f, nil
 }
 
-func (f *imageFS) stream(ctx context.Context, img v1.Image, want func(string) (bool, bool), record bool) error {
-	fl := openFlat(img)
+func (f *FS) stream(ctx context.Context, img v1.Image, lim Limits, want func(string) (bool, bool), record bool) error {
+	fl := openFlat(img, lim)
 	defer fl.close()
 	var total int64
 	for {
@@ -295,7 +313,7 @@ func (f *imageFS) stream(ctx context.Context, img v1.Image, want func(string) (b
 		p := absName(hdr.Name)
 		e := f.entries[p]
 		if record {
-			e = &fsEntry{hdr: hdr}
+			e = &Entry{Header: hdr}
 			f.entries[p] = e
 			for d := path.Dir(p); !f.dirs[d]; d = path.Dir(d) {
 				f.dirs[d] = true
@@ -335,17 +353,17 @@ func absName(name string) string {
 // maxHops bounds symlink resolution, as the kernel's ELOOP does (40).
 const maxHops = 40
 
-// resolve follows symlinks (every component) and hard links, inside the image: absolute link
+// Resolve follows symlinks (every component) and hard links, inside the image: absolute link
 // targets are relative to the image root, ".." stops at the root. It returns the resolved path
 // and its entry, nil when nothing is there (or a loop).
-func (f *imageFS) resolve(p string) (string, *fsEntry) {
+func (f *FS) Resolve(p string) (string, *Entry) {
 	rp, err := f.resolvePath(p, true)
 	if err != nil {
 		return rp, nil
 	}
 	e := f.entries[rp]
-	if e != nil && e.hdr.Typeflag == tar.TypeLink {
-		t := absName(e.hdr.Linkname)
+	if e != nil && e.Header.Typeflag == tar.TypeLink {
+		t := absName(e.Header.Linkname)
 		if te := f.entries[t]; te != nil {
 			return t, te
 		}
@@ -355,10 +373,10 @@ func (f *imageFS) resolve(p string) (string, *fsEntry) {
 }
 
 // resolvePath follows the symlinks of p's components (and of the last one when followLast).
-func (f *imageFS) resolvePath(p string, followLast bool) (string, error) {
+func (f *FS) resolvePath(p string, followLast bool) (string, error) {
 	return followLinks(p, followLast, func(q string) (string, bool, error) {
-		if e := f.entries[q]; e != nil && e.hdr.Typeflag == tar.TypeSymlink {
-			return e.hdr.Linkname, true, nil
+		if e := f.entries[q]; e != nil && e.Header.Typeflag == tar.TypeSymlink {
+			return e.Header.Linkname, true, nil
 		}
 		return "", false, nil
 	})
@@ -403,41 +421,48 @@ func followLinks(p string, followLast bool, link func(string) (string, bool, err
 	return cur, nil
 }
 
-// exists reports whether p (links followed) is in the image, as an entry or an implied directory.
-func (f *imageFS) exists(p string) bool {
-	rp, e := f.resolve(p)
+// Lookup returns the entry at exactly p, no link followed; nil when the layers list none there.
+func (f *FS) Lookup(p string) *Entry { return f.entries[p] }
+
+// HasDir reports whether p, no link followed, is a directory: listed, or implied by an entry
+// below it.
+func (f *FS) HasDir(p string) bool { return f.dirs[p] }
+
+// Exists reports whether p (links followed) is in the image, as an entry or an implied directory.
+func (f *FS) Exists(p string) bool {
+	rp, e := f.Resolve(p)
 	return e != nil || f.dirs[rp]
 }
 
-// isDir reports whether p (links followed) is a directory.
-func (f *imageFS) isDir(p string) bool {
-	rp, e := f.resolve(p)
+// IsDir reports whether p (links followed) is a directory.
+func (f *FS) IsDir(p string) bool {
+	rp, e := f.Resolve(p)
 	if e != nil {
-		return e.hdr.Typeflag == tar.TypeDir
+		return e.Header.Typeflag == tar.TypeDir
 	}
 	return f.dirs[rp]
 }
 
-// readFile returns the contents of the regular file at p (links followed), if captured.
-func (f *imageFS) readFile(p string) ([]byte, error) {
-	rp, e := f.resolve(p)
+// ReadFile returns the contents of the regular file at p (links followed), if captured.
+func (f *FS) ReadFile(p string) ([]byte, error) {
+	rp, e := f.Resolve(p)
 	switch {
 	case e == nil && f.dirs[rp]:
 		return nil, fmt.Errorf("%s is a directory", p)
 	case e == nil:
 		return nil, fmt.Errorf("%s: %w", p, fs.ErrNotExist)
-	case e.hdr.Typeflag != tar.TypeReg:
-		return nil, fmt.Errorf("%s is not a regular file (%s)", p, typeName(e.hdr.Typeflag))
-	case e.data == nil && e.hdr.Size > 0:
+	case e.Header.Typeflag != tar.TypeReg:
+		return nil, fmt.Errorf("%s is not a regular file (%s)", p, TypeName(e.Header.Typeflag))
+	case e.data == nil && e.Header.Size > 0:
 		return nil, fmt.Errorf("%s was not read from the image (internal: not in the capture plan)", p)
 	}
 	return e.data, nil
 }
 
-// list returns the paths of the entries directly in directory dir (not following links in the
+// List returns the paths of the entries directly in directory dir (not following links in the
 // entries themselves), sorted.
-func (f *imageFS) list(dir string) []string {
-	rp, _ := f.resolve(dir)
+func (f *FS) List(dir string) []string {
+	rp, _ := f.Resolve(dir)
 	var out []string
 	for p := range f.entries {
 		if p != "/" && path.Dir(p) == rp {
@@ -453,20 +478,20 @@ func (f *imageFS) list(dir string) []string {
 	return out
 }
 
-// countUnder counts the regular files below dir (links in dir's own path followed).
-func (f *imageFS) countUnder(dir string) int {
-	rp, _ := f.resolve(dir)
+// CountUnder counts the regular files below dir (links in dir's own path followed).
+func (f *FS) CountUnder(dir string) int {
+	rp, _ := f.Resolve(dir)
 	prefix := strings.TrimSuffix(rp, "/") + "/"
 	n := 0
 	for p, e := range f.entries {
-		if strings.HasPrefix(p, prefix) && e.hdr.Typeflag == tar.TypeReg {
+		if strings.HasPrefix(p, prefix) && e.Header.Typeflag == tar.TypeReg {
 			n++
 		}
 	}
 	return n
 }
 
-func typeName(t byte) string {
+func TypeName(t byte) string {
 	switch t {
 	case tar.TypeReg:
 		return "regular file"

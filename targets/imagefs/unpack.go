@@ -1,4 +1,4 @@
-package run
+package imagefs
 
 import (
 	"archive/tar"
@@ -15,14 +15,14 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// unpack writes img's flattened filesystem (whiteouts honoured) into root, an existing empty
+// Unpack writes img's flattened filesystem (whiteouts honoured) into root, an existing empty
 // directory: files with their modes, owners and extended attributes (file capabilities),
 // directories, symlinks, hard links and fifos. Device nodes are skipped: the runtime gives the
 // container its own /dev. No entry may write outside root, whatever symlinks the image holds.
-// It needs root to set owners. An image that cannot be read whole, or is past imageLimits, is an
+// It needs root to set owners. An image that cannot be read whole, or is past lim, is an
 // error, and root then holds part of it: the caller removes it.
-func unpack(ctx context.Context, img v1.Image, root string) error {
-	fl := openFlat(img)
+func Unpack(ctx context.Context, img v1.Image, root string, lim Limits) error {
+	fl := openFlat(img, lim)
 	defer fl.close()
 	var links, dirs []*tar.Header
 	for {

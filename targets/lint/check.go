@@ -1,4 +1,4 @@
-package run
+package lint
 
 import (
 	"archive/tar"
@@ -21,8 +21,12 @@ import (
 
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/image"
+	"github.com/scratchkit/scratchkit/targets/imagefs"
 	"github.com/scratchkit/scratchkit/targets/platform"
 )
+
+// DefaultPATH is the PATH a container gets when the image config sets none: docker's and runc's.
+const DefaultPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // Where Go looks for CA roots on Linux (crypto/x509 root_linux.go) and zone data (time
 // zoneinfo_unix.go), and the environment variables that override them.
@@ -40,22 +44,21 @@ var (
 	shellNames       = []string{"sh", "bash", "ash", "dash", "zsh", "ksh", "busybox", "toybox"}
 	pkgManagerNames  = []string{"apt", "apt-get", "dpkg", "apk", "yum", "dnf", "microdnf", "rpm", "zypper", "pacman"}
 	standardBinDirs  = []string{"/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"}
-	defaultPATH      = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" // docker's and runc's
 	annotationBase   = image.AnnotationBaseName
 	annotationDigest = image.AnnotationBaseDigest
 )
 
-// imageInfo is what the checks and the run need to know about one platform image.
-type imageInfo struct {
+// Image is what the checks and a runtime need to know about one platform image (Analyze).
+type Image struct {
 	platform platform.Platform
 	config   *v1.ConfigFile
-	fs       *imageFS
+	fs       *imagefs.FS
 	argv     []string // entrypoint + cmd as configured
 	program  string   // argv[0] resolved to an absolute path in the image ("" when it cannot be)
 	env      map[string]string
 	annots   map[string]string // manifest annotations
 
-	user    execUser
+	user    User
 	userErr error
 
 	bin    *binary.Info // nil when the entrypoint could not be read or inspected
@@ -72,32 +75,32 @@ func configEnv(env []string) map[string]string {
 	return m
 }
 
-// analyze reads what the checks need from img: config, manifest annotations, the flattened
-// filesystem (headers, plus /etc/passwd, /etc/group, CA files and the entrypoint's bytes) and the
-// entrypoint's ELF and Go build information.
-func analyze(ctx context.Context, img v1.Image) (*imageInfo, error) {
+// Analyze reads what the checks and a runtime need from img: config, manifest annotations, the
+// flattened filesystem within lim (headers, plus /etc/passwd, /etc/group, CA files and the
+// entrypoint's bytes), the user it runs as, and the entrypoint's ELF and Go build information.
+func Analyze(ctx context.Context, img v1.Image, lim imagefs.Limits) (*Image, error) {
 	cf, err := img.ConfigFile()
 	if err != nil {
 		return nil, fmt.Errorf("read the image config: %w", err)
 	}
-	info := &imageInfo{platform: platform.FromOCI(cf.Platform()), config: cf, env: configEnv(cf.Config.Env)}
+	info := &Image{platform: platform.FromOCI(cf.Platform()), config: cf, env: configEnv(cf.Config.Env)}
 	if m, err := img.Manifest(); err == nil {
 		info.annots = m.Annotations
 	}
 	info.argv = append(append([]string{}, cf.Config.Entrypoint...), cf.Config.Cmd...)
 
-	plan := capturePlan{files: map[string]bool{"/etc/passwd": true, "/etc/group": true}}
+	plan := imagefs.Plan{Files: map[string]bool{"/etc/passwd": true, "/etc/group": true}}
 	for _, f := range goCertFiles {
-		plan.files[f] = true
+		plan.Files[f] = true
 	}
-	plan.dirs = append(plan.dirs, goCertDirs...)
+	plan.Dirs = append(plan.Dirs, goCertDirs...)
 	if f := info.env["SSL_CERT_FILE"]; f != "" {
-		plan.files[path.Clean(f)] = true
+		plan.Files[path.Clean(f)] = true
 	}
 	if d := info.env["SSL_CERT_DIR"]; d != "" {
 		for _, dir := range strings.Split(d, ":") {
 			if dir != "" {
-				plan.dirs = append(plan.dirs, path.Clean(dir))
+				plan.Dirs = append(plan.Dirs, path.Clean(dir))
 			}
 		}
 	}
@@ -105,14 +108,14 @@ func analyze(ctx context.Context, img v1.Image) (*imageInfo, error) {
 	if len(info.argv) > 0 {
 		candidates = programCandidates(info.argv[0], info.env, cf.Config.WorkingDir)
 		for _, c := range candidates {
-			plan.files[c] = true
+			plan.Files[c] = true
 		}
 	}
-	if info.fs, err = readImageFS(ctx, img, plan); err != nil {
+	if info.fs, err = imagefs.Read(ctx, img, plan, lim); err != nil {
 		return nil, err
 	}
 	for _, c := range candidates {
-		if _, e := info.fs.resolve(c); e != nil && e.hdr.Typeflag == tar.TypeReg {
+		if _, e := info.fs.Resolve(c); e != nil && e.Header.Typeflag == tar.TypeReg {
 			info.program = c
 			break
 		}
@@ -123,10 +126,10 @@ func analyze(ctx context.Context, img v1.Image) (*imageInfo, error) {
 
 	// nil: the file is absent; empty: there but unreadable or empty.
 	optional := func(p string) []byte {
-		if !info.fs.exists(p) {
+		if !info.fs.Exists(p) {
 			return nil
 		}
-		data, err := info.fs.readFile(p)
+		data, err := info.fs.ReadFile(p)
 		if err != nil || data == nil {
 			return []byte{}
 		}
@@ -135,7 +138,7 @@ func analyze(ctx context.Context, img v1.Image) (*imageInfo, error) {
 	info.user, info.userErr = resolveUser(cf.Config.User, optional("/etc/passwd"), optional("/etc/group"))
 
 	if info.program != "" {
-		if data, err := info.fs.readFile(info.program); err != nil {
+		if data, err := info.fs.ReadFile(info.program); err != nil {
 			info.binErr = err
 		} else {
 			info.bin, info.binErr = binary.InspectReader(ctx, bytes.NewReader(data), int64(len(data)))
@@ -158,7 +161,7 @@ func programCandidates(argv0 string, env map[string]string, workdir string) []st
 	}
 	p, ok := env["PATH"]
 	if !ok {
-		p = defaultPATH
+		p = DefaultPATH
 	}
 	var out []string
 	for _, dir := range strings.Split(p, ":") {
@@ -171,22 +174,21 @@ func programCandidates(argv0 string, env map[string]string, workdir string) []st
 }
 
 // Check runs the static checks on one platform's image and returns a Finding per check. The
-// platform is the image config's; opts.BinarySHA256 and opts.Probes are looked at for it. The
-// error is for an image that cannot be read at all.
-func Check(ctx context.Context, img v1.Image, opts Options) ([]Finding, error) {
-	opts, err := opts.withDefaults()
-	if err != nil {
+// platform is the image config's; pol.BinarySHA256 is looked at for it. The error is for a
+// policy that is not valid, or an image that cannot be read whole.
+func Check(ctx context.Context, img v1.Image, pol Policy) ([]Finding, error) {
+	if err := pol.Validate(); err != nil {
 		return nil, err
 	}
-	info, err := analyze(ctx, img)
+	info, err := Analyze(ctx, img, pol.Limits)
 	if err != nil {
-		return nil, fmt.Errorf("smoke check: %w", err)
+		return nil, fmt.Errorf("image check: %w", err)
 	}
-	return info.findings(opts), nil
+	return info.Findings(pol), nil
 }
 
-// findings runs every check, in a fixed order.
-func (i *imageInfo) findings(opts Options) []Finding {
+// Findings runs every check against pol, in a fixed order.
+func (i *Image) Findings(pol Policy) []Finding {
 	var out []Finding
 	add := func(check string, st binary.Status, format string, args ...any) {
 		out = append(out, Finding{Check: check, Status: st, Detail: fmt.Sprintf(format, args...)})
@@ -194,16 +196,17 @@ func (i *imageInfo) findings(opts Options) []Finding {
 	if len(i.argv) == 0 {
 		add(CheckConfig, binary.StatusFail, "the image config has neither Entrypoint nor Cmd: a container has nothing to run (docker: \"no command specified\"). Fix: build the image with scratchkit's Image target, which sets the entrypoint to %s.", image.AppPath("<name>"))
 	} else {
-		add(CheckConfig, binary.StatusPass, "runs %s", quoteArgs(i.argv))
+		add(CheckConfig, binary.StatusPass, "runs %s", QuoteArgs(i.argv))
 	}
 	out = append(out, i.checkEntrypoint()...)
-	out = append(out, i.checkBinary(opts))
-	out = append(out, i.checkUser(opts))
-	out = append(out, i.checkCARoots(), i.checkZoneInfo(), i.checkPasswd(), i.checkPorts(opts), i.checkBase(opts), i.checkShell(opts))
+	out = append(out, i.checkBinary(pol))
+	out = append(out, i.checkUser(pol))
+	out = append(out, i.checkCARoots(), i.checkZoneInfo(), i.checkPasswd(), i.checkPorts(pol), i.checkBase(pol), i.checkShell(pol))
 	return out
 }
 
-func quoteArgs(argv []string) string {
+// QuoteArgs writes a command line as a list of quoted arguments: ["/ko-app/hello" "-v"].
+func QuoteArgs(argv []string) string {
 	q := make([]string, len(argv))
 	for k, a := range argv {
 		q[k] = strconv.Quote(a)
@@ -212,7 +215,7 @@ func quoteArgs(argv []string) string {
 }
 
 // checkEntrypoint gives the entrypoint, linkage and platform findings.
-func (i *imageInfo) checkEntrypoint() []Finding {
+func (i *Image) checkEntrypoint() []Finding {
 	skip := func(why string) []Finding {
 		return []Finding{
 			{Check: CheckLinkage, Status: binary.StatusSkip, Detail: why},
@@ -226,17 +229,17 @@ func (i *imageInfo) checkEntrypoint() []Finding {
 	if i.program == "" {
 		p, ok := i.env["PATH"]
 		if !ok {
-			p = defaultPATH + " (the runtime's default)"
+			p = DefaultPATH + " (the runtime's default)"
 		}
 		f := Finding{Check: CheckEntrypoint, Status: binary.StatusFail, Detail: fmt.Sprintf(
 			"%q is not in any directory of PATH=%s: the container fails at start with \"exec: %q: executable file not found in $PATH\". "+
 				"Fix: set the entrypoint to the binary's absolute path (%s for images scratchkit builds).", argv0, p, argv0, image.AppPath("<name>"))}
 		return append([]Finding{f}, skip("entrypoint not found")...)
 	}
-	rp, e := i.fs.resolve(i.program)
+	rp, e := i.fs.Resolve(i.program)
 	if e == nil {
 		why := "does not exist in the image"
-		if i.fs.dirs[rp] {
+		if i.fs.HasDir(rp) {
 			why = "is a directory"
 		}
 		f := Finding{Check: CheckEntrypoint, Status: binary.StatusFail, Detail: fmt.Sprintf(
@@ -248,9 +251,9 @@ func (i *imageInfo) checkEntrypoint() []Finding {
 	if rp != i.program {
 		where = fmt.Sprintf("%s (-> %s)", i.program, rp)
 	}
-	h := e.hdr
+	h := e.Header
 	if h.Typeflag != tar.TypeReg {
-		f := Finding{Check: CheckEntrypoint, Status: binary.StatusFail, Detail: fmt.Sprintf("%s is a %s, not a regular file: the kernel cannot execute it (\"permission denied\").", where, typeName(h.Typeflag))}
+		f := Finding{Check: CheckEntrypoint, Status: binary.StatusFail, Detail: fmt.Sprintf("%s is a %s, not a regular file: the kernel cannot execute it (\"permission denied\").", where, imagefs.TypeName(h.Typeflag))}
 		return append([]Finding{f}, skip("entrypoint is not a file")...)
 	}
 	var out []Finding
@@ -259,8 +262,8 @@ func (i *imageInfo) checkEntrypoint() []Finding {
 	if i.userErr == nil {
 		var blocked []string
 		for d := path.Dir(rp); ; d = path.Dir(d) {
-			if de := i.fs.entries[d]; de != nil && de.hdr.Typeflag == tar.TypeDir && !u.root() && !u.may(1, de.hdr.Mode, de.hdr.Uid, de.hdr.Gid) {
-				blocked = append(blocked, fmt.Sprintf("%s (mode %04o, owner %d:%d)", d, de.hdr.Mode&0o7777, de.hdr.Uid, de.hdr.Gid))
+			if de := i.fs.Lookup(d); de != nil && de.Header.Typeflag == tar.TypeDir && !u.Root() && !u.may(1, de.Header.Mode, de.Header.Uid, de.Header.Gid) {
+				blocked = append(blocked, fmt.Sprintf("%s (mode %04o, owner %d:%d)", d, de.Header.Mode&0o7777, de.Header.Uid, de.Header.Gid))
 			}
 			if d == "/" {
 				break
@@ -331,15 +334,15 @@ func expectedSHA256(m map[string]string, p platform.Platform) (string, bool) {
 	return "", false
 }
 
-func (i *imageInfo) checkBinary(opts Options) Finding {
-	want, ok := expectedSHA256(opts.BinarySHA256, i.platform)
+func (i *Image) checkBinary(pol Policy) Finding {
+	want, ok := expectedSHA256(pol.BinarySHA256, i.platform)
 	if !ok {
 		return Finding{Check: CheckBinary, Status: binary.StatusSkip, Detail: "no verified digest given for " + i.platform.String()}
 	}
 	if i.program == "" {
 		return Finding{Check: CheckBinary, Status: binary.StatusFail, Detail: "no entrypoint to compare with the verified binary sha256:" + want}
 	}
-	data, err := i.fs.readFile(i.program)
+	data, err := i.fs.ReadFile(i.program)
 	if err != nil {
 		return Finding{Check: CheckBinary, Status: binary.StatusFail, Detail: fmt.Sprintf("cannot read the entrypoint to compare with the verified binary: %v", err)}
 	}
@@ -353,7 +356,7 @@ func (i *imageInfo) checkBinary(opts Options) Finding {
 	return Finding{Check: CheckBinary, Status: binary.StatusPass, Detail: fmt.Sprintf("%s is the verified binary (sha256:%s)", i.program, got)}
 }
 
-func (i *imageInfo) checkUser(opts Options) Finding {
+func (i *Image) checkUser(pol Policy) Finding {
 	spec := i.config.Config.User
 	if i.userErr != nil {
 		return Finding{Check: CheckUser, Status: binary.StatusFail, Detail: fmt.Sprintf(
@@ -361,12 +364,12 @@ func (i *imageInfo) checkUser(opts Options) Finding {
 				"Fix: use numbers (e.g. 65532:65532), or a base whose /etc/passwd has the name (the static base has root, nobody and nonroot).", i.userErr)}
 	}
 	u := i.user
-	if u.root() {
+	if u.Root() {
 		how := "the config sets no user, so it runs as root"
 		if spec != "" {
 			how = fmt.Sprintf("user %q is root", spec)
 		}
-		if opts.AllowRoot {
+		if pol.AllowRoot {
 			return Finding{Check: CheckUser, Status: binary.StatusWarn, Detail: how + " (allowed by smoke.allow_root)"}
 		}
 		return Finding{Check: CheckUser, Status: binary.StatusFail, Detail: how + ": a compromised process owns the container's files and every capability the runtime grants, and " +
@@ -420,25 +423,25 @@ func (rs *rootsSource) add(data []byte) int {
 // caRoots follows crypto/x509's loadSystemRoots over the image: the first readable file of
 // SSL_CERT_FILE or the default list, then every file in SSL_CERT_DIR's or the default
 // directories.
-func (i *imageInfo) caRoots() rootsSource {
+func (i *Image) caRoots() rootsSource {
 	rs := rootsSource{seen: map[[32]byte]bool{}}
 	u := i.user
 	readable := func(p string) ([]byte, bool) {
-		_, e := i.fs.resolve(p)
-		if e == nil || e.hdr.Typeflag != tar.TypeReg {
+		_, e := i.fs.Resolve(p)
+		if e == nil || e.Header.Typeflag != tar.TypeReg {
 			return nil, false
 		}
-		if i.userErr == nil && !u.may(4, e.hdr.Mode, e.hdr.Uid, e.hdr.Gid) {
-			rs.bad = append(rs.bad, fmt.Sprintf("%s is not readable by %s (mode %04o)", p, u, e.hdr.Mode&0o7777))
+		if i.userErr == nil && !u.may(4, e.Header.Mode, e.Header.Uid, e.Header.Gid) {
+			rs.bad = append(rs.bad, fmt.Sprintf("%s is not readable by %s (mode %04o)", p, u, e.Header.Mode&0o7777))
 			return nil, false
 		}
-		data, err := i.fs.readFile(p)
+		data, err := i.fs.ReadFile(p)
 		return data, err == nil
 	}
 	files := goCertFiles
 	if f, ok := i.env["SSL_CERT_FILE"]; ok && f != "" {
 		files = []string{path.Clean(f)}
-		if !i.fs.exists(f) {
+		if !i.fs.Exists(f) {
 			rs.bad = append(rs.bad, fmt.Sprintf("SSL_CERT_FILE=%s does not exist in the image", f))
 		}
 	}
@@ -458,7 +461,7 @@ func (i *imageInfo) caRoots() rootsSource {
 		for _, dir := range strings.Split(d, ":") {
 			if dir != "" {
 				dirs = append(dirs, path.Clean(dir))
-				if !i.fs.isDir(dir) {
+				if !i.fs.IsDir(dir) {
 					rs.bad = append(rs.bad, fmt.Sprintf("SSL_CERT_DIR entry %s is not a directory in the image", dir))
 				}
 			}
@@ -466,10 +469,10 @@ func (i *imageInfo) caRoots() rootsSource {
 	}
 	for _, dir := range dirs {
 		before, n := rs.certs, 0
-		for _, p := range i.fs.list(dir) {
+		for _, p := range i.fs.List(dir) {
 			// Go skips symlinks to files in the same directory (hash links to a bundle there).
-			if e := i.fs.entries[p]; e != nil && e.hdr.Typeflag == tar.TypeSymlink {
-				if t := e.hdr.Linkname; !strings.Contains(t, "/") || path.Dir(path.Join(dir, t)) == dir {
+			if e := i.fs.Lookup(p); e != nil && e.Header.Typeflag == tar.TypeSymlink {
+				if t := e.Header.Linkname; !strings.Contains(t, "/") || path.Dir(path.Join(dir, t)) == dir {
 					continue
 				}
 			}
@@ -485,14 +488,14 @@ func (i *imageInfo) caRoots() rootsSource {
 }
 
 // featuresKnown returns what the binary links, and whether that was read from its function table.
-func (i *imageInfo) featuresKnown() (binary.Features, bool) {
+func (i *Image) featuresKnown() (binary.Features, bool) {
 	if i.bin == nil {
 		return binary.Features{}, false
 	}
 	return i.bin.Features, i.bin.Features.Known
 }
 
-func (i *imageInfo) checkCARoots() Finding {
+func (i *Image) checkCARoots() Finding {
 	rs := i.caRoots()
 	f, known := i.featuresKnown()
 	have := fmt.Sprintf("%d CA roots in %s", rs.certs, strings.Join(rs.where, " and "))
@@ -538,17 +541,17 @@ func (l lack) finding(known, uses, embeds bool) Finding {
 	return Finding{Check: l.check, Status: binary.StatusFail, Detail: l.failure + l.fix}
 }
 
-func (i *imageInfo) checkZoneInfo() Finding {
+func (i *Image) checkZoneInfo() Finding {
 	f, known := i.featuresKnown()
 	var have string
 	if z, ok := i.env["ZONEINFO"]; ok && z != "" {
-		if i.fs.exists(z) {
+		if i.fs.Exists(z) {
 			have = "ZONEINFO=" + z
 		}
 	}
 	if have == "" {
 		for _, d := range goZoneDirs {
-			if n := i.fs.countUnder(d); n > 0 && i.fs.isDir(d) {
+			if n := i.fs.CountUnder(d); n > 0 && i.fs.IsDir(d) {
 				have = fmt.Sprintf("%s (%d files)", strings.TrimSuffix(d, "/"), n)
 				break
 			}
@@ -571,9 +574,9 @@ func (i *imageInfo) checkZoneInfo() Finding {
 	}.finding(known, f.UsesLoadLocation, f.EmbedsTZData)
 }
 
-func (i *imageInfo) checkPasswd() Finding {
+func (i *Image) checkPasswd() Finding {
 	f, known := i.featuresKnown()
-	has := i.fs.exists("/etc/passwd")
+	has := i.fs.Exists("/etc/passwd")
 	switch {
 	case known && !f.UsesOSUser:
 		d := "the binary does not link os/user"
@@ -597,7 +600,7 @@ func (i *imageInfo) checkPasswd() Finding {
 
 // checkPorts fails a non-root image that exposes a port below 1024 or whose http probe listens on
 // one, naming every such port: binding one needs root or CAP_NET_BIND_SERVICE.
-func (i *imageInfo) checkPorts(opts Options) Finding {
+func (i *Image) checkPorts(pol Policy) Finding {
 	var exposed []string // "80", "53/udp"
 	var keys []string
 	for p := range i.config.Config.ExposedPorts {
@@ -612,9 +615,9 @@ func (i *imageInfo) checkPorts(opts Options) Finding {
 		}
 	}
 	var probed []string
-	for _, p := range opts.Probes {
-		if h := p.HTTP; h != nil && h.Port < 1024 && !slices.Contains(probed, strconv.Itoa(h.Port)) {
-			probed = append(probed, strconv.Itoa(h.Port))
+	for _, port := range pol.ProbedPorts {
+		if port < 1024 && !slices.Contains(probed, strconv.Itoa(port)) {
+			probed = append(probed, strconv.Itoa(port))
 		}
 	}
 	if len(exposed) == 0 && len(probed) == 0 {
@@ -627,8 +630,8 @@ func (i *imageInfo) checkPorts(opts Options) Finding {
 	if len(probed) > 0 {
 		what = append(what, "listens on "+portList(probed)+" (its http probe)")
 	}
-	root := i.userErr != nil || i.user.root()
-	if root && slices.Contains(opts.CapAdd, "CAP_NET_BIND_SERVICE") {
+	root := i.userErr != nil || i.user.Root()
+	if root && slices.Contains(pol.CapAdd, "CAP_NET_BIND_SERVICE") {
 		return Finding{Check: CheckPorts, Status: binary.StatusPass, Detail: fmt.Sprintf("the service %s, below 1024, as root with CAP_NET_BIND_SERVICE (smoke.cap_add)", strings.Join(what, " and "))}
 	}
 	first := ""
@@ -668,11 +671,11 @@ func portList(ports []string) string {
 	return "ports " + strings.Join(ports[:len(ports)-1], ", ") + " and " + ports[len(ports)-1]
 }
 
-func (i *imageInfo) checkBase(opts Options) Finding {
-	if opts.BasePinned {
+func (i *Image) checkBase(pol Policy) Finding {
+	if pol.BasePinned {
 		return Finding{Check: CheckBase, Status: binary.StatusPass, Detail: "base pinned (as the caller checked)"}
 	}
-	ref, how := opts.BaseRef, "configured"
+	ref, how := pol.BaseRef, "configured"
 	if ref == "" {
 		if name, ok := i.annots[annotationBase]; ok {
 			ref, how = name, "recorded in the image's "+annotationBase+" annotation"
@@ -695,13 +698,13 @@ func (i *imageInfo) checkBase(opts Options) Finding {
 	f := Finding{Check: CheckBase, Status: binary.StatusFail, Detail: fmt.Sprintf(
 		"the base %s (%s) is not pinned by digest: the next build may get a different base when the tag moves, and what was tested is not what ships. "+
 			"Fix: write it as %s@sha256:<digest> (`crane digest %s` prints it).", ref, how, repo, ref)}
-	if opts.AllowUnpinned {
+	if pol.AllowUnpinned {
 		f.Status, f.Detail = binary.StatusWarn, "(image.allow_unpinned: true) "+f.Detail
 	}
 	return f
 }
 
-func (i *imageInfo) checkShell(opts Options) Finding {
+func (i *Image) checkShell(pol Policy) Finding {
 	dirs := append([]string{}, standardBinDirs...)
 	if p, ok := i.env["PATH"]; ok {
 		for _, d := range strings.Split(p, ":") {
@@ -723,7 +726,7 @@ func (i *imageInfo) checkShell(opts Options) Finding {
 					continue
 				}
 				seen[p] = true
-				if _, e := i.fs.resolve(p); e != nil && e.hdr.Typeflag == tar.TypeReg {
+				if _, e := i.fs.Resolve(p); e != nil && e.Header.Typeflag == tar.TypeReg {
 					*names.out = append(*names.out, p)
 				}
 			}
@@ -732,12 +735,12 @@ func (i *imageInfo) checkShell(opts Options) Finding {
 	found := append(append([]string{}, shells...), pkgs...)
 	if len(found) == 0 {
 		d := "no shell or package manager"
-		if opts.Debug {
+		if pol.Debug {
 			d += " (a debug variant was asked for, but this image has none)"
 		}
 		return Finding{Check: CheckShell, Status: binary.StatusPass, Detail: d}
 	}
-	if opts.Debug {
+	if pol.Debug {
 		return Finding{Check: CheckShell, Status: binary.StatusPass, Detail: "debug variant: carries " + strings.Join(found, ", ")}
 	}
 	return Finding{Check: CheckShell, Status: binary.StatusFail, Detail: fmt.Sprintf(
@@ -745,10 +748,10 @@ func (i *imageInfo) checkShell(opts Options) Finding {
 			"Fix: build on the static or scratch base (or a distroless base without :debug), or set smoke.debug: true for a debug variant that is meant to have them.", strings.Join(found, ", "))}
 }
 
-// command is the command line a container of the image runs: the entrypoint and args (or, with
-// args nil, the image's Cmd), its program resolved to the absolute path the runtime finds (the
-// program), so that an emulator can be handed it.
-func (i *imageInfo) command(args []string) ([]string, error) {
+// Command is the command line a container of the image runs: the entrypoint and args (or, with
+// args nil, the image's Cmd), its program resolved to the absolute path the runtime finds, so
+// that an emulator can be handed it.
+func (i *Image) Command(args []string) ([]string, error) {
 	cfg := i.config.Config
 	out := append([]string{}, cfg.Entrypoint...)
 	if args != nil {
@@ -764,3 +767,19 @@ func (i *imageInfo) command(args []string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Platform is the platform of the image's config.
+func (i *Image) Platform() platform.Platform { return i.platform }
+
+// Config is the image's config file.
+func (i *Image) Config() *v1.ConfigFile { return i.config }
+
+// User is who the image's process runs as, resolved against its /etc/passwd and /etc/group; the
+// error says why it cannot be resolved (a name neither file lists), as runc and docker refuse it.
+func (i *Image) User() (User, error) { return i.user, i.userErr }
+
+// Dir reports whether p, links followed, is a directory of the image.
+func (i *Image) Dir(p string) bool { return i.fs.IsDir(p) }
+
+// ConfigEnv parses KEY=VALUE entries; later ones win, as in a process environment.
+func ConfigEnv(env []string) map[string]string { return configEnv(env) }

@@ -1,4 +1,4 @@
-package run
+package lint
 
 import (
 	"fmt"
@@ -67,9 +67,9 @@ func parseGroup(data []byte) []groupEntry {
 	return out
 }
 
-// execUser is who the container's process runs as, resolved the way runc and docker resolve the
+// User is who the container's process runs as, resolved the way runc and docker resolve the
 // image config's User against the image's /etc/passwd and /etc/group.
-type execUser struct {
+type User struct {
 	spec      string // as written in the config ("" is root)
 	uid, gid  int
 	groups    []int  // supplementary groups: those of /etc/group listing the user
@@ -79,9 +79,9 @@ type execUser struct {
 	hasPasswd bool
 }
 
-func (u execUser) root() bool { return u.uid == 0 }
+func (u User) Root() bool { return u.uid == 0 }
 
-func (u execUser) String() string {
+func (u User) String() string {
 	s := fmt.Sprintf("%d:%d", u.uid, u.gid)
 	if u.name != "" {
 		s = u.name + " (" + s + ")"
@@ -91,9 +91,9 @@ func (u execUser) String() string {
 
 // resolveUser resolves spec (user[:group], names or numbers) against the image's passwd and group
 // files (nil when absent). A name that is not listed is an error, as it is for runc and docker.
-func resolveUser(spec string, passwd, group []byte) (execUser, error) {
+func resolveUser(spec string, passwd, group []byte) (User, error) {
 	users, groups := parsePasswd(passwd), parseGroup(group)
-	u := execUser{spec: spec, home: "/", hasPasswd: passwd != nil}
+	u := User{spec: spec, home: "/", hasPasswd: passwd != nil}
 	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
 	switch {
 	case userPart == "":
@@ -163,7 +163,7 @@ func resolveUser(spec string, passwd, group []byte) (execUser, error) {
 }
 
 // inGroup reports whether the user has gid as primary or supplementary group.
-func (u execUser) inGroup(gid int) bool {
+func (u User) inGroup(gid int) bool {
 	if u.gid == gid {
 		return true
 	}
@@ -177,8 +177,8 @@ func (u execUser) inGroup(gid int) bool {
 
 // may reports whether the user has permission bit (4 read, 2 write, 1 execute/search) on a file
 // with this mode and owner. Root may read and write anything and execute what has any x bit.
-func (u execUser) may(bit int64, mode int64, uid, gid int) bool {
-	if u.root() {
+func (u User) may(bit int64, mode int64, uid, gid int) bool {
+	if u.Root() {
 		if bit == 1 {
 			return mode&0o111 != 0
 		}
@@ -197,3 +197,15 @@ func (u execUser) may(bit int64, mode int64, uid, gid int) bool {
 func numeric(s string) bool {
 	return s != "" && strings.Trim(s, "0123456789") == ""
 }
+
+// UID is the numeric user the process runs as.
+func (u User) UID() int { return u.uid }
+
+// GID is the process's primary group.
+func (u User) GID() int { return u.gid }
+
+// Groups are the supplementary groups: those /etc/group lists the user in.
+func (u User) Groups() []int { return u.groups }
+
+// Home is the user's home directory from /etc/passwd, "/" when the uid is not listed.
+func (u User) Home() string { return u.home }
