@@ -12,6 +12,7 @@ require (
 	github.com/klauspost/compress v1.20.5
 	github.com/magefile/mage v1.17.2
 	github.com/moby/patternmatcher v0.6.1
+	github.com/opencontainers/runtime-spec v1.3.0
 	github.com/secure-systems-lab/go-securesystemslib v0.11.1
 	github.com/sigstore/cosign/v3 v3.1.3
 	github.com/sigstore/protobuf-specs v0.5.2

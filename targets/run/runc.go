@@ -16,6 +16,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/targets/imagefs"
 	"github.com/scratchkit/scratchkit/targets/lint"
@@ -63,102 +64,18 @@ func (l *runcLoaded) remove(context.Context) error {
 	return nil
 }
 
-// ociSpec is the part of the OCI runtime spec (config.json) scratchkit writes.
-type ociSpec struct {
-	OCIVersion string      `json:"ociVersion"`
-	Process    ociProcess  `json:"process"`
-	Root       ociRoot     `json:"root"`
-	Hostname   string      `json:"hostname"`
-	Mounts     []ociMount  `json:"mounts"`
-	Linux      ociLinuxCfg `json:"linux"`
-}
-
-type ociProcess struct {
-	Terminal        bool        `json:"terminal"`
-	User            ociUser     `json:"user"`
-	Args            []string    `json:"args"`
-	Env             []string    `json:"env"`
-	Cwd             string      `json:"cwd"`
-	Capabilities    ociCaps     `json:"capabilities"`
-	Rlimits         []ociRlimit `json:"rlimits"`
-	NoNewPrivileges bool        `json:"noNewPrivileges"`
-}
-
-type ociUser struct {
-	UID            int   `json:"uid"`
-	GID            int   `json:"gid"`
-	AdditionalGids []int `json:"additionalGids,omitempty"`
-}
-
-type ociCaps struct {
-	Bounding    []string `json:"bounding"`
-	Effective   []string `json:"effective"`
-	Permitted   []string `json:"permitted"`
-	Inheritable []string `json:"inheritable"`
-	Ambient     []string `json:"ambient"`
-}
-
-type ociRlimit struct {
-	Type string `json:"type"`
-	Hard uint64 `json:"hard"`
-	Soft uint64 `json:"soft"`
-}
-
-type ociRoot struct {
-	Path     string `json:"path"`
-	Readonly bool   `json:"readonly"`
-}
-
-type ociMount struct {
-	Destination string   `json:"destination"`
-	Type        string   `json:"type"`
-	Source      string   `json:"source"`
-	Options     []string `json:"options,omitempty"`
-}
-
-type ociLinuxCfg struct {
-	Resources     ociResources   `json:"resources"`
-	Namespaces    []ociNamespace `json:"namespaces"`
-	MaskedPaths   []string       `json:"maskedPaths"`
-	ReadonlyPaths []string       `json:"readonlyPaths"`
-	Seccomp       *ociSeccomp    `json:"seccomp,omitempty"`
-}
-
-type ociResources struct {
-	Devices []ociDevice `json:"devices"`
-	Memory  *ociMemory  `json:"memory,omitempty"`
-	Pids    *ociPids    `json:"pids,omitempty"`
-}
-
-type ociPids struct {
-	Limit int64 `json:"limit"`
-}
-
-type ociDevice struct {
-	Allow  bool   `json:"allow"`
-	Access string `json:"access"`
-}
-
-type ociMemory struct {
-	Limit int64 `json:"limit"`
-}
-
-type ociNamespace struct {
-	Type string `json:"type"`
-}
-
 // spec is the config.json of one container: runc's defaults (`runc spec`) made production-like,
 // with docker's limits: a seccomp filter like docker's default profile and a pids limit.
-func (l *runcLoaded) spec(s runSpec) (ociSpec, error) {
+func (l *runcLoaded) spec(s runSpec) (specs.Spec, error) {
 	info := l.info
 	u, uerr := info.User()
 	if uerr != nil {
-		return ociSpec{}, uerr
+		return specs.Spec{}, uerr
 	}
 	cfg := info.Config().Config
 	args, err := info.Command(s.args)
 	if err != nil {
-		return ociSpec{}, err
+		return specs.Spec{}, err
 	}
 	if s.emulator != "" {
 		args = append([]string{emulatorPath}, args...)
@@ -183,14 +100,14 @@ func (l *runcLoaded) spec(s runSpec) (ociSpec, error) {
 	if added == nil {
 		added = []string{}
 	}
-	caps := ociCaps{Bounding: added, Effective: added, Permitted: added, Inheritable: []string{}, Ambient: []string{}}
+	caps := &specs.LinuxCapabilities{Bounding: added, Effective: added, Permitted: added, Inheritable: []string{}, Ambient: []string{}}
 	// Open files: what this process may have, as docker's containers inherit dockerd's limit.
 	nofile := nofileLimit()
-	ns := []ociNamespace{{"pid"}, {"ipc"}, {"uts"}, {"mount"}}
+	ns := []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace}, {Type: specs.MountNamespace}}
 	if !s.hostNetwork {
-		ns = append(ns, ociNamespace{"network"}) // a new one: runc brings up lo, nothing else
+		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace}) // a new one: runc brings up lo, nothing else
 	}
-	mounts := []ociMount{
+	mounts := []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc"},
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
 		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
@@ -200,30 +117,31 @@ func (l *runcLoaded) spec(s runSpec) (ociSpec, error) {
 		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
 	}
 	for _, m := range s.mounts {
-		mounts = append(mounts, ociMount{Destination: m.path, Type: "tmpfs", Source: "tmpfs", Options: append([]string{"nosuid", "nodev", "noexec"}, m.options()...)})
+		mounts = append(mounts, specs.Mount{Destination: m.path, Type: "tmpfs", Source: "tmpfs", Options: append([]string{"nosuid", "nodev", "noexec"}, m.options()...)})
 	}
 	if s.emulator != "" {
-		mounts = append(mounts, ociMount{Destination: emulatorPath, Type: "bind", Source: s.emulator, Options: []string{"bind", "ro", "nosuid", "nodev"}})
+		mounts = append(mounts, specs.Mount{Destination: emulatorPath, Type: "bind", Source: s.emulator, Options: []string{"bind", "ro", "nosuid", "nodev"}})
 	}
-	return ociSpec{
-		OCIVersion: "1.0.2",
-		Process: ociProcess{
-			User:            ociUser{UID: u.UID(), GID: u.GID(), AdditionalGids: u.Groups()},
+	memory, pids := l.engine.opts.Memory, int64(l.engine.opts.Pids)
+	return specs.Spec{
+		Version: "1.0.2",
+		Process: &specs.Process{
+			User:            specs.User{UID: uint32(u.UID()), GID: uint32(u.GID()), AdditionalGids: gids(u.Groups())},
 			Args:            args,
 			Env:             env,
 			Cwd:             cwd,
 			Capabilities:    caps,
-			Rlimits:         []ociRlimit{{Type: "RLIMIT_NOFILE", Hard: nofile, Soft: nofile}},
+			Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: nofile, Soft: nofile}},
 			NoNewPrivileges: true,
 		},
-		Root:     ociRoot{Path: l.rootfs, Readonly: true},
+		Root:     &specs.Root{Path: l.rootfs, Readonly: true},
 		Hostname: "scratchkit-smoke",
 		Mounts:   mounts,
-		Linux: ociLinuxCfg{
-			Resources: ociResources{
-				Devices: []ociDevice{{Allow: false, Access: "rwm"}},
-				Memory:  &ociMemory{Limit: l.engine.opts.Memory},
-				Pids:    &ociPids{Limit: int64(l.engine.opts.Pids)},
+		Linux: &specs.Linux{
+			Resources: &specs.LinuxResources{
+				Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
+				Memory:  &specs.LinuxMemory{Limit: &memory},
+				Pids:    &specs.LinuxPids{Limit: &pids},
 			},
 			Seccomp:    seccompProfile(caps.Bounding),
 			Namespaces: ns,
@@ -232,6 +150,15 @@ func (l *runcLoaded) spec(s runSpec) (ociSpec, error) {
 			ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
 		},
 	}, nil
+}
+
+// gids are group ids as the runtime spec types them.
+func gids(groups []int) []uint32 {
+	var out []uint32
+	for _, g := range groups {
+		out = append(out, uint32(g))
+	}
+	return out
 }
 
 // start writes the container's bundle and runs `runc run` in the foreground, which stays the

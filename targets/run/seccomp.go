@@ -3,6 +3,8 @@ package run
 import (
 	goruntime "runtime"
 	"slices"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // The seccomp filter of runc containers. Docker puts every container under its default profile;
@@ -12,28 +14,6 @@ import (
 // everything an ordinary program needs, and none of what reaches past the container — kernel
 // keyrings, modules, mounts, namespaces, clocks, swap, reboot, BPF, perf, io_uring, userfaultfd.
 // Anything else fails with EPERM, as under docker.
-
-// ociSeccomp is linux.seccomp of the OCI runtime spec.
-type ociSeccomp struct {
-	DefaultAction   string           `json:"defaultAction"`
-	DefaultErrnoRet *uint            `json:"defaultErrnoRet,omitempty"`
-	Architectures   []string         `json:"architectures"`
-	Syscalls        []ociSyscallRule `json:"syscalls"`
-}
-
-type ociSyscallRule struct {
-	Names    []string        `json:"names"`
-	Action   string          `json:"action"`
-	ErrnoRet *uint           `json:"errnoRet,omitempty"`
-	Args     []ociSeccompArg `json:"args,omitempty"`
-}
-
-type ociSeccompArg struct {
-	Index    uint   `json:"index"`
-	Value    uint64 `json:"value"`
-	ValueTwo uint64 `json:"valueTwo"`
-	Op       string `json:"op"`
-}
 
 const (
 	errnoEPERM  uint = 1
@@ -116,7 +96,7 @@ var allowedSyscalls = []string{
 }
 
 // seccompProfile is the filter for a container holding caps.
-func seccompProfile(caps []string) *ociSeccomp {
+func seccompProfile(caps []string) *specs.LinuxSeccomp {
 	eperm, enosys := errnoEPERM, errnoENOSYS
 	allow := slices.Clone(allowedSyscalls)
 	if slices.Contains(caps, "CAP_SYS_CHROOT") {
@@ -126,46 +106,46 @@ func seccompProfile(caps []string) *ociSeccomp {
 	if goruntime.GOARCH == "s390x" {
 		cloneFlags = 1 // s390x swaps clone's first two arguments
 	}
-	rules := []ociSyscallRule{{Names: allow, Action: "SCMP_ACT_ALLOW"}}
+	rules := []specs.LinuxSyscall{{Names: allow, Action: specs.ActAllow}}
 	// personality(2) only to query, or to pick the Linux personality with or without the
 	// 32-bit and UNAME26 flags: never to turn on READ_IMPLIES_EXEC or ADDR_NO_RANDOMIZE.
 	for _, p := range []uint64{0x0, 0x8, 0x20000, 0x20008, 0xffffffff} {
-		rules = append(rules, ociSyscallRule{Names: []string{"personality"}, Action: "SCMP_ACT_ALLOW",
-			Args: []ociSeccompArg{{Index: 0, Value: p, Op: "SCMP_CMP_EQ"}}})
+		rules = append(rules, specs.LinuxSyscall{Names: []string{"personality"}, Action: specs.ActAllow,
+			Args: []specs.LinuxSeccompArg{{Index: 0, Value: p, Op: specs.OpEqualTo}}})
 	}
 	// clone(2) for threads and processes, never for new namespaces (CLONE_NEWNS, NEWCGROUP,
 	// NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET).
 	const newNamespaces = 0x7E020000
-	rules = append(rules, ociSyscallRule{Names: []string{"clone"}, Action: "SCMP_ACT_ALLOW",
-		Args: []ociSeccompArg{{Index: cloneFlags, Value: newNamespaces, ValueTwo: 0, Op: "SCMP_CMP_MASKED_EQ"}}})
+	rules = append(rules, specs.LinuxSyscall{Names: []string{"clone"}, Action: specs.ActAllow,
+		Args: []specs.LinuxSeccompArg{{Index: cloneFlags, Value: newNamespaces, ValueTwo: 0, Op: specs.OpMaskedEqual}}})
 	// clone3(2) passes its flags in memory, where a filter cannot look: say it does not exist, so
 	// that the C library falls back to clone(2), which the rule above checks.
-	rules = append(rules, ociSyscallRule{Names: []string{"clone3"}, Action: "SCMP_ACT_ERRNO", ErrnoRet: &enosys})
-	return &ociSeccomp{DefaultAction: "SCMP_ACT_ERRNO", DefaultErrnoRet: &eperm, Architectures: seccompArchitectures(), Syscalls: rules}
+	rules = append(rules, specs.LinuxSyscall{Names: []string{"clone3"}, Action: specs.ActErrno, ErrnoRet: &enosys})
+	return &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, DefaultErrnoRet: &eperm, Architectures: seccompArchitectures(), Syscalls: rules}
 }
 
 // seccompArchitectures are the system call ABIs a container on this host may use: the native one
 // and its compat ABIs.
-func seccompArchitectures() []string {
+func seccompArchitectures() []specs.Arch {
 	switch goruntime.GOARCH {
 	case "amd64":
-		return []string{"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}
+		return []specs.Arch{"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}
 	case "386":
-		return []string{"SCMP_ARCH_X86"}
+		return []specs.Arch{"SCMP_ARCH_X86"}
 	case "arm64":
-		return []string{"SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"}
+		return []specs.Arch{"SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"}
 	case "arm":
-		return []string{"SCMP_ARCH_ARM"}
+		return []specs.Arch{"SCMP_ARCH_ARM"}
 	case "ppc64le":
-		return []string{"SCMP_ARCH_PPC64LE"}
+		return []specs.Arch{"SCMP_ARCH_PPC64LE"}
 	case "s390x":
-		return []string{"SCMP_ARCH_S390X", "SCMP_ARCH_S390"}
+		return []specs.Arch{"SCMP_ARCH_S390X", "SCMP_ARCH_S390"}
 	case "riscv64":
-		return []string{"SCMP_ARCH_RISCV64"}
+		return []specs.Arch{"SCMP_ARCH_RISCV64"}
 	case "mips64le":
-		return []string{"SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_MIPSEL"}
+		return []specs.Arch{"SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_MIPSEL"}
 	case "loong64":
-		return []string{"SCMP_ARCH_LOONGARCH64"}
+		return []specs.Arch{"SCMP_ARCH_LOONGARCH64"}
 	}
 	return nil
 }
