@@ -21,6 +21,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/scratchkit/scratchkit/internal/envvar"
 	"github.com/scratchkit/scratchkit/internal/redact"
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/platform"
@@ -240,9 +241,8 @@ func (p *plan) warn(msg string) {
 }
 
 var (
-	nameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	userRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
-	envKeyRE = regexp.MustCompile(`^[^=\x00]+$`)
+	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	userRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
 )
 
 // builtinUsers and builtinGroups are the names the static base's passwd and group resolve.
@@ -288,20 +288,20 @@ func newPlan(spec Spec) (*plan, error) {
 		p.created = time.Unix(0, 0).UTC()
 	}
 	var err error
-	if p.user, err = checkUser(spec); err != nil {
-		return nil, err
+	if p.user, err = CheckUser(spec.User, spec.Base); err != nil {
+		return nil, fmt.Errorf("image.user %w", err)
 	}
 	for i, kv := range spec.Env {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || !envKeyRE.MatchString(k) {
-			return nil, fmt.Errorf("image.env[%d] %q: want KEY=VALUE", i, kv)
+		k, v, err := envvar.Split(kv)
+		if err != nil {
+			return nil, fmt.Errorf("image.env[%d]: %w", i, err)
 		}
 		p.env = append(p.env, [2]string{k, v})
 	}
 	for i, port := range spec.Ports {
-		norm, err := parsePort(port)
+		norm, err := ParsePort(port)
 		if err != nil {
-			return nil, fmt.Errorf("image.ports[%d] %q: %w", i, port, err)
+			return nil, fmt.Errorf("image.ports[%d]: %w", i, err)
 		}
 		p.ports = append(p.ports, norm)
 	}
@@ -309,8 +309,8 @@ func newPlan(spec Spec) (*plan, error) {
 		return nil, fmt.Errorf("image.workdir %q: want an absolute path", spec.Workdir)
 	}
 	for i, v := range spec.Volumes {
-		if !path.IsAbs(v) || path.Clean(v) != v || v == "/" {
-			return nil, fmt.Errorf("image.volumes[%d] %q: want a clean absolute directory other than /", i, v)
+		if err := CheckVolume(v); err != nil {
+			return nil, fmt.Errorf("image.volumes[%d]: %w", i, err)
 		}
 	}
 	for k := range spec.Labels {
@@ -332,9 +332,11 @@ func newPlan(spec Spec) (*plan, error) {
 	return p, nil
 }
 
-// checkUser validates image.user against the base: names need a passwd that has them.
-func checkUser(spec Spec) (string, error) {
-	u := spec.User
+// CheckUser checks an image user (uid[:gid] or name[:group]) against the base it runs on, and
+// returns the user the image gets: DefaultUser when u is empty. Names need a passwd that has
+// them: the scratch base has none, the static base knows root, nobody and nonroot. The error
+// starts with u quoted.
+func CheckUser(u, base string) (string, error) {
 	if u == "" {
 		return DefaultUser, nil
 	}
@@ -348,40 +350,62 @@ func checkUser(spec Spec) (string, error) {
 			continue
 		}
 		if !userRE.MatchString(part) {
-			return "", fmt.Errorf("image.user %q: want uid[:gid] or name[:group]", u)
+			return "", fmt.Errorf("%q: want uid[:gid] or name[:group]", u)
 		}
-		switch spec.Base {
+		switch base {
 		case BaseScratch:
-			return "", fmt.Errorf("image.user %q: the scratch base has no /etc/passwd to resolve %q; use numbers, e.g. %s", u, part, DefaultUser)
+			return "", fmt.Errorf("%q: the scratch base has no /etc/passwd to resolve %q; use numbers, e.g. %s", u, part, DefaultUser)
 		case "", BaseStatic:
 			known := builtinUsers
 			if i == 1 {
 				known = builtinGroups
 			}
 			if !known[part] {
-				return "", fmt.Errorf("image.user %q: the static base knows root, nobody and nonroot, not %q; use one of them or numbers", u, part)
+				return "", fmt.Errorf("%q: the static base knows root, nobody and nonroot, not %q; use one of them or numbers", u, part)
 			}
 		}
 	}
 	return u, nil
 }
 
-// parsePort normalises "8080" to "8080/tcp" and checks the number and protocol.
-func parsePort(s string) (string, error) {
+// ParsePort normalises an exposed port, "8080" to "8080/tcp", and checks the number and the
+// protocol. The error starts with s quoted and says what to write.
+func ParsePort(s string) (string, error) {
 	num, proto, ok := strings.Cut(s, "/")
 	if !ok {
 		proto = "tcp"
 	}
 	n, err := strconv.ParseUint(num, 10, 16)
 	if err != nil || n == 0 {
-		return "", fmt.Errorf("want a port number 1-65535 with an optional /tcp, /udp or /sctp")
+		return "", fmt.Errorf("%q is not a port: want a number 1-65535 with an optional /tcp, /udp or /sctp, e.g. 8080 or 8080/tcp", s)
 	}
 	switch proto = strings.ToLower(proto); proto {
 	case "tcp", "udp", "sctp":
 	default:
-		return "", fmt.Errorf("protocol %q: want tcp, udp or sctp", proto)
+		return "", fmt.Errorf("%q: protocol %q: want tcp, udp or sctp", s, proto)
 	}
 	return fmt.Sprintf("%d/%s", n, proto), nil
+}
+
+// CheckVolume checks a volume the image declares (and any directory mounted into its
+// containers): a clean absolute directory of the container,
+// not the root (which stays read-only) and not one the runtime owns (/proc, /sys, /dev). The
+// error starts with v quoted and says what to write.
+func CheckVolume(v string) error {
+	switch {
+	case !path.IsAbs(v):
+		return fmt.Errorf("%q: want an absolute directory of the container, e.g. /var/cache/app", v)
+	case path.Clean(v) != v:
+		return fmt.Errorf("%q: write it as %s", v, path.Clean(v))
+	case v == "/":
+		return fmt.Errorf("%q: the root filesystem stays read-only as in production; name the directory the service writes to instead, e.g. /tmp", v)
+	}
+	for _, r := range []string{"/proc", "/sys", "/dev"} {
+		if v == r || strings.HasPrefix(v, r+"/") {
+			return fmt.Errorf("%q: %s belongs to the container runtime; nothing can be mounted there", v, r)
+		}
+	}
+	return nil
 }
 
 // Build assembles the image (one platform) or the image index (several) described by spec.

@@ -3,13 +3,15 @@ package run
 import (
 	"errors"
 	"fmt"
-	"path"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/scratchkit/scratchkit/internal/defaults"
+	"github.com/scratchkit/scratchkit/internal/envvar"
+	"github.com/scratchkit/scratchkit/targets/image"
 	"github.com/scratchkit/scratchkit/targets/lint"
 )
 
@@ -106,8 +108,8 @@ type Probe struct {
 	HTTP *HTTPProbe
 }
 
-// kind is "exit" or "http".
-func (p Probe) kind() string {
+// Kind is "exit" or "http".
+func (p Probe) Kind() string {
 	if p.HTTP != nil {
 		return "http"
 	}
@@ -211,8 +213,8 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	seen := map[string]bool{}
 	for _, t := range o.Tmpfs {
-		if err := mountable(t.Path); err != nil {
-			return o, fmt.Errorf("smoke tmpfs %q: %w", t.Path, err)
+		if err := CheckTmpfs(t.Path); err != nil {
+			return o, fmt.Errorf("smoke tmpfs: %w", err)
 		}
 		if seen[t.Path] {
 			return o, fmt.Errorf("smoke tmpfs %s is listed twice", t.Path)
@@ -223,8 +225,8 @@ func (o Options) withDefaults() (Options, error) {
 		}
 	}
 	for _, e := range o.Env {
-		if k, _, ok := strings.Cut(e, "="); !ok || k == "" || strings.ContainsAny(k, " \t\n") {
-			return o, fmt.Errorf("smoke env %q: want NAME=VALUE", e)
+		if _, _, err := envvar.Split(e); err != nil {
+			return o, fmt.Errorf("smoke env: %w", err)
 		}
 	}
 	if err := o.Policy.Validate(); err != nil {
@@ -245,34 +247,60 @@ func (o Options) policy() lint.Policy {
 	return pol
 }
 
+// Problem is one thing wrong in a probe: the field at fault (its configuration key, e.g. port)
+// and what is wrong with it.
+type Problem struct {
+	Field, Msg string
+}
+
+// Problems says what is wrong in an exit probe.
+func (e ExitProbe) Problems() []Problem {
+	if e.Output != "" {
+		if _, err := regexp.Compile(e.Output); err != nil {
+			return []Problem{{"output", fmt.Sprintf("%q is not a regular expression: %v", e.Output, err)}}
+		}
+	}
+	return nil
+}
+
+// Problems says what is wrong in an http probe, every field.
+func (h HTTPProbe) Problems() []Problem {
+	var out []Problem
+	if h.Port < 1 || h.Port > 65535 {
+		out = append(out, Problem{"port", fmt.Sprintf("%d: want the port the service listens on inside the container (1-65535)", h.Port)})
+	}
+	if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
+		out = append(out, Problem{"path", fmt.Sprintf("%q must start with /", h.Path)})
+	}
+	if h.Status != 0 && (h.Status < 100 || h.Status > 599) {
+		out = append(out, Problem{"status", fmt.Sprintf("%d is not an HTTP status; write e.g. 200, or leave it out to accept any 2xx", h.Status)})
+	}
+	if h.Body != "" {
+		if _, err := regexp.Compile(h.Body); err != nil {
+			out = append(out, Problem{"body", fmt.Sprintf("%q is not a regular expression: %v", h.Body, err)})
+		}
+	}
+	if h.Host != "" {
+		if u, err := url.Parse("http://" + h.Host + "/"); err != nil || u.Host != h.Host || strings.ContainsAny(h.Host, " \t\r\n/@") {
+			out = append(out, Problem{"host", fmt.Sprintf("%q is not a host name for the Host header; write e.g. example.com or example.com:8080", h.Host)})
+		}
+	}
+	return out
+}
+
 // check validates one probe.
 func (p Probe) check() error {
 	if (p.Exit == nil) == (p.HTTP == nil) {
 		return errors.New("want exactly one of Exit and HTTP")
 	}
-	if e := p.Exit; e != nil && e.Output != "" {
-		if _, err := regexp.Compile(e.Output); err != nil {
-			return fmt.Errorf("output %q is not a regular expression: %w", e.Output, err)
-		}
+	var probs []Problem
+	if p.Exit != nil {
+		probs = p.Exit.Problems()
+	} else {
+		probs = p.HTTP.Problems()
 	}
-	if h := p.HTTP; h != nil {
-		if h.Port < 1 || h.Port > 65535 {
-			return fmt.Errorf("port %d: want the port the service listens on inside the container (1-65535)", h.Port)
-		}
-		if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
-			return fmt.Errorf("path %q must start with /", h.Path)
-		}
-		if h.Status != 0 && (h.Status < 100 || h.Status > 599) {
-			return fmt.Errorf("status %d is not an HTTP status", h.Status)
-		}
-		if h.Body != "" {
-			if _, err := regexp.Compile(h.Body); err != nil {
-				return fmt.Errorf("body %q is not a regular expression: %w", h.Body, err)
-			}
-		}
-		if strings.ContainsAny(h.Host, " \t\r\n/@") {
-			return fmt.Errorf("host %q is not a host name for the Host header", h.Host)
-		}
+	if len(probs) > 0 {
+		return fmt.Errorf("%s %s", probs[0].Field, probs[0].Msg)
 	}
 	return nil
 }
@@ -282,24 +310,17 @@ func orKind(p Probe) string {
 	if p.Name != "" {
 		return p.Name
 	}
-	return p.kind()
+	return p.Kind()
 }
 
-// mountable checks that dir is a clean absolute directory a tmpfs may be mounted at: not the
-// root, which stays read-only, nor the runtime's own /proc, /sys and /dev.
-func mountable(dir string) error {
-	switch {
-	case !path.IsAbs(dir) || path.Clean(dir) != dir:
-		return errors.New("want a clean absolute directory, e.g. /tmp")
-	case dir == "/":
-		return errors.New("the root filesystem stays read-only, as in production")
-	case strings.ContainsAny(dir, ":,"):
-		return errors.New("a directory with ':' or ',' in its name cannot be given to docker --tmpfs")
+// CheckTmpfs checks a directory a tmpfs is mounted at in every container: image.CheckVolume's rule,
+// and a name docker --tmpfs can take. The error starts with dir quoted.
+func CheckTmpfs(dir string) error {
+	if err := image.CheckVolume(dir); err != nil {
+		return err
 	}
-	for _, r := range []string{"/proc", "/sys", "/dev"} {
-		if dir == r || strings.HasPrefix(dir, r+"/") {
-			return fmt.Errorf("%s belongs to the container runtime", r)
-		}
+	if strings.ContainsAny(dir, ":,") {
+		return fmt.Errorf("%q: a directory with ':' or ',' in its name cannot be given to docker --tmpfs", dir)
 	}
 	return nil
 }

@@ -48,7 +48,7 @@ func mounts(i *lint.Image, opts Options) (out []mount, skipped []string) {
 	for _, v := range volumes {
 		switch {
 		case named[v]:
-		case mountable(v) != nil:
+		case CheckTmpfs(v) != nil:
 			skipped = append(skipped, v)
 		default:
 			out = append(out, owner(mount{path: v, volume: true}))

@@ -21,7 +21,7 @@ import (
 	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/binary"
-	"github.com/scratchkit/scratchkit/targets/config"
+	"github.com/scratchkit/scratchkit/targets/config/load"
 	"github.com/scratchkit/scratchkit/targets/lint"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/run"
@@ -233,28 +233,7 @@ func (e *Run) smokeOptions(img artifacts.Image) run.Options {
 		o.Tmpfs = append(o.Tmpfs, run.Tmpfs{Path: t.Path, Size: int64(t.Size), Mode: uint32(mode)})
 	}
 	if p, ok := s.Images[img.Name]; ok {
-		o.Probes = probes(p)
+		o.Probes = load.Probes(p)
 	}
 	return o
-}
-
-// probes lists an image's probes in the order the configuration gives them: exit, http, then
-// the probes list, each named by its key under smoke.images.<name>.
-func probes(p config.Probes) []run.Probe {
-	var out []run.Probe
-	add := func(name string, exit *config.ExitProbe, http *config.HTTPProbe) {
-		if exit != nil {
-			out = append(out, run.Probe{Name: name, Exit: &run.ExitProbe{Args: exit.Args, Output: exit.Output}})
-		}
-		if http != nil {
-			out = append(out, run.Probe{Name: name, HTTP: &run.HTTPProbe{Args: http.Args, Port: http.Port, Path: http.Path, Timeout: http.Timeout.D(),
-				Status: http.Status, Body: http.Body, Host: http.Host}})
-		}
-	}
-	add("exit", p.Exit, nil)
-	add("http", nil, p.HTTP)
-	for i, item := range p.Probes {
-		add(fmt.Sprintf("probes[%d]", i), item.Exit, item.HTTP)
-	}
-	return out
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"path"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scratchkit/scratchkit/internal/defaults"
+	"github.com/scratchkit/scratchkit/internal/envvar"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -142,9 +142,7 @@ func checkClosedSets(v reflect.Value, path string, bad func(string, string, ...a
 var SmokeNetworks = run.Networks()
 
 var (
-	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	imageNameRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
-	portRE      = regexp.MustCompile(`^([0-9]{1,5})(/(tcp|udp|sctp))?$`)
 )
 
 // validate checks every value, collecting all errors.
@@ -201,9 +199,9 @@ func (r *Resolved) checkBuilds(bad func(string, string, ...any)) {
 // static build dynamic nor set what is chosen per platform.
 func checkBuildEnv(p string, b config.Build, bad func(string, string, ...any)) {
 	for j, e := range b.Env {
-		k, v, ok := strings.Cut(e, "=")
-		if !ok || !envNameRE.MatchString(k) {
-			bad(fmt.Sprintf("%s.env[%d]", p, j), "%q is not NAME=VALUE", e)
+		k, v, err := envvar.Split(e)
+		if err != nil {
+			bad(fmt.Sprintf("%s.env[%d]", p, j), "%v", err)
 			continue
 		}
 		if k == "CGO_ENABLED" && v != "0" && b.Linkage == string(binary.LinkageStatic) {
@@ -243,21 +241,23 @@ func checkImage(im config.Image, bad func(string, string, ...any)) {
 	if image.IsRoot(im.User) && !im.AllowRoot {
 		bad("image.user", "%q runs the image as root; set image.allow_root: true to ask for that explicitly, or leave user unset (%s, nonroot)", im.User, image.DefaultUser)
 	}
+	if _, err := image.CheckUser(im.User, im.Base); err != nil {
+		bad("image.user", "%v", err)
+	}
 	for i, e := range im.Env {
-		if k, _, ok := strings.Cut(e, "="); !ok || !envNameRE.MatchString(k) {
-			bad(fmt.Sprintf("image.env[%d]", i), "%q is not NAME=VALUE", e)
+		if _, _, err := envvar.Split(e); err != nil {
+			bad(fmt.Sprintf("image.env[%d]", i), "%v", err)
 		}
 	}
 	for i, p := range im.Ports {
-		m := portRE.FindStringSubmatch(p)
-		if m == nil {
-			bad(fmt.Sprintf("image.ports[%d]", i), "%q is not a port; write e.g. 8080 or 8080/tcp", p)
-		} else if n, _ := strconv.Atoi(m[1]); n < 1 || n > 65535 {
-			bad(fmt.Sprintf("image.ports[%d]", i), "%d is out of range 1-65535", n)
+		if _, err := image.ParsePort(p); err != nil {
+			bad(fmt.Sprintf("image.ports[%d]", i), "%v", err)
 		}
 	}
 	for i, v := range im.Volumes {
-		checkDir(fmt.Sprintf("image.volumes[%d]", i), v, "a volume", bad)
+		if err := image.CheckVolume(v); err != nil {
+			bad(fmt.Sprintf("image.volumes[%d]", i), "%v", err)
+		}
 	}
 	for i, t := range im.Tags {
 		if _, err := name.NewTag("example.invalid/x:" + t); err != nil || strings.Contains(t, ":") {
@@ -303,7 +303,9 @@ func checkSmoke(s config.Smoke, bad func(string, string, ...any)) {
 	seen := map[string]int{}
 	for i, t := range s.Tmpfs {
 		p := fmt.Sprintf("smoke.tmpfs[%d]", i)
-		if checkDir(p+".path", t.Path, "a tmpfs", bad) {
+		if err := run.CheckTmpfs(t.Path); err != nil {
+			bad(p+".path", "%v", err)
+		} else {
 			if j, dup := seen[t.Path]; dup {
 				bad(p+".path", "%s is also smoke.tmpfs[%d]; list each directory once", t.Path, j)
 			}
@@ -314,20 +316,30 @@ func checkSmoke(s config.Smoke, bad func(string, string, ...any)) {
 		}
 	}
 	for i, e := range s.Env {
-		if k, _, ok := strings.Cut(e, "="); !ok || !envNameRE.MatchString(k) {
-			bad(fmt.Sprintf("smoke.env[%d]", i), "%q is not NAME=VALUE", e)
+		if _, _, err := envvar.Split(e); err != nil {
+			bad(fmt.Sprintf("smoke.env[%d]", i), "%v", err)
 		}
 	}
 	for img, pr := range s.Images {
 		p := "smoke.images." + img
-		checkProbe(p, pr.Exit, pr.HTTP, bad)
 		for i, item := range pr.Probes {
-			ip := fmt.Sprintf("%s.probes[%d]", p, i)
 			if (item.Exit == nil) == (item.HTTP == nil) {
-				bad(ip, "want exactly one of exit and http in each item, e.g. - http: {port: 8080, path: /healthz}")
-				continue
+				bad(fmt.Sprintf("%s.probes[%d]", p, i), "want exactly one of exit and http in each item, e.g. - http: {port: 8080, path: /healthz}")
 			}
-			checkProbe(ip, item.Exit, item.HTTP, bad)
+		}
+		for _, probe := range Probes(pr) {
+			key, probs := p+"."+probe.Name, []run.Problem(nil)
+			if probe.Exit != nil {
+				probs = probe.Exit.Problems()
+			} else {
+				probs = probe.HTTP.Problems()
+			}
+			if strings.HasPrefix(probe.Name, "probes[") {
+				key += "." + probe.Kind()
+			}
+			for _, pb := range probs {
+				bad(key+"."+pb.Field, "%s", pb.Msg)
+			}
 		}
 		if pr.Exit == nil && pr.HTTP == nil && len(pr.Probes) == 0 {
 			bad(p, "no probe; write exit: {args: [--version]}, http: {port: 8080, path: /healthz}, or a probes list of them")
@@ -352,64 +364,6 @@ func checkPGO(pg config.PGO, bad func(string, string, ...any)) {
 	if pg.Retries < 0 {
 		bad("pgo.retries", "%d: want 0 or more", pg.Retries)
 	}
-}
-
-// checkProbe checks an exit and an http probe at key path p.
-func checkProbe(p string, exit *config.ExitProbe, http *config.HTTPProbe, bad func(string, string, ...any)) {
-	if exit != nil && exit.Output != "" {
-		if _, err := regexp.Compile(exit.Output); err != nil {
-			bad(p+".exit.output", "not a regular expression: %v", err)
-		}
-	}
-	if http == nil {
-		return
-	}
-	if http.Port < 1 || http.Port > 65535 {
-		bad(p+".http.port", "want the port the service listens on inside the container (1-65535)")
-	}
-	if !strings.HasPrefix(http.Path, "/") {
-		bad(p+".http.path", "%q must start with /", http.Path)
-	}
-	if http.Status != 0 && (http.Status < 100 || http.Status > 599) {
-		bad(p+".http.status", "%d is not an HTTP status; write e.g. 200, or leave it out to accept any 2xx", http.Status)
-	}
-	if http.Body != "" {
-		if _, err := regexp.Compile(http.Body); err != nil {
-			bad(p+".http.body", "not a regular expression: %v", err)
-		}
-	}
-	if http.Host != "" {
-		if u, err := url.Parse("http://" + http.Host + "/"); err != nil || u.Host != http.Host || strings.ContainsAny(http.Host, " \t@") {
-			bad(p+".http.host", "%q is not a host name for the Host header; write e.g. example.com or example.com:8080", http.Host)
-		}
-	}
-}
-
-// checkDir checks that dir is a clean absolute directory of a container that may be mounted
-// over (not / and not the runtime's own /proc, /sys or /dev), and reports whether it is.
-func checkDir(key, dir, what string, bad func(string, string, ...any)) bool {
-	switch {
-	case !path.IsAbs(dir):
-		bad(key, "%q: want an absolute directory of the container, e.g. /tmp", dir)
-	case path.Clean(dir) != dir:
-		bad(key, "%q: write it as %s", dir, path.Clean(dir))
-	case dir == "/":
-		bad(key, "the root filesystem stays read-only as in production; name the directory the service writes to instead, e.g. /tmp")
-	case underAny(dir, "/proc", "/sys", "/dev"):
-		bad(key, "%s belongs to the container runtime; %s cannot be mounted there", dir, what)
-	default:
-		return true
-	}
-	return false
-}
-
-func underAny(dir string, roots ...string) bool {
-	for _, r := range roots {
-		if dir == r || strings.HasPrefix(dir, r+"/") {
-			return true
-		}
-	}
-	return false
 }
 
 func (r *Resolved) checkPlatforms(path string, ps []string, bad func(string, string, ...any)) {
