@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/scratchkit/scratchkit/internal/testenv"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // slidesProject copies examples/slides (a service that is a dependency's main package) with its
@@ -75,7 +76,7 @@ func TestDependencyMain(t *testing.T) {
 	}
 	ran := false
 	for _, s := range rec.Smoke {
-		if s.Platform == "linux/"+runtime.GOARCH && s.Passed && !strings.HasPrefix(s.Runtime, "static") {
+		if s.Platform == platform.MustParse("linux/"+runtime.GOARCH) && s.Passed && !strings.HasPrefix(s.Runtime, "static") {
 			ran = true
 		}
 	}

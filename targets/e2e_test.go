@@ -20,6 +20,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/internal/testenv"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // mage builds the mage CLI from this module's pinned version, once per test process.
@@ -101,7 +102,7 @@ func TestImageOffline(t *testing.T) {
 		}
 	}
 	rec := record(t, dir)
-	host := "linux/" + runtime.GOARCH
+	host := platform.MustParse("linux/" + runtime.GOARCH)
 	if len(rec.Binaries) != 1 || rec.Binaries[0].Name != "hello" || rec.Binaries[0].Platform != host || !rec.Binaries[0].Verified {
 		t.Fatalf("binaries: %+v", rec.Binaries)
 	}
@@ -202,7 +203,7 @@ version: v9.9.9
 		t.Fatalf("binaries: %+v", rec.Binaries)
 	}
 	for _, b := range rec.Binaries {
-		if want[b.Platform] != b.Path || !b.Verified {
+		if want[b.Platform.String()] != b.Path || !b.Verified {
 			t.Errorf("%s: path %s verified %v", b.Platform, b.Path, b.Verified)
 		}
 	}
@@ -407,7 +408,7 @@ sign:
 	repoOf := strings.SplitN(img.Ref, "@", 2)[0]
 	for _, bin := range []string{cosign, cosign3} {
 		for _, m := range img.Manifests {
-			arch := strings.Split(m.Platform, "/")[1]
+			arch := m.Platform.Arch
 			for _, pred := range attested(bin, "spdxjson", repoOf+"@"+m.Digest) {
 				sbom, _ := json.Marshal(pred)
 				if !strings.Contains(string(sbom), m.Binary) || !strings.Contains(string(sbom), "GOARCH="+arch) {
@@ -434,7 +435,7 @@ sign:
 				raw, _ := json.Marshal(pred)
 				_ = json.Unmarshal(raw, &p)
 				c := p.BuildDefinition.ExternalParameters.Config
-				if c.Platform != m.Platform || c.Binary.SHA256 != m.Binary || c.Settings["GOARCH"] != arch {
+				if c.Platform != m.Platform.String() || c.Binary.SHA256 != m.Binary || c.Settings["GOARCH"] != arch {
 					t.Errorf("%s: the provenance attested at %s says platform %q, binary %q, GOARCH %q", filepath.Base(bin), m.Platform, c.Platform, c.Binary.SHA256, c.Settings["GOARCH"])
 				}
 			}
@@ -465,9 +466,9 @@ sign:
 	}
 	platformSBOMs := 0
 	for _, a := range rec.Attestations {
-		if a.Platform != "" && a.PredicateType == "https://spdx.dev/Document" {
+		if !a.Platform.IsZero() && a.PredicateType == "https://spdx.dev/Document" {
 			platformSBOMs++
-			if a.SBOM == "" || !strings.Contains(a.SBOM, strings.ReplaceAll(a.Platform, "/", "-")) {
+			if a.SBOM == "" || !strings.Contains(a.SBOM, strings.ReplaceAll(a.Platform.String(), "/", "-")) {
 				t.Errorf("the %s SBOM attestation records SBOM %q", a.Platform, a.SBOM)
 			}
 		}
@@ -631,7 +632,7 @@ func TestPerPlatformThenIndex(t *testing.T) {
 	sboms := map[string]string{}
 	for _, a := range rec.Attestations {
 		if a.PredicateType == "https://spdx.dev/Document" && a.Format == "legacy" {
-			sboms[a.Platform] = a.SBOM
+			sboms[a.Platform.String()] = a.SBOM
 		}
 	}
 	if sboms[""] != "dist/sbom/hello-index.spdx.json" || sboms["linux/amd64"] != "dist-linux-amd64/sbom/hello-linux-amd64.spdx.json" ||
@@ -743,8 +744,8 @@ smoke:
 	rec := record(t, dir)
 	seen := map[string]int{}
 	for _, s := range rec.Smoke {
-		seen[s.Platform]++
-		switch s.Platform {
+		seen[s.Platform.String()]++
+		switch s.Platform.String() {
 		case host:
 			if !s.Ran || !s.Passed || s.Runtime != "docker" || len(s.Checks) > 0 {
 				t.Errorf("host platform record: %+v, want ran and passed with docker", s)

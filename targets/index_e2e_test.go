@@ -8,6 +8,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/internal/testenv"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // TestIndexSameFromOneOrTwoRunners: a release can be re-derived on one machine. The same commit,
@@ -49,7 +50,7 @@ func TestIndexSameFromOneOrTwoRunners(t *testing.T) {
 	// Two runners, one platform each, then the index.
 	twoRepo := reg.Host + "/two"
 	var records []string
-	platformDigests := map[string]string{}
+	platformDigests := map[platform.Platform]string{}
 	for _, p := range []string{"linux/arm64", "linux/amd64"} {
 		dist := "dist-" + strings.ReplaceAll(p, "/", "-")
 		mustRun(t, dir, inputs("KO_DOCKER_REPO="+twoRepo, "SCRATCHKIT_IMAGE_PER_PLATFORM=true", "SCRATCHKIT_PLATFORMS="+p, "SCRATCHKIT_DIST="+dist), "image")

@@ -38,7 +38,7 @@ smoke:
 	for _, img := range rec.Images {
 		if img.Destination == "registry" {
 			for _, m := range img.Manifests {
-				manifests = append(manifests, struct{ ref, platform string }{repo + "/hello@" + m.Digest, m.Platform})
+				manifests = append(manifests, struct{ ref, platform string }{repo + "/hello@" + m.Digest, m.Platform.String()})
 			}
 		}
 	}

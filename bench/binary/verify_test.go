@@ -27,6 +27,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/cmd/scratchkit/render"
 	"github.com/scratchkit/scratchkit/targets/binary"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 const (
@@ -205,7 +206,7 @@ func BenchmarkVerify100MB(b *testing.B) {
 		b.Fatal(err)
 	}
 	exp := binary.Expect{
-		Name: "big", Platform: "linux/" + runtime.GOARCH, SHA256: sha(b, path), MaxSize: 2 * targetSize,
+		Name: "big", Platform: platform.MustParse("linux/" + runtime.GOARCH), SHA256: sha(b, path), MaxSize: 2 * targetSize,
 		LeakPaths: leaks, Breakdown: true,
 	}
 	rep := binary.Verify(ctx, path, exp)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/image"
+	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/publish"
 )
 
@@ -58,12 +59,12 @@ func pushBase(ctx context.Context, registry string, platforms []string) (v1.Hash
 		return v1.Hash{}, err
 	}
 	var entries []image.IndexEntry
-	for _, p := range platforms {
-		pl, err := v1.ParsePlatform(p)
+	for _, s := range platforms {
+		p, err := platform.Parse(s)
 		if err != nil {
 			return v1.Hash{}, err
 		}
-		img, err := image.StaticBase(ctx, goroot, *pl)
+		img, err := image.StaticBase(ctx, goroot, p.OCI())
 		if err != nil {
 			return v1.Hash{}, fmt.Errorf("static base %s: %w", p, err)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
 	"github.com/scratchkit/scratchkit/internal/redact"
 	"github.com/scratchkit/scratchkit/targets/binary"
+	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/vuln"
 )
 
@@ -42,8 +43,8 @@ type Artifacts struct {
 
 // Binary is one built binary.
 type Binary struct {
-	Name     string `json:"name"`
-	Platform string `json:"platform"`
+	Name     string            `json:"name"`
+	Platform platform.Platform `json:"platform"`
 	// Path is relative to the working directory, with forward slashes.
 	Path   string `json:"path"`
 	SHA256 string `json:"sha256"`
@@ -83,14 +84,14 @@ type Binary struct {
 type Image struct {
 	Name string `json:"name"`
 	// Ref is repo/name@sha256:… for registry destinations, a path otherwise.
-	Ref         string   `json:"ref"`
-	Digest      string   `json:"digest"`
-	Platforms   []string `json:"platforms"`
-	Destination string   `json:"destination"`
-	Tags        []string `json:"tags,omitempty"`
-	SBOM        string   `json:"sbom,omitempty"`
-	Base        string   `json:"base,omitempty"`
-	BaseDigest  string   `json:"base_digest,omitempty"`
+	Ref         string              `json:"ref"`
+	Digest      string              `json:"digest"`
+	Platforms   []platform.Platform `json:"platforms"`
+	Destination string              `json:"destination"`
+	Tags        []string            `json:"tags,omitempty"`
+	SBOM        string              `json:"sbom,omitempty"`
+	Base        string              `json:"base,omitempty"`
+	BaseDigest  string              `json:"base_digest,omitempty"`
 	// Size is the compressed size of the image: its distinct configs and layers, summed over
 	// platforms (what the destination stores). What one platform pulls is its manifest's Size.
 	Size int64 `json:"size,omitempty"`
@@ -100,8 +101,8 @@ type Image struct {
 
 // Manifest is one platform of an image.
 type Manifest struct {
-	Platform string `json:"platform"`
-	Digest   string `json:"digest"`
+	Platform platform.Platform `json:"platform"`
+	Digest   string            `json:"digest"`
 	// Binary is the sha256 of the binary in the image, equal to a verified Binary's.
 	Binary string `json:"binary"`
 	// SBOM is the SPDX SBOM of this platform's binary.
@@ -112,9 +113,9 @@ type Manifest struct {
 
 // Smoke is the outcome of one platform of an image's smoke test.
 type Smoke struct {
-	Image    string `json:"image"`
-	Digest   string `json:"digest"`
-	Platform string `json:"platform"`
+	Image    string            `json:"image"`
+	Digest   string            `json:"digest"`
+	Platform platform.Platform `json:"platform"`
 	// Ran is true when the platform ran in a container (Runtime says with what); false when it
 	// was only checked statically, and Reason says why (a foreign platform without a qemu
 	// handler, smoke.runtime: none, a failed user check, no runtime).
@@ -139,7 +140,7 @@ type Signature struct {
 	Subject string `json:"subject"`
 	// Platform is set when Subject is one platform's manifest (of an index, or an image of one
 	// platform).
-	Platform string `json:"platform,omitempty"`
+	Platform platform.Platform `json:"platform,omitzero"`
 	// SBOM is, for an SBOM attestation, the SPDX file it carries.
 	SBOM string `json:"sbom,omitempty"`
 	// Format is bundle (a Sigstore bundle attached as an OCI referrer) or legacy (cosign's tag
@@ -249,9 +250,9 @@ func (a *Artifacts) Save(dist string) error {
 }
 
 // Binary returns the recorded binary of a name and platform.
-func (a *Artifacts) Binary(name, platform string) (*Binary, bool) {
+func (a *Artifacts) Binary(name string, p platform.Platform) (*Binary, bool) {
 	for i := range a.Binaries {
-		if a.Binaries[i].Name == name && a.Binaries[i].Platform == platform {
+		if a.Binaries[i].Name == name && a.Binaries[i].Platform == p {
 			return &a.Binaries[i], true
 		}
 	}

@@ -92,11 +92,11 @@ func (l Linkage) Cgo() bool {
 // Expect is what Verify knows about one binary: what Build recorded for it, and how strict to
 // be. The zero value checks everything that needs no recorded data.
 type Expect struct {
-	Name     string  // shown in the table; default: the file's base name
-	Platform string  // recorded platform, e.g. "linux/arm/v7"; "" skips the comparison
-	Linkage  Linkage // the build's linkage: "static" (default), "static-pie" or "cgo-static"
-	SHA256   string  // digest Build recorded (hex, "sha256:" prefix allowed); "" skips integrity
-	MaxSize  int64   // size budget in bytes (verify.max_size); 0 means none
+	Name     string            // shown in the table; default: the file's base name
+	Platform platform.Platform // recorded platform, e.g. linux/arm/v7; the zero value skips the comparison
+	Linkage  Linkage           // the build's linkage: "static" (default), "static-pie" or "cgo-static"
+	SHA256   string            // digest Build recorded (hex, "sha256:" prefix allowed); "" skips integrity
+	MaxSize  int64             // size budget in bytes (verify.max_size); 0 means none
 	// Prev is the previous run's sizes of this binary, for the change shown in the breakdown.
 	Prev *Sizes
 	// LeakPaths are the build's working directory, $HOME, GOPATH, GOMODCACHE and GOROOT:
@@ -143,8 +143,8 @@ func (e Expect) Validate() error {
 		}
 		errs = append(errs, fmt.Errorf("linkage %q: want %s or %s", e.Linkage, strings.Join(names[:len(names)-1], ", "), names[len(names)-1]))
 	}
-	if e.Platform != "" {
-		if _, err := parsePlatform(e.Platform); err != nil {
+	if !e.Platform.IsZero() {
+		if err := checkPlatform(e.Platform); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -166,13 +166,13 @@ func (e Expect) linkage() Linkage {
 
 // Report is the verification of one binary.
 type Report struct {
-	Name     string `json:"name"`
-	Platform string `json:"platform,omitempty"`
-	Path     string `json:"path,omitempty"`
-	Format   Format `json:"format,omitempty"`
-	Size     int64  `json:"size"`
-	PrevSize int64  `json:"prev_size,omitempty"`
-	SHA256   string `json:"sha256,omitempty"`
+	Name     string            `json:"name"`
+	Platform platform.Platform `json:"platform,omitzero"`
+	Path     string            `json:"path,omitempty"`
+	Format   Format            `json:"format,omitempty"`
+	Size     int64             `json:"size"`
+	PrevSize int64             `json:"prev_size,omitempty"`
+	SHA256   string            `json:"sha256,omitempty"`
 
 	Linkage   Linkage  `json:"linkage,omitempty"`    // as found
 	GoVersion string   `json:"go_version,omitempty"` // "" when not Go
@@ -389,14 +389,14 @@ func (c *checker) linkage() Result {
 
 func (c *checker) platform() Result {
 	e, g := c.info.ELF, c.info.Go
-	if c.exp.Platform == "" {
+	if c.exp.Platform.IsZero() {
 		// Nothing recorded: still catch a file whose header and build info disagree.
 		if g != nil && g.GOARCH != "" && e.Arch != "" && g.GOARCH != e.Arch {
 			return Result{Status: StatusFail, Value: "mismatch", Detail: fmt.Sprintf("the ELF header says %s but Go build info says GOARCH=%s: the file is corrupt or was tampered with", describeELFArch(e), g.GOARCH)}
 		}
 		return Result{Status: StatusSkip, Detail: "no platform recorded for this binary"}
 	}
-	p, _ := parsePlatform(c.exp.Platform) // validated
+	p := c.exp.Platform
 	spec, _ := archSpecFor(p.Arch)
 	var bad, ok []string
 	if e.Class != spec.class || e.Machine != spec.machine.String() || e.ByteOrder != spec.order {

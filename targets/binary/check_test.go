@@ -5,13 +5,15 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // A static binary linked with glibc whose lookups go through glibc's name service switch fails
 // the nss check with the fix, naming what the linker warned about; the same build with Go's own
 // resolver and user lookup (-tags netgo,osusergo) passes; a pure Go binary has nothing to check.
 func TestNSSCheck(t *testing.T) {
-	exp := Expect{Name: "lookup", Platform: "linux/" + runtime.GOARCH, Linkage: LinkageCgoStatic, LinkWarnings: []string{"getaddrinfo", "getpwnam"}}
+	exp := Expect{Name: "lookup", Platform: platform.MustParse("linux/" + runtime.GOARCH), Linkage: LinkageCgoStatic, LinkWarnings: []string{"getaddrinfo", "getpwnam"}}
 	rep := Verify(context.Background(), fixture(t, "glibc-nss"), exp)
 	res, _ := rep.Result(CheckNSS)
 	if res.Status != StatusFail || res.Value != "glibc" || !strings.Contains(res.Detail, "-tags netgo,osusergo") ||
@@ -23,7 +25,7 @@ func TestNSSCheck(t *testing.T) {
 	if res, _ := rep.Result(CheckNSS); res.Status != StatusPass {
 		t.Errorf("netgo,osusergo: %+v", res)
 	}
-	rep = Verify(context.Background(), fixture(t, "static"), Expect{Name: "hello", Platform: "linux/" + runtime.GOARCH})
+	rep = Verify(context.Background(), fixture(t, "static"), Expect{Name: "hello", Platform: platform.MustParse("linux/" + runtime.GOARCH)})
 	if res, _ := rep.Result(CheckNSS); res.Status != StatusPass {
 		t.Errorf("pure Go: %+v", res)
 	}

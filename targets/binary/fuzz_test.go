@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // fuzzSeeds are small inputs that reach every parser: static and dynamic ELF, 32-bit ARM,
@@ -65,7 +67,7 @@ func checkInvariants(t *testing.T, data []byte, info *Info, err error) {
 	if info.Size != int64(len(data)) || info.SHA256 != hex.EncodeToString(sum[:]) {
 		t.Fatalf("size %d sha %s for %d bytes", info.Size, info.SHA256, len(data))
 	}
-	rep := Check(info, Expect{Name: "fuzz", Platform: "linux/amd64", MaxSize: 1, Breakdown: true, LeakPaths: []string{"/home/ci", "/usr/local/go"},
+	rep := Check(info, Expect{Name: "fuzz", Platform: platform.MustParse("linux/amd64"), MaxSize: 1, Breakdown: true, LeakPaths: []string{"/home/ci", "/usr/local/go"},
 		Enforce: []string{CheckPIE, CheckRELRO, CheckNX}})
 	if len(rep.Results) != len(CheckNames()) {
 		t.Fatalf("%d results, want one per check: %+v", len(rep.Results), rep.Results)

@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/scratchkit/scratchkit/internal/testenv"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
@@ -363,7 +364,7 @@ func TestInspectGoInfoFromBuildInfoOnly(t *testing.T) {
 	if info.Features.Known {
 		t.Errorf("features known from a table with no functions")
 	}
-	rep := Check(info, Expect{Name: "mini", Platform: "linux/amd64"})
+	rep := Check(info, Expect{Name: "mini", Platform: platform.MustParse("linux/amd64")})
 	wantFailing(t, rep, CheckCgo, CheckTrimpath)
 }
 

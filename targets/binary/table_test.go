@@ -48,10 +48,10 @@ func TestWriteTable(t *testing.T) {
 		t.Errorf("gone row: %q", r)
 	}
 	for _, s := range []string{
-		"debug (" + hostPlatform + ") FAILED",
+		"debug (" + hostPlatform.String() + ") FAILED",
 		"FAIL stripped: not stripped",
 		"FAIL size:",
-		"gone (" + hostPlatform + ") FAILED",
+		"gone (" + hostPlatform.String() + ") FAILED",
 		"FAIL inspect:", "is a directory",
 		"Go build settings",
 		"pgo: off, tags: none",

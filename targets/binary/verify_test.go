@@ -11,9 +11,10 @@ import (
 
 	"github.com/scratchkit/scratchkit/internal/bytesize"
 	"github.com/scratchkit/scratchkit/internal/testenv"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
-var hostPlatform = "linux/" + runtime.GOARCH
+var hostPlatform = platform.MustParse("linux/" + runtime.GOARCH)
 
 // leakPaths are this machine's build paths, as the Verify target will pass them.
 func leakPaths(t *testing.T) []string {
@@ -245,38 +246,38 @@ func TestUPXDetectionNeedsStructureNotString(t *testing.T) {
 }
 
 func TestVerifyArm64LabelledAmd64(t *testing.T) {
-	rep := verifyAs(t, "arm64", "hello", Expect{Platform: "linux/amd64", LeakPaths: leakPaths(t)})
+	rep := verifyAs(t, "arm64", "hello", Expect{Platform: platform.MustParse("linux/amd64"), LeakPaths: leakPaths(t)})
 	wantFailing(t, rep, CheckPlatform)
 	wantDetail(t, mustResult(t, rep, CheckPlatform), "recorded as linux/amd64", "EM_AARCH64", "GOARCH=arm64",
 		`"exec /hello: exec format error"`, "GOARCH=amd64")
 
-	rep = verifyAs(t, "arm64", "hello", Expect{Platform: "linux/arm64", LeakPaths: leakPaths(t)})
+	rep = verifyAs(t, "arm64", "hello", Expect{Platform: platform.MustParse("linux/arm64"), LeakPaths: leakPaths(t)})
 	wantFailing(t, rep)
 }
 
 // GOARM64 levels are arm64's variants: v8 is GOARM64=v8.0 (Go's default), v9 is v9.0.
 func TestVerifyArm64Levels(t *testing.T) {
-	rep := verifyAs(t, "arm64-v9", "hello", Expect{Platform: "linux/arm64/v9", LeakPaths: leakPaths(t)})
+	rep := verifyAs(t, "arm64-v9", "hello", Expect{Platform: platform.MustParse("linux/arm64/v9"), LeakPaths: leakPaths(t)})
 	wantFailing(t, rep)
-	rep = verifyAs(t, "arm64", "hello", Expect{Platform: "linux/arm64/v8", LeakPaths: leakPaths(t)})
+	rep = verifyAs(t, "arm64", "hello", Expect{Platform: platform.MustParse("linux/arm64/v8"), LeakPaths: leakPaths(t)})
 	wantFailing(t, rep)
-	rep = verifyAs(t, "arm64-v9", "hello", Expect{Platform: "linux/arm64/v8", LeakPaths: leakPaths(t)})
+	rep = verifyAs(t, "arm64-v9", "hello", Expect{Platform: platform.MustParse("linux/arm64/v8"), LeakPaths: leakPaths(t)})
 	wantFailing(t, rep, CheckPlatform)
 	wantDetail(t, mustResult(t, rep, CheckPlatform), "GOARM64=v9.0", "not variant v8", "GOARM64=v8.0")
 }
 
 func TestVerifyARMVariantsAndFloatABI(t *testing.T) {
-	rep := verifyAs(t, "arm-v7", "hello", Expect{Platform: "linux/arm/v7"})
+	rep := verifyAs(t, "arm-v7", "hello", Expect{Platform: platform.MustParse("linux/arm/v7")})
 	wantFailing(t, rep)
-	rep = verifyAs(t, "arm-v7", "hello", Expect{Platform: "linux/arm/v6"})
+	rep = verifyAs(t, "arm-v7", "hello", Expect{Platform: platform.MustParse("linux/arm/v6")})
 	wantFailing(t, rep, CheckPlatform)
 	wantDetail(t, mustResult(t, rep, CheckPlatform), "GOARM=7", "not variant v6")
 
 	// A hard-float C binary (e_flags say so) on a soft-float platform.
-	rep = verifyAs(t, "c-armhf", "tool", Expect{Platform: "linux/arm/v5"})
+	rep = verifyAs(t, "c-armhf", "tool", Expect{Platform: platform.MustParse("linux/arm/v5")})
 	wantFailing(t, rep, CheckPlatform)
 	wantDetail(t, mustResult(t, rep, CheckPlatform), "hard-float ABI", "linux/arm/v5 is soft-float")
-	rep = verifyAs(t, "c-armhf", "tool", Expect{Platform: "linux/arm/v7"})
+	rep = verifyAs(t, "c-armhf", "tool", Expect{Platform: platform.MustParse("linux/arm/v7")})
 	wantFailing(t, rep)
 }
 
@@ -311,7 +312,7 @@ func TestVerifyNonELFIsNotApplicable(t *testing.T) {
 		{"windows", "windows/amd64", FormatPE},
 	} {
 		path := fixture(t, tc.fixture)
-		rep := verifyAs(t, tc.fixture, "hello", Expect{Platform: tc.platform, SHA256: testenv.FileSHA256(t, path), MaxSize: 1 << 30, LeakPaths: leakPaths(t)})
+		rep := verifyAs(t, tc.fixture, "hello", Expect{Platform: platform.MustParse(tc.platform), SHA256: testenv.FileSHA256(t, path), MaxSize: 1 << 30, LeakPaths: leakPaths(t)})
 		wantFailing(t, rep)
 		if rep.Format != tc.format {
 			t.Errorf("%s: format %q, want %q", tc.fixture, rep.Format, tc.format)
@@ -442,9 +443,7 @@ func TestExpectValidate(t *testing.T) {
 		{Expect{Enforce: []string{"aslr"}}, `unknown check "aslr"`},
 		{Expect{Report: []string{"pie"}, Enforce: []string{"pie"}}, "both reported-only and enforced"},
 		{Expect{Linkage: "dynamic"}, `linkage "dynamic"`},
-		{Expect{Platform: "linux"}, "want os/arch"},
-		{Expect{Platform: "linux/sparc"}, "unknown architecture"},
-		{Expect{Platform: "linux/arm/v9"}, "variant"},
+		{Expect{Platform: platform.Platform{OS: "linux", Arch: "sparc"}}, "unknown architecture"},
 		{Expect{SHA256: "abc"}, "64 hex digits"},
 		{Expect{MaxSize: -1}, "negative"},
 	}

@@ -61,7 +61,7 @@ func (rb *resolvedBase) indexDigest(platforms []*v1.Platform) (v1.Hash, error) {
 	}
 	entries := make([]IndexEntry, len(rb.images))
 	for i, img := range rb.images {
-		entries[i] = IndexEntry{Platform: platforms[i].String(), Image: img}
+		entries[i] = IndexEntry{Platform: platform.FromOCI(platforms[i]), Image: img}
 	}
 	idx, err := MergeIndex(nil, entries...)
 	if err != nil {

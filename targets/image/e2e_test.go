@@ -13,18 +13,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/scratchkit/scratchkit/internal/testenv"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // buildHello builds examples/hello as a static binary for the host's linux architecture.
-func buildHello(t testing.TB) (string, string) {
+func buildHello(t testing.TB) (string, platform.Platform) {
 	t.Helper()
 	out := testenv.GoBuild(t, testenv.GoProgram{Dir: "../../examples/hello", Flags: []string{"-trimpath", "-ldflags=-s -w"},
 		Env: []string{"GOOS=linux", "GOARCH=" + runtime.GOARCH, "GOWORK=off", "GOFLAGS="}})
-	platform := "linux/" + runtime.GOARCH
-	if runtime.GOARCH == "arm" {
-		platform += "/v7"
-	}
-	return out, platform
+	return out, platform.MustParse("linux/" + runtime.GOARCH)
 }
 
 // loadImage writes r's image as a docker tarball, loads it into the daemon and returns its tag.

@@ -11,7 +11,7 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/debug"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -147,8 +147,8 @@ type Spec struct {
 
 // Binary is one platform's binary, as Build and Verify left it.
 type Binary struct {
-	// Platform is os/arch[/variant], e.g. linux/amd64, linux/arm/v7.
-	Platform string
+	// Platform is the binary's platform, e.g. linux/amd64, linux/arm/v7.
+	Platform platform.Platform
 	// Path is the binary file.
 	Path string
 	// SHA256 is the hex digest Verify passed. Build refuses a file with a different digest; empty
@@ -178,7 +178,7 @@ type Result struct {
 
 // PlatformImage is one platform's image of a Result.
 type PlatformImage struct {
-	Platform     string // os/arch[/variant]
+	Platform     platform.Platform
 	Image        v1.Image
 	Digest       v1.Hash // manifest digest
 	BinarySHA256 string  // hex digest of the binary at /ko-app/<name>
@@ -263,9 +263,9 @@ func newPlan(spec Spec) (*plan, error) {
 	}
 	seen := map[string]string{}
 	for _, b := range spec.Binaries {
-		parsed, err := platform.Parse(b.Platform)
-		if err != nil {
-			return nil, fmt.Errorf("image %s: binary %s: platform %w", spec.Name, b.Path, err)
+		parsed := b.Platform
+		if parsed.IsZero() {
+			return nil, fmt.Errorf("image %s: binary %s: no platform", spec.Name, b.Path)
 		}
 		if !parsed.Linux() {
 			return nil, fmt.Errorf("image %s: platform %s: only linux images are assembled", spec.Name, b.Platform)
@@ -465,7 +465,7 @@ func Build(ctx context.Context, spec Spec) (*Result, error) {
 		}
 	}
 	p.layers.prune()
-	sort.Slice(images, func(a, b int) bool { return images[a].Platform < images[b].Platform })
+	slices.SortFunc(images, func(a, b PlatformImage) int { return platform.Compare(a.Platform, b.Platform) })
 
 	r := &Result{Name: spec.Name, Platforms: images, BaseName: base.name}
 	if len(images) == 1 {
@@ -572,7 +572,7 @@ func buildPlatform(p *plan, i int, base *resolvedBase, data v1.Layer) (PlatformI
 		return fail(fmt.Errorf("SBOM of %s: %w", bin.Path, err))
 	}
 	return PlatformImage{
-		Platform:     pl.String(),
+		Platform:     platform.FromOCI(&pl),
 		Image:        img,
 		Digest:       digest,
 		BinarySHA256: sum,

@@ -14,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/scratchkit/scratchkit/internal/testenv"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 var testCreated = time.Date(2026, 11, 2, 10, 30, 0, 0, time.UTC)
@@ -28,7 +29,7 @@ func spec(t *testing.T, platforms ...string) Spec {
 	s := baseSpec()
 	for _, p := range platforms {
 		bin := tinyBinary(t, p)
-		s.Binaries = append(s.Binaries, Binary{Platform: p, Path: bin, SHA256: testenv.FileSHA256(t, bin)})
+		s.Binaries = append(s.Binaries, Binary{Platform: platform.MustParse(p), Path: bin, SHA256: testenv.FileSHA256(t, bin)})
 	}
 	return s
 }
@@ -139,7 +140,7 @@ func TestBuildOnePlatformIsAManifest(t *testing.T) {
 	if d, _ := static.Digest(); d.String() != r.BaseDigest || r.BaseName != "static" {
 		t.Errorf("base %s %s, want static %s", r.BaseName, r.BaseDigest, d)
 	}
-	if p := r.Platforms[0]; p.Platform != "linux/amd64" || p.BinarySHA256 != s.Binaries[0].SHA256 || p.Digest != digest(t, r) || len(p.SBOM) == 0 {
+	if p := r.Platforms[0]; p.Platform.String() != "linux/amd64" || p.BinarySHA256 != s.Binaries[0].SHA256 || p.Digest != digest(t, r) || len(p.SBOM) == 0 {
 		t.Errorf("platform result %+v", p)
 	}
 }
@@ -175,7 +176,7 @@ func TestBuildSeveralPlatformsIsAnIndex(t *testing.T) {
 		}
 		// Each image holds its own platform's binary.
 		fs := imageFiles(t, img)
-		if !bytes.Equal(fs["/ko-app/tiny"].data, readFile(t, tinyBinary(t, r.Platforms[i].Platform))) {
+		if !bytes.Equal(fs["/ko-app/tiny"].data, readFile(t, tinyBinary(t, r.Platforms[i].Platform.String()))) {
 			t.Errorf("image %s does not hold the %s binary", d.Digest, r.Platforms[i].Platform)
 		}
 	}
@@ -187,14 +188,14 @@ func TestBuildSeveralPlatformsIsAnIndex(t *testing.T) {
 	// building each platform on its own runner.
 	merged, err := MergeIndex(im.Annotations,
 		IndexEntry{Image: r.Platforms[1].Image},
-		IndexEntry{Platform: "linux/amd64", Image: r.Platforms[0].Image})
+		IndexEntry{Platform: platform.MustParse("linux/amd64"), Image: r.Platforms[0].Image})
 	must(t, err)
 	md, err := merged.Digest()
 	must(t, err)
 	if md != digest(t, r) {
 		t.Errorf("merged index %s, built index %s", md, digest(t, r))
 	}
-	if _, err := MergeIndex(nil, IndexEntry{Platform: "linux/arm64", Image: r.Platforms[0].Image}); err == nil {
+	if _, err := MergeIndex(nil, IndexEntry{Platform: platform.MustParse("linux/arm64"), Image: r.Platforms[0].Image}); err == nil {
 		t.Errorf("MergeIndex accepted an amd64 image said to be arm64")
 	}
 	if _, err := MergeIndex(nil, IndexEntry{Image: r.Platforms[0].Image}, IndexEntry{Image: r.Platforms[0].Image}); err == nil {
@@ -241,12 +242,12 @@ func TestBuildRefusesAChangedBinary(t *testing.T) {
 
 func TestBuildRefusesABinaryForAnotherPlatform(t *testing.T) {
 	s := spec(t, "linux/amd64")
-	s.Binaries[0].Platform = "linux/arm64"
+	s.Binaries[0].Platform = platform.MustParse("linux/arm64")
 	if _, err := Build(context.Background(), s); err == nil || !strings.Contains(err.Error(), "built for linux/amd64") {
 		t.Fatalf("an amd64 binary in an arm64 image: %v", err)
 	}
 	s = spec(t, "linux/arm/v7")
-	s.Binaries[0].Platform = "linux/arm/v6"
+	s.Binaries[0].Platform = platform.MustParse("linux/arm/v6")
 	if _, err := Build(context.Background(), s); err == nil || !strings.Contains(err.Error(), "GOARM=7") {
 		t.Fatalf("a GOARM=7 binary in an arm/v6 image: %v", err)
 	}
@@ -474,8 +475,8 @@ func TestBuildRejectsBadSpecs(t *testing.T) {
 	}{
 		"no binaries":        {func(s *Spec) { s.Binaries = nil }, "no binary"},
 		"bad name":           {func(s *Spec) { s.Name = "a/b" }, "want a file name"},
-		"bad platform":       {func(s *Spec) { s.Binaries[0].Platform = "amd64" }, "want os/arch"},
-		"windows":            {func(s *Spec) { s.Binaries[0].Platform = "windows/amd64" }, "only linux"},
+		"no platform":        {func(s *Spec) { s.Binaries[0].Platform = platform.Platform{} }, "no platform"},
+		"windows":            {func(s *Spec) { s.Binaries[0].Platform = platform.MustParse("windows/amd64") }, "only linux"},
 		"duplicate platform": {func(s *Spec) { s.Binaries = append(s.Binaries, s.Binaries[0]) }, "two binaries for linux/amd64"},
 		"bad sha":            {func(s *Spec) { s.Binaries[0].SHA256 = "xyz" }, "64 hex digits"},
 		"bad env":            {func(s *Spec) { s.Env = []string{"NOVALUE"} }, "image.env[0]"},
@@ -505,7 +506,7 @@ func TestWriteSBOMs(t *testing.T) {
 		t.Fatalf("%d SBOM files", len(files))
 	}
 	for i, f := range files {
-		if want := filepath.Join(dir, "tiny-"+strings.ReplaceAll(r.Platforms[i].Platform, "/", "-")+".spdx.json"); f.Path != want {
+		if want := filepath.Join(dir, "tiny-"+strings.ReplaceAll(r.Platforms[i].Platform.String(), "/", "-")+".spdx.json"); f.Path != want {
 			t.Errorf("SBOM path %s, want %s", f.Path, want)
 		}
 		if !bytes.Equal(readFile(t, f.Path), r.Platforms[i].SBOM) || f.ImageDigest != r.Platforms[i].Digest.String() || f.SHA256 != testenv.FileSHA256(t, f.Path) {

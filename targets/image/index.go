@@ -11,12 +11,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // IndexEntry is one platform's image for MergeIndex and Join.
 type IndexEntry struct {
-	// Platform is os/arch[/variant]; empty takes it from the image's config.
-	Platform string
+	// Platform is the platform of Image; the zero value takes it from the image's config.
+	Platform platform.Platform
 	// Image is the platform's image. For images that other runners already published, read it
 	// lazily with remote.Image(repo@digest): only its manifest and config are fetched, and pushing
 	// the index then finds the image in the registry and uploads nothing else.
@@ -104,7 +105,7 @@ func Join(ctx context.Context, spec Spec, entries ...IndexEntry) (*Result, error
 		if err != nil {
 			return nil, fmt.Errorf("join %s: %w", spec.Name, err)
 		}
-		entries[i].Platform = pl.String()
+		entries[i].Platform = platform.FromOCI(pl)
 		m, err := entries[i].Image.Manifest()
 		if err != nil {
 			return nil, fmt.Errorf("join %s: %s: %w", spec.Name, pl, err)
@@ -118,7 +119,7 @@ func Join(ctx context.Context, spec Spec, entries ...IndexEntry) (*Result, error
 			based++
 		}
 		p.platforms = append(p.platforms, pl)
-		r.Platforms = append(r.Platforms, PlatformImage{Platform: pl.String(), Image: entries[i].Image, Digest: d, BaseDigest: bd})
+		r.Platforms = append(r.Platforms, PlatformImage{Platform: platform.FromOCI(pl), Image: entries[i].Image, Digest: d, BaseDigest: bd})
 	}
 	var baseDigest v1.Hash
 	switch based {
@@ -148,7 +149,7 @@ func Join(ctx context.Context, spec Spec, entries ...IndexEntry) (*Result, error
 	if _, err := idx.Digest(); err != nil {
 		return nil, fmt.Errorf("join %s: %w", spec.Name, err)
 	}
-	sort.Slice(r.Platforms, func(a, b int) bool { return r.Platforms[a].Platform < r.Platforms[b].Platform })
+	slices.SortFunc(r.Platforms, func(a, b PlatformImage) int { return platform.Compare(a.Platform, b.Platform) })
 	r.Index = idx
 	return r, nil
 }
@@ -220,16 +221,14 @@ func entryPlatform(i int, e IndexEntry) (*v1.Platform, types.MediaType, error) {
 		return nil, "", fmt.Errorf("merge index: entry %d (%s): %w", i, e.Platform, err)
 	}
 	have := cf.Platform()
-	if e.Platform == "" {
+	if e.Platform.IsZero() {
 		if have == nil || have.OS == "" || have.Architecture == "" {
 			return nil, "", fmt.Errorf("merge index: entry %d: no platform given and none in the image config", i)
 		}
 		return &v1.Platform{OS: have.OS, Architecture: have.Architecture, Variant: have.Variant}, mt, nil
 	}
-	pl, err := v1.ParsePlatform(e.Platform)
-	if err != nil {
-		return nil, "", fmt.Errorf("merge index: entry %d: %w", i, err)
-	}
+	oci := e.Platform.OCI()
+	pl := &oci
 	if have != nil && (have.OS != pl.OS || have.Architecture != pl.Architecture ||
 		(have.Variant != "" && normVariant(have.Architecture, have.Variant) != normVariant(pl.Architecture, pl.Variant))) {
 		return nil, "", fmt.Errorf("merge index: entry %d is said to be %s but its config says %s", i, pl, have)

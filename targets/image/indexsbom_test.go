@@ -5,14 +5,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // The SBOM of an index names the index, each platform image and the binary in each, by digest.
 func TestIndexSBOM(t *testing.T) {
 	idx := "sha256:" + strings.Repeat("1", 64)
 	platforms := []IndexPlatform{
-		{Platform: "linux/amd64", Digest: "sha256:" + strings.Repeat("a", 64), BinarySHA256: strings.Repeat("b", 64)},
-		{Platform: "linux/arm/v7", Digest: "sha256:" + strings.Repeat("c", 64), BinarySHA256: strings.Repeat("d", 64)},
+		{Platform: platform.MustParse("linux/amd64"), Digest: "sha256:" + strings.Repeat("a", 64), BinarySHA256: strings.Repeat("b", 64)},
+		{Platform: platform.MustParse("linux/arm/v7"), Digest: "sha256:" + strings.Repeat("c", 64), BinarySHA256: strings.Repeat("d", 64)},
 	}
 	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	b, err := IndexSBOM("hello", "registry.example/team/hello", idx, platforms, created)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/internal/testenv"
 	"github.com/scratchkit/scratchkit/targets/image/internal/layercache"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // cached is a spec for linux/amd64 and linux/arm64 with a data directory and a fresh layer
@@ -375,7 +376,7 @@ func TestLayerCacheHelperProcess(t *testing.T) {
 	s.Warn = func(m string) { fmt.Printf("warning: %s\n", m) }
 	bins := strings.Split(os.Getenv("SCRATCHKIT_LAYERCACHE_BINARIES"), ",")
 	for i, p := range []string{"linux/amd64", "linux/arm64"} {
-		s.Binaries = append(s.Binaries, Binary{Platform: p, Path: bins[i], SHA256: testenv.FileSHA256(t, bins[i])})
+		s.Binaries = append(s.Binaries, Binary{Platform: platform.MustParse(p), Path: bins[i], SHA256: testenv.FileSHA256(t, bins[i])})
 	}
 	fmt.Printf("digest %s\n", digest(t, build(t, s)))
 }

@@ -145,7 +145,7 @@ func TestRemoteBasePinned(t *testing.T) {
 		t.Errorf("index annotations %v", im.Annotations)
 	}
 	for _, p := range r.Platforms {
-		baseKey := p.Platform
+		baseKey := p.Platform.String()
 		if baseKey == "linux/arm64" {
 			baseKey = "linux/arm64/v8" // the base's variant; the binary's platform has none
 		}

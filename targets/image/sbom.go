@@ -266,7 +266,7 @@ func (s spdxIDs) next(prefix, name string) string {
 
 // SBOMFile is an SBOM written by WriteSBOMs.
 type SBOMFile struct {
-	Platform    string // os/arch[/variant]
+	Platform    platform.Platform
 	Path        string
 	ImageDigest string // the platform image the SBOM describes, for attestation
 	SHA256      string // of the file
@@ -279,7 +279,7 @@ func (r *Result) WriteSBOMs(dir string) ([]SBOMFile, error) {
 	}
 	var out []SBOMFile
 	for _, p := range r.Platforms {
-		file := filepath.Join(dir, r.Name+"-"+strings.ReplaceAll(p.Platform, "/", "-")+".spdx.json")
+		file := filepath.Join(dir, r.Name+"-"+strings.ReplaceAll(p.Platform.String(), "/", "-")+".spdx.json")
 		if err := atomicfile.WriteFile(file, p.SBOM, 0o644); err != nil {
 			return nil, fmt.Errorf("write SBOM %s: %w", file, err)
 		}
@@ -291,7 +291,7 @@ func (r *Result) WriteSBOMs(dir string) ([]SBOMFile, error) {
 
 // IndexPlatform is one platform image of an index, for IndexSBOM.
 type IndexPlatform struct {
-	Platform     string // os/arch[/variant]
+	Platform     platform.Platform
 	Digest       string // the platform manifest, sha256:<hex>
 	BinarySHA256 string // hex digest of the binary it holds at AppDir/<name>
 }
@@ -330,7 +330,7 @@ func IndexSBOM(name, repo, index string, platforms []IndexPlatform, created time
 		LicenseConcluded: noAssertion,
 		LicenseDeclared:  noAssertion,
 		CopyrightText:    noAssertion,
-		ExternalRefs:     ociPURL(name, repo, index, ""),
+		ExternalRefs:     ociPURL(name, repo, index, platform.Platform{}),
 		PrimaryPurpose:   "CONTAINER",
 		Comment:          "image index; each platform image has an SBOM of its own, attested at its digest",
 	})
@@ -340,11 +340,12 @@ func IndexSBOM(name, repo, index string, platforms []IndexPlatform, created time
 		if !ok || pAlg != "sha256" {
 			return nil, fmt.Errorf("index SBOM of %s: %s: %q is not a sha256 digest", name, p.Platform, p.Digest)
 		}
-		imgID := ids.next("SPDXRef-Image", p.Platform)
-		binID := ids.next("SPDXRef-Binary", name+"-"+p.Platform)
+		plat := p.Platform.String()
+		imgID := ids.next("SPDXRef-Image", plat)
+		binID := ids.next("SPDXRef-Binary", name+"-"+plat)
 		doc.Packages = append(doc.Packages, spdxPackage{
 			SPDXID:           imgID,
-			Name:             name + " " + p.Platform,
+			Name:             name + " " + plat,
 			VersionInfo:      p.Digest,
 			DownloadLocation: noAssertion,
 			Checksums:        []spdxChecksum{{Algorithm: "SHA256", ChecksumValue: pHex}},
@@ -362,7 +363,7 @@ func IndexSBOM(name, repo, index string, platforms []IndexPlatform, created time
 			LicenseConcluded: noAssertion,
 			LicenseDeclared:  noAssertion,
 			CopyrightText:    noAssertion,
-			Comment:          "Go binary for " + p.Platform,
+			Comment:          "Go binary for " + plat,
 			PrimaryPurpose:   "APPLICATION",
 		})
 		doc.Relationships = append(doc.Relationships,
@@ -375,12 +376,12 @@ func IndexSBOM(name, repo, index string, platforms []IndexPlatform, created time
 
 // ociPURL is the package URL of an image by digest (pkg:oci/<name>@sha256%3A<hex>), with its
 // repository and, for a platform image, its os, architecture and variant.
-func ociPURL(name, repo, digest, plat string) []spdxExternalRef {
+func ociPURL(name, repo, digest string, p platform.Platform) []spdxExternalRef {
 	q := url.Values{}
 	if repo != "" {
 		q.Set("repository_url", repo)
 	}
-	if p, err := platform.Parse(plat); err == nil {
+	if !p.IsZero() {
 		q.Set("os", p.OS)
 		q.Set("arch", p.Arch)
 		if p.Variant != "" {

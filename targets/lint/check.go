@@ -296,9 +296,9 @@ func (i *Image) checkEntrypoint() []Finding {
 			Finding{Check: CheckPlatform, Status: binary.StatusSkip, Detail: "not an executable"})
 		return out
 	}
-	exp := binary.Expect{Name: path.Base(i.program), ImagePath: i.program, Platform: i.platform.String()}
+	exp := binary.Expect{Name: path.Base(i.program), ImagePath: i.program, Platform: i.platform}
 	if exp.Validate() != nil {
-		exp.Platform = "" // a platform binary cannot check: compare only header and build info
+		exp.Platform = platform.Platform{} // a platform binary cannot check: compare only header and build info
 	}
 	rep := binary.Check(i.bin, exp)
 	for _, c := range []struct{ ours, theirs string }{{CheckLinkage, binary.CheckLinkage}, {CheckPlatform, binary.CheckPlatform}} {
@@ -318,13 +318,13 @@ func (i *Image) checkEntrypoint() []Finding {
 
 // expectedSHA256 finds the verified digest for the platform: by exact name, else by os/arch when
 // one entry matches.
-func expectedSHA256(m map[string]string, p platform.Platform) (string, bool) {
-	if s, ok := m[p.String()]; ok {
+func expectedSHA256(m map[platform.Platform]string, p platform.Platform) (string, bool) {
+	if s, ok := m[p]; ok {
 		return strings.TrimPrefix(s, "sha256:"), true
 	}
 	var found []string
 	for k, s := range m {
-		if kp, err := platform.Parse(k); err == nil && kp.OS == p.OS && kp.Arch == p.Arch {
+		if k.OS == p.OS && k.Arch == p.Arch {
 			found = append(found, s)
 		}
 	}

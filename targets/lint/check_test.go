@@ -21,7 +21,7 @@ func TestCheckExampleOnStatic(t *testing.T) {
 	bin := helloBinary(t)
 	img := imagetest.Of(t, "hello", bin, "static", "", "-addr", ":8080")
 	m := findings(t, img, Policy{
-		BinarySHA256: map[string]string{hostPlatformString(): testenv.FileSHA256(t, bin)},
+		BinarySHA256: map[platform.Platform]string{platform.Host(): testenv.FileSHA256(t, bin)},
 		ProbedPorts:  []int{8080},
 	})
 	for _, c := range []string{CheckConfig, CheckEntrypoint, CheckLinkage, CheckPlatform, CheckBinary, CheckUser, CheckCARoots,
@@ -88,7 +88,7 @@ func TestCheckEntrypoint(t *testing.T) {
 	bin := helloBinary(t)
 	img := imagetest.Of(t, "hello", bin, "static", "")
 	other := strings.Repeat("0", 64)
-	wantFinding(t, findings(t, img, Policy{BinarySHA256: map[string]string{hostPlatformString(): other}}), CheckBinary, binary.StatusFail,
+	wantFinding(t, findings(t, img, Policy{BinarySHA256: map[platform.Platform]string{platform.Host(): other}}), CheckBinary, binary.StatusFail,
 		"sha256:"+other, "sha256:"+testenv.FileSHA256(t, bin), "does not ship what was verified")
 
 	cfg := v1.Config{Entrypoint: []string{"/ko-app/hello"}, User: "65532:65532"}
@@ -173,7 +173,7 @@ func TestCheckPrivilegedPort(t *testing.T) {
 	// Exposing ports below 1024 fails as well, even when the probe uses another port, and every
 	// such port is named.
 	exposing := imagetest.Build(t, image.Spec{Name: "hello", RunConfig: image.RunConfig{Ports: []string{"8080", "443", "80", "53/udp"}},
-		Binaries: []image.Binary{{Platform: hostPlatformString(), Path: helloBinary(t)}}}).Image
+		Binaries: []image.Binary{{Platform: platform.Host(), Path: helloBinary(t)}}}).Image
 	m = findings(t, exposing, Policy{ProbedPorts: []int{8080}})
 	wantFinding(t, m, CheckPorts, binary.StatusFail, "exposes ports 53/udp, 80 and 443 as the non-root user", "bind: permission denied")
 	if d := m[CheckPorts].Detail; strings.Contains(d, "8080 ") || strings.Contains(d, "its http probe") {
@@ -195,7 +195,7 @@ func TestCheckBase(t *testing.T) {
 // A policy that is not valid is an error, naming the value.
 func TestCheckPolicyValidated(t *testing.T) {
 	img := imagetest.Of(t, "hello", helloBinary(t), "static", "")
-	_, err := Check(context.Background(), img, Policy{BinarySHA256: map[string]string{"linux/amd64": "abc"}})
+	_, err := Check(context.Background(), img, Policy{BinarySHA256: map[platform.Platform]string{platform.MustParse("linux/amd64"): "abc"}})
 	if err == nil || !strings.Contains(err.Error(), `linux/amd64 "abc"`) {
 		t.Errorf("Check with a bad binary sha256: %v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/scratchkit/scratchkit/targets/imagefs"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // Policy says what one image may be and what it must match. It is plain data; the zero value
@@ -18,10 +19,10 @@ type Policy struct {
 	CapAdd []string
 	// Debug accepts a shell or package manager in the image (a debug variant).
 	Debug bool
-	// BinarySHA256 maps a platform (os/arch[/variant]) to the hex sha256 of the binary Verify
+	// BinarySHA256 maps a platform to the hex sha256 of the binary Verify
 	// passed for it; the entrypoint must be that file. A platform without an entry skips the
 	// comparison.
-	BinarySHA256 map[string]string
+	BinarySHA256 map[platform.Platform]string
 	// BaseRef is the base the image was built on as configured: "static", "scratch" or a registry
 	// reference, which must be pinned by digest (image.BasePinned). Empty: read from the image's
 	// org.opencontainers.image.base.name annotation.

@@ -119,6 +119,49 @@ func Parse(s string) (Platform, error) {
 	return p, nil
 }
 
+// Compare orders platforms as their strings sort: linux/amd64 before linux/arm/v7 before
+// linux/arm64. It is the order of an index's manifests and of every list of platforms.
+func Compare(a, b Platform) int { return strings.Compare(a.String(), b.String()) }
+
+// Strings are ps as String writes them, for messages and lists.
+func Strings(ps []Platform) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
+}
+
+// IsZero reports whether p is the zero Platform: none given.
+func (p Platform) IsZero() bool { return p == Platform{} }
+
+// MarshalText writes p as String does, so that records (artifacts.json) carry "linux/arm/v7".
+// The zero Platform writes "".
+func (p Platform) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// UnmarshalText reads a platform with Parse; an empty text is the zero Platform.
+func (p *Platform) UnmarshalText(text []byte) error {
+	if len(text) == 0 {
+		*p = Platform{}
+		return nil
+	}
+	v, err := Parse(string(text))
+	if err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}
+
+// MustParse is Parse for platforms written in code (tests, defaults); it panics on a bad one.
+func MustParse(s string) Platform {
+	p, err := Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
 // knownArch reports whether some port has arch.
 func knownArch(arch string) bool {
 	for k := range ports {
@@ -181,6 +224,9 @@ func suggest(p Platform) string {
 
 // String is os/arch[/variant].
 func (p Platform) String() string {
+	if p.IsZero() {
+		return ""
+	}
 	s := p.OS + "/" + p.Arch
 	if p.Variant != "" {
 		s += "/" + p.Variant

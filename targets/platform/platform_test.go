@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -111,5 +112,32 @@ func TestOCI(t *testing.T) {
 	}
 	if h := Host(); !h.Linux() || (h.Arch == "arm") != (h.Variant == "v7") {
 		t.Errorf("Host() = %+v", h)
+	}
+}
+
+// Records carry a platform as its string; reading one back parses it, so a hand-edited record
+// with a platform Go does not build for is refused, and the zero Platform is "".
+func TestPlatformText(t *testing.T) {
+	type rec struct {
+		P  Platform   `json:"p"`
+		Z  Platform   `json:"z,omitzero"`
+		PS []Platform `json:"ps"`
+	}
+	data, err := json.Marshal(rec{P: MustParse("linux/arm"), PS: []Platform{MustParse("linux/amd64"), MustParse("linux/arm64/v8")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"p":"linux/arm/v7","ps":["linux/amd64","linux/arm64/v8"]}`; string(data) != want {
+		t.Errorf("marshalled %s, want %s", data, want)
+	}
+	var back rec
+	if err := json.Unmarshal(data, &back); err != nil || back.P != MustParse("linux/arm/v7") || len(back.PS) != 2 || !back.Z.IsZero() {
+		t.Errorf("unmarshalled %+v, %v", back, err)
+	}
+	if err := json.Unmarshal([]byte(`{"p":"linux/sparc"}`), &back); err == nil || !strings.Contains(err.Error(), "not a platform Go builds for") {
+		t.Errorf("a bad platform in a record: %v", err)
+	}
+	if Platform.String(Platform{}) != "" {
+		t.Error("the zero Platform's string is not empty")
 	}
 }

@@ -135,7 +135,8 @@ func (l *LayoutPublisher) Publish(ctx context.Context, a Artifact) (*Result, err
 			Annotations: map[string]string{RefNameAnnotation: ref},
 		}
 		if a.Image != nil && len(f.platforms) == 1 {
-			d.Platform, _ = v1.ParsePlatform(f.platforms[0])
+			oci := f.platforms[0].OCI()
+			d.Platform = &oci
 		}
 		kept = append(kept, d)
 		tags = append(tags, ref)

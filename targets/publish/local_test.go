@@ -16,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/scratchkit/scratchkit/internal/testenv"
+	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/publish/internal/testimage"
 )
@@ -45,7 +46,7 @@ func TestTarballDockerLoadAndRun(t *testing.T) {
 	if res.Path != filepath.Join(dist, n+".tar") || res.Ref != res.Path {
 		t.Errorf("tarball at %s (ref %s), want %s", res.Path, res.Ref, filepath.Join(dist, n+".tar"))
 	}
-	if len(res.Platforms) != 1 || res.Platforms[0] != "linux/"+host || !strings.Contains(res.Note, "linux/"+host) {
+	if len(res.Platforms) != 1 || res.Platforms[0].String() != "linux/"+host || !strings.Contains(res.Note, "linux/"+host) {
 		t.Errorf("tarball of an index: platforms %v, note %q; want the host's, linux/%s, and a note saying so", res.Platforms, res.Note, host)
 	}
 	entries, _ := os.ReadDir(dist)
@@ -159,7 +160,7 @@ func TestLayoutUmociSkopeoAndRepublish(t *testing.T) {
 			t.Errorf("skopeo finds no %s image in multi:latest:\n%s", arch, out)
 		}
 	}
-	if strings.Join(resIdx.Platforms, ",") != "linux/amd64,linux/arm64" {
+	if strings.Join(platform.Strings(resIdx.Platforms), ",") != "linux/amd64,linux/arm64" {
 		t.Errorf("platforms %v", resIdx.Platforms)
 	}
 

@@ -16,12 +16,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // Destination names, as Publisher.Name returns them and artifacts.json records them.
@@ -83,9 +84,9 @@ type Result struct {
 	Digest v1.Hash `json:"digest"` // manifest (or index) digest of what was published
 	// Tags are the full references of the tags applied (registry, daemon, kind) or recorded
 	// (tarball, layout).
-	Tags      []string `json:"tags,omitempty"`
-	Platforms []string `json:"platforms,omitempty"` // e.g. ["linux/amd64", "linux/arm64"]
-	Path      string   `json:"path,omitempty"`      // tarball file or layout directory; empty otherwise
+	Tags      []string            `json:"tags,omitempty"`
+	Platforms []platform.Platform `json:"platforms,omitempty"` // e.g. ["linux/amd64", "linux/arm64"]
+	Path      string              `json:"path,omitempty"`      // tarball file or layout directory; empty otherwise
 	// Note says what a single-platform destination did with an index, e.g. which platform
 	// it took.
 	Note string `json:"note,omitempty"`
@@ -99,13 +100,13 @@ type Result struct {
 	Size int64 `json:"size"`
 	// PlatformSizes is, for an index, what each platform pulls: its config and layers,
 	// compressed. Empty for a single image, whose Size is that already; see PlatformSize.
-	PlatformSizes map[string]int64 `json:"platform_sizes,omitempty"`
+	PlatformSizes map[platform.Platform]int64 `json:"platform_sizes,omitempty"`
 }
 
 // PlatformSize is what pulling one platform of the result downloads: its config and layers,
 // compressed. For a single-platform result it is Size.
-func (r *Result) PlatformSize(platform string) int64 {
-	if s, ok := r.PlatformSizes[platform]; ok {
+func (r *Result) PlatformSize(p platform.Platform) int64 {
+	if s, ok := r.PlatformSizes[p]; ok {
 		return s
 	}
 	if len(r.PlatformSizes) == 0 && len(r.Platforms) <= 1 {
@@ -164,26 +165,26 @@ func SelectImage(idx v1.ImageIndex, want v1.Platform) (v1.Image, v1.Platform, er
 // Single returns a's image as a single-platform destination (tarball, daemon, kind) takes it:
 // the image itself, or for an index the image for want (see SelectImage). The note says which
 // platform was taken from an index, for Result.Note.
-func Single(a Artifact, want v1.Platform) (img v1.Image, platform string, note string, err error) {
+func Single(a Artifact, want v1.Platform) (img v1.Image, p platform.Platform, note string, err error) {
 	if err := a.check(); err != nil {
-		return nil, "", "", err
+		return nil, p, "", err
 	}
 	if a.Image != nil {
 		p, err := imagePlatform(a.Image)
 		if err != nil {
-			return nil, "", "", fmt.Errorf("image %s: %w", a.Name, err)
+			return nil, p, "", fmt.Errorf("image %s: %w", a.Name, err)
 		}
 		return a.Image, p, "", nil
 	}
-	img, p, err := SelectImage(a.Index, want)
+	img, sel, err := SelectImage(a.Index, want)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("image %s: %w", a.Name, err)
+		return nil, p, "", fmt.Errorf("image %s: %w", a.Name, err)
 	}
-	note = fmt.Sprintf("holds %s only, taken from the multi-platform index (one platform per image in this format)", p.String())
-	if !p.Satisfies(want) {
-		note = fmt.Sprintf("holds %s only: the index has no %s image", p.String(), want.String())
+	note = fmt.Sprintf("holds %s only, taken from the multi-platform index (one platform per image in this format)", sel.String())
+	if !sel.Satisfies(want) {
+		note = fmt.Sprintf("holds %s only: the index has no %s image", sel.String(), want.String())
 	}
-	return img, p.String(), note, nil
+	return img, platform.FromOCI(&sel), note, nil
 }
 
 // ImageName validates a's name and returns it as publishers use it: lower-cased, like ko.
@@ -235,11 +236,11 @@ func (a Artifact) taggable() taggable {
 // facts are the properties of an artifact every publisher reports.
 type facts struct {
 	digest    v1.Hash
-	platforms []string
+	platforms []platform.Platform
 	blobs     map[v1.Hash]int64 // layers and configs, by digest
 	size      int64
 	// platformSizes is what each platform of an index pulls (config and layers); nil for an image.
-	platformSizes map[string]int64
+	platformSizes map[platform.Platform]int64
 }
 
 func inspect(a Artifact) (*facts, error) {
@@ -256,8 +257,8 @@ func inspect(a Artifact) (*facts, error) {
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", a.Name, err)
 		}
-		if p != "" {
-			f.platforms = []string{p}
+		if !p.IsZero() {
+			f.platforms = []platform.Platform{p}
 		}
 		if err := addImageBlobs(f.blobs, a.Image); err != nil {
 			return nil, fmt.Errorf("image %s: %w", a.Name, err)
@@ -266,7 +267,7 @@ func inspect(a Artifact) (*facts, error) {
 		if err := addIndex(f, a.Index); err != nil {
 			return nil, fmt.Errorf("image %s: %w", a.Name, err)
 		}
-		sort.Strings(f.platforms)
+		slices.SortFunc(f.platforms, platform.Compare)
 	}
 	for _, s := range f.blobs {
 		f.size += s
@@ -299,16 +300,16 @@ func addIndex(f *facts, idx v1.ImageIndex) error {
 				return err
 			}
 			maps.Copy(f.blobs, own)
-			p := ""
-			if d.Platform != nil {
-				p = d.Platform.String()
-			} else if p, err = imagePlatform(img); err != nil {
-				return err
+			p := platform.FromOCI(d.Platform)
+			if d.Platform == nil {
+				if p, err = imagePlatform(img); err != nil {
+					return err
+				}
 			}
-			if p != "" && !strings.HasPrefix(p, "unknown/") {
+			if !p.IsZero() && p.OS != "unknown" {
 				f.platforms = append(f.platforms, p)
 				if f.platformSizes == nil {
-					f.platformSizes = map[string]int64{}
+					f.platformSizes = map[platform.Platform]int64{}
 				}
 				for _, s := range own {
 					f.platformSizes[p] += s
@@ -331,18 +332,15 @@ func addImageBlobs(blobs map[v1.Hash]int64, img v1.Image) error {
 	return nil
 }
 
-func imagePlatform(img v1.Image) (string, error) {
+func imagePlatform(img v1.Image) (platform.Platform, error) {
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return "", fmt.Errorf("read config: %w", err)
+		return platform.Platform{}, fmt.Errorf("read config: %w", err)
 	}
 	if cf.OS == "" {
-		return "", nil
+		return platform.Platform{}, nil
 	}
-	if p := cf.Platform(); p != nil {
-		return p.String(), nil
-	}
-	return "", nil
+	return platform.FromOCI(cf.Platform()), nil
 }
 
 func isImage(mt types.MediaType) bool {

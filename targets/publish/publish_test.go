@@ -19,6 +19,7 @@ import (
 	"github.com/scratchkit/scratchkit/cmd/scratchkit/render"
 	"github.com/scratchkit/scratchkit/internal/bytesize"
 	"github.com/scratchkit/scratchkit/internal/testenv"
+	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/publish/internal/testimage"
 )
@@ -206,10 +207,10 @@ func TestTableSizesPerPlatform(t *testing.T) {
 		return n
 	}
 	wantAmd, wantArm := pulls(amd), pulls(arm)
-	if got := res.PlatformSize("linux/amd64"); got != wantAmd {
+	if got := res.PlatformSize(platform.MustParse("linux/amd64")); got != wantAmd {
 		t.Errorf("linux/amd64 pulls %d, want %d", got, wantAmd)
 	}
-	if got := res.PlatformSize("linux/arm64"); got != wantArm {
+	if got := res.PlatformSize(platform.MustParse("linux/arm64")); got != wantArm {
 		t.Errorf("linux/arm64 pulls %d, want %d", got, wantArm)
 	}
 	if res.Size != wantAmd+wantArm {

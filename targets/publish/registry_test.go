@@ -24,6 +24,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/internal/testenv"
 	"github.com/scratchkit/scratchkit/targets/image"
+	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/publish/internal/testimage"
 )
@@ -123,7 +124,7 @@ func TestRegistryPushIndexReadBackAndPushAgain(t *testing.T) {
 	if res.Digest != want || res.Ref != repo+"/hello@"+want.String() {
 		t.Fatalf("result names %s (%s), want %s@%s", res.Ref, res.Digest, repo+"/hello", want)
 	}
-	if got := strings.Join(res.Platforms, ","); got != "linux/amd64,linux/arm64" {
+	if got := strings.Join(platform.Strings(res.Platforms), ","); got != "linux/amd64,linux/arm64" {
 		t.Errorf("platforms %q", got)
 	}
 	if res.Uploaded != 4 || res.Skipped != 0 { // two layers, two configs
@@ -333,7 +334,7 @@ func TestRegistryPerPlatformThenMerge(t *testing.T) {
 	if res.Uploaded != 0 || res.Skipped != 4 {
 		t.Errorf("merge sent %d blobs (skipped %d); want 0 sent", res.Uploaded, res.Skipped)
 	}
-	if got := strings.Join(res.Platforms, ","); got != "linux/amd64,linux/arm64" {
+	if got := strings.Join(platform.Strings(res.Platforms), ","); got != "linux/amd64,linux/arm64" {
 		t.Errorf("merged platforms %q", got)
 	}
 	if got := crane(t, "digest", "--insecure", repo+"/hello:1.0"); got != res.Digest.String() {

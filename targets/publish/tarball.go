@@ -66,7 +66,7 @@ func (t *TarballPublisher) Publish(ctx context.Context, a Artifact) (*Result, er
 	if t.o.Platform != nil {
 		want = *t.o.Platform
 	}
-	img, platform, note, err := Single(a, want)
+	img, plat, note, err := Single(a, want)
 	if err != nil {
 		return nil, err
 	}
@@ -92,8 +92,8 @@ func (t *TarballPublisher) Publish(ctx context.Context, a Artifact) (*Result, er
 		Name: n, Destination: Tarball, Ref: file, Path: file, Digest: f.digest,
 		Tags: tags, Note: note, Size: f.size,
 	}
-	if platform != "" {
-		res.Platforms = []string{platform}
+	if !plat.IsZero() {
+		res.Platforms = []platform.Platform{plat}
 	}
 	return res, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/targets/imagefs/imagetest"
 	"github.com/scratchkit/scratchkit/targets/lint"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // Smoke reports the platform of an image it cannot read whole as not checked: a failure, not a
@@ -43,7 +44,7 @@ func TestSmokeOptionsValidated(t *testing.T) {
 		{Tmpfs: []Tmpfs{{Path: "/tmp"}, {Path: "/tmp"}}},
 		{Tmpfs: []Tmpfs{{Path: "/tmp", Mode: 0o17777}}},
 		{Env: []string{"HOME"}},
-		{Policy: lint.Policy{BinarySHA256: map[string]string{"linux/amd64": "abc"}}},
+		{Policy: lint.Policy{BinarySHA256: map[platform.Platform]string{platform.MustParse("linux/amd64"): "abc"}}},
 	} {
 		if _, err := Smoke(context.Background(), "hello", img, o); err == nil {
 			t.Errorf("Smoke with %+v: no error", o)

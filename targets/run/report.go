@@ -3,6 +3,7 @@ package run
 import (
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/lint"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // ProbeResult is the outcome of one probe run in a container.
@@ -25,9 +26,9 @@ type ProbeResult struct {
 
 // PlatformReport is what Smoke found for one platform of an image.
 type PlatformReport struct {
-	Platform string         `json:"platform"`
-	Digest   string         `json:"digest,omitempty"` // the platform image's manifest digest
-	Findings []lint.Finding `json:"findings"`
+	Platform platform.Platform `json:"platform"`
+	Digest   string            `json:"digest,omitempty"` // the platform image's manifest digest
+	Findings []lint.Finding    `json:"findings"`
 	// Ran is true when the image was run in a container; Runtime says with what.
 	Ran     bool   `json:"ran"`
 	Runtime string `json:"runtime,omitempty"`
@@ -109,8 +110,8 @@ type Report struct {
 }
 
 // NotRun lists the platforms that were only checked statically, not run.
-func (r Report) NotRun() []string {
-	var out []string
+func (r Report) NotRun() []platform.Platform {
+	var out []platform.Platform
 	for _, p := range r.Platforms {
 		if !p.Ran {
 			out = append(out, p.Platform)
@@ -129,10 +130,10 @@ func (r Report) Failed() bool {
 	return false
 }
 
-// Platform returns the report of one platform (os/arch[/variant]).
-func (r Report) Platform(platform string) (PlatformReport, bool) {
+// Platform returns the report of one platform.
+func (r Report) Platform(want platform.Platform) (PlatformReport, bool) {
 	for _, p := range r.Platforms {
-		if p.Platform == platform {
+		if p.Platform == want {
 			return p, true
 		}
 	}

@@ -101,7 +101,7 @@ func Smoke(ctx context.Context, name string, artifact Artifact, opts Options) (*
 	emulators := make([]string, len(plats))
 	var toRun []int
 	for k, p := range plats {
-		pr := PlatformReport{Platform: p.platform.String(), Digest: p.digest}
+		pr := PlatformReport{Platform: p.platform, Digest: p.digest}
 		info, err := lint.Analyze(ctx, p.img, opts.Limits)
 		if err != nil {
 			if ctx.Err() != nil {

@@ -107,7 +107,7 @@ func TestSmokeExample(t *testing.T) {
 	bin := helloBinary(t)
 	img := imagetest.Of(t, "hello", bin, "static", "", "-addr", ":8080")
 	eachRuntime(t, func(t *testing.T, opts Options) {
-		opts.Policy.BinarySHA256 = map[string]string{hostPlatformString(): testenv.FileSHA256(t, bin)}
+		opts.Policy.BinarySHA256 = map[platform.Platform]string{platform.Host(): testenv.FileSHA256(t, bin)}
 		opts.Probes = []Probe{
 			{Exit: &ExitProbe{Args: []string{"-version"}, Output: "^hello "}},
 			{HTTP: &HTTPProbe{Port: 8080, Path: "/healthz", Timeout: 20 * time.Second}},
@@ -341,14 +341,14 @@ func TestSmokeMultiPlatform(t *testing.T) {
 	if runtime.GOARCH != "amd64" {
 		foreign = []string{"amd64"}
 	}
-	bins := []image.Binary{{Platform: hostPlatformString(), Path: helloBinary(t)}}
+	bins := []image.Binary{{Platform: platform.Host(), Path: helloBinary(t)}}
 	for _, arch := range foreign {
 		if qemuHandler(arch) == "" {
 			testenv.Tool(t, "qemu-"+qemuArch[arch]+"-static")
 		}
 		p := platform.Platform{OS: "linux", Arch: arch, Variant: platform.DefaultVariant(arch)}
 		env := append([]string{"GOOS=linux", "GOARCH=" + arch}, p.Env()...)
-		bins = append(bins, image.Binary{Platform: p.String(), Path: goBinary(t, "../../examples/hello", env...)})
+		bins = append(bins, image.Binary{Platform: p, Path: goBinary(t, "../../examples/hello", env...)})
 	}
 	res := imagetest.Build(t, image.Spec{Name: "hello", RunConfig: image.RunConfig{Args: []string{"-addr", ":8080"}}, Binaries: bins})
 	if res.Index == nil {
@@ -373,7 +373,7 @@ func TestSmokeMultiPlatform(t *testing.T) {
 				continue
 			}
 			wantProbe(t, f, "http", true)
-			if arch := strings.Split(b.Platform, "/")[1]; arch != runtime.GOARCH && qemuHandler(arch) == "" && !strings.Contains(f.Note, "run under emulation") {
+			if arch := b.Platform.Arch; arch != runtime.GOARCH && qemuHandler(arch) == "" && !strings.Contains(f.Note, "run under emulation") {
 				t.Errorf("%s: the report does not say it ran under emulation: %q", b.Platform, f.Note)
 			}
 		}
@@ -398,7 +398,7 @@ func TestSmokeEmulatedStopIsNotJudged(t *testing.T) {
 	}
 	testenv.Tool(t, "qemu-aarch64-static")
 	bin := goBinary(t, "testdata/pitfall", "GOOS=linux", "GOARCH=arm64")
-	res := imagetest.Build(t, image.Spec{Name: "pitfall", Binaries: []image.Binary{{Platform: "linux/arm64", Path: bin}}})
+	res := imagetest.Build(t, image.Spec{Name: "pitfall", Binaries: []image.Binary{{Platform: platform.MustParse("linux/arm64"), Path: bin}}})
 	eachRuntime(t, func(t *testing.T, opts Options) {
 		opts.StopTimeout = 2 * time.Second
 		opts.Probes = []Probe{{HTTP: &HTTPProbe{Args: []string{"-serve", ":8080"}, Port: 8080, Timeout: 60 * time.Second}}}

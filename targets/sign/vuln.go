@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/sigstore/cosign/v3/pkg/cosign/attestation"
 )
 
@@ -16,7 +17,7 @@ const PredicateVuln = attestation.CosignVulnProvenanceV01
 // index), attested about that image with cosign's vuln predicate.
 type VulnScan struct {
 	// Platform is the platform, e.g. linux/amd64 (predicate invocation.parameters.platform).
-	Platform string
+	Platform platform.Platform
 	// Scanner and ScannerVersion name the scanner (predicate scanner.uri, as a package URL,
 	// and scanner.version), e.g. golang.org/x/vuln and v1.9.0.
 	Scanner, ScannerVersion string
@@ -33,7 +34,7 @@ type VulnScan struct {
 func vulnStatement(d name.Digest, v *VulnScan) (statement, error) {
 	pred := attestation.CosignVulnPredicate{
 		Invocation: attestation.Invocation{
-			Parameters: map[string]string{"platform": v.Platform},
+			Parameters: map[string]string{"platform": v.Platform.String()},
 			BuilderID:  "https://github.com/scratchkit/scratchkit",
 		},
 		Scanner: attestation.Scanner{

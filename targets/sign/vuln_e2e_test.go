@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/scratchkit/scratchkit/internal/testenv"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // TestE2EVulnAttestationWithCosignCLI: each platform of an index gets a vuln attestation about
@@ -20,8 +21,8 @@ func TestE2EVulnAttestationWithCosignCLI(t *testing.T) {
 	d := e.pushIndex(t, "vulns", "v1")
 	idx := manifestOfIndex(t, d)
 	started := time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC)
-	scan := func(platform, id string) *VulnScan {
-		return &VulnScan{Platform: platform, Scanner: "golang.org/x/vuln", ScannerVersion: "v1.9.0",
+	scan := func(plat, id string) *VulnScan {
+		return &VulnScan{Platform: platform.MustParse(plat), Scanner: "golang.org/x/vuln", ScannerVersion: "v1.9.0",
 			DB: "file:///srv/vulndb", DBVersion: "2026-03-31T00:00:00Z", Started: started, Finished: started.Add(time.Second),
 			Result: map[string]any{"findings": []map[string]any{{"id": id, "module": "stdlib", "symbols": []string{"net/http.Server.ListenAndServe"}}}}}
 	}
@@ -29,7 +30,7 @@ func TestE2EVulnAttestationWithCosignCLI(t *testing.T) {
 	sub := Subject{Name: "vulns", Ref: d.String()}
 	for i, m := range idx.Manifests {
 		scans = append(scans, scan([]string{"linux/amd64", "linux/arm64"}[i], "GO-2099-010"+string(rune('1'+i))))
-		sub.Manifests = append(sub.Manifests, Subject{Name: "vulns " + scans[i].Platform, Ref: d.Context().Digest(m.Digest.String()).String(), Vuln: scans[i]})
+		sub.Manifests = append(sub.Manifests, Subject{Name: "vulns " + scans[i].Platform.String(), Ref: d.Context().Digest(m.Digest.String()).String(), Vuln: scans[i]})
 	}
 	signed, err := SignImages(ctx, e.keyOpts(nil), []Subject{sub})
 	if err != nil {
@@ -51,7 +52,7 @@ func TestE2EVulnAttestationWithCosignCLI(t *testing.T) {
 		pred := vulnPredicateOf(t, out)
 		if pred.Scanner.DB.URI != "file:///srv/vulndb" || pred.Scanner.DB.Version != "2026-03-31T00:00:00Z" || pred.Scanner.URI != "pkg:golang/golang.org/x/vuln@v1.9.0" ||
 			!strings.Contains(string(pred.Scanner.Result), scans[i].Result.(map[string]any)["findings"].([]map[string]any)[0]["id"].(string)) ||
-			pred.Invocation.Parameters["platform"] != scans[i].Platform || !pred.Metadata.ScanStartedOn.Equal(started) {
+			pred.Invocation.Parameters["platform"] != scans[i].Platform.String() || !pred.Metadata.ScanStartedOn.Equal(started) {
 			t.Errorf("platform %d predicate: %+v", i, pred)
 		}
 	}

@@ -93,7 +93,7 @@ func (e *Run) build(ctx context.Context) error {
 	rec := &artifacts.Artifacts{Version: info.Version, Commit: info.Commit, Date: info.Date}
 	for _, r := range results {
 		b := artifacts.Binary{
-			Name: r.Name, Platform: r.Platform.String(), Path: e.Rel(r.Path), SHA256: r.SHA256, Size: r.Size,
+			Name: r.Name, Platform: r.Platform, Path: e.Rel(r.Path), SHA256: r.SHA256, Size: r.Size,
 			Main: r.Build.ImportPath, Linkage: string(r.Build.Linkage), Toolchain: toolchain, GlibcRuntime: r.GlibcRuntime,
 		}
 		for _, w := range r.Warnings {
@@ -211,7 +211,7 @@ func (e *Run) resolveBuilds(ctx context.Context) ([]gobuild.Build, error) {
 			}
 			byName[name] = main
 			specs = append(specs, gobuild.Spec{Build: gobuild.Build{
-				Main: main, Linkage: binary.LinkageStatic, PGO: "auto", Platforms: e.Config.PlatformsOf(config.Build{}),
+				Main: main, Linkage: binary.LinkageStatic, PGO: "auto", Platforms: e.Config.PlatformsOf(-1),
 			}})
 		}
 	} else {
@@ -220,7 +220,7 @@ func (e *Run) resolveBuilds(ctx context.Context) ([]gobuild.Build, error) {
 			spec := gobuild.Spec{
 				Build: gobuild.Build{
 					Name: b.Name, Main: b.Main, Flags: b.Flags, Tags: b.Tags, Env: b.Env,
-					Linkage: binary.Linkage(b.Linkage), CC: b.CC, PGO: b.PGO, Install: b.Install, Platforms: e.Config.PlatformsOf(b),
+					Linkage: binary.Linkage(b.Linkage), CC: b.CC, PGO: b.PGO, Install: b.Install, Platforms: e.Config.PlatformsOf(i),
 				},
 				Where: func(key string) string { return e.Config.Where(prefix+"."+key) + ": " + prefix + "." + key },
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/image"
+	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/publish"
 )
 
@@ -251,7 +252,7 @@ func publishOne(ctx context.Context, p publish.Publisher, a publish.Artifact, pe
 }
 
 // manifestsFor keeps the manifests of the given platforms.
-func manifestsFor(all []artifacts.Manifest, platforms []string) []artifacts.Manifest {
+func manifestsFor(all []artifacts.Manifest, platforms []platform.Platform) []artifacts.Manifest {
 	var out []artifacts.Manifest
 	for _, m := range all {
 		for _, p := range platforms {
@@ -271,7 +272,7 @@ func linuxBinaries(rec *artifacts.Artifacts) (map[string][]artifacts.Binary, err
 	for _, bins := range groups {
 		for _, b := range bins {
 			if !b.Verified {
-				unverified = append(unverified, b.Name+" "+b.Platform)
+				unverified = append(unverified, b.Name+" "+b.Platform.String())
 			}
 		}
 	}
@@ -289,7 +290,7 @@ func linuxBinaries(rec *artifacts.Artifacts) (map[string][]artifacts.Binary, err
 func groupLinux(rec *artifacts.Artifacts) map[string][]artifacts.Binary {
 	groups := map[string][]artifacts.Binary{}
 	for _, b := range rec.Binaries {
-		if strings.HasPrefix(b.Platform, "linux/") {
+		if b.Platform.Linux() {
 			groups[b.Name] = append(groups[b.Name], b)
 		}
 	}

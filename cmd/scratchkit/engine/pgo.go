@@ -129,7 +129,7 @@ func hostBinary(e *Run, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	host := platform.Host().String()
+	host := platform.Host()
 	b, ok := rec.Binary(name, host)
 	if !ok {
 		return "", e.Config.Errorf("pgo.workload.build", "no %s binary for %s in artifacts.json: add %s to platforms so the workload can run here", name, host, host)

@@ -231,7 +231,7 @@ var pullRank = map[string]int{publish.Registry: 4, publish.Kind: 3, publish.Daem
 func (e *Run) pullableRefs(rec *artifacts.Artifacts) (refs, names, why map[string]string) {
 	refs, names, why = map[string]string{}, map[string]string{}, map[string]string{}
 	for _, b := range rec.Binaries {
-		if strings.HasPrefix(b.Platform, "linux/") && b.Main != "" {
+		if b.Platform.Linux() && b.Main != "" {
 			names[b.Main] = b.Name
 		}
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/config/load"
+	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/publish"
 )
 
@@ -15,14 +16,14 @@ func TestPullableRefs(t *testing.T) {
 	const d1, d2 = "sha256:1111", "sha256:2222"
 	rec := &artifacts.Artifacts{
 		Binaries: []artifacts.Binary{
-			{Name: "app", Platform: "linux/amd64", Main: "example.com/app"},
-			{Name: "app", Platform: "linux/arm64", Main: "example.com/app"},
-			{Name: "tool", Platform: "linux/amd64", Main: "github.com/acme/tools/cmd/tool"},
-			{Name: "local", Platform: "linux/amd64", Main: "example.com/app/cmd/local"},
-			{Name: "files", Platform: "linux/amd64", Main: "example.com/app/cmd/files"},
-			{Name: "split", Platform: "linux/amd64", Main: "example.com/app/cmd/split"},
-			{Name: "single", Platform: "linux/amd64", Main: "example.com/app/cmd/single"},
-			{Name: "cli", Platform: "darwin/arm64", Main: "example.com/app/cmd/cli"},
+			{Name: "app", Platform: platform.MustParse("linux/amd64"), Main: "example.com/app"},
+			{Name: "app", Platform: platform.MustParse("linux/arm64"), Main: "example.com/app"},
+			{Name: "tool", Platform: platform.MustParse("linux/amd64"), Main: "github.com/acme/tools/cmd/tool"},
+			{Name: "local", Platform: platform.MustParse("linux/amd64"), Main: "example.com/app/cmd/local"},
+			{Name: "files", Platform: platform.MustParse("linux/amd64"), Main: "example.com/app/cmd/files"},
+			{Name: "split", Platform: platform.MustParse("linux/amd64"), Main: "example.com/app/cmd/split"},
+			{Name: "single", Platform: platform.MustParse("linux/amd64"), Main: "example.com/app/cmd/single"},
+			{Name: "cli", Platform: platform.MustParse("darwin/arm64"), Main: "example.com/app/cmd/cli"},
 		},
 		Images: []artifacts.Image{
 			{Name: "app", Destination: publish.Layout, Ref: "dist/layout@" + d1},

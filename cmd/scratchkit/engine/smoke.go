@@ -23,6 +23,7 @@ import (
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/config/load"
 	"github.com/scratchkit/scratchkit/targets/lint"
+	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/run"
 )
@@ -93,7 +94,7 @@ func (e *Run) smoke(ctx context.Context) error {
 	}
 	for _, r := range reports {
 		if n := r.NotRun(); len(n) > 0 {
-			e.UI.Warn("%s: %s only statically checked, not run: artifacts.json records it with \"ran\": false", r.Name, strings.Join(n, ", "))
+			e.UI.Warn("%s: %s only statically checked, not run: artifacts.json records it with \"ran\": false", r.Name, strings.Join(platform.Strings(n), ", "))
 		}
 	}
 	return nil
@@ -218,7 +219,7 @@ func (e *Run) smokeOptions(img artifacts.Image) run.Options {
 	o := run.Options{
 		Policy: lint.Policy{
 			AllowRoot: s.AllowRoot, Debug: s.Debug, BaseRef: img.Base, AllowUnpinned: e.Config.Image.AllowUnpinned,
-			BinarySHA256: map[string]string{},
+			BinarySHA256: map[platform.Platform]string{},
 		},
 		Runtime: s.Runtime, Memory: int64(s.Memory), Timeout: s.Timeout.D(), StopTimeout: s.StopTimeout.D(), StopExit: s.StopExit, NoEmulation: s.Emulation == "off",
 		Network: s.Network, Pids: s.Pids, Env: s.Env, CacheDir: e.CacheDir(),

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/scratchkit/scratchkit/targets/artifacts"
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // Summary prints everything the run produced and where it went: binaries, images by digest,
@@ -25,26 +26,26 @@ func (e *Run) summary(context.Context) error {
 		if b.Verified {
 			state = "verified"
 		}
-		rows = append(rows, []string{"binary", b.Name + " " + b.Platform, state, b.Path})
+		rows = append(rows, []string{"binary", b.Name + " " + b.Platform.String(), state, b.Path})
 	}
 	sboms := map[string]bool{}
 	for _, img := range rec.Images {
-		rows = append(rows, []string{"image", img.Name + " " + strings.Join(img.Platforms, ","), img.Destination, img.Ref})
+		rows = append(rows, []string{"image", img.Name + " " + strings.Join(platform.Strings(img.Platforms), ","), img.Destination, img.Ref})
 		for _, m := range img.Manifests {
 			if m.SBOM != "" && !sboms[m.SBOM] {
 				sboms[m.SBOM] = true
-				rows = append(rows, []string{"sbom", img.Name + " " + m.Platform, "spdx 2.3", m.SBOM})
+				rows = append(rows, []string{"sbom", img.Name + " " + m.Platform.String(), "spdx 2.3", m.SBOM})
 			}
 		}
 	}
 	for _, s := range rec.Smoke {
-		rows = append(rows, []string{"smoke", s.Image + " " + s.Platform, smokeState(s), s.Digest})
+		rows = append(rows, []string{"smoke", s.Image + " " + s.Platform.String(), smokeState(s), s.Digest})
 	}
 	for _, s := range rec.Signatures {
-		rows = append(rows, []string{"signature", strings.TrimSpace(s.Image + " " + s.Platform), strings.TrimSpace("cosign " + s.Format), s.Ref})
+		rows = append(rows, []string{"signature", strings.TrimSpace(s.Image + " " + s.Platform.String()), strings.TrimSpace("cosign " + s.Format), s.Ref})
 	}
 	for _, s := range rec.Attestations {
-		rows = append(rows, []string{"attestation", strings.TrimSpace(s.Image + " " + s.Platform), strings.TrimSpace(s.PredicateType + " " + s.Format), s.Ref})
+		rows = append(rows, []string{"attestation", strings.TrimSpace(s.Image + " " + s.Platform.String()), strings.TrimSpace(s.PredicateType + " " + s.Format), s.Ref})
 	}
 	if c := rec.Checksums; c != nil {
 		rows = append(rows, []string{"checksums", "release binaries and SBOMs", "sha256", c.Path})

@@ -55,7 +55,7 @@ func (e *Run) verify(ctx context.Context) error {
 			MaxSize: int64(v.MaxSize), LeakPaths: leaks, Report: v.Report, Enforce: v.Enforce,
 			Breakdown: v.Breakdown, ImagePath: image.AppPath(b.Name), LinkWarnings: b.GlibcRuntime,
 		}
-		if p, ok := prev[b.Name+" "+b.Platform]; ok {
+		if p, ok := prev[b.Name+" "+b.Platform.String()]; ok {
 			exp.Prev = p
 		}
 		b.BuildInfo = ""
@@ -198,7 +198,9 @@ func (e *Run) vulncheck(ctx context.Context, reports []binary.Report, jobs []*vu
 	if len(active) == 0 {
 		return nil
 	}
-	label := func(i int) string { return fmt.Sprintf("%s (%s)", reports[i].Name, orDash(reports[i].Platform)) }
+	label := func(i int) string {
+		return fmt.Sprintf("%s (%s)", reports[i].Name, orDash(reports[i].Platform.String()))
+	}
 	// An entry past its date is an error whatever the database says.
 	expired := map[int][]string{}
 	for _, i := range active {
@@ -361,9 +363,9 @@ func previousSizes(dist string) map[string]*binary.Sizes {
 	}
 	for _, b := range prev.Binaries {
 		if b.Sizes != nil {
-			out[b.Name+" "+b.Platform] = b.Sizes
+			out[b.Name+" "+b.Platform.String()] = b.Sizes
 		} else if b.Size > 0 {
-			out[b.Name+" "+b.Platform] = &binary.Sizes{Total: b.Size}
+			out[b.Name+" "+b.Platform.String()] = &binary.Sizes{Total: b.Size}
 		}
 	}
 	return out

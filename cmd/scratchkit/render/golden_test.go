@@ -16,6 +16,7 @@ import (
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/lint"
 	"github.com/scratchkit/scratchkit/targets/pgo"
+	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/run"
 )
@@ -70,10 +71,10 @@ func verifyReports() []binary.Report {
 		return out
 	}
 	return []binary.Report{
-		{Name: "hello", Platform: "linux/amd64", Format: binary.FormatELF, Size: 6 << 20, PrevSize: 6<<20 - 2048,
+		{Name: "hello", Platform: platform.MustParse("linux/amd64"), Format: binary.FormatELF, Size: 6 << 20, PrevSize: 6<<20 - 2048,
 			GoVersion: "go1.26.0", PGO: "/src/cmd/hello/default.pgo", Tags: []string{"netgo", "osusergo"},
 			Results: append(all(), binary.Result{Check: "vuln", Status: binary.StatusPass})},
-		{Name: "debug", Platform: "linux/arm64", Format: binary.FormatELF, Size: 9 << 20, GoVersion: "go1.26.0", BuildMode: "pie",
+		{Name: "debug", Platform: platform.MustParse("linux/arm64"), Format: binary.FormatELF, Size: 9 << 20, GoVersion: "go1.26.0", BuildMode: "pie",
 			Results: append(all(
 				binary.Result{Check: binary.CheckStripped, Status: binary.StatusFail, Value: "no", Detail: "not stripped: the binary carries DWARF debug information and the symbol table, " +
 					"which a container never reads; it only makes the image larger and slower to pull. Fix: build with -ldflags=-s -w."},
@@ -86,7 +87,7 @@ func verifyReports() []binary.Report {
 			Breakdown: &binary.Breakdown{Total: 9 << 20, PrevTotal: 8 << 20, Code: 3 << 20,
 				Sections: []binary.SizeItem{{Name: ".debug_info", Size: 4 << 20, Prev: 3 << 20, HasPrev: true}, {Name: ".gopclntab", Size: 2 << 20}, {Name: "(headers and padding)", Size: 4096, Prev: 4096, HasPrev: true}},
 				Packages: []binary.SizeItem{{Name: "runtime", Size: 1 << 20, Prev: 1 << 20, HasPrev: true}, {Name: "net/http", Size: 900 << 10}}}},
-		{Name: "gone", Platform: "linux/amd64",
+		{Name: "gone", Platform: platform.MustParse("linux/amd64"),
 			Results: []binary.Result{{Check: binary.CheckInspect, Status: binary.StatusFail, Value: "error", Detail: "open dist/gone: no such file or directory"}}},
 		{Name: "script", Format: binary.FormatPE, Size: 300,
 			Results: []binary.Result{pass(binary.CheckLinkage, ""), {Check: binary.CheckCgo, Status: binary.StatusNA}}},
@@ -134,10 +135,10 @@ func TestGoldenPush(t *testing.T) {
 
 	b.Reset()
 	results := []*publish.Result{
-		{Name: "hello", Destination: publish.Registry, Digest: h("c"), Platforms: []string{"linux/amd64", "linux/arm64"}, Size: 5 << 20,
-			PlatformSizes: map[string]int64{"linux/amd64": 3 << 20, "linux/arm64": 2<<20 + 1}},
+		{Name: "hello", Destination: publish.Registry, Digest: h("c"), Platforms: []platform.Platform{platform.MustParse("linux/amd64"), platform.MustParse("linux/arm64")}, Size: 5 << 20,
+			PlatformSizes: map[platform.Platform]int64{platform.MustParse("linux/amd64"): 3 << 20, platform.MustParse("linux/arm64"): 2<<20 + 1}},
 		nil,
-		{Name: "hello", Destination: publish.Tarball, Digest: h("d"), Platforms: []string{"linux/amd64"}, Size: 3 << 20},
+		{Name: "hello", Destination: publish.Tarball, Digest: h("d"), Platforms: []platform.Platform{platform.MustParse("linux/amd64")}, Size: 3 << 20},
 		{Name: "x", Destination: publish.Layout, Digest: h("e"), Size: 100},
 	}
 	if err := render.ImageTable(&b, results); err != nil {
@@ -150,7 +151,7 @@ func TestGoldenSmoke(t *testing.T) {
 	out := strings.Repeat("line\n", 25) + "exec /ko-app/dyn: no such file or directory\n"
 	reports := []run.Report{
 		{Name: "dyn", Platforms: []run.PlatformReport{
-			{Platform: "linux/amd64", Ran: true, Runtime: "runc", Network: run.NetworkHost, Tmpfs: []string{"/tmp (64.0 MiB)", "/data (volume, 64.0 MiB)"}, Note: "through qemu",
+			{Platform: platform.MustParse("linux/amd64"), Ran: true, Runtime: "runc", Network: run.NetworkHost, Tmpfs: []string{"/tmp (64.0 MiB)", "/data (volume, 64.0 MiB)"}, Note: "through qemu",
 				Findings: []lint.Finding{
 					{Check: lint.CheckLinkage, Status: binary.StatusFail, Detail: "dynamically linked\nFix: link it statically"},
 					{Check: lint.CheckCARoots, Status: binary.StatusPass, Detail: "the static base has them"},
@@ -160,12 +161,12 @@ func TestGoldenSmoke(t *testing.T) {
 					{Probe: "http", Name: "health", Passed: true, Detail: "answered 200"},
 					{Probe: "exit", Name: "exit", Passed: false, ExitCode: 2, Detail: "exited 2"},
 				}},
-			{Platform: "linux/arm64", Reason: "foreign platform", Findings: []lint.Finding{{Check: lint.CheckLinkage, Status: binary.StatusPass, Detail: "static"}}},
-			{Platform: "linux/riscv64", Error: "unreadable image\nlayer 2 is truncated"},
+			{Platform: platform.MustParse("linux/arm64"), Reason: "foreign platform", Findings: []lint.Finding{{Check: lint.CheckLinkage, Status: binary.StatusPass, Detail: "static"}}},
+			{Platform: platform.MustParse("linux/riscv64"), Error: "unreadable image\nlayer 2 is truncated"},
 		}},
-		{Name: "ok", Platforms: []run.PlatformReport{{Platform: "linux/amd64", Ran: true, Runtime: "docker", Capabilities: []string{"CAP_NET_BIND_SERVICE"}}}},
-		{Name: "half", Platforms: []run.PlatformReport{{Platform: "linux/amd64", Ran: true, Runtime: "docker"}, {Platform: "linux/s390x"}}},
-		{Name: "static", Platforms: []run.PlatformReport{{Platform: "linux/s390x", Reason: "smoke.runtime is none"}}},
+		{Name: "ok", Platforms: []run.PlatformReport{{Platform: platform.MustParse("linux/amd64"), Ran: true, Runtime: "docker", Capabilities: []string{"CAP_NET_BIND_SERVICE"}}}},
+		{Name: "half", Platforms: []run.PlatformReport{{Platform: platform.MustParse("linux/amd64"), Ran: true, Runtime: "docker"}, {Platform: platform.MustParse("linux/s390x")}}},
+		{Name: "static", Platforms: []run.PlatformReport{{Platform: platform.MustParse("linux/s390x"), Reason: "smoke.runtime is none"}}},
 	}
 	var b bytes.Buffer
 	if err := render.SmokeReport(&b, reports); err != nil {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/run"
 )
 
@@ -24,7 +25,7 @@ func SmokeReport(w io.Writer, reports []run.Report) error {
 		case len(notRun) == len(r.Platforms):
 			verdict = "statically checked only, not run"
 		case len(notRun) > 0:
-			verdict = fmt.Sprintf("ok where it ran; %s not run, statically checked only", strings.Join(notRun, ", "))
+			verdict = fmt.Sprintf("ok where it ran; %s not run, statically checked only", strings.Join(platform.Strings(notRun), ", "))
 		}
 		fmt.Fprintf(&b, "smoke %s: %s\n", r.Name, verdict)
 		for _, p := range r.Platforms {

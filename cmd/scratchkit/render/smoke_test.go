@@ -8,6 +8,7 @@ import (
 	"github.com/scratchkit/scratchkit/cmd/scratchkit/render"
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/lint"
+	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/run"
 )
 
@@ -15,10 +16,10 @@ import (
 func TestSmokeReport(t *testing.T) {
 	out := strings.Repeat("line\n", 30) + "exec /ko-app/dyn: no such file or directory\n"
 	rep := run.Report{Name: "dyn", Platforms: []run.PlatformReport{
-		{Platform: "linux/amd64", Ran: true, Runtime: "runc",
+		{Platform: platform.MustParse("linux/amd64"), Ran: true, Runtime: "runc",
 			Findings: []lint.Finding{{Check: lint.CheckLinkage, Status: binary.StatusFail, Detail: "dynamically linked"}},
 			Probes:   []run.ProbeResult{{Probe: "start", ExitCode: 1, Detail: "exited with code 1 at start", Output: out, Diagnosis: run.Diagnose(out)}}},
-		{Platform: "linux/arm64", Reason: "foreign platform", Findings: []lint.Finding{{Check: lint.CheckLinkage, Status: binary.StatusPass, Detail: "static"}}},
+		{Platform: platform.MustParse("linux/arm64"), Reason: "foreign platform", Findings: []lint.Finding{{Check: lint.CheckLinkage, Status: binary.StatusPass, Detail: "static"}}},
 	}}
 	var buf bytes.Buffer
 	if err := render.SmokeReport(&buf, []run.Report{rep}); err != nil {
@@ -45,7 +46,7 @@ func TestSmokeReport(t *testing.T) {
 	if want := "smoke dyn: ok where it ran; linux/arm64 not run, statically checked only"; !strings.Contains(buf.String(), want) {
 		t.Errorf("report does not say %q:\n%s", want, buf.String())
 	}
-	if got := rep.NotRun(); len(got) != 1 || got[0] != "linux/arm64" {
+	if got := rep.NotRun(); len(got) != 1 || got[0].String() != "linux/arm64" {
 		t.Errorf("NotRun = %v", got)
 	}
 }

@@ -43,11 +43,7 @@ func VerifyTable(w io.Writer, reports []binary.Report, colour bool) error {
 		if r.Size == 0 && r.Format == "" {
 			size = "-"
 		}
-		platform := r.Platform
-		if platform == "" {
-			platform = "-"
-		}
-		row := []cell{{text: r.Name}, {text: platform}, {text: size}}
+		row := []cell{{text: r.Name}, {text: orDash(r.Platform.String())}, {text: size}}
 		if res, ok := r.Unchecked(); ok {
 			row[0].status = binary.StatusFail
 			for range checks {
@@ -122,7 +118,7 @@ func VerifyTable(w io.Writer, reports []binary.Report, colour bool) error {
 		if r.Failed() {
 			verdict = p.paint(binary.StatusFail, "FAILED")
 		}
-		fmt.Fprintf(bw, "\n%s (%s) %s\n", p.Bold(r.Name), orDash(r.Platform), verdict)
+		fmt.Fprintf(bw, "\n%s (%s) %s\n", p.Bold(r.Name), orDash(r.Platform.String()), verdict)
 		for _, l := range lines {
 			paras := strings.Split(l, "\n")
 			bw.WriteString(wrap(paras[0], 100, "  ", "      "))
@@ -148,7 +144,7 @@ func VerifyTable(w io.Writer, reports []binary.Report, colour bool) error {
 		if mode == "" {
 			mode = "exe"
 		}
-		build = append(build, fmt.Sprintf("  %s (%s): %s, -buildmode=%s, pgo: %s, tags: %s\n", r.Name, orDash(r.Platform), r.GoVersion, mode, pgo, tags))
+		build = append(build, fmt.Sprintf("  %s (%s): %s, -buildmode=%s, pgo: %s, tags: %s\n", r.Name, orDash(r.Platform.String()), r.GoVersion, mode, pgo, tags))
 	}
 	if len(build) > 0 {
 		fmt.Fprintf(bw, "\n%s\n", p.Bold("Go build settings"))
@@ -186,7 +182,7 @@ func writeBreakdown(w io.Writer, p painter, r binary.Report) {
 	if b.PrevTotal > 0 {
 		change = fmt.Sprintf(" (%s since the previous run)", bytesize.Signed(b.Total-b.PrevTotal))
 	}
-	fmt.Fprintf(w, "\n%s %s (%s): %s%s\n", p.Bold("Size breakdown"), r.Name, orDash(r.Platform), bytesize.Format(b.Total), change)
+	fmt.Fprintf(w, "\n%s %s (%s): %s%s\n", p.Bold("Size breakdown"), r.Name, orDash(r.Platform.String()), bytesize.Format(b.Total), change)
 	list := func(title string, items []binary.SizeItem, total int64) {
 		if len(items) == 0 {
 			return

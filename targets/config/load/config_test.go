@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scratchkit/scratchkit/targets/config"
+	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/run"
 )
 
@@ -58,7 +59,7 @@ func TestDefaults(t *testing.T) {
 	if got := r.Destinations(); strings.Join(got, ",") != "layout,tarball" {
 		t.Errorf("default destinations = %v, want layout,tarball (offline)", got)
 	}
-	if ps := r.PlatformsOf(config.Build{}); len(ps) != 1 || ps[0].OS != "linux" {
+	if ps := r.PlatformsOf(-1); len(ps) != 1 || ps[0].OS != "linux" {
 		t.Errorf("default platforms = %v, want linux on the host arch", ps)
 	}
 	if r.Smoke.Timeout.D() != 30*time.Second || r.Smoke.Memory != run.DefaultMemory || r.Smoke.Network != run.NetworkNone || r.Smoke.Pids != run.DefaultPids {
@@ -429,5 +430,21 @@ func TestSmokeDefaultsAreRunsDefaults(t *testing.T) {
 	if int64(s.Memory) != run.DefaultMemory || s.Pids != run.DefaultPids || s.Timeout.D() != run.DefaultTimeout ||
 		s.Runtime != run.Runtimes()[0] || s.Network != run.Networks()[0] || s.StopTimeout.D() != run.DefaultStopTimeout || s.StopExit != run.StopExits()[0] {
 		t.Errorf("smoke defaults %+v, run's memory %d, pids %d, timeout %s, runtime %s, network %s", s, run.DefaultMemory, run.DefaultPids, run.DefaultTimeout, run.Runtimes()[0], run.Networks()[0])
+	}
+}
+
+// A build's own platforms win over the top level's, which win over the host's; each comes as
+// validation parsed it (linux/arm is linux/arm/v7).
+func TestPlatformsOf(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "scratchkit.yaml", "platforms: [linux/amd64, linux/arm]\nbuilds:\n  - main: ./a\n  - main: ./b\n    platforms: [linux/arm64]\n")
+	r, err := load(t, dir, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range map[int]string{-1: "linux/amd64 linux/arm/v7", 0: "linux/amd64 linux/arm/v7", 1: "linux/arm64"} {
+		if got := strings.Join(platform.Strings(r.PlatformsOf(i)), " "); got != want {
+			t.Errorf("PlatformsOf(%d) = %s, want %s", i, got, want)
+		}
 	}
 }

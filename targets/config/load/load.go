@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/scratchkit/scratchkit/targets/config"
+	"github.com/scratchkit/scratchkit/targets/platform"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -29,6 +30,9 @@ type Resolved struct {
 	Warnings []string
 
 	origins map[string]string
+	// platforms are the platforms lists as validation parsed them, by key path ("platforms",
+	// "builds[2].platforms"): PlatformsOf reads these, never the strings again.
+	platforms map[string][]platform.Platform
 }
 
 // Options says where to load from.

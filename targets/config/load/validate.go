@@ -366,36 +366,42 @@ func checkPGO(pg config.PGO, bad func(string, string, ...any)) {
 	}
 }
 
+// checkPlatforms parses the platforms list at key path path, once, and keeps what it read for
+// PlatformsOf.
 func (r *Resolved) checkPlatforms(path string, ps []string, bad func(string, string, ...any)) {
-	seen := map[string]bool{}
+	seen := map[platform.Platform]bool{}
+	var out []platform.Platform
 	for i, s := range ps {
 		p, err := platform.Parse(s)
 		if err != nil {
 			bad(fmt.Sprintf("%s[%d]", path, i), "%v", err)
 			continue
 		}
-		if seen[p.String()] {
+		if seen[p] {
 			bad(fmt.Sprintf("%s[%d]", path, i), "%s is listed twice", p)
 		}
-		seen[p.String()] = true
-	}
-}
-
-// PlatformsOf returns the platforms of a build: its own, else the top-level ones, else the host.
-func (r *Resolved) PlatformsOf(b config.Build) []platform.Platform {
-	list := b.Platforms
-	if len(list) == 0 {
-		list = r.Platforms
-	}
-	if len(list) == 0 {
-		return []platform.Platform{platform.Host()}
-	}
-	out := make([]platform.Platform, 0, len(list))
-	for _, s := range list {
-		p, _ := platform.Parse(s) // validated
+		seen[p] = true
 		out = append(out, p)
 	}
-	return out
+	if r.platforms == nil {
+		r.platforms = map[string][]platform.Platform{}
+	}
+	r.platforms[path] = out
+}
+
+// PlatformsOf returns the platforms of builds[i] as validation parsed them: its own, else the
+// top-level ones, else the host. i < 0 is a build the configuration does not list (the main
+// packages found when builds is empty): the top-level ones, else the host.
+func (r *Resolved) PlatformsOf(i int) []platform.Platform {
+	if i >= 0 {
+		if own := r.platforms[fmt.Sprintf("builds[%d].platforms", i)]; len(own) > 0 {
+			return own
+		}
+	}
+	if top := r.platforms["platforms"]; len(top) > 0 {
+		return top
+	}
+	return []platform.Platform{platform.Host()}
 }
 
 // VerifyOf returns a build's verify settings: the top level with the build's overrides on top,

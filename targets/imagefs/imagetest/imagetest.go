@@ -133,7 +133,7 @@ func Of(t testing.TB, name, bin, base, user string, args ...string) v1.Image {
 	t.Helper()
 	return Build(t, image.Spec{
 		Name: name, Base: base, RunConfig: image.RunConfig{User: user, Args: args},
-		Binaries: []image.Binary{{Platform: platform.Host().String(), Path: bin}},
+		Binaries: []image.Binary{{Platform: platform.Host(), Path: bin}},
 	}).Image
 }
 

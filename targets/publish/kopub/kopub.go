@@ -177,8 +177,8 @@ func publishOne(ctx context.Context, p kopublish.Interface, a publish.Artifact, 
 	res := &publish.Result{
 		Name: n, Destination: dest, Ref: ref.String(), Digest: digest, Note: note, Size: size,
 	}
-	if plat != "" {
-		res.Platforms = []string{plat}
+	if !plat.IsZero() {
+		res.Platforms = []platform.Platform{plat}
 	}
 	for _, t := range tags {
 		tag, err := name.NewTag(path.Join(domain, n) + ":" + t)

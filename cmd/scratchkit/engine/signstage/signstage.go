@@ -234,7 +234,7 @@ func report(e *engine.Run, rec *artifacts.Artifacts) {
 
 // imageLabel is the image a signature is of, with the platform when it is one platform's.
 func imageLabel(s artifacts.Signature) string {
-	return strings.TrimSpace(s.Image + " " + s.Platform)
+	return strings.TrimSpace(s.Image + " " + s.Platform.String())
 }
 
 func formatNote(f string) string {

@@ -18,6 +18,7 @@ import (
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/image"
+	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/sign"
 )
@@ -25,8 +26,8 @@ import (
 // about is what artifacts.json says of a signed digest.
 type about struct {
 	image    string
-	platform string // for one platform's manifest
-	sbom     string // the SBOM attested about it, absolute
+	platform platform.Platform // for one platform's manifest
+	sbom     string            // the SBOM attested about it, absolute
 }
 
 // subjects are the registry images of the record with what is attested about each:
@@ -92,10 +93,10 @@ type subjectList struct {
 func (c *subjectList) image(img artifacts.Image) (sign.Subject, error) {
 	e := c.e
 	s := sign.Subject{Name: img.Name, Ref: img.Ref, Tags: img.Tags}
-	platform, sbom, bin := "", img.SBOM, (*artifacts.Binary)(nil)
+	plat, sbom, bin := platform.Platform{}, img.SBOM, (*artifacts.Binary)(nil)
 	if len(img.Manifests) == 1 {
 		m := img.Manifests[0]
-		platform, bin = m.Platform, binaryOf(e, c.rec, img.Name, m)
+		plat, bin = m.Platform, binaryOf(e, c.rec, img.Name, m)
 		if m.SBOM != "" {
 			sbom = m.SBOM
 		}
@@ -104,10 +105,10 @@ func (c *subjectList) image(img artifacts.Image) (sign.Subject, error) {
 		s.SBOM = e.Abs(sbom)
 	}
 	if c.wantProv {
-		if bin == nil && platform != "" {
-			e.UI.Info("%s %s: the binary it holds is not on this runner: its provenance names no build settings", img.Name, platform)
+		if bin == nil && !plat.IsZero() {
+			e.UI.Info("%s %s: the binary it holds is not on this runner: its provenance names no build settings", img.Name, plat)
 		}
-		p, err := platformProvenance(c.ctx, e, c.rec, img, platform, bin)
+		p, err := platformProvenance(c.ctx, e, c.rec, img, plat, bin)
 		if err != nil {
 			return sign.Subject{}, err
 		}
@@ -120,7 +121,7 @@ func (c *subjectList) image(img artifacts.Image) (sign.Subject, error) {
 		}
 		s.Vuln = v
 	}
-	c.info[img.Ref] = about{image: img.Name, platform: platform, sbom: s.SBOM}
+	c.info[img.Ref] = about{image: img.Name, platform: plat, sbom: s.SBOM}
 	return s, nil
 }
 
@@ -166,7 +167,7 @@ func (c *subjectList) index(img artifacts.Image) (sign.Subject, error) {
 // has of that platform's SBOM, binary and vulnerability check.
 func (c *subjectList) manifest(img artifacts.Image, m artifacts.Manifest, ref string) (sign.Subject, error) {
 	e := c.e
-	ms := sign.Subject{Name: img.Name + " " + m.Platform, Ref: ref}
+	ms := sign.Subject{Name: img.Name + " " + m.Platform.String(), Ref: ref}
 	if sbom := e.Abs(m.SBOM); c.wantSBOM && m.SBOM != "" && exists(sbom) {
 		ms.SBOM = sbom
 	}
@@ -332,10 +333,10 @@ func addDeps(p *sign.Provenance, deps []sign.Dependency) {
 
 // platformProvenance describes how one platform's image was built: its binary, its settings
 // (GOOS, GOARCH, …) and its modules. bin nil: the image's record names no binary here.
-func platformProvenance(ctx context.Context, e *engine.Run, rec *artifacts.Artifacts, img artifacts.Image, platform string, bin *artifacts.Binary) (*sign.Provenance, error) {
+func platformProvenance(ctx context.Context, e *engine.Run, rec *artifacts.Artifacts, img artifacts.Image, plat platform.Platform, bin *artifacts.Binary) (*sign.Provenance, error) {
 	p := baseProvenance(ctx, e, rec, img)
-	if platform != "" {
-		p.Parameters["platform"] = platform
+	if !plat.IsZero() {
+		p.Parameters["platform"] = plat.String()
 	}
 	if bin == nil {
 		return p, nil
@@ -344,7 +345,7 @@ func platformProvenance(ctx context.Context, e *engine.Run, rec *artifacts.Artif
 	if err != nil {
 		return nil, fmt.Errorf("sign: provenance of %s %s: %w", img.Name, bin.Platform, err)
 	}
-	p.Parameters["platform"] = bin.Platform
+	p.Parameters["platform"] = bin.Platform.String()
 	p.Parameters["binary"] = map[string]string{"name": bin.Name, "sha256": bin.SHA256}
 	p.Parameters["linkage"] = bin.Linkage
 	p.Parameters["main"] = bin.Main
@@ -360,7 +361,7 @@ func indexProvenance(ctx context.Context, e *engine.Run, rec *artifacts.Artifact
 	p := baseProvenance(ctx, e, rec, img)
 	var builds []map[string]any
 	for _, m := range img.Manifests {
-		entry := map[string]any{"platform": m.Platform, "manifest": m.Digest, "binary": map[string]string{"name": img.Name, "sha256": m.Binary}}
+		entry := map[string]any{"platform": m.Platform.String(), "manifest": m.Digest, "binary": map[string]string{"name": img.Name, "sha256": m.Binary}}
 		if bin := binaryOf(e, rec, img.Name, m); bin != nil {
 			b, err := readBuild(e, bin)
 			if err != nil {
