@@ -422,16 +422,10 @@ func (c *checker) platform() Result {
 		}
 	}
 	if g != nil {
-		if g.GOOS != "" && g.GOOS != p.OS {
-			bad = append(bad, fmt.Sprintf("Go build info says GOOS=%s", g.GOOS))
-		}
-		if g.GOARCH != "" && g.GOARCH != p.Arch {
-			bad = append(bad, fmt.Sprintf("Go build info says GOARCH=%s", g.GOARCH))
-		} else if g.GOARCH != "" {
+		mis := g.Mismatch(p)
+		bad = append(bad, mis...)
+		if len(mis) == 0 && g.GOARCH != "" {
 			ok = append(ok, "GOOS="+g.GOOS+" GOARCH="+g.GOARCH)
-		}
-		if p.Variant != "" && g.ArchLevelKey != "" && g.GOARCH == p.Arch && !p.LevelMatches(g.ArchLevel) {
-			bad = append(bad, fmt.Sprintf("Go build info says %s=%s, not variant %s", g.ArchLevelKey, g.ArchLevel, p.Variant))
 		}
 	}
 	if len(bad) > 0 {

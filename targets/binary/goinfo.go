@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+
+	"github.com/scratchkit/scratchkit/targets/platform"
 )
 
 // GoInfo is what the Go toolchain recorded in the binary (debug/buildinfo) plus where its
@@ -76,17 +78,9 @@ const (
 	generatedPkg     = "(generated)"
 )
 
-// inspectGo reads Go build info, if any. An unreadable one is a note, not an error: the file
-// may simply not be Go.
-func inspectGo(r io.ReaderAt, info *Info) {
-	var bi *debug.BuildInfo
-	err := guard("Go build info", func() (e error) { bi, e = ReadBuildInfo(r); return })
-	if err != nil {
-		if info.ELF != nil && info.ELF.GoNote {
-			info.Notes = append(info.Notes, fmt.Sprintf("has Go's marks but its build info is unreadable: %v", err))
-		}
-		return
-	}
+// GoInfoOf summarises Go build info: versions, modules, settings, the platform and level it was
+// built for.
+func GoInfoOf(bi *debug.BuildInfo) *GoInfo {
 	g := &GoInfo{
 		BuildInfo: bi.String(),
 		Version:   bi.GoVersion,
@@ -122,6 +116,37 @@ func inspectGo(r io.ReaderAt, info *Info) {
 			break
 		}
 	}
+	return g
+}
+
+// Mismatch says where build info disagrees with platform p: GOOS, GOARCH, or (for a platform
+// with a variant) the architecture level; empty when it agrees or does not say.
+func (g *GoInfo) Mismatch(p platform.Platform) []string {
+	var bad []string
+	if g.GOOS != "" && g.GOOS != p.OS {
+		bad = append(bad, fmt.Sprintf("Go build info says GOOS=%s", g.GOOS))
+	}
+	if g.GOARCH != "" && g.GOARCH != p.Arch {
+		bad = append(bad, fmt.Sprintf("Go build info says GOARCH=%s", g.GOARCH))
+	}
+	if p.Variant != "" && g.ArchLevelKey != "" && g.GOARCH == p.Arch && !p.LevelMatches(g.ArchLevel) {
+		bad = append(bad, fmt.Sprintf("Go build info says %s=%s, not variant %s", g.ArchLevelKey, g.ArchLevel, p.Variant))
+	}
+	return bad
+}
+
+// inspectGo reads Go build info, if any. An unreadable one is a note, not an error: the file
+// may simply not be Go.
+func inspectGo(r io.ReaderAt, info *Info) {
+	var bi *debug.BuildInfo
+	err := guard("Go build info", func() (e error) { bi, e = ReadBuildInfo(r); return })
+	if err != nil {
+		if info.ELF != nil && info.ELF.GoNote {
+			info.Notes = append(info.Notes, fmt.Sprintf("has Go's marks but its build info is unreadable: %v", err))
+		}
+		return
+	}
+	g := GoInfoOf(bi)
 	info.Go = g
 
 	// Without a function table, build info still says some things.

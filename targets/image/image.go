@@ -10,7 +10,6 @@ import (
 	"path"
 	"regexp"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -530,8 +529,8 @@ func buildPlatform(p *plan, i int, base *resolvedBase, data v1.Layer) (PlatformI
 	if err != nil {
 		return fail(fmt.Errorf("binary %s: no Go build information (%w); scratchkit images hold Go binaries", bin.Path, err))
 	}
-	if err := checkBinaryPlatform(bin.Path, bi, pl); err != nil {
-		return fail(err)
+	if bad := binary.GoInfoOf(bi).Mismatch(platform.FromOCI(&pl)); len(bad) > 0 {
+		return fail(fmt.Errorf("binary %s is not built for %s: %s", bin.Path, platform.FromOCI(&pl), strings.Join(bad, "; ")))
 	}
 	appPath := AppPath(p.spec.Name)
 	if binLayer == nil {
@@ -678,23 +677,4 @@ func readBinary(b Binary) ([]byte, string, error) {
 		return nil, "", fmt.Errorf("binary %s has sha256 %s, not %s that Verify passed: it changed after verification; build and verify again", b.Path, sum, strings.ToLower(b.SHA256))
 	}
 	return content, sum, nil
-}
-
-// checkBinaryPlatform refuses a Go binary built for another platform than its image's.
-func checkBinaryPlatform(file string, bi *debug.BuildInfo, pl v1.Platform) error {
-	set := map[string]string{}
-	for _, s := range bi.Settings {
-		set[s.Key] = s.Value
-	}
-	goos, goarch := set["GOOS"], set["GOARCH"]
-	if goos != "" && goarch != "" && (goos != pl.OS || goarch != pl.Architecture) {
-		return fmt.Errorf("binary %s is built for %s/%s, not %s", file, goos, goarch, pl)
-	}
-	p := platform.FromOCI(&pl)
-	if key, _ := p.Level(); key != "" {
-		if level := set[key]; level != "" && !p.LevelMatches(level) {
-			return fmt.Errorf("binary %s is built with %s=%s, not for %s", file, key, level, pl)
-		}
-	}
-	return nil
 }
