@@ -529,8 +529,9 @@ func buildPlatform(p *plan, i int, base *resolvedBase, data v1.Layer) (PlatformI
 	if err != nil {
 		return fail(fmt.Errorf("binary %s: no Go build information (%w); scratchkit images hold Go binaries", bin.Path, err))
 	}
-	if bad := binary.GoInfoOf(bi).Mismatch(platform.FromOCI(&pl)); len(bad) > 0 {
-		return fail(fmt.Errorf("binary %s is not built for %s: %s", bin.Path, platform.FromOCI(&pl), strings.Join(bad, "; ")))
+	g, want := binary.GoInfoOf(bi), platform.FromOCI(&pl)
+	if bad := g.Mismatch(want); len(bad) > 0 {
+		return fail(fmt.Errorf("binary %s is built for %s/%s, not %s: %s", bin.Path, g.GOOS, g.GOARCH, want, strings.Join(bad, "; ")))
 	}
 	appPath := AppPath(p.spec.Name)
 	if binLayer == nil {
