@@ -202,11 +202,10 @@ func OutputPath(dist, name string, p platform.Platform) string {
 
 // checkCgoEnv refuses a CGO_ENABLED=1 that would make a static build dynamic.
 func checkCgoEnv(b *Build, env []string) error {
-	if b.Linkage != binary.LinkageStatic {
-		return nil
-	}
-	if v, ok := lookup(env, "CGO_ENABLED"); ok && v != "0" && v != "" {
-		return fmt.Errorf("build %s: CGO_ENABLED=%s is set in the environment, but the build's linkage is static: a cgo build would ask for the dynamic loader and fail in scratch with \"no such file or directory\"; unset CGO_ENABLED (scratchkit sets CGO_ENABLED=0), or set linkage: cgo-static or static-pie for code that needs cgo", b.Name, v)
+	if v, ok := lookup(env, "CGO_ENABLED"); ok {
+		if err := checkCgo(v, b.Linkage); err != nil {
+			return fmt.Errorf("build %s: the environment sets %w", b.Name, err)
+		}
 	}
 	return nil
 }
@@ -222,6 +221,16 @@ func lookup(env []string, key string) (string, bool) {
 
 // Args returns the go build arguments (after "go") and the extra environment for a build and platform.
 func Args(b *Build, p platform.Platform, out string) (args, env []string, err error) {
+	for i, kv := range b.Env {
+		if err := CheckEnv(kv, b.Linkage); err != nil {
+			return nil, nil, fmt.Errorf("build %s: env[%d]: %w", b.Name, i, err)
+		}
+	}
+	for i, f := range b.Flags {
+		if err := CheckFlag(f); err != nil {
+			return nil, nil, fmt.Errorf("build %s: flags[%d] %q: %w", b.Name, i, f, err)
+		}
+	}
 	ldflags := []string{"-s", "-w"}
 	tags := append([]string(nil), b.Tags...)
 	args = []string{"build", "-o", out, "-trimpath"}

@@ -195,41 +195,20 @@ func (r *Resolved) checkBuilds(bad func(string, string, ...any)) {
 	}
 }
 
-// checkBuildEnv checks the env of the build at key path p: NAME=VALUE items that neither make a
-// static build dynamic nor set what is chosen per platform.
+// checkBuildEnv checks the env of the build at key path p by gobuild's rule.
 func checkBuildEnv(p string, b config.Build, bad func(string, string, ...any)) {
 	for j, e := range b.Env {
-		k, v, err := envvar.Split(e)
-		if err != nil {
+		if err := gobuild.CheckEnv(e, binary.Linkage(b.Linkage)); err != nil {
 			bad(fmt.Sprintf("%s.env[%d]", p, j), "%v", err)
-			continue
-		}
-		if k == "CGO_ENABLED" && v != "0" && b.Linkage == string(binary.LinkageStatic) {
-			bad(fmt.Sprintf("%s.env[%d]", p, j), "CGO_ENABLED=%s would make this static build dynamic; remove it, or set linkage: cgo-static (cgo with musl) or static-pie", v)
-		}
-		if k == "GOOS" || k == "GOARCH" || k == "GOARM" {
-			bad(fmt.Sprintf("%s.env[%d]", p, j), "%s is set per platform; list the platform under platforms instead", k)
 		}
 	}
 }
 
-// checkBuildFlags refuses, in the flags of the build at key path p, the go build flags that are
-// chosen for it or have a key of their own.
+// checkBuildFlags checks the flags of the build at key path p by gobuild's rule.
 func checkBuildFlags(p string, flags []string, bad func(string, string, ...any)) {
 	for j, f := range flags {
-		fp := fmt.Sprintf("%s.flags[%d]", p, j)
-		flag, _, _ := strings.Cut(strings.TrimLeft(f, "-"), "=")
-		switch flag {
-		case "o":
-			bad(fp, "-o is chosen by scratchkit (dist/<name>/<os>_<arch>/<name>); remove it")
-		case "ldflags":
-			bad(fp, "use the ldflags key instead of -ldflags in flags")
-		case "buildmode":
-			bad(fp, "use linkage: static-pie instead of -buildmode")
-		case "tags":
-			bad(fp, "use the tags key instead of -tags in flags")
-		case "pgo":
-			bad(fp, "use the pgo key (auto, off or a file) instead of -pgo in flags")
+		if err := gobuild.CheckFlag(f); err != nil {
+			bad(fmt.Sprintf("%s.flags[%d]", p, j), "%v", err)
 		}
 	}
 }
