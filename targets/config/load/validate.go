@@ -21,6 +21,7 @@ import (
 	"github.com/scratchkit/scratchkit/targets/config"
 	"github.com/scratchkit/scratchkit/targets/gobuild"
 	"github.com/scratchkit/scratchkit/targets/image"
+	"github.com/scratchkit/scratchkit/targets/pgo"
 	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/publish"
 	"github.com/scratchkit/scratchkit/targets/run"
@@ -329,9 +330,8 @@ func checkSmoke(s config.Smoke, bad func(string, string, ...any)) {
 // checkPGO checks the pgo keys: http(s) endpoints and the collection's numbers.
 func checkPGO(pg config.PGO, bad func(string, string, ...any)) {
 	for i, e := range pg.Endpoints {
-		u, err := url.Parse(e.URL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad(fmt.Sprintf("pgo.endpoints[%d]", i), "%q is not an http(s) URL; write e.g. http://10.0.0.7:6060 or http://10.0.0.7:6060/debug/pprof/profile", e.URL)
+		if _, _, err := pgo.ProfileURL(e.URL, max(pg.Seconds, 1)); err != nil {
+			bad(fmt.Sprintf("pgo.endpoints[%d]", i), "%v; write e.g. http://10.0.0.7:6060 or http://10.0.0.7:6060/debug/pprof/profile", err)
 		}
 	}
 	if pg.Seconds < 1 {
