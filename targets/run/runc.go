@@ -17,6 +17,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/scratchkit/scratchkit/internal/netns"
 	"github.com/scratchkit/scratchkit/internal/secrets"
 	"github.com/scratchkit/scratchkit/targets/imagefs"
 	"github.com/scratchkit/scratchkit/targets/lint"
@@ -221,7 +222,7 @@ func (l *runcLoaded) get(ctx context.Context, c container, url string, e httppro
 		return getResult{err: fmt.Errorf("find the container's process: %w", err)}
 	}
 	return getLoop(ctx, c, url, e, deadline, func(ctx context.Context, _, addr string) (net.Conn, error) {
-		return dialInNetns(ctx, pid, addr)
+		return netns.Dial(ctx, pid, addr)
 	})
 }
 

@@ -2,48 +2,14 @@ package run
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"net"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
-
-// dialInNetns connects to addr from inside the network namespace of process pid: a goroutine
-// locks itself to a thread, moves that thread into the namespace, and creates the socket
-// there. The socket stays in that namespace for its life; the thread is never unlocked, so the Go
-// runtime discards it when the goroutine ends instead of reusing a thread in a foreign namespace.
-func dialInNetns(ctx context.Context, pid int, addr string) (net.Conn, error) {
-	type result struct {
-		conn net.Conn
-		err  error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
-		if err != nil {
-			ch <- result{err: fmt.Errorf("open the container's network namespace: %w", err)}
-			return
-		}
-		err = unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET)
-		ns.Close()
-		if err != nil {
-			ch <- result{err: fmt.Errorf("join the network namespace of container process %d: %w", pid, err)}
-			return
-		}
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, "tcp4", addr)
-		ch <- result{conn, err}
-	}()
-	r := <-ch
-	return r.conn, r.err
-}
 
 // nofileLimit is this process's hard limit of open files (Go raises the soft limit to it).
 func nofileLimit() uint64 {

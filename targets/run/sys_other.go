@@ -3,14 +3,8 @@
 package run
 
 import (
-	"context"
 	"errors"
-	"net"
 )
-
-func dialInNetns(context.Context, int, string) (net.Conn, error) {
-	return nil, errors.New("joining a container's network namespace needs Linux")
-}
 
 func nofileLimit() uint64 { return 1024 }
 
