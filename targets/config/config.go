@@ -413,6 +413,17 @@ type Sign struct {
 	FulcioURL     string `yaml:"fulcio_url" default:"https://fulcio.sigstore.dev"`
 	RekorURL      string `yaml:"rekor_url" default:"https://rekor.sigstore.dev"`
 	IdentityToken string `yaml:"identity_token"`
+	// Timestamp is the URL of an RFC 3161 timestamp authority, e.g. a Sigstore
+	// timestamp-authority's https://tsa.example/api/v1/timestamp: every bundle Sign writes then
+	// carries a timestamp from it (trusted time for a key-based signature), and verifySignatures
+	// requires one, checked against sign.trusted_root.
+	Timestamp string `yaml:"timestamp"`
+	// TrustedRoot is a Sigstore trusted root (a file, or an http(s) URL) naming the certificate
+	// authorities, transparency logs and timestamp authorities of a private Sigstore deployment:
+	// verifySignatures checks bundles against it, and Sign copies it to dist/trusted_root.json
+	// for the release's verifiers. Default: Sigstore's public trusted root (with a key and no
+	// log, one naming no authority).
+	TrustedRoot string `yaml:"trusted_root"`
 }
 
 // SignChecksums reports whether SHA256SUMS is written and signed.

@@ -146,6 +146,13 @@ func VerifyBlob(ctx context.Context, publicKey, path, sigPath string) error {
 // with the private key of publicKey, as `cosign verify-blob --key --bundle` does; with tlog the
 // bundle must also carry a Rekor entry, checked against the public Sigstore trust root (network).
 func VerifyBlobBundle(ctx context.Context, publicKey, path, bundlePath string, tlog bool) error {
+	return VerifyBlobBundleWith(ctx, VerifyOptions{PublicKey: publicKey, TLog: tlog}, path, bundlePath)
+}
+
+// VerifyBlobBundleWith is VerifyBlobBundle with the key, the log, the trusted root and the
+// timestamps of opts (its registry settings are not used).
+func VerifyBlobBundleWith(ctx context.Context, opts VerifyOptions, path, bundlePath string) error {
+	publicKey := opts.PublicKey
 	v, err := loadVerifier(ctx, publicKey)
 	if err != nil {
 		return err
@@ -159,7 +166,7 @@ func VerifyBlobBundle(ctx context.Context, publicKey, path, bundlePath string, t
 		return fmt.Errorf("verify %s: %w", path, err)
 	}
 	defer f.Close()
-	co, err := bundleCheckOpts(v, tlog)
+	co, err := bundleCheckOpts(ctx, v, &opts)
 	if err != nil {
 		return err
 	}
@@ -167,19 +174,39 @@ func VerifyBlobBundle(ctx context.Context, publicKey, path, bundlePath string, t
 		if !keySigned(ctx, v, b) {
 			return fmt.Errorf("verify %s: bundle %s was not signed with public key %s: it was signed with another key", path, bundlePath, publicKey)
 		}
-		return fmt.Errorf("verify %s: bundle %s does not verify: %w (did the file change since it was signed?)", path, bundlePath, err)
+		return fmt.Errorf("verify %s: bundle %s does not verify: %w%s", path, bundlePath, err, timestampHint(err, &opts))
 	}
 	return nil
 }
 
+// timestampHint says what to check when a bundle's timestamp did not verify.
+func timestampHint(err error, opts *VerifyOptions) string {
+	if !opts.Timestamps || !strings.Contains(err.Error(), "timestamp") {
+		return " (did the file change since it was signed?)"
+	}
+	where := "Sigstore's public trusted root"
+	if opts.TrustedRoot != "" {
+		where = "the trusted root " + shownRef(opts.TrustedRoot)
+	}
+	return " (sign.timestamp asks for a signed timestamp: was it signed with sign.timestamp set, and does " + where + " name that timestamp authority?)"
+}
+
 // bundleCheckOpts are cosign's options for verifying bundles with the key v: offline with the
-// key alone, or with tlog against Sigstore's trust root, fetched from its TUF repository.
-func bundleCheckOpts(v signature.Verifier, tlog bool) (*cosign.CheckOpts, error) {
-	co := &cosign.CheckOpts{SigVerifier: v, IgnoreTlog: !tlog, TrustedMaterial: keyTrust}
-	if tlog {
+// key alone; with a signed timestamp (opts.Timestamps) and, with opts.TLog, a log entry, against
+// opts.TrustedRoot or else Sigstore's public trust root, fetched from its TUF repository.
+func bundleCheckOpts(ctx context.Context, v signature.Verifier, opts *VerifyOptions) (*cosign.CheckOpts, error) {
+	co := &cosign.CheckOpts{SigVerifier: v, IgnoreTlog: !opts.TLog, UseSignedTimestamps: opts.Timestamps, TrustedMaterial: keyTrust}
+	switch {
+	case opts.TrustedRoot != "":
+		_, tr, err := ReadTrustedRoot(ctx, opts.TrustedRoot)
+		if err != nil {
+			return nil, err
+		}
+		co.TrustedMaterial = tr
+	case opts.TLog || opts.Timestamps:
 		tr, err := cosign.TrustedRoot()
 		if err != nil {
-			return nil, fmt.Errorf("checking transparency log entries needs Sigstore's trusted root (from its TUF repository, network): %w", err)
+			return nil, fmt.Errorf("checking transparency log entries and timestamps needs Sigstore's trusted root (from its TUF repository, network; or set sign.trusted_root to your deployment's): %w", err)
 		}
 		co.TrustedMaterial = tr
 	}

@@ -105,6 +105,11 @@ type Options struct {
 	FulcioURL     string // default DefaultFulcioURL
 	RekorURL      string // default DefaultRekorURL
 	IdentityToken string // OIDC token for keyless; default SIGSTORE_ID_TOKEN or the CI provider's
+	// TimestampURL is an RFC 3161 timestamp authority (e.g. a Sigstore timestamp-authority's
+	// https://tsa.example/api/v1/timestamp): every Sigstore bundle then carries a signed timestamp
+	// of its signature from it, the trusted time a key-based signature otherwise lacks. The
+	// legacy layout carries none. Empty: no timestamp.
+	TimestampURL string
 
 	// Annotations are added to the "optional" section of every image signature payload
 	// (`cosign sign -a key=value`).
@@ -138,6 +143,15 @@ type VerifyOptions struct {
 	// cosign's classic layout, FormatBoth both. Empty accepts either: whatever of the two an image
 	// has is checked, and at least one must be there.
 	Format Format
+	// TrustedRoot is a Sigstore trusted root (a file path or an http(s) URL) that bundles are
+	// checked against: the timestamp authorities, certificate authorities and transparency logs
+	// of a private Sigstore deployment. Empty: with TLog or Timestamps, Sigstore's public trusted
+	// root (from its TUF repository, network); else none, the key alone.
+	TrustedRoot string
+	// Timestamps requires each Sigstore bundle to carry an RFC 3161 timestamp that verifies
+	// against TrustedRoot's timestamp authorities (what Options.TimestampURL adds). The legacy
+	// layout carries none and is checked without.
+	Timestamps bool
 
 	Keychain authn.Keychain
 	Insecure bool

@@ -12,9 +12,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/scratchkit/scratchkit/internal/defaults"
+	"github.com/scratchkit/scratchkit/internal/redact"
 
 	"github.com/sigstore/cosign/v3/pkg/cosign"
 	cbundle "github.com/sigstore/cosign/v3/pkg/cosign/bundle"
@@ -48,6 +50,8 @@ type signer struct {
 	kp        *keypair
 	cert      []byte // PEM leaf certificate (keyless)
 	tlog      sign.Transparency
+	tsa       *sign.TimestampAuthority
+	tsaURL    string
 	rekorURL  string
 	fulcioURL string
 	isKeyless bool
@@ -84,6 +88,14 @@ func newSigner(ctx context.Context, opts *Options) (*signer, error) {
 	}
 	if opts.TLog || opts.Keyless {
 		s.tlog = sign.NewRekor(&sign.RekorOptions{BaseURL: s.rekorURL, Timeout: 30 * time.Second, Retries: 1, Version: 1})
+	}
+	if opts.TimestampURL != "" {
+		u, err := url.Parse(opts.TimestampURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, fmt.Errorf("timestamp authority (sign.timestamp) %q: want an http(s) URL of an RFC 3161 endpoint, e.g. https://timestamp.sigstore.dev/api/v1/timestamp", redact.Text(opts.TimestampURL))
+		}
+		s.tsaURL = redact.URL(opts.TimestampURL)
+		s.tsa = sign.NewTimestampAuthority(&sign.TimestampAuthorityOptions{URL: opts.TimestampURL, Timeout: 30 * time.Second, Retries: 1})
 	}
 	return s, nil
 }
@@ -143,10 +155,20 @@ func (s *signer) seal(ctx context.Context, content sign.Content) (sealed, error)
 	if s.tlog != nil {
 		bo.TransparencyLogs = []sign.Transparency{s.tlog}
 	}
+	if s.tsa != nil {
+		bo.TimestampAuthorities = []*sign.TimestampAuthority{s.tsa}
+	}
 	pb, err := sign.Bundle(content, s.kp, bo)
 	if err != nil {
 		if s.tlog != nil {
-			return sealed{}, s.networkError("sign and record the signature in Rekor", err)
+			step := "sign and record the signature in Rekor"
+			if s.tsa != nil {
+				step += " and timestamp it at " + s.tsaURL + " (sign.timestamp)"
+			}
+			return sealed{}, s.networkError(step, err)
+		}
+		if s.tsa != nil {
+			return sealed{}, fmt.Errorf("sign: get an RFC 3161 timestamp from %s (sign.timestamp): %w; check that the URL is the authority's timestamp endpoint and that it answers, or unset sign.timestamp", s.tsaURL, err)
 		}
 		return sealed{}, fmt.Errorf("sign: %w", err)
 	}

@@ -1,9 +1,18 @@
 package sign
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
+	"github.com/scratchkit/scratchkit/internal/redact"
 )
 
 // TrustedRootFile is the file Sign writes into dist/ beside the release: the Sigstore trusted
@@ -20,8 +29,10 @@ var KeyOnlyTrustedRoot = []byte(`{"mediaType":"application/vnd.dev.sigstore.trus
 // NeedsTrustedRoot reports whether what opts signs is verified with a trusted root of
 // scratchkit's writing: key-based bundles without a transparency log. Legacy signatures need
 // none, and logged or keyless ones verify against the log's own (public) trusted root.
+// With a timestamp authority the key-only root would not do (it names no authority): such a
+// release needs the deployment's trusted root (sign.trusted_root), or the public one.
 func (o *Options) NeedsTrustedRoot() bool {
-	return o.Format.bundle() && !o.Keyless && !o.TLog
+	return o.Format.bundle() && !o.Keyless && !o.TLog && o.TimestampURL == ""
 }
 
 // WriteTrustedRoot writes KeyOnlyTrustedRoot to path, atomically.
@@ -30,4 +41,68 @@ func WriteTrustedRoot(path string) error {
 		return fmt.Errorf("write the trusted root %s: %w", path, err)
 	}
 	return nil
+}
+
+// maxTrustedRoot bounds a trusted root read from a URL; the public one is about 10 KiB.
+const maxTrustedRoot = 4 << 20
+
+// ReadTrustedRoot reads a Sigstore trusted root (JSON) from a file or an http(s) URL and checks
+// that it parses as one. It returns the bytes as read, to be copied beside a release.
+func ReadTrustedRoot(ctx context.Context, ref string) ([]byte, *root.TrustedRoot, error) {
+	data, err := readRef(ctx, ref, maxTrustedRoot)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the trusted root: %w", err)
+	}
+	tr, err := root.NewTrustedRootFromJSON(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the trusted root %s is not a Sigstore trusted root (application/vnd.dev.sigstore.trustedroot+json): %w", shownRef(ref), err)
+	}
+	return data, tr, nil
+}
+
+// shownRef is a file path as it is, a URL without its userinfo and query.
+func shownRef(ref string) string {
+	if strings.HasPrefix(ref, "https://") || strings.HasPrefix(ref, "http://") {
+		return redact.URL(ref)
+	}
+	return ref
+}
+
+// readRef reads a file, or the body of an http(s) URL, of at most limit bytes.
+func readRef(ctx context.Context, ref string, limit int64) ([]byte, error) {
+	if !strings.HasPrefix(ref, "https://") && !strings.HasPrefix(ref, "http://") {
+		f, err := os.Open(ref)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		data, err := io.ReadAll(io.LimitReader(f, limit+1))
+		if err == nil && int64(len(data)) > limit {
+			err = fmt.Errorf("%s is larger than %d bytes", ref, limit)
+		}
+		return data, err
+	}
+	shown := redact.URL(ref)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ref, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", shown, redact.Error(err))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", shown, redact.Error(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("get %s: %s", shown, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", shown, redact.Error(err))
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("get %s: larger than %d bytes", shown, limit)
+	}
+	return data, nil
 }

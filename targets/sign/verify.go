@@ -268,7 +268,7 @@ type verifiedBundle struct {
 // bundles.
 func (vc *verifier) bundles(ctx context.Context, d name.Digest, digests []name.Digest, want []string, sub Subject, bundlesOf func(name.Digest) ([]foundBundle, error)) ([]Verified, error) {
 	if vc.bco == nil {
-		co, err := bundleCheckOpts(vc.v, vc.opts.TLog)
+		co, err := bundleCheckOpts(ctx, vc.v, vc.opts)
 		if err != nil {
 			return nil, err
 		}

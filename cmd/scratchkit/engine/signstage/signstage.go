@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/scratchkit/scratchkit/cmd/scratchkit/engine"
+	"github.com/scratchkit/scratchkit/internal/atomicfile"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/sign"
 )
@@ -95,7 +96,7 @@ func options(e *engine.Run) (sign.Options, error) {
 		Key: e.Config.Sign.Key, Password: sign.PasswordFromEnv(), Keyless: e.Config.Sign.Keyless, TLog: e.Config.Sign.TLog,
 		Recursive: e.Config.Sign.Recursive, Format: sign.Format(e.Config.Sign.Format),
 		FulcioURL: e.Config.Sign.FulcioURL, RekorURL: e.Config.Sign.RekorURL,
-		IdentityToken: e.Config.Sign.IdentityToken, Insecure: e.Config.Image.Insecure,
+		IdentityToken: e.Config.Sign.IdentityToken, TimestampURL: e.Config.Sign.Timestamp, Insecure: e.Config.Image.Insecure,
 		ResponseTimeout: e.Config.Image.ResponseTimeout.D(), RequestTimeout: e.Config.Image.RequestTimeout.D(),
 		Log: func(f string, a ...any) { e.UI.Info(f, a...) },
 	}
@@ -133,10 +134,25 @@ func publicKey(e *engine.Run) string {
 // trustedRoot writes dist/trusted_root.json when what was signed verifies against a trusted
 // root of scratchkit's writing (key-based bundles, no transparency log), so that cosign v2.6.3
 // and later verify offline with --trusted-root; else it removes an earlier run's.
+//
+// With sign.trusted_root (a private Sigstore deployment's), that trusted root is what is copied
+// there instead, whatever was signed.
 func trustedRoot(e *engine.Run, rec *artifacts.Artifacts, opts sign.Options) error {
 	p := filepath.Join(e.DistDir(), sign.TrustedRootFile)
 	rec.TrustedRoot = ""
-	if !opts.NeedsTrustedRoot() || (len(rec.Signatures) == 0 && rec.Checksums == nil) {
+	signed := len(rec.Signatures) > 0 || rec.Checksums != nil
+	if ref := trustedRootRef(e); ref != "" && signed {
+		data, _, err := sign.ReadTrustedRoot(context.Background(), ref)
+		if err != nil {
+			return fmt.Errorf("%s: sign.trusted_root: %w", e.Config.Where("sign.trusted_root"), err)
+		}
+		if err := atomicfile.WriteFile(p, data, 0o644); err != nil {
+			return fmt.Errorf("write the trusted root %s: %w", e.Rel(p), err)
+		}
+		rec.TrustedRoot = e.Rel(p)
+		return nil
+	}
+	if !opts.NeedsTrustedRoot() || !signed {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove the stale %s: %w", e.Rel(p), err)
 		}
@@ -147,6 +163,15 @@ func trustedRoot(e *engine.Run, rec *artifacts.Artifacts, opts sign.Options) err
 	}
 	rec.TrustedRoot = e.Rel(p)
 	return nil
+}
+
+// trustedRootRef is sign.trusted_root: a URL as it is, a file relative to the project.
+func trustedRootRef(e *engine.Run) string {
+	ref := e.Config.Sign.TrustedRoot
+	if ref == "" || strings.HasPrefix(ref, "https://") || strings.HasPrefix(ref, "http://") {
+		return ref
+	}
+	return e.Abs(ref)
 }
 
 // checksums writes dist/SHA256SUMS of every binary and SBOM and signs it like cosign sign-blob.
@@ -225,7 +250,11 @@ func report(e *engine.Run, rec *artifacts.Artifacts) {
 		}
 	}
 	if rec.TrustedRoot != "" {
-		rows = append(rows, []string{"verifiers", "trusted root (key only)", "", rec.TrustedRoot})
+		what := "trusted root (key only)"
+		if e.Config.Sign.TrustedRoot != "" {
+			what = "trusted root (sign.trusted_root)"
+		}
+		rows = append(rows, []string{"verifiers", what, "", rec.TrustedRoot})
 	}
 	if len(rows) > 0 {
 		e.UI.Table([]string{"IMAGE", "KIND", "SUBJECT", "WHERE"}, rows)
@@ -278,9 +307,11 @@ func VerifySignatures(ctx context.Context, e *engine.Run) error {
 	if err != nil {
 		return err
 	}
-	verified, verr := sign.VerifyImages(ctx, sign.VerifyOptions{PublicKey: pub, Recursive: e.Config.Sign.Recursive, TLog: e.Config.Sign.TLog,
+	vo := sign.VerifyOptions{PublicKey: pub, Recursive: e.Config.Sign.Recursive, TLog: e.Config.Sign.TLog,
 		Format: sign.Format(e.Config.Sign.Format), Insecure: e.Config.Image.Insecure,
-		ResponseTimeout: e.Config.Image.ResponseTimeout.D(), RequestTimeout: e.Config.Image.RequestTimeout.D()}, subjects)
+		TrustedRoot: trustedRootRef(e), Timestamps: e.Config.Sign.Timestamp != "",
+		ResponseTimeout: e.Config.Image.ResponseTimeout.D(), RequestTimeout: e.Config.Image.RequestTimeout.D()}
+	verified, verr := sign.VerifyImages(ctx, vo, subjects)
 	e.UI.Heading("Verify signatures")
 	for _, v := range verified {
 		what := v.Kind
@@ -295,7 +326,7 @@ func VerifySignatures(ctx context.Context, e *engine.Run) error {
 	}
 	if c := rec.Checksums; c != nil {
 		if c.Bundle != "" {
-			if err := sign.VerifyBlobBundle(ctx, pub, e.Abs(c.Path), e.Abs(c.Bundle), e.Config.Sign.TLog); err != nil {
+			if err := sign.VerifyBlobBundleWith(ctx, vo, e.Abs(c.Path), e.Abs(c.Bundle)); err != nil {
 				errs = append(errs, err)
 			} else {
 				e.UI.OK("%s signed, bundle format (%s)", c.Path, c.Bundle)
