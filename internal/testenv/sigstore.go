@@ -7,15 +7,16 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/scratchkit/scratchkit/internal/netns"
 	"github.com/sigstore/sigstore-go/pkg/root"
 )
 
@@ -32,29 +33,19 @@ type TSA struct {
 	Chain []*x509.Certificate
 }
 
-// tsaLock serializes timestamp-servers across test processes: timestamp-server v2.1 serves its
-// Prometheus metrics on :2112, a port no flag moves, and exits when it is taken.
-const tsaLock = "/tmp/scratchkit-timestamp-server.lock"
-
-// StartTSA starts timestamp-server on a free loopback port for the duration of t and fetches
-// its certificate chain. Only one runs on the machine at a time (see tsaLock): StartTSA waits
-// for another test's to stop.
+// StartTSA starts timestamp-server for the duration of t, in a network namespace of its own
+// (timestamp-server v2.1 serves Prometheus metrics on :2112, every interface, a port no flag
+// moves): only a forwarder on 127.0.0.1 reaches it, and its metrics port never touches the
+// host's interfaces. It fetches the authority's certificate chain. It needs root (unshare,
+// setns).
 func StartTSA(t testing.TB) *TSA {
 	t.Helper()
 	bin := Tool(t, "timestamp-server")
-	lock, err := os.OpenFile(tsaLock, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatalf("lock %s: %v", tsaLock, err)
-	}
-	t.Cleanup(func() { lock.Close() }) // after the server's cleanup below: closing releases the lock
-	base := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	port := base[len("http://127.0.0.1:"):]
-	logs := startService(t, "timestamp-server", bin, "serve", "--host", "127.0.0.1", "--port", port,
+	addr, logs := startConfined(t, "timestamp-server", "127.0.0.1:3000", bin, "serve", "--host", "127.0.0.1", "--port", "3000",
 		"--timestamp-signer", "memory", "--disable-ntp-monitoring", "--log-type", "prod")
+	base := "http://" + addr
 	var chain []byte
+	var err error
 	waitFor(t, "timestamp-server", logs, func() bool {
 		chain, err = get(base + "/api/v1/timestamp/certchain")
 		return err == nil
@@ -71,6 +62,60 @@ func StartTSA(t testing.TB) *TSA {
 		t.Fatalf("timestamp-server served a chain of %d certificates, want leaf … root:\n%s", len(tsa.Chain), chain)
 	}
 	return tsa
+}
+
+// startConfined starts a service in a new network namespace with only a loopback interface
+// (unshare --net, then lo up, then exec: the service keeps the pid), listening at inner there,
+// and returns host:port of a forwarder on 127.0.0.1 that carries each connection into it, and
+// the service's output so far.
+func startConfined(t testing.TB, what, inner, bin string, args ...string) (string, func() string) {
+	t.Helper()
+	Root(t)
+	Tool(t, "unshare")
+	Tool(t, "ip")
+	var buf syncBuffer
+	cmd := exec.Command("unshare", append([]string{"--net", "--", "sh", "-c", `ip link set lo up && exec "$0" "$@"`, bin}, args...)...)
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", what, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() {
+		cancel()
+		l.Close()
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("%s's output:\n%s", what, buf.String())
+		}
+	})
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				s, err := netns.Dial(ctx, cmd.Process.Pid, inner)
+				if err != nil {
+					return
+				}
+				defer s.Close()
+				done := make(chan struct{}, 2)
+				go func() { _, _ = io.Copy(s, c); done <- struct{}{} }()
+				go func() { _, _ = io.Copy(c, s); done <- struct{}{} }()
+				<-done
+			}()
+		}
+	}()
+	return l.Addr().String(), buf.String
 }
 
 // Authority is the TSA as a trusted root names it.
@@ -108,24 +153,6 @@ func (r TrustedRoot) Write(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// startService starts a long-running service for the duration of t and returns its output so
-// far, for messages.
-func startService(t testing.TB, what, bin string, args ...string) func() string {
-	t.Helper()
-	var buf syncBuffer
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout = &buf
-	cmd.Stderr = &buf
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", what, err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_, _ = cmd.Process.Wait()
-	})
-	return buf.String
 }
 
 // waitFor polls up until it reports true, for at most 30 seconds.
