@@ -302,7 +302,7 @@ func newPlan(spec Spec) (*plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("image.ports[%d]: %w", i, err)
 		}
-		p.ports = append(p.ports, norm)
+		p.ports = append(p.ports, norm.String())
 	}
 	if spec.Workdir != "" && !path.IsAbs(spec.Workdir) {
 		return nil, fmt.Errorf("image.workdir %q: want an absolute path", spec.Workdir)
@@ -367,23 +367,33 @@ func CheckUser(u, base string) (string, error) {
 	return u, nil
 }
 
-// ParsePort normalises an exposed port, "8080" to "8080/tcp", and checks the number and the
-// protocol. The error starts with s quoted and says what to write.
-func ParsePort(s string) (string, error) {
+// Port is an exposed port: its number and protocol (tcp, udp or sctp).
+type Port struct {
+	Number uint16
+	Proto  string
+}
+
+// String is the port as an image config's ExposedPorts key: 8080/tcp.
+func (p Port) String() string { return fmt.Sprintf("%d/%s", p.Number, p.Proto) }
+
+// ParsePort reads an exposed port, "8080" (tcp) or "53/udp", as the configuration and an image
+// config's ExposedPorts write it, and checks the number and the protocol. The error starts
+// with s quoted and says what to write.
+func ParsePort(s string) (Port, error) {
 	num, proto, ok := strings.Cut(s, "/")
 	if !ok {
 		proto = "tcp"
 	}
 	n, err := strconv.ParseUint(num, 10, 16)
 	if err != nil || n == 0 {
-		return "", fmt.Errorf("%q is not a port: want a number 1-65535 with an optional /tcp, /udp or /sctp, e.g. 8080 or 8080/tcp", s)
+		return Port{}, fmt.Errorf("%q is not a port: want a number 1-65535 with an optional /tcp, /udp or /sctp, e.g. 8080 or 8080/tcp", s)
 	}
 	switch proto = strings.ToLower(proto); proto {
 	case "tcp", "udp", "sctp":
 	default:
-		return "", fmt.Errorf("%q: protocol %q: want tcp, udp or sctp", s, proto)
+		return Port{}, fmt.Errorf("%q: protocol %q: want tcp, udp or sctp", s, proto)
 	}
-	return fmt.Sprintf("%d/%s", n, proto), nil
+	return Port{Number: uint16(n), Proto: proto}, nil
 }
 
 // CheckVolume checks a volume the image declares (and any directory mounted into its

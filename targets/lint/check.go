@@ -653,14 +653,14 @@ func (i *Image) checkPorts(pol Policy) Finding {
 		strings.Join(what, " and "), i.user, first)}
 }
 
-// portNumber is the number of an exposed port ("8080/tcp"), -1 when it has none.
+// portNumber is the number of an exposed port ("8080/tcp", image.ParsePort), -1 when it is not
+// one.
 func portNumber(p string) int {
-	num, _, _ := strings.Cut(p, "/")
-	n, err := strconv.Atoi(num)
+	port, err := image.ParsePort(p)
 	if err != nil {
 		return -1
 	}
-	return n
+	return int(port.Number)
 }
 
 // portList writes "port 80" or "ports 80, 443 and 53/udp".
