@@ -37,7 +37,7 @@ sign:
   timestamp: ` + tsa.URL + `
   trusted_root: sigstore/trusted_root.json
 `})
-	env := []string{"DOCKER_CONFIG=" + reg.DockerConfig(t), "KO_DOCKER_REPO=" + reg.Host + "/team", "COSIGN_PASSWORD=pw", "HOME=" + t.TempDir()}
+	env := []string{"DOCKER_CONFIG=" + reg.DockerConfig(t), "KO_DOCKER_REPO=" + reg.Host + "/team", "COSIGN_PASSWORD=pw"}
 	mustRun(t, dir, env, "keygen")
 	mustRun(t, dir, env, "release")
 	rec := record(t, dir)
