@@ -341,6 +341,16 @@ type PGO struct {
 	CAFile string `yaml:"ca_file"`
 	// Insecure skips TLS verification (only when asked).
 	Insecure bool `yaml:"insecure"`
+	// Check measures a new profile on pgo.workload before pgo places it, as the pgoCheck target
+	// does: off; report (measure, place, report); or enforce (refuse, keeping the current file, a
+	// profile measurably worse than the current one, or than none when none is placed).
+	Check string `yaml:"check" default:"off"`
+	// CheckRounds is how many rounds each comparison of the check runs (at least 2).
+	CheckRounds int `yaml:"check_rounds" default:"6"`
+	// CheckWindow is each round's measured window, after CheckWarmup of load.
+	CheckWindow Duration `yaml:"check_window" default:"3s"`
+	// CheckWarmup is the load before each round's window.
+	CheckWarmup Duration `yaml:"check_warmup" default:"1s"`
 }
 
 // Endpoint is one pprof endpoint; in YAML either a URL or a mapping.

@@ -233,6 +233,8 @@ func TestFileErrors(t *testing.T) {
 		{"bad body", "smoke:\n  images:\n    hello:\n      probes:\n        - http: {port: 8080, body: \"[\"}\n", []string{"smoke.images.hello.probes[0].http.body", "regular expression"}},
 		{"bad host", "smoke:\n  images:\n    hello:\n      http: {port: 8080, host: \"a b\"}\n", []string{"smoke.images.hello.http.host", "Host header"}},
 		{"bad endpoint", "pgo:\n  endpoints: [10.0.0.7:6060]\n", []string{"pgo.endpoints[0]", "http://"}},
+		{"bad check", "pgo:\n  check: always\n", []string{"scratchkit.yaml:2", "pgo.check", "enforce"}},
+		{"one check round", "pgo:\n  check_rounds: 1\n", []string{"scratchkit.yaml:2", "pgo.check_rounds", "at least 2"}},
 		{"syntax", "dist: [\n", []string{"scratchkit.yaml"}},
 		{"duplicate names", "builds:\n  - {name: a, main: ./a}\n  - {name: a, main: ./b}\n", []string{"builds[1].name", "builds[0]"}},
 		{"dist dot", "dist: .\n", []string{"dist", "folder of its own"}},

@@ -343,6 +343,17 @@ func checkPGO(pg config.PGO, bad func(string, string, ...any)) {
 	if pg.Retries < 0 {
 		bad("pgo.retries", "%d: want 0 or more", pg.Retries)
 	}
+	switch pg.Check {
+	case "", "off", "report", "enforce":
+	default:
+		bad("pgo.check", "%q: want off, report (measure, then place) or enforce (refuse a profile measured worse)", pg.Check)
+	}
+	if pg.CheckRounds < 2 {
+		bad("pgo.check_rounds", "%d: want at least 2 (the spread needs two rounds)", pg.CheckRounds)
+	}
+	if pg.CheckWindow.D() <= 0 {
+		bad("pgo.check_window", "%s: want a positive duration, e.g. 3s", pg.CheckWindow.D())
+	}
 }
 
 // checkPlatforms parses the platforms list at key path path, once, and keeps what it read for
