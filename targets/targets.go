@@ -57,6 +57,9 @@ func Smoke(ctx context.Context) error { return run.Run(ctx, "smoke", "", false) 
 // PGO collects CPU profiles, validates and merges them, and places default.pgo for each build.
 func PGO(ctx context.Context) error { return run.Run(ctx, "pgo", "", false) }
 
+// PGOCheck measures what a new profile buys on pgo.workload, built with and without it side by side, and places nothing.
+func PGOCheck(ctx context.Context) error { return run.Run(ctx, "pgoCheck", "", false) }
+
 // Resolve runs Image, then writes resolve.files with each ko://<import path> replaced by that image's reference by digest.
 func Resolve(ctx context.Context) error { return run.Run(ctx, "resolve", "", false) }
 

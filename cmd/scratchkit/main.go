@@ -81,6 +81,8 @@ func commands() []command {
 			run: func(ctx context.Context, e *engine.Run, _ string) error { return e.Smoke(ctx) }},
 		{name: "pgo", doc: "PGO collects CPU profiles, validates and merges them, and places default.pgo for each build.",
 			run: func(ctx context.Context, e *engine.Run, _ string) error { return e.PGO(ctx) }},
+		{name: "pgoCheck", doc: "PGOCheck measures what a new profile buys on pgo.workload, built with and without it side by side, and places nothing.",
+			run: func(ctx context.Context, e *engine.Run, _ string) error { return e.PGOCheck(ctx) }},
 		{name: "resolve", doc: "Resolve runs Image, then writes resolve.files with each ko://<import path> replaced by that image's reference by digest.",
 			run: func(ctx context.Context, e *engine.Run, _ string) error { return e.Resolve(ctx) }},
 		{name: "dockerfile", noDist: true, doc: "Dockerfile writes the equivalent multi-stage Dockerfile, for teams that must keep one.",

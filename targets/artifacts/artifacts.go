@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
 	"github.com/scratchkit/scratchkit/internal/redact"
 	"github.com/scratchkit/scratchkit/targets/binary"
+	"github.com/scratchkit/scratchkit/targets/pgo"
 	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/vuln"
 )
@@ -39,6 +41,35 @@ type Artifacts struct {
 	TrustedRoot string `json:"trusted_root,omitempty"`
 	// Resolved is the YAML stream the resolve target wrote.
 	Resolved *Resolved `json:"resolved,omitempty"`
+	// PGOChecks are what profiles were measured to buy (pgoCheck, or pgo with pgo.check), the
+	// latest per build and profile digest, newest last; kept across builds, so the provenance
+	// of an image built with a checked profile carries its figures.
+	PGOChecks []pgo.CheckReport `json:"pgo_checks,omitempty"`
+}
+
+// MaxPGOChecks bounds the checks the record keeps.
+const MaxPGOChecks = 16
+
+// AddPGOCheck records c, replacing an earlier check of the same build and profile, and drops
+// the oldest beyond MaxPGOChecks.
+func (a *Artifacts) AddPGOCheck(c pgo.CheckReport) {
+	a.PGOChecks = slices.DeleteFunc(a.PGOChecks, func(o pgo.CheckReport) bool {
+		return o.Build == c.Build && o.Candidate == c.Candidate
+	})
+	a.PGOChecks = append(a.PGOChecks, c)
+	if over := len(a.PGOChecks) - MaxPGOChecks; over > 0 {
+		a.PGOChecks = slices.Delete(a.PGOChecks, 0, over)
+	}
+}
+
+// PGOCheck is the latest check of the profile with this sha256 (any build), or nil.
+func (a *Artifacts) PGOCheck(sha256 string) *pgo.CheckReport {
+	for i := len(a.PGOChecks) - 1; i >= 0; i-- {
+		if sha256 != "" && a.PGOChecks[i].Candidate == sha256 {
+			return &a.PGOChecks[i]
+		}
+	}
+	return nil
 }
 
 // Binary is one built binary.
@@ -58,6 +89,8 @@ type Binary struct {
 	Linkage string `json:"linkage,omitempty"`
 	// PGO is the profile the build used, if any.
 	PGO string `json:"pgo,omitempty"`
+	// PGOSHA256 is the sha256 of that profile's bytes when it was built.
+	PGOSHA256 string `json:"pgo_sha256,omitempty"`
 	// GlibcRuntime are the C functions the linker warned need glibc's shared libraries at run
 	// time (getaddrinfo, getpwnam, dlopen, …): Verify's nss check names them.
 	GlibcRuntime []string `json:"glibc_runtime,omitempty"`

@@ -97,7 +97,8 @@ type RoundResult struct {
 
 // Comparison is the measured result of a Pair.
 type Comparison struct {
-	A, B string // variant names; the ratios are B/A
+	A string `json:"a"` // variant names; the ratios are B/A
+	B string `json:"b"`
 	// CPUPerOp is B's CPU time per operation over A's: below 1, B is cheaper.
 	CPUPerOp Ratio `json:"cpu_per_op"`
 	// Throughput is B's operations per second over A's: above 1, B answered more. It says
@@ -105,8 +106,10 @@ type Comparison struct {
 	// (Utilization near 1); otherwise the load generator was the limit.
 	Throughput Ratio `json:"throughput"`
 	// Medians of the rounds.
-	ACPUPerOp, BCPUPerOp     time.Duration `json:"-"`
-	AThroughput, BThroughput float64       `json:"-"`
+	ACPUPerOp   time.Duration `json:"a_cpu_per_op_ns"`
+	BCPUPerOp   time.Duration `json:"b_cpu_per_op_ns"`
+	AThroughput float64       `json:"a_ops_per_second"`
+	BThroughput float64       `json:"b_ops_per_second"`
 	// Utilization is the median share of one CPU the two copies used together in a window.
 	Utilization float64       `json:"utilization"`
 	Rounds      []RoundResult `json:"-"`

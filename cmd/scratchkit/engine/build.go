@@ -107,8 +107,15 @@ func (e *Run) build(ctx context.Context) error {
 		}
 		if p := pgoFile(r.Build); p != "" {
 			b.PGO = e.Rel(p)
+			if data, err := os.ReadFile(p); err == nil {
+				b.PGOSHA256 = sha256Hex(data)
+			}
 		}
 		rec.Binaries = append(rec.Binaries, b)
+	}
+	// What profiles were measured to buy outlives a rebuild: the provenance reads it.
+	if prev, err := artifacts.Load(dist); err == nil {
+		rec.PGOChecks = prev.PGOChecks
 	}
 	// Keep the previous record for Verify's size comparison.
 	if prev, err := os.ReadFile(artifacts.Path(dist)); err == nil {

@@ -3,9 +3,17 @@ package engine
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+
+	"github.com/google/pprof/profile"
+
+	"github.com/scratchkit/scratchkit/internal/atomicfile"
 
 	"github.com/scratchkit/scratchkit/cmd/scratchkit/render"
 	"github.com/scratchkit/scratchkit/targets/gobuild"
@@ -14,10 +22,27 @@ import (
 )
 
 // PGO collects CPU profiles (live endpoints, files, or a local workload), validates and merges
-// them, and places default.pgo next to each main package; a failed run changes nothing.
-func (e *Run) PGO(ctx context.Context) error { return e.Stage(ctx, StagePGO, e.pgo) }
+// them, and places default.pgo next to each main package; a failed run changes nothing. With
+// pgo.check set, it measures the new profile first (see PGOCheck) and, under enforce, keeps the
+// current file when the new one measured worse.
+func (e *Run) PGO(ctx context.Context) error {
+	return e.Stage(ctx, StagePGO, func(ctx context.Context) error { return e.pgo(ctx, e.Config.PGO.Check) })
+}
 
-func (e *Run) pgo(ctx context.Context) error {
+// PGOCheck collects a profile as PGO does and measures what it buys on pgo.workload (the
+// service built without it, with it, and with the placed profile, side by side), records the
+// result in artifacts.json, and places nothing.
+func (e *Run) PGOCheck(ctx context.Context) error {
+	return e.Stage(ctx, StagePGOCheck, func(ctx context.Context) error { return e.pgo(ctx, modeMeasure) })
+}
+
+// modeMeasure is pgoCheck's: measure, record, place nothing.
+const modeMeasure = "measure"
+
+func (e *Run) pgo(ctx context.Context, mode string) error {
+	if mode == "" {
+		mode = pgo.ModeOff
+	}
 	c := e.Config.PGO
 	if len(c.Endpoints) == 0 && len(c.Files) == 0 && c.Workload == nil {
 		return fmt.Errorf("pgo: nothing to profile: set pgo.endpoints (or SCRATCHKIT_PGO_ENDPOINTS) to your services' pprof addresses, pgo.files to collected profiles, or pgo.workload to profile a local run")
@@ -98,15 +123,24 @@ func (e *Run) pgo(ctx context.Context) error {
 	for n := range want {
 		return e.Config.Errorf("pgo.builds", "%q is not a build; builds are named in builds[].name (or after their main package)", n)
 	}
-	res, err := pgo.Refresh(ctx, opts, targets, pgo.PlaceOptions{Dir: filepath.Join(e.DistDir(), "pgo"), MainModule: module}, e.Dir)
-	e.UI.Heading("PGO")
-	if werr := render.PGOReport(e.UI.Out, res.Report); werr != nil && err == nil {
-		err = werr
+	place := pgo.PlaceOptions{Dir: filepath.Join(e.DistDir(), "pgo"), MainModule: module}
+	var placements []pgo.Placement
+	if mode == pgo.ModeOff {
+		res, err := pgo.Refresh(ctx, opts, targets, place, e.Dir)
+		e.UI.Heading("PGO")
+		if werr := render.PGOReport(e.UI.Out, res.Report); werr != nil && err == nil {
+			err = werr
+		}
+		if err != nil {
+			return fmt.Errorf("%w (every existing profile is unchanged)", err)
+		}
+		placements = res.Placements
+	} else {
+		if placements, err = e.pgoChecked(ctx, mode, opts, builds, targets, place); err != nil || mode == modeMeasure {
+			return err
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("%w (every existing profile is unchanged)", err)
-	}
-	for _, p := range res.Placements {
+	for _, p := range placements {
 		state := "unchanged"
 		if p.Changed {
 			state = "written"
@@ -151,4 +185,176 @@ func (e *Run) dependencyPGO(b *gobuild.Build) {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// pgoChecked collects, measures the profile (pgo.check), records the result, and places the
+// profile unless mode is modeMeasure or enforce refuses it.
+func (e *Run) pgoChecked(ctx context.Context, mode string, opts pgo.Options, builds []gobuild.Build, targets []pgo.Target, place pgo.PlaceOptions) ([]pgo.Placement, error) {
+	key := "pgo.check"
+	if mode == modeMeasure {
+		key = "pgoCheck"
+	}
+	w := e.Config.PGO.Workload
+	switch {
+	case w == nil || w.Build == "":
+		return nil, e.Config.Errorf("pgo.workload.build", "%s rebuilds the service with and without the profile and runs both: set pgo.workload.build to the build to run (with args, pprof, ready and urls)", key)
+	case len(w.URLs) == 0:
+		return nil, e.Config.Errorf("pgo.workload.urls", "%s counts operations with the built-in load generator: list the requests of your workload under pgo.workload.urls (a load command cannot be counted)", key)
+	}
+	var b *gobuild.Build
+	for i := range builds {
+		if builds[i].Name == w.Build {
+			b = &builds[i]
+		}
+	}
+	if b == nil {
+		return nil, e.Config.Errorf("pgo.workload.build", "%q is not a build; builds are named in builds[].name (or after their main package)", w.Build)
+	}
+	p, inputs, err := pgo.Collect(ctx, opts)
+	report := pgo.Summarize(p, inputs, 10)
+	e.UI.Heading("PGO")
+	if werr := render.PGOReport(e.UI.Out, report); werr != nil && err == nil {
+		err = werr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w (every existing profile is unchanged)", err)
+	}
+	copts, err := e.checkVariants(ctx, b, p)
+	if err != nil {
+		return nil, fmt.Errorf("pgo: check: %w (every existing profile is unchanged)", err)
+	}
+	copts.Build = b.Name
+	copts.Measure = pgo.MeasureOptions{
+		Workload: pgo.Workload{Command: append([]string{copts.None.Binary}, w.Args...), Dir: e.Dir, Env: w.Env,
+			Ready: w.Ready, ReadyTimeout: w.ReadyTimeout.D(), URLs: w.URLs, Rate: w.Rate, Concurrency: w.Concurrency},
+		Addrs:  workloadAddrs(w.Ready, w.Pprof, w.URLs),
+		Rounds: e.Config.PGO.CheckRounds, Duration: e.Config.PGO.CheckWindow.D(), Warmup: e.Config.PGO.CheckWarmup.D(),
+		Log: func(f string, a ...any) { e.UI.Info(f, a...) },
+	}
+	if copts.Measure.Warmup == 0 {
+		copts.Measure.Warmup = -1 // pgo.check_warmup: 0s means none
+	}
+	e.UI.Info("pgo: check: %d rounds of %s for each of %d comparisons, two copies side by side", copts.Measure.Rounds, copts.Measure.Duration, 2+len(optional(copts.Current)))
+	rep, err := pgo.Check(ctx, copts)
+	if err != nil {
+		return nil, fmt.Errorf("%w (every existing profile is unchanged)", err)
+	}
+	var placements []pgo.Placement
+	switch mode {
+	case modeMeasure:
+		rep.Decision = "measured"
+	default:
+		placements, err = pgo.PlaceChecked(p, rep, mode, targets, place)
+		rep.Decision = "placed"
+		if err != nil {
+			rep.Decision = "kept"
+			if !errors.As(err, new(*pgo.CheckError)) {
+				rep.Decision = "failed"
+				err = fmt.Errorf("%w (every existing profile is unchanged)", err)
+			}
+		}
+	}
+	e.UI.Heading("PGO check")
+	if werr := render.PGOCheck(e.UI.Out, rep); werr != nil && err == nil {
+		err = werr
+	}
+	if rerr := e.recordCheck(rep); rerr != nil && err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return placements, nil
+}
+
+func optional[T any](p *T) []T {
+	if p == nil {
+		return nil
+	}
+	return []T{*p}
+}
+
+// recordCheck adds the check to artifacts.json.
+func (e *Run) recordCheck(rep pgo.CheckReport) error {
+	rec, err := e.Record()
+	if err != nil {
+		return err
+	}
+	rec.AddPGOCheck(rep)
+	return e.Save()
+}
+
+// checkVariants builds b for the host three ways under dist/pgo/check: without a profile, with
+// the candidate p, and with the profile placed for it now (if any).
+func (e *Run) checkVariants(ctx context.Context, b *gobuild.Build, p *profile.Profile) (pgo.CheckOptions, error) {
+	var out pgo.CheckOptions
+	dir := filepath.Join(e.DistDir(), "pgo", "check")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return out, err
+	}
+	data, err := pgo.Encode(p)
+	if err != nil {
+		return out, err
+	}
+	candidate := filepath.Join(dir, "candidate.pgo")
+	if err := atomicfile.WriteFile(candidate, data, 0o644); err != nil {
+		return out, err
+	}
+	variant := func(name, profile string) gobuild.Build {
+		v := *b
+		v.Name, v.PGO, v.Platforms = b.Name+"."+name, profile, []platform.Platform{platform.Host()}
+		return v
+	}
+	builds := []gobuild.Build{variant("none", "off"), variant("candidate", candidate)}
+	current := pgoFile(b)
+	if current == "" && !b.InModule && fileExists(depProfile(e, b.Name)) {
+		current = depProfile(e, b.Name)
+	}
+	if current != "" {
+		builds = append(builds, variant("current", current))
+	}
+	env, err := e.GoEnviron(ctx)
+	if err != nil {
+		return out, err
+	}
+	e.UI.Info("pgo: check: building %s without a profile, with the new one%s (a new profile recompiles the standard library once)", b.Name, map[bool]string{true: " and with " + e.Rel(current)}[current != ""])
+	opts := gobuild.Options{Dist: dir, Env: env}
+	if e.Verbose {
+		opts.Verbose = stderr
+	}
+	results, err := gobuild.Run(ctx, builds, opts)
+	if err != nil {
+		return out, fmt.Errorf("build the variants to measure: %w", err)
+	}
+	out.None = pgo.Variant{Name: "none", Binary: results[0].Path}
+	out.Candidate = pgo.Variant{Name: "candidate", Binary: results[1].Path, Profile: sha256Hex(data)}
+	if current != "" {
+		cur, err := os.ReadFile(current)
+		if err != nil {
+			return out, err
+		}
+		out.Current = &pgo.Variant{Name: "current", Binary: results[2].Path, Profile: sha256Hex(cur)}
+	}
+	return out, nil
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// workloadAddrs are the host:port addresses a workload names (its ready URL, pprof, its
+// requests), each once: a check gives each copy of the service fresh ports for them.
+func workloadAddrs(ready, pprof string, urls []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range append([]string{ready, pprof}, urls...) {
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" || seen[u.Host] {
+			continue
+		}
+		seen[u.Host] = true
+		out = append(out, u.Host)
+	}
+	return out
 }

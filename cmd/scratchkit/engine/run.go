@@ -42,6 +42,7 @@ const (
 	StageImage      = "image"
 	StageSmoke      = "smoke"
 	StagePGO        = "pgo"
+	StagePGOCheck   = "pgoCheck"
 	StageDockerfile = "dockerfile"
 	StageResolve    = "resolve"
 	StageSummary    = "summary"

@@ -214,3 +214,36 @@ func TestGoldenPGO(t *testing.T) {
 	}
 	golden(t, "pgo-empty.txt", b.Bytes())
 }
+
+func TestGoldenPGOCheck(t *testing.T) {
+	ratio := func(mean, lo, hi, min, max float64) pgo.Ratio {
+		return pgo.Ratio{Mean: mean, Lo: lo, Hi: hi, Min: min, Max: max, N: 6}
+	}
+	cmp := func(a, b string, cpu, tput pgo.Ratio, ac, bc time.Duration) pgo.Comparison {
+		return pgo.Comparison{A: a, B: b, CPUPerOp: cpu, Throughput: tput, ACPUPerOp: ac, BCPUPerOp: bc, AThroughput: 9000, BThroughput: 9800, Utilization: 0.97}
+	}
+	base := pgo.CheckReport{
+		Build: "docs", Candidate: "0123456789abcdef0123", CPUs: 2, CPUModel: "AMD EPYC", Pinned: true, Rounds: 6, Window: "3s",
+		Workload:  "docs -addr 127.0.0.1:18090; GET http://127.0.0.1:18090/transform in turn, as fast as 4 connections go",
+		Control:   cmp("none", "none", ratio(1.004, 0.990, 1.018, 0.982, 1.030), ratio(0.998, 0.985, 1.011, 0.97, 1.02), 52340*time.Nanosecond, 52551*time.Nanosecond),
+		Precision: 0.018,
+		VsNone:    cmp("none", "candidate", ratio(0.874, 0.860, 0.889, 0.851, 0.897), ratio(1.140, 1.120, 1.161, 1.10, 1.18), 52340*time.Nanosecond, 45745*time.Nanosecond),
+		Verdict:   pgo.VerdictGain, Decision: "placed",
+	}
+	var b bytes.Buffer
+	if err := render.PGOCheck(&b, base); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "pgocheck-gain.txt", b.Bytes())
+
+	kept := base
+	kept.Current = "fedcba9876543210fedc"
+	vs := cmp("current", "candidate", ratio(1.082, 1.061, 1.103, 1.05, 1.11), ratio(0.925, 0.91, 0.94, 0.90, 0.95), 45745*time.Nanosecond, 49496*time.Nanosecond)
+	kept.VsCurrent, kept.VerdictCurrent, kept.Decision = &vs, pgo.VerdictLoss, "kept"
+	kept.VsNone.CPUPerOp, kept.Verdict = ratio(0.995, 0.980, 1.010, 0.97, 1.02), pgo.VerdictNone
+	b.Reset()
+	if err := render.PGOCheck(&b, kept); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "pgocheck-kept.txt", b.Bytes())
+}
