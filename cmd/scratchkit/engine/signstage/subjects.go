@@ -350,9 +350,36 @@ func platformProvenance(ctx context.Context, e *engine.Run, rec *artifacts.Artif
 	p.Parameters["linkage"] = bin.Linkage
 	p.Parameters["main"] = bin.Main
 	p.Parameters["settings"] = b.settings
+	if pg := pgoParameter(rec, bin); pg != nil {
+		p.Parameters["pgo"] = pg
+	}
 	p.GoVersion = b.goVersion
 	addDeps(p, b.deps)
 	return p, nil
+}
+
+// pgoParameter is what the provenance says about the profile a binary was built with: its file
+// and sha256 and, when a check measured that profile, what it was measured to buy (the ratios,
+// the A/A precision, the verdicts, the workload, the machine). Nil for a build without one.
+func pgoParameter(rec *artifacts.Artifacts, bin *artifacts.Binary) map[string]any {
+	if bin.PGO == "" {
+		return nil
+	}
+	out := map[string]any{"profile": bin.PGO, "sha256": bin.PGOSHA256}
+	if c := rec.PGOCheck(bin.PGOSHA256); c != nil {
+		check := map[string]any{
+			"workload": c.Workload, "cpus": c.CPUs, "rounds": c.Rounds, "window": c.Window, "pinned": c.Pinned,
+			"precision": c.Precision, "verdict": string(c.Verdict), "decision": c.Decision,
+			"vs_none": map[string]any{"cpu_per_op": c.VsNone.CPUPerOp, "throughput": c.VsNone.Throughput},
+			"started": c.Started.Format(time.RFC3339),
+		}
+		if c.VsCurrent != nil {
+			check["vs_previous"] = map[string]any{"sha256": c.Current, "cpu_per_op": c.VsCurrent.CPUPerOp,
+				"throughput": c.VsCurrent.Throughput, "verdict": string(c.VerdictCurrent)}
+		}
+		out["check"] = check
+	}
+	return out
 }
 
 // indexProvenance describes how an index was built: for each platform its manifest, its binary
@@ -368,6 +395,9 @@ func indexProvenance(ctx context.Context, e *engine.Run, rec *artifacts.Artifact
 				return nil, fmt.Errorf("sign: provenance of %s: %w", img.Name, err)
 			}
 			entry["linkage"], entry["main"], entry["settings"] = bin.Linkage, bin.Main, b.settings
+			if pg := pgoParameter(rec, bin); pg != nil {
+				entry["pgo"] = pg
+			}
 			if p.GoVersion == "" {
 				p.GoVersion = b.goVersion
 			}
