@@ -37,7 +37,7 @@ func Lint() error {
 	if err := sh.RunV("go", "vet", "./..."); err != nil {
 		return err
 	}
-	for _, dir := range []string{"examples/hello", "examples/hello/magefiles", "examples/pipeline/magefiles", "examples/slides/magefiles"} {
+	for _, dir := range []string{"examples/hello", "examples/hello/magefiles", "examples/docs", "examples/docs/magefiles", "examples/pipeline/magefiles", "examples/slides/magefiles"} {
 		if _, err := os.Stat(dir); err != nil {
 			continue
 		}

@@ -225,7 +225,8 @@ func (e *Run) pgoChecked(ctx context.Context, mode string, opts pgo.Options, bui
 	}
 	copts.Build = b.Name
 	copts.Measure = pgo.MeasureOptions{
-		Workload: pgo.Workload{Command: append([]string{copts.None.Binary}, w.Args...), Dir: e.Dir, Env: w.Env,
+		// Command's first word names the service in reports; Measure runs each variant's binary.
+		Workload: pgo.Workload{Command: append([]string{b.Name}, w.Args...), Dir: e.Dir, Env: w.Env,
 			Ready: w.Ready, ReadyTimeout: w.ReadyTimeout.D(), URLs: w.URLs, Rate: w.Rate, Concurrency: w.Concurrency},
 		Addrs:  workloadAddrs(w.Ready, w.Pprof, w.URLs),
 		Rounds: e.Config.PGO.CheckRounds, Duration: e.Config.PGO.CheckWindow.D(), Warmup: e.Config.PGO.CheckWarmup.D(),
