@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -117,7 +119,25 @@ func describeWorkload(w Workload) string {
 	if w.Rate > 0 {
 		load = fmt.Sprintf("%d requests/s", w.Rate)
 	}
-	return fmt.Sprintf("%s; GET %s in turn, %s", strings.Join(w.Command, " "), strings.Join(w.URLs, ", "), load)
+	// The requests as path?query, and the hosts once: the query says what the load is (a URL's
+	// query is cut where scratchkit prints or records a URL, in case it carries a credential).
+	var reqs, hosts []string
+	for _, s := range w.URLs {
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" {
+			reqs = append(reqs, s)
+			continue
+		}
+		reqs = append(reqs, u.RequestURI())
+		if !slices.Contains(hosts, u.Host) {
+			hosts = append(hosts, u.Host)
+		}
+	}
+	on := ""
+	if len(hosts) > 0 {
+		on = " on " + strings.Join(hosts, ", ")
+	}
+	return fmt.Sprintf("%s; GET %s%s in turn, %s", strings.Join(w.Command, " "), strings.Join(reqs, ", "), on, load)
 }
 
 // CheckError is Decide's refusal: the profile measured worse, and the current file was kept.

@@ -224,7 +224,7 @@ func TestGoldenPGOCheck(t *testing.T) {
 	}
 	base := pgo.CheckReport{
 		Build: "docs", Candidate: "0123456789abcdef0123", CPUs: 2, CPUModel: "AMD EPYC", Pinned: true, Rounds: 6, Window: "3s",
-		Workload:  "docs -addr 127.0.0.1:18090; GET http://127.0.0.1:18090/transform in turn, as fast as 4 connections go",
+		Workload:  "docs -addr 127.0.0.1:18090; GET /transform?n=4 on 127.0.0.1:18090 in turn, as fast as 4 connections go",
 		Control:   cmp("none", "none", ratio(1.004, 0.990, 1.018, 0.982, 1.030), ratio(0.998, 0.985, 1.011, 0.97, 1.02), 52340*time.Nanosecond, 52551*time.Nanosecond),
 		Precision: 0.018,
 		VsNone:    cmp("none", "candidate", ratio(0.874, 0.860, 0.889, 0.851, 0.897), ratio(1.140, 1.120, 1.161, 1.10, 1.18), 52340*time.Nanosecond, 45745*time.Nanosecond),
