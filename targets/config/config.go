@@ -395,6 +395,9 @@ type Workload struct {
 	Warmup Duration `yaml:"warmup" default:"1s"`
 	// ReadyTimeout is how long the service may take to answer ready.
 	ReadyTimeout Duration `yaml:"ready_timeout" default:"30s"`
+	// MeasureOnly makes the workload only the load pgo.check and pgoCheck measure on, not an
+	// input to profile: the profile then comes from pgo.endpoints and pgo.files alone.
+	MeasureOnly bool `yaml:"measure_only"`
 }
 
 // Sign configures signing.

@@ -44,8 +44,8 @@ func (e *Run) pgo(ctx context.Context, mode string) error {
 		mode = pgo.ModeOff
 	}
 	c := e.Config.PGO
-	if len(c.Endpoints) == 0 && len(c.Files) == 0 && c.Workload == nil {
-		return fmt.Errorf("pgo: nothing to profile: set pgo.endpoints (or SCRATCHKIT_PGO_ENDPOINTS) to your services' pprof addresses, pgo.files to collected profiles, or pgo.workload to profile a local run")
+	if len(c.Endpoints) == 0 && len(c.Files) == 0 && (c.Workload == nil || c.Workload.MeasureOnly) {
+		return fmt.Errorf("pgo: nothing to profile: set pgo.endpoints (or SCRATCHKIT_PGO_ENDPOINTS) to your services' pprof addresses, pgo.files to collected profiles, or pgo.workload to profile a local run (without measure_only)")
 	}
 	if c.Workload != nil && c.Workload.Build != "" {
 		if err := e.Build(ctx); err != nil {
@@ -84,7 +84,7 @@ func (e *Run) pgo(ctx context.Context, mode string) error {
 	for _, f := range c.Files {
 		opts.Files = append(opts.Files, e.Abs(f))
 	}
-	if w := c.Workload; w != nil {
+	if w := c.Workload; w != nil && !w.MeasureOnly {
 		cmd := w.Command
 		if w.Build != "" {
 			bin, err := hostBinary(e, w.Build)
