@@ -4,6 +4,7 @@ go 1.26.3
 
 require (
 	github.com/fatih/color v1.19.0
+	github.com/fsnotify/fsnotify v1.10.1
 	github.com/google/go-containerregistry v0.22.1
 	github.com/google/ko v0.19.1
 	github.com/google/pprof v0.0.0-20261105003125-4bf881d7fb0b
