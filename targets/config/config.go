@@ -39,6 +39,30 @@ type Config struct {
 	// Resolve configures the resolve target: Kubernetes YAML whose ko:// references become the
 	// images just pushed.
 	Resolve Resolve `yaml:"resolve"`
+	// Dev configures the dev target: the inner loop that rebuilds, verifies and runs the image
+	// on every saved change.
+	Dev Dev `yaml:"dev"`
+}
+
+// Dev configures the dev target, which watches the module's Go files, go.mod, go.sum, embedded
+// files and data directories and, on each change, builds the host platform only, verifies,
+// assembles the image and sends it where Run says.
+type Dev struct {
+	// Run is where each new image goes: docker (the default) loads it into the docker daemon and
+	// replaces the service's container (dev.ports published, smoke.env and smoke.tmpfs as smoke
+	// runs it); push pushes it to image.repo and prints its digest; resolve pushes it and writes
+	// resolve.output (dist/resolved.yaml) for a `kubectl apply` loop.
+	Run string `yaml:"run" default:"docker" enum:"docker,push,resolve"`
+	// Debounce is how long a burst of changes must be quiet before a cycle that one of them
+	// interrupted starts again. The go build starts on a burst's first change.
+	Debounce Duration `yaml:"debounce" default:"100ms"`
+	// Ports are published on 127.0.0.1 by the docker container: HOST:CONTAINER or PORT (the same
+	// on both sides). Default: every port of image.ports, on the same host port.
+	Ports []string `yaml:"ports"`
+	// Network is the docker container's network: auto (bridge with the ports published when the
+	// daemon has a bridge network, else host), bridge, or host (the service binds the host's
+	// ports itself; nothing is published).
+	Network string `yaml:"network" default:"auto" enum:"auto,bridge,host"`
 }
 
 // Resolve configures the resolve target, scratchkit's `ko resolve`.

@@ -49,6 +49,10 @@ func TestClosedSets(t *testing.T) {
 			"SCRATCHKIT_SMOKE_EMULATION", func(v string) *config.Config { return &config.Config{Smoke: config.Smoke{Emulation: v}} }, "smoke.emulation"},
 		{reflect.TypeFor[config.Smoke](), "stop_exit", "smoke:\n  stop_exit: BAD\n", 2, "smoke.stop_exit", "a stop exit mode (report: warn on a non-zero exit after SIGTERM; enforce: fail)", "strict",
 			"SCRATCHKIT_SMOKE_STOP_EXIT", func(v string) *config.Config { return &config.Config{Smoke: config.Smoke{StopExit: v}} }, "smoke.stop_exit"},
+		{reflect.TypeFor[config.Dev](), "run", "dev:\n  run: BAD\n", 2, "dev.run", "a dev destination (docker: replace the container; push: push and print the digest; resolve: push and write resolve.output)", "kind",
+			"SCRATCHKIT_DEV_RUN", func(v string) *config.Config { return &config.Config{Dev: config.Dev{Run: v}} }, "dev.run"},
+		{reflect.TypeFor[config.Dev](), "network", "dev:\n  network: BAD\n", 2, "dev.network", "a dev network (auto, bridge, host)", "none",
+			"SCRATCHKIT_DEV_NETWORK", func(v string) *config.Config { return &config.Config{Dev: config.Dev{Network: v}} }, "dev.network"},
 		{reflect.TypeFor[config.Sign](), "format", "sign:\n  format: BAD\n", 2, "sign.format", "a signature format", "sigstore",
 			"SCRATCHKIT_SIGN_FORMAT", func(v string) *config.Config { return &config.Config{Sign: config.Sign{Format: v}} }, "sign.format"},
 	}

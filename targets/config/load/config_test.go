@@ -206,6 +206,8 @@ func TestFileErrors(t *testing.T) {
 		{"bad destination", "image:\n  publish: [registry, s3]\n  repo: 127.0.0.1:5000/x\n", []string{"image.publish[1]", "s3", "layout"}},
 		{"registry without repo", "image:\n  publish: [registry]\n", []string{"image.publish", "KO_DOCKER_REPO"}},
 		{"bad port", "image:\n  ports: [http]\n", []string{"image.ports[0]", "8080"}},
+		{"bad dev port", "dev:\n  ports: [\"8080\", \"80:70000\"]\n", []string{"scratchkit.yaml:2", "dev.ports[1]", "out of range"}},
+		{"dev port not a mapping", "dev:\n  ports: [\"a:b\"]\n", []string{"dev.ports[0]", "HOST:CONTAINER"}},
 		{"bad probe", "smoke:\n  images:\n    hello:\n      http: {path: /healthz}\n", []string{"smoke.images.hello.http.port"}},
 		{"bad regexp", "smoke:\n  images:\n    hello:\n      exit: {output: \"(\"}\n", []string{"scratchkit.yaml:4", "regular expression"}},
 		{"bad network", "smoke:\n  runtime: docker\n  network: bridge\n", []string{"scratchkit.yaml:3", "smoke.network", `"bridge"`, "none", "host"}},
@@ -375,6 +377,20 @@ func TestSmokeVocabularyMatchesRun(t *testing.T) {
 	}
 	if f, _ := def.FieldByName("Network"); f.Tag.Get("enum") != strings.Join(SmokeNetworks, ",") || f.Tag.Get("default") != run.NetworkNone {
 		t.Errorf("smoke.network tags %q", f.Tag)
+	}
+}
+
+func TestDevVocabularyMatchesRun(t *testing.T) {
+	def := reflect.TypeOf(config.Dev{})
+	if f, _ := def.FieldByName("Network"); f.Tag.Get("enum") != strings.Join(run.DevNetworks(), ",") || f.Tag.Get("default") != run.DevNetworkAuto {
+		t.Errorf("dev.network tags %q, run has %v", f.Tag, run.DevNetworks())
+	}
+	if f, _ := def.FieldByName("Run"); f.Tag.Get("enum") != strings.Join(DevRuns, ",") || f.Tag.Get("default") != DevRuns[0] {
+		t.Errorf("dev.run tags %q, DevRuns %v", f.Tag, DevRuns)
+	}
+	r := mustLoad(t, t.TempDir(), nil, nil)
+	if r.Dev.Run != "docker" || r.Dev.Debounce.D() != 100*time.Millisecond || r.Dev.Network != "auto" {
+		t.Errorf("dev defaults: %+v", r.Dev)
 	}
 }
 

@@ -41,6 +41,9 @@ var SignFormats = []string{"bundle", "legacy", "both"}
 // Runtimes are the values smoke.runtime accepts (run's).
 var Runtimes = run.Runtimes()
 
+// DevRuns are the values dev.run accepts.
+var DevRuns = []string{"docker", "push", "resolve"}
+
 // SBOMFormats are the values image.sbom accepts.
 var SBOMFormats = []string{"spdx", "none"}
 
@@ -68,6 +71,8 @@ var closedSets = []closedSet{
 	{reflect.TypeFor[config.Smoke](), "emulation", "an emulation mode (auto: run a foreign platform under qemu-user-static; off: check it statically only)", []string{"auto", "off"}},
 	{reflect.TypeFor[config.Smoke](), "stop_exit", "a stop exit mode (report: warn on a non-zero exit after SIGTERM; enforce: fail)", run.StopExits()},
 	{reflect.TypeFor[config.Smoke](), "network", "a smoke network (none: the container's own loopback only; host: the http probe shares the host's network)", SmokeNetworks},
+	{reflect.TypeFor[config.Dev](), "run", "a dev destination (docker: replace the container; push: push and print the digest; resolve: push and write resolve.output)", DevRuns},
+	{reflect.TypeFor[config.Dev](), "network", "a dev network (auto, bridge, host)", run.DevNetworks()},
 	{reflect.TypeFor[config.Sign](), "attest", "an attestation", Attestations},
 	{reflect.TypeFor[config.Sign](), "format", "a signature format", SignFormats},
 }
@@ -164,6 +169,14 @@ func (r *Resolved) validate() error {
 	checkImage(r.Image, bad)
 	checkSmoke(r.Smoke, bad)
 	checkPGO(r.PGO, bad)
+	for i, p := range r.Dev.Ports {
+		if _, err := run.ParsePort(p); err != nil {
+			bad(fmt.Sprintf("dev.ports[%d]", i), "%v", err)
+		}
+	}
+	if r.Dev.Debounce < 0 {
+		bad("dev.debounce", "%s is negative; write a duration such as 100ms", r.Dev.Debounce)
+	}
 	return errors.Join(errs...)
 }
 
