@@ -63,6 +63,9 @@ func PGOCheck(ctx context.Context) error { return run.Run(ctx, "pgoCheck", "", f
 // Resolve runs Image, then writes resolve.files with each ko://<import path> replaced by that image's reference by digest.
 func Resolve(ctx context.Context) error { return run.Run(ctx, "resolve", "", false) }
 
+// Dev rebuilds, verifies and reruns (or pushes) the host platform's image on every saved change, until Ctrl-C.
+func Dev(ctx context.Context) error { return run.Run(ctx, "dev", "", false) }
+
 // Dockerfile writes the equivalent multi-stage Dockerfile, for teams that must keep one.
 func Dockerfile(ctx context.Context) error { return run.Run(ctx, "dockerfile", "", false) }
 

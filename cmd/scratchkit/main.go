@@ -85,6 +85,8 @@ func commands() []command {
 			run: func(ctx context.Context, e *engine.Run, _ string) error { return e.PGOCheck(ctx) }},
 		{name: "resolve", doc: "Resolve runs Image, then writes resolve.files with each ko://<import path> replaced by that image's reference by digest.",
 			run: func(ctx context.Context, e *engine.Run, _ string) error { return e.Resolve(ctx) }},
+		{name: "dev", doc: "Dev rebuilds, verifies and reruns (or pushes) the host platform's image on every saved change, until Ctrl-C.",
+			run: func(ctx context.Context, e *engine.Run, _ string) error { return e.Dev(ctx) }},
 		{name: "dockerfile", noDist: true, doc: "Dockerfile writes the equivalent multi-stage Dockerfile, for teams that must keep one.",
 			run: func(ctx context.Context, e *engine.Run, _ string) error { return e.Dockerfile(ctx) }},
 		{name: "sign", full: true, doc: "Sign signs every pushed image digest with cosign, attests SBOM and provenance, signs SHA256SUMS.",

@@ -106,11 +106,7 @@ func (e *Run) publishImages(ctx context.Context, repo string) error {
 	if err != nil {
 		return err
 	}
-	created, err := time.Parse(time.RFC3339, rec.Date)
-	if err != nil {
-		created = time.Unix(0, 0)
-	}
-	meta := annotations{created: created, source: e.Source(ctx), revision: rec.Commit, version: rec.Version}
+	meta := e.annotationsOf(ctx, rec)
 	var results []*publish.Result
 	var failure error
 	for _, name := range sortedKeys(groups) {
@@ -144,9 +140,34 @@ type annotations struct {
 	source, revision, version string
 }
 
+// annotationsOf is what the record's images say about their source and time.
+func (e *Run) annotationsOf(ctx context.Context, rec *artifacts.Artifacts) annotations {
+	created, err := time.Parse(time.RFC3339, rec.Date)
+	if err != nil {
+		created = time.Unix(0, 0)
+	}
+	return annotations{created: created, source: e.Source(ctx), revision: rec.Commit, version: rec.Version}
+}
+
 // imageOne assembles one image from its binaries, writes its SBOMs, publishes it to every
 // destination and records each result in rec.
 func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name string, bins []artifacts.Binary, pubs []publish.Publisher, meta annotations) ([]*publish.Result, error) {
+	res, err := e.assemble(ctx, name, bins, meta)
+	if err != nil {
+		return nil, err
+	}
+	entry := artifacts.Image{Name: name, Base: res.BaseName, BaseDigest: res.BaseDigest}
+	for _, p := range res.Platforms {
+		entry.Platforms = append(entry.Platforms, p.Platform)
+		entry.Manifests = append(entry.Manifests, artifacts.Manifest{Platform: p.Platform, Digest: p.Digest.String(), Binary: p.BinarySHA256})
+	}
+	art := publish.Artifact{Name: name, Image: res.Image, Index: res.Index, Tags: e.Config.Image.Tags}
+	return e.publishAndRecord(ctx, rec, res, entry, art, pubs)
+}
+
+// assemble builds the image of one build's binaries: its base, layers, run config and
+// annotations.
+func (e *Run) assemble(ctx context.Context, name string, bins []artifacts.Binary, meta annotations) (*image.Result, error) {
 	spec := e.baseSpec(name, e.Config.Image.Base)
 	spec.RunConfig, spec.Annotations = e.runConfig(), e.Config.Image.Annotations
 	spec.Created, spec.Source, spec.Revision, spec.Version = meta.created, meta.source, meta.revision, meta.version
@@ -170,12 +191,12 @@ func (e *Run) imageOne(ctx context.Context, rec *artifacts.Artifacts, name strin
 		}
 		return nil, fmt.Errorf("image %s: %w", name, err)
 	}
-	entry := artifacts.Image{Name: name, Base: res.BaseName, BaseDigest: res.BaseDigest}
-	for _, p := range res.Platforms {
-		entry.Platforms = append(entry.Platforms, p.Platform)
-		entry.Manifests = append(entry.Manifests, artifacts.Manifest{Platform: p.Platform, Digest: p.Digest.String(), Binary: p.BinarySHA256})
-	}
-	art := publish.Artifact{Name: name, Image: res.Image, Index: res.Index, Tags: e.Config.Image.Tags}
+	return res, nil
+}
+
+// publishAndRecord publishes an assembled image to every destination, then writes its SBOMs and
+// records each result in rec.
+func (e *Run) publishAndRecord(ctx context.Context, rec *artifacts.Artifacts, res *image.Result, entry artifacts.Image, art publish.Artifact, pubs []publish.Publisher) ([]*publish.Result, error) {
 	var results []*publish.Result
 	for _, p := range pubs {
 		rs, err := publishOne(ctx, p, art, e.Config.Image.PerPlatform)
@@ -309,6 +330,22 @@ func (e *Run) imageBinaries(bins []artifacts.Binary) []image.Binary {
 
 // publishers makes the configured destinations, or the registry repository repo alone.
 func (e *Run) publishers(repo string) ([]publish.Publisher, error) {
+	if k := e.keep; k != nil {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if pubs, ok := k.pubs[repo]; ok {
+			return pubs, nil
+		}
+		pubs, err := e.makePublishers(repo)
+		if err == nil {
+			k.pubs[repo] = pubs
+		}
+		return pubs, err
+	}
+	return e.makePublishers(repo)
+}
+
+func (e *Run) makePublishers(repo string) ([]publish.Publisher, error) {
 	dests, repoKey := e.Config.Destinations(), e.Config.Where("image.repo")+": image.repo"
 	if repo != "" {
 		dests, repoKey = []string{publish.Registry}, "the repository given to imageTo"

@@ -99,8 +99,14 @@ type Run struct {
 	warmed *image.Warmed        // binaries read and layers made while Verify ran
 	builds *resolvedBuilds      // the resolved builds, once learned
 
-	// Facts learned from a child process, once each, outside mu: Verify and Image start
-	// learning them before the build they wait for, so that they are known when it is done.
+	// The facts are shared by a Run and the cycles of the dev loop it starts (Dev): each cycle
+	// runs its stages afresh, and knows what the Run learned.
+	*facts
+}
+
+// facts are what a Run learns from child processes, once each, outside mu: Verify and Image
+// start learning them before the build they wait for, so that they are known when it is done.
+type facts struct {
 	sourceOnce sync.Once
 	source     string // the repository URL
 	goEnvOnce  sync.Once
@@ -113,6 +119,15 @@ type Run struct {
 	vulnOnce sync.Once // the vulnerability database, opened at most once per run
 	vulnDB   *vuln.DB
 	vulnErr  error
+
+	// keep: the dev loop's publishers, made once and used by every cycle (their registry
+	// transport and its connections stay open); nil outside the dev loop.
+	keep *keptPublishers
+}
+
+type keptPublishers struct {
+	mu   sync.Mutex
+	pubs map[string][]publish.Publisher // by the repository given to imageTo ("" for none)
 }
 
 type resolvedBuilds struct {
@@ -137,7 +152,7 @@ func New(opts Options) (*Run, error) {
 	}
 	// What the engine prints for a person passes the one redactor; the resolved YAML stream on
 	// standard output (resolve.output "-") is the user's data and stays as it is.
-	e := &Run{Config: r, Dir: r.Dir, UI: &ui.Printer{Out: redact.Writer(out)}, Verbose: opts.Verbose, extra: opts.Extra, stdout: out, done: map[string]error{}, warmed: &image.Warmed{}}
+	e := &Run{Config: r, Dir: r.Dir, UI: &ui.Printer{Out: redact.Writer(out)}, Verbose: opts.Verbose, extra: opts.Extra, stdout: out, done: map[string]error{}, warmed: &image.Warmed{}, facts: &facts{}}
 	if opts.Command == StageResolve && r.Resolve.Output == "-" {
 		e.UI.Out = redact.Writer(stderr)
 	}
