@@ -1,0 +1,237 @@
+package targets_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/scratchkit/scratchkit/internal/testenv"
+)
+
+// devOutput collects what a dev process prints and lets a test wait for a line.
+type devOutput struct {
+	mu    sync.Mutex
+	text  strings.Builder
+	lines chan string
+}
+
+func (o *devOutput) read(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		o.mu.Lock()
+		o.text.WriteString(sc.Text() + "\n")
+		o.mu.Unlock()
+		select {
+		case o.lines <- sc.Text():
+		default:
+		}
+	}
+	close(o.lines)
+}
+
+func (o *devOutput) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.text.String()
+}
+
+// waitFor waits until the output past its first from bytes holds every one of wants; a dev that
+// never says them fails.
+func (o *devOutput) waitFor(t *testing.T, from int, wants ...string) {
+	t.Helper()
+	deadline := time.After(4 * time.Minute)
+	for {
+		out := o.String()[from:]
+		all := true
+		for _, w := range wants {
+			all = all && strings.Contains(out, w)
+		}
+		if all {
+			return
+		}
+		select {
+		case _, ok := <-o.lines:
+			if !ok {
+				t.Fatalf("dev ended before saying %q:\n%s", wants, o.String())
+			}
+		case <-time.After(200 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("dev did not say %q:\n%s", wants, o.String())
+		}
+	}
+}
+
+// get polls url until it answers want; a service that never does fails.
+func getUntil(t *testing.T, url, want string, out *devOutput) {
+	t.Helper()
+	deadline := time.Now().Add(4 * time.Minute)
+	var last string
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			last = string(b)
+			if last == want {
+				return
+			}
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("GET %s: %q, want %q; dev said:\n%s", url, last, want, out)
+}
+
+// dockerBridge reports whether the daemon has docker's bridge network (dockerd --bridge=none
+// has not: then the service runs on the host's network and binds 127.0.0.1 itself).
+func dockerBridge(docker string) bool {
+	return exec.Command(docker, "network", "inspect", "bridge").Run() == nil
+}
+
+// TestDevLoop runs scratchkit dev on a copy of examples/hello under docker: each rewrite of the
+// health handler is answered by a new container; a syntax error leaves the last one answering
+// and prints the compiler's message; an interrupt removes every container and image it made and
+// leaves no temporary file.
+func TestDevLoop(t *testing.T) {
+	docker := testenv.Docker(t)
+	engineBin := testenv.GoBuild(t, testenv.GoProgram{Dir: "..", Pkg: "./cmd/scratchkit", Flags: []string{"-tags", "scratchkit_core"}})
+	dir := filepath.Join(t.TempDir(), "hello")
+	root := testenv.ModuleRoot(t)
+	testenv.CopyFiles(t, filepath.Join(root, "examples", "hello"), dir, "go.mod", "main.go")
+	port := testenv.FreePort(t)
+	cfg := "builds:\n  - name: hello\n    main: .\n"
+	if dockerBridge(docker) {
+		cfg += fmt.Sprintf("image:\n  ports: [\"8080\"]\n  args: [\"-addr\", \":8080\"]\ndev:\n  ports: [\"%d:8080\"]\n  network: bridge\n", port)
+	} else {
+		cfg += fmt.Sprintf("image:\n  args: [\"-addr\", \"127.0.0.1:%d\"]\ndev:\n  network: host\n", port)
+	}
+	cfg += "smoke:\n  tmpfs: [/tmp]\n  env: [DEV_TEST=1]\n"
+	testenv.WriteFile(t, filepath.Join(dir, "scratchkit.yaml"), cfg)
+	mainGo := filepath.Join(dir, "main.go")
+	src, err := os.ReadFile(mainGo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const handler = `io.WriteString(w, "ok\n")`
+	if !strings.Contains(string(src), handler) {
+		t.Fatalf("examples/hello/main.go no longer has %s", handler)
+	}
+	tmp := t.TempDir()
+
+	cmd := exec.Command(engineBin, "dev")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "SCRATCHKIT_CACHE="+filepath.Join(tmp, "cache"), "TMPDIR="+filepath.Join(tmp, "tmp"), "NO_COLOR=1")
+	if err := os.MkdirAll(filepath.Join(tmp, "tmp"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	out := &devOutput{lines: make(chan string, 64)}
+	go out.read(pr)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			cmd.Process.Signal(os.Interrupt)
+			cmd.Wait()
+		}
+		pw.Close()
+	})
+	owner := "scratchkit-dev-hello-" + strconv.Itoa(cmd.Process.Pid) + "-"
+	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", port)
+
+	out.waitFor(t, 0, "dev: cycle 1: hello running in "+owner)
+	getUntil(t, url, "ok\n", out)
+	ids := map[string]bool{containerID(t, docker, owner): true}
+
+	for i := 1; i <= 3; i++ {
+		body := fmt.Sprintf("edit %d\n", i)
+		testenv.WriteFile(t, mainGo, strings.Replace(string(src), handler, fmt.Sprintf("io.WriteString(w, %q)", body), 1))
+		getUntil(t, url, body, out)
+		id := containerID(t, docker, owner)
+		if ids[id] {
+			t.Errorf("edit %d answered by a container that ran before (%s)", i, id)
+		}
+		ids[id] = true
+	}
+	if env := testenv.Run(t, docker, "inspect", "--format", "{{.Config.Env}} {{.HostConfig.Tmpfs}} {{.HostConfig.ReadonlyRootfs}}", containerID(t, docker, owner)); !strings.Contains(env, "DEV_TEST=1") || !strings.Contains(env, "/tmp") || !strings.Contains(env, "true") {
+		t.Errorf("the dev container lacks smoke's env, tmpfs or read-only root: %s", env)
+	}
+
+	// A syntax error: the compiler's message, and the last good container keeps answering.
+	from := len(out.String())
+	testenv.WriteFile(t, mainGo, strings.Replace(string(src), handler, fmt.Sprintf("io.WriteString(w, %q)", "edit 3\n"), 1)+"\nfunc broken( {\n")
+	out.waitFor(t, from, "main.go:", "syntax error: unexpected {", "the last good image is still running")
+	getUntil(t, url, "edit 3\n", out)
+
+	// Ctrl-C: nothing of the run is left.
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		stopped = true
+		if err != nil {
+			t.Errorf("dev after an interrupt: %v\n%s", err, out)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("dev did not stop after an interrupt:\n%s", out)
+	}
+	if left := testenv.Run(t, docker, "ps", "--all", "--quiet", "--filter", "label=org.scratchkit.dev", "--filter", "name="+owner); strings.TrimSpace(left) != "" {
+		t.Errorf("containers left after the interrupt: %s", left)
+	}
+	tag := strconv.Itoa(cmd.Process.Pid) + "-"
+	for _, l := range strings.Fields(testenv.Run(t, docker, "images", "--format", "{{.Tag}}", "scratchkit-dev/hello")) {
+		if strings.HasPrefix(l, tag) {
+			t.Errorf("image scratchkit-dev/hello:%s left after the interrupt", l)
+		}
+	}
+	if ents, _ := os.ReadDir(filepath.Join(tmp, "tmp")); len(ents) > 0 {
+		t.Errorf("temporary files left: %v", ents)
+	}
+	var stray []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && (strings.Contains(d.Name(), ".tmp") || strings.HasPrefix(d.Name(), ".") && d.Name() != ".gitignore" && d.Name() != ".scratchkit.lock") {
+			stray = append(stray, p)
+		}
+		return nil
+	})
+	if len(stray) > 0 {
+		t.Errorf("temporary files left in the project: %v", stray)
+	}
+	if !strings.Contains(out.String(), "dev: removed hello's container and images") {
+		t.Errorf("dev did not say it removed its container:\n%s", out)
+	}
+}
+
+// containerID is the running dev container of this test's dev process.
+func containerID(t *testing.T, docker, owner string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := exec.CommandContext(ctx, docker, "ps", "--quiet", "--no-trunc", "--filter", "label=org.scratchkit.dev", "--filter", "name="+owner).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := strings.Fields(string(b))
+	if len(ids) != 1 {
+		t.Fatalf("%d running dev containers named %s*, want 1", len(ids), owner)
+	}
+	return ids[0]
+}
