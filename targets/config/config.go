@@ -54,7 +54,8 @@ type Dev struct {
 	// resolve.output (dist/resolved.yaml) for a `kubectl apply` loop.
 	Run string `yaml:"run" default:"docker" enum:"docker,push,resolve"`
 	// Debounce is how long a burst of changes must be quiet before a cycle that one of them
-	// interrupted starts again. The go build starts on a burst's first change.
+	// interrupted starts again. The go build starts on a burst's first change, as soon as that
+	// file's save is written whole (10ms without another event).
 	Debounce Duration `yaml:"debounce" default:"100ms"`
 	// Ports are published on 127.0.0.1 by the docker container: HOST:CONTAINER or PORT (the same
 	// on both sides). Default: every port of image.ports, on the same host port.

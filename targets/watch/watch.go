@@ -143,13 +143,23 @@ func (w *Watcher) Close() error {
 	return err
 }
 
+// SaveWindow is the quiet that ends one save: an editor's truncate, write, chmod and rename of a
+// file come within microseconds of each other, so a cycle that waits this long after the first
+// of them reads the whole file, and the next save is a change of its own.
+const SaveWindow = 10 * time.Millisecond
+
 // Settle collects the events that follow first until none has come for the debounce time, and
 // returns them all, first included, in order, without repeating a path. It returns early, with
 // what it has, when ctx ends.
 func (w *Watcher) Settle(ctx context.Context, first Event) []Event {
+	return w.SettleFor(ctx, first, w.debounce)
+}
+
+// SettleFor is Settle with a quiet time of its own (SaveWindow: the rest of one save).
+func (w *Watcher) SettleFor(ctx context.Context, first Event, quiet time.Duration) []Event {
 	got := []Event{first}
 	seen := map[string]bool{first.Path: true}
-	t := time.NewTimer(w.debounce)
+	t := time.NewTimer(quiet)
 	defer t.Stop()
 	for {
 		select {
@@ -161,7 +171,7 @@ func (w *Watcher) Settle(ctx context.Context, first Event) []Event {
 			if !t.Stop() {
 				<-t.C
 			}
-			t.Reset(w.debounce)
+			t.Reset(quiet)
 		case <-t.C:
 			return got
 		case <-ctx.Done():

@@ -172,6 +172,9 @@ func (d *devLoop) loop(ctx context.Context) error {
 				if ctx.Err() != nil {
 					continue
 				}
+			} else {
+				// The go build starts as soon as this save is written whole.
+				events = d.w.SettleFor(ctx, ev, watch.SaveWindow)
 			}
 			start(events)
 		case r := <-done:
