@@ -7,6 +7,8 @@
 //	go run ./bench/compare build     # mage build vs the bare go build it wraps
 //	go run ./bench/compare image     # mage image vs ko build (pinned, koVersion) to the same registry
 //	go run ./bench/compare deps      # a magefile importing targets vs nothing; the engine, core and full
+//	go run ./bench/compare large     # scratchkit image vs ko build on a large service (Caddy), no-op and one-file change
+//	go run ./bench/compare dev       # scratchkit dev's save-to-pushed-digest vs ko build after the same change
 //	go run ./bench/compare -n 7 -cold=false image
 //
 // Method: every comparison works on a fresh copy of examples/hello in a temporary directory, its
@@ -64,7 +66,7 @@ func main() {
 	flag.StringVar(&o.koSBOM, "ko-sbom", "none", "ko's --sbom: none, or spdx (ko's default, which also pushes the SBOM)")
 	flag.BoolVar(&o.verbose, "v", false, "print every iteration")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./bench/compare [flags] build|image|deps|all\n\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./bench/compare [flags] build|image|deps|large|dev|all\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -80,15 +82,17 @@ func main() {
 		"build": compareBuild,
 		"image": compareImage,
 		"deps":  compareDeps,
+		"large": compareLarge,
+		"dev":   compareDev,
 	}
 	var run []string
 	switch what {
 	case "all":
 		run = []string{"build", "image", "deps"}
-	case "build", "image", "deps":
+	case "build", "image", "deps", "large", "dev":
 		run = []string{what}
 	default:
-		fmt.Fprintf(os.Stderr, "compare: unknown comparison %q: want build, image, deps or all\n", what)
+		fmt.Fprintf(os.Stderr, "compare: unknown comparison %q: want build, image, deps, large, dev or all\n", what)
 		os.Exit(2)
 	}
 	if o.src != "head" && o.src != "worktree" {
