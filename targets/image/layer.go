@@ -11,11 +11,13 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"runtime"
 	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/gzip"
 	"golang.org/x/mod/semver"
 
@@ -24,17 +26,27 @@ import (
 
 // codec is how scratchkit compresses the layers it writes: gzip from klauspost/compress, which
 // writes standard gzip (RFC 1952) faster than compress/gzip (1.5× at level 1, 2.5× at level 6 on
-// a Go binary here). Its output depends only on the input, the level and the library's version:
-// no name and no time in the header, no concurrency, the same bytes on every architecture.
+// a Go binary here). Its output depends only on the input, the level, the segment size and the
+// library's version: no name and no time in the header, the same bytes on every architecture
+// and whatever the number of CPUs.
+//
+// A codec with a segment size compresses an input larger than it in segments of that size, each
+// an independent deflate stream ended by a sync flush (the last one by the final block), on all
+// CPUs at once, and writes them as one gzip member: what any gzip reader reads, for a few
+// hundredths more bytes (no match crosses a segment). On a changed binary, the layer's
+// compression is on the path from the link to the push; a 58 MB binary spends it on every CPU
+// instead of one.
 type codec struct {
-	level int
-	once  sync.Once
-	id    string
+	level   int
+	segment int // 0: one stream
+	once    sync.Once
+	id      string
 }
 
 var (
-	// appGzip compresses the binary and data layers, which change with the code: fast.
-	appGzip = &codec{level: gzip.BestSpeed}
+	// appGzip compresses the binary and data layers, which change with the code: fast, and in
+	// 4 MiB segments on every CPU.
+	appGzip = &codec{level: gzip.BestSpeed, segment: 4 << 20}
 	// baseGzip compresses the static base, which is compressed once per layer cache (or per
 	// process without one): within 2% of the best compression at a tenth of its time.
 	baseGzip = &codec{level: 6}
@@ -42,6 +54,9 @@ var (
 
 // compress gzips data.
 func (c *codec) compress(data []byte) ([]byte, error) {
+	if c.segment > 0 && len(data) > c.segment {
+		return c.compressSegments(data)
+	}
 	var buf bytes.Buffer
 	buf.Grow(len(data)/2 + 1024)
 	w, err := gzip.NewWriterLevel(&buf, c.level)
@@ -60,6 +75,56 @@ func (c *codec) compress(data []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// compressSegments gzips data in segments, compressed in parallel (see codec).
+func (c *codec) compressSegments(data []byte) ([]byte, error) {
+	header, err := c.compress(nil) // the member's header, as the one-stream writer writes it
+	if err != nil {
+		return nil, err
+	}
+	n := (len(data) + c.segment - 1) / c.segment
+	parts := make([][]byte, n)
+	errs := make([]error, n)
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			chunk := data[i*c.segment : min((i+1)*c.segment, len(data))]
+			var buf bytes.Buffer
+			buf.Grow(len(chunk)/2 + 1024)
+			fw, err := flate.NewWriter(&buf, c.level)
+			if err == nil {
+				_, err = fw.Write(chunk)
+			}
+			if err == nil && i == n-1 {
+				err = fw.Close()
+			} else if err == nil {
+				err = fw.Flush()
+			}
+			parts[i], errs[i] = buf.Bytes(), err
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	size := 10 + 8
+	for _, p := range parts {
+		size += len(p)
+	}
+	out := make([]byte, 0, size)
+	out = append(out, header[:10]...)
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	out = binary.LittleEndian.AppendUint32(out, crc32.ChecksumIEEE(data))
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(data)))
+	return out, nil
+}
+
 // ID names what the codec's output depends on, for cache keys: the implementation, its version
 // and the level. Where the version is not known (a module replaced by a directory, a build
 // outside module mode), the digest of what the codec makes of a fixed probe stands in for it, so
@@ -76,6 +141,9 @@ func (c *codec) ID() string {
 			v += ", probe " + sum
 		}
 		c.id = fmt.Sprintf("gzip %s@%s level %d", gzipModule, v, c.level)
+		if c.segment > 0 {
+			c.id += fmt.Sprintf(" segments %d", c.segment)
+		}
 	})
 	return c.id
 }

@@ -7,10 +7,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -418,5 +420,46 @@ func TestLayerKeyCoversTheCodec(t *testing.T) {
 		if id := c.ID(); !strings.Contains(id, "github.com/klauspost/compress@v") || !strings.Contains(id, fmt.Sprintf("level %d", c.level)) {
 			t.Errorf("codec ID %q does not name the library's version and the level", id)
 		}
+	}
+}
+
+// A layer larger than a segment is one standard gzip member whatever the number of CPUs:
+// compress/gzip reads back the input, and the bytes do not depend on GOMAXPROCS.
+func TestCodecSegments(t *testing.T) {
+	c := &codec{level: appGzip.level, segment: 64 << 10}
+	var data []byte
+	for len(data) < 5*c.segment+123 {
+		data = append(data, codecProbe()...)
+	}
+	data = data[:5*c.segment+123]
+	prev := runtime.GOMAXPROCS(1)
+	one, err := c.compress(data)
+	runtime.GOMAXPROCS(prev)
+	must(t, err)
+	many, err := c.compress(data)
+	must(t, err)
+	if !bytes.Equal(one, many) {
+		t.Fatal("the segmented output depends on GOMAXPROCS")
+	}
+	r, err := stdgzip.NewReader(bytes.NewReader(many))
+	must(t, err)
+	r.Multistream(false)
+	back, err := io.ReadAll(r)
+	must(t, err)
+	if !bytes.Equal(back, data) {
+		t.Fatalf("compress/gzip reads back %d bytes, want the %d compressed", len(back), len(data))
+	}
+	if err := gzipMatches(many, crc32.ChecksumIEEE(data), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	if c.ID() == (&codec{level: c.level}).ID() {
+		t.Error("the segmented codec's ID is the one-stream codec's: cached layers would mix")
+	}
+	small, err := c.compress(data[:c.segment])
+	must(t, err)
+	whole, err := (&codec{level: c.level}).compress(data[:c.segment])
+	must(t, err)
+	if !bytes.Equal(small, whole) {
+		t.Error("an input of one segment is not compressed as one stream")
 	}
 }

@@ -92,8 +92,9 @@ type Run struct {
 	stdout  io.Writer // Options.Out, for data written to standard output
 
 	mu   sync.Mutex
-	done map[string]error // stages finished in this Run (nil error: passed) or skipped
-	ran  []string         // stages this process ran and passed, in order
+	done map[string]error         // stages finished in this Run (nil error: passed) or skipped
+	ran  []string                 // stages this process ran and passed, in order
+	took map[string]time.Duration // how long each stage this process ran took
 
 	rec    *artifacts.Artifacts // the record in memory; nil until first read
 	warmed *image.Warmed        // binaries read and layers made while Verify ran
@@ -192,10 +193,15 @@ func (e *Run) Stage(ctx context.Context, name string, fn func(context.Context) e
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	start := time.Now()
 	err = fn(ctx)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.done[name] = err
+	if e.took == nil {
+		e.took = map[string]time.Duration{}
+	}
+	e.took[name] = time.Since(start)
 	if err == nil {
 		e.ran = append(e.ran, name)
 	}
