@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,8 +49,8 @@ func (p Port) String() string {
 
 var portMapRE = regexp.MustCompile(`^(?:([0-9]{1,5}):)?([0-9]{1,5})(?:/(tcp|udp))?$`)
 
-// ParsePort reads HOST:CONTAINER[/proto] or PORT[/proto] (the same port on both sides).
-func ParsePort(s string) (Port, error) {
+// ParsePortMapping reads HOST:CONTAINER[/proto] or PORT[/proto] (the same port on both sides).
+func ParsePortMapping(s string) (Port, error) {
 	m := portMapRE.FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		return Port{}, fmt.Errorf("%q is not a port mapping; write HOST:CONTAINER (8081:8080) or PORT (8080), optionally /tcp or /udp", s)
@@ -199,10 +201,7 @@ func (dc *DevContainer) createArgs(img v1.Image) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the image config: %w", err)
 	}
-	info := &imageInfo{config: cf}
-	info.user, info.userErr = numericUser(cf.Config.User)
-	ms, _ := info.mounts(Options{Tmpfs: o.Tmpfs})
-	for _, m := range ms {
+	for _, m := range devMounts(cf, o.Tmpfs) {
 		args = append(args, "--tmpfs", m.path+":"+strings.Join(append([]string{"nosuid", "nodev", "noexec"}, m.options()...), ","))
 	}
 	for _, e := range o.Env {
@@ -211,22 +210,48 @@ func (dc *DevContainer) createArgs(img v1.Image) ([]string, error) {
 	return args, nil
 }
 
-// numericUser reads a uid[:gid] user; a named user (which needs the image's /etc/passwd) leaves
-// the tmpfs owned by root, writable by all at its default mode.
-func numericUser(spec string) (execUser, error) {
-	u := execUser{spec: spec}
-	uid, gid, hasGid := strings.Cut(spec, ":")
-	var err error
-	if u.uid, err = strconv.Atoi(defaults.String(uid, "0")); err != nil {
-		return u, fmt.Errorf("user %q is not numeric", spec)
+// devMounts are the container's tmpfs mounts, as smoke mounts them: tmpfs, then one at every
+// volume the image declares that tmpfs does not name, each owned by the image's user when it is
+// numeric (a named user, which needs the image's /etc/passwd, leaves them root's, writable by
+// all at the default mode).
+func devMounts(cf *v1.ConfigFile, tmpfs []Tmpfs) []mount {
+	uid, gid, _ := numericUser(cf.Config.User)
+	fill := func(m mount) mount {
+		m.uid, m.gid = uid, gid
+		m.size = defaults.Positive(m.size, DefaultTmpfsSize)
+		if m.mode == 0 {
+			m.mode = DefaultTmpfsMode
+		}
+		return m
 	}
-	u.gid = u.uid
-	if hasGid {
-		if u.gid, err = strconv.Atoi(gid); err != nil {
-			return u, fmt.Errorf("group of %q is not numeric", spec)
+	var out []mount
+	named := map[string]bool{}
+	for _, t := range tmpfs {
+		out = append(out, fill(mount{path: t.Path, size: t.Size, mode: t.Mode}))
+		named[t.Path] = true
+	}
+	volumes := slices.Sorted(maps.Keys(cf.Config.Volumes))
+	for _, v := range volumes {
+		if !named[v] && CheckTmpfs(v) == nil {
+			out = append(out, fill(mount{path: v, volume: true}))
 		}
 	}
-	return u, nil
+	return out
+}
+
+// numericUser reads a uid[:gid] user.
+func numericUser(spec string) (uid, gid int, err error) {
+	u, g, hasGid := strings.Cut(spec, ":")
+	if uid, err = strconv.Atoi(defaults.String(u, "0")); err != nil {
+		return 0, 0, fmt.Errorf("user %q is not numeric", spec)
+	}
+	gid = uid
+	if hasGid {
+		if gid, err = strconv.Atoi(g); err != nil {
+			return 0, 0, fmt.Errorf("group of %q is not numeric", spec)
+		}
+	}
+	return uid, gid, nil
 }
 
 // Logs is what the running container wrote so far (the last lines), "" with none running.

@@ -2,7 +2,7 @@ package run
 
 import "testing"
 
-func TestParsePort(t *testing.T) {
+func TestParsePortMapping(t *testing.T) {
 	for in, want := range map[string]Port{
 		"8080":        {8080, 8080, "tcp"},
 		"18080:8080":  {18080, 8080, "tcp"},
@@ -10,26 +10,26 @@ func TestParsePort(t *testing.T) {
 		" 9090/tcp ":  {9090, 9090, "tcp"},
 		"1:65535":     {1, 65535, "tcp"},
 	} {
-		got, err := ParsePort(in)
+		got, err := ParsePortMapping(in)
 		if err != nil || got != want {
-			t.Errorf("ParsePort(%q) = %+v, %v; want %+v", in, got, err, want)
+			t.Errorf("ParsePortMapping(%q) = %+v, %v; want %+v", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"", "http", "0", "70000", "8080:", "a:b", "127.0.0.1:80:80", "80/sctp"} {
-		if _, err := ParsePort(in); err == nil {
-			t.Errorf("ParsePort(%q) accepted", in)
+		if _, err := ParsePortMapping(in); err == nil {
+			t.Errorf("ParsePortMapping(%q) accepted", in)
 		}
 	}
 }
 
 func TestNumericUser(t *testing.T) {
 	for in, want := range map[string][2]int{"65532:65532": {65532, 65532}, "1000": {1000, 1000}, "": {0, 0}, "10:20": {10, 20}} {
-		u, err := numericUser(in)
-		if err != nil || u.uid != want[0] || u.gid != want[1] {
-			t.Errorf("numericUser(%q) = %d:%d, %v", in, u.uid, u.gid, err)
+		uid, gid, err := numericUser(in)
+		if err != nil || uid != want[0] || gid != want[1] {
+			t.Errorf("numericUser(%q) = %d:%d, %v", in, uid, gid, err)
 		}
 	}
-	if _, err := numericUser("nonroot"); err == nil {
+	if _, _, err := numericUser("nonroot"); err == nil {
 		t.Error("numericUser(nonroot) accepted a name")
 	}
 }

@@ -44,13 +44,13 @@ func (e *Run) Dev(ctx context.Context) error {
 		mode = DevDocker
 	}
 	host := platform.Host()
-	if got := e.Config.PlatformsOf(e.BuildConfig("")); len(got) != 1 || got[0] != host {
-		e.UI.Info("dev builds %s only, the platform this machine runs", host)
+	for i := -1; i < len(e.Config.Builds); i++ {
+		if got := e.Config.PlatformsOf(i); len(got) != 1 || got[0] != host {
+			e.UI.Info("dev builds %s only, the platform this machine runs", host)
+			break
+		}
 	}
-	e.Config.Platforms = []string{host.String()}
-	for i := range e.Config.Builds {
-		e.Config.Builds[i].Platforms = nil
-	}
+	e.Config.HostOnly()
 	switch mode {
 	case DevPush, DevResolve:
 		if e.Config.Image.Repo == "" {
@@ -387,7 +387,7 @@ func (d *devLoop) newContainer(ctx context.Context, name string) (*run.DevContai
 		}
 	}
 	for _, s := range ports {
-		p, err := run.ParsePort(s)
+		p, err := run.ParsePortMapping(s)
 		if err != nil {
 			return nil, e.Config.Errorf("dev.ports", "%v", err)
 		}

@@ -170,7 +170,7 @@ func (r *Resolved) validate() error {
 	checkSmoke(r.Smoke, bad)
 	checkPGO(r.PGO, bad)
 	for i, p := range r.Dev.Ports {
-		if _, err := run.ParsePort(p); err != nil {
+		if _, err := run.ParsePortMapping(p); err != nil {
 			bad(fmt.Sprintf("dev.ports[%d]", i), "%v", err)
 		}
 	}
@@ -405,6 +405,17 @@ func (r *Resolved) PlatformsOf(i int) []platform.Platform {
 		return top
 	}
 	return []platform.Platform{platform.Host()}
+}
+
+// HostOnly makes the host's platform (platform.Host) the only platform of every build: the
+// dev loop builds what this machine runs, whatever the platforms lists say.
+func (r *Resolved) HostOnly() {
+	host := platform.Host()
+	r.Platforms = []string{host.String()}
+	for i := range r.Builds {
+		r.Builds[i].Platforms = nil
+	}
+	r.platforms = map[string][]platform.Platform{"platforms": {host}}
 }
 
 // VerifyOf returns a build's verify settings: the top level with the build's overrides on top,
