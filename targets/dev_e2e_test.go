@@ -100,13 +100,22 @@ func dockerBridge(docker string) bool {
 	return exec.Command(docker, "network", "inspect", "bridge").Run() == nil
 }
 
+// devService is a project dev runs in a test: its main.go holds a response the test rewrites.
+type devService struct {
+	name, dir string
+	mainGo    string                   // the file the test rewrites
+	src       string                   // its first content
+	old       string                   // the text of src that sets the response
+	with      func(body string) string // that text setting the response to body
+	url, body string                   // where the service answers, and what it answers first
+}
+
 // TestDevLoop runs scratchkit dev on a copy of examples/hello under docker: each rewrite of the
 // health handler is answered by a new container; a syntax error leaves the last one answering
 // and prints the compiler's message; an interrupt removes every container and image it made and
 // leaves no temporary file.
 func TestDevLoop(t *testing.T) {
 	docker := testenv.Docker(t)
-	engineBin := testenv.GoBuild(t, testenv.GoProgram{Dir: "..", Pkg: "./cmd/scratchkit", Flags: []string{"-tags", "scratchkit_core"}})
 	dir := filepath.Join(t.TempDir(), "hello")
 	root := testenv.ModuleRoot(t)
 	testenv.CopyFiles(t, filepath.Join(root, "examples", "hello"), dir, "go.mod", "main.go")
@@ -128,6 +137,73 @@ func TestDevLoop(t *testing.T) {
 	if !strings.Contains(string(src), handler) {
 		t.Fatalf("examples/hello/main.go no longer has %s", handler)
 	}
+	devLoop(t, docker, devService{name: "hello", dir: dir, mainGo: mainGo, src: string(src), old: handler,
+		with: func(body string) string { return fmt.Sprintf("io.WriteString(w, %q)", body) },
+		url:  fmt.Sprintf("http://127.0.0.1:%d/healthz", port), body: "ok\n"})
+}
+
+// largeMain is a service built on Caddy v2.11.9 with its standard modules (a 58 MB binary):
+// `respond` answers with the body this file sets.
+const largeMain = `package main
+
+import (
+	"os"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+)
+
+var body = "first\n"
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "respond" {
+		os.Args = append(os.Args, "--body", body)
+	}
+	caddycmd.Main()
+}
+`
+
+// TestDevLoopLargeService is TestDevLoop on a large service (Caddy with its standard modules:
+// a 58 MB binary). Its modules come from the module proxy and its first build takes minutes, so
+// it runs only with SCRATCHKIT_E2E_LARGE=1.
+func TestDevLoopLargeService(t *testing.T) {
+	if os.Getenv("SCRATCHKIT_E2E_LARGE") != "1" {
+		t.Skip("set SCRATCHKIT_E2E_LARGE=1 to run dev on the large service (downloads Caddy's modules, builds for minutes)")
+	}
+	docker := testenv.Docker(t)
+	dir := filepath.Join(t.TempDir(), "bigsvc")
+	testenv.WriteFile(t, filepath.Join(dir, "go.mod"), "module example.com/bigsvc\n\ngo 1.26\n")
+	testenv.WriteFile(t, filepath.Join(dir, "main.go"), largeMain)
+	for _, args := range [][]string{{"get", "github.com/caddyserver/caddy/v2@v2.11.9"}, {"mod", "tidy"}} {
+		cmd := exec.Command("go", args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	port := testenv.FreePort(t)
+	cfg := "builds:\n  - name: bigsvc\n    main: .\n"
+	if dockerBridge(docker) {
+		cfg += fmt.Sprintf("image:\n  ports: [\"8080\"]\n  args: [respond, --listen, \":8080\"]\ndev:\n  ports: [\"%d:8080\"]\n  network: bridge\n", port)
+	} else {
+		cfg += fmt.Sprintf("image:\n  args: [respond, --listen, \"127.0.0.1:%d\"]\ndev:\n  network: host\n", port)
+	}
+	cfg += "smoke:\n  tmpfs: [/tmp]\n  env: [DEV_TEST=1]\n"
+	testenv.WriteFile(t, filepath.Join(dir, "scratchkit.yaml"), cfg)
+	const line = `var body = "first\n"`
+	devLoop(t, docker, devService{name: "bigsvc", dir: dir, mainGo: filepath.Join(dir, "main.go"), src: largeMain, old: line,
+		with: func(body string) string { return fmt.Sprintf("var body = %q", body) },
+		url:  fmt.Sprintf("http://127.0.0.1:%d/", port), body: "first\n"})
+}
+
+// devLoop runs scratchkit dev on svc: the first response, three rewrites each answered by a new
+// container with smoke's env and tmpfs, a syntax error that keeps the last one answering and
+// prints the compiler's message, and an interrupt that leaves no container, image or temporary
+// file.
+func devLoop(t *testing.T, docker string, svc devService) {
+	engineBin := testenv.GoBuild(t, testenv.GoProgram{Dir: "..", Pkg: "./cmd/scratchkit", Flags: []string{"-tags", "scratchkit_core"}})
+	dir, mainGo, src, url := svc.dir, svc.mainGo, svc.src, svc.url
 	tmp := t.TempDir()
 
 	cmd := exec.Command(engineBin, "dev")
@@ -151,16 +227,15 @@ func TestDevLoop(t *testing.T) {
 		}
 		pw.Close()
 	})
-	owner := "scratchkit-dev-hello-" + strconv.Itoa(cmd.Process.Pid) + "-"
-	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", port)
+	owner := "scratchkit-dev-" + svc.name + "-" + strconv.Itoa(cmd.Process.Pid) + "-"
 
-	out.waitFor(t, 0, "dev: cycle 1: hello running in "+owner)
-	getUntil(t, url, "ok\n", out)
+	out.waitFor(t, 0, "dev: cycle 1: "+svc.name+" running in "+owner)
+	getUntil(t, url, svc.body, out)
 	ids := map[string]bool{containerID(t, docker, owner): true}
 
 	for i := 1; i <= 3; i++ {
 		body := fmt.Sprintf("edit %d\n", i)
-		testenv.WriteFile(t, mainGo, strings.Replace(string(src), handler, fmt.Sprintf("io.WriteString(w, %q)", body), 1))
+		testenv.WriteFile(t, mainGo, strings.Replace(src, svc.old, svc.with(body), 1))
 		getUntil(t, url, body, out)
 		id := containerID(t, docker, owner)
 		if ids[id] {
@@ -174,7 +249,7 @@ func TestDevLoop(t *testing.T) {
 
 	// A syntax error: the compiler's message, and the last good container keeps answering.
 	from := len(out.String())
-	testenv.WriteFile(t, mainGo, strings.Replace(string(src), handler, fmt.Sprintf("io.WriteString(w, %q)", "edit 3\n"), 1)+"\nfunc broken( {\n")
+	testenv.WriteFile(t, mainGo, strings.Replace(src, svc.old, svc.with("edit 3\n"), 1)+"\nfunc broken( {\n")
 	out.waitFor(t, from, "main.go:", "syntax error: unexpected {", "the last good image is still running")
 	getUntil(t, url, "edit 3\n", out)
 
@@ -197,9 +272,9 @@ func TestDevLoop(t *testing.T) {
 		t.Errorf("containers left after the interrupt: %s", left)
 	}
 	tag := strconv.Itoa(cmd.Process.Pid) + "-"
-	for _, l := range strings.Fields(testenv.Run(t, docker, "images", "--format", "{{.Tag}}", "scratchkit-dev/hello")) {
+	for _, l := range strings.Fields(testenv.Run(t, docker, "images", "--format", "{{.Tag}}", "scratchkit-dev/"+svc.name)) {
 		if strings.HasPrefix(l, tag) {
-			t.Errorf("image scratchkit-dev/hello:%s left after the interrupt", l)
+			t.Errorf("image scratchkit-dev/%s:%s left after the interrupt", svc.name, l)
 		}
 	}
 	if ents, _ := os.ReadDir(filepath.Join(tmp, "tmp")); len(ents) > 0 {
@@ -215,7 +290,7 @@ func TestDevLoop(t *testing.T) {
 	if len(stray) > 0 {
 		t.Errorf("temporary files left in the project: %v", stray)
 	}
-	if !strings.Contains(out.String(), "dev: removed hello's container and images") {
+	if !strings.Contains(out.String(), "dev: removed "+svc.name+"'s container and images") {
 		t.Errorf("dev did not say it removed its container:\n%s", out)
 	}
 }
