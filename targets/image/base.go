@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -82,8 +83,45 @@ func resolveBase(ctx context.Context, p *plan) (*resolvedBase, error) {
 	case BaseScratch:
 		return builtinBase(BaseScratch, p, ScratchBase)
 	default:
-		return remoteBase(ctx, p)
+		if !BasePinned(p.spec.Base) || p.spec.Bases == nil {
+			return remoteBase(ctx, p)
+		}
+		key := p.spec.Base
+		for _, pl := range p.platforms {
+			key += " " + pl.String()
+		}
+		// What the cache keeps outlives this Build: its lazy reads must not end with ctx.
+		return p.spec.Bases.get(key, func() (*resolvedBase, error) { return remoteBase(context.WithoutCancel(ctx), p) })
 	}
+}
+
+// BaseCache keeps the registry bases pinned by digest that Builds of one process resolved (the
+// manifests and configs read, the platform images chosen), so that the next Build with the same
+// base and platforms asks the registry nothing: a pinned base cannot change. A base given by tag
+// is resolved again every time. The zero value is ready; nil caches nothing.
+type BaseCache struct {
+	mu sync.Mutex
+	m  map[string]*resolvedBase
+}
+
+func (c *BaseCache) get(key string, resolve func() (*resolvedBase, error)) (*resolvedBase, error) {
+	c.mu.Lock()
+	rb := c.m[key]
+	c.mu.Unlock()
+	if rb != nil {
+		return rb, nil
+	}
+	rb, err := resolve()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]*resolvedBase{}
+	}
+	c.m[key] = rb
+	return rb, nil
 }
 
 func builtinBase(baseName string, p *plan, make func(v1.Platform) (v1.Image, error)) (*resolvedBase, error) {

@@ -101,6 +101,9 @@ type Spec struct {
 	// ResponseTimeout and RequestTimeout bound each request of a base pull (see
 	// regtransport.Timeouts); zero takes the defaults, 60s and 30m.
 	ResponseTimeout, RequestTimeout time.Duration
+	// Bases keeps the registry bases pinned by digest this process resolved, for the Builds
+	// that follow (the dev loop's cycles); nil resolves the base on every Build.
+	Bases *BaseCache
 	// Keychain authenticates base pulls; nil means the user's docker keychain (authn.DefaultKeychain).
 	Keychain authn.Keychain
 	// GoRoot is the Go installation whose lib/time/zoneinfo.zip fills the static base's zone data;

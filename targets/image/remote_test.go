@@ -278,3 +278,27 @@ func TestPlatformMatching(t *testing.T) {
 		}
 	}
 }
+
+// A BaseCache answers a second Build with the same pinned base from what the first one read: it
+// asks the registry nothing (wrong credentials now, and it still builds the same image). A base
+// given by tag is read again.
+func TestBaseCacheKeepsPinnedBases(t *testing.T) {
+	b := startBaseRegistry(t)
+	cache := &BaseCache{}
+	s := remoteSpec(t, b, b.pinned(), "linux/amd64", "linux/arm64")
+	s.Bases = cache
+	first := build(t, s)
+	s.Keychain = userKeychain{"ci", "wrong"}
+	second := build(t, s)
+	if digest(t, first) != digest(t, second) {
+		t.Errorf("the cached base built %s, the registry's %s", digest(t, second), digest(t, first))
+	}
+
+	tagged := remoteSpec(t, b, b.index.String(), "linux/amd64")
+	tagged.AllowUnpinned, tagged.Bases = true, cache
+	build(t, tagged)
+	tagged.Keychain = userKeychain{"ci", "wrong"}
+	if _, err := Build(context.Background(), tagged); err == nil {
+		t.Error("a base given by tag came from the cache, not the registry")
+	}
+}

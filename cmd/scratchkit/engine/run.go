@@ -121,6 +121,9 @@ type facts struct {
 	vulnDB   *vuln.DB
 	vulnErr  error
 
+	// bases are the registry bases pinned by digest this process resolved.
+	bases image.BaseCache
+
 	// keep: the dev loop's publishers, made once and used by every cycle (their registry
 	// transport and its connections stay open); nil outside the dev loop.
 	keep *keptPublishers
