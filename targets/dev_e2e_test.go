@@ -310,3 +310,85 @@ func containerID(t *testing.T, docker, owner string) string {
 	}
 	return ids[0]
 }
+
+// TestDevLoopResolve runs dev with dev.run: resolve against the real registry: each edit pushes
+// a new digest, which dev prints and dist/resolved.yaml then names; a syntax error leaves the
+// file naming the last good image.
+func TestDevLoopResolve(t *testing.T) {
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	engineBin := testenv.GoBuild(t, testenv.GoProgram{Dir: "..", Pkg: "./cmd/scratchkit", Flags: []string{"-tags", "scratchkit_core"}})
+	dir := filepath.Join(t.TempDir(), "hello")
+	testenv.CopyFiles(t, filepath.Join(testenv.ModuleRoot(t), "examples", "hello"), dir, "go.mod", "main.go")
+	testenv.WriteFile(t, filepath.Join(dir, "scratchkit.yaml"), "builds:\n  - name: hello\n    main: .\nresolve:\n  files: [deploy]\ndev:\n  run: resolve\n")
+	testenv.WriteFile(t, filepath.Join(dir, "deploy", "app.yaml"), "apiVersion: v1\nkind: Pod\nmetadata:\n  name: hello\nspec:\n  containers:\n    - name: hello\n      image: ko://example.com/hello\n")
+	mainGo := filepath.Join(dir, "main.go")
+	src, err := os.ReadFile(mainGo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const handler = `io.WriteString(w, "ok\n")`
+	cmd := exec.Command(engineBin, "dev")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "SCRATCHKIT_CACHE="+filepath.Join(t.TempDir(), "cache"), "KO_DOCKER_REPO="+reg.Host+"/team", "NO_COLOR=1")
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	out := &devOutput{lines: make(chan string, 64)}
+	go out.read(pr)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(os.Interrupt)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("dev after an interrupt: %v\n%s", err, out)
+		}
+		pw.Close()
+	}()
+	resolved := func() string {
+		b, err := os.ReadFile(filepath.Join(dir, "dist", "resolved.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	pushed := func(from int, cycle int) string {
+		t.Helper()
+		want := fmt.Sprintf("dev: cycle %d: wrote dist/resolved.yaml", cycle)
+		out.waitFor(t, from, want)
+		text := out.String()[from:]
+		i := strings.Index(text, "hello pushed "+reg.Host+"/team/hello@sha256:")
+		if i < 0 {
+			t.Fatalf("cycle %d printed no pushed digest:\n%s", cycle, text)
+		}
+		ref := strings.Fields(text[i+len("hello pushed "):])[0]
+		if got := resolved(); !strings.Contains(got, "image: "+ref+"\n") {
+			t.Fatalf("dist/resolved.yaml after cycle %d does not name %s:\n%s", cycle, ref, got)
+		}
+		return ref
+	}
+	refs := map[string]bool{pushed(0, 1): true}
+	from := len(out.String())
+	last := ""
+	for i := 1; i <= 2; i++ {
+		testenv.WriteFile(t, mainGo, strings.Replace(string(src), handler, fmt.Sprintf("io.WriteString(w, %q)", fmt.Sprintf("edit %d\n", i)), 1))
+		// Cycles a burst cancelled are numbered too: wait for the next one that wrote the file.
+		out.waitFor(t, from, "wrote dist/resolved.yaml")
+		text := out.String()[from:]
+		wrote := text[:strings.Index(text, " wrote dist/resolved.yaml")]
+		var n int
+		if _, err := fmt.Sscanf(wrote[strings.LastIndex(wrote, "dev: cycle "):], "dev: cycle %d:", &n); err != nil {
+			t.Fatalf("no cycle number before %q: %v", wrote, err)
+		}
+		last = pushed(from, n)
+		if refs[last] {
+			t.Fatalf("edit %d pushed %s, which an earlier cycle pushed", i, last)
+		}
+		refs[last] = true
+		from = len(out.String())
+	}
+	testenv.WriteFile(t, mainGo, string(src)+"\nfunc broken( {\n")
+	out.waitFor(t, from, "syntax error", "the last good image is still the pushed one")
+	if got := resolved(); !strings.Contains(got, "image: "+last+"\n") {
+		t.Errorf("after a failed cycle dist/resolved.yaml no longer names %s:\n%s", last, got)
+	}
+}
