@@ -345,5 +345,25 @@ func (s *Stream) Resolve(refs map[string]string) ([]byte, []Substitution, error)
 	if err := enc.Close(); err != nil {
 		return nil, nil, fmt.Errorf("write the resolved YAML: %w", err)
 	}
+	// The encoder writes some things it read in a form it cannot read back (a tag written
+	// percent-encoded, !%21, comes out as !!): what Resolve returns always parses.
+	if err := decodesWhole(buf.Bytes()); err != nil {
+		return nil, nil, fmt.Errorf("write the resolved YAML: the YAML encoder wrote what it cannot read back (%v); write the tags of the input plainly", err)
+	}
 	return buf.Bytes(), subs, nil
+}
+
+// decodesWhole reports whether every document of data parses.
+func decodesWhole(data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
