@@ -13,3 +13,8 @@ import (
 func Dial(context.Context, int, string) (net.Conn, error) {
 	return nil, errors.New("joining another process's network namespace needs Linux")
 }
+
+// Listen needs Linux.
+func Listen(int, string) (net.Listener, error) {
+	return nil, errors.New("joining another process's network namespace needs Linux")
+}

@@ -3,7 +3,9 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"github.com/scratchkit/scratchkit/internal/netns"
+	prototrustroot "github.com/sigstore/protobuf-specs/gen/pb-go/trustroot/v1"
 	"github.com/sigstore/sigstore-go/pkg/root"
 )
 
@@ -64,37 +67,86 @@ func StartTSA(t testing.TB) *TSA {
 	return tsa
 }
 
-// startConfined starts a service in a new network namespace with only a loopback interface
-// (unshare --net, then lo up, then exec: the service keeps the pid), listening at inner there,
-// and returns host:port of a forwarder on 127.0.0.1 that carries each connection into it, and
-// the service's output so far.
+// startConfined starts a service in a network namespace of its own (see namespace) listening
+// at inner there, and returns host:port of a forwarder on 127.0.0.1 that carries each
+// connection into it, and the service's output so far.
 func startConfined(t testing.TB, what, inner, bin string, args ...string) (string, func() string) {
+	t.Helper()
+	ns := newNamespace(t, what)
+	logs := ns.start(t, what, bin, args...)
+	return ns.forward(t, inner), logs
+}
+
+// namespace is a network namespace with only a loopback interface, held open by a process of
+// its own (unshare --net, lo up, then sleep) for the duration of a test. Services run in it
+// (nsenter, so each keeps its pid); a forwarder on 127.0.0.1 carries connections in, and a
+// listener the test serves can be put into it (a Fulcio reaches its OIDC issuer so). Whatever
+// binds fixed ports, all interfaces or abstract unix sockets there collides with nothing of the
+// test machine's, and several can run at once. It needs root (unshare, setns).
+type namespace struct {
+	pid int
+	ctx context.Context
+}
+
+func newNamespace(t testing.TB, what string) *namespace {
 	t.Helper()
 	Root(t)
 	Tool(t, "unshare")
+	Tool(t, "nsenter")
 	Tool(t, "ip")
+	cmd := exec.Command("unshare", "--net", "--", "sh", "-c", `ip link set lo up && echo up && exec sleep 86400`)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errs syncBuffer
+	cmd.Stderr = &errs
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start a network namespace for %s: %v", what, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	line := make([]byte, 3)
+	if _, err := io.ReadFull(out, line); err != nil || string(line) != "up\n" {
+		t.Fatalf("a network namespace for %s: loopback did not come up: %v %s", what, err, errs.String())
+	}
+	return &namespace{pid: cmd.Process.Pid, ctx: ctx}
+}
+
+// start runs bin in the namespace until the test ends and returns its output so far.
+func (n *namespace) start(t testing.TB, what, bin string, args ...string) func() string {
+	t.Helper()
 	var buf syncBuffer
-	cmd := exec.Command("unshare", append([]string{"--net", "--", "sh", "-c", `ip link set lo up && exec "$0" "$@"`, bin}, args...)...)
+	cmd := exec.Command("nsenter", append([]string{fmt.Sprintf("--net=/proc/%d/ns/net", n.pid), "--", bin}, args...)...)
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", what, err)
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() {
-		cancel()
-		l.Close()
 		_ = cmd.Process.Kill()
 		<-exited
 		if t.Failed() {
 			t.Logf("%s's output:\n%s", what, buf.String())
 		}
 	})
+	return buf.String
+}
+
+// forward listens on 127.0.0.1 (a free port) and carries each connection to inner in the
+// namespace; it returns host:port.
+func (n *namespace) forward(t testing.TB, inner string) string {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -103,7 +155,7 @@ func startConfined(t testing.TB, what, inner, bin string, args ...string) (strin
 			}
 			go func() {
 				defer c.Close()
-				s, err := netns.Dial(ctx, cmd.Process.Pid, inner)
+				s, err := netns.Dial(n.ctx, n.pid, inner)
 				if err != nil {
 					return
 				}
@@ -115,7 +167,19 @@ func startConfined(t testing.TB, what, inner, bin string, args ...string) (strin
 			}()
 		}
 	}()
-	return l.Addr().String(), buf.String
+	return l.Addr().String()
+}
+
+// serve serves h at addr inside the namespace until the test ends.
+func (n *namespace) serve(t testing.TB, addr string, h http.Handler) {
+	t.Helper()
+	l, err := netns.Listen(n.pid, addr)
+	if err != nil {
+		t.Fatalf("listen on %s in a test namespace: %v", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
 }
 
 // Authority is the TSA as a trusted root names it.
@@ -128,9 +192,12 @@ func (a *TSA) Authority() root.TimestampingAuthority {
 }
 
 // TrustedRoot is what a private Sigstore deployment hands its users: a Sigstore trusted root
-// naming its authorities and logs. Nil members are left out.
+// naming its authorities and logs. Nil members are left out. It names no certificate
+// transparency log (the tests' Fulcio has none).
 type TrustedRoot struct {
-	TSAs []*TSA
+	TSAs    []*TSA
+	Fulcios []*Fulcio
+	Rekors  []*Rekor
 }
 
 // Write writes the trusted root as JSON into a new file and returns its path.
@@ -140,7 +207,19 @@ func (r TrustedRoot) Write(t testing.TB) string {
 	for _, a := range r.TSAs {
 		tsas = append(tsas, a.Authority())
 	}
-	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, nil, nil, tsas, nil)
+	var cas []root.CertificateAuthority
+	for _, f := range r.Fulcios {
+		cas = append(cas, f.Authority())
+	}
+	logs := map[string]*root.TransparencyLog{}
+	for _, l := range r.Rekors {
+		id := l.LogID()
+		logs[hex.EncodeToString(id)] = &root.TransparencyLog{
+			BaseURL: l.URL, ID: id, ValidityPeriodStart: l.Started, HashFunc: crypto.SHA256,
+			PublicKey: &l.Key.PublicKey, SignatureHashFunc: crypto.SHA256,
+		}
+	}
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, cas, nil, tsas, logs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,6 +228,52 @@ func (r TrustedRoot) Write(t testing.TB) string {
 		t.Fatal(err)
 	}
 	p := filepath.Join(t.TempDir(), "trusted_root.json")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// SigningConfig is the other half of what a private Sigstore deployment hands its signers: a
+// Sigstore signing configuration (v0.2) naming the URLs of its Fulcio, OIDC issuer, Rekor (API
+// version 2) and timestamp authority.
+type SigningConfig struct {
+	Fulcio *Fulcio
+	Issuer *OIDCIssuer
+	Rekor  *Rekor
+	TSA    *TSA
+}
+
+// Write writes the signing config as JSON into a new file and returns its path.
+func (c SigningConfig) Write(t testing.TB) string {
+	t.Helper()
+	start := time.Now().Add(-time.Hour)
+	svc := func(url string, version uint32) []root.Service {
+		return []root.Service{{URL: url, MajorAPIVersion: version, ValidityPeriodStart: start, Operator: "scratchkit-tests"}}
+	}
+	var fulcio, oidc, rekor, tsa []root.Service
+	if c.Fulcio != nil {
+		fulcio = svc(c.Fulcio.URL, 1)
+	}
+	if c.Issuer != nil {
+		oidc = svc(c.Issuer.URL, 1)
+	}
+	if c.Rekor != nil {
+		rekor = svc(c.Rekor.URL, 2)
+	}
+	if c.TSA != nil {
+		tsa = svc(c.TSA.URL, 1)
+	}
+	any1 := root.ServiceConfiguration{Selector: prototrustroot.ServiceSelector_ANY}
+	sc, err := root.NewSigningConfig(root.SigningConfigMediaType02, fulcio, oidc, rekor, any1, tsa, any1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := sc.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "signing_config.json")
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
