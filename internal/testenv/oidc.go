@@ -79,7 +79,8 @@ func StartOIDCIssuer(t testing.TB, kind string) *OIDCIssuer {
 		}}})
 	})
 	mux.HandleFunc("GET /token", func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer "+o.RequestToken {
+		// GitHub's runner toolkit and cosign write the scheme as "bearer".
+		if scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " "); !strings.EqualFold(scheme, "bearer") || tok != o.RequestToken {
 			http.Error(w, "bad request token", http.StatusUnauthorized)
 			return
 		}

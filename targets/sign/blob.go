@@ -153,9 +153,12 @@ func VerifyBlobBundle(ctx context.Context, publicKey, path, bundlePath string, t
 // timestamps of opts (its registry settings are not used).
 func VerifyBlobBundleWith(ctx context.Context, opts VerifyOptions, path, bundlePath string) error {
 	publicKey := opts.PublicKey
-	v, err := loadVerifier(ctx, publicKey)
-	if err != nil {
-		return err
+	var v signature.Verifier
+	if !opts.keyless() {
+		var err error
+		if v, err = loadVerifier(ctx, publicKey); err != nil {
+			return err
+		}
 	}
 	b, err := sgbundle.LoadJSONFromPath(bundlePath)
 	if err != nil {
@@ -171,8 +174,11 @@ func VerifyBlobBundleWith(ctx context.Context, opts VerifyOptions, path, bundleP
 		return err
 	}
 	if _, err := cosign.VerifyNewBundle(ctx, co, verify.WithArtifact(f), b); err != nil {
-		if !keySigned(ctx, v, b) {
+		if v != nil && !keySigned(ctx, v, b) {
 			return fmt.Errorf("verify %s: bundle %s was not signed with public key %s: it was signed with another key", path, bundlePath, publicKey)
+		}
+		if hint := opts.keylessHint(err); hint != "" {
+			return fmt.Errorf("verify %s: bundle %s does not verify as signed by %s: %w%s", path, bundlePath, opts.signer(), err, hint)
 		}
 		return fmt.Errorf("verify %s: bundle %s does not verify: %w%s", path, bundlePath, err, timestampHint(err, &opts))
 	}
@@ -196,6 +202,14 @@ func timestampHint(err error, opts *VerifyOptions) string {
 // opts.TrustedRoot or else Sigstore's public trust root, fetched from its TUF repository.
 func bundleCheckOpts(ctx context.Context, v signature.Verifier, opts *VerifyOptions) (*cosign.CheckOpts, error) {
 	co := &cosign.CheckOpts{SigVerifier: v, IgnoreTlog: !opts.TLog, UseSignedTimestamps: opts.Timestamps, TrustedMaterial: keyTrust}
+	if opts.keyless() {
+		ids, err := opts.identities()
+		if err != nil {
+			return nil, err
+		}
+		// A keyless signature is checked against its certificate authority and its log entry.
+		co.Identities, co.IgnoreTlog = ids, false
+	}
 	switch {
 	case opts.TrustedRoot != "":
 		_, tr, err := ReadTrustedRoot(ctx, opts.TrustedRoot)
@@ -203,12 +217,15 @@ func bundleCheckOpts(ctx context.Context, v signature.Verifier, opts *VerifyOpti
 			return nil, err
 		}
 		co.TrustedMaterial = tr
-	case opts.TLog || opts.Timestamps:
+	case opts.TLog || opts.Timestamps || opts.keyless():
 		tr, err := cosign.TrustedRoot()
 		if err != nil {
-			return nil, fmt.Errorf("checking transparency log entries and timestamps needs Sigstore's trusted root (from its TUF repository, network; or set sign.trusted_root to your deployment's): %w", err)
+			return nil, fmt.Errorf("checking transparency log entries, certificates and timestamps needs Sigstore's trusted root (from its TUF repository, network; or set sign.trusted_root to your deployment's): %w", err)
 		}
 		co.TrustedMaterial = tr
+	}
+	if opts.keyless() && noSCTs(co.TrustedMaterial) {
+		co.IgnoreSCT = true
 	}
 	return co, nil
 }

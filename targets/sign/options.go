@@ -110,6 +110,12 @@ type Options struct {
 	// of its signature from it, the trusted time a key-based signature otherwise lacks. The
 	// legacy layout carries none. Empty: no timestamp.
 	TimestampURL string
+	// SigningConfig is a Sigstore signing config (a file or an http(s) URL,
+	// application/vnd.dev.sigstore.signingconfig.v0.2+json) naming a Sigstore deployment's
+	// services: Sign takes Fulcio, Rekor (and its API version: a Rekor v2 is spoken to as one)
+	// and, when TimestampURL is empty, the timestamp authority from it, instead of FulcioURL and
+	// RekorURL. Empty: FulcioURL, RekorURL (Rekor v1) and TimestampURL.
+	SigningConfig string
 
 	// Annotations are added to the "optional" section of every image signature payload
 	// (`cosign sign -a key=value`).
@@ -152,6 +158,15 @@ type VerifyOptions struct {
 	// against TrustedRoot's timestamp authorities (what Options.TimestampURL adds). The legacy
 	// layout carries none and is checked without.
 	Timestamps bool
+
+	// Keyless signatures (no PublicKey) verify against TrustedRoot's certificate authorities and
+	// must name the signer: the certificate's identity (its subject alternative name, e.g. a
+	// GitHub Actions workflow https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main),
+	// exactly or by a regular expression, and the OIDC issuer that vouched for it, exactly or by
+	// a regular expression; one of each is required. Certificates carry their SCTs unless the
+	// trusted root names no certificate transparency log (a private Fulcio without one).
+	Identity, IdentityRegexp     string
+	OIDCIssuer, OIDCIssuerRegexp string
 
 	Keychain authn.Keychain
 	Insecure bool

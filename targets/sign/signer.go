@@ -54,15 +54,39 @@ type signer struct {
 	tsaURL    string
 	rekorURL  string
 	fulcioURL string
-	isKeyless bool
-	logf      func(format string, args ...any)
+	// rekorVersion is the Rekor API version: 1, or 2 (from a signing config).
+	rekorVersion uint32
+	isKeyless    bool
+	logf         func(format string, args ...any)
 }
 
 func newSigner(ctx context.Context, opts *Options) (*signer, error) {
 	s := &signer{
-		rekorURL:  defaults.String(opts.RekorURL, DefaultRekorURL),
-		fulcioURL: defaults.String(opts.FulcioURL, DefaultFulcioURL),
-		logf:      opts.logf,
+		rekorURL:     defaults.String(opts.RekorURL, DefaultRekorURL),
+		fulcioURL:    defaults.String(opts.FulcioURL, DefaultFulcioURL),
+		rekorVersion: 1,
+		logf:         opts.logf,
+	}
+	tsaURL := opts.TimestampURL
+	if opts.SigningConfig != "" {
+		svc, err := ReadSigningConfig(ctx, opts.SigningConfig, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		if svc.FulcioURL != "" {
+			s.fulcioURL = svc.FulcioURL
+		}
+		if svc.RekorURL != "" {
+			s.rekorURL, s.rekorVersion = svc.RekorURL, svc.RekorVersion
+		}
+		if tsaURL == "" {
+			tsaURL = svc.TimestampURL
+		}
+		opts.logf("signing config %s: Fulcio %s, Rekor v%d %s, timestamp authority %s", shownRef(opts.SigningConfig),
+			redact.URL(s.fulcioURL), s.rekorVersion, redact.URL(s.rekorURL), defaults.String(redact.URL(tsaURL), "none"))
+	}
+	if (opts.TLog || opts.Keyless) && s.rekorVersion == 2 && opts.Format.legacy() {
+		return nil, fmt.Errorf("the transparency log %s is a Rekor v2 (signing config %s): its entries carry no signed entry timestamp, which cosign's legacy layout needs, so only Sigstore bundles can hold them: set sign.format: bundle (cosign v3, and v2.6.3 and later, read them)", redact.URL(s.rekorURL), shownRef(opts.SigningConfig))
 	}
 	if opts.Keyless {
 		if opts.Key != "" {
@@ -87,15 +111,15 @@ func newSigner(ctx context.Context, opts *Options) (*signer, error) {
 		s.sv = sv
 	}
 	if opts.TLog || opts.Keyless {
-		s.tlog = sign.NewRekor(&sign.RekorOptions{BaseURL: s.rekorURL, Timeout: 30 * time.Second, Retries: 1, Version: 1})
+		s.tlog = sign.NewRekor(&sign.RekorOptions{BaseURL: s.rekorURL, Timeout: 30 * time.Second, Retries: 1, Version: s.rekorVersion})
 	}
-	if opts.TimestampURL != "" {
-		u, err := url.Parse(opts.TimestampURL)
+	if tsaURL != "" {
+		u, err := url.Parse(tsaURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, fmt.Errorf("timestamp authority (sign.timestamp) %q: want an http(s) URL of an RFC 3161 endpoint, e.g. https://timestamp.sigstore.dev/api/v1/timestamp", redact.Text(opts.TimestampURL))
+			return nil, fmt.Errorf("timestamp authority (sign.timestamp) %q: want an http(s) URL of an RFC 3161 endpoint, e.g. https://timestamp.sigstore.dev/api/v1/timestamp", redact.Text(tsaURL))
 		}
-		s.tsaURL = redact.URL(opts.TimestampURL)
-		s.tsa = sign.NewTimestampAuthority(&sign.TimestampAuthorityOptions{URL: opts.TimestampURL, Timeout: 30 * time.Second, Retries: 1})
+		s.tsaURL = redact.URL(tsaURL)
+		s.tsa = sign.NewTimestampAuthority(&sign.TimestampAuthorityOptions{URL: tsaURL, Timeout: 30 * time.Second, Retries: 1})
 	}
 	return s, nil
 }

@@ -32,7 +32,7 @@ var KeyOnlyTrustedRoot = []byte(`{"mediaType":"application/vnd.dev.sigstore.trus
 // With a timestamp authority the key-only root would not do (it names no authority): such a
 // release needs the deployment's trusted root (sign.trusted_root), or the public one.
 func (o *Options) NeedsTrustedRoot() bool {
-	return o.Format.bundle() && !o.Keyless && !o.TLog && o.TimestampURL == ""
+	return o.Format.bundle() && !o.Keyless && !o.TLog && o.TimestampURL == "" && o.SigningConfig == ""
 }
 
 // WriteTrustedRoot writes KeyOnlyTrustedRoot to path, atomically.

@@ -55,8 +55,13 @@ func VerifyImages(ctx context.Context, opts VerifyOptions, subjects []Subject) (
 	if err := opts.Format.check(); err != nil {
 		return nil, err
 	}
-	v, err := loadVerifier(ctx, opts.PublicKey)
-	if err != nil {
+	var v signature.Verifier
+	var err error
+	if opts.keyless() {
+		if _, err := opts.identities(); err != nil {
+			return nil, err
+		}
+	} else if v, err = loadVerifier(ctx, opts.PublicKey); err != nil {
 		return nil, err
 	}
 	ropts := ociOptions(ctx, opts.Keychain, opts.Insecure, opts.timeouts())
@@ -66,7 +71,15 @@ func VerifyImages(ctx context.Context, opts VerifyOptions, subjects []Subject) (
 		ClaimVerifier:      cosign.SimpleClaimVerifier,
 		RegistryClientOpts: ropts,
 	}}
-	if opts.TLog {
+	if opts.keyless() {
+		// The legacy layout, keyless: the certificate and the log entry's signed entry timestamp
+		// in the signature's annotations, checked against the same trusted root as bundles.
+		bco, err := bundleCheckOpts(ctx, nil, &opts)
+		if err != nil {
+			return nil, err
+		}
+		vc.co.Identities, vc.co.TrustedMaterial, vc.co.IgnoreSCT, vc.co.IgnoreTlog = bco.Identities, bco.TrustedMaterial, bco.IgnoreSCT, false
+	} else if opts.TLog {
 		vc.co.RekorPubKeys, err = cosign.GetRekorPubs(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("checking transparency log entries needs Rekor's public key (from the Sigstore TUF repository, network, or SIGSTORE_REKOR_PUBLIC_KEY): %w", err)
@@ -222,6 +235,9 @@ func (vc *verifier) legacy(ctx context.Context, d name.Digest, digests []name.Di
 	for _, dg := range digests {
 		sigs, _, err := cosign.VerifyImageSignatures(ctx, dg, co)
 		if err != nil {
+			if vc.v == nil {
+				return nil, fmt.Errorf("no legacy signature of %s verifies as signed by %s: %w", dg, vc.opts.signer(), err)
+			}
 			return nil, diagnoseSignatures(dg, co.SigVerifier, vc.opts.PublicKey, co.RegistryClientOpts, err)
 		}
 		tag, _ := ociremote.SignatureTag(dg, co.RegistryClientOpts...)
@@ -235,6 +251,9 @@ func (vc *verifier) legacy(ctx context.Context, d name.Digest, digests []name.Di
 	aco.ClaimVerifier = cosign.IntotoSubjectClaimVerifier
 	atts, _, err := cosign.VerifyImageAttestations(ctx, d, &aco)
 	if err != nil {
+		if vc.v == nil {
+			return nil, fmt.Errorf("no legacy attestation of %s verifies as signed by %s: %w", d, vc.opts.signer(), err)
+		}
 		return nil, diagnoseAttestations(d, co.SigVerifier, vc.opts.PublicKey, co.RegistryClientOpts, err)
 	}
 	tag, _ := ociremote.AttestationTag(d, co.RegistryClientOpts...)
@@ -247,7 +266,7 @@ func (vc *verifier) legacy(ctx context.Context, d name.Digest, digests []name.Di
 			}
 		}
 		if len(stmts) == 0 {
-			return nil, fmt.Errorf("no %s attestation of %s verifies with public key %s (at %s): run Sign", pt, d, vc.opts.PublicKey, tag)
+			return nil, fmt.Errorf("no %s attestation of %s verifies with %s (at %s): run Sign", pt, d, vc.opts.signer(), tag)
 		}
 		if err := checkPredicate(pt, stmts, sub); err != nil {
 			return nil, err
@@ -291,7 +310,7 @@ func (vc *verifier) bundles(ctx context.Context, d name.Digest, digests []name.D
 		}
 		sigs := r.ofType(PredicateCosignSign)
 		if len(sigs) == 0 {
-			return nil, diagnoseBundles(ctx, dg, PredicateCosignSign, r.found, vc.v, vc.opts.PublicKey, r.errs)
+			return nil, diagnoseBundles(ctx, dg, PredicateCosignSign, r.found, vc.v, vc.opts, r.errs)
 		}
 		vc.opts.logf("verified %d signature bundle(s) of %s, e.g. %s", len(sigs), dg, sigs[0].ref)
 		out = append(out, Verified{Subject: dg.String(), Kind: KindSignature, Format: FormatBundle, Ref: sigs[0].ref.String(), Count: len(sigs)})
@@ -306,7 +325,7 @@ func (vc *verifier) bundles(ctx context.Context, d name.Digest, digests []name.D
 	for _, pt := range want {
 		atts := r.ofType(pt)
 		if len(atts) == 0 {
-			return nil, diagnoseBundles(ctx, d, pt, r.found, vc.v, vc.opts.PublicKey, r.errs)
+			return nil, diagnoseBundles(ctx, d, pt, r.found, vc.v, vc.opts, r.errs)
 		}
 		stmts := make([]inTotoStatement, len(atts))
 		for i, a := range atts {
@@ -360,7 +379,8 @@ func (r bundleCheck) ofType(pt string) []verifiedBundle {
 
 // diagnoseBundles explains why no bundle of predicate type pt about d verified: none attached,
 // wrong key, a bundle about another image, or what the verifier said.
-func diagnoseBundles(ctx context.Context, d name.Digest, pt string, found []foundBundle, v signature.Verifier, keyRef string, errs []error) error {
+func diagnoseBundles(ctx context.Context, d name.Digest, pt string, found []foundBundle, v signature.Verifier, opts *VerifyOptions, errs []error) error {
+	keyRef := opts.PublicKey
 	what := PredicateName(pt) + " attestation"
 	if pt == PredicateCosignSign {
 		what = "signature"
@@ -379,7 +399,7 @@ func diagnoseBundles(ctx context.Context, d name.Digest, pt string, found []foun
 	}
 	var signed []foundBundle
 	for _, f := range of {
-		if keySigned(ctx, v, f.bundle) {
+		if v == nil || keySigned(ctx, v, f.bundle) {
 			signed = append(signed, f)
 		}
 	}
@@ -395,7 +415,11 @@ func diagnoseBundles(ctx context.Context, d name.Digest, pt string, found []foun
 			return fmt.Errorf("the %s bundle %s is about %s, not %s: a bundle made for another image is not accepted", what, f.ref, strings.Join(about, ", "), d.DigestStr())
 		}
 	}
-	return fmt.Errorf("%s bundles of %s: %w", what, d, errors.Join(errs...))
+	err := errors.Join(errs...)
+	if hint := opts.keylessHint(err); hint != "" {
+		return fmt.Errorf("no %s bundle of %s verifies as signed by %s: %w%s", what, d, opts.signer(), err, hint)
+	}
+	return fmt.Errorf("%s bundles of %s: %w", what, d, err)
 }
 
 // checkTag fails when tag no longer names d.
