@@ -462,6 +462,26 @@ type Sign struct {
 	// for the release's verifiers. Default: Sigstore's public trusted root (with a key and no
 	// log, one naming no authority).
 	TrustedRoot string `yaml:"trusted_root"`
+	// SigningConfig is a Sigstore signing config (a file, or an http(s) URL;
+	// application/vnd.dev.sigstore.signingconfig.v0.2+json) naming the Fulcio, Rekor (v1 or v2)
+	// and timestamp authority of a Sigstore deployment: Sign uses them instead of
+	// sign.fulcio_url and sign.rekor_url, and its timestamp authority unless sign.timestamp is
+	// set. A Rekor v2 needs sign.format: bundle. Default: none (the public good instance).
+	SigningConfig string `yaml:"signing_config"`
+	// Identity is the signer verifySignatures requires of keyless signatures: the certificate's
+	// identity, e.g. https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main
+	// (GitHub Actions) or https://gitlab.com/org/repo//.gitlab-ci.yml@refs/heads/main (GitLab
+	// CI). Keyless verification needs it or identity_regexp, and oidc_issuer or oidc_issuer_regexp.
+	Identity string `yaml:"identity"`
+	// IdentityRegexp is a regular expression the keyless signer's identity must match, instead
+	// of sign.identity.
+	IdentityRegexp string `yaml:"identity_regexp"`
+	// OIDCIssuer is the OIDC issuer that must have vouched for the keyless signer, e.g.
+	// https://token.actions.githubusercontent.com or https://gitlab.com.
+	OIDCIssuer string `yaml:"oidc_issuer"`
+	// OIDCIssuerRegexp is a regular expression the OIDC issuer must match, instead of
+	// sign.oidc_issuer.
+	OIDCIssuerRegexp string `yaml:"oidc_issuer_regexp"`
 }
 
 // SignChecksums reports whether SHA256SUMS is written and signed.

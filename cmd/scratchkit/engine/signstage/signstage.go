@@ -96,7 +96,8 @@ func options(e *engine.Run) (sign.Options, error) {
 		Key: e.Config.Sign.Key, Password: sign.PasswordFromEnv(), Keyless: e.Config.Sign.Keyless, TLog: e.Config.Sign.TLog,
 		Recursive: e.Config.Sign.Recursive, Format: sign.Format(e.Config.Sign.Format),
 		FulcioURL: e.Config.Sign.FulcioURL, RekorURL: e.Config.Sign.RekorURL,
-		IdentityToken: e.Config.Sign.IdentityToken, TimestampURL: e.Config.Sign.Timestamp, Insecure: e.Config.Image.Insecure,
+		IdentityToken: e.Config.Sign.IdentityToken, TimestampURL: e.Config.Sign.Timestamp, SigningConfig: refOf(e, e.Config.Sign.SigningConfig),
+		Insecure:        e.Config.Image.Insecure,
 		ResponseTimeout: e.Config.Image.ResponseTimeout.D(), RequestTimeout: e.Config.Image.RequestTimeout.D(),
 		Log: func(f string, a ...any) { e.UI.Info(f, a...) },
 	}
@@ -166,8 +167,10 @@ func trustedRoot(e *engine.Run, rec *artifacts.Artifacts, opts sign.Options) err
 }
 
 // trustedRootRef is sign.trusted_root: a URL as it is, a file relative to the project.
-func trustedRootRef(e *engine.Run) string {
-	ref := e.Config.Sign.TrustedRoot
+func trustedRootRef(e *engine.Run) string { return refOf(e, e.Config.Sign.TrustedRoot) }
+
+// refOf is a file-or-URL key's value: a URL as it is, a file relative to the project.
+func refOf(e *engine.Run, ref string) string {
 	if ref == "" || strings.HasPrefix(ref, "https://") || strings.HasPrefix(ref, "http://") {
 		return ref
 	}
@@ -299,17 +302,24 @@ func VerifySignatures(ctx context.Context, e *engine.Run) error {
 	if err != nil {
 		return err
 	}
-	pub := publicKey(e)
-	if pub == "" {
-		return fmt.Errorf("verifySignatures: no public key: set sign.pub, or put cosign.pub (from mage keygen) in %s", e.Dir)
+	// Keyless signatures are checked by who made them (sign.identity, sign.oidc_issuer), not by
+	// a key.
+	keyless := e.Config.Sign.Keyless
+	var pub string
+	if !keyless {
+		if pub = publicKey(e); pub == "" {
+			return fmt.Errorf("verifySignatures: no public key: set sign.pub, or put cosign.pub (from mage keygen) in %s; keyless signatures (sign.keyless: true) are checked by sign.identity and sign.oidc_issuer", e.Dir)
+		}
 	}
 	subjects, _, err := subjects(ctx, e, rec, false)
 	if err != nil {
 		return err
 	}
-	vo := sign.VerifyOptions{PublicKey: pub, Recursive: e.Config.Sign.Recursive, TLog: e.Config.Sign.TLog,
-		Format: sign.Format(e.Config.Sign.Format), Insecure: e.Config.Image.Insecure,
-		TrustedRoot: trustedRootRef(e), Timestamps: e.Config.Sign.Timestamp != "",
+	c := e.Config.Sign
+	vo := sign.VerifyOptions{PublicKey: pub, Recursive: c.Recursive, TLog: c.TLog,
+		Format: sign.Format(c.Format), Insecure: e.Config.Image.Insecure,
+		TrustedRoot: trustedRootRef(e), Timestamps: c.Timestamp != "",
+		Identity: c.Identity, IdentityRegexp: c.IdentityRegexp, OIDCIssuer: c.OIDCIssuer, OIDCIssuerRegexp: c.OIDCIssuerRegexp,
 		ResponseTimeout: e.Config.Image.ResponseTimeout.D(), RequestTimeout: e.Config.Image.RequestTimeout.D()}
 	verified, verr := sign.VerifyImages(ctx, vo, subjects)
 	e.UI.Heading("Verify signatures")
@@ -332,7 +342,9 @@ func VerifySignatures(ctx context.Context, e *engine.Run) error {
 				e.UI.OK("%s signed, bundle format (%s)", c.Path, c.Bundle)
 			}
 		}
-		if c.Signature != "" {
+		if c.Signature != "" && keyless {
+			e.UI.Info("%s: its legacy signature (%s) is keyless, checked through its bundle only", c.Path, c.Signature)
+		} else if c.Signature != "" {
 			if err := sign.VerifyBlob(ctx, pub, e.Abs(c.Path), e.Abs(c.Signature)); err != nil {
 				errs = append(errs, err)
 			} else {
