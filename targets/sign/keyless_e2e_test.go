@@ -238,6 +238,29 @@ func TestE2EKeylessLocalSigstore(t *testing.T) {
 	t.Setenv("ACTIONS_ID_TOKEN_REQUEST_URL", "")
 	os.Unsetenv("ACTIONS_ID_TOKEN_REQUEST_URL")
 
+	// A GitLab CI identity: the pipeline definition, vouched for by the GitLab-like issuer.
+	t.Setenv("SIGSTORE_ID_TOKEN", s.gl.Token(t, nil))
+	blobGL := filepath.Join(t.TempDir(), "SHA256SUMS")
+	if err := os.WriteFile(blobGL, []byte("cdef  hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bsGL, err := SignBlob(ctx, Options{Keyless: true, SigningConfig: s.signingConfig, Format: FormatBundle}, blobGL)
+	if err != nil {
+		t.Fatalf("keyless SignBlob as GitLab CI: %v", err)
+	}
+	glID := []string{"--certificate-identity", "https://gitlab.com/acme/hello//.gitlab-ci.yml@refs/heads/main", "--certificate-oidc-issuer", s.gl.URL, "--trusted-root", s.trustedRoot, "--insecure-ignore-sct", "--use-signed-timestamps"}
+	for _, bin := range []string{e.cosign3, e.cosign} {
+		if _, all, err := cli(bin, append(append([]string{"verify-blob"}, glID...), "--bundle", bsGL.Bundle, blobGL)...); err != nil {
+			t.Errorf("%s verify-blob, GitLab CI identity: %v\n%s", bin, err, all)
+		}
+	}
+	if err := VerifyBlobBundleWith(ctx, VerifyOptions{TrustedRoot: s.trustedRoot, Identity: s.gl.Identity(), OIDCIssuer: s.gl.URL}, blobGL, bsGL.Bundle); err != nil {
+		t.Errorf("VerifyBlobBundleWith, GitLab CI identity: %v", err)
+	}
+	if err := VerifyBlobBundleWith(ctx, vo, blobGL, bsGL.Bundle); err == nil {
+		t.Error("a GitLab CI signature verified as the GitHub workflow's")
+	}
+
 	// No trusted time: a keyless certificate is valid for minutes, and a Rekor v2 entry says
 	// nothing of when; without a signed timestamp nothing shows the signature was made then.
 	t.Setenv("SIGSTORE_ID_TOKEN", s.gh.Token(t, nil))
