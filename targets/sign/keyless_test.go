@@ -2,6 +2,8 @@ package sign
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,6 +47,26 @@ func TestReadSigningConfig(t *testing.T) {
 	s, err = ReadSigningConfig(context.Background(), p, time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil || s.RekorURL != "https://rekor-v1.example" || s.RekorVersion != 1 {
 		t.Errorf("early 2025: %+v, %v", s, err)
+	}
+	// From a URL, as a deployment publishes it; its credentials stay out of errors.
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/signing_config.json" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write(data)
+	}))
+	defer srv.Close()
+	if s, err := ReadSigningConfig(context.Background(), srv.URL+"/signing_config.json", time.Now()); err != nil || s.RekorVersion != 2 {
+		t.Errorf("from a URL: %+v, %v", s, err)
+	}
+	_, err = ReadSigningConfig(context.Background(), strings.Replace(srv.URL, "http://", "http://user:s3cret@", 1)+"/missing.json?token=s3cret", time.Now())
+	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "404") {
+		t.Errorf("a missing URL: %v", err)
 	}
 	bad := filepath.Join(t.TempDir(), "trusted_root.json")
 	if err := os.WriteFile(bad, KeyOnlyTrustedRoot, 0o644); err != nil {
