@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -253,7 +252,7 @@ func TestRunsOnOneDistTakeTurns(t *testing.T) {
 	testenv.WriteFile(t, filepath.Join(dir, "main.go"), strings.Replace(string(src), `var version = "`, `var version = "turns-`, 1))
 
 	cmd := mageCommand(t, dir, nil, "build")
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -288,24 +287,6 @@ func TestRunsOnOneDistTakeTurns(t *testing.T) {
 	if now, _ := os.ReadFile(rec); string(now) == string(before) {
 		t.Errorf("artifacts.json unchanged after the waiting build of a changed main.go")
 	}
-}
-
-// syncBuffer is a bytes.Buffer for a child's output read while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // A project whose .gitignore does not name dist/ still builds from a clean checkout: the dist/

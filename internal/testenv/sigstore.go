@@ -99,7 +99,7 @@ func newNamespace(t testing.TB, what string) *namespace {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var errs syncBuffer
+	var errs SyncBuffer
 	cmd.Stderr = &errs
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start a network namespace for %s: %v", what, err)
@@ -120,7 +120,7 @@ func newNamespace(t testing.TB, what string) *namespace {
 // start runs bin in the namespace until the test ends and returns its output so far.
 func (n *namespace) start(t testing.TB, what, bin string, args ...string) func() string {
 	t.Helper()
-	var buf syncBuffer
+	var buf SyncBuffer
 	cmd := exec.Command("nsenter", append([]string{fmt.Sprintf("--net=/proc/%d/ns/net", n.pid), "--", bin}, args...)...)
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Start(); err != nil {
@@ -314,19 +314,19 @@ func get(u string) ([]byte, error) {
 	return body, nil
 }
 
-// syncBuffer is a bytes.Buffer a child's output and a test can share.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer a child's output and a test can share.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
