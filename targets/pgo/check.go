@@ -78,6 +78,12 @@ func Check(ctx context.Context, opts CheckOptions) (CheckReport, error) {
 	if rep.Rounds == 0 {
 		rep.Rounds = DefaultCheckRounds
 	}
+	if b := opts.Measure.Bench; b != nil {
+		rep.Workload = b.describe(durationOr(opts.Measure.Duration, DefaultCheckDuration))
+		if b.Benchtime != "" {
+			rep.Window = b.Benchtime
+		}
+	}
 	control := opts.None
 	control.Name = "none"
 	pairs := []Pair{{A: opts.None, B: control}, {A: opts.None, B: opts.Candidate}}

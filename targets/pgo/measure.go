@@ -47,6 +47,11 @@ type MeasureOptions struct {
 	// server's): each copy gets a fresh local port for each, substituted wherever the address
 	// appears in Command, Env, Ready and URLs, so that two copies run side by side.
 	Addrs []string
+	// Bench, when set, makes the workload a library's benchmarks instead of a service: each
+	// Variant's Binary is a test binary, both run their benchmarks at once each round, and a
+	// round's cost ratio is the geometric mean over the benchmarks of B's ns/op over A's (see
+	// BenchRatio). Workload and Addrs are then not used, nor Warmup (a benchmark ramps up itself).
+	Bench *Bench
 
 	Rounds   int           // rounds per pair; default DefaultCheckRounds, at least 2
 	Warmup   time.Duration // load before each window; default DefaultCheckWarmup, <0: none
@@ -71,6 +76,8 @@ type Window struct {
 	Ops     int64         `json:"ops"`     // operations completed (requests answered 2xx)
 	Elapsed time.Duration `json:"elapsed"` // wall-clock length of the window
 	CPU     time.Duration `json:"cpu"`     // the copy's CPU time (user and system) in the window
+	// Bench is each benchmark's result, for a library's workload (Ops is then the iterations).
+	Bench map[string]BenchResult `json:"-"`
 }
 
 // CPUPerOp is CPU time per operation.
@@ -119,10 +126,14 @@ type Comparison struct {
 // the slots alternating), under the same load, and returns one Comparison per pair.
 func Measure(ctx context.Context, opts MeasureOptions, pairs []Pair) ([]Comparison, error) {
 	w := opts.Workload
-	if len(w.Command) == 0 {
+	switch {
+	case opts.Bench != nil:
+		if opts.Bench.Pattern == "" {
+			return nil, because(ErrConfig, "measure: bench %s: no benchmark pattern", opts.Bench.Package)
+		}
+	case len(w.Command) == 0:
 		return nil, because(ErrConfig, "measure: the workload has no command")
-	}
-	if len(w.URLs) == 0 {
+	case len(w.URLs) == 0:
 		return nil, because(ErrConfig, "measure: the workload has no URLs to load it with: the built-in load generator counts the operations")
 	}
 	rounds := defaults.Positive(opts.Rounds, DefaultCheckRounds)
@@ -155,6 +166,12 @@ func Measure(ctx context.Context, opts MeasureOptions, pairs []Pair) ([]Comparis
 				res.A, res.B = ws[1], ws[0]
 			}
 			out[i].Rounds = append(out[i].Rounds, res)
+			if opts.Bench != nil {
+				br, _ := BenchRatio(res.A.Bench, res.B.Bench)
+				opts.logf("pgo: check: round %d/%d %s vs %s: %d benchmarks, geometric mean %.4g / %.4g ns/op (%.3f)",
+					r+1, rounds, p.B.Name, p.A.Name, len(res.A.Bench), benchGeomean(res.B.Bench), benchGeomean(res.A.Bench), br)
+				continue
+			}
 			opts.logf("pgo: check: round %d/%d %s vs %s: CPU/op %s / %s (%.3f), %.0f / %.0f op/s",
 				r+1, rounds, p.B.Name, p.A.Name, res.B.CPUPerOp(), res.A.CPUPerOp(),
 				ratio(float64(res.B.CPUPerOp()), float64(res.A.CPUPerOp())), res.B.Throughput(), res.A.Throughput())
@@ -177,10 +194,19 @@ func ratio(b, a float64) float64 {
 func summarizeComparison(c *Comparison) {
 	var cpu, tput, ac, bc, at, bt, util []float64
 	for _, r := range c.Rounds {
-		cpu = append(cpu, ratio(float64(r.B.CPU)/float64(max(r.B.Ops, 1)), float64(r.A.CPU)/float64(max(r.A.Ops, 1))))
-		tput = append(tput, ratio(r.B.Throughput(), r.A.Throughput()))
-		ac, bc = append(ac, float64(r.A.CPUPerOp())), append(bc, float64(r.B.CPUPerOp()))
-		at, bt = append(at, r.A.Throughput()), append(bt, r.B.Throughput())
+		if r.A.Bench != nil || r.B.Bench != nil {
+			// A benchmark's ns/op is its cost per operation; operations per second its inverse.
+			br, _ := BenchRatio(r.A.Bench, r.B.Bench) // 0 (left out) if they differ; benchRound refused that
+			ga, gb := benchGeomean(r.A.Bench), benchGeomean(r.B.Bench)
+			cpu, tput = append(cpu, br), append(tput, ratio(1, br))
+			ac, bc = append(ac, ga), append(bc, gb)
+			at, bt = append(at, ratio(1e9, ga)), append(bt, ratio(1e9, gb))
+		} else {
+			cpu = append(cpu, ratio(float64(r.B.CPU)/float64(max(r.B.Ops, 1)), float64(r.A.CPU)/float64(max(r.A.Ops, 1))))
+			tput = append(tput, ratio(r.B.Throughput(), r.A.Throughput()))
+			ac, bc = append(ac, float64(r.A.CPUPerOp())), append(bc, float64(r.B.CPUPerOp()))
+			at, bt = append(at, r.A.Throughput()), append(bt, r.B.Throughput())
+		}
 		if el := max(r.A.Elapsed, r.B.Elapsed); el > 0 {
 			util = append(util, (r.A.CPU+r.B.CPU).Seconds()/el.Seconds())
 		}
@@ -200,6 +226,9 @@ type copyOf struct {
 // measureRound starts both variants, waits for both, loads both at once through a warm-up and
 // the measured window, and stops them.
 func measureRound(ctx context.Context, opts *MeasureOptions, pin string, vs [2]Variant) ([2]Window, error) {
+	if opts.Bench != nil {
+		return benchRound(ctx, opts, pin, vs)
+	}
 	var ws [2]Window
 	var copies [2]*copyOf
 	w := opts.Workload
