@@ -423,6 +423,22 @@ type Workload struct {
 	// MeasureOnly makes the workload only the load pgo.check and pgoCheck measure on, not an
 	// input to profile: the profile then comes from pgo.endpoints and pgo.files alone.
 	MeasureOnly bool `yaml:"measure_only"`
+	// Bench makes the workload a library's benchmarks instead of a service: pgo.check and
+	// pgoCheck build the package's test binary without and with the profile (go test -c -pgo)
+	// and run its benchmarks side by side; pgo profiles them (-test.cpuprofile) unless
+	// measure_only. Build, command, args, pprof, ready and the load are then not used.
+	Bench *Bench `yaml:"bench"`
+}
+
+// Bench is a library's workload: `go test -bench` on one package.
+type Bench struct {
+	// Package is the package whose benchmarks run, e.g. ./parser (one package, no ...).
+	Package string `yaml:"package"`
+	// Pattern selects the benchmarks (-test.bench), e.g. BenchmarkParse or . for all of them.
+	Pattern string `yaml:"pattern"`
+	// Benchtime is each benchmark's -test.benchtime per measured run: a duration (3s) or a count
+	// (1000x). Default: pgo.check_window; when profiling, pgo.seconds.
+	Benchtime string `yaml:"benchtime"`
 }
 
 // Sign configures signing.

@@ -70,6 +70,7 @@ alias bomb, naming the line of the alias.
 		{"pgo", reflect.TypeOf(config.PGO{}), "pgo"},
 		{"pgo.endpoints[] (a URL, or a mapping)", reflect.TypeOf(config.Endpoint{}), "pgo.endpoints[]"},
 		{"pgo.workload", reflect.TypeOf(config.Workload{}), "pgo.workload"},
+		{"pgo.workload.bench", reflect.TypeOf(config.Bench{}), "pgo.workload.bench"},
 		{"sign", reflect.TypeOf(config.Sign{}), "sign"},
 		{"resolve", reflect.TypeOf(config.Resolve{}), "resolve"},
 		{"dockerfile", reflect.TypeOf(config.Dockerfile{}), "dockerfile"},

@@ -367,6 +367,36 @@ func checkPGO(pg config.PGO, bad func(string, string, ...any)) {
 	if pg.CheckWindow.D() <= 0 {
 		bad("pgo.check_window", "%s: want a positive duration, e.g. 3s", pg.CheckWindow.D())
 	}
+	if pg.Workload != nil && pg.Workload.Bench != nil {
+		checkBench(*pg.Workload.Bench, bad)
+	}
+}
+
+// checkBench checks pgo.workload.bench: one package, a pattern, a benchtime go test accepts.
+func checkBench(b config.Bench, bad func(string, string, ...any)) {
+	const key = "pgo.workload.bench"
+	switch {
+	case b.Package == "":
+		bad(key+".package", "missing: the package whose benchmarks run, e.g. ./parser")
+	case strings.Contains(b.Package, "...") || strings.ContainsAny(b.Package, " \t\n"):
+		bad(key+".package", "%q: want one package, e.g. ./parser (the check builds one test binary)", b.Package)
+	case strings.HasPrefix(b.Package, "-"):
+		bad(key+".package", "%q: a flag, not a package", b.Package)
+	}
+	if b.Pattern == "" {
+		bad(key+".pattern", "missing: the benchmarks to run (-test.bench), e.g. BenchmarkParse or .")
+	} else if _, err := regexp.Compile(b.Pattern); err != nil {
+		bad(key+".pattern", "%q: %v", b.Pattern, err)
+	}
+	if bt := b.Benchtime; bt != "" {
+		if n, ok := strings.CutSuffix(bt, "x"); ok {
+			if v, err := strconv.Atoi(n); err != nil || v < 1 {
+				bad(key+".benchtime", "%q: want a count of at least 1 (1000x) or a positive duration (3s)", bt)
+			}
+		} else if d, err := time.ParseDuration(bt); err != nil || d <= 0 {
+			bad(key+".benchtime", "%q: want a positive duration (3s) or a count (1000x)", bt)
+		}
+	}
 }
 
 // checkPlatforms parses the platforms list at key path path, once, and keeps what it read for
