@@ -242,3 +242,34 @@ func (c *capped) Write(p []byte) (int, error) {
 	c.buf.Write(keep)
 	return len(p), nil
 }
+
+// ProfileBench runs the benchmarks of the test binary bin once, each for d, with
+// -test.cpuprofile=out: a library's input to Collect (as a file), from the build without a
+// profile. Unlike a measured run it is not pinned and uses every CPU.
+func ProfileBench(ctx context.Context, b *Bench, bin, out string, d time.Duration) error {
+	prof := *b
+	prof.Benchtime = d.String()
+	args := prof.args(d)
+	args = append(args[:len(args)-1], "-test.cpuprofile="+out) // no -test.cpu=1
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = b.Dir
+	cmd.Env = secrets.Environ(b.Env...)
+	stdout, errOut := &capped{max: MaxBenchOutput}, &tail{max: 4 << 10}
+	cmd.Stdout, cmd.Stderr = stdout, errOut
+	ownGroup(cmd)
+	cmd.Cancel = func() error { return kill(cmd) }
+	where := fmt.Sprintf("profile bench %s in %s", b.Pattern, b.Package)
+	if err := cmd.Run(); err != nil {
+		return because(ErrWorkload, "%s: %v; its output ends:\n%s", where, err, strings.TrimSpace(errOut.String()+"\n"+lastLines(stdout.buf.String(), 20)))
+	}
+	res, err := ParseBench(stdout.buf.Bytes())
+	switch {
+	case stdout.over:
+		return because(ErrWorkload, "%s: more than %d MiB of output: not the output of go test -bench", where, MaxBenchOutput>>20)
+	case err != nil:
+		return because(ErrWorkload, "%s: %v", where, err)
+	case len(res) == 0:
+		return because(ErrConfig, "%s: no benchmark matched -test.bench=%s (pgo.workload.bench.pattern)", where, b.Pattern)
+	}
+	return nil
+}

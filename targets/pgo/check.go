@@ -45,6 +45,9 @@ type CheckReport struct {
 	Pinned   bool   `json:"pinned"` // the copies shared one CPU (taskset)
 	Rounds   int    `json:"rounds"`
 	Window   string `json:"window"` // each round's measured window
+	// Bench: the workload was a library's benchmarks (pgo.workload.bench); the costs per
+	// operation are then the geometric means of their ns/op, and the ratios of them.
+	Bench bool `json:"bench,omitempty"`
 
 	// Control is the A/A run (the -pgo=off build in both slots); Precision what it says the
 	// method resolves here, as a fraction (0.02: ±2 %).
@@ -79,6 +82,7 @@ func Check(ctx context.Context, opts CheckOptions) (CheckReport, error) {
 		rep.Rounds = DefaultCheckRounds
 	}
 	if b := opts.Measure.Bench; b != nil {
+		rep.Bench = true
 		rep.Workload = b.describe(durationOr(opts.Measure.Duration, DefaultCheckDuration))
 		if b.Benchtime != "" {
 			rep.Window = b.Benchtime

@@ -16,6 +16,7 @@ import (
 	"github.com/scratchkit/scratchkit/internal/atomicfile"
 
 	"github.com/scratchkit/scratchkit/cmd/scratchkit/render"
+	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/gobuild"
 	"github.com/scratchkit/scratchkit/targets/pgo"
 	"github.com/scratchkit/scratchkit/targets/platform"
@@ -84,7 +85,14 @@ func (e *Run) pgo(ctx context.Context, mode string) error {
 	for _, f := range c.Files {
 		opts.Files = append(opts.Files, e.Abs(f))
 	}
-	if w := c.Workload; w != nil && !w.MeasureOnly {
+	if w := c.Workload; w != nil && !w.MeasureOnly && w.Bench != nil {
+		// A library: its benchmarks, profiled from the test binary built without a profile.
+		f, err := e.benchProfile(ctx, w)
+		if err != nil {
+			return fmt.Errorf("%w (every existing profile is unchanged)", err)
+		}
+		opts.Files = append(opts.Files, f)
+	} else if w != nil && !w.MeasureOnly {
 		cmd := w.Command
 		if w.Build != "" {
 			bin, err := hostBinary(e, w.Build)
@@ -195,6 +203,9 @@ func (e *Run) pgoChecked(ctx context.Context, mode string, opts pgo.Options, bui
 		key = "pgoCheck"
 	}
 	w := e.Config.PGO.Workload
+	if w != nil && w.Bench != nil {
+		return e.pgoCheckedBench(ctx, mode, opts, targets, place)
+	}
 	switch {
 	case w == nil || w.Build == "":
 		return nil, e.Config.Errorf("pgo.workload.build", "%s rebuilds the service with and without the profile and runs both: set pgo.workload.build to the build to run (with args, pprof, ready and urls)", key)
@@ -235,6 +246,11 @@ func (e *Run) pgoChecked(ctx context.Context, mode string, opts pgo.Options, bui
 	if copts.Measure.Warmup == 0 {
 		copts.Measure.Warmup = -1 // pgo.check_warmup: 0s means none
 	}
+	return e.checkAndPlace(ctx, mode, p, copts, targets, place)
+}
+
+// checkAndPlace runs the check, places the profile as mode says, and records and reports both.
+func (e *Run) checkAndPlace(ctx context.Context, mode string, p *profile.Profile, copts pgo.CheckOptions, targets []pgo.Target, place pgo.PlaceOptions) ([]pgo.Placement, error) {
 	e.UI.Info("pgo: check: %d rounds of %s for each of %d comparisons, two copies side by side", copts.Measure.Rounds, copts.Measure.Duration, 2+len(optional(copts.Current)))
 	rep, err := pgo.Check(ctx, copts)
 	if err != nil {
@@ -259,13 +275,38 @@ func (e *Run) pgoChecked(ctx context.Context, mode string, opts pgo.Options, bui
 	if werr := render.PGOCheck(e.UI.Out, rep); werr != nil && err == nil {
 		err = werr
 	}
-	if rerr := e.recordCheck(rep); rerr != nil && err == nil {
+	if rerr := e.recordCheck(rep, copts.Measure.Bench != nil); rerr != nil && err == nil {
 		err = rerr
 	}
 	if err != nil {
 		return nil, err
 	}
 	return placements, nil
+}
+
+// pgoCheckedBench is pgoChecked for a library's workload (pgo.workload.bench): the variants
+// are the package's test binaries, and the check runs their benchmarks.
+func (e *Run) pgoCheckedBench(ctx context.Context, mode string, opts pgo.Options, targets []pgo.Target, place pgo.PlaceOptions) ([]pgo.Placement, error) {
+	p, inputs, err := pgo.Collect(ctx, opts)
+	report := pgo.Summarize(p, inputs, 10)
+	e.UI.Heading("PGO")
+	if werr := render.PGOReport(e.UI.Out, report); werr != nil && err == nil {
+		err = werr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w (every existing profile is unchanged)", err)
+	}
+	data, err := pgo.Encode(p)
+	if err != nil {
+		return nil, err
+	}
+	copts, err := e.benchVariants(ctx, e.Config.PGO.Workload, data, targets)
+	if err != nil {
+		return nil, fmt.Errorf("pgo: check: %w (every existing profile is unchanged)", err)
+	}
+	copts.Measure.Rounds, copts.Measure.Duration = e.Config.PGO.CheckRounds, e.Config.PGO.CheckWindow.D()
+	copts.Measure.Log = func(f string, a ...any) { e.UI.Info(f, a...) }
+	return e.checkAndPlace(ctx, mode, p, copts, targets, place)
 }
 
 func optional[T any](p *T) []T {
@@ -275,9 +316,15 @@ func optional[T any](p *T) []T {
 	return []T{*p}
 }
 
-// recordCheck adds the check to artifacts.json.
-func (e *Run) recordCheck(rep pgo.CheckReport) error {
+// recordCheck adds the check to artifacts.json. A library's check (bench) may run where nothing
+// was built yet: then it is reported and not recorded.
+func (e *Run) recordCheck(rep pgo.CheckReport, bench bool) error {
 	rec, err := e.Record()
+	var le *artifacts.LoadError
+	if bench && errors.As(err, &le) && le.Missing {
+		e.UI.Warn("pgo: check of %s not recorded: no %s yet (mage build writes it)", rep.Build, e.Rel(filepath.Join(e.DistDir(), "artifacts.json")))
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,11 @@ func PGOCheck(w io.Writer, r pgo.CheckReport) error {
 		r.Build, r.Candidate, r.Rounds, r.Window, pin, r.CPUs, cpu)
 	fmt.Fprintf(&b, "  workload: %s\n", r.Workload)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  \tCPU per operation\tratio [95 %% interval] (range)\tthroughput ratio\tCPU used\n")
+	cost := "CPU per operation"
+	if r.Bench {
+		cost = "ns/op (geometric mean)"
+	}
+	fmt.Fprintf(tw, "  \t%s\tratio [95 %% interval] (range)\tthroughput ratio\tCPU used\n", cost)
 	row := func(title string, c pgo.Comparison) {
 		fmt.Fprintf(tw, "  %s\t%s → %s\t%s\t%s\t%.0f%%\n", title,
 			c.ACPUPerOp.Round(10*time.Nanosecond), c.BCPUPerOp.Round(10*time.Nanosecond), ratioText(c.CPUPerOp), ratioText(c.Throughput), 100*c.Utilization)
