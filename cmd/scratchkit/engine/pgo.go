@@ -53,7 +53,7 @@ func (e *Run) pgo(ctx context.Context, mode string) error {
 			return err
 		}
 	}
-	builds, _, err := e.ResolveBuilds(ctx)
+	builds, err := e.pgoBuilds(ctx, mode)
 	if err != nil {
 		return err
 	}
@@ -157,6 +157,26 @@ func (e *Run) pgo(ctx context.Context, mode string) error {
 	}
 	e.UI.Info("commit the profiles; the next mage build uses them (build info records -pgo)")
 	return nil
+}
+
+// pgoBuilds are the builds a profile may be placed for. A library (pgo.workload.bench, no builds
+// configured, no main package in the module) has none: pgoCheck then measures, and pgo, which
+// has nowhere to place default.pgo, says so.
+func (e *Run) pgoBuilds(ctx context.Context, mode string) ([]gobuild.Build, error) {
+	if w := e.Config.PGO.Workload; w != nil && w.Bench != nil && len(e.Config.Builds) == 0 {
+		mains, err := gobuild.MainPackages(ctx, e.Dir)
+		if err != nil {
+			return nil, err
+		}
+		if len(mains) == 0 {
+			if mode != modeMeasure {
+				return nil, fmt.Errorf("pgo: %s has no main package, so there is no default.pgo to place (Go reads it next to package main only): run pgoCheck to measure what a profile of pgo.workload.bench buys, or add builds (every existing profile is unchanged)", e.Dir)
+			}
+			return nil, nil
+		}
+	}
+	builds, _, err := e.ResolveBuilds(ctx)
+	return builds, err
 }
 
 // depProfile is where a build whose main package is in a dependency gets its profile: the

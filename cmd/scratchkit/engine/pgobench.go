@@ -20,8 +20,11 @@ import (
 
 // benchWorkload is the pgo.Bench of pgo.workload.bench, its package's directory resolved.
 func (e *Run) benchWorkload(ctx context.Context, b *config.Bench, env []string) (*pgo.Bench, error) {
+	if strings.HasPrefix(b.Package, "-") { // validated; a flag must never reach go test
+		return nil, e.Config.Errorf("pgo.workload.bench.package", "%q: a flag, not a package", b.Package)
+	}
 	var out, errb bytes.Buffer
-	cmd := exec.CommandContext(ctx, "go", "list", "-f", "{{.Dir}}", "--", b.Package)
+	cmd := exec.CommandContext(ctx, "go", "list", "-f", "{{.Dir}}", b.Package)
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = e.Dir, env, &out, &errb
 	if err := cmd.Run(); err != nil {
 		return nil, e.Config.Errorf("pgo.workload.bench.package", "%q: go list: %v: %s", b.Package, err, strings.TrimSpace(errb.String()))
@@ -40,7 +43,7 @@ func (e *Run) testBinary(ctx context.Context, b *pgo.Bench, name, profile string
 		return "", err
 	}
 	bin := filepath.Join(dir, "bench."+name+".test")
-	cmd := exec.CommandContext(ctx, "go", "test", "-c", "-o", bin, "-pgo="+profile, "--", b.Package)
+	cmd := exec.CommandContext(ctx, "go", "test", "-c", "-o", bin, "-pgo="+profile, b.Package)
 	var errb bytes.Buffer
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = e.Dir, env, &errb, &errb
 	if e.Verbose {
