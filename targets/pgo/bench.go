@@ -185,20 +185,22 @@ func runBench(ctx context.Context, b *Bench, pin string, v Variant, d time.Durat
 	out := &capped{max: MaxBenchOutput}
 	errOut := &tail{max: 4 << 10}
 	cmd.Stdout, cmd.Stderr = out, errOut
+	out.onOver = func() { _ = kill(cmd) }
 	ownGroup(cmd)
 	cmd.Cancel = func() error { return kill(cmd) }
 	where := fmt.Sprintf("bench %s in %s (%s)", b.Pattern, b.Package, v.Name)
 	start := time.Now()
-	if err := cmd.Run(); err != nil {
+	err := cmd.Run()
+	if out.over {
+		return Window{}, because(ErrWorkload, "%s: more than %d MiB of output: not the output of go test -bench", where, MaxBenchOutput>>20)
+	}
+	if err != nil {
 		msg := strings.TrimSpace(errOut.String() + "\n" + lastLines(out.buf.String(), 20))
 		return Window{}, because(ErrWorkload, "%s: %v; its output ends:\n%s", where, err, msg)
 	}
 	w := Window{Elapsed: time.Since(start)}
 	if st := cmd.ProcessState; st != nil {
 		w.CPU = st.UserTime() + st.SystemTime()
-	}
-	if out.over {
-		return w, because(ErrWorkload, "%s: more than %d MiB of output: not the output of go test -bench", where, MaxBenchOutput>>20)
 	}
 	res, err := ParseBench(out.buf.Bytes())
 	if err != nil {
@@ -223,12 +225,14 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// capped keeps the first max bytes written to it and notes that more came.
+// capped keeps the first max bytes written to it and notes that more came; the first time, it
+// calls onOver (which stops the process: there is no point running what will be refused).
 type capped struct {
-	mu   sync.Mutex
-	max  int
-	buf  bytes.Buffer
-	over bool
+	mu     sync.Mutex
+	max    int
+	buf    bytes.Buffer
+	over   bool
+	onOver func()
 }
 
 func (c *capped) Write(p []byte) (int, error) {
@@ -236,6 +240,9 @@ func (c *capped) Write(p []byte) (int, error) {
 	defer c.mu.Unlock()
 	keep := p
 	if room := c.max - c.buf.Len(); room < len(p) {
+		if !c.over && c.onOver != nil {
+			c.onOver()
+		}
 		c.over = true
 		keep = p[:max(room, 0)]
 	}
@@ -256,16 +263,19 @@ func ProfileBench(ctx context.Context, b *Bench, bin, out string, d time.Duratio
 	cmd.Env = secrets.Environ(b.Env...)
 	stdout, errOut := &capped{max: MaxBenchOutput}, &tail{max: 4 << 10}
 	cmd.Stdout, cmd.Stderr = stdout, errOut
+	stdout.onOver = func() { _ = kill(cmd) }
 	ownGroup(cmd)
 	cmd.Cancel = func() error { return kill(cmd) }
 	where := fmt.Sprintf("profile bench %s in %s", b.Pattern, b.Package)
-	if err := cmd.Run(); err != nil {
+	err := cmd.Run()
+	if stdout.over {
+		return because(ErrWorkload, "%s: more than %d MiB of output: not the output of go test -bench", where, MaxBenchOutput>>20)
+	}
+	if err != nil {
 		return because(ErrWorkload, "%s: %v; its output ends:\n%s", where, err, strings.TrimSpace(errOut.String()+"\n"+lastLines(stdout.buf.String(), 20)))
 	}
 	res, err := ParseBench(stdout.buf.Bytes())
 	switch {
-	case stdout.over:
-		return because(ErrWorkload, "%s: more than %d MiB of output: not the output of go test -bench", where, MaxBenchOutput>>20)
 	case err != nil:
 		return because(ErrWorkload, "%s: %v", where, err)
 	case len(res) == 0:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -82,9 +83,31 @@ func TestBenchRatio(t *testing.T) {
 }
 
 func TestCappedOutput(t *testing.T) {
-	c := &capped{max: 10}
+	stops := 0
+	c := &capped{max: 10, onOver: func() { stops++ }}
 	if n, _ := c.Write([]byte("0123456789abc")); n != 13 || !c.over || c.buf.Len() != 10 {
 		t.Fatalf("wrote %d, over %v, kept %d", n, c.over, c.buf.Len())
+	}
+	c.Write([]byte("more"))
+	if stops != 1 || c.buf.Len() != 10 {
+		t.Fatalf("stopped %d times, kept %d", stops, c.buf.Len())
+	}
+}
+
+// TestBenchOutputBounded: a "test binary" that floods its output is stopped and refused, with
+// the package and pattern named, without holding more than MaxBenchOutput.
+func TestBenchOutputBounded(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("uses sh and yes")
+	}
+	flood := filepath.Join(t.TempDir(), "flood.test")
+	if err := os.WriteFile(flood, []byte("#!/bin/sh\nexec yes BenchmarkX\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b := &Bench{Package: "./flood", Dir: t.TempDir(), Pattern: "X"}
+	_, err := runBench(context.Background(), b, "", Variant{Name: "none", Binary: flood}, time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "more than 4 MiB") || !strings.Contains(err.Error(), "bench X in ./flood") {
+		t.Fatalf("flood: %v", err)
 	}
 }
 
