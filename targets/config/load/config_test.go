@@ -242,6 +242,7 @@ func TestFileErrors(t *testing.T) {
 		{"bench without pattern", "pgo:\n  workload:\n    bench: {package: ./parser}\n", []string{"pgo.workload.bench.pattern", "-test.bench"}},
 		{"bench bad pattern", "pgo:\n  workload:\n    bench: {package: ./parser, pattern: \"[\"}\n", []string{"pgo.workload.bench.pattern", "missing closing"}},
 		{"bench bad benchtime", "pgo:\n  workload:\n    bench: {package: ./parser, pattern: ., benchtime: 0x}\n", []string{"pgo.workload.bench.benchtime", "1000x"}},
+		{"bench and a service", "pgo:\n  workload:\n    build: docs\n    bench: {package: ./parser, pattern: .}\n", []string{"scratchkit.yaml:3", "pgo.workload.build", "not used with pgo.workload.bench"}},
 		{"bench unknown key", "pgo:\n  workload:\n    bench: {package: ./parser, pattern: ., count: 3}\n", []string{"scratchkit.yaml:3", "count"}},
 		{"syntax", "dist: [\n", []string{"scratchkit.yaml"}},
 		{"duplicate names", "builds:\n  - {name: a, main: ./a}\n  - {name: a, main: ./b}\n", []string{"builds[1].name", "builds[0]"}},

@@ -367,8 +367,16 @@ func checkPGO(pg config.PGO, bad func(string, string, ...any)) {
 	if pg.CheckWindow.D() <= 0 {
 		bad("pgo.check_window", "%s: want a positive duration, e.g. 3s", pg.CheckWindow.D())
 	}
-	if pg.Workload != nil && pg.Workload.Bench != nil {
-		checkBench(*pg.Workload.Bench, bad)
+	if w := pg.Workload; w != nil && w.Bench != nil {
+		checkBench(*w.Bench, bad)
+		for _, k := range []struct {
+			key string
+			set bool
+		}{{"build", w.Build != ""}, {"command", len(w.Command) > 0}, {"args", len(w.Args) > 0}, {"pprof", w.Pprof != ""}, {"ready", w.Ready != ""}, {"load", len(w.Load) > 0}, {"urls", len(w.URLs) > 0}} {
+			if k.set {
+				bad("pgo.workload."+k.key, "not used with pgo.workload.bench (a library's benchmarks run in its test binary): remove one of them")
+			}
+		}
 	}
 }
 
