@@ -426,7 +426,7 @@ type Workload struct {
 	// Bench makes the workload a library's benchmarks instead of a service: pgo.check and
 	// pgoCheck build the package's test binary without and with the profile (go test -c -pgo)
 	// and run its benchmarks side by side; pgo profiles them (-test.cpuprofile) unless
-	// measure_only. Build, command, args, pprof, ready and the load are then not used.
+	// measure_only. Build, command, args, pprof, ready, load and urls are then errors.
 	Bench *Bench `yaml:"bench"`
 }
 
@@ -437,7 +437,7 @@ type Bench struct {
 	// Pattern selects the benchmarks (-test.bench), e.g. BenchmarkParse or . for all of them.
 	Pattern string `yaml:"pattern"`
 	// Benchtime is each benchmark's -test.benchtime per measured run: a duration (3s) or a count
-	// (1000x). Default: pgo.check_window; when profiling, pgo.seconds.
+	// (1000x). Default: pgo.check_window. Profiling runs each benchmark for pgo.seconds.
 	Benchtime string `yaml:"benchtime"`
 }
 
