@@ -253,6 +253,14 @@ func devLoop(t *testing.T, docker string, svc devService) {
 	out.waitFor(t, from, "main.go:", "syntax error: unexpected {", "the last good image is still running")
 	getUntil(t, url, "edit 3\n", out)
 
+	// A service that dies as it starts is reported with its output, not as running; the next
+	// good save runs again.
+	from = len(out.String())
+	testenv.WriteFile(t, mainGo, strings.Replace(src, svc.old, svc.with("edit 4\n"), 1)+"\nfunc init() { panic(\"dev test: crash at start\") }\n")
+	out.waitFor(t, from, "exited with code 2 right after it started", "dev test: crash at start")
+	testenv.WriteFile(t, mainGo, strings.Replace(src, svc.old, svc.with("edit 5\n"), 1))
+	getUntil(t, url, "edit 5\n", out)
+
 	// Ctrl-C: nothing of the run is left.
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)

@@ -354,6 +354,14 @@ func (d *devLoop) replace(ctx context.Context, c *Run, saved time.Time) error {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 			continue
 		}
+		times := fmt.Sprintf("%s (%s, image and docker %s)", d.took(saved), stageTimes(c, StageBuild, StageVerify), time.Since(begun).Round(10*time.Millisecond))
+		// A service that dies as it starts (a bad flag, a taken port, a panic in init) is
+		// reported with its output, not as running; the next change starts it again.
+		if code, exited := settled(ctx, dc, devSettle); exited {
+			delete(d.digests, name) // its container replaced the last good one
+			errs = append(errs, fmt.Errorf("%s exited with code %d right after it started in %s; its last output:\n%s", name, code, started.Container, "  "+strings.ReplaceAll(strings.TrimRight(dc.Logs(ctx, 20), "\n"), "\n", "\n  ")))
+			continue
+		}
 		d.digests[name] = dg.String()
 		where := "host network"
 		if started.Network == run.DevNetworkBridge {
@@ -366,10 +374,28 @@ func (d *devLoop) replace(ctx context.Context, c *Run, saved time.Time) error {
 				where = "no port published"
 			}
 		}
-		times := fmt.Sprintf("%s (%s, image and docker %s)", d.took(saved), stageTimes(c, StageBuild, StageVerify), time.Since(begun).Round(10*time.Millisecond))
 		e.UI.OK("dev: cycle %d: %s running in %s (%s, %s)  %s", d.n, name, started.Container, where, dg.String()[:19], ui.Faint(times))
 	}
 	return errors.Join(errs...)
+}
+
+// devSettle is how long a new dev container must keep running before the cycle reports it as
+// running.
+const devSettle = 500 * time.Millisecond
+
+// settled watches dc's container for d: exited is true, with its exit code, when it stopped.
+func settled(ctx context.Context, dc *run.DevContainer, d time.Duration) (code int, exited bool) {
+	deadline := time.Now().Add(d)
+	for {
+		running, code, err := dc.Running(ctx)
+		if err == nil && !running {
+			return code, true
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return 0, false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // newContainer makes the container runner of one image: dev.ports (else image.ports) published,
