@@ -208,7 +208,9 @@ func devLoop(t *testing.T, docker string, svc devService) {
 
 	cmd := exec.Command(engineBin, "dev")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "SCRATCHKIT_CACHE="+filepath.Join(tmp, "cache"), "TMPDIR="+filepath.Join(tmp, "tmp"), "NO_COLOR=1")
+	// A vulnerability database that cannot be opened: dev says so once, not every cycle.
+	cmd.Env = append(os.Environ(), "SCRATCHKIT_CACHE="+filepath.Join(tmp, "cache"), "TMPDIR="+filepath.Join(tmp, "tmp"), "NO_COLOR=1",
+		"GOVULNDB=file://"+filepath.Join(tmp, "no-vulndb"))
 	if err := os.MkdirAll(filepath.Join(tmp, "tmp"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -297,6 +299,9 @@ func devLoop(t *testing.T, docker string, svc devService) {
 	})
 	if len(stray) > 0 {
 		t.Errorf("temporary files left in the project: %v", stray)
+	}
+	if n := strings.Count(out.String(), "vulnerabilities not checked"); n != 1 {
+		t.Errorf("dev said %d times that vulnerabilities were not checked, want once per process:\n%s", n, out)
 	}
 	if !strings.Contains(out.String(), "dev: removed "+svc.name+"'s container and images") {
 		t.Errorf("dev did not say it removed its container:\n%s", out)

@@ -120,6 +120,9 @@ type facts struct {
 	vulnOnce sync.Once // the vulnerability database, opened at most once per run
 	vulnDB   *vuln.DB
 	vulnErr  error
+	// vulnWarned: that the database could not be opened is said once per process (a dev loop's
+	// cycles share it), not once per cycle.
+	vulnWarned sync.Once
 
 	// bases are the registry bases pinned by digest this process resolved.
 	bases image.BaseCache

@@ -236,7 +236,7 @@ func (e *Run) vulncheck(ctx context.Context, reports []binary.Report, jobs []*vu
 		if len(enforced) > 0 {
 			errs = append(errs, fmt.Errorf("verify: verify.vulncheck is enforce for %s, but %v; point verify.vulndb or GOVULNDB at a reachable mirror or copy, e.g. file:///srv/vulndb, or goproxy (docs/verify.md), or set verify.vulncheck: report", strings.Join(enforced, ", "), err))
 		}
-		e.UI.Warn("vulnerabilities not checked: %v; %s", err, fix)
+		e.facts.vulnWarned.Do(func() { e.UI.Warn("vulnerabilities not checked: %v; %s", err, fix) })
 		return errors.Join(dedupe(errs)...)
 	}
 	bins := make([]vuln.Binary, len(active))
