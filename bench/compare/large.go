@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/publish"
 )
@@ -138,20 +139,7 @@ func writeKoConfig(dir, id string) (string, error) {
 // --sbom=none) on the large service: a no-op and a one-file change.
 func compareLarge(ctx context.Context, b *bench) error {
 	fmt.Printf("\n## large: scratchkit image vs ko build %s on a large service (Caddy %s with its standard modules)\n", koVersion, largeVersion)
-	ko, err := b.koTool(ctx)
-	if err != nil {
-		return err
-	}
-	engine, err := b.engineBinary(ctx)
-	if err != nil {
-		return err
-	}
-	registry, err := b.startRegistry(ctx)
-	if err != nil {
-		return err
-	}
-	host := "linux/" + runtime.GOARCH
-	base, err := pushBase(ctx, registry, []string{host})
+	ko, engine, registry, host, base, err := b.hostSetup(ctx)
 	if err != nil {
 		return err
 	}
@@ -276,25 +264,29 @@ func (d *devRun) stop() {
 	}
 }
 
+// hostSetup is what the large and dev cases share: ko at koVersion, the core engine, a registry,
+// and scratchkit's static base for the host's platform pushed there by digest.
+func (b *bench) hostSetup(ctx context.Context) (ko, engine, registry, host string, base v1.Hash, err error) {
+	if ko, err = b.koTool(ctx); err != nil {
+		return
+	}
+	if engine, err = b.engineBinary(ctx); err != nil {
+		return
+	}
+	if registry, err = b.startRegistry(ctx); err != nil {
+		return
+	}
+	host = "linux/" + runtime.GOARCH
+	base, err = pushBase(ctx, registry, []string{host})
+	return
+}
+
 // compareDev times `scratchkit dev` (dev.run: push) from the save of a one-file change to the
 // pushed digest it prints, against `ko build` after the same change (a copy of the project of
 // its own, so that dev never sees ko's changes), on the example and on the large service.
 func compareDev(ctx context.Context, b *bench) error {
 	fmt.Printf("\n## dev: save to pushed digest, scratchkit dev vs ko build %s after the same change\n", koVersion)
-	ko, err := b.koTool(ctx)
-	if err != nil {
-		return err
-	}
-	engine, err := b.engineBinary(ctx)
-	if err != nil {
-		return err
-	}
-	registry, err := b.startRegistry(ctx)
-	if err != nil {
-		return err
-	}
-	host := "linux/" + runtime.GOARCH
-	base, err := pushBase(ctx, registry, []string{host})
+	ko, engine, registry, host, base, err := b.hostSetup(ctx)
 	if err != nil {
 		return err
 	}
