@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/json"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -180,28 +179,13 @@ func forgedTSA(t *testing.T, url string) *testenv.TSA {
 // its signature changed.
 func tamperTimestamp(t *testing.T, path string) string {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b map[string]any
-	if err := json.Unmarshal(data, &b); err != nil {
-		t.Fatal(err)
-	}
-	ts := b["verificationMaterial"].(map[string]any)["timestampVerificationData"].(map[string]any)["rfc3161Timestamps"].([]any)[0].(map[string]any)
-	raw, err := base64.StdEncoding.DecodeString(ts["signedTimestamp"].(string))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw[len(raw)-3] ^= 0x01 // inside the signature, the DER's last field
-	ts["signedTimestamp"] = base64.StdEncoding.EncodeToString(raw)
-	out, err := json.Marshal(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "tampered.sigstore.json")
-	if err := os.WriteFile(p, out, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return editBundle(t, path, func(b map[string]any) {
+		ts := b["verificationMaterial"].(map[string]any)["timestampVerificationData"].(map[string]any)["rfc3161Timestamps"].([]any)[0].(map[string]any)
+		raw, err := base64.StdEncoding.DecodeString(ts["signedTimestamp"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw[len(raw)-3] ^= 0x01 // inside the signature, the DER's last field
+		ts["signedTimestamp"] = base64.StdEncoding.EncodeToString(raw)
+	})
 }
