@@ -32,8 +32,9 @@ import (
 // put-backs, some tags may name the new digest and others the old one; a new tag, once created,
 // stays. Publishing again moves every tag.
 //
-// Tags that already name digest are left alone (no manifest rewrite). It returns the tags, all
-// naming digest, or a *TagError.
+// Tags that already name digest are left alone (no manifest rewrite). A single tag needs neither
+// the probe of step 2 nor a put-back: when its move fails, no tag has moved. It returns the tags,
+// all naming digest, or a *TagError.
 func (r *RegistryPublisher) tagAll(ctx context.Context, x explainer, opts []remote.Option, repo name.Repository, t taggable, digest v1.Hash, tags []name.Tag) ([]name.Tag, error) {
 	pusher, err := remote.NewPusher(opts...)
 	if err != nil {
@@ -62,6 +63,11 @@ func (r *RegistryPublisher) tagAll(ctx context.Context, x explainer, opts []remo
 		default:
 			return nil, &TagError{Image: repo.Digest(digest.String()).String(), New: digest, Failed: tag.TagStr(), Reading: true, Err: x.explain("read tag", err)}
 		}
+	}
+	if len(all) == 1 && len(exist) == 1 {
+		// One tag to move: a refusal moves nothing, so it needs no probe first.
+		exist = nil
+		fresh = all
 	}
 	// Each existing tag takes a write of what it already holds before anything moves.
 	for _, e := range exist {

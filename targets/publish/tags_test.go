@@ -158,3 +158,25 @@ func TestRegistryRefusedTagMovesNoTag(t *testing.T) {
 		}
 	}
 }
+
+// One tag moves alone: it is not probed first (a write of what it holds) and, refused, it stays
+// where it was, which the error says.
+func TestRegistryRefusedSingleTagStays(t *testing.T) {
+	reg, fp := faultyRegistry(t)
+	p := newRegistry(t, publish.RegistryOptions{Repo: fp.Host + "/x", Attempts: 1})
+	old := randomImage(t, 256)
+	dOld, _ := old.Digest()
+	if _, err := p.Publish(context.Background(), publish.Artifact{Name: "app", Image: old}); err != nil {
+		t.Fatal(err)
+	}
+	fp.Inject(&testenv.Fault{Match: testenv.ManifestPut("latest"), Action: testenv.Status, Status: http.StatusForbidden, Message: "tag latest is immutable"})
+	defer fp.Clear()
+	_, err := p.Publish(context.Background(), publish.Artifact{Name: "app", Image: randomImage(t, 256)})
+	var te *publish.TagError
+	if !errors.As(err, &te) || te.Probing || te.Failed != "latest" || !strings.Contains(err.Error(), "latest: still at "+dOld.String()) {
+		t.Fatalf("got %v, want a TagError saying latest failed to move and is still at %s", err, dOld)
+	}
+	if got := tagDigest(t, reg.Host+"/x/app:latest"); got != dOld.String() {
+		t.Errorf(":latest = %s, want it still at %s", got, dOld)
+	}
+}
