@@ -26,6 +26,7 @@ import (
 	"github.com/scratchkit/scratchkit/targets/binary"
 	"github.com/scratchkit/scratchkit/targets/goenv"
 	"github.com/scratchkit/scratchkit/targets/platform"
+	"github.com/scratchkit/scratchkit/targets/relink"
 )
 
 // Build is one binary to build, already resolved (see Resolve).
@@ -78,7 +79,14 @@ type Options struct {
 	Done func(Result)
 	// Go is the go command. Default: "go".
 	Go string
+	// Relink, when set, links a static build again without go build after the changes said to
+	// it, where it can (see package relink), and is told of every binary go build writes.
+	// Keyed by RelinkKey.
+	Relink *relink.Set
 }
+
+// RelinkKey names a build's binary for a platform in Options.Relink.
+func RelinkKey(b *Build, p platform.Platform) string { return b.Name + " " + p.String() }
 
 // Result is one (build, platform) outcome.
 type Result struct {
@@ -98,7 +106,9 @@ type Result struct {
 	Warnings     []string
 	GlibcRuntime []string
 	Build        *Build
-	Err          error
+	// Relinked: Options.Relink wrote the binary, not go build.
+	Relinked bool
+	Err      error
 }
 
 // Run builds every build for every platform. It returns every result, and an error joining the
@@ -329,7 +339,8 @@ func findCC(b *Build, p platform.Platform) (string, error) {
 }
 
 // buildOne runs go build into a temporary file next to the output, seeded with the previous
-// binary so an up-to-date build skips the link, then renames it into place.
+// binary so an up-to-date build skips the link, then renames it into place; or, with
+// Options.Relink, links it again without go build where it can.
 func buildOne(ctx context.Context, b *Build, p platform.Platform, opts Options) Result {
 	start := time.Now()
 	out := OutputPath(opts.Dist, b.Name, p)
@@ -345,9 +356,6 @@ func buildOne(ctx context.Context, b *Build, p platform.Platform, opts Options) 
 	tmp := filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".tmp")
 	_ = os.Remove(tmp)
 	defer os.Remove(tmp) // gone after the rename; removes a failed build's leftovers
-	if err := copyFile(out, tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fail(fmt.Errorf("build %s for %s: seed %s: %w", b.Name, p, tmp, err))
-	}
 	args, extra, err := Args(b, p, tmp)
 	if err != nil {
 		return fail(err)
@@ -366,25 +374,47 @@ func buildOne(ctx context.Context, b *Build, p platform.Platform, opts Options) 
 		}
 	}
 	r.Command = commandLine(opts.Go, args, extra)
-	if opts.Verbose != nil {
-		fmt.Fprintf(opts.Verbose, "(cd %s && %s)\n", b.Dir, r.Command)
-	}
-	cmd := exec.CommandContext(ctx, opts.Go, args...)
-	cmd.Dir = b.Dir
-	cmd.Env = secrets.Env(opts.Env, extra...) // go build never sees the signing secrets
+	env := secrets.Env(opts.Env, extra...) // go build never sees the signing secrets
 	var output bytes.Buffer
-	cmd.Stdout = &output
-	cmd.Stderr = &output
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(output.String())
-		if msg == "" {
-			msg = err.Error()
-		}
-		return fail(&BuildError{Name: b.Name, Platforms: []platform.Platform{p}, Output: msg, Hint: hint(b, p, msg)})
-	}
-	if b.Install {
-		if err := takeInstalled(gopath, tmp); err != nil {
+	relinkable := opts.Relink != nil && !b.Install && !b.Linkage.Cgo()
+	if relinkable {
+		msg, err := opts.Relink.Link(ctx, RelinkKey(b, p), tmp)
+		switch {
+		case err == nil:
+			r.Relinked = true
+			output.WriteString(msg)
+		case !errors.Is(err, relink.ErrNotApplicable):
 			return fail(fmt.Errorf("build %s for %s: %w", b.Name, p, err))
+		case opts.Verbose != nil:
+			fmt.Fprintf(opts.Verbose, "%s %s: %v\n", b.Name, p, err)
+		}
+	}
+	if !r.Relinked {
+		if err := copyFile(out, tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fail(fmt.Errorf("build %s for %s: seed %s: %w", b.Name, p, tmp, err))
+		}
+		if opts.Verbose != nil {
+			fmt.Fprintf(opts.Verbose, "(cd %s && %s)\n", b.Dir, r.Command)
+		}
+		cmd := exec.CommandContext(ctx, opts.Go, args...)
+		cmd.Dir = b.Dir
+		cmd.Env = env
+		cmd.Stdout = &output
+		cmd.Stderr = &output
+		if err := cmd.Run(); err != nil {
+			msg := strings.TrimSpace(output.String())
+			if msg == "" {
+				msg = err.Error()
+			}
+			return fail(&BuildError{Name: b.Name, Platforms: []platform.Platform{p}, Output: msg, Hint: hint(b, p, msg)})
+		}
+		if b.Install {
+			if err := takeInstalled(gopath, tmp); err != nil {
+				return fail(fmt.Errorf("build %s for %s: %w", b.Name, p, err))
+			}
+		}
+		if relinkable {
+			opts.Relink.Built(RelinkKey(b, p), relink.Options{Go: opts.Go, Dir: b.Dir, Args: args, Env: env})
 		}
 	}
 	r.Warnings, r.GlibcRuntime = linkWarnings(output.String())

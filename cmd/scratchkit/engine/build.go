@@ -50,7 +50,7 @@ func (e *Run) build(ctx context.Context) error {
 	if toolchain != "" {
 		e.UI.Info("building with %s (build.toolchain %s)", toolchain, e.Config.Build.Toolchain)
 	}
-	opts := gobuild.Options{Dist: dist, Env: env}
+	opts := gobuild.Options{Dist: dist, Env: env, Relink: e.relink}
 	if e.Verbose {
 		opts.Verbose = stderr
 	}
@@ -71,7 +71,11 @@ func (e *Run) build(ctx context.Context) error {
 			e.UI.Fail("%s %s  %s", r.Name, r.Platform, r.Duration.Round(10*time.Millisecond))
 			return
 		}
-		e.UI.OK("%s %s  %s  %s", r.Name, r.Platform, bytesize.Format(r.Size), ui.Faint(r.Duration.Round(10*time.Millisecond).String()))
+		took := r.Duration.Round(10 * time.Millisecond).String()
+		if r.Relinked {
+			took += ", relinked"
+		}
+		e.UI.OK("%s %s  %s  %s", r.Name, r.Platform, bytesize.Format(r.Size), ui.Faint(took))
 	}
 	results, buildErr := gobuild.Run(ctx, builds, opts)
 	stop()

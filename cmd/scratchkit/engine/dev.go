@@ -16,6 +16,7 @@ import (
 	"github.com/scratchkit/scratchkit/targets/image"
 	"github.com/scratchkit/scratchkit/targets/platform"
 	"github.com/scratchkit/scratchkit/targets/publish"
+	"github.com/scratchkit/scratchkit/targets/relink"
 	"github.com/scratchkit/scratchkit/targets/run"
 	"github.com/scratchkit/scratchkit/targets/watch"
 )
@@ -61,6 +62,8 @@ func (e *Run) Dev(ctx context.Context) error {
 		e.Config.Image.Publish = nil // nothing is published: the image goes straight into docker
 	}
 	e.keep = &keptPublishers{pubs: map[string][]publish.Publisher{}}
+	e.relink = relink.NewSet(ctx, e.Dir)
+	defer e.relink.Close()
 
 	// Learn what every cycle needs while the watcher starts.
 	go e.Source(ctx)
@@ -231,6 +234,13 @@ func (d *devLoop) cycle(ctx context.Context, events []watch.Event) error {
 	} else {
 		e.UI.Heading("dev: cycle 1")
 	}
+	changed := make([]string, 0, len(events))
+	for _, ev := range events {
+		if ev.Path != "" {
+			changed = append(changed, filepath.Join(e.Dir, filepath.FromSlash(ev.Path)))
+		}
+	}
+	e.relink.Changed(changed...)
 	c := e.cycleRun(!moduleChanged(events))
 	defer func() {
 		// The next cycle reuses the builds this one resolved.

@@ -31,6 +31,7 @@ import (
 	"github.com/scratchkit/scratchkit/targets/goenv"
 	"github.com/scratchkit/scratchkit/targets/image"
 	"github.com/scratchkit/scratchkit/targets/publish"
+	"github.com/scratchkit/scratchkit/targets/relink"
 	"github.com/scratchkit/scratchkit/targets/vuln"
 )
 
@@ -130,6 +131,9 @@ type facts struct {
 	// keep: the dev loop's publishers, made once and used by every cycle (their registry
 	// transport and its connections stay open); nil outside the dev loop.
 	keep *keptPublishers
+	// relink: the dev loop's plans for linking its binaries again without go build (package
+	// relink), told of each cycle's changes; nil outside the dev loop.
+	relink *relink.Set
 }
 
 type keptPublishers struct {
