@@ -64,6 +64,11 @@ type Dev struct {
 	// daemon has a bridge network, else host), bridge, or host (the service binds the host's
 	// ports itself; nothing is published).
 	Network string `yaml:"network" default:"auto" enum:"auto,bridge,host"`
+	// Compression is how each dev image's binary and data layers are compressed: auto (none
+	// when the image stays on this machine: dev.run docker, or a registry on 127.0.0.1, ::1 or
+	// localhost; gzip otherwise), gzip (as image compresses them), or none (gzip's stored
+	// blocks: a standard gzip layer as large as its content, made at the speed of a copy).
+	Compression string `yaml:"compression" default:"auto" enum:"auto,gzip,none"`
 }
 
 // Resolve configures the resolve target, scratchkit's `ko resolve`.

@@ -126,6 +126,9 @@ type Spec struct {
 	// are checked before use and pruned after 30 days unused or beyond 2 GiB. Empty means no
 	// cache: every Build compresses every layer it does not take from Warmed.
 	CacheDir string
+	// Compression is how the binary and data layers are compressed: CompressGzip (the default
+	// when empty) or CompressNone.
+	Compression Compression
 
 	// RunConfig is how the image runs: user, environment, arguments, working directory, ports,
 	// volumes, labels.
@@ -256,7 +259,7 @@ var (
 // newPlan validates spec and derives what Build needs.
 func newPlan(spec Spec) (*plan, error) {
 	p := &plan{spec: spec}
-	p.layers = newLayers(spec.CacheDir, p.warn)
+	p.layers = newLayers(spec.CacheDir, p.warn, spec.Compression)
 	if !nameRE.MatchString(spec.Name) {
 		return nil, fmt.Errorf("image name %q: want a file name (letters, digits, '.', '_', '-'); the binary goes to %s/<name>", spec.Name, AppDir)
 	}

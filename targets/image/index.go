@@ -96,7 +96,7 @@ func Join(ctx context.Context, spec Spec, entries ...IndexEntry) (*Result, error
 		return nil, fmt.Errorf("join %s: no image", spec.Name)
 	}
 	p := &plan{spec: spec}
-	p.layers = newLayers(spec.CacheDir, p.warn)
+	p.layers = newLayers(spec.CacheDir, p.warn, spec.Compression)
 	r := &Result{Name: spec.Name}
 	entries = slices.Clone(entries)
 	based := 0

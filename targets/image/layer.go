@@ -50,7 +50,31 @@ var (
 	// baseGzip compresses the static base, which is compressed once per layer cache (or per
 	// process without one): within 2% of the best compression at a tenth of its time.
 	baseGzip = &codec{level: 6}
+	// storedGzip writes the binary and data layers as gzip's stored blocks (CompressNone): a
+	// gzip layer as large as its tar, made at the speed of a copy. It bypasses the layer cache,
+	// which would hold as much as it saves.
+	storedGzip = &codec{level: gzip.NoCompression, segment: 4 << 20}
 )
+
+// Compression is how Build compresses the binary and data layers (the static base is always
+// compressed, once per layer cache).
+type Compression string
+
+const (
+	// CompressGzip (also the zero value) is fast gzip, in 4 MiB segments on every CPU.
+	CompressGzip Compression = "gzip"
+	// CompressNone is gzip without compression, for an image that stays on this machine (loaded
+	// into docker, or pushed to a registry on it), where compressing costs more time than the
+	// bytes it saves.
+	CompressNone Compression = "none"
+)
+
+func (c Compression) codec() *codec {
+	if c == CompressNone {
+		return storedGzip
+	}
+	return appGzip
+}
 
 // compress gzips data.
 func (c *codec) compress(data []byte) ([]byte, error) {
@@ -180,13 +204,14 @@ var codecProbe = sync.OnceValue(func() []byte {
 type layers struct {
 	cache *layercache.Cache // nil: compress every layer
 	warn  func(string)      // nil discards; called from one goroutine at a time
+	app   *codec            // the binary and data layers' codec; nil: appGzip
 
 	mu       sync.Mutex
 	unusable bool // a read or write of the cache failed and was said: the next failures are not
 }
 
-func newLayers(cacheDir string, warn func(string)) *layers {
-	l := &layers{warn: warn}
+func newLayers(cacheDir string, warn func(string), app Compression) *layers {
+	l := &layers{warn: warn, app: app.codec()}
 	if cacheDir != "" {
 		l.cache = &layercache.Cache{Dir: cacheDir}
 	}
@@ -219,8 +244,16 @@ func (l *layers) failed(err error) {
 // costs no copy of the files; the diff ID is always this computation, never read back. A hit is
 // checked against the tar before use; a refused entry is said through warn and compressed again,
 // and so is a cache that cannot be written, the build going on without it.
+// appCodec is the binary and data layers' codec.
+func (l *layers) appCodec() *codec {
+	if l == nil || l.app == nil {
+		return appGzip
+	}
+	return l.app
+}
+
 func (l *layers) layer(entries []entry, mtime time.Time, c *codec) (v1.Layer, error) {
-	if l == nil || l.cache == nil {
+	if l == nil || l.cache == nil || c == storedGzip {
 		tb, sum, err := tarOf(entries, mtime)
 		if err != nil {
 			return nil, err

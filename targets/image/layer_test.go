@@ -463,3 +463,48 @@ func TestCodecSegments(t *testing.T) {
 		t.Error("an input of one segment is not compressed as one stream")
 	}
 }
+
+// CompressNone's layers are standard gzip holding the same tars as CompressGzip's (the same diff
+// IDs), stored rather than compressed, and are not put in the layer cache; the base is
+// compressed as always.
+func TestCompressNoneStoresTheSameLayers(t *testing.T) {
+	s, warnings := cached(t)
+	gz := fresh(t, s)
+	before := entries(t, s.CacheDir)
+	s.Compression = CompressNone
+	none := fresh(t, s)
+	for i, p := range none.Platforms {
+		ls, err := p.Image.Layers()
+		must(t, err)
+		want, err := gz.Platforms[i].Image.Layers()
+		must(t, err)
+		for j, l := range ls {
+			readAll(t, l)
+			d1, _ := l.DiffID()
+			d2, _ := want[j].DiffID()
+			if d1 != d2 {
+				t.Errorf("%s layer %d: diff ID %s, want CompressGzip's %s", p.Platform, j, d1, d2)
+			}
+			size, _ := l.Size()
+			gzSize, _ := want[j].Size()
+			switch {
+			case j == 0 && size != gzSize:
+				t.Errorf("%s: the static base is %d bytes, want it compressed as ever (%d)", p.Platform, size, gzSize)
+			case j > 0:
+				rc, err := l.Uncompressed()
+				must(t, err)
+				tb, err := io.ReadAll(rc)
+				must(t, err)
+				if size < int64(len(tb)) || size <= gzSize {
+					t.Errorf("%s layer %d: %d bytes for a %d-byte tar (gzip: %d): want it stored", p.Platform, j, size, len(tb), gzSize)
+				}
+			}
+		}
+	}
+	if after := entries(t, s.CacheDir); len(after) != len(before) {
+		t.Errorf("the layer cache went from %d to %d entries: stored layers are not cached", len(before), len(after))
+	}
+	if len(*warnings) > 0 {
+		t.Errorf("warnings: %q", *warnings)
+	}
+}

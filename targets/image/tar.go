@@ -110,7 +110,7 @@ func binaryLayer(name string, content []byte, mtime time.Time, l *layers) (v1.La
 	return l.layer([]entry{
 		dirEntry(AppDir, 0o555, 0, 0),
 		fileEntry(AppPath(name), 0o555, content),
-	}, mtime, appGzip)
+	}, mtime, l.appCodec())
 }
 
 // DataLinks is what Build does with a symbolic link in a data directory that resolves outside
@@ -160,7 +160,7 @@ func dataLayer(dir string, links DataLinks, mtime time.Time, l *layers) (v1.Laye
 	if err := w.walk(root, DataPath, &entries); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", dir, err)
 	}
-	return l.layer(entries, mtime, appGzip)
+	return l.layer(entries, mtime, l.appCodec())
 }
 
 // dataWalk is one walk of a data directory (root, resolved).

@@ -20,9 +20,9 @@ import (
 // is keyed by its content, so a binary that later fails verification only leaves layers that no
 // image uses. Its errors are dropped: the Build that follows meets the same one and reports it
 // in its place. Its warnings (a damaged or unwritable layer cache) are kept in w and said by the
-// Build that uses w. It reads only spec's Name, Binaries and CacheDir.
+// Build that uses w. It reads only spec's Name, Binaries, CacheDir and Compression.
 func Warm(ctx context.Context, spec Spec, w *Warmed) {
-	l := newLayers(spec.CacheDir, w.warn)
+	l := newLayers(spec.CacheDir, w.warn, spec.Compression)
 	// One binary per CPU at a time, as Build does: compression is most of the work.
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
@@ -65,7 +65,7 @@ func WarmBase(ctx context.Context, spec Spec) {
 		return
 	}
 	c, err := loadStatic(ctx, spec.GoRoot)
-	if l := newLayers(spec.CacheDir, nil); err == nil && l.cache != nil {
+	if l := newLayers(spec.CacheDir, nil, ""); err == nil && l.cache != nil {
 		// Into the cache only: the layer Build uses is its own, with its own warnings.
 		_, _ = l.layer(c.entries, baseEpoch, baseGzip)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/scratchkit/scratchkit/cmd/scratchkit/ui"
+	"github.com/scratchkit/scratchkit/internal/regtransport"
 	"github.com/scratchkit/scratchkit/targets/artifacts"
 	"github.com/scratchkit/scratchkit/targets/image"
 	"github.com/scratchkit/scratchkit/targets/platform"
@@ -64,6 +65,7 @@ func (e *Run) Dev(ctx context.Context) error {
 	e.keep = &keptPublishers{pubs: map[string][]publish.Publisher{}}
 	e.relink = relink.NewSet(ctx, e.Dir)
 	defer e.relink.Close()
+	e.compression = devCompression(e.Config.Dev.Compression, mode, e.Config.Image.Repo)
 
 	// Learn what every cycle needs while the watcher starts.
 	go e.Source(ctx)
@@ -78,6 +80,26 @@ func (e *Run) Dev(ctx context.Context) error {
 	d.w = w
 	e.UI.Info("dev: watching %s (Go files, go.mod, go.sum, embedded files, kodata and data directories); %s each new image; Ctrl-C stops", e.Dir, d.where())
 	return d.loop(ctx)
+}
+
+// devCompression resolves dev.compression: auto compresses nothing that stays on this machine (an
+// image loaded into docker, which unpacks it at once; a push to a registry on it), where a
+// stored layer is sent in less time than gzip takes to make it.
+func devCompression(setting, mode, repo string) image.Compression {
+	switch setting {
+	case "gzip":
+		return image.CompressGzip
+	case "none":
+		return image.CompressNone
+	}
+	if mode == DevDocker {
+		return image.CompressNone
+	}
+	host, _, _ := strings.Cut(repo, "/")
+	if regtransport.IsLocalHost(host) {
+		return image.CompressNone
+	}
+	return image.CompressGzip
 }
 
 // devDataDirs are the configured data directories (kodata next to a main package always counts).

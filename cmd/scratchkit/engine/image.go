@@ -252,7 +252,7 @@ func (e *Run) baseSpec(name, base string) image.Spec {
 		Name: name, Base: base, AllowUnpinned: e.Config.Image.AllowUnpinned, Insecure: e.Config.Image.Insecure,
 		ResponseTimeout: e.Config.Image.ResponseTimeout.D(), RequestTimeout: e.Config.Image.RequestTimeout.D(),
 		Warn:  func(s string) { e.UI.Warn("%s: %s", name, s) },
-		Bases: &e.bases,
+		Bases: &e.bases, Compression: e.compression,
 	}
 	if d := e.CacheDir(); d != "" {
 		spec.CacheDir = filepath.Join(d, "layers")

@@ -134,6 +134,9 @@ type facts struct {
 	// relink: the dev loop's plans for linking its binaries again without go build (package
 	// relink), told of each cycle's changes; nil outside the dev loop.
 	relink *relink.Set
+	// compression: how the dev loop's images compress their binary and data layers (dev.compression
+	// resolved); empty outside the dev loop (image's gzip).
+	compression image.Compression
 }
 
 type keptPublishers struct {
