@@ -300,6 +300,11 @@ func devLoop(t *testing.T, docker string, svc devService) {
 	if len(stray) > 0 {
 		t.Errorf("temporary files left in the project: %v", stray)
 	}
+	// Edits of main.go's response keep its imports: once the plan is made (in the background after
+	// the first cycle), they are relinked without go build, and each answered with its edit above.
+	if !strings.Contains(out.String(), ", relinked") {
+		t.Errorf("no edit was relinked without go build:\n%s", out)
+	}
 	if n := strings.Count(out.String(), "vulnerabilities not checked"); n != 1 {
 		t.Errorf("dev said %d times that vulnerabilities were not checked, want once per process:\n%s", n, out)
 	}
