@@ -177,3 +177,20 @@ func (w *Warmed) Release(name string) {
 		}
 	}
 }
+
+// Layers are the layers Warm made for image name's binaries, in no particular order: for a
+// caller that sends them ahead of the image (publish.RegistryPublisher.Upload).
+func (w *Warmed) Layers(name string) []v1.Layer {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []v1.Layer
+	for k, b := range w.binaries {
+		if strings.HasPrefix(k, name+" ") {
+			out = append(out, b.layer)
+		}
+	}
+	return out
+}

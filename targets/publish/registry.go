@@ -156,6 +156,30 @@ func (r *RegistryPublisher) Publish(ctx context.Context, a Artifact) (*Result, e
 	return r.push(ctx, a, a.tags(r.o.Tags))
 }
 
+// Upload sends layers to the repository of imageName ahead of a push of an image that holds
+// them (which then finds them there and sends none): blobs only, no manifest and no tag, so
+// nothing names them until that push. Blobs the registry has are not sent again.
+func (r *RegistryPublisher) Upload(ctx context.Context, imageName string, layers ...v1.Layer) error {
+	repo, err := r.Repo(imageName)
+	if err != nil {
+		return err
+	}
+	x, err := r.explainerFor(ctx, repo)
+	if err != nil {
+		return err
+	}
+	pusher, err := remote.NewPusher(r.remoteOptions(ctx, r.transport)...)
+	if err != nil {
+		return err
+	}
+	for _, l := range layers {
+		if err := pusher.Upload(ctx, repo, l); err != nil {
+			return x.explain("upload a layer to", err)
+		}
+	}
+	return nil
+}
+
 // PushByDigest pushes a by digest and applies no tag: the per-platform half of a multi-runner
 // build, whose images ReadPlatforms later reads back for one index.
 func (r *RegistryPublisher) PushByDigest(ctx context.Context, a Artifact) (*Result, error) {

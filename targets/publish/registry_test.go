@@ -369,3 +369,32 @@ func TestRegistryPerPlatformThenMerge(t *testing.T) {
 		t.Error("ReadPlatforms accepted a tag reference")
 	}
 }
+
+// Upload sends an image's layer ahead of it: the registry has the blob and no tag names it, and
+// the push that follows finds it there and sends only the rest.
+func TestRegistryUploadAhead(t *testing.T) {
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	t.Setenv("DOCKER_CONFIG", reg.DockerConfig(t))
+	p := newRegistry(t, publish.RegistryOptions{Repo: reg.Host + "/x"})
+	img := randomImage(t, 4096)
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Upload(context.Background(), "app", ls...); err != nil {
+		t.Fatalf("Upload: %v", err)
+	}
+	if got := tagDigest(t, reg.Host+"/x/app:latest"); got != "" {
+		t.Fatalf(":latest = %s after an upload alone, want no tag", got)
+	}
+	res, err := p.Publish(context.Background(), publish.Artifact{Name: "app", Image: img})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Uploaded != 1 || res.Skipped != 1 { // the config sent, the layer there already
+		t.Errorf("push after Upload: %d uploaded, %d skipped; want 1, 1", res.Uploaded, res.Skipped)
+	}
+	if got := tagDigest(t, reg.Host+"/x/app:latest"); got != res.Digest.String() {
+		t.Errorf(":latest = %s, want %s", got, res.Digest)
+	}
+}

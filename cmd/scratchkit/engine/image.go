@@ -79,16 +79,46 @@ func (e *Run) verifyWarming(ctx context.Context) error {
 			specs = append(specs, spec)
 		}
 	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	up := e.uploader()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for _, spec := range specs {
-			image.Warm(ctx, spec, e.warmed)
+			image.Warm(wctx, spec, e.warmed)
+			if up != nil {
+				// Errors are the push's to meet and report.
+				_ = up.Upload(wctx, spec.Name, e.warmed.Layers(spec.Name)...)
+			}
 		}
 	}()
 	err := e.Verify(ctx)
+	if err != nil {
+		cancel() // nothing of a binary that failed is sent on
+	}
 	<-done
 	return err
+}
+
+// uploader is the registry the dev loop pushes to, which gets each new binary's layer while
+// Verify runs (dev.run push and resolve; nil otherwise): a blob no manifest or tag names until
+// the image that passed is pushed, and left unnamed (for the registry's garbage collection) when
+// Verify fails. Image and release never send anything before Verify passes.
+func (e *Run) uploader() *publish.RegistryPublisher {
+	if e.keep == nil || len(e.Config.Image.Publish) != 1 || e.Config.Image.Publish[0] != publish.Registry {
+		return nil
+	}
+	pubs, err := e.publishers("")
+	if err != nil {
+		return nil
+	}
+	for _, p := range pubs {
+		if r, ok := p.(*publish.RegistryPublisher); ok {
+			return r
+		}
+	}
+	return nil
 }
 
 // publishImages publishes to the configured destinations, or to the registry repository repo
