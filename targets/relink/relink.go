@@ -128,23 +128,20 @@ func (p *Plan) prepare(ctx context.Context, o Options, flags []string, pkgArg st
 		script, list, envs []byte
 		sErr, lErr, eErr   error
 	)
+	// run runs the go command; out is its standard output, or, for go build -n, which prints its
+	// script there, its standard error.
 	run := func(out *[]byte, errp *error, args ...string) {
 		defer wg.Done()
 		cmd := exec.CommandContext(ctx, o.Go, args...)
 		cmd.Dir, cmd.Env = o.Dir, o.Env
-		var stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stderr, &stderr
-		if args[0] == "list" || args[0] == "env" {
-			var stdout bytes.Buffer
-			cmd.Stdout = &stdout
-			*errp = cmd.Run()
-			*out = stdout.Bytes()
-		} else {
-			*errp = cmd.Run()
-			*out = stderr.Bytes() // go build -n prints its script on stderr
-		}
-		if *errp != nil {
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if *errp = cmd.Run(); *errp != nil {
 			*errp = fmt.Errorf("relink: go %s: %w: %s", args[0], *errp, bytes.TrimSpace(stderr.Bytes()))
+		}
+		*out = stdout.Bytes()
+		if args[0] == "build" {
+			*out = stderr.Bytes()
 		}
 	}
 	wg.Add(3)
