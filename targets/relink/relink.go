@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"go/parser"
 	"go/token"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -186,13 +187,7 @@ func toolEnv(env []string, goEnv []byte) ([]string, error) {
 		return nil, fmt.Errorf("relink: go env -json: %w", err)
 	}
 	out := slices.Clone(env)
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range vars {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		out = setEnv(out, k, vars[k])
 	}
 	return out, nil
