@@ -74,6 +74,9 @@ type Plan struct {
 	order   []string // the linked packages' import paths, in importcfg.link's order
 	main    string   // the main package's import path
 	gen     int
+	// cleanVCS: the planned build stamped a clean checkout (vcs.modified=false), which no
+	// binary of an edit may claim.
+	cleanVCS bool
 }
 
 type pkg struct {
@@ -252,6 +255,9 @@ func (p *Plan) fromScript(s *script, root string, exports map[string]string) err
 			continue
 		}
 		p.linkCfg = append(p.linkCfg, l)
+		if strings.HasPrefix(l, "modinfo ") && strings.Contains(l, `vcs.modified=false`) {
+			p.cleanVCS = true
+		}
 	}
 	mainFile := link.argv[len(link.argv)-1]
 	if p.main = byFile[mainFile]; p.main == "" {
@@ -400,6 +406,9 @@ func (p *Plan) Link(ctx context.Context, changed []string, out string) (output s
 	defer p.mu.Unlock()
 	if len(changed) == 0 {
 		return "", notFor("nothing changed")
+	}
+	if p.cleanVCS {
+		return "", notFor("the planned build is of a clean checkout: go build stamps an edited one vcs.modified=true")
 	}
 	edited := map[string]*pkg{}
 	newHeaders := map[string]string{}

@@ -313,3 +313,42 @@ func TestSetKeepsWhatChangedUntilLinked(t *testing.T) {
 		t.Fatalf("Link with nothing changed: %v, want ErrNotApplicable", err)
 	}
 }
+
+// A plan made from a build of a clean git checkout does not relink an edit: the binary would say
+// vcs.modified=false. go build stamps it, and a plan made after that relinks.
+func TestLinkKeepsTheVCSStampTrue(t *testing.T) {
+	m := newModule(t)
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("needs git")
+	}
+	git := func(args ...string) {
+		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+		cmd.Dir = m.dir
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, b)
+		}
+	}
+	m.args = []string{"build", "-o", "OUT", "-trimpath", "-buildvcs=true", "-ldflags=-s -w -X main.version=v1", "."}
+	m.write(".gitignore", "svc\n")
+	git("init", "-q")
+	git("add", ".")
+	git("commit", "-qm", "init")
+	out := filepath.Join(m.dir, "svc")
+	m.goBuild(out)
+	p := m.prepare()
+	m.edit("main.go", `greet.Hello("main")`, `greet.Hello("edited")`)
+	main := filepath.Join(m.dir, "main.go")
+	if _, err := p.Link(context.Background(), []string{main}, out); !errors.Is(err, ErrNotApplicable) || !strings.Contains(err.Error(), "clean checkout") {
+		t.Fatalf("Link after a build of a clean checkout: %v, want ErrNotApplicable", err)
+	}
+	m.goBuild(out)
+	p = m.prepare()
+	m.edit("main.go", `greet.Hello("edited")`, `greet.Hello("again")`)
+	if _, err := p.Link(context.Background(), []string{main}, out); err != nil {
+		t.Fatalf("Link after a build of the edited checkout: %v", err)
+	}
+	if b, err := exec.Command("go", "version", "-m", out).Output(); err != nil || !strings.Contains(string(b), "vcs.modified=true") {
+		t.Fatalf("relinked binary's build info lacks vcs.modified=true: %v\n%s", err, b)
+	}
+	m.sameAsGoBuild(out)
+}
