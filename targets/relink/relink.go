@@ -29,6 +29,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -211,6 +212,9 @@ func setEnv(env []string, k, v string) []string {
 
 const workVar = "$WORK"
 
+// actionDir is an action's directory in go build -n's script: $WORK/b001/.
+var actionDir = regexp.MustCompile(`\$WORK/b[0-9]+/`)
+
 // fromScript finds the link and the compiles of the packages under root in s.
 func (p *Plan) fromScript(s *script, root string, exports map[string]string) error {
 	sub := func(x string) string { return strings.ReplaceAll(x, workVar, p.work) }
@@ -276,11 +280,8 @@ func (p *Plan) fromScript(s *script, root string, exports map[string]string) err
 			continue
 		}
 		for _, a := range c.argv {
-			if i := strings.Index(a, workVar+"/b"); i >= 0 {
-				d := a[i:]
-				if j := strings.IndexByte(d[len(workVar)+1:], '/'); j >= 0 {
-					others[d[:len(workVar)+1+j+1]] = true
-				}
+			for _, d := range actionDir.FindAllString(a, -1) {
+				others[d] = true
 			}
 		}
 	}

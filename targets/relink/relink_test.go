@@ -352,3 +352,16 @@ func TestLinkKeepsTheVCSStampTrue(t *testing.T) {
 	}
 	m.sameAsGoBuild(out)
 }
+
+// A package with assembly is never relinked: a compile alone does not rebuild it.
+func TestLinkRefusesAssembly(t *testing.T) {
+	m := newModule(t)
+	m.write("greet/stub.s", "// no instructions: enough to make greet an assembly package\n")
+	m.goBuild(filepath.Join(m.dir, "svc"))
+	p := m.prepare()
+	m.edit("greet/greet.go", "return 1", "return 2")
+	_, err := p.Link(context.Background(), []string{filepath.Join(m.dir, "greet/greet.go")}, filepath.Join(t.TempDir(), "svc"))
+	if !errors.Is(err, ErrNotApplicable) || !strings.Contains(err.Error(), "symabis") && !strings.Contains(err.Error(), "assembly") {
+		t.Fatalf("Link of an assembly package: %v, want ErrNotApplicable naming its assembly", err)
+	}
+}
